@@ -1,0 +1,82 @@
+//! What a job does: one file per job kind, behind one enum. An action runs one attempt and
+//! reports an `AttemptResult`; retries, timeouts per run and the ledger belong to the runner.
+
+pub mod command;
+mod output;
+
+pub use output::OutputTail;
+
+use std::time::Duration;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// A job kind and its validated settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActionSpec {
+    Command(command::CommandSpec),
+}
+
+impl ActionSpec {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ActionSpec::Command(c) => c.kind(),
+        }
+    }
+
+    pub fn summary(&self) -> String {
+        match self {
+            ActionSpec::Command(c) => c.summary(),
+        }
+    }
+
+    /// Runs one attempt.
+    pub async fn run(&self, ctx: &AttemptCtx<'_>) -> AttemptResult {
+        match self {
+            ActionSpec::Command(c) => command::run(c, ctx).await,
+        }
+    }
+}
+
+/// What an attempt is given.
+pub struct AttemptCtx<'a> {
+    pub job: &'a str,
+    pub run_id: i64,
+    pub attempt: u32,
+    /// When the attempt times out (`None`: no timeout).
+    pub deadline: Option<Instant>,
+    /// Cancelled when the attempt must stop now (daemon shutdown after its grace).
+    pub cancel: CancellationToken,
+    /// Between SIGTERM and SIGKILL.
+    pub kill_grace: Duration,
+    /// Variables every job gets (`CLAWCRON_JOB`, `CLAWCRON_RUN_ID`, `CLAWCRON_SLOT`).
+    pub env: Vec<(String, String)>,
+    /// Called with the process id once a process is started (recorded for crash reports).
+    pub on_spawn: &'a (dyn Fn(u32) + Send + Sync),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptStatus {
+    Succeeded,
+    Failed,
+    TimedOut,
+    Interrupted,
+}
+
+#[derive(Debug, Clone)]
+pub struct AttemptResult {
+    pub status: AttemptStatus,
+    pub exit_code: Option<i32>,
+    pub error: Option<String>,
+    pub output_tail: String,
+}
+
+impl AttemptResult {
+    pub fn failed(error: impl Into<String>) -> Self {
+        AttemptResult {
+            status: AttemptStatus::Failed,
+            exit_code: None,
+            error: Some(error.into()),
+            output_tail: String::new(),
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! Job output: read line by line from a pipe, logged with the job's fields, and a bounded tail
+//! kept for the ledger. No read is unbounded: long lines are cut.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+/// Longest line kept whole; the rest of a longer line is dropped with a marker.
+const MAX_LINE: usize = 4096;
+const TAIL_LINES: usize = 50;
+const TAIL_BYTES: usize = 8192;
+
+/// The last lines of a run's output (stdout and stderr interleaved as they came).
+#[derive(Debug, Default)]
+pub struct OutputTail {
+    lines: VecDeque<String>,
+    bytes: usize,
+}
+
+impl OutputTail {
+    pub fn push(&mut self, line: String) {
+        self.bytes += line.len() + 1;
+        self.lines.push_back(line);
+        while self.lines.len() > TAIL_LINES || (self.bytes > TAIL_BYTES && self.lines.len() > 1) {
+            if let Some(old) = self.lines.pop_front() {
+                self.bytes -= old.len() + 1;
+            }
+        }
+    }
+
+    pub fn text(&self) -> String {
+        let mut s = String::with_capacity(self.bytes);
+        for l in &self.lines {
+            s.push_str(l);
+            s.push('\n');
+        }
+        s
+    }
+}
+
+/// Reads `pipe` to its end, logging each line and keeping the tail.
+pub async fn pump<R: AsyncRead + Unpin>(
+    mut pipe: R,
+    stream: &'static str,
+    job: Arc<str>,
+    run_id: i64,
+    tail: Arc<Mutex<OutputTail>>,
+) {
+    let mut buf = vec![0u8; 8192];
+    let mut line: Vec<u8> = Vec::new();
+    let mut truncated = false;
+    let emit = |line: &mut Vec<u8>, truncated: &mut bool| {
+        let mut text = String::from_utf8_lossy(line).into_owned();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+        if *truncated {
+            text.push_str(" […]");
+        }
+        tracing::info!(target: "clawcron::output", job = &*job, run_id, stream, "{text}");
+        if let Ok(mut t) = tail.lock() {
+            t.push(text);
+        }
+        line.clear();
+        *truncated = false;
+    };
+    loop {
+        let n = match pipe.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        for &b in &buf[..n] {
+            if b == b'\n' {
+                emit(&mut line, &mut truncated);
+            } else if line.len() < MAX_LINE {
+                line.push(b);
+            } else {
+                truncated = true;
+            }
+        }
+    }
+    if !line.is_empty() {
+        emit(&mut line, &mut truncated);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_is_bounded_by_lines_and_bytes() {
+        let mut t = OutputTail::default();
+        for i in 0..200 {
+            t.push(format!("line {i}"));
+        }
+        assert_eq!(t.text().lines().count(), TAIL_LINES);
+        assert!(t.text().ends_with("line 199\n"));
+        let mut t = OutputTail::default();
+        for _ in 0..10 {
+            t.push("x".repeat(4000));
+        }
+        assert!(t.text().len() <= TAIL_BYTES);
+    }
+}

@@ -1,0 +1,57 @@
+//! `${VAR}` in config values, so that secrets and per-machine paths stay out of the files.
+//! `${VAR:-default}` gives a default; `$${` is a literal `${`.
+
+/// Expands `${VAR}` references from `lookup`; the error names the variable that is not set.
+pub fn expand(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if let Some(after) = tail.strip_prefix("$${") {
+            out.push_str("${");
+            rest = after;
+        } else if let Some(body) = tail.strip_prefix("${") {
+            let end = body
+                .find('}')
+                .ok_or_else(|| format!("`${{` without a closing `}}` in `{text}`"))?;
+            let inner = &body[..end];
+            let (name, default) = match inner.split_once(":-") {
+                Some((n, d)) => (n, Some(d)),
+                None => (inner, None),
+            };
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(format!("`${{{inner}}}` is not a variable name"));
+            }
+            match (lookup(name).filter(|v| !v.is_empty()), default) {
+                (Some(v), _) => out.push_str(&v),
+                (None, Some(d)) => out.push_str(d),
+                (None, None) => return Err(format!("environment variable `{name}` is not set")),
+            }
+            rest = &body[end + 1..];
+        } else {
+            out.push('$');
+            rest = &tail[1..];
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        (name == "TOKEN").then(|| "s3cret".to_string())
+    }
+
+    #[test]
+    fn expands_defaults_and_escapes() {
+        assert_eq!(expand("Bearer ${TOKEN}", env).unwrap(), "Bearer s3cret");
+        assert_eq!(expand("${MISSING:-x}", env).unwrap(), "x");
+        assert_eq!(expand("$${TOKEN} $5", env).unwrap(), "${TOKEN} $5");
+        assert_eq!(expand("${MISSING}", env).unwrap_err(), "environment variable `MISSING` is not set");
+        assert!(expand("${TOKEN", env).is_err());
+    }
+}

@@ -1,0 +1,281 @@
+//! What was asked: `clawcron.yaml` and the job files in `jobs/`, read, parsed into raw types
+//! (`raw`), then validated into typed specs (`spec`). Every problem becomes a `Diagnostic`
+//! naming file, line, column and key; a bad job file never stops the others from loading.
+
+pub mod diag;
+pub mod duration;
+mod interp;
+mod raw;
+pub mod spec;
+mod validate;
+
+pub use diag::Diagnostic;
+pub use spec::*;
+
+use chrono_tz::Tz;
+use diag::{Pos, did_you_mean, key_path_at};
+use serde::de::DeserializeOwned;
+use std::path::{Path, PathBuf};
+
+/// Files larger than this are refused before any parsing (a job file is a few hundred bytes).
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Where the configuration comes from (command-line flags win over the global file).
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// `--config`; when absent, `./clawcron.yaml` is read if it exists.
+    pub config: Option<PathBuf>,
+    /// `--jobs`; when absent, the global file's `jobs_dir`, else `./jobs`.
+    pub jobs_dir: Option<PathBuf>,
+}
+
+/// Everything loaded: the global config, the valid jobs, and the errors of the invalid files.
+#[derive(Debug)]
+pub struct Loaded {
+    pub global: GlobalConfig,
+    /// False when `clawcron.yaml` itself had errors (then `global` holds defaults).
+    pub global_ok: bool,
+    pub jobs_dir: PathBuf,
+    pub jobs: Vec<JobSpec>,
+    pub errors: Vec<Diagnostic>,
+}
+
+impl Loaded {
+    pub fn job(&self, id: &str) -> Option<&JobSpec> {
+        self.jobs.iter().find(|j| &*j.id == id)
+    }
+}
+
+/// Loads the global config and every job file.
+pub fn load(sources: &Sources) -> Loaded {
+    let (global, mut errors, base) = load_global(sources.config.as_deref());
+    let global_ok = errors.is_empty();
+    let jobs_dir = sources
+        .jobs_dir
+        .clone()
+        .or_else(|| global.jobs_dir.as_ref().map(|d| base.join(d)))
+        .unwrap_or_else(|| PathBuf::from("jobs"));
+    let (jobs, job_errors) = load_jobs(&jobs_dir, &global);
+    errors.extend(job_errors);
+    Loaded {
+        global,
+        global_ok,
+        jobs_dir,
+        jobs,
+        errors,
+    }
+}
+
+/// The global config, its errors, and the folder relative paths in it are resolved against.
+pub fn load_global(path: Option<&Path>) -> (GlobalConfig, Vec<Diagnostic>, PathBuf) {
+    let (path, required) = match path {
+        Some(p) => (p.to_path_buf(), true),
+        None => (PathBuf::from("clawcron.yaml"), false),
+    };
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    if !required && !path.exists() {
+        return (GlobalConfig::default(), Vec::new(), base);
+    }
+    let result = read_text(&path).and_then(|text| {
+        let raw: raw::RawGlobal = parse_yaml(&path, &text, &[])?;
+        validate::global(&path, &text, raw)
+    });
+    match result {
+        Ok(global) => (global, Vec::new(), base),
+        Err(errors) => (GlobalConfig::default(), errors, base),
+    }
+}
+
+/// Every `*.yaml` / `*.yml` file in `dir`, sorted by name; the id of a job is its file stem.
+pub fn load_jobs(dir: &Path, global: &GlobalConfig) -> (Vec<JobSpec>, Vec<Diagnostic>) {
+    let mut jobs = Vec::new();
+    let mut errors = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            errors.push(Diagnostic::new(dir, format!("cannot read the jobs directory: {e}")));
+            return (jobs, errors);
+        }
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| is_job_file(p))
+        .collect();
+    paths.sort();
+    let mut seen: std::collections::HashMap<String, PathBuf> = std::collections::HashMap::new();
+    for path in paths {
+        let id = job_id(&path);
+        if let Some(first) = seen.get(&id) {
+            errors.push(Diagnostic::new(
+                &path,
+                format!("job id `{id}` is already defined by {}", first.display()),
+            ));
+            continue;
+        }
+        seen.insert(id.clone(), path.clone());
+        match load_job_file(&path, global) {
+            Ok(job) => jobs.push(job),
+            Err(mut errs) => errors.append(&mut errs),
+        }
+    }
+    (jobs, errors)
+}
+
+fn is_job_file(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let ext_ok = matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"));
+    ext_ok && !name.starts_with('.') && path.is_file()
+}
+
+fn job_id(path: &Path) -> String {
+    path.file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Loads and validates one job file.
+pub fn load_job_file(path: &Path, global: &GlobalConfig) -> Result<JobSpec, Vec<Diagnostic>> {
+    let text = read_text(path)?;
+    let raw: raw::RawJob = parse_yaml(path, &text, raw::JOB_KEYS)?;
+    validate::job(path, &text, &job_id(path), raw, global)
+}
+
+/// Reads a file as UTF-8 text, refusing large files before reading them whole.
+fn read_text(path: &Path) -> Result<String, Vec<Diagnostic>> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| vec![Diagnostic::new(path, format!("cannot read the file: {e}"))])?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(vec![Diagnostic::new(
+            path,
+            format!(
+                "the file is {} bytes, more than the {MAX_FILE_BYTES}-byte limit for a config file",
+                meta.len()
+            ),
+        )]);
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|e| vec![Diagnostic::new(path, format!("cannot read the file: {e}"))])?;
+    String::from_utf8(bytes).map_err(|e| {
+        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = good.iter().filter(|b| **b == b'\n').count() as u64 + 1;
+        let line_start = good.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let col = String::from_utf8_lossy(&good[line_start..]).chars().count() as u64 + 1;
+        let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
+        vec![
+            Diagnostic::new(path, format!("invalid UTF-8 (byte 0x{:02x})", e.as_bytes()[good.len()]))
+                .at(&lossy, Pos { line, col, len: 1 })
+                .expected("UTF-8 text"),
+        ]
+    })
+}
+
+/// Limits that stop a "billion laughs" document or absurd nesting long before they cost anything.
+fn yaml_options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_events: 100_000,
+            max_aliases: 100,
+            max_anchors: 100,
+            max_depth: 32,
+            max_nodes: 50_000,
+            max_documents: 1,
+            max_total_scalar_bytes: 1024 * 1024,
+        },
+    }
+}
+
+fn parse_yaml<T: DeserializeOwned>(path: &Path, text: &str, top_keys: &[&str]) -> Result<T, Vec<Diagnostic>> {
+    serde_saphyr::from_str_with_options(text, yaml_options())
+        .map_err(|e| vec![yaml_diagnostic(path, text, &e, top_keys)])
+}
+
+fn yaml_diagnostic(path: &Path, text: &str, err: &serde_saphyr::Error, top_keys: &[&str]) -> Diagnostic {
+    use serde_saphyr::Error as E;
+    let err = err.without_snippet();
+    let pos = err.location().map(|l| Pos {
+        line: l.line().max(1),
+        col: l.column().max(1),
+        len: 1,
+    });
+    let at = |d: Diagnostic| match pos {
+        Some(p) => d.at(text, p),
+        None => d,
+    };
+    let key_here = pos.map(|p| key_path_at(text, p.line)).unwrap_or_default();
+    match err {
+        E::SerdeUnknownField { field, expected, .. } => {
+            let len = field.chars().count() as u64;
+            let d = Diagnostic::new(path, format!("unknown key `{field}`"));
+            let d = match pos {
+                Some(p) => d.at(text, Pos { len, ..p }),
+                None => d,
+            };
+            d.key(parent_of(&key_here))
+                .expected(format!("one of: {}", expected.join(", ")))
+                .help(did_you_mean(field, expected.iter().copied()))
+        }
+        E::SerdeMissingField { field, .. } => {
+            at(Diagnostic::new(path, format!("missing key `{field}`"))).key(parent_of(&key_here))
+        }
+        E::SerdeInvalidType { unexpected, expected, .. } | E::SerdeInvalidValue { unexpected, expected, .. } => {
+            at(Diagnostic::new(path, format!("wrong type: found {unexpected}")))
+                .key(key_here)
+                .expected(expected.clone())
+        }
+        E::DuplicateMappingKey { key, .. } => {
+            let name = key.clone().unwrap_or_default();
+            at(Diagnostic::new(path, format!("duplicate key `{name}`"))).key(key_here)
+        }
+        E::Budget { breach, .. } => at(Diagnostic::new(
+            path,
+            format!(
+                "the document is too large or too deeply nested to be a job file ({breach:?}); \
+                 anchors that expand exponentially (a \"YAML bomb\") are refused"
+            ),
+        )),
+        E::InvalidUtf8Input => Diagnostic::new(path, "invalid UTF-8").expected("UTF-8 text"),
+        other => {
+            let rendered = other.render_with_formatter(&serde_saphyr::UserMessageFormatter);
+            let message = match rendered.rfind(" at line ") {
+                Some(i) => rendered[..i].to_string(),
+                None => rendered,
+            };
+            let d = at(Diagnostic::new(path, message));
+            if top_keys.is_empty() { d } else { d.key(key_here) }
+        }
+    }
+}
+
+fn parent_of(key: &str) -> String {
+    key.rsplit_once('.').map(|(p, _)| p.to_string()).unwrap_or_default()
+}
+
+/// The machine's time zone: `$TZ`, else the `/etc/localtime` link, else UTC.
+pub fn system_timezone() -> Tz {
+    if let Ok(tz) = std::env::var("TZ") {
+        if let Ok(tz) = tz.trim_start_matches(':').parse::<Tz>() {
+            return tz;
+        }
+    }
+    std::fs::read_link("/etc/localtime")
+        .ok()
+        .and_then(|p| {
+            let s = p.to_string_lossy().into_owned();
+            s.split_once("zoneinfo/").and_then(|(_, name)| name.parse::<Tz>().ok())
+        })
+        .unwrap_or(Tz::UTC)
+}
+
+/// Checks an IANA time zone name, suggesting the nearest known name.
+pub fn parse_timezone(name: &str) -> Result<Tz, (String, Option<String>)> {
+    name.parse::<Tz>().map_err(|_| {
+        let lower = name.to_ascii_lowercase();
+        let exact_case = chrono_tz::TZ_VARIANTS
+            .iter()
+            .find(|tz| tz.name().to_ascii_lowercase() == lower)
+            .map(|tz| format!("did you mean `{}`?", tz.name()));
+        let help = exact_case.or_else(|| did_you_mean(name, chrono_tz::TZ_VARIANTS.iter().map(|t| t.name())));
+        (format!("unknown time zone `{name}`"), help)
+    })
+}

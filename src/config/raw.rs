@@ -1,0 +1,87 @@
+//! The shape of the YAML files, exactly as written (unknown keys rejected). These types never
+//! leave `config/`: `validate` turns them into the typed specs the rest of the crate uses.
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+use std::collections::BTreeMap;
+
+pub type S<T> = Spanned<T>;
+
+/// `clawcron.yaml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGlobal {
+    pub timezone: Option<S<String>>,
+    pub state_dir: Option<S<String>>,
+    pub jobs_dir: Option<S<String>>,
+    pub max_concurrent_runs: Option<S<u32>>,
+    pub shutdown_grace: Option<S<String>>,
+    pub kill_grace: Option<S<String>>,
+    pub retention: Option<RawRetention>,
+    pub log: Option<RawLog>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetention {
+    pub max_runs_per_job: Option<S<u32>>,
+    pub max_age: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    pub format: Option<S<String>>,
+    pub file: Option<S<String>>,
+    pub rotation: Option<S<String>>,
+    pub level: Option<S<String>>,
+}
+
+/// One file in `jobs/`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJob {
+    pub description: Option<S<String>>,
+    pub enabled: Option<S<bool>>,
+    pub schedule: Option<S<String>>,
+    pub every: Option<S<String>>,
+    pub at_start: Option<S<bool>>,
+    pub timezone: Option<S<String>>,
+    pub missed: Option<S<RawMissed>>,
+    pub overlap: Option<S<String>>,
+    pub timeout: Option<S<String>>,
+    pub retry: Option<S<RawRetry>>,
+    pub run: Option<S<RawRun>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMissed {
+    pub policy: Option<S<String>>,
+    pub max_lateness: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetry {
+    pub attempts: Option<S<u32>>,
+    pub backoff: Option<S<String>>,
+    pub max_backoff: Option<S<String>>,
+    pub jitter: Option<S<bool>>,
+}
+
+/// `run:` holds exactly one job kind key, plus the options that kind takes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRun {
+    pub command: Option<S<Vec<S<String>>>>,
+    pub shell: Option<S<String>>,
+    pub env: Option<S<BTreeMap<String, S<String>>>>,
+    pub workdir: Option<S<String>>,
+}
+
+/// The keys a job file may hold, for "did you mean" (kept in step with `RawJob`).
+pub const JOB_KEYS: &[&str] = &[
+    "description", "enabled", "schedule", "every", "at_start", "timezone", "missed", "overlap",
+    "timeout", "retry", "run",
+];

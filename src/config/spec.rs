@@ -1,0 +1,178 @@
+//! The validated configuration: what the daemon, scheduler and runner act on.
+
+use crate::action::ActionSpec;
+use crate::schedule::Trigger;
+use chrono_tz::Tz;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// `clawcron.yaml`, validated, with defaults filled in.
+#[derive(Debug, Clone)]
+pub struct GlobalConfig {
+    pub timezone: Tz,
+    pub state_dir: Option<PathBuf>,
+    pub jobs_dir: Option<PathBuf>,
+    pub max_concurrent_runs: usize,
+    /// How long running jobs may take to finish after SIGTERM before they are killed.
+    pub shutdown_grace: Duration,
+    /// Between SIGTERM and SIGKILL of a job's process group (timeouts and shutdown).
+    pub kill_grace: Duration,
+    pub retention: Retention,
+    pub log: LogConfig,
+}
+
+impl Default for GlobalConfig {
+    fn default() -> Self {
+        GlobalConfig {
+            timezone: crate::config::system_timezone(),
+            state_dir: None,
+            jobs_dir: None,
+            max_concurrent_runs: 16,
+            shutdown_grace: Duration::from_secs(30),
+            kill_grace: Duration::from_secs(5),
+            retention: Retention::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Retention {
+    pub max_runs_per_job: u32,
+    pub max_age: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            max_runs_per_job: 1000,
+            max_age: Duration::from_secs(90 * 86_400),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    Daily,
+    Hourly,
+    Never,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    pub file: Option<PathBuf>,
+    pub rotation: Rotation,
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Human,
+            file: None,
+            rotation: Rotation::Daily,
+            level: "info".into(),
+        }
+    }
+}
+
+/// One job, validated.
+#[derive(Debug, Clone)]
+pub struct JobSpec {
+    /// The file stem.
+    pub id: Arc<str>,
+    pub path: PathBuf,
+    pub description: String,
+    pub enabled: bool,
+    pub trigger: Trigger,
+    pub missed: MissedPolicy,
+    pub overlap: Overlap,
+    pub timeout: Option<Duration>,
+    pub retry: RetryPolicy,
+    pub action: ActionSpec,
+}
+
+/// What to do with slots that passed while the daemon was down, the machine asleep, or the
+/// clock jumped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MissedPolicy {
+    pub policy: Missed,
+    pub max_lateness: Duration,
+}
+
+impl Default for MissedPolicy {
+    fn default() -> Self {
+        MissedPolicy {
+            policy: Missed::Skip,
+            max_lateness: Duration::from_secs(3600),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missed {
+    Skip,
+    Latest,
+    All,
+}
+
+impl Missed {
+    pub const NAMES: &[&str] = &["skip", "latest", "all"];
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overlap {
+    /// A slot that comes while the previous run is still going is skipped.
+    Skip,
+    /// At most one run waits for the running one; a third is skipped.
+    Queue,
+    /// Runs may overlap.
+    Allow,
+}
+
+impl Overlap {
+    pub const NAMES: &[&str] = &["skip", "queue", "allow"];
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (1 = no retry).
+    pub attempts: u32,
+    pub backoff: Duration,
+    pub max_backoff: Duration,
+    pub jitter: bool,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 1,
+            backoff: Duration::from_secs(30),
+            max_backoff: Duration::from_secs(600),
+            jitter: true,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The pause before attempt `next_attempt` (2, 3, ...): `backoff * 2^(n-2)`, capped at
+    /// `max_backoff`; with jitter, a uniform pick from the upper half of that, so that jobs that
+    /// failed together do not retry together, yet never sooner than half the nominal pause.
+    pub fn delay_before(&self, next_attempt: u32, random_unit: f64) -> Duration {
+        let exp = next_attempt.saturating_sub(2).min(30);
+        let nominal = self.backoff.saturating_mul(1u32 << exp).min(self.max_backoff);
+        if self.jitter {
+            nominal.mul_f64(0.5 + 0.5 * random_unit.clamp(0.0, 1.0))
+        } else {
+            nominal
+        }
+    }
+}

@@ -1,0 +1,346 @@
+//! Raw config -> typed specs. Each check reports where the value is, what it is, and what was
+//! expected; all problems of a file are collected, not just the first.
+
+use super::diag::{Diagnostic, Pos, did_you_mean};
+use super::raw::{RawGlobal, RawJob, RawRun, S};
+use super::spec::*;
+use super::{duration, interp, parse_timezone};
+use crate::action::ActionSpec;
+use crate::action::command::{CommandSpec, Program};
+use crate::schedule::{CronSchedule, Trigger};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Collects diagnostics for one file.
+struct Checker<'a> {
+    path: &'a Path,
+    text: &'a str,
+    errors: Vec<Diagnostic>,
+}
+
+impl<'a> Checker<'a> {
+    fn pos<T>(s: &S<T>) -> Pos {
+        let l = s.referenced;
+        Pos {
+            line: l.line().max(1),
+            col: l.column().max(1),
+            len: l.span().len().max(1),
+        }
+    }
+
+    fn error<T>(&mut self, s: &S<T>, key: &str, message: impl Into<String>) -> &mut Diagnostic {
+        let d = Diagnostic::new(self.path, message).at(self.text, Self::pos(s)).key(key);
+        self.errors.push(d);
+        let last = self.errors.len() - 1;
+        &mut self.errors[last]
+    }
+
+    fn error_top(&mut self, message: impl Into<String>) -> &mut Diagnostic {
+        let d = Diagnostic::new(self.path, message).at(self.text, Pos::START);
+        self.errors.push(d);
+        let last = self.errors.len() - 1;
+        &mut self.errors[last]
+    }
+
+    fn duration(&mut self, s: &Option<S<String>>, key: &str) -> Option<Duration> {
+        let s = s.as_ref()?;
+        match duration::parse(&s.value) {
+            Ok(d) => Some(d),
+            Err(msg) => {
+                let d = self.error(s, key, msg);
+                d.expected = Some(duration::EXPECTED.into());
+                None
+            }
+        }
+    }
+
+    fn choice(&mut self, s: &Option<S<String>>, key: &str, names: &[&str]) -> Option<usize> {
+        let s = s.as_ref()?;
+        match names.iter().position(|n| *n == s.value) {
+            Some(i) => Some(i),
+            None => {
+                let help = did_you_mean(&s.value, names.iter().copied());
+                let d = self.error(s, key, format!("`{}` is not a valid value", s.value));
+                d.expected = Some(format!("one of: {}", names.join(", ")));
+                d.help = help;
+                None
+            }
+        }
+    }
+
+    fn timezone(&mut self, s: &Option<S<String>>, key: &str) -> Option<chrono_tz::Tz> {
+        let s = s.as_ref()?;
+        match parse_timezone(&s.value) {
+            Ok(tz) => Some(tz),
+            Err((msg, help)) => {
+                let d = self.error(s, key, msg);
+                d.expected = Some("an IANA time zone name such as Europe/Paris or America/New_York".into());
+                d.help = help;
+                None
+            }
+        }
+    }
+
+    fn interp(&mut self, s: &S<String>, key: &str) -> Option<String> {
+        match interp::expand(&s.value, |name| std::env::var(name).ok()) {
+            Ok(v) => Some(v),
+            Err(msg) => {
+                self.error(s, key, msg);
+                None
+            }
+        }
+    }
+
+    fn finish<T>(self, value: Option<T>) -> Result<T, Vec<Diagnostic>> {
+        match value {
+            Some(v) if self.errors.is_empty() => Ok(v),
+            _ => Err(self.errors),
+        }
+    }
+}
+
+fn expand_home(p: &str) -> PathBuf {
+    match (p.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(p),
+    }
+}
+
+pub fn global(path: &Path, text: &str, raw: RawGlobal) -> Result<GlobalConfig, Vec<Diagnostic>> {
+    let mut c = Checker { path, text, errors: Vec::new() };
+    let mut g = GlobalConfig::default();
+    if let Some(tz) = c.timezone(&raw.timezone, "timezone") {
+        g.timezone = tz;
+    }
+    g.state_dir = raw.state_dir.as_ref().and_then(|s| c.interp(s, "state_dir")).map(|s| expand_home(&s));
+    g.jobs_dir = raw.jobs_dir.as_ref().and_then(|s| c.interp(s, "jobs_dir")).map(|s| expand_home(&s));
+    if let Some(n) = &raw.max_concurrent_runs {
+        if n.value == 0 {
+            c.error(n, "max_concurrent_runs", "must be at least 1");
+        } else {
+            g.max_concurrent_runs = n.value as usize;
+        }
+    }
+    if let Some(d) = c.duration(&raw.shutdown_grace, "shutdown_grace") {
+        g.shutdown_grace = d;
+    }
+    if let Some(d) = c.duration(&raw.kill_grace, "kill_grace") {
+        g.kill_grace = d;
+    }
+    if let Some(r) = &raw.retention {
+        if let Some(n) = &r.max_runs_per_job {
+            if n.value == 0 {
+                c.error(n, "retention.max_runs_per_job", "must be at least 1");
+            } else {
+                g.retention.max_runs_per_job = n.value;
+            }
+        }
+        if let Some(d) = c.duration(&r.max_age, "retention.max_age") {
+            g.retention.max_age = d;
+        }
+    }
+    if let Some(l) = &raw.log {
+        match c.choice(&l.format, "log.format", &["human", "json"]) {
+            Some(0) => g.log.format = LogFormat::Human,
+            Some(_) => g.log.format = LogFormat::Json,
+            None => {}
+        }
+        if let Some(i) = c.choice(&l.rotation, "log.rotation", &["daily", "hourly", "never"]) {
+            g.log.rotation = [Rotation::Daily, Rotation::Hourly, Rotation::Never][i];
+        }
+        if let Some(i) = c.choice(&l.level, "log.level", &["error", "warn", "info", "debug", "trace"]) {
+            g.log.level = ["error", "warn", "info", "debug", "trace"][i].into();
+        }
+        g.log.file = l.file.as_ref().and_then(|s| c.interp(s, "log.file")).map(|s| expand_home(&s));
+    }
+    c.finish(Some(g))
+}
+
+pub fn job(path: &Path, text: &str, id: &str, raw: RawJob, global: &GlobalConfig) -> Result<JobSpec, Vec<Diagnostic>> {
+    let mut c = Checker { path, text, errors: Vec::new() };
+    if id.is_empty() || !id.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch)) {
+        c.error_top(format!("`{id}` is not a valid job id (the file name): use letters, digits, `-`, `_` and `.`"));
+    }
+    let tz = c.timezone(&raw.timezone, "timezone").unwrap_or(global.timezone);
+    let trigger = trigger(&mut c, &raw, tz);
+
+    let mut missed = MissedPolicy::default();
+    if let Some(m) = &raw.missed {
+        if let Some(i) = c.choice(&m.value.policy, "missed.policy", Missed::NAMES) {
+            missed.policy = [Missed::Skip, Missed::Latest, Missed::All][i];
+        }
+        if let Some(d) = c.duration(&m.value.max_lateness, "missed.max_lateness") {
+            missed.max_lateness = d;
+        }
+    }
+    let overlap = c
+        .choice(&raw.overlap, "overlap", Overlap::NAMES)
+        .map(|i| [Overlap::Skip, Overlap::Queue, Overlap::Allow][i])
+        .unwrap_or(Overlap::Skip);
+    let timeout = c.duration(&raw.timeout, "timeout");
+    if let (Some(t), Some(s)) = (timeout, &raw.timeout) {
+        if t.is_zero() {
+            c.error(s, "timeout", "must be longer than 0s");
+        }
+    }
+    let mut retry = RetryPolicy::default();
+    if let Some(r) = &raw.retry {
+        if let Some(a) = &r.value.attempts {
+            if a.value == 0 || a.value > 100 {
+                let d = c.error(a, "retry.attempts", format!("{} attempts is out of range", a.value));
+                d.expected = Some("a number from 1 (no retry) to 100".into());
+            } else {
+                retry.attempts = a.value;
+            }
+        }
+        if let Some(d) = c.duration(&r.value.backoff, "retry.backoff") {
+            retry.backoff = d;
+        }
+        if let Some(d) = c.duration(&r.value.max_backoff, "retry.max_backoff") {
+            retry.max_backoff = d;
+        }
+        if let Some(j) = &r.value.jitter {
+            retry.jitter = j.value;
+        }
+        if retry.max_backoff < retry.backoff {
+            if let Some(s) = &r.value.max_backoff {
+                c.error(s, "retry.max_backoff", "is shorter than `retry.backoff`");
+            }
+        }
+    }
+    let action = match &raw.run {
+        Some(run) => action(&mut c, run),
+        None => {
+            let d = c.error_top("missing key `run`");
+            d.expected = Some("a `run:` mapping with one job kind, e.g. `run: { command: [echo, hello] }`".into());
+            None
+        }
+    };
+    let spec = match (trigger, action) {
+        (Some(trigger), Some(action)) => Some(JobSpec {
+            id: Arc::from(id),
+            path: path.to_path_buf(),
+            description: raw.description.map(|d| d.value).unwrap_or_default(),
+            enabled: raw.enabled.map_or(true, |e| e.value),
+            trigger,
+            missed,
+            overlap,
+            timeout,
+            retry,
+            action,
+        }),
+        _ => None,
+    };
+    c.finish(spec)
+}
+
+fn trigger(c: &mut Checker<'_>, raw: &RawJob, tz: chrono_tz::Tz) -> Option<Trigger> {
+    let at_start = raw.at_start.as_ref().filter(|a| a.value);
+    let given = usize::from(raw.schedule.is_some()) + usize::from(raw.every.is_some()) + usize::from(at_start.is_some());
+    if given == 0 {
+        let d = c.error_top("the job has no schedule");
+        d.expected = Some("one of `schedule: \"0 3 * * *\"`, `every: 5m` or `at_start: true`".into());
+        return None;
+    }
+    if given > 1 {
+        let second = [raw.every.as_ref().map(|s| (s.referenced, "every")), at_start.map(|s| (s.referenced, "at_start"))]
+            .into_iter()
+            .flatten()
+            .last();
+        let msg = "a job has one of `schedule`, `every` and `at_start`, not several";
+        match second {
+            Some((loc, key)) => {
+                let pos = Pos { line: loc.line(), col: loc.column(), len: loc.span().len().max(1) };
+                c.errors.push(Diagnostic::new(c.path, msg).at(c.text, pos).key(key));
+            }
+            None => {
+                c.error_top(msg);
+            }
+        }
+        return None;
+    }
+    if let Some(s) = &raw.schedule {
+        return match CronSchedule::parse(&s.value, tz) {
+            Ok(cron) => Some(Trigger::Cron(cron)),
+            Err(msg) => {
+                let d = c.error(s, "schedule", msg);
+                d.expected = Some(
+                    "5 fields (minute hour day-of-month month day-of-week), 6 with seconds first, or @hourly, @daily, @weekly, @monthly, @yearly".into(),
+                );
+                None
+            }
+        };
+    }
+    if let Some(s) = &raw.every {
+        let d = c.duration(&raw.every, "every")?;
+        if d < Duration::from_secs(1) || d.subsec_millis() != 0 {
+            let e = c.error(s, "every", format!("`{}` is not a whole number of seconds of at least 1s", s.value));
+            e.expected = Some("an interval such as 30s, 5m or 1h".into());
+            return None;
+        }
+        return Some(Trigger::Every(d.as_secs()));
+    }
+    Some(Trigger::AtStart)
+}
+
+const KINDS: &[&str] = &["command", "shell"];
+
+fn action(c: &mut Checker<'_>, run: &S<RawRun>) -> Option<ActionSpec> {
+    let r = &run.value;
+    let kinds = usize::from(r.command.is_some()) + usize::from(r.shell.is_some());
+    if kinds != 1 {
+        let d = c.error(
+            run,
+            "run",
+            if kinds == 0 { "no job kind given" } else { "more than one job kind given" },
+        );
+        d.expected = Some(format!("exactly one of: {}", KINDS.join(", ")));
+        return None;
+    }
+    let mut env = Vec::new();
+    if let Some(vars) = &r.env {
+        for (name, value) in &vars.value {
+            if name.is_empty() || name.starts_with(|ch: char| ch.is_ascii_digit()) || !name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
+                c.error(value, &format!("run.env.{name}"), format!("`{name}` is not a valid environment variable name"));
+                continue;
+            }
+            if let Some(v) = c.interp(value, &format!("run.env.{name}")) {
+                env.push((name.clone(), v));
+            }
+        }
+    }
+    let workdir = r.workdir.as_ref().and_then(|w| {
+        let expanded = c.interp(w, "run.workdir")?;
+        let mut dir = expand_home(&expanded);
+        if dir.is_relative() {
+            dir = c.path.parent().unwrap_or(Path::new(".")).join(dir);
+        }
+        if !dir.is_dir() {
+            c.error(w, "run.workdir", format!("`{}` is not a directory", dir.display()));
+            return None;
+        }
+        Some(dir)
+    });
+    let program = if let Some(argv) = &r.command {
+        if argv.value.is_empty() || argv.value[0].value.trim().is_empty() {
+            let d = c.error(argv, "run.command", "the command is empty");
+            d.expected = Some("a list: program first, then its arguments, e.g. [docker, restart, openclaw-gateway]".into());
+            return None;
+        }
+        let mut args = Vec::with_capacity(argv.value.len());
+        for a in &argv.value {
+            args.push(c.interp(a, "run.command")?);
+        }
+        Program::Argv(args)
+    } else {
+        let shell = r.shell.as_ref()?;
+        if shell.value.trim().is_empty() {
+            c.error(shell, "run.shell", "the shell command is empty");
+            return None;
+        }
+        // Not expanded here: the shell expands `${VAR}` itself, with the job's environment.
+        Program::Shell(shell.value.clone())
+    };
+    Some(ActionSpec::Command(CommandSpec { program, env, workdir }))
+}

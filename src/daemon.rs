@@ -1,0 +1,119 @@
+//! Wires it all: loads the config (bad job files are logged, the rest run), takes the state
+//! directory's lock, recovers runs a crashed daemon left `running`, starts the scheduler,
+//! prints the schedule table and `READY <unix-nanos>`, and shuts down gracefully on
+//! SIGTERM/SIGINT (stop scheduling, let runs finish within the grace, then kill them).
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::{self, Loaded};
+use crate::error::Error;
+use crate::runner::Runner;
+use crate::scheduler::Scheduler;
+use crate::store::Store;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+/// This boot's identity, so that `at_start` jobs run once per boot, not once per daemon start.
+pub fn boot_id() -> String {
+    #[cfg(target_os = "linux")]
+    if let Ok(id) = std::fs::read_to_string("/proc/sys/kernel/random/boot_id") {
+        return id.trim().to_string();
+    }
+    #[cfg(target_os = "macos")]
+    if let Ok(out) = std::process::Command::new("/usr/sbin/sysctl").args(["-n", "kern.boottime"]).output() {
+        let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if !s.is_empty() {
+            return s;
+        }
+    }
+    "unknown-boot".into()
+}
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub async fn run(loaded: Loaded, state_dir: &Path) -> Result<(), Error> {
+    for d in &loaded.errors {
+        error!("invalid config, skipped: {d}");
+    }
+    if !loaded.global_ok {
+        return Err(Error::ConfigInvalid { diagnostics: loaded.errors, valid: loaded.jobs.len() });
+    }
+    // Register before READY so that a signal right after it is not lost.
+    let mut sigterm = signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut sigint = signal(tokio::signal::unix::SignalKind::interrupt())?;
+
+    let _lock = Store::lock_daemon(state_dir)?;
+    let store = Store::open(state_dir)?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock::default());
+    let now = clock.now();
+    for r in store.recover_interrupted(now.timestamp_millis())? {
+        let alive = r.pid.is_some_and(|pid| {
+            // SAFETY: signal 0 only probes whether the process group exists.
+            unsafe { libc::kill(-(pid as i32), 0) == 0 }
+        });
+        warn!(
+            job = r.job,
+            run_id = r.id,
+            slot = %crate::schedule::to_utc(r.slot).to_rfc3339(),
+            "run interrupted by a previous daemon's crash{}",
+            if alive { format!("; its process group {} is still alive", r.pid.unwrap_or_default()) } else { String::new() }
+        );
+    }
+    let g = &loaded.global;
+    let cutoff = now.timestamp_millis() - g.retention.max_age.as_millis() as i64;
+    if let Err(e) = store.apply_retention(g.retention.max_runs_per_job, cutoff) {
+        warn!("ledger retention failed: {e}");
+    }
+    let runner = Runner::with_env(store.clone(), clock.clone(), g.max_concurrent_runs, g.kill_grace, g.retention.clone(), job_env(state_dir));
+    let mut scheduler = Scheduler::new(loaded.jobs, clock.clone(), store, runner.clone(), boot_id());
+    scheduler.start()?;
+    print_table(&scheduler, g.timezone);
+
+    let stop = CancellationToken::new();
+    let loop_task = tokio::spawn(scheduler.run(stop.clone()));
+    tokio::select! {
+        _ = sigterm.recv() => info!("SIGTERM: shutting down"),
+        _ = sigint.recv() => info!("SIGINT: shutting down"),
+    }
+    stop.cancel();
+    if let Err(e) = loop_task.await {
+        error!("the scheduler loop failed: {e}");
+    }
+    info!(running = runner.running(), "no new runs start; waiting up to {} for running jobs", config::duration::format(g.shutdown_grace));
+    runner.shutdown(g.shutdown_grace).await;
+    info!("stopped");
+    Ok(())
+}
+
+/// What every job is told about the daemon that runs it.
+pub fn job_env(state_dir: &Path) -> Vec<(String, String)> {
+    let mut env = vec![("CLAWCRON_STATE_DIR".to_string(), state_dir.display().to_string())];
+    if let Ok(exe) = std::env::current_exe() {
+        env.push(("CLAWCRON_BIN".to_string(), exe.display().to_string()));
+    }
+    env
+}
+
+fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::Signal, Error> {
+    tokio::signal::unix::signal(kind).map_err(|source| Error::Io { context: "cannot install a signal handler".into(), source })
+}
+
+fn print_table(scheduler: &Scheduler, tz: chrono_tz::Tz) {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let jobs = scheduler.upcoming();
+    let _ = writeln!(out, "{:<24} {:<36} NEXT", "JOB", "SCHEDULE");
+    for (spec, next) in &jobs {
+        let tz = spec.trigger.tz().unwrap_or(tz);
+        let next = match next {
+            Some(t) => crate::schedule::to_utc(*t).with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %Z").to_string(),
+            None => "-".into(),
+        };
+        let _ = writeln!(out, "{:<24} {:<36} {next}", spec.id, spec.trigger.describe());
+    }
+    let nanos = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
+    let _ = writeln!(out, "READY {nanos}");
+    let _ = out.flush();
+    info!(jobs = jobs.len(), "scheduler ready");
+}

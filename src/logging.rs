@@ -1,0 +1,52 @@
+//! Logs: tracing with a human format (default) or JSON lines, to stderr and optionally to a
+//! rotating file. Every line of a run carries `job` and `run_id`.
+
+use crate::config::{LogConfig, LogFormat, Rotation};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::writer::MakeWriterExt;
+
+/// Keeps the file writer alive; drop it at exit to flush.
+pub struct LogGuard {
+    _file: Option<tracing_appender::non_blocking::WorkerGuard>,
+}
+
+/// Installs the global subscriber. `RUST_LOG` overrides the configured level.
+pub fn init(cfg: &LogConfig) -> LogGuard {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cfg.level));
+    let (file_writer, guard) = match &cfg.file {
+        Some(path) => {
+            let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "clawcron.log".into());
+            let rotation = match cfg.rotation {
+                Rotation::Daily => tracing_appender::rolling::Rotation::DAILY,
+                Rotation::Hourly => tracing_appender::rolling::Rotation::HOURLY,
+                Rotation::Never => tracing_appender::rolling::Rotation::NEVER,
+            };
+            match tracing_appender::rolling::RollingFileAppender::builder().rotation(rotation).filename_prefix(name).max_log_files(14).build(dir) {
+                Ok(appender) => {
+                    let (w, g) = tracing_appender::non_blocking(appender);
+                    (Some(w), Some(g))
+                }
+                Err(e) => {
+                    eprintln!("warning: cannot open the log file {}: {e}", path.display());
+                    (None, None)
+                }
+            }
+        }
+        None => (None, None),
+    };
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal() && cfg.file.is_none());
+    let result = match (cfg.format, file_writer) {
+        (LogFormat::Json, Some(w)) => builder.json().with_writer(std::io::stderr.and(w)).try_init(),
+        (LogFormat::Json, None) => builder.json().with_writer(std::io::stderr).try_init(),
+        (LogFormat::Human, Some(w)) => builder.with_writer(std::io::stderr.and(w)).try_init(),
+        (LogFormat::Human, None) => builder.with_writer(std::io::stderr).try_init(),
+    };
+    // A second init (tests) keeps the first subscriber.
+    let _ = result;
+    LogGuard { _file: guard }
+}

@@ -1,0 +1,350 @@
+//! How one run proceeds: overlap and concurrency permits, attempts with a timeout each,
+//! retries with exponential backoff and jitter, and the outcome written to the ledger.
+//! A failed run is data (an outcome), never an error that stops the daemon.
+
+use crate::action::{AttemptCtx, AttemptResult, AttemptStatus};
+use crate::clock::Clock;
+use crate::config::{JobSpec, Overlap, Retention, duration};
+use crate::store::Store;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{Instrument, info, warn};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Succeeded,
+    Failed,
+    TimedOut,
+    Interrupted,
+    Skipped,
+}
+
+impl RunStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::TimedOut => "timed_out",
+            RunStatus::Interrupted => "interrupted",
+            RunStatus::Skipped => "skipped",
+        }
+    }
+}
+
+/// The result of a whole run (all its attempts).
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub status: RunStatus,
+    pub reason: Option<String>,
+    pub attempts: u32,
+    pub started_at_ms: i64,
+    pub finished_at_ms: i64,
+    pub exit_code: Option<i32>,
+    pub error: Option<String>,
+    pub output_tail: String,
+}
+
+impl RunOutcome {
+    pub fn duration(&self) -> Duration {
+        Duration::from_millis((self.finished_at_ms - self.started_at_ms).max(0) as u64)
+    }
+}
+
+/// Per-job run bookkeeping for the overlap policy.
+pub struct JobState {
+    /// Runs admitted and not finished (running or waiting).
+    active: AtomicUsize,
+    /// A run is waiting behind the running one (`overlap: queue`).
+    queued: AtomicBool,
+    /// Serializes the runs of a job whose overlap is not `allow` (FIFO).
+    serial: Semaphore,
+}
+
+impl Default for JobState {
+    fn default() -> Self {
+        JobState { active: AtomicUsize::new(0), queued: AtomicBool::new(false), serial: Semaphore::new(1) }
+    }
+}
+
+/// Whether a new run may go ahead under the job's overlap policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Start now (or as soon as a global permit is free).
+    Go,
+    /// Wait for the running one, then start.
+    Queued,
+    /// Run later, strictly one after another (missed-slot policy `all`).
+    Serial,
+}
+
+impl JobState {
+    pub fn admit(&self, overlap: Overlap) -> Result<Admission, &'static str> {
+        let active = self.active.load(Ordering::SeqCst);
+        let admission = match overlap {
+            Overlap::Allow => Admission::Go,
+            Overlap::Skip if active > 0 => return Err("overlap: the previous run is still running"),
+            Overlap::Skip => Admission::Go,
+            Overlap::Queue if active == 0 => Admission::Go,
+            Overlap::Queue if self.queued.swap(true, Ordering::SeqCst) => return Err("overlap: a run is already waiting"),
+            Overlap::Queue => Admission::Queued,
+        };
+        self.active.fetch_add(1, Ordering::SeqCst);
+        Ok(admission)
+    }
+
+    /// Admits a catch-up run that must wait for every earlier one (policy `all`).
+    pub fn admit_serial(&self) -> Admission {
+        self.active.fetch_add(1, Ordering::SeqCst);
+        Admission::Serial
+    }
+
+    /// Undoes an admission whose run will not happen (its slot was already claimed).
+    pub fn withdraw(&self, admission: Admission) {
+        if admission == Admission::Queued {
+            self.queued.store(false, Ordering::SeqCst);
+        }
+        self.active.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    pub fn active(&self) -> usize {
+        self.active.load(Ordering::SeqCst)
+    }
+}
+
+/// Runs jobs. Cheap to clone. Every run is a tracked task; `shutdown` waits for them.
+#[derive(Clone)]
+pub struct Runner {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    permits: Semaphore,
+    tracker: TaskTracker,
+    /// No new runs or attempts start once this is cancelled.
+    stop: CancellationToken,
+    /// Running attempts are killed once this is cancelled.
+    kill: CancellationToken,
+    kill_grace: Duration,
+    retention: Retention,
+    finished: AtomicU64,
+    /// Variables every run gets besides its own (`CLAWCRON_BIN`, `CLAWCRON_STATE_DIR`).
+    base_env: Vec<(String, String)>,
+}
+
+/// Run retention after this many finished runs (and at start).
+const RETENTION_EVERY: u64 = 64;
+
+/// One run to carry out.
+pub struct Ticket {
+    pub run_id: i64,
+    pub slot: i64,
+    pub trigger: &'static str,
+    pub admission: Admission,
+}
+
+impl Runner {
+    pub fn new(store: Store, clock: Arc<dyn Clock>, max_concurrent: usize, kill_grace: Duration, retention: Retention) -> Self {
+        Self::with_env(store, clock, max_concurrent, kill_grace, retention, Vec::new())
+    }
+
+    pub fn with_env(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        max_concurrent: usize,
+        kill_grace: Duration,
+        retention: Retention,
+        base_env: Vec<(String, String)>,
+    ) -> Self {
+        Runner {
+            inner: Arc::new(Inner {
+                store,
+                clock,
+                permits: Semaphore::new(max_concurrent.max(1)),
+                tracker: TaskTracker::new(),
+                stop: CancellationToken::new(),
+                kill: CancellationToken::new(),
+                kill_grace,
+                retention,
+                finished: AtomicU64::new(0),
+                base_env,
+            }),
+        }
+    }
+
+    /// Starts a run in a tracked task.
+    pub fn spawn(&self, job: Arc<JobSpec>, state: Arc<JobState>, ticket: Ticket) {
+        let inner = self.inner.clone();
+        self.inner.tracker.spawn(async move {
+            inner.run(&job, &state, ticket).await;
+        });
+    }
+
+    /// Runs one job now, in this task, as its own ledger row (`trigger = manual`).
+    pub async fn run_now(&self, job: &JobSpec, trigger: &'static str, boot_id: &str) -> Result<(i64, RunOutcome), crate::store::StoreError> {
+        let now = self.inner.clock.now();
+        let run_id = self.inner.store.start_run(&job.id, trigger, now.timestamp(), boot_id, now.timestamp_millis())?;
+        let outcome = self.inner.attempts(job, run_id, now.timestamp()).await;
+        self.inner.store.finish(run_id, &outcome)?;
+        Ok((run_id, outcome))
+    }
+
+    /// Stops starting runs, lets running ones finish within `grace`, then kills them and
+    /// waits until every run has recorded its outcome.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.inner.stop.cancel();
+        self.inner.tracker.close();
+        if tokio::time::timeout(grace, self.inner.tracker.wait()).await.is_err() {
+            warn!(running = self.inner.tracker.len(), "shutdown grace of {} over: terminating running jobs", duration::format(grace));
+            self.inner.kill.cancel();
+            self.inner.tracker.wait().await;
+        }
+    }
+
+    pub fn running(&self) -> usize {
+        self.inner.tracker.len()
+    }
+}
+
+impl Inner {
+    async fn run(&self, job: &JobSpec, state: &JobState, ticket: Ticket) {
+        let outcome = match self.wait_turn(job, state, &ticket).await {
+            Some(_permits) => self.attempts(job, ticket.run_id, ticket.slot).await,
+            None => {
+                let now = self.clock.now().timestamp_millis();
+                RunOutcome {
+                    status: RunStatus::Interrupted,
+                    reason: Some("the daemon shut down before the run could start".into()),
+                    attempts: 0,
+                    started_at_ms: now,
+                    finished_at_ms: now,
+                    exit_code: None,
+                    error: None,
+                    output_tail: String::new(),
+                }
+            }
+        };
+        state.active.fetch_sub(1, Ordering::SeqCst);
+        if let Err(e) = self.store.finish(ticket.run_id, &outcome) {
+            warn!(job = &*job.id, run_id = ticket.run_id, "cannot record the run's outcome: {e}");
+        }
+        info!(
+            job = &*job.id,
+            run_id = ticket.run_id,
+            status = outcome.status.as_str(),
+            attempts = outcome.attempts,
+            duration_ms = outcome.duration().as_millis() as u64,
+            "run finished{}",
+            outcome.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
+        );
+        if self.finished.fetch_add(1, Ordering::Relaxed) % RETENTION_EVERY == RETENTION_EVERY - 1 {
+            self.retain();
+        }
+    }
+
+    /// Waits for the job's turn (overlap) and a global permit; `None` if shutdown came first.
+    async fn wait_turn<'a>(&'a self, job: &JobSpec, state: &'a JobState, ticket: &Ticket) -> Option<(Option<tokio::sync::SemaphorePermit<'a>>, tokio::sync::SemaphorePermit<'a>)> {
+        let serial = if job.overlap == Overlap::Allow && ticket.admission == Admission::Go {
+            None
+        } else {
+            tokio::select! {
+                biased;
+                p = state.serial.acquire() => Some(p.ok()?),
+                () = self.stop.cancelled() => return None,
+            }
+        };
+        if ticket.admission == Admission::Queued {
+            state.queued.store(false, Ordering::SeqCst);
+        }
+        let permit = tokio::select! {
+            biased;
+            p = self.permits.acquire() => p.ok()?,
+            () = self.stop.cancelled() => return None,
+        };
+        Some((serial, permit))
+    }
+
+    async fn attempts(&self, job: &JobSpec, run_id: i64, slot: i64) -> RunOutcome {
+        let started_at_ms = self.clock.now().timestamp_millis();
+        let mut env = self.base_env.clone();
+        env.extend([
+            ("CLAWCRON_JOB".to_string(), job.id.to_string()),
+            ("CLAWCRON_RUN_ID".to_string(), run_id.to_string()),
+            ("CLAWCRON_SLOT".to_string(), crate::schedule::to_utc(slot).to_rfc3339()),
+        ]);
+        let store = self.store.clone();
+        let on_spawn = move |pid: u32| {
+            let _ = store.set_pid(run_id, pid);
+        };
+        let mut reason = None;
+        let mut attempt = 0;
+        let mut last: AttemptResult;
+        loop {
+            attempt += 1;
+            let ctx = AttemptCtx {
+                job: &job.id,
+                run_id,
+                attempt,
+                deadline: job.timeout.map(|t| tokio::time::Instant::now() + t),
+                cancel: self.kill.clone(),
+                kill_grace: self.kill_grace,
+                env: env.clone(),
+                on_spawn: &on_spawn,
+            };
+            let span = tracing::info_span!("run", job = &*job.id, run_id, attempt);
+            last = job.action.run(&ctx).instrument(span).await;
+            if matches!(last.status, AttemptStatus::Succeeded | AttemptStatus::Interrupted) || attempt >= job.retry.attempts {
+                break;
+            }
+            if self.stop.is_cancelled() {
+                reason = Some("no retry: the daemon is shutting down".to_string());
+                break;
+            }
+            let delay = job.retry.delay_before(attempt + 1, rand::random::<f64>());
+            info!(
+                job = &*job.id,
+                run_id,
+                attempt,
+                "attempt failed ({}); retrying in {}",
+                last.error.as_deref().unwrap_or("failed"),
+                duration::format(delay)
+            );
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = self.stop.cancelled() => {
+                    reason = Some("no retry: the daemon is shutting down".to_string());
+                    break;
+                }
+            }
+        }
+        let status = match last.status {
+            AttemptStatus::Succeeded => RunStatus::Succeeded,
+            AttemptStatus::Failed => RunStatus::Failed,
+            AttemptStatus::TimedOut => RunStatus::TimedOut,
+            AttemptStatus::Interrupted => RunStatus::Interrupted,
+        };
+        RunOutcome {
+            status,
+            reason,
+            attempts: attempt,
+            started_at_ms,
+            finished_at_ms: self.clock.now().timestamp_millis(),
+            exit_code: last.exit_code,
+            error: last.error,
+            output_tail: last.output_tail,
+        }
+    }
+
+    fn retain(&self) {
+        let cutoff = self.clock.now().timestamp_millis() - self.retention.max_age.as_millis() as i64;
+        if let Err(e) = self.store.apply_retention(self.retention.max_runs_per_job, cutoff) {
+            warn!("ledger retention failed: {e}");
+        }
+    }
+}

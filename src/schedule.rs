@@ -1,0 +1,193 @@
+//! When a job fires: cron expressions (croner, in the job's time zone), `every` intervals anchored
+//! at the Unix epoch, and `at_start`. Pure functions of time: "the next slot strictly after t".
+//!
+//! Instants are whole seconds since the Unix epoch (UTC). The DST rule is croner's (cronie's):
+//! a fixed-time slot in a skipped hour runs at the first valid instant after the gap; in a
+//! repeated hour it runs once, on the first pass; interval patterns run on both passes and have
+//! no slots inside a gap. See `../shared/TIME.md` and the README.
+
+use chrono::{DateTime, LocalResult, NaiveTime, TimeZone, Timelike, Utc};
+use chrono_tz::Tz;
+use croner::Cron;
+use croner::parser::{CronParser, Seconds, Year};
+use std::time::Duration;
+
+/// A validated cron expression in a time zone. Only the text is kept: a parsed croner table
+/// carries a ~5 KB year bitfield, which at 10,000 jobs would be 50 MB; re-parsing costs microseconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CronSchedule {
+    expr: Box<str>,
+    tz: Tz,
+}
+
+fn parser() -> CronParser {
+    CronParser::builder()
+        .seconds(Seconds::Optional)
+        .year(Year::Disallowed)
+        .build()
+}
+
+impl CronSchedule {
+    /// Parses and checks `expr` (5 fields, or 6 with seconds first, or an `@daily`-style alias).
+    pub fn parse(expr: &str, tz: Tz) -> Result<Self, String> {
+        let fields = expr.split_whitespace().count();
+        if !expr.trim_start().starts_with('@') && !(5..=6).contains(&fields) {
+            return Err(format!(
+                "a cron expression has 5 fields (minute hour day month weekday) or 6 (seconds first); `{expr}` has {fields}"
+            ));
+        }
+        let cron = parser()
+            .parse(expr)
+            .map_err(|e| format!("invalid cron expression `{expr}`: {e}"))?;
+        let schedule = CronSchedule {
+            expr: expr.trim().into(),
+            tz,
+        };
+        // An expression such as `0 0 30 2 *` parses but never fires; say so now, not never.
+        let probe = tz.timestamp_opt(0, 0).single().unwrap_or_else(|| Utc.timestamp_opt(0, 0).unwrap().with_timezone(&tz));
+        if cron.find_next_occurrence(&probe, false).is_err() {
+            return Err(format!("cron expression `{expr}` never fires"));
+        }
+        Ok(schedule)
+    }
+
+    pub fn expr(&self) -> &str {
+        &self.expr
+    }
+
+    pub fn tz(&self) -> Tz {
+        self.tz
+    }
+
+    fn cron(&self) -> Option<Cron> {
+        // Validated in `parse`, so this only fails if croner changes its mind; callers treat
+        // `None` as "no further slot", which stops the job rather than the daemon.
+        parser().parse(&self.expr).ok()
+    }
+
+    /// The next slot strictly after `t` (whole seconds).
+    pub fn next_after(&self, t: i64) -> Option<i64> {
+        let cron = self.cron()?;
+        let from = self.tz.timestamp_opt(t, 0).single()?;
+        let next = cron.find_next_occurrence(&from, false).ok()?;
+        Some(next.timestamp())
+    }
+
+    /// `(hour, minute, second)` when the pattern is fixed-time (each a single number).
+    pub fn fixed_time(&self) -> Option<NaiveTime> {
+        let cron = self.cron()?;
+        if cron.determine_job_type() != croner::JobType::FixedTime {
+            return None;
+        }
+        let one = |c: &croner::CronComponent| c.values().first().copied();
+        NaiveTime::from_hms_opt(
+            u32::from(one(&cron.pattern.hours)?),
+            u32::from(one(&cron.pattern.minutes)?),
+            u32::from(one(&cron.pattern.seconds)?),
+        )
+    }
+}
+
+/// What makes a job fire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    Cron(CronSchedule),
+    /// Slots at whole multiples of this many seconds since the Unix epoch.
+    Every(u64),
+    /// Once when the daemon starts, at most once per boot.
+    AtStart,
+}
+
+impl Trigger {
+    /// The next slot strictly after `t`, or `None` for `at_start` (and for a schedule that ends).
+    pub fn next_after(&self, t: i64) -> Option<i64> {
+        match self {
+            Trigger::Cron(c) => c.next_after(t),
+            Trigger::Every(period) => {
+                let p = i64::try_from(*period).ok().filter(|p| *p > 0)?;
+                Some((t.div_euclid(p) + 1) * p)
+            }
+            Trigger::AtStart => None,
+        }
+    }
+
+    /// Slots in `(after, until]`, oldest first, at most `limit` of them; the bool says whether
+    /// more were left out.
+    pub fn slots_between(&self, after: i64, until: i64, limit: usize) -> (Vec<i64>, bool) {
+        let mut out = Vec::new();
+        let mut t = after;
+        while let Some(next) = self.next_after(t) {
+            if next > until {
+                return (out, false);
+            }
+            if out.len() == limit {
+                return (out, true);
+            }
+            out.push(next);
+            t = next;
+        }
+        (out, false)
+    }
+
+    pub fn tz(&self) -> Option<Tz> {
+        match self {
+            Trigger::Cron(c) => Some(c.tz()),
+            _ => None,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Trigger::Cron(c) => format!("cron \"{}\" ({})", c.expr(), c.tz()),
+            Trigger::Every(s) => format!("every {}", crate::config::duration::format(Duration::from_secs(*s))),
+            Trigger::AtStart => "at start".into(),
+        }
+    }
+}
+
+/// How a slot relates to a DST transition, for `clawcron next`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DstMark {
+    /// A fixed-time slot whose wall time did not exist; it runs at the first instant after the gap.
+    ShiftedFromGap(NaiveTime),
+    /// The slot's wall time happens twice that night; this is the first pass.
+    RepeatedFirstPass,
+    /// The slot's wall time happens twice that night; this is the second pass.
+    RepeatedSecondPass,
+}
+
+impl DstMark {
+    pub fn describe(&self) -> String {
+        match self {
+            DstMark::ShiftedFromGap(t) => format!("DST gap: {} does not exist, runs at the end of the gap", t.format("%H:%M:%S")),
+            DstMark::RepeatedFirstPass => "DST repeat: first pass".into(),
+            DstMark::RepeatedSecondPass => "DST repeat: second pass".into(),
+        }
+    }
+}
+
+/// Marks a slot of `schedule` that a DST transition moved or doubled.
+pub fn dst_mark(schedule: &CronSchedule, slot: i64) -> Option<DstMark> {
+    let tz = schedule.tz();
+    let local = tz.timestamp_opt(slot, 0).single()?;
+    if let Some(fixed) = schedule.fixed_time() {
+        if local.time() != fixed {
+            return Some(DstMark::ShiftedFromGap(fixed));
+        }
+    }
+    match tz.from_local_datetime(&local.naive_local()) {
+        LocalResult::Ambiguous(first, _) if first.timestamp() == slot => Some(DstMark::RepeatedFirstPass),
+        LocalResult::Ambiguous(..) => Some(DstMark::RepeatedSecondPass),
+        _ => None,
+    }
+}
+
+/// Whole seconds since the epoch for a wall-clock instant, rounded down.
+pub fn floor_secs(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
+}
+
+/// An instant as a UTC date-time (whole seconds).
+pub fn to_utc(t: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(t, 0).single().unwrap_or_default().with_nanosecond(0).unwrap_or_default()
+}

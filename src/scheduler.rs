@@ -1,0 +1,296 @@
+//! Is it due: the timer loop. Keeps each job's next slot in a min-heap, sleeps until the
+//! earliest (on the wall clock), records every due slot in the ledger (run or skipped, with a
+//! reason) and hands runs to the runner. Missed slots (daemon down, machine asleep, clock set
+//! forward, daemon stalled) go through the job's missed policy. The next slot is always computed
+//! from the previous slot, never from "now".
+
+use crate::clock::{Clock, ClockWatch, Discontinuity};
+use crate::config::{JobSpec, Missed, duration};
+use crate::runner::{Admission, JobState, Runner, Ticket};
+use crate::schedule::Trigger;
+use crate::store::{SlotDecision, Store, StoreError};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+/// A slot the scheduler reaches later than this after its instant, with no sleep or clock
+/// change to explain it, counts as missed ("daemon stalled") instead of merely late.
+pub const LATE_GRACE: Duration = Duration::from_secs(60);
+
+/// At most this many missed slots of one job are listed (and recorded) in one catch-up; the
+/// rest are counted in the log.
+pub const MAX_CATCH_UP_SLOTS: usize = 100_000;
+
+struct Entry {
+    spec: Arc<JobSpec>,
+    state: Arc<JobState>,
+    next: Option<i64>,
+}
+
+/// Why a batch of slots is being looked at.
+#[derive(Debug, Clone, Copy)]
+enum Context {
+    /// At daemon start: slots before `start` passed while it was not running.
+    Startup { start: i64 },
+    /// A timer wake-up, after a sleep or clock change if one was seen.
+    Wake(Option<Discontinuity>),
+}
+
+pub struct Scheduler {
+    clock: Arc<dyn Clock>,
+    store: Store,
+    runner: Runner,
+    boot_id: String,
+    entries: Vec<Entry>,
+    heap: BinaryHeap<Reverse<(i64, usize)>>,
+}
+
+struct Pending {
+    idx: usize,
+    slot: i64,
+    decision: SlotDecision,
+    admission: Option<Admission>,
+}
+
+impl Scheduler {
+    pub fn new(jobs: Vec<JobSpec>, clock: Arc<dyn Clock>, store: Store, runner: Runner, boot_id: String) -> Self {
+        let entries = jobs
+            .into_iter()
+            .filter(|j| j.enabled)
+            .map(|spec| Entry { spec: Arc::new(spec), state: Arc::new(JobState::default()), next: None })
+            .collect();
+        Scheduler { clock, store, runner, boot_id, entries, heap: BinaryHeap::new() }
+    }
+
+    /// Catches up on slots missed since each job's cursor, starts `at_start` jobs and
+    /// computes every job's next slot. Call once, before `run`.
+    pub fn start(&mut self) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let now_s = now.timestamp();
+        let cursors = self.store.cursors()?;
+        let mut due = Vec::new();
+        let mut fresh = Vec::new();
+        for idx in 0..self.entries.len() {
+            let spec = self.entries[idx].spec.clone();
+            match &spec.trigger {
+                Trigger::AtStart => self.start_at_start(idx)?,
+                trigger => match cursors.get(&*spec.id) {
+                    Some(&cursor) => {
+                        let (slots, truncated) = trigger.slots_between(cursor, now_s, MAX_CATCH_UP_SLOTS);
+                        if slots.is_empty() {
+                            let next = trigger.next_after(cursor.max(now_s));
+                            self.heap_push(idx, next);
+                        } else {
+                            due.push((idx, slots, truncated));
+                        }
+                    }
+                    None => fresh.push(idx),
+                },
+            }
+        }
+        // Jobs never seen before start from now: their cursor is set so that a later downtime
+        // is noticed even if they have not fired yet.
+        let fresh_cursors: Vec<(&str, i64)> = fresh.iter().map(|&i| (&*self.entries[i].spec.id, now_s)).collect();
+        self.store.record_slots(&[], &fresh_cursors, &self.boot_id, now.timestamp_millis())?;
+        for idx in fresh {
+            let next = self.entries[idx].spec.trigger.next_after(now_s);
+            self.heap_push(idx, next);
+        }
+        self.handle_due(due, Context::Startup { start: now_s });
+        Ok(())
+    }
+
+    fn heap_push(&mut self, idx: usize, next: Option<i64>) {
+        self.entries[idx].next = next;
+        if let Some(t) = next {
+            self.heap.push(Reverse((t, idx)));
+        }
+    }
+
+    fn start_at_start(&self, idx: usize) -> Result<(), StoreError> {
+        let e = &self.entries[idx];
+        let now = self.clock.now();
+        if self.store.at_start_done(&e.spec.id, &self.boot_id)? {
+            self.store.record_skipped_run(&e.spec.id, "at_start", now.timestamp(), &self.boot_id, "at_start: already ran in this boot")?;
+            info!(job = &*e.spec.id, "at_start job already ran in this boot; skipped");
+            return Ok(());
+        }
+        let Ok(admission) = e.state.admit(e.spec.overlap) else { return Ok(()) };
+        let run_id = self.store.start_run(&e.spec.id, "at_start", now.timestamp(), &self.boot_id, now.timestamp_millis())?;
+        self.runner.spawn(e.spec.clone(), e.state.clone(), Ticket { run_id, slot: now.timestamp(), trigger: "at_start", admission });
+        Ok(())
+    }
+
+    /// Each enabled job with its next slot (for the start-up table and `list`).
+    pub fn upcoming(&self) -> Vec<(Arc<JobSpec>, Option<i64>)> {
+        self.entries.iter().map(|e| (e.spec.clone(), e.next)).collect()
+    }
+
+    /// The loop: runs until `stop` is cancelled.
+    pub async fn run(mut self, stop: CancellationToken) {
+        let mut watch = ClockWatch::new(&*self.clock);
+        loop {
+            let deadline = self.heap.peek().map(|Reverse((t, _))| *t);
+            tokio::select! {
+                biased;
+                () = stop.cancelled() => break,
+                () = self.clock.sleep_until(deadline) => {}
+            }
+            let jump = watch.check(&*self.clock);
+            if let Some(j) = jump {
+                info!("wall clock discontinuity: {j:?}; re-checking every job's slots");
+            }
+            let now_s = self.clock.now().timestamp();
+            let mut due = Vec::new();
+            while let Some(&Reverse((t, idx))) = self.heap.peek() {
+                if t > now_s {
+                    break;
+                }
+                self.heap.pop();
+                let (more, truncated) = self.entries[idx].spec.trigger.slots_between(t, now_s, MAX_CATCH_UP_SLOTS);
+                let mut slots = Vec::with_capacity(1 + more.len());
+                slots.push(t);
+                slots.extend(more);
+                due.push((idx, slots, truncated));
+            }
+            if !due.is_empty() {
+                self.handle_due(due, Context::Wake(jump));
+            }
+        }
+    }
+
+    /// Decides, records and dispatches every due slot of a batch (one ledger transaction).
+    fn handle_due(&mut self, due: Vec<(usize, Vec<i64>, bool)>, ctx: Context) {
+        let now = self.clock.now();
+        let now_s = now.timestamp();
+        let mut pending: Vec<Pending> = Vec::new();
+        let mut cursors: Vec<(usize, i64)> = Vec::with_capacity(due.len());
+        let mut summary: Option<(&'static str, usize, usize)> = None;
+        for (idx, slots, truncated) in due {
+            let Some(&last) = slots.last() else { continue };
+            let mut after = last;
+            if truncated {
+                warn!(job = &*self.entries[idx].spec.id, "more than {MAX_CATCH_UP_SLOTS} missed slots; the oldest are recorded, the rest only counted here");
+                after = now_s;
+            }
+            cursors.push((idx, after));
+            let next = self.entries[idx].spec.trigger.next_after(after);
+            self.heap_push(idx, next);
+            let (missed, on_time): (Vec<(i64, &'static str)>, Vec<i64>) = classify(&slots, now_s, ctx);
+            if !missed.is_empty() {
+                let before = pending.len();
+                self.apply_missed_policy(idx, &missed, now_s, &mut pending);
+                let ran = pending[before..].iter().filter(|p| matches!(p.decision, SlotDecision::Run { .. })).count();
+                let s = summary.get_or_insert((missed[0].1, 0, 0));
+                s.1 += ran;
+                s.2 += missed.len() - ran;
+            }
+            for slot in on_time {
+                let e = &self.entries[idx];
+                match e.state.admit(e.spec.overlap) {
+                    Ok(admission) => pending.push(Pending { idx, slot, decision: SlotDecision::Run { reason: None }, admission: Some(admission) }),
+                    Err(reason) => pending.push(Pending { idx, slot, decision: SlotDecision::Skip { reason: reason.into() }, admission: None }),
+                }
+            }
+        }
+        if let Some((reason, ran, skipped)) = summary {
+            info!("catch-up ({reason}): {ran} run(s), {skipped} skipped");
+        }
+        let decisions: Vec<(&str, i64, SlotDecision)> =
+            pending.iter().map(|p| (&*self.entries[p.idx].spec.id, p.slot, p.decision.clone())).collect();
+        let cursor_rows: Vec<(&str, i64)> = cursors.iter().map(|&(i, t)| (&*self.entries[i].spec.id, t)).collect();
+        let claimed = match self.store.record_slots(&decisions, &cursor_rows, &self.boot_id, now.timestamp_millis()) {
+            Ok(c) => c,
+            Err(e) => {
+                // The ledger could not record the slots, so they cannot be claimed: running them
+                // would risk running a slot twice after a restart. They are lost, loudly.
+                warn!("cannot record {} due slot(s) in the ledger, none started: {e}", decisions.len());
+                for p in &pending {
+                    if let Some(a) = p.admission {
+                        self.entries[p.idx].state.withdraw(a);
+                    }
+                }
+                return;
+            }
+        };
+        for (p, run_id) in pending.into_iter().zip(claimed) {
+            let e = &self.entries[p.idx];
+            let Some(admission) = p.admission else { continue };
+            match run_id {
+                Some(run_id) => self.runner.spawn(e.spec.clone(), e.state.clone(), Ticket { run_id, slot: p.slot, trigger: "schedule", admission }),
+                None => {
+                    e.state.withdraw(admission);
+                    warn!(job = &*e.spec.id, slot = p.slot, "slot already has a ledger row (another daemon on this state directory?); not run");
+                }
+            }
+        }
+    }
+
+    fn apply_missed_policy(&self, idx: usize, missed: &[(i64, &'static str)], now_s: i64, out: &mut Vec<Pending>) {
+        let e = &self.entries[idx];
+        let policy = e.spec.missed;
+        let max_late = policy.max_lateness.as_secs() as i64;
+        let too_late = |reason: &str| format!("{reason}; later than max_lateness {}", duration::format(policy.max_lateness));
+        let newest = missed.len() - 1;
+        for (i, &(slot, reason)) in missed.iter().enumerate() {
+            let in_time = now_s - slot <= max_late;
+            let run = match policy.policy {
+                Missed::Skip => false,
+                Missed::Latest => i == newest && in_time,
+                Missed::All => in_time,
+            };
+            let decision = if run {
+                SlotDecision::Run { reason: Some(format!("{reason}; run late by policy {}", policy_name(policy.policy))) }
+            } else if policy.policy != Missed::Skip && !in_time {
+                SlotDecision::Skip { reason: too_late(reason) }
+            } else if policy.policy == Missed::Latest {
+                SlotDecision::Skip { reason: format!("{reason}; a newer missed slot runs instead") }
+            } else {
+                SlotDecision::Skip { reason: reason.to_string() }
+            };
+            let admission = match (&decision, policy.policy) {
+                (SlotDecision::Run { .. }, Missed::All) => Some(e.state.admit_serial()),
+                (SlotDecision::Run { .. }, _) => match e.state.admit(e.spec.overlap) {
+                    Ok(a) => Some(a),
+                    Err(r) => {
+                        out.push(Pending { idx, slot, decision: SlotDecision::Skip { reason: format!("{reason}; {r}") }, admission: None });
+                        continue;
+                    }
+                },
+                _ => None,
+            };
+            out.push(Pending { idx, slot, decision, admission });
+        }
+    }
+}
+
+fn policy_name(m: Missed) -> &'static str {
+    match m {
+        Missed::Skip => "skip",
+        Missed::Latest => "latest",
+        Missed::All => "all",
+    }
+}
+
+/// Splits due slots into missed ones (with why) and on-time ones.
+fn classify(slots: &[i64], now_s: i64, ctx: Context) -> (Vec<(i64, &'static str)>, Vec<i64>) {
+    let mut missed = Vec::new();
+    let mut on_time = Vec::new();
+    for &slot in slots {
+        let late = now_s - slot;
+        let reason = match ctx {
+            Context::Startup { start } if slot < start => Some("missed: daemon not running"),
+            Context::Wake(Some(j)) if late >= 1 => Some(j.reason()),
+            _ if late > LATE_GRACE.as_secs() as i64 => Some("missed: daemon stalled"),
+            _ => None,
+        };
+        match reason {
+            Some(r) => missed.push((slot, r)),
+            None => on_time.push(slot),
+        }
+    }
+    (missed, on_time)
+}

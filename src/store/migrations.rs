@@ -1,0 +1,33 @@
+//! Schema migrations, append-only: a migration once shipped is never edited; a change is a new
+//! entry at the end. `PRAGMA user_version` records how many have been applied.
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the runs ledger, one row per slot (and per manual or at-start run), and per-job cursors.
+    r#"
+    CREATE TABLE runs (
+        id           INTEGER PRIMARY KEY,
+        job          TEXT    NOT NULL,
+        trigger      TEXT    NOT NULL,      -- schedule | at_start | manual
+        slot         INTEGER NOT NULL,      -- scheduled instant, Unix seconds (UTC)
+        status       TEXT    NOT NULL,      -- running | succeeded | failed | timed_out | interrupted | skipped
+        reason       TEXT,                  -- why skipped / late / interrupted
+        started_at   INTEGER,               -- Unix milliseconds
+        finished_at  INTEGER,               -- Unix milliseconds
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        exit_code    INTEGER,
+        duration_ms  INTEGER,
+        error        TEXT,
+        output_tail  TEXT,
+        boot_id      TEXT,
+        pid          INTEGER,
+        daemon_pid   INTEGER
+    );
+    CREATE UNIQUE INDEX runs_one_per_slot ON runs(job, slot) WHERE trigger = 'schedule';
+    CREATE INDEX runs_by_job ON runs(job, id);
+    CREATE INDEX runs_by_status ON runs(status) WHERE status = 'running';
+    CREATE TABLE cursors (
+        job              TEXT PRIMARY KEY,
+        accounted_until  INTEGER NOT NULL   -- every slot up to here has its row
+    ) WITHOUT ROWID;
+    "#,
+];

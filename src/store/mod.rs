@@ -1,0 +1,344 @@
+//! What is remembered: the runs ledger and per-job cursors in SQLite (WAL, append-only
+//! migrations). A slot's row is inserted before its work starts and the insert is unique on
+//! (job, slot), so a slot runs at most once even with two daemons on one state directory; the
+//! cursor says up to where every slot has its row, so none is forgotten across a crash.
+
+mod migrations;
+
+use crate::runner::RunOutcome;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create the state directory {path}: {source}")]
+    CreateDir { path: PathBuf, source: std::io::Error },
+    #[error("state database {path}: {source}")]
+    Open { path: PathBuf, source: rusqlite::Error },
+    #[error("state database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("another clawcron daemon (pid {pid}) is running on the state directory {dir}")]
+    Locked { dir: PathBuf, pid: String },
+    #[error("state directory lock {path}: {source}")]
+    Lock { path: PathBuf, source: std::io::Error },
+}
+
+/// How a slot is to be recorded.
+#[derive(Debug, Clone)]
+pub enum SlotDecision {
+    /// Claim the slot for a run (status `running`); refused if the slot already has a row.
+    Run { reason: Option<String> },
+    /// Record the slot as skipped, with why.
+    Skip { reason: String },
+}
+
+/// One row of the ledger, as `history` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunRow {
+    pub id: i64,
+    pub job: String,
+    pub trigger: String,
+    pub slot: i64,
+    pub status: String,
+    pub reason: Option<String>,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub attempts: i64,
+    pub exit_code: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub error: Option<String>,
+    pub output_tail: Option<String>,
+    pub boot_id: Option<String>,
+}
+
+/// A run a previous daemon left `running` (it crashed or was killed).
+#[derive(Debug, Clone)]
+pub struct Interrupted {
+    pub id: i64,
+    pub job: String,
+    pub slot: i64,
+    pub pid: Option<i64>,
+}
+
+/// The ledger. Cheap to clone; calls are short and serialized on one connection.
+#[derive(Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+}
+
+/// Holds the state directory's daemon lock for as long as it lives.
+pub struct DaemonLock {
+    _file: std::fs::File,
+}
+
+impl Store {
+    /// Opens (creating) `dir/clawcron.db`: directory 0700, database 0600, WAL.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        create_private_dir(dir)?;
+        let path = dir.join("clawcron.db");
+        let conn = Connection::open(&path).map_err(|source| StoreError::Open { path: path.clone(), source })?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+        }
+        Self::init(conn).map_err(|source| StoreError::Open { path, source })
+    }
+
+    /// A private in-memory ledger, for tests.
+    pub fn open_in_memory() -> Result<Store, StoreError> {
+        Ok(Self::init(Connection::open_in_memory()?)?)
+    }
+
+    fn init(conn: Connection) -> Result<Store, rusqlite::Error> {
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // NORMAL in WAL mode: a commit survives a process crash; only an OS crash or power cut
+        // can lose the last transactions, never corrupt the database.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        for (i, sql) in migrations::MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = conn.unchecked_transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(Store { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave a transaction half-applied in SQLite
+        // (it rolls back on drop), so a poisoned lock is still safe to use.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes the daemon lock on `dir` (one daemon per state directory).
+    pub fn lock_daemon(dir: &Path) -> Result<DaemonLock, StoreError> {
+        use std::io::{Read, Seek, Write};
+        use std::os::fd::AsRawFd;
+        create_private_dir(dir)?;
+        let path = dir.join("daemon.lock");
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|source| StoreError::Lock { path: path.clone(), source })?;
+        // SAFETY: flock on a file descriptor we own; no memory is shared with the kernel.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            let mut pid = String::new();
+            let _ = file.read_to_string(&mut pid);
+            return Err(StoreError::Locked { dir: dir.to_path_buf(), pid: pid.trim().to_string() });
+        }
+        let _ = file.set_len(0);
+        let _ = file.seek(std::io::SeekFrom::Start(0));
+        let _ = write!(file, "{}", std::process::id());
+        Ok(DaemonLock { _file: file })
+    }
+
+    /// Marks runs left `running` by a dead daemon as `interrupted` and returns them.
+    pub fn recover_interrupted(&self, now_ms: i64) -> Result<Vec<Interrupted>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT id, job, slot, pid FROM runs WHERE status = 'running'")?;
+        let rows = stmt
+            .query_map([], |r| Ok(Interrupted { id: r.get(0)?, job: r.get(1)?, slot: r.get(2)?, pid: r.get(3)? }))?
+            .collect::<Result<Vec<_>, _>>()?;
+        drop(stmt);
+        conn.execute(
+            "UPDATE runs SET status = 'interrupted', finished_at = ?1,
+                 reason = 'the daemon stopped while it ran (crash or kill)'
+             WHERE status = 'running'",
+            [now_ms],
+        )?;
+        Ok(rows)
+    }
+
+    /// Every job's cursor: all its slots up to this instant have a row.
+    pub fn cursors(&self) -> Result<HashMap<String, i64>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT job, accounted_until FROM cursors")?;
+        let map = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+            .collect::<Result<HashMap<_, _>, _>>()?;
+        Ok(map)
+    }
+
+    /// Records a batch of slot decisions and moves cursors, in one transaction. Returns, for
+    /// each decision, the run id if it is a `Run` whose claim succeeded.
+    pub fn record_slots(
+        &self,
+        decisions: &[(&str, i64, SlotDecision)],
+        cursors: &[(&str, i64)],
+        boot_id: &str,
+        now_ms: i64,
+    ) -> Result<Vec<Option<i64>>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut out = Vec::with_capacity(decisions.len());
+        {
+            let mut claim = tx.prepare_cached(
+                "INSERT INTO runs (job, trigger, slot, status, reason, boot_id, daemon_pid, started_at)
+                 VALUES (?1, 'schedule', ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT DO NOTHING",
+            )?;
+            let pid = i64::from(std::process::id());
+            for (job, slot, decision) in decisions {
+                let (status, reason, started) = match decision {
+                    SlotDecision::Run { reason } => ("running", reason.as_deref(), Some(now_ms)),
+                    SlotDecision::Skip { reason } => ("skipped", Some(reason.as_str()), None),
+                };
+                let inserted = claim.execute(params![job, slot, status, reason, boot_id, pid, started])?;
+                out.push(match decision {
+                    SlotDecision::Run { .. } if inserted == 1 => Some(tx.last_insert_rowid()),
+                    _ => None,
+                });
+            }
+            let mut cur = tx.prepare_cached(
+                "INSERT INTO cursors (job, accounted_until) VALUES (?1, ?2)
+                 ON CONFLICT (job) DO UPDATE SET accounted_until = max(accounted_until, excluded.accounted_until)",
+            )?;
+            for (job, until) in cursors {
+                cur.execute(params![job, until])?;
+            }
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Starts a run that is not a schedule slot (`manual`, `at_start`); returns its id.
+    pub fn start_run(&self, job: &str, trigger: &str, slot: i64, boot_id: &str, now_ms: i64) -> Result<i64, StoreError> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO runs (job, trigger, slot, status, boot_id, daemon_pid, started_at)
+             VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6)",
+            params![job, trigger, slot, boot_id, i64::from(std::process::id()), now_ms],
+        )?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    /// Records a non-slot run that was skipped (e.g. `at_start` already done this boot).
+    pub fn record_skipped_run(&self, job: &str, trigger: &str, slot: i64, boot_id: &str, reason: &str) -> Result<i64, StoreError> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO runs (job, trigger, slot, status, reason, boot_id) VALUES (?1, ?2, ?3, 'skipped', ?4, ?5)",
+            params![job, trigger, slot, reason, boot_id],
+        )?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    /// Whether `job` already has an `at_start` run (other than skipped) in this boot.
+    pub fn at_start_done(&self, job: &str, boot_id: &str) -> Result<bool, StoreError> {
+        let conn = self.conn();
+        let found: Option<i64> = conn
+            .query_row(
+                "SELECT id FROM runs WHERE job = ?1 AND trigger = 'at_start' AND boot_id = ?2 AND status != 'skipped' LIMIT 1",
+                params![job, boot_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(found.is_some())
+    }
+
+    pub fn set_pid(&self, run_id: i64, pid: u32) -> Result<(), StoreError> {
+        self.conn().execute("UPDATE runs SET pid = ?2 WHERE id = ?1", params![run_id, i64::from(pid)])?;
+        Ok(())
+    }
+
+    /// Records a run's outcome (its terminal state).
+    pub fn finish(&self, run_id: i64, outcome: &RunOutcome) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE runs SET status = ?2, reason = coalesce(?3, reason), started_at = ?4, finished_at = ?5,
+                 attempts = ?6, exit_code = ?7, duration_ms = ?8, error = ?9, output_tail = ?10
+             WHERE id = ?1",
+            params![
+                run_id,
+                outcome.status.as_str(),
+                outcome.reason,
+                outcome.started_at_ms,
+                outcome.finished_at_ms,
+                outcome.attempts,
+                outcome.exit_code,
+                outcome.finished_at_ms - outcome.started_at_ms,
+                outcome.error,
+                outcome.output_tail,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The newest runs, newest first, of one job or all.
+    pub fn history(&self, job: Option<&str>, limit: usize) -> Result<Vec<RunRow>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id, job, trigger, slot, status, reason, started_at, finished_at, attempts, exit_code,
+                    duration_ms, error, output_tail, boot_id
+             FROM runs WHERE (?1 IS NULL OR job = ?1) ORDER BY slot DESC, id DESC LIMIT ?2",
+        )?;
+        let rows = stmt
+            .query_map(params![job, limit as i64], |r| {
+                Ok(RunRow {
+                    id: r.get(0)?,
+                    job: r.get(1)?,
+                    trigger: r.get(2)?,
+                    slot: r.get(3)?,
+                    status: r.get(4)?,
+                    reason: r.get(5)?,
+                    started_at: r.get(6)?,
+                    finished_at: r.get(7)?,
+                    attempts: r.get(8)?,
+                    exit_code: r.get(9)?,
+                    duration_ms: r.get(10)?,
+                    error: r.get(11)?,
+                    output_tail: r.get(12)?,
+                    boot_id: r.get(13)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Deletes finished rows beyond `max_runs` per job or older than `max_age_ms`.
+    pub fn apply_retention(&self, max_runs: u32, older_than_ms: i64) -> Result<usize, StoreError> {
+        let conn = self.conn();
+        let by_age = conn.execute(
+            "DELETE FROM runs WHERE status != 'running' AND coalesce(finished_at, slot * 1000) < ?1",
+            [older_than_ms],
+        )?;
+        let by_count = conn.execute(
+            "DELETE FROM runs WHERE id IN (
+                 SELECT id FROM (
+                     SELECT id, status, row_number() OVER (PARTITION BY job ORDER BY slot DESC, id DESC) AS n FROM runs
+                 ) WHERE n > ?1 AND status != 'running')",
+            [i64::from(max_runs)],
+        )?;
+        Ok(by_age + by_count)
+    }
+}
+
+fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
+    std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir { path: dir.to_path_buf(), source })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    }
+    Ok(())
+}
+
+/// The default state directory: `$XDG_STATE_HOME/clawcron` or `~/.local/state/clawcron`
+/// (Linux), `~/Library/Application Support/clawcron` (macOS).
+pub fn default_state_dir() -> PathBuf {
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    if cfg!(target_os = "macos") {
+        return home.join("Library/Application Support/clawcron");
+    }
+    match std::env::var_os("XDG_STATE_HOME") {
+        Some(x) if !x.is_empty() => PathBuf::from(x).join("clawcron"),
+        _ => home.join(".local/state/clawcron"),
+    }
+}
