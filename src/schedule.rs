@@ -36,9 +36,7 @@ impl CronSchedule {
                 "a cron expression has 5 fields (minute hour day month weekday) or 6 (seconds first); `{expr}` has {fields}"
             ));
         }
-        let cron = parser()
-            .parse(expr)
-            .map_err(|e| format!("invalid cron expression `{expr}`: {e}"))?;
+        let cron = parser().parse(expr).map_err(|e| explain_parse_error(expr, &e))?;
         let schedule = CronSchedule {
             expr: expr.trim().into(),
             tz,
@@ -86,6 +84,32 @@ impl CronSchedule {
             u32::from(one(&cron.pattern.seconds)?),
         )
     }
+}
+
+/// Names the field that makes `expr` invalid, found by parsing each field alone.
+fn explain_parse_error(expr: &str, err: &croner::errors::CronError) -> String {
+    const FIVE: [(&str, &str); 5] = [
+        ("minute", "0-59"),
+        ("hour", "0-23"),
+        ("day-of-month", "1-31, L, W"),
+        ("month", "1-12 or JAN-DEC"),
+        ("day-of-week", "0-7 or SUN-SAT, L, #"),
+    ];
+    let fields: Vec<&str> = expr.split_whitespace().collect();
+    let names: Vec<(&str, &str)> = match fields.len() {
+        5 => FIVE.to_vec(),
+        6 => std::iter::once(("second", "0-59")).chain(FIVE).collect(),
+        _ => return format!("invalid cron expression `{expr}`: {err}"),
+    };
+    for (i, field) in fields.iter().enumerate() {
+        let mut probe = vec!["*"; fields.len()];
+        probe[i] = field;
+        if parser().parse(&probe.join(" ")).is_err() {
+            let (name, range) = names[i];
+            return format!("invalid cron expression `{expr}`: the {name} field `{field}` is not valid (allowed: {range})");
+        }
+    }
+    format!("invalid cron expression `{expr}`: {err}")
 }
 
 /// What makes a job fire.

@@ -3,6 +3,8 @@
 
 pub mod command;
 mod output;
+#[doc(hidden)]
+pub mod scripted;
 
 pub use output::OutputTail;
 
@@ -14,18 +16,23 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ActionSpec {
     Command(command::CommandSpec),
+    /// Test support: a scripted action (not available in job files).
+    #[doc(hidden)]
+    Scripted(std::sync::Arc<scripted::Script>),
 }
 
 impl ActionSpec {
     pub fn kind(&self) -> &'static str {
         match self {
             ActionSpec::Command(c) => c.kind(),
+            ActionSpec::Scripted(_) => "scripted",
         }
     }
 
     pub fn summary(&self) -> String {
         match self {
             ActionSpec::Command(c) => c.summary(),
+            ActionSpec::Scripted(_) => "scripted".into(),
         }
     }
 
@@ -33,6 +40,7 @@ impl ActionSpec {
     pub async fn run(&self, ctx: &AttemptCtx<'_>) -> AttemptResult {
         match self {
             ActionSpec::Command(c) => command::run(c, ctx).await,
+            ActionSpec::Scripted(s) => s.run(ctx).await,
         }
     }
 }

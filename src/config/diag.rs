@@ -90,12 +90,17 @@ impl fmt::Display for Diagnostic {
         if let (Some(pos), Some(line)) = (self.pos, &self.source_line) {
             let number = pos.line.to_string();
             let pad = " ".repeat(number.len());
-            let shown: String = line.chars().take(200).collect();
-            let caret_at = (pos.col.saturating_sub(1) as usize).min(shown.chars().count());
-            let caret_len = (pos.len.max(1) as usize).min(shown.chars().count().saturating_sub(caret_at).max(1));
+            // Long lines are shown as a window around the column, so the caret stays in view.
+            let col = pos.col.saturating_sub(1) as usize;
+            let skip = col.saturating_sub(60);
+            let prefix = if skip > 0 { "…" } else { "" };
+            let shown: String = line.chars().skip(skip).take(120).collect();
+            let caret_at = (col - skip + prefix.chars().count()).min(shown.chars().count() + prefix.chars().count());
+            let room = (shown.chars().count() + prefix.chars().count()).saturating_sub(caret_at).max(1);
+            let caret_len = (pos.len.max(1) as usize).min(room);
             write!(
                 f,
-                "\n{pad} |\n{number} | {shown}\n{pad} | {}{}",
+                "\n{pad} |\n{number} | {prefix}{shown}\n{pad} | {}{}",
                 " ".repeat(caret_at),
                 "^".repeat(caret_len)
             )?;

@@ -211,7 +211,11 @@ fn yaml_diagnostic(path: &Path, text: &str, err: &serde_saphyr::Error, top_keys:
                 Some(p) => d.at(text, Pos { len, ..p }),
                 None => d,
             };
-            d.key(parent_of(&key_here))
+            let parent = match key_here.strip_suffix(field.as_str()) {
+                Some(p) => p.trim_end_matches('.').to_string(),
+                None => parent_of(&key_here),
+            };
+            d.key(parent)
                 .expected(format!("one of: {}", expected.join(", ")))
                 .help(did_you_mean(field, expected.iter().copied()))
         }
@@ -223,17 +227,42 @@ fn yaml_diagnostic(path: &Path, text: &str, err: &serde_saphyr::Error, top_keys:
                 .key(key_here)
                 .expected(expected.clone())
         }
+        E::InvalidScalar { ty, .. } => {
+            let token = pos.map(|p| scalar_at(text, p)).unwrap_or_default();
+            let expected = match *ty {
+                "bool" => "true or false",
+                t if t.starts_with('u') => "a whole number (0 or more)",
+                t if t.starts_with('i') => "a whole number",
+                t if t.starts_with('f') => "a number",
+                other => other,
+            };
+            let d = Diagnostic::new(path, format!("`{token}` is not {expected}"));
+            let d = match pos {
+                Some(p) => d.at(text, Pos { len: token.chars().count().max(1) as u64, ..p }),
+                None => d,
+            };
+            d.key(key_here).expected(expected)
+        }
         E::DuplicateMappingKey { key, .. } => {
             let name = key.clone().unwrap_or_default();
             at(Diagnostic::new(path, format!("duplicate key `{name}`"))).key(key_here)
         }
-        E::Budget { breach, .. } => at(Diagnostic::new(
-            path,
-            format!(
-                "the document is too large or too deeply nested to be a job file ({breach:?}); \
-                 anchors that expand exponentially (a \"YAML bomb\") are refused"
-            ),
-        )),
+        E::Budget { breach, .. } => {
+            use serde_saphyr::budget::BudgetBreach as B;
+            let what = match breach {
+                B::Aliases { .. } => "more than 100 aliases (`*name`)".to_string(),
+                B::Anchors { .. } => "more than 100 anchors (`&name`)".to_string(),
+                B::Depth { .. } => "nesting deeper than 32 levels".to_string(),
+                B::Events { .. } | B::Nodes { .. } => "too many YAML nodes".to_string(),
+                B::Documents { .. } => "more than one YAML document".to_string(),
+                B::ScalarBytes { .. } => "more than 1 MiB of text".to_string(),
+                other => format!("{other:?}"),
+            };
+            at(Diagnostic::new(
+                path,
+                format!("the document has {what}; a job file needs far less (this guards against \"YAML bombs\")"),
+            ))
+        }
         E::InvalidUtf8Input => Diagnostic::new(path, "invalid UTF-8").expected("UTF-8 text"),
         other => {
             let rendered = other.render_with_formatter(&serde_saphyr::UserMessageFormatter);
@@ -245,6 +274,19 @@ fn yaml_diagnostic(path: &Path, text: &str, err: &serde_saphyr::Error, top_keys:
             if top_keys.is_empty() { d } else { d.key(key_here) }
         }
     }
+}
+
+/// The plain scalar that starts at `pos` (up to a space, comma, bracket or comment).
+fn scalar_at(text: &str, pos: Pos) -> String {
+    text.lines()
+        .nth(pos.line.saturating_sub(1) as usize)
+        .unwrap_or_default()
+        .chars()
+        .skip(pos.col.saturating_sub(1) as usize)
+        .take_while(|c| !matches!(c, ',' | ']' | '}' | '#'))
+        .collect::<String>()
+        .trim()
+        .to_string()
 }
 
 fn parent_of(key: &str) -> String {
