@@ -1,6 +1,6 @@
 //! The command line: clap subcommands, each mapped to the library, and the exit code.
 
-use crate::config::{self, Diagnostic, JobSpec, LogFormat, Loaded, Sources};
+use crate::config::{self, Diagnostic, JobSpec, Loaded, LogFormat, Sources};
 use crate::error::{self, Error};
 use crate::schedule::{self, Trigger};
 use crate::store::{self, Store};
@@ -11,7 +11,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(name = "clawcron", version, about = "A job scheduler for a self-hosted AI stack")]
+#[command(
+    name = "clawcron",
+    version,
+    about = "A job scheduler for a self-hosted AI stack"
+)]
 pub struct Cli {
     /// Global config file [default: ./clawcron.yaml, if present]
     #[arg(long, global = true, value_name = "FILE")]
@@ -74,7 +78,10 @@ pub fn main() -> ExitCode {
 }
 
 pub fn run(cli: Cli) -> Result<(), Error> {
-    let sources = Sources { config: cli.config.clone(), jobs_dir: cli.jobs.clone() };
+    let sources = Sources {
+        config: cli.config.clone(),
+        jobs_dir: cli.jobs.clone(),
+    };
     let loaded = config::load(&sources);
     let mut log = loaded.global.log.clone();
     if let Some(f) = cli.log_format {
@@ -84,14 +91,25 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         log.file = None;
     }
     let _guard = crate::logging::init(&log);
-    let state_dir = cli.state_dir.clone().or_else(|| loaded.global.state_dir.clone()).unwrap_or_else(store::default_state_dir);
+    let state_dir = cli
+        .state_dir
+        .clone()
+        .or_else(|| loaded.global.state_dir.clone())
+        .unwrap_or_else(store::default_state_dir);
     match cli.command {
         Command::Run => runtime()?.block_on(crate::daemon::run(loaded, &state_dir)),
         Command::Check => check(&loaded),
         Command::List => list(&loaded),
-        Command::Next { job, count, from, json } => next(&loaded, &job, count, from.as_deref(), json),
+        Command::Next {
+            job,
+            count,
+            from,
+            json,
+        } => next(&loaded, &job, count, from.as_deref(), json),
         Command::Trigger { job } => trigger(&loaded, &job, &state_dir),
-        Command::History { job, limit, json } => history(&loaded, job.as_deref(), limit, json, &state_dir),
+        Command::History { job, limit, json } => {
+            history(&loaded, job.as_deref(), limit, json, &state_dir)
+        }
     }
 }
 
@@ -101,29 +119,50 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|source| Error::Io { context: "cannot start the async runtime".into(), source })
+        .map_err(|source| Error::Io {
+            context: "cannot start the async runtime".into(),
+            source,
+        })
 }
 
 fn invalid(loaded: &Loaded, diagnostics: Vec<Diagnostic>) -> Error {
-    Error::ConfigInvalid { diagnostics, valid: loaded.jobs.len() }
+    Error::ConfigInvalid {
+        diagnostics,
+        valid: loaded.jobs.len(),
+    }
 }
 
 fn check(loaded: &Loaded) -> Result<(), Error> {
     if !loaded.errors.is_empty() {
         return Err(invalid(loaded, loaded.errors.clone()));
     }
-    println!("ok: {} job{} valid in {}", loaded.jobs.len(), if loaded.jobs.len() == 1 { "" } else { "s" }, loaded.jobs_dir.display());
+    println!(
+        "ok: {} job{} valid in {}",
+        loaded.jobs.len(),
+        if loaded.jobs.len() == 1 { "" } else { "s" },
+        loaded.jobs_dir.display()
+    );
     Ok(())
 }
 
 fn find_job<'a>(loaded: &'a Loaded, id: &str) -> Result<&'a JobSpec, Error> {
     loaded.job(id).ok_or_else(|| {
-        let bad_file = loaded.errors.iter().find(|d| d.path.file_stem().and_then(|s| s.to_str()) == Some(id));
+        let bad_file = loaded
+            .errors
+            .iter()
+            .find(|d| d.path.file_stem().and_then(|s| s.to_str()) == Some(id));
         let help = match bad_file {
-            Some(d) => Some(format!("{} has errors: run `clawcron check`", d.path.display())),
+            Some(d) => Some(format!(
+                "{} has errors: run `clawcron check`",
+                d.path.display()
+            )),
             None => config::diag::did_you_mean(id, loaded.jobs.iter().map(|j| &*j.id)),
         };
-        Error::UnknownJob { id: id.to_string(), dir: loaded.jobs_dir.display().to_string(), help }
+        Error::UnknownJob {
+            id: id.to_string(),
+            dir: loaded.jobs_dir.display().to_string(),
+            help,
+        }
     })
 }
 
@@ -133,18 +172,31 @@ fn job_tz(loaded: &Loaded, job: &JobSpec) -> Tz {
 
 fn list(loaded: &Loaded) -> Result<(), Error> {
     let now = Utc::now().timestamp();
-    println!("{:<24} {:<8} {:<36} {:<26} DESCRIPTION", "JOB", "KIND", "SCHEDULE", "NEXT");
+    println!(
+        "{:<24} {:<8} {:<36} {:<26} DESCRIPTION",
+        "JOB", "KIND", "SCHEDULE", "NEXT"
+    );
     for job in &loaded.jobs {
         let tz = job_tz(loaded, job);
         let next = if !job.enabled {
             "disabled".to_string()
         } else {
             match job.trigger.next_after(now) {
-                Some(t) => schedule::to_utc(t).with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %Z").to_string(),
+                Some(t) => schedule::to_utc(t)
+                    .with_timezone(&tz)
+                    .format("%Y-%m-%d %H:%M:%S %Z")
+                    .to_string(),
                 None => "at daemon start".into(),
             }
         };
-        println!("{:<24} {:<8} {:<36} {:<26} {}", job.id, job.action.kind(), job.trigger.describe(), next, job.description);
+        println!(
+            "{:<24} {:<8} {:<36} {:<26} {}",
+            job.id,
+            job.action.kind(),
+            job.trigger.describe(),
+            next,
+            job.description
+        );
     }
     if !loaded.errors.is_empty() {
         return Err(invalid(loaded, loaded.errors.clone()));
@@ -156,7 +208,12 @@ fn parse_from(text: &str, tz: Tz) -> Result<i64, Error> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.timestamp());
     }
-    for fmt in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"] {
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(naive) = NaiveDateTime::parse_from_str(text, fmt) {
             return tz
                 .from_local_datetime(&naive)
@@ -165,10 +222,18 @@ fn parse_from(text: &str, tz: Tz) -> Result<i64, Error> {
                 .ok_or_else(|| Error::Usage(format!("`{text}` does not exist in {tz} (DST gap)")));
         }
     }
-    Err(Error::Usage(format!("cannot read `--from {text}`: expected RFC 3339 (2026-03-29T01:00:00Z) or `YYYY-MM-DD HH:MM[:SS]`")))
+    Err(Error::Usage(format!(
+        "cannot read `--from {text}`: expected RFC 3339 (2026-03-29T01:00:00Z) or `YYYY-MM-DD HH:MM[:SS]`"
+    )))
 }
 
-fn next(loaded: &Loaded, id: &str, count: usize, from: Option<&str>, json: bool) -> Result<(), Error> {
+fn next(
+    loaded: &Loaded,
+    id: &str,
+    count: usize,
+    from: Option<&str>,
+    json: bool,
+) -> Result<(), Error> {
     let job = find_job(loaded, id)?;
     let tz = job_tz(loaded, job);
     let start = match from {
@@ -178,7 +243,9 @@ fn next(loaded: &Loaded, id: &str, count: usize, from: Option<&str>, json: bool)
     let mut slots = Vec::new();
     let mut t = start;
     while slots.len() < count {
-        let Some(n) = job.trigger.next_after(t) else { break };
+        let Some(n) = job.trigger.next_after(t) else {
+            break;
+        };
         slots.push(n);
         t = n;
     }
@@ -190,13 +257,19 @@ fn next(loaded: &Loaded, id: &str, count: usize, from: Option<&str>, json: bool)
                 Trigger::Cron(c) => schedule::dst_mark(c, s).map(|m| m.describe()),
                 _ => None,
             };
-            (utc.with_timezone(&tz).to_rfc3339(), utc.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), mark)
+            (
+                utc.with_timezone(&tz).to_rfc3339(),
+                utc.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                mark,
+            )
         })
         .collect();
     if json {
         let items: Vec<serde_json::Value> = rows
             .iter()
-            .map(|(local, utc, mark)| serde_json::json!({ "local": local, "utc": utc, "dst": mark }))
+            .map(
+                |(local, utc, mark)| serde_json::json!({ "local": local, "utc": utc, "dst": mark }),
+            )
             .collect();
         println!("{}", serde_json::Value::Array(items));
         return Ok(());
@@ -207,7 +280,9 @@ fn next(loaded: &Loaded, id: &str, count: usize, from: Option<&str>, json: bool)
     }
     println!("{id}: {} in {tz}", job.trigger.describe());
     for (&s, (_, utc, mark)) in slots.iter().zip(&rows) {
-        let local = schedule::to_utc(s).with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %Z (%:z)");
+        let local = schedule::to_utc(s)
+            .with_timezone(&tz)
+            .format("%Y-%m-%d %H:%M:%S %Z (%:z)");
         match mark {
             Some(m) => println!("  {local}  {utc}  * {m}"),
             None => println!("  {local}  {utc}"),
@@ -221,8 +296,16 @@ fn trigger(loaded: &Loaded, id: &str, state_dir: &std::path::Path) -> Result<(),
     let store = Store::open(state_dir)?;
     let rt = runtime()?;
     let g = &loaded.global;
-    let clock: std::sync::Arc<dyn crate::clock::Clock> = std::sync::Arc::new(crate::clock::SystemClock::default());
-    let runner = crate::runner::Runner::with_env(store, clock, 1, g.kill_grace, g.retention.clone(), crate::daemon::job_env(state_dir));
+    let clock: std::sync::Arc<dyn crate::clock::Clock> =
+        std::sync::Arc::new(crate::clock::SystemClock::default());
+    let runner = crate::runner::Runner::with_env(
+        store,
+        clock,
+        1,
+        g.kill_grace,
+        g.retention.clone(),
+        crate::daemon::job_env(state_dir),
+    );
     let (run_id, outcome) = rt.block_on(async {
         // Ctrl-C while a manual run is going: stop it like the daemon would, and record it.
         let boot = crate::daemon::boot_id();
@@ -243,20 +326,36 @@ fn trigger(loaded: &Loaded, id: &str, state_dir: &std::path::Path) -> Result<(),
         config::duration::format(outcome.duration()),
         outcome.attempts,
         if outcome.attempts == 1 { "" } else { "s" },
-        outcome.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
+        outcome
+            .error
+            .as_deref()
+            .map(|e| format!(": {e}"))
+            .unwrap_or_default()
     );
     if outcome.status != crate::runner::RunStatus::Succeeded {
-        return Err(Error::RunFailed { job: id.to_string(), status: status.replace('_', " ") });
+        return Err(Error::RunFailed {
+            job: id.to_string(),
+            status: status.replace('_', " "),
+        });
     }
     Ok(())
 }
 
-fn history(loaded: &Loaded, job: Option<&str>, limit: usize, json: bool, state_dir: &std::path::Path) -> Result<(), Error> {
+fn history(
+    loaded: &Loaded,
+    job: Option<&str>,
+    limit: usize,
+    json: bool,
+    state_dir: &std::path::Path,
+) -> Result<(), Error> {
     if !state_dir.join("clawcron.db").exists() {
         if json {
             println!("[]");
         } else {
-            println!("no runs recorded yet ({} has no ledger)", state_dir.display());
+            println!(
+                "no runs recorded yet ({} has no ledger)",
+                state_dir.display()
+            );
         }
         return Ok(());
     }
@@ -268,19 +367,36 @@ fn history(loaded: &Loaded, job: Option<&str>, limit: usize, json: bool, state_d
             .iter()
             .map(|r| {
                 let mut v = serde_json::to_value(r).unwrap_or_default();
-                v["slot_utc"] = serde_json::Value::String(schedule::to_utc(r.slot).to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+                v["slot_utc"] = serde_json::Value::String(
+                    schedule::to_utc(r.slot).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                );
                 v
             })
             .collect();
         println!("{}", serde_json::Value::Array(items));
         return Ok(());
     }
-    println!("{:>6} {:<22} {:<9} {:<25} {:<12} {:>3} {:>9}  DETAIL", "RUN", "JOB", "TRIGGER", "SLOT", "STATUS", "TRY", "DURATION");
+    println!(
+        "{:>6} {:<22} {:<9} {:<25} {:<12} {:>3} {:>9}  DETAIL",
+        "RUN", "JOB", "TRIGGER", "SLOT", "STATUS", "TRY", "DURATION"
+    );
     for r in rows {
-        let slot = schedule::to_utc(r.slot).with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %Z");
-        let dur = r.duration_ms.map(|ms| config::duration::format(std::time::Duration::from_millis(ms.max(0) as u64))).unwrap_or_default();
-        let detail = [r.reason.as_deref(), r.error.as_deref()].into_iter().flatten().collect::<Vec<_>>().join("; ");
-        println!("{:>6} {:<22} {:<9} {:<25} {:<12} {:>3} {:>9}  {}", r.id, r.job, r.trigger, slot, r.status, r.attempts, dur, detail);
+        let slot = schedule::to_utc(r.slot)
+            .with_timezone(&tz)
+            .format("%Y-%m-%d %H:%M:%S %Z");
+        let dur = r
+            .duration_ms
+            .map(|ms| config::duration::format(std::time::Duration::from_millis(ms.max(0) as u64)))
+            .unwrap_or_default();
+        let detail = [r.reason.as_deref(), r.error.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("; ");
+        println!(
+            "{:>6} {:<22} {:<9} {:<25} {:<12} {:>3} {:>9}  {}",
+            r.id, r.job, r.trigger, slot, r.status, r.attempts, dur, detail
+        );
     }
     Ok(())
 }

@@ -63,7 +63,11 @@ const JUMP_THRESHOLD_MS: i64 = 1000;
 
 impl ClockWatch {
     pub fn new(clock: &dyn Clock) -> Self {
-        ClockWatch { wall_ms: clock.now().timestamp_millis(), mono: clock.mono(), boot: clock.boot() }
+        ClockWatch {
+            wall_ms: clock.now().timestamp_millis(),
+            mono: clock.mono(),
+            boot: clock.boot(),
+        }
     }
 
     /// What happened since the previous call (or `new`).
@@ -81,7 +85,9 @@ impl ClockWatch {
             return None;
         }
         match boot_d {
-            Some(b) if b - mono_d > JUMP_THRESHOLD_MS => Some(Discontinuity::Asleep(Duration::from_millis((b - mono_d) as u64))),
+            Some(b) if b - mono_d > JUMP_THRESHOLD_MS => Some(Discontinuity::Asleep(
+                Duration::from_millis((b - mono_d) as u64),
+            )),
             Some(_) => Some(Discontinuity::ClockSet(drift)),
             // Without a boot clock a forward gap is most likely a sleep (laptops, Macs).
             None if drift > 0 => Some(Discontinuity::Asleep(Duration::from_millis(drift as u64))),
@@ -139,10 +145,10 @@ impl Clock for SystemClock {
             #[cfg(target_os = "linux")]
             {
                 // Created on first use, inside the runtime (it registers with the reactor).
-                if let Some(timer) = self.timer.get_or_init(|| timerfd::WallTimer::new().ok()) {
-                    if timer.sleep_until(deadline).await.is_ok() {
-                        return;
-                    }
+                if let Some(timer) = self.timer.get_or_init(|| timerfd::WallTimer::new().ok())
+                    && timer.sleep_until(deadline).await.is_ok()
+                {
+                    return;
                 }
             }
             let _ = &self.origin;
@@ -173,7 +179,10 @@ mod timerfd {
     use tokio::io::unix::AsyncFd;
 
     pub fn clock(id: libc::clockid_t) -> Duration {
-        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
         // SAFETY: clock_gettime writes one timespec we own.
         unsafe { libc::clock_gettime(id, &mut ts) };
         Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
@@ -189,25 +198,36 @@ mod timerfd {
     impl WallTimer {
         pub fn new() -> io::Result<Self> {
             // SAFETY: plain syscall; the returned descriptor is owned by the OwnedFd below.
-            let raw = unsafe { libc::timerfd_create(libc::CLOCK_REALTIME, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC) };
+            let raw = unsafe {
+                libc::timerfd_create(libc::CLOCK_REALTIME, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC)
+            };
             if raw < 0 {
                 return Err(io::Error::last_os_error());
             }
             // SAFETY: `raw` is a fresh descriptor that nothing else owns.
             let fd = unsafe { OwnedFd::from_raw_fd(raw) };
             // SAFETY: `fd` is an open timerfd that the AsyncFd owns for its whole life.
-            let fd = unsafe { AsyncFd::register(fd) }.map_err(|e| io::Error::other(e.to_string()))?;
+            let fd =
+                unsafe { AsyncFd::register(fd) }.map_err(|e| io::Error::other(e.to_string()))?;
             Ok(WallTimer { fd })
         }
 
         pub async fn sleep_until(&self, deadline: Option<i64>) -> io::Result<()> {
             let spec = libc::itimerspec {
-                it_interval: libc::timespec { tv_sec: 0, tv_nsec: 0 },
-                it_value: libc::timespec { tv_sec: deadline.unwrap_or(FAR_FUTURE).max(1) as libc::time_t, tv_nsec: 0 },
+                it_interval: libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 0,
+                },
+                it_value: libc::timespec {
+                    tv_sec: deadline.unwrap_or(FAR_FUTURE).max(1) as libc::time_t,
+                    tv_nsec: 0,
+                },
             };
             let flags = libc::TFD_TIMER_ABSTIME | libc::TFD_TIMER_CANCEL_ON_SET;
             // SAFETY: arms our own timerfd with a valid itimerspec.
-            let rc = unsafe { libc::timerfd_settime(self.fd.as_raw_fd(), flags, &spec, std::ptr::null_mut()) };
+            let rc = unsafe {
+                libc::timerfd_settime(self.fd.as_raw_fd(), flags, &spec, std::ptr::null_mut())
+            };
             if rc < 0 {
                 return Err(io::Error::last_os_error());
             }
@@ -215,7 +235,13 @@ mod timerfd {
                 let mut guard = self.fd.readable().await?;
                 let mut expirations: u64 = 0;
                 // SAFETY: reads 8 bytes into a u64 we own.
-                let n = unsafe { libc::read(self.fd.as_raw_fd(), (&mut expirations as *mut u64).cast(), 8) };
+                let n = unsafe {
+                    libc::read(
+                        self.fd.as_raw_fd(),
+                        (&mut expirations as *mut u64).cast(),
+                        8,
+                    )
+                };
                 if n == 8 {
                     return Ok(());
                 }
@@ -254,8 +280,10 @@ impl TestClock {
 
     /// The machine sleeps for `d`: wall and boot clocks move on, the monotonic clock does not.
     pub fn sleep_machine(&self, d: Duration) {
-        self.offset_ms.fetch_add(d.as_millis() as i64, Ordering::SeqCst);
-        self.asleep_ms.fetch_add(d.as_millis() as i64, Ordering::SeqCst);
+        self.offset_ms
+            .fetch_add(d.as_millis() as i64, Ordering::SeqCst);
+        self.asleep_ms
+            .fetch_add(d.as_millis() as i64, Ordering::SeqCst);
         self.changed.notify_waiters();
     }
 
@@ -268,7 +296,9 @@ impl TestClock {
 
 impl Clock for TestClock {
     fn now(&self) -> DateTime<Utc> {
-        let ms = self.start_wall_ms + self.mono().as_millis() as i64 + self.offset_ms.load(Ordering::SeqCst);
+        let ms = self.start_wall_ms
+            + self.mono().as_millis() as i64
+            + self.offset_ms.load(Ordering::SeqCst);
         DateTime::from_timestamp_millis(ms).unwrap_or_default()
     }
 

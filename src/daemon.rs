@@ -22,7 +22,10 @@ pub fn boot_id() -> String {
         return id.trim().to_string();
     }
     #[cfg(target_os = "macos")]
-    if let Ok(out) = std::process::Command::new("/usr/sbin/sysctl").args(["-n", "kern.boottime"]).output() {
+    if let Ok(out) = std::process::Command::new("/usr/sbin/sysctl")
+        .args(["-n", "kern.boottime"])
+        .output()
+    {
         let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
         if !s.is_empty() {
             return s;
@@ -37,7 +40,10 @@ pub async fn run(loaded: Loaded, state_dir: &Path) -> Result<(), Error> {
         error!("invalid config, skipped: {d}");
     }
     if !loaded.global_ok {
-        return Err(Error::ConfigInvalid { diagnostics: loaded.errors, valid: loaded.jobs.len() });
+        return Err(Error::ConfigInvalid {
+            diagnostics: loaded.errors,
+            valid: loaded.jobs.len(),
+        });
     }
     // Register before READY so that a signal right after it is not lost.
     let mut sigterm = signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -65,8 +71,16 @@ pub async fn run(loaded: Loaded, state_dir: &Path) -> Result<(), Error> {
     if let Err(e) = store.apply_retention(g.retention.max_runs_per_job, cutoff) {
         warn!("ledger retention failed: {e}");
     }
-    let runner = Runner::with_env(store.clone(), clock.clone(), g.max_concurrent_runs, g.kill_grace, g.retention.clone(), job_env(state_dir));
-    let mut scheduler = Scheduler::new(loaded.jobs, clock.clone(), store, runner.clone(), boot_id());
+    let runner = Runner::with_env(
+        store.clone(),
+        clock.clone(),
+        g.max_concurrent_runs,
+        g.kill_grace,
+        g.retention.clone(),
+        job_env(state_dir),
+    );
+    let mut scheduler =
+        Scheduler::new(loaded.jobs, clock.clone(), store, runner.clone(), boot_id());
     scheduler.start()?;
     print_table(&scheduler, g.timezone);
 
@@ -80,7 +94,11 @@ pub async fn run(loaded: Loaded, state_dir: &Path) -> Result<(), Error> {
     if let Err(e) = loop_task.await {
         error!("the scheduler loop failed: {e}");
     }
-    info!(running = runner.running(), "no new runs start; waiting up to {} for running jobs", config::duration::format(g.shutdown_grace));
+    info!(
+        running = runner.running(),
+        "no new runs start; waiting up to {} for running jobs",
+        config::duration::format(g.shutdown_grace)
+    );
     runner.shutdown(g.shutdown_grace).await;
     info!("stopped");
     Ok(())
@@ -88,7 +106,10 @@ pub async fn run(loaded: Loaded, state_dir: &Path) -> Result<(), Error> {
 
 /// What every job is told about the daemon that runs it.
 pub fn job_env(state_dir: &Path) -> Vec<(String, String)> {
-    let mut env = vec![("CLAWCRON_STATE_DIR".to_string(), state_dir.display().to_string())];
+    let mut env = vec![(
+        "CLAWCRON_STATE_DIR".to_string(),
+        state_dir.display().to_string(),
+    )];
     if let Ok(exe) = std::env::current_exe() {
         env.push(("CLAWCRON_BIN".to_string(), exe.display().to_string()));
     }
@@ -96,7 +117,10 @@ pub fn job_env(state_dir: &Path) -> Vec<(String, String)> {
 }
 
 fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::Signal, Error> {
-    tokio::signal::unix::signal(kind).map_err(|source| Error::Io { context: "cannot install a signal handler".into(), source })
+    tokio::signal::unix::signal(kind).map_err(|source| Error::Io {
+        context: "cannot install a signal handler".into(),
+        source,
+    })
 }
 
 fn print_table(scheduler: &Scheduler, tz: chrono_tz::Tz) {
@@ -107,10 +131,18 @@ fn print_table(scheduler: &Scheduler, tz: chrono_tz::Tz) {
     for (spec, next) in &jobs {
         let tz = spec.trigger.tz().unwrap_or(tz);
         let next = match next {
-            Some(t) => crate::schedule::to_utc(*t).with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %Z").to_string(),
+            Some(t) => crate::schedule::to_utc(*t)
+                .with_timezone(&tz)
+                .format("%Y-%m-%d %H:%M:%S %Z")
+                .to_string(),
             None => "-".into(),
         };
-        let _ = writeln!(out, "{:<24} {:<36} {next}", spec.id, spec.trigger.describe());
+        let _ = writeln!(
+            out,
+            "{:<24} {:<36} {next}",
+            spec.id,
+            spec.trigger.describe()
+        );
     }
     let nanos = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
     let _ = writeln!(out, "READY {nanos}");

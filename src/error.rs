@@ -9,17 +9,27 @@ use std::fmt;
 pub enum Error {
     /// Config files with errors; `valid` jobs were fine.
     #[error("{}", render_diagnostics(.diagnostics, *.valid))]
-    ConfigInvalid { diagnostics: Vec<Diagnostic>, valid: usize },
+    ConfigInvalid {
+        diagnostics: Vec<Diagnostic>,
+        valid: usize,
+    },
     #[error("job `{job}` {status}")]
     RunFailed { job: String, status: String },
     #[error("no job `{id}` in {dir}{}", .help.as_deref().map(|h| format!("\n  = help: {h}")).unwrap_or_default())]
-    UnknownJob { id: String, dir: String, help: Option<String> },
+    UnknownJob {
+        id: String,
+        dir: String,
+        help: Option<String>,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{0}")]
     Usage(String),
     #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
 }
 
 impl Error {

@@ -15,14 +15,25 @@ pub fn init(cfg: &LogConfig) -> LogGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cfg.level));
     let (file_writer, guard) = match &cfg.file {
         Some(path) => {
-            let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "clawcron.log".into());
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "clawcron.log".into());
             let rotation = match cfg.rotation {
                 Rotation::Daily => tracing_appender::rolling::Rotation::DAILY,
                 Rotation::Hourly => tracing_appender::rolling::Rotation::HOURLY,
                 Rotation::Never => tracing_appender::rolling::Rotation::NEVER,
             };
-            match tracing_appender::rolling::RollingFileAppender::builder().rotation(rotation).filename_prefix(name).max_log_files(14).build(dir) {
+            match tracing_appender::rolling::RollingFileAppender::builder()
+                .rotation(rotation)
+                .filename_prefix(name)
+                .max_log_files(14)
+                .build(dir)
+            {
                 Ok(appender) => {
                     let (w, g) = tracing_appender::non_blocking(appender);
                     (Some(w), Some(g))
@@ -41,7 +52,10 @@ pub fn init(cfg: &LogConfig) -> LogGuard {
         .with_target(false)
         .with_ansi(std::io::stderr().is_terminal() && cfg.file.is_none());
     let result = match (cfg.format, file_writer) {
-        (LogFormat::Json, Some(w)) => builder.json().with_writer(std::io::stderr.and(w)).try_init(),
+        (LogFormat::Json, Some(w)) => builder
+            .json()
+            .with_writer(std::io::stderr.and(w))
+            .try_init(),
         (LogFormat::Json, None) => builder.json().with_writer(std::io::stderr).try_init(),
         (LogFormat::Human, Some(w)) => builder.with_writer(std::io::stderr.and(w)).try_init(),
         (LogFormat::Human, None) => builder.with_writer(std::io::stderr).try_init(),

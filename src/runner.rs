@@ -67,7 +67,11 @@ pub struct JobState {
 
 impl Default for JobState {
     fn default() -> Self {
-        JobState { active: AtomicUsize::new(0), queued: AtomicBool::new(false), serial: Semaphore::new(1) }
+        JobState {
+            active: AtomicUsize::new(0),
+            queued: AtomicBool::new(false),
+            serial: Semaphore::new(1),
+        }
     }
 }
 
@@ -87,10 +91,14 @@ impl JobState {
         let active = self.active.load(Ordering::SeqCst);
         let admission = match overlap {
             Overlap::Allow => Admission::Go,
-            Overlap::Skip if active > 0 => return Err("overlap: the previous run is still running"),
+            Overlap::Skip if active > 0 => {
+                return Err("overlap: the previous run is still running");
+            }
             Overlap::Skip => Admission::Go,
             Overlap::Queue if active == 0 => Admission::Go,
-            Overlap::Queue if self.queued.swap(true, Ordering::SeqCst) => return Err("overlap: a run is already waiting"),
+            Overlap::Queue if self.queued.swap(true, Ordering::SeqCst) => {
+                return Err("overlap: a run is already waiting");
+            }
             Overlap::Queue => Admission::Queued,
         };
         self.active.fetch_add(1, Ordering::SeqCst);
@@ -150,8 +158,21 @@ pub struct Ticket {
 }
 
 impl Runner {
-    pub fn new(store: Store, clock: Arc<dyn Clock>, max_concurrent: usize, kill_grace: Duration, retention: Retention) -> Self {
-        Self::with_env(store, clock, max_concurrent, kill_grace, retention, Vec::new())
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        max_concurrent: usize,
+        kill_grace: Duration,
+        retention: Retention,
+    ) -> Self {
+        Self::with_env(
+            store,
+            clock,
+            max_concurrent,
+            kill_grace,
+            retention,
+            Vec::new(),
+        )
     }
 
     pub fn with_env(
@@ -187,9 +208,20 @@ impl Runner {
     }
 
     /// Runs one job now, in this task, as its own ledger row (`trigger = manual`).
-    pub async fn run_now(&self, job: &JobSpec, trigger: &'static str, boot_id: &str) -> Result<(i64, RunOutcome), crate::store::StoreError> {
+    pub async fn run_now(
+        &self,
+        job: &JobSpec,
+        trigger: &'static str,
+        boot_id: &str,
+    ) -> Result<(i64, RunOutcome), crate::store::StoreError> {
         let now = self.inner.clock.now();
-        let run_id = self.inner.store.start_run(&job.id, trigger, now.timestamp(), boot_id, now.timestamp_millis())?;
+        let run_id = self.inner.store.start_run(
+            &job.id,
+            trigger,
+            now.timestamp(),
+            boot_id,
+            now.timestamp_millis(),
+        )?;
         let outcome = self.inner.attempts(job, run_id, now.timestamp()).await;
         self.inner.store.finish(run_id, &outcome)?;
         Ok((run_id, outcome))
@@ -200,8 +232,15 @@ impl Runner {
     pub async fn shutdown(&self, grace: Duration) {
         self.inner.stop.cancel();
         self.inner.tracker.close();
-        if tokio::time::timeout(grace, self.inner.tracker.wait()).await.is_err() {
-            warn!(running = self.inner.tracker.len(), "shutdown grace of {} over: terminating running jobs", duration::format(grace));
+        if tokio::time::timeout(grace, self.inner.tracker.wait())
+            .await
+            .is_err()
+        {
+            warn!(
+                running = self.inner.tracker.len(),
+                "shutdown grace of {} over: terminating running jobs",
+                duration::format(grace)
+            );
             self.inner.kill.cancel();
             self.inner.tracker.wait().await;
         }
@@ -232,7 +271,11 @@ impl Inner {
         };
         state.active.fetch_sub(1, Ordering::SeqCst);
         if let Err(e) = self.store.finish(ticket.run_id, &outcome) {
-            warn!(job = &*job.id, run_id = ticket.run_id, "cannot record the run's outcome: {e}");
+            warn!(
+                job = &*job.id,
+                run_id = ticket.run_id,
+                "cannot record the run's outcome: {e}"
+            );
         }
         info!(
             job = &*job.id,
@@ -241,7 +284,11 @@ impl Inner {
             attempts = outcome.attempts,
             duration_ms = outcome.duration().as_millis() as u64,
             "run finished{}",
-            outcome.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
+            outcome
+                .error
+                .as_deref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default()
         );
         if self.finished.fetch_add(1, Ordering::Relaxed) % RETENTION_EVERY == RETENTION_EVERY - 1 {
             self.retain();
@@ -249,7 +296,15 @@ impl Inner {
     }
 
     /// Waits for the job's turn (overlap) and a global permit; `None` if shutdown came first.
-    async fn wait_turn<'a>(&'a self, job: &JobSpec, state: &'a JobState, ticket: &Ticket) -> Option<(Option<tokio::sync::SemaphorePermit<'a>>, tokio::sync::SemaphorePermit<'a>)> {
+    async fn wait_turn<'a>(
+        &'a self,
+        job: &JobSpec,
+        state: &'a JobState,
+        ticket: &Ticket,
+    ) -> Option<(
+        Option<tokio::sync::SemaphorePermit<'a>>,
+        tokio::sync::SemaphorePermit<'a>,
+    )> {
         let serial = if job.overlap == Overlap::Allow && ticket.admission == Admission::Go {
             None
         } else {
@@ -276,7 +331,10 @@ impl Inner {
         env.extend([
             ("CLAWCRON_JOB".to_string(), job.id.to_string()),
             ("CLAWCRON_RUN_ID".to_string(), run_id.to_string()),
-            ("CLAWCRON_SLOT".to_string(), crate::schedule::to_utc(slot).to_rfc3339()),
+            (
+                "CLAWCRON_SLOT".to_string(),
+                crate::schedule::to_utc(slot).to_rfc3339(),
+            ),
         ]);
         let store = self.store.clone();
         let on_spawn = move |pid: u32| {
@@ -299,7 +357,11 @@ impl Inner {
             };
             let span = tracing::info_span!("run", job = &*job.id, run_id, attempt);
             last = job.action.run(&ctx).instrument(span).await;
-            if matches!(last.status, AttemptStatus::Succeeded | AttemptStatus::Interrupted) || attempt >= job.retry.attempts {
+            if matches!(
+                last.status,
+                AttemptStatus::Succeeded | AttemptStatus::Interrupted
+            ) || attempt >= job.retry.attempts
+            {
                 break;
             }
             if self.stop.is_cancelled() {
@@ -342,8 +404,12 @@ impl Inner {
     }
 
     fn retain(&self) {
-        let cutoff = self.clock.now().timestamp_millis() - self.retention.max_age.as_millis() as i64;
-        if let Err(e) = self.store.apply_retention(self.retention.max_runs_per_job, cutoff) {
+        let cutoff =
+            self.clock.now().timestamp_millis() - self.retention.max_age.as_millis() as i64;
+        if let Err(e) = self
+            .store
+            .apply_retention(self.retention.max_runs_per_job, cutoff)
+        {
             warn!("ledger retention failed: {e}");
         }
     }

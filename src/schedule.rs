@@ -36,13 +36,18 @@ impl CronSchedule {
                 "a cron expression has 5 fields (minute hour day month weekday) or 6 (seconds first); `{expr}` has {fields}"
             ));
         }
-        let cron = parser().parse(expr).map_err(|e| explain_parse_error(expr, &e))?;
+        let cron = parser()
+            .parse(expr)
+            .map_err(|e| explain_parse_error(expr, &e))?;
         let schedule = CronSchedule {
             expr: expr.trim().into(),
             tz,
         };
         // An expression such as `0 0 30 2 *` parses but never fires; say so now, not never.
-        let probe = tz.timestamp_opt(0, 0).single().unwrap_or_else(|| Utc.timestamp_opt(0, 0).unwrap().with_timezone(&tz));
+        let probe = tz
+            .timestamp_opt(0, 0)
+            .single()
+            .unwrap_or_else(|| Utc.timestamp_opt(0, 0).unwrap().with_timezone(&tz));
         if cron.find_next_occurrence(&probe, false).is_err() {
             return Err(format!("cron expression `{expr}` never fires"));
         }
@@ -106,7 +111,9 @@ fn explain_parse_error(expr: &str, err: &croner::errors::CronError) -> String {
         probe[i] = field;
         if parser().parse(&probe.join(" ")).is_err() {
             let (name, range) = names[i];
-            return format!("invalid cron expression `{expr}`: the {name} field `{field}` is not valid (allowed: {range})");
+            return format!(
+                "invalid cron expression `{expr}`: the {name} field `{field}` is not valid (allowed: {range})"
+            );
         }
     }
     format!("invalid cron expression `{expr}`: {err}")
@@ -163,7 +170,10 @@ impl Trigger {
     pub fn describe(&self) -> String {
         match self {
             Trigger::Cron(c) => format!("cron \"{}\" ({})", c.expr(), c.tz()),
-            Trigger::Every(s) => format!("every {}", crate::config::duration::format(Duration::from_secs(*s))),
+            Trigger::Every(s) => format!(
+                "every {}",
+                crate::config::duration::format(Duration::from_secs(*s))
+            ),
             Trigger::AtStart => "at start".into(),
         }
     }
@@ -183,7 +193,10 @@ pub enum DstMark {
 impl DstMark {
     pub fn describe(&self) -> String {
         match self {
-            DstMark::ShiftedFromGap(t) => format!("DST gap: {} does not exist, runs at the end of the gap", t.format("%H:%M:%S")),
+            DstMark::ShiftedFromGap(t) => format!(
+                "DST gap: {} does not exist, runs at the end of the gap",
+                t.format("%H:%M:%S")
+            ),
             DstMark::RepeatedFirstPass => "DST repeat: first pass".into(),
             DstMark::RepeatedSecondPass => "DST repeat: second pass".into(),
         }
@@ -194,13 +207,15 @@ impl DstMark {
 pub fn dst_mark(schedule: &CronSchedule, slot: i64) -> Option<DstMark> {
     let tz = schedule.tz();
     let local = tz.timestamp_opt(slot, 0).single()?;
-    if let Some(fixed) = schedule.fixed_time() {
-        if local.time() != fixed {
-            return Some(DstMark::ShiftedFromGap(fixed));
-        }
+    if let Some(fixed) = schedule.fixed_time()
+        && local.time() != fixed
+    {
+        return Some(DstMark::ShiftedFromGap(fixed));
     }
     match tz.from_local_datetime(&local.naive_local()) {
-        LocalResult::Ambiguous(first, _) if first.timestamp() == slot => Some(DstMark::RepeatedFirstPass),
+        LocalResult::Ambiguous(first, _) if first.timestamp() == slot => {
+            Some(DstMark::RepeatedFirstPass)
+        }
         LocalResult::Ambiguous(..) => Some(DstMark::RepeatedSecondPass),
         _ => None,
     }
@@ -213,5 +228,9 @@ pub fn floor_secs(t: DateTime<Utc>) -> i64 {
 
 /// An instant as a UTC date-time (whole seconds).
 pub fn to_utc(t: i64) -> DateTime<Utc> {
-    Utc.timestamp_opt(t, 0).single().unwrap_or_default().with_nanosecond(0).unwrap_or_default()
+    Utc.timestamp_opt(t, 0)
+        .single()
+        .unwrap_or_default()
+        .with_nanosecond(0)
+        .unwrap_or_default()
 }

@@ -56,13 +56,30 @@ struct Pending {
 }
 
 impl Scheduler {
-    pub fn new(jobs: Vec<JobSpec>, clock: Arc<dyn Clock>, store: Store, runner: Runner, boot_id: String) -> Self {
+    pub fn new(
+        jobs: Vec<JobSpec>,
+        clock: Arc<dyn Clock>,
+        store: Store,
+        runner: Runner,
+        boot_id: String,
+    ) -> Self {
         let entries = jobs
             .into_iter()
             .filter(|j| j.enabled)
-            .map(|spec| Entry { spec: Arc::new(spec), state: Arc::new(JobState::default()), next: None })
+            .map(|spec| Entry {
+                spec: Arc::new(spec),
+                state: Arc::new(JobState::default()),
+                next: None,
+            })
             .collect();
-        Scheduler { clock, store, runner, boot_id, entries, heap: BinaryHeap::new() }
+        Scheduler {
+            clock,
+            store,
+            runner,
+            boot_id,
+            entries,
+            heap: BinaryHeap::new(),
+        }
     }
 
     /// Catches up on slots missed since each job's cursor, starts `at_start` jobs and
@@ -79,7 +96,8 @@ impl Scheduler {
                 Trigger::AtStart => self.start_at_start(idx)?,
                 trigger => match cursors.get(&*spec.id) {
                     Some(&cursor) => {
-                        let (slots, truncated) = trigger.slots_between(cursor, now_s, MAX_CATCH_UP_SLOTS);
+                        let (slots, truncated) =
+                            trigger.slots_between(cursor, now_s, MAX_CATCH_UP_SLOTS);
                         if slots.is_empty() {
                             let next = trigger.next_after(cursor.max(now_s));
                             self.heap_push(idx, next);
@@ -93,8 +111,12 @@ impl Scheduler {
         }
         // Jobs never seen before start from now: their cursor is set so that a later downtime
         // is noticed even if they have not fired yet.
-        let fresh_cursors: Vec<(&str, i64)> = fresh.iter().map(|&i| (&*self.entries[i].spec.id, now_s)).collect();
-        self.store.record_slots(&[], &fresh_cursors, &self.boot_id, now.timestamp_millis())?;
+        let fresh_cursors: Vec<(&str, i64)> = fresh
+            .iter()
+            .map(|&i| (&*self.entries[i].spec.id, now_s))
+            .collect();
+        self.store
+            .record_slots(&[], &fresh_cursors, &self.boot_id, now.timestamp_millis())?;
         for idx in fresh {
             let next = self.entries[idx].spec.trigger.next_after(now_s);
             self.heap_push(idx, next);
@@ -114,19 +136,48 @@ impl Scheduler {
         let e = &self.entries[idx];
         let now = self.clock.now();
         if self.store.at_start_done(&e.spec.id, &self.boot_id)? {
-            self.store.record_skipped_run(&e.spec.id, "at_start", now.timestamp(), &self.boot_id, "at_start: already ran in this boot")?;
-            info!(job = &*e.spec.id, "at_start job already ran in this boot; skipped");
+            self.store.record_skipped_run(
+                &e.spec.id,
+                "at_start",
+                now.timestamp(),
+                &self.boot_id,
+                "at_start: already ran in this boot",
+            )?;
+            info!(
+                job = &*e.spec.id,
+                "at_start job already ran in this boot; skipped"
+            );
             return Ok(());
         }
-        let Ok(admission) = e.state.admit(e.spec.overlap) else { return Ok(()) };
-        let run_id = self.store.start_run(&e.spec.id, "at_start", now.timestamp(), &self.boot_id, now.timestamp_millis())?;
-        self.runner.spawn(e.spec.clone(), e.state.clone(), Ticket { run_id, slot: now.timestamp(), trigger: "at_start", admission });
+        let Ok(admission) = e.state.admit(e.spec.overlap) else {
+            return Ok(());
+        };
+        let run_id = self.store.start_run(
+            &e.spec.id,
+            "at_start",
+            now.timestamp(),
+            &self.boot_id,
+            now.timestamp_millis(),
+        )?;
+        self.runner.spawn(
+            e.spec.clone(),
+            e.state.clone(),
+            Ticket {
+                run_id,
+                slot: now.timestamp(),
+                trigger: "at_start",
+                admission,
+            },
+        );
         Ok(())
     }
 
     /// Each enabled job with its next slot (for the start-up table and `list`).
     pub fn upcoming(&self) -> Vec<(Arc<JobSpec>, Option<i64>)> {
-        self.entries.iter().map(|e| (e.spec.clone(), e.next)).collect()
+        self.entries
+            .iter()
+            .map(|e| (e.spec.clone(), e.next))
+            .collect()
     }
 
     /// The loop: runs until `stop` is cancelled.
@@ -150,7 +201,11 @@ impl Scheduler {
                     break;
                 }
                 self.heap.pop();
-                let (more, truncated) = self.entries[idx].spec.trigger.slots_between(t, now_s, MAX_CATCH_UP_SLOTS);
+                let (more, truncated) =
+                    self.entries[idx]
+                        .spec
+                        .trigger
+                        .slots_between(t, now_s, MAX_CATCH_UP_SLOTS);
                 let mut slots = Vec::with_capacity(1 + more.len());
                 slots.push(t);
                 slots.extend(more);
@@ -173,17 +228,24 @@ impl Scheduler {
             let Some(&last) = slots.last() else { continue };
             let mut after = last;
             if truncated {
-                warn!(job = &*self.entries[idx].spec.id, "more than {MAX_CATCH_UP_SLOTS} missed slots; the oldest are recorded, the rest only counted here");
+                warn!(
+                    job = &*self.entries[idx].spec.id,
+                    "more than {MAX_CATCH_UP_SLOTS} missed slots; the oldest are recorded, the rest only counted here"
+                );
                 after = now_s;
             }
             cursors.push((idx, after));
             let next = self.entries[idx].spec.trigger.next_after(after);
             self.heap_push(idx, next);
-            let (missed, on_time): (Vec<(i64, &'static str)>, Vec<i64>) = classify(&slots, now_s, ctx);
+            let (missed, on_time): (Vec<(i64, &'static str)>, Vec<i64>) =
+                classify(&slots, now_s, ctx);
             if !missed.is_empty() {
                 let before = pending.len();
                 self.apply_missed_policy(idx, &missed, now_s, &mut pending);
-                let ran = pending[before..].iter().filter(|p| matches!(p.decision, SlotDecision::Run { .. })).count();
+                let ran = pending[before..]
+                    .iter()
+                    .filter(|p| matches!(p.decision, SlotDecision::Run { .. }))
+                    .count();
                 let s = summary.get_or_insert((missed[0].1, 0, 0));
                 s.1 += ran;
                 s.2 += missed.len() - ran;
@@ -191,23 +253,48 @@ impl Scheduler {
             for slot in on_time {
                 let e = &self.entries[idx];
                 match e.state.admit(e.spec.overlap) {
-                    Ok(admission) => pending.push(Pending { idx, slot, decision: SlotDecision::Run { reason: None }, admission: Some(admission) }),
-                    Err(reason) => pending.push(Pending { idx, slot, decision: SlotDecision::Skip { reason: reason.into() }, admission: None }),
+                    Ok(admission) => pending.push(Pending {
+                        idx,
+                        slot,
+                        decision: SlotDecision::Run { reason: None },
+                        admission: Some(admission),
+                    }),
+                    Err(reason) => pending.push(Pending {
+                        idx,
+                        slot,
+                        decision: SlotDecision::Skip {
+                            reason: reason.into(),
+                        },
+                        admission: None,
+                    }),
                 }
             }
         }
         if let Some((reason, ran, skipped)) = summary {
             info!("catch-up ({reason}): {ran} run(s), {skipped} skipped");
         }
-        let decisions: Vec<(&str, i64, SlotDecision)> =
-            pending.iter().map(|p| (&*self.entries[p.idx].spec.id, p.slot, p.decision.clone())).collect();
-        let cursor_rows: Vec<(&str, i64)> = cursors.iter().map(|&(i, t)| (&*self.entries[i].spec.id, t)).collect();
-        let claimed = match self.store.record_slots(&decisions, &cursor_rows, &self.boot_id, now.timestamp_millis()) {
+        let decisions: Vec<(&str, i64, SlotDecision)> = pending
+            .iter()
+            .map(|p| (&*self.entries[p.idx].spec.id, p.slot, p.decision.clone()))
+            .collect();
+        let cursor_rows: Vec<(&str, i64)> = cursors
+            .iter()
+            .map(|&(i, t)| (&*self.entries[i].spec.id, t))
+            .collect();
+        let claimed = match self.store.record_slots(
+            &decisions,
+            &cursor_rows,
+            &self.boot_id,
+            now.timestamp_millis(),
+        ) {
             Ok(c) => c,
             Err(e) => {
                 // The ledger could not record the slots, so they cannot be claimed: running them
                 // would risk running a slot twice after a restart. They are lost, loudly.
-                warn!("cannot record {} due slot(s) in the ledger, none started: {e}", decisions.len());
+                warn!(
+                    "cannot record {} due slot(s) in the ledger, none started: {e}",
+                    decisions.len()
+                );
                 for p in &pending {
                     if let Some(a) = p.admission {
                         self.entries[p.idx].state.withdraw(a);
@@ -218,22 +305,48 @@ impl Scheduler {
         };
         for (p, run_id) in pending.into_iter().zip(claimed) {
             let e = &self.entries[p.idx];
-            let Some(admission) = p.admission else { continue };
+            let Some(admission) = p.admission else {
+                continue;
+            };
             match run_id {
-                Some(run_id) => self.runner.spawn(e.spec.clone(), e.state.clone(), Ticket { run_id, slot: p.slot, trigger: "schedule", admission }),
+                Some(run_id) => self.runner.spawn(
+                    e.spec.clone(),
+                    e.state.clone(),
+                    Ticket {
+                        run_id,
+                        slot: p.slot,
+                        trigger: "schedule",
+                        admission,
+                    },
+                ),
                 None => {
                     e.state.withdraw(admission);
-                    warn!(job = &*e.spec.id, slot = p.slot, "slot already has a ledger row (another daemon on this state directory?); not run");
+                    warn!(
+                        job = &*e.spec.id,
+                        slot = p.slot,
+                        "slot already has a ledger row (another daemon on this state directory?); not run"
+                    );
                 }
             }
         }
     }
 
-    fn apply_missed_policy(&self, idx: usize, missed: &[(i64, &'static str)], now_s: i64, out: &mut Vec<Pending>) {
+    fn apply_missed_policy(
+        &self,
+        idx: usize,
+        missed: &[(i64, &'static str)],
+        now_s: i64,
+        out: &mut Vec<Pending>,
+    ) {
         let e = &self.entries[idx];
         let policy = e.spec.missed;
         let max_late = policy.max_lateness.as_secs() as i64;
-        let too_late = |reason: &str| format!("{reason}; later than max_lateness {}", duration::format(policy.max_lateness));
+        let too_late = |reason: &str| {
+            format!(
+                "{reason}; later than max_lateness {}",
+                duration::format(policy.max_lateness)
+            )
+        };
         let newest = missed.len() - 1;
         for (i, &(slot, reason)) in missed.iter().enumerate() {
             let in_time = now_s - slot <= max_late;
@@ -243,26 +356,49 @@ impl Scheduler {
                 Missed::All => in_time,
             };
             let decision = if run {
-                SlotDecision::Run { reason: Some(format!("{reason}; run late by policy {}", policy_name(policy.policy))) }
+                SlotDecision::Run {
+                    reason: Some(format!(
+                        "{reason}; run late by policy {}",
+                        policy_name(policy.policy)
+                    )),
+                }
             } else if policy.policy != Missed::Skip && !in_time {
-                SlotDecision::Skip { reason: too_late(reason) }
+                SlotDecision::Skip {
+                    reason: too_late(reason),
+                }
             } else if policy.policy == Missed::Latest {
-                SlotDecision::Skip { reason: format!("{reason}; a newer missed slot runs instead") }
+                SlotDecision::Skip {
+                    reason: format!("{reason}; a newer missed slot runs instead"),
+                }
             } else {
-                SlotDecision::Skip { reason: reason.to_string() }
+                SlotDecision::Skip {
+                    reason: reason.to_string(),
+                }
             };
             let admission = match (&decision, policy.policy) {
                 (SlotDecision::Run { .. }, Missed::All) => Some(e.state.admit_serial()),
                 (SlotDecision::Run { .. }, _) => match e.state.admit(e.spec.overlap) {
                     Ok(a) => Some(a),
                     Err(r) => {
-                        out.push(Pending { idx, slot, decision: SlotDecision::Skip { reason: format!("{reason}; {r}") }, admission: None });
+                        out.push(Pending {
+                            idx,
+                            slot,
+                            decision: SlotDecision::Skip {
+                                reason: format!("{reason}; {r}"),
+                            },
+                            admission: None,
+                        });
                         continue;
                     }
                 },
                 _ => None,
             };
-            out.push(Pending { idx, slot, decision, admission });
+            out.push(Pending {
+                idx,
+                slot,
+                decision,
+                admission,
+            });
         }
     }
 }

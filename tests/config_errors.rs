@@ -1,12 +1,17 @@
 //! Bad job files: each gives one exact, located error text; none panics; one bad file never
 //! stops the others from loading.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use clawcron::config::{self, GlobalConfig};
 use std::path::Path;
 use std::time::Instant;
 
 fn global() -> GlobalConfig {
-    GlobalConfig { timezone: "Europe/Paris".parse().unwrap(), ..GlobalConfig::default() }
+    GlobalConfig {
+        timezone: "Europe/Paris".parse().unwrap(),
+        ..GlobalConfig::default()
+    }
 }
 
 /// Loads `content` as `<name>.yaml` and returns its errors, rendered, with the folder removed.
@@ -16,7 +21,10 @@ fn errors_of(name: &str, content: &[u8]) -> String {
     std::fs::write(&path, content).unwrap();
     let errs = config::load_job_file(&path, &global()).expect_err("the file must be rejected");
     errs.iter()
-        .map(|d| d.to_string().replace(&format!("{}/", dir.path().display()), ""))
+        .map(|d| {
+            d.to_string()
+                .replace(&format!("{}/", dir.path().display()), "")
+        })
         .collect::<Vec<_>>()
         .join("\n\n")
 }
@@ -169,10 +177,17 @@ fn structure_errors() {
 #[test]
 fn yaml_bombs_are_refused_fast() {
     // Billion laughs: nine levels of nine aliases each (9^9 "lol"s if expanded).
-    let mut bomb = String::from("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+    let mut bomb = String::from(
+        "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+    );
     let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
     for w in names.windows(2) {
-        bomb.push_str(&format!("{}: &{} [{}]\n", w[1], w[1], vec![format!("*{}", w[0]); 9].join(",")));
+        bomb.push_str(&format!(
+            "{}: &{} [{}]\n",
+            w[1],
+            w[1],
+            vec![format!("*{}", w[0]); 9].join(",")
+        ));
     }
     let t = Instant::now();
     let text = errors_of("bomb", bomb.as_bytes());
@@ -180,7 +195,10 @@ fn yaml_bombs_are_refused_fast() {
     assert!(text.starts_with("bomb.yaml:1:1: unknown key `a`"), "{text}");
 
     // The same shape where the schema accepts the aliases: stopped by the alias budget.
-    let flood = format!("schedule: \"0 3 * * *\"\nrun:\n  command: [&x lol{}]\n", ", *x".repeat(500));
+    let flood = format!(
+        "schedule: \"0 3 * * *\"\nrun:\n  command: [&x lol{}]\n",
+        ", *x".repeat(500)
+    );
     let t = Instant::now();
     let text = errors_of("flood", flood.as_bytes());
     assert!(t.elapsed().as_millis() < 1000);
@@ -209,7 +227,10 @@ fn ten_megabyte_file_is_refused_before_parsing() {
 #[test]
 fn invalid_utf8() {
     assert_eq!(
-        errors_of("utf8", b"description: caf\xc3\xa9 \xff\xfe\nschedule: \"0 3 * * *\"\n"),
+        errors_of(
+            "utf8",
+            b"description: caf\xc3\xa9 \xff\xfe\nschedule: \"0 3 * * *\"\n"
+        ),
         "utf8.yaml:1:19: invalid UTF-8 (byte 0xff)
   |
 1 | description: café \u{fffd}\u{fffd}
@@ -221,9 +242,21 @@ fn invalid_utf8() {
 #[test]
 fn one_bad_file_never_stops_the_others() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("good.yaml"), "every: 5m\nrun: { shell: \"echo ok\" }\n").unwrap();
-    std::fs::write(dir.path().join("bad.yaml"), "every: 5 minutes\nrun: { shell: \"echo ok\" }\n").unwrap();
-    std::fs::write(dir.path().join("also-good.yml"), "schedule: \"@daily\"\nrun: { command: [\"true\"] }\n").unwrap();
+    std::fs::write(
+        dir.path().join("good.yaml"),
+        "every: 5m\nrun: { shell: \"echo ok\" }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("bad.yaml"),
+        "every: 5 minutes\nrun: { shell: \"echo ok\" }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("also-good.yml"),
+        "schedule: \"@daily\"\nrun: { command: [\"true\"] }\n",
+    )
+    .unwrap();
     std::fs::write(dir.path().join("notes.txt"), "not a job").unwrap();
     let (jobs, errors) = config::load_jobs(dir.path(), &global());
     let ids: Vec<&str> = jobs.iter().map(|j| &*j.id).collect();
@@ -238,5 +271,14 @@ fn shipped_jobs_are_valid() {
     let (jobs, errors) = config::load_jobs(Path::new("jobs"), &global());
     assert!(errors.is_empty(), "{errors:#?}");
     let ids: Vec<&str> = jobs.iter().map(|j| &*j.id).collect();
-    assert_eq!(ids, ["gateway-health", "gateway-restart", "model-preload", "nightly-benchmark", "weekly-report"]);
+    assert_eq!(
+        ids,
+        [
+            "gateway-health",
+            "gateway-restart",
+            "model-preload",
+            "nightly-benchmark",
+            "weekly-report"
+        ]
+    );
 }

@@ -2,6 +2,8 @@
 //! skipped hour runs at the first instant after the gap; in a repeated hour it runs once, on the
 //! first pass; interval patterns have no slots in a gap and run on both passes of a repeat.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use chrono::{DateTime, Utc};
 use clawcron::schedule::{CronSchedule, DstMark, Trigger, dst_mark};
 
@@ -10,7 +12,10 @@ fn ts(s: &str) -> i64 {
 }
 
 fn utc(t: i64) -> String {
-    DateTime::<Utc>::from_timestamp(t, 0).unwrap().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    DateTime::<Utc>::from_timestamp(t, 0)
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 /// The slots of `expr` in `tz` strictly after `from`, up to and including `until`.
@@ -25,16 +30,39 @@ fn slots(expr: &str, tz: &str, from: &str, until: &str) -> Vec<String> {
 fn paris_spring_forward_2026_03_29() {
     // 02:00 CET jumps to 03:00 CEST at 01:00Z: local 02:00-02:59 does not exist.
     assert_eq!(
-        slots("0 30 2 * * *", "Europe/Paris", "2026-03-27T12:00:00Z", "2026-03-30T12:00:00Z"),
-        ["2026-03-28T01:30:00Z", "2026-03-29T01:00:00Z", "2026-03-30T00:30:00Z"],
+        slots(
+            "0 30 2 * * *",
+            "Europe/Paris",
+            "2026-03-27T12:00:00Z",
+            "2026-03-30T12:00:00Z"
+        ),
+        [
+            "2026-03-28T01:30:00Z",
+            "2026-03-29T01:00:00Z",
+            "2026-03-30T00:30:00Z"
+        ],
         "02:30 runs at 03:00 CEST (the end of the gap) on the night it does not exist"
     );
     assert_eq!(
-        slots("0 0 3 * * *", "Europe/Paris", "2026-03-27T12:00:00Z", "2026-03-30T12:00:00Z"),
-        ["2026-03-28T02:00:00Z", "2026-03-29T01:00:00Z", "2026-03-30T01:00:00Z"]
+        slots(
+            "0 0 3 * * *",
+            "Europe/Paris",
+            "2026-03-27T12:00:00Z",
+            "2026-03-30T12:00:00Z"
+        ),
+        [
+            "2026-03-28T02:00:00Z",
+            "2026-03-29T01:00:00Z",
+            "2026-03-30T01:00:00Z"
+        ]
     );
     assert_eq!(
-        slots("0 */30 * * * *", "Europe/Paris", "2026-03-28T22:59:59Z", "2026-03-29T01:30:00Z"),
+        slots(
+            "0 */30 * * * *",
+            "Europe/Paris",
+            "2026-03-28T22:59:59Z",
+            "2026-03-29T01:30:00Z"
+        ),
         [
             "2026-03-28T23:00:00Z", // 00:00 CET
             "2026-03-28T23:30:00Z", // 00:30 CET
@@ -50,16 +78,39 @@ fn paris_spring_forward_2026_03_29() {
 fn paris_fall_back_2026_10_25() {
     // 03:00 CEST goes back to 02:00 CET at 01:00Z: local 02:00-02:59 happens twice.
     assert_eq!(
-        slots("0 30 2 * * *", "Europe/Paris", "2026-10-23T12:00:00Z", "2026-10-26T12:00:00Z"),
-        ["2026-10-24T00:30:00Z", "2026-10-25T00:30:00Z", "2026-10-26T01:30:00Z"],
+        slots(
+            "0 30 2 * * *",
+            "Europe/Paris",
+            "2026-10-23T12:00:00Z",
+            "2026-10-26T12:00:00Z"
+        ),
+        [
+            "2026-10-24T00:30:00Z",
+            "2026-10-25T00:30:00Z",
+            "2026-10-26T01:30:00Z"
+        ],
         "02:30 runs once, on the first pass (CEST)"
     );
     assert_eq!(
-        slots("0 0 3 * * *", "Europe/Paris", "2026-10-23T12:00:00Z", "2026-10-26T12:00:00Z"),
-        ["2026-10-24T01:00:00Z", "2026-10-25T02:00:00Z", "2026-10-26T02:00:00Z"]
+        slots(
+            "0 0 3 * * *",
+            "Europe/Paris",
+            "2026-10-23T12:00:00Z",
+            "2026-10-26T12:00:00Z"
+        ),
+        [
+            "2026-10-24T01:00:00Z",
+            "2026-10-25T02:00:00Z",
+            "2026-10-26T02:00:00Z"
+        ]
     );
     assert_eq!(
-        slots("0 */30 * * * *", "Europe/Paris", "2026-10-24T22:59:59Z", "2026-10-25T02:00:00Z"),
+        slots(
+            "0 */30 * * * *",
+            "Europe/Paris",
+            "2026-10-24T22:59:59Z",
+            "2026-10-25T02:00:00Z"
+        ),
         [
             "2026-10-24T23:00:00Z", // 01:00 CEST
             "2026-10-24T23:30:00Z", // 01:30 CEST
@@ -77,17 +128,41 @@ fn paris_fall_back_2026_10_25() {
 fn new_york_2026() {
     // 2026-03-08 02:00 EST -> 03:00 EDT at 07:00Z; 2026-11-01 02:00 EDT -> 01:00 EST at 06:00Z.
     assert_eq!(
-        slots("0 30 2 * * *", "America/New_York", "2026-03-07T00:00:00Z", "2026-03-09T12:00:00Z"),
-        ["2026-03-07T07:30:00Z", "2026-03-08T07:00:00Z", "2026-03-09T06:30:00Z"]
+        slots(
+            "0 30 2 * * *",
+            "America/New_York",
+            "2026-03-07T00:00:00Z",
+            "2026-03-09T12:00:00Z"
+        ),
+        [
+            "2026-03-07T07:30:00Z",
+            "2026-03-08T07:00:00Z",
+            "2026-03-09T06:30:00Z"
+        ]
     );
     assert_eq!(
-        slots("0 30 1 * * *", "America/New_York", "2026-10-31T12:00:00Z", "2026-11-02T12:00:00Z"),
+        slots(
+            "0 30 1 * * *",
+            "America/New_York",
+            "2026-10-31T12:00:00Z",
+            "2026-11-02T12:00:00Z"
+        ),
         ["2026-11-01T05:30:00Z", "2026-11-02T06:30:00Z"],
         "01:30 runs once, at 01:30 EDT"
     );
     assert_eq!(
-        slots("0 0,30 1 * * *", "America/New_York", "2026-11-01T04:00:00Z", "2026-11-01T07:00:00Z"),
-        ["2026-11-01T05:00:00Z", "2026-11-01T05:30:00Z", "2026-11-01T06:00:00Z", "2026-11-01T06:30:00Z"],
+        slots(
+            "0 0,30 1 * * *",
+            "America/New_York",
+            "2026-11-01T04:00:00Z",
+            "2026-11-01T07:00:00Z"
+        ),
+        [
+            "2026-11-01T05:00:00Z",
+            "2026-11-01T05:30:00Z",
+            "2026-11-01T06:00:00Z",
+            "2026-11-01T06:30:00Z"
+        ],
         "a list in the minute field is an interval pattern: both passes"
     );
 }
@@ -96,12 +171,30 @@ fn new_york_2026() {
 fn sydney_2026() {
     // 2026-04-05 03:00 AEDT -> 02:00 AEST at 16:00Z (04-04); 2026-10-04 02:00 AEST -> 03:00 AEDT at 16:00Z (10-03).
     assert_eq!(
-        slots("0 30 2 * * *", "Australia/Sydney", "2026-04-03T12:00:00Z", "2026-04-05T18:00:00Z"),
-        ["2026-04-03T15:30:00Z", "2026-04-04T15:30:00Z", "2026-04-05T16:30:00Z"]
+        slots(
+            "0 30 2 * * *",
+            "Australia/Sydney",
+            "2026-04-03T12:00:00Z",
+            "2026-04-05T18:00:00Z"
+        ),
+        [
+            "2026-04-03T15:30:00Z",
+            "2026-04-04T15:30:00Z",
+            "2026-04-05T16:30:00Z"
+        ]
     );
     assert_eq!(
-        slots("0 30 2 * * *", "Australia/Sydney", "2026-10-02T12:00:00Z", "2026-10-04T18:00:00Z"),
-        ["2026-10-02T16:30:00Z", "2026-10-03T16:00:00Z", "2026-10-04T15:30:00Z"]
+        slots(
+            "0 30 2 * * *",
+            "Australia/Sydney",
+            "2026-10-02T12:00:00Z",
+            "2026-10-04T18:00:00Z"
+        ),
+        [
+            "2026-10-02T16:30:00Z",
+            "2026-10-03T16:00:00Z",
+            "2026-10-04T15:30:00Z"
+        ]
     );
 }
 
@@ -110,31 +203,65 @@ fn next_marks_shifted_and_repeated_slots() {
     let paris: chrono_tz::Tz = "Europe/Paris".parse().unwrap();
     let fixed = CronSchedule::parse("0 30 2 * * *", paris).unwrap();
     let gap_slot = ts("2026-03-29T01:00:00Z");
-    assert!(matches!(dst_mark(&fixed, gap_slot), Some(DstMark::ShiftedFromGap(_))));
+    assert!(matches!(
+        dst_mark(&fixed, gap_slot),
+        Some(DstMark::ShiftedFromGap(_))
+    ));
     assert_eq!(dst_mark(&fixed, ts("2026-03-30T00:30:00Z")), None);
-    assert_eq!(dst_mark(&fixed, ts("2026-10-25T00:30:00Z")), Some(DstMark::RepeatedFirstPass));
+    assert_eq!(
+        dst_mark(&fixed, ts("2026-10-25T00:30:00Z")),
+        Some(DstMark::RepeatedFirstPass)
+    );
     let every = CronSchedule::parse("0 */30 * * * *", paris).unwrap();
-    assert_eq!(dst_mark(&every, ts("2026-10-25T01:30:00Z")), Some(DstMark::RepeatedSecondPass));
+    assert_eq!(
+        dst_mark(&every, ts("2026-10-25T01:30:00Z")),
+        Some(DstMark::RepeatedSecondPass)
+    );
 }
 
 #[test]
 fn every_is_anchored_at_the_epoch_and_ignores_dst() {
     let t = Trigger::Every(300);
-    assert_eq!(t.next_after(ts("2026-03-29T00:58:20Z")), Some(ts("2026-03-29T01:00:00Z")));
+    assert_eq!(
+        t.next_after(ts("2026-03-29T00:58:20Z")),
+        Some(ts("2026-03-29T01:00:00Z"))
+    );
     let (s, _) = t.slots_between(ts("2026-10-25T00:00:00Z"), ts("2026-10-25T02:00:00Z"), 100);
-    assert_eq!(s.len(), 24, "two hours of 5-minute slots across the fall-back, no double, no gap");
+    assert_eq!(
+        s.len(),
+        24,
+        "two hours of 5-minute slots across the fall-back, no double, no gap"
+    );
 }
 
 #[test]
 fn aliases_l_w_and_hash() {
     let utc: chrono_tz::Tz = "UTC".parse().unwrap();
     let t = |e: &str| Trigger::Cron(CronSchedule::parse(e, utc).unwrap());
-    assert_eq!(utc_next(&t("@hourly"), "2026-01-01T00:10:00Z"), "2026-01-01T01:00:00Z");
-    assert_eq!(utc_next(&t("@daily"), "2026-01-01T00:10:00Z"), "2026-01-02T00:00:00Z");
-    assert_eq!(utc_next(&t("0 0 L * *"), "2026-02-01T00:00:00Z"), "2026-02-28T00:00:00Z");
-    assert_eq!(utc_next(&t("0 0 15W * *"), "2026-08-01T00:00:00Z"), "2026-08-14T00:00:00Z"); // the 15th is a Saturday
-    assert_eq!(utc_next(&t("0 0 * * 1#2"), "2026-11-01T00:00:00Z"), "2026-11-09T00:00:00Z"); // second Monday
-    assert_eq!(utc_next(&t("0 0 * * 5L"), "2026-11-01T00:00:00Z"), "2026-11-27T00:00:00Z"); // last Friday
+    assert_eq!(
+        utc_next(&t("@hourly"), "2026-01-01T00:10:00Z"),
+        "2026-01-01T01:00:00Z"
+    );
+    assert_eq!(
+        utc_next(&t("@daily"), "2026-01-01T00:10:00Z"),
+        "2026-01-02T00:00:00Z"
+    );
+    assert_eq!(
+        utc_next(&t("0 0 L * *"), "2026-02-01T00:00:00Z"),
+        "2026-02-28T00:00:00Z"
+    );
+    assert_eq!(
+        utc_next(&t("0 0 15W * *"), "2026-08-01T00:00:00Z"),
+        "2026-08-14T00:00:00Z"
+    ); // the 15th is a Saturday
+    assert_eq!(
+        utc_next(&t("0 0 * * 1#2"), "2026-11-01T00:00:00Z"),
+        "2026-11-09T00:00:00Z"
+    ); // second Monday
+    assert_eq!(
+        utc_next(&t("0 0 * * 5L"), "2026-11-01T00:00:00Z"),
+        "2026-11-27T00:00:00Z"
+    ); // last Friday
 }
 
 fn utc_next(t: &Trigger, from: &str) -> String {
@@ -146,5 +273,8 @@ fn rejects_bad_expressions() {
     let utc: chrono_tz::Tz = "UTC".parse().unwrap();
     assert!(CronSchedule::parse("61 * * * *", utc).is_err());
     assert!(CronSchedule::parse("* * *", utc).is_err());
-    assert_eq!(CronSchedule::parse("0 0 30 2 *", utc).unwrap_err(), "cron expression `0 0 30 2 *` never fires");
+    assert_eq!(
+        CronSchedule::parse("0 0 30 2 *", utc).unwrap_err(),
+        "cron expression `0 0 30 2 *` never fires"
+    );
 }

@@ -3,6 +3,8 @@
 //! graceful shutdown, exactly-once with two schedulers on one ledger, `at_start` once per boot.
 //! Each test covers hours of schedule in milliseconds. Assertions are on ledger rows.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use chrono::{DateTime, Utc};
 use clawcron::action::ActionSpec;
 use clawcron::action::scripted::{Script, Step};
@@ -21,7 +23,10 @@ fn t(s: &str) -> DateTime<Utc> {
 }
 
 fn hhmm(slot: i64) -> String {
-    DateTime::<Utc>::from_timestamp(slot, 0).unwrap().format("%H:%M:%S").to_string()
+    DateTime::<Utc>::from_timestamp(slot, 0)
+        .unwrap()
+        .format("%H:%M:%S")
+        .to_string()
 }
 
 fn secs(n: u64) -> Duration {
@@ -29,11 +34,17 @@ fn secs(n: u64) -> Duration {
 }
 
 fn ok(takes: u64) -> Step {
-    Step { takes: secs(takes), succeeds: true }
+    Step {
+        takes: secs(takes),
+        succeeds: true,
+    }
 }
 
 fn fail(takes: u64) -> Step {
-    Step { takes: secs(takes), succeeds: false }
+    Step {
+        takes: secs(takes),
+        succeeds: false,
+    }
 }
 
 fn cron(expr: &str) -> Trigger {
@@ -52,14 +63,22 @@ fn job(id: &str, trigger: Trigger, script: &Arc<Script>) -> JobBuilder {
         missed: MissedPolicy::default(),
         overlap: Overlap::Skip,
         timeout: None,
-        retry: RetryPolicy { attempts: 1, backoff: secs(10), max_backoff: secs(60), jitter: false },
+        retry: RetryPolicy {
+            attempts: 1,
+            backoff: secs(10),
+            max_backoff: secs(60),
+            jitter: false,
+        },
         action: ActionSpec::Scripted(script.clone()),
     })
 }
 
 impl JobBuilder {
     fn missed(mut self, policy: Missed, max_lateness: Duration) -> Self {
-        self.0.missed = MissedPolicy { policy, max_lateness };
+        self.0.missed = MissedPolicy {
+            policy,
+            max_lateness,
+        };
         self
     }
     fn overlap(mut self, o: Overlap) -> Self {
@@ -71,7 +90,12 @@ impl JobBuilder {
         self
     }
     fn retry(mut self, attempts: u32, backoff: u64, max_backoff: u64, jitter: bool) -> Self {
-        self.0.retry = RetryPolicy { attempts, backoff: secs(backoff), max_backoff: secs(max_backoff), jitter };
+        self.0.retry = RetryPolicy {
+            attempts,
+            backoff: secs(backoff),
+            max_backoff: secs(max_backoff),
+            jitter,
+        };
         self
     }
 }
@@ -86,16 +110,39 @@ struct Daemon {
 
 fn start_with(jobs: Vec<JobBuilder>, clock: Arc<TestClock>, store: Store, boot: &str) -> Daemon {
     let dyn_clock: Arc<dyn Clock> = clock.clone();
-    let runner = Runner::new(store.clone(), dyn_clock.clone(), 16, secs(5), Retention::default());
-    let mut s = Scheduler::new(jobs.into_iter().map(|j| j.0).collect(), dyn_clock, store.clone(), runner.clone(), boot.into());
+    let runner = Runner::new(
+        store.clone(),
+        dyn_clock.clone(),
+        16,
+        secs(5),
+        Retention::default(),
+    );
+    let mut s = Scheduler::new(
+        jobs.into_iter().map(|j| j.0).collect(),
+        dyn_clock,
+        store.clone(),
+        runner.clone(),
+        boot.into(),
+    );
     s.start().unwrap();
     let stop = CancellationToken::new();
     let task = tokio::spawn(s.run(stop.clone()));
-    Daemon { clock, store, runner, stop, task }
+    Daemon {
+        clock,
+        store,
+        runner,
+        stop,
+        task,
+    }
 }
 
 fn start(jobs: Vec<JobBuilder>, at: &str) -> Daemon {
-    start_with(jobs, TestClock::new(t(at)), Store::open_in_memory().unwrap(), "boot-1")
+    start_with(
+        jobs,
+        TestClock::new(t(at)),
+        Store::open_in_memory().unwrap(),
+        "boot-1",
+    )
 }
 
 impl Daemon {
@@ -117,7 +164,16 @@ fn rows(store: &Store, job: &str) -> Vec<RunRow> {
 fn summary(store: &Store, job: &str) -> Vec<String> {
     rows(store, job)
         .iter()
-        .map(|r| format!("{} {} {}", hhmm(r.slot), r.status, r.reason.clone().unwrap_or_default()).trim_end().to_string())
+        .map(|r| {
+            format!(
+                "{} {} {}",
+                hhmm(r.slot),
+                r.status,
+                r.reason.clone().unwrap_or_default()
+            )
+            .trim_end()
+            .to_string()
+        })
         .collect()
 }
 
@@ -141,8 +197,14 @@ async fn missed_policies_after_a_six_hour_sleep() {
     assert_eq!(d.clock.now(), t("2026-06-01T07:02:30Z"));
     let store = d.stop(secs(30)).await;
 
-    assert_eq!(summary(&store, "restart"), ["03:00:00 skipped missed: machine asleep; later than max_lateness 2h"]);
-    assert_eq!(summary(&store, "report"), ["06:00:00 succeeded missed: machine asleep; run late by policy latest"]);
+    assert_eq!(
+        summary(&store, "restart"),
+        ["03:00:00 skipped missed: machine asleep; later than max_lateness 2h"]
+    );
+    assert_eq!(
+        summary(&store, "report"),
+        ["06:00:00 succeeded missed: machine asleep; run late by policy latest"]
+    );
     assert_eq!(
         summary(&store, "hourly-latest"),
         [
@@ -168,11 +230,22 @@ async fn missed_policies_after_a_six_hour_sleep() {
         ]
     );
     assert_eq!(summary(&store, "hourly-skip")[1..].len(), 6);
-    assert!(summary(&store, "hourly-skip")[1..].iter().all(|r| r.ends_with("skipped missed: machine asleep")));
+    assert!(
+        summary(&store, "hourly-skip")[1..]
+            .iter()
+            .all(|r| r.ends_with("skipped missed: machine asleep"))
+    );
     // `all` runs its catch-up slots one at a time, oldest first.
-    let all: Vec<RunRow> = rows(&store, "hourly-all").into_iter().filter(|r| r.status == "succeeded").skip(1).collect();
+    let all: Vec<RunRow> = rows(&store, "hourly-all")
+        .into_iter()
+        .filter(|r| r.status == "succeeded")
+        .skip(1)
+        .collect();
     for w in all.windows(2) {
-        assert!(w[1].started_at.unwrap() >= w[0].finished_at.unwrap(), "catch-up runs overlapped");
+        assert!(
+            w[1].started_at.unwrap() >= w[0].finished_at.unwrap(),
+            "catch-up runs overlapped"
+        );
         assert!(w[1].slot > w[0].slot);
     }
 }
@@ -180,7 +253,10 @@ async fn missed_policies_after_a_six_hour_sleep() {
 #[tokio::test(start_paused = true)]
 async fn clock_jumps_forward_and_back() {
     let s = Arc::new(Script::new(ok(1), []));
-    let d = start(vec![job("minutely", Trigger::Every(60), &s).missed(Missed::Latest, secs(3600))], "2026-06-01T00:00:00Z");
+    let d = start(
+        vec![job("minutely", Trigger::Every(60), &s).missed(Missed::Latest, secs(3600))],
+        "2026-06-01T00:00:00Z",
+    );
     tokio::time::sleep(secs(150)).await; // 00:02:30: slots 00:01, 00:02 ran
     d.clock.jump(10 * 60 * 1000); // set forward to 00:12:30
     tokio::time::sleep(secs(60)).await; // 00:13:30
@@ -191,8 +267,14 @@ async fn clock_jumps_forward_and_back() {
     let r = summary(&store, "minutely");
     assert_eq!(r[0], "00:01:00 succeeded");
     assert_eq!(r[1], "00:02:00 succeeded");
-    assert_eq!(r[2], "00:03:00 skipped missed: clock jumped forward; a newer missed slot runs instead");
-    assert_eq!(r[11], "00:12:00 succeeded missed: clock jumped forward; run late by policy latest");
+    assert_eq!(
+        r[2],
+        "00:03:00 skipped missed: clock jumped forward; a newer missed slot runs instead"
+    );
+    assert_eq!(
+        r[11],
+        "00:12:00 succeeded missed: clock jumped forward; run late by policy latest"
+    );
     assert_eq!(r[12], "00:13:00 succeeded");
     // After the clock went back 20 minutes, no slot ran twice: the next one was 00:14.
     assert_eq!(r[13], "00:14:00 succeeded");
@@ -235,8 +317,18 @@ async fn overlap_skip_queue_allow() {
         ]
     );
     let starts: Vec<u64> = queue.calls().iter().map(|c| c.started.as_secs()).collect();
-    assert_eq!(starts, [9, 32, 55], "queued runs start as soon as the previous one ends");
-    assert_eq!(summary(&store, "allow").iter().filter(|r| r.ends_with("succeeded")).count(), 5);
+    assert_eq!(
+        starts,
+        [9, 32, 55],
+        "queued runs start as soon as the previous one ends"
+    );
+    assert_eq!(
+        summary(&store, "allow")
+            .iter()
+            .filter(|r| r.ends_with("succeeded"))
+            .count(),
+        5
+    );
     let allow_starts: Vec<u64> = allow.calls().iter().map(|c| c.started.as_secs()).collect();
     assert_eq!(allow_starts, [9, 19, 29, 39, 49]);
 }
@@ -244,7 +336,10 @@ async fn overlap_skip_queue_allow() {
 #[tokio::test(start_paused = true)]
 async fn retries_with_exponential_backoff_and_cap() {
     let s = Arc::new(Script::new(ok(1), [fail(1), fail(1), fail(1)]));
-    let d = start(vec![job("flaky", cron("0 0 * * * *"), &s).retry(4, 10, 15, false)], "2026-06-01T00:59:00Z");
+    let d = start(
+        vec![job("flaky", cron("0 0 * * * *"), &s).retry(4, 10, 15, false)],
+        "2026-06-01T00:59:00Z",
+    );
     tokio::time::sleep(secs(200)).await;
     let store = d.stop(secs(30)).await;
     let starts: Vec<u64> = s.calls().iter().map(|c| c.started.as_secs()).collect();
@@ -255,28 +350,47 @@ async fn retries_with_exponential_backoff_and_cap() {
 
     // With jitter each pause is drawn from the upper half of the nominal one.
     let s = Arc::new(Script::new(fail(0), []));
-    let d = start(vec![job("jittery", cron("0 0 * * * *"), &s).retry(5, 8, 60, true)], "2026-06-01T00:59:00Z");
+    let d = start(
+        vec![job("jittery", cron("0 0 * * * *"), &s).retry(5, 8, 60, true)],
+        "2026-06-01T00:59:00Z",
+    );
     tokio::time::sleep(secs(300)).await;
     let store = d.stop(secs(30)).await;
     let starts: Vec<f64> = s.calls().iter().map(|c| c.started.as_secs_f64()).collect();
     let pauses: Vec<f64> = starts.windows(2).map(|w| w[1] - w[0]).collect();
     for (pause, nominal) in pauses.iter().zip([8.0, 16.0, 32.0, 60.0]) {
-        assert!(*pause >= nominal / 2.0 - 0.01 && *pause <= nominal + 0.01, "pause {pause} for nominal {nominal}");
+        assert!(
+            *pause >= nominal / 2.0 - 0.01 && *pause <= nominal + 0.01,
+            "pause {pause} for nominal {nominal}"
+        );
     }
     let r = &rows(&store, "jittery")[0];
-    assert_eq!((r.status.as_str(), r.attempts, r.error.as_deref()), ("failed", 5, Some("scripted failure")));
+    assert_eq!(
+        (r.status.as_str(), r.attempts, r.error.as_deref()),
+        ("failed", 5, Some("scripted failure"))
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn timeout_applies_to_each_attempt() {
     let s = Arc::new(Script::new(ok(100), []));
-    let d = start(vec![job("slow", cron("0 0 * * * *"), &s).timeout(secs(5)).retry(2, 1, 1, false)], "2026-06-01T00:59:00Z");
+    let d = start(
+        vec![
+            job("slow", cron("0 0 * * * *"), &s)
+                .timeout(secs(5))
+                .retry(2, 1, 1, false),
+        ],
+        "2026-06-01T00:59:00Z",
+    );
     tokio::time::sleep(secs(120)).await;
     let store = d.stop(secs(30)).await;
     let starts: Vec<u64> = s.calls().iter().map(|c| c.started.as_secs()).collect();
     assert_eq!(starts, [60, 66]);
     let r = &rows(&store, "slow")[0];
-    assert_eq!((r.status.as_str(), r.attempts, r.duration_ms), ("timed_out", 2, Some(11_000)));
+    assert_eq!(
+        (r.status.as_str(), r.attempts, r.duration_ms),
+        ("timed_out", 2, Some(11_000))
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -295,13 +409,29 @@ async fn shutdown_waits_for_the_grace_then_interrupts() {
     tokio::time::sleep(secs(2)).await; // 01:00:01: all three started
     let before = tokio::time::Instant::now();
     let store = d.stop(secs(10)).await;
-    assert_eq!(tokio::time::Instant::now() - before, secs(10), "waited the whole grace, no more");
+    assert_eq!(
+        tokio::time::Instant::now() - before,
+        secs(10),
+        "waited the whole grace, no more"
+    );
     assert_eq!(summary(&store, "quick"), ["01:00:00 succeeded"]);
     let long = &rows(&store, "long")[0];
-    assert_eq!((long.status.as_str(), long.error.as_deref()), ("interrupted", Some("interrupted")));
+    assert_eq!(
+        (long.status.as_str(), long.error.as_deref()),
+        ("interrupted", Some("interrupted"))
+    );
     let r = &rows(&store, "retrying")[0];
-    assert_eq!((r.status.as_str(), r.attempts, r.reason.as_deref()), ("failed", 1, Some("no retry: the daemon is shutting down")));
-    assert!(store.history(None, 100).unwrap().iter().all(|r| r.status != "running"));
+    assert_eq!(
+        (r.status.as_str(), r.attempts, r.reason.as_deref()),
+        ("failed", 1, Some("no retry: the daemon is shutting down"))
+    );
+    assert!(
+        store
+            .history(None, 100)
+            .unwrap()
+            .iter()
+            .all(|r| r.status != "running")
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -310,14 +440,26 @@ async fn two_schedulers_on_one_ledger_run_each_slot_once() {
     let clock = TestClock::new(t("2026-06-01T00:00:00Z"));
     let a = Arc::new(Script::new(ok(0), []));
     let b = Arc::new(Script::new(ok(0), []));
-    let da = start_with(vec![job("tick", Trigger::Every(1), &a)], clock.clone(), Store::open(dir.path()).unwrap(), "boot-1");
-    let db = start_with(vec![job("tick", Trigger::Every(1), &b)], clock.clone(), Store::open(dir.path()).unwrap(), "boot-1");
+    let da = start_with(
+        vec![job("tick", Trigger::Every(1), &a)],
+        clock.clone(),
+        Store::open(dir.path()).unwrap(),
+        "boot-1",
+    );
+    let db = start_with(
+        vec![job("tick", Trigger::Every(1), &b)],
+        clock.clone(),
+        Store::open(dir.path()).unwrap(),
+        "boot-1",
+    );
     tokio::time::sleep(Duration::from_millis(30_500)).await;
     let store = da.stop(secs(5)).await;
     db.stop(secs(5)).await;
     let r = rows(&store, "tick");
     let slots: Vec<i64> = r.iter().map(|r| r.slot).collect();
-    let expected: Vec<i64> = (1..=30).map(|i| t("2026-06-01T00:00:00Z").timestamp() + i).collect();
+    let expected: Vec<i64> = (1..=30)
+        .map(|i| t("2026-06-01T00:00:00Z").timestamp() + i)
+        .collect();
     assert_eq!(slots, expected, "every slot exactly once");
     assert!(r.iter().all(|r| r.status == "succeeded"));
     assert_eq!(a.calls().len() + b.calls().len(), 30, "no slot ran twice");
@@ -327,26 +469,64 @@ async fn two_schedulers_on_one_ledger_run_each_slot_once() {
 async fn restart_records_the_downtime_and_at_start_runs_once_per_boot() {
     let dir = tempfile::tempdir().unwrap();
     let s = Arc::new(Script::new(ok(1), []));
-    let jobs = || vec![job("minutely", Trigger::Every(60), &s), job("preload", Trigger::AtStart, &s)];
-    let d = start_with(jobs(), TestClock::new(t("2026-06-01T00:00:00Z")), Store::open(dir.path()).unwrap(), "boot-1");
+    let jobs = || {
+        vec![
+            job("minutely", Trigger::Every(60), &s),
+            job("preload", Trigger::AtStart, &s),
+        ]
+    };
+    let d = start_with(
+        jobs(),
+        TestClock::new(t("2026-06-01T00:00:00Z")),
+        Store::open(dir.path()).unwrap(),
+        "boot-1",
+    );
     tokio::time::sleep(secs(150)).await;
     d.stop(secs(5)).await;
     // The daemon was down from 00:02:30 to 00:10:00; same boot, then a new boot.
-    let d = start_with(jobs(), TestClock::new(t("2026-06-01T00:10:00Z")), Store::open(dir.path()).unwrap(), "boot-1");
+    let d = start_with(
+        jobs(),
+        TestClock::new(t("2026-06-01T00:10:00Z")),
+        Store::open(dir.path()).unwrap(),
+        "boot-1",
+    );
     tokio::time::sleep(secs(5)).await;
     d.stop(secs(5)).await;
-    let d = start_with(jobs(), TestClock::new(t("2026-06-01T00:20:00Z")), Store::open(dir.path()).unwrap(), "boot-2");
+    let d = start_with(
+        jobs(),
+        TestClock::new(t("2026-06-01T00:20:00Z")),
+        Store::open(dir.path()).unwrap(),
+        "boot-2",
+    );
     tokio::time::sleep(secs(5)).await;
     let store = d.stop(secs(5)).await;
     let r = summary(&store, "minutely");
-    assert_eq!(r[..3], ["00:01:00 succeeded", "00:02:00 succeeded", "00:03:00 skipped missed: daemon not running"]);
+    assert_eq!(
+        r[..3],
+        [
+            "00:01:00 succeeded",
+            "00:02:00 succeeded",
+            "00:03:00 skipped missed: daemon not running"
+        ]
+    );
     assert_eq!(r[8], "00:09:00 skipped missed: daemon not running");
-    assert_eq!(r[9], "00:10:00 succeeded", "the slot at the start instant runs");
+    assert_eq!(
+        r[9], "00:10:00 succeeded",
+        "the slot at the start instant runs"
+    );
     assert_eq!(r[10], "00:11:00 skipped missed: daemon not running");
-    assert_eq!(r.len(), 20, "00:01 to 00:20: every slot has exactly one row");
+    assert_eq!(
+        r.len(),
+        20,
+        "00:01 to 00:20: every slot has exactly one row"
+    );
     assert_eq!(
         summary(&store, "preload"),
-        ["00:00:00 succeeded", "00:10:00 skipped at_start: already ran in this boot", "00:20:00 succeeded"]
+        [
+            "00:00:00 succeeded",
+            "00:10:00 skipped at_start: already ran in this boot",
+            "00:20:00 succeeded"
+        ]
     );
 }
 
@@ -355,13 +535,35 @@ async fn dst_night_through_the_scheduler() {
     let paris: chrono_tz::Tz = "Europe/Paris".parse().unwrap();
     let s = Arc::new(Script::new(ok(1), []));
     let d = start(
-        vec![job("half-past-two", Trigger::Cron(CronSchedule::parse("0 30 2 * * *", paris).unwrap()), &s)],
+        vec![job(
+            "half-past-two",
+            Trigger::Cron(CronSchedule::parse("0 30 2 * * *", paris).unwrap()),
+            &s,
+        )],
         "2026-03-28T00:00:00Z",
     );
     tokio::time::sleep(secs(3 * 86400)).await;
     let store = d.stop(secs(5)).await;
-    let slots: Vec<String> = rows(&store, "half-past-two").iter().map(|r| DateTime::<Utc>::from_timestamp(r.slot, 0).unwrap().to_rfc3339()).collect();
-    assert_eq!(slots, ["2026-03-28T01:30:00+00:00", "2026-03-29T01:00:00+00:00", "2026-03-30T00:30:00+00:00"]);
+    let slots: Vec<String> = rows(&store, "half-past-two")
+        .iter()
+        .map(|r| {
+            DateTime::<Utc>::from_timestamp(r.slot, 0)
+                .unwrap()
+                .to_rfc3339()
+        })
+        .collect();
+    assert_eq!(
+        slots,
+        [
+            "2026-03-28T01:30:00+00:00",
+            "2026-03-29T01:00:00+00:00",
+            "2026-03-30T00:30:00+00:00"
+        ]
+    );
     let envs: Vec<Option<String>> = s.calls().iter().map(|c| c.env_slot.clone()).collect();
-    assert_eq!(envs[1].as_deref(), Some("2026-03-29T01:00:00+00:00"), "jobs are told their slot");
+    assert_eq!(
+        envs[1].as_deref(),
+        Some("2026-03-29T01:00:00+00:00"),
+        "jobs are told their slot"
+    );
 }

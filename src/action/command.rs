@@ -82,10 +82,22 @@ pub async fn run(spec: &CommandSpec, ctx: &AttemptCtx<'_>) -> AttemptResult {
     let job: Arc<str> = Arc::from(ctx.job);
     let mut readers = Vec::with_capacity(2);
     if let Some(out) = child.stdout.take() {
-        readers.push(tokio::spawn(pump(out, "stdout", job.clone(), ctx.run_id, tail.clone())));
+        readers.push(tokio::spawn(pump(
+            out,
+            "stdout",
+            job.clone(),
+            ctx.run_id,
+            tail.clone(),
+        )));
     }
     if let Some(err) = child.stderr.take() {
-        readers.push(tokio::spawn(pump(err, "stderr", job, ctx.run_id, tail.clone())));
+        readers.push(tokio::spawn(pump(
+            err,
+            "stderr",
+            job,
+            ctx.run_id,
+            tail.clone(),
+        )));
     }
 
     let deadline = ctx.deadline;

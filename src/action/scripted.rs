@@ -54,13 +54,22 @@ impl Script {
     }
 
     pub async fn run(&self, ctx: &AttemptCtx<'_>) -> AttemptResult {
-        let step = self.steps.lock().ok().and_then(|mut s| s.pop_front()).unwrap_or(self.default);
+        let step = self
+            .steps
+            .lock()
+            .ok()
+            .and_then(|mut s| s.pop_front())
+            .unwrap_or(self.default);
         if let Ok(mut calls) = self.calls.lock() {
             calls.push(Call {
                 run_id: ctx.run_id,
                 attempt: ctx.attempt,
                 started: tokio::time::Instant::now() - self.origin,
-                env_slot: ctx.env.iter().find(|(k, _)| k == "CLAWCRON_SLOT").map(|(_, v)| v.clone()),
+                env_slot: ctx
+                    .env
+                    .iter()
+                    .find(|(k, _)| k == "CLAWCRON_SLOT")
+                    .map(|(_, v)| v.clone()),
             });
         }
         let deadline = ctx.deadline;
@@ -79,6 +88,11 @@ impl Script {
             () = timeout => (AttemptStatus::TimedOut, Some("timed out".to_string())),
             () = ctx.cancel.cancelled() => (AttemptStatus::Interrupted, Some("interrupted".to_string())),
         };
-        AttemptResult { status, exit_code: None, error, output_tail: String::new() }
+        AttemptResult {
+            status,
+            exit_code: None,
+            error,
+            output_tail: String::new(),
+        }
     }
 }

@@ -95,8 +95,11 @@ impl fmt::Display for Diagnostic {
             let skip = col.saturating_sub(60);
             let prefix = if skip > 0 { "…" } else { "" };
             let shown: String = line.chars().skip(skip).take(120).collect();
-            let caret_at = (col - skip + prefix.chars().count()).min(shown.chars().count() + prefix.chars().count());
-            let room = (shown.chars().count() + prefix.chars().count()).saturating_sub(caret_at).max(1);
+            let caret_at = (col - skip + prefix.chars().count())
+                .min(shown.chars().count() + prefix.chars().count());
+            let room = (shown.chars().count() + prefix.chars().count())
+                .saturating_sub(caret_at)
+                .max(1);
             let caret_len = (pos.len.max(1) as usize).min(room);
             write!(
                 f,
@@ -116,7 +119,10 @@ impl fmt::Display for Diagnostic {
 }
 
 /// The valid name closest to `given`, if it is close enough to be a likely typo.
-pub fn did_you_mean<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    given: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     candidates
         .into_iter()
         .map(|c| (strsim::damerau_levenshtein(given, c), c))
@@ -146,7 +152,11 @@ pub fn key_path_at(source: &str, line: u64) -> String {
         let entry = trimmed.trim_start_matches("- ");
         if let Some((key, _)) = entry.split_once(':') {
             let key = key.trim().trim_matches(|c| c == '"' || c == '\'');
-            if !key.is_empty() && !key.contains(' ') && !key.starts_with('{') && !key.starts_with('[') {
+            if !key.is_empty()
+                && !key.contains(' ')
+                && !key.starts_with('{')
+                && !key.starts_with('[')
+            {
                 path.push(key.to_string());
             }
         }

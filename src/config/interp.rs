@@ -51,7 +51,10 @@ mod tests {
         assert_eq!(expand("Bearer ${TOKEN}", env).unwrap(), "Bearer s3cret");
         assert_eq!(expand("${MISSING:-x}", env).unwrap(), "x");
         assert_eq!(expand("$${TOKEN} $5", env).unwrap(), "${TOKEN} $5");
-        assert_eq!(expand("${MISSING}", env).unwrap_err(), "environment variable `MISSING` is not set");
+        assert_eq!(
+            expand("${MISSING}", env).unwrap_err(),
+            "environment variable `MISSING` is not set"
+        );
         assert!(expand("${TOKEN", env).is_err());
     }
 }

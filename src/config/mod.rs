@@ -93,7 +93,10 @@ pub fn load_jobs(dir: &Path, global: &GlobalConfig) -> (Vec<JobSpec>, Vec<Diagno
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) => {
-            errors.push(Diagnostic::new(dir, format!("cannot read the jobs directory: {e}")));
+            errors.push(Diagnostic::new(
+                dir,
+                format!("cannot read the jobs directory: {e}"),
+            ));
             return (jobs, errors);
         }
     };
@@ -123,7 +126,10 @@ pub fn load_jobs(dir: &Path, global: &GlobalConfig) -> (Vec<JobSpec>, Vec<Diagno
 
 fn is_job_file(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    let ext_ok = matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"));
+    let ext_ok = matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    );
     ext_ok && !name.starts_with('.') && path.is_file()
 }
 
@@ -163,9 +169,12 @@ fn read_text(path: &Path) -> Result<String, Vec<Diagnostic>> {
         let col = String::from_utf8_lossy(&good[line_start..]).chars().count() as u64 + 1;
         let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
         vec![
-            Diagnostic::new(path, format!("invalid UTF-8 (byte 0x{:02x})", e.as_bytes()[good.len()]))
-                .at(&lossy, Pos { line, col, len: 1 })
-                .expected("UTF-8 text"),
+            Diagnostic::new(
+                path,
+                format!("invalid UTF-8 (byte 0x{:02x})", e.as_bytes()[good.len()]),
+            )
+            .at(&lossy, Pos { line, col, len: 1 })
+            .expected("UTF-8 text"),
         ]
     })
 }
@@ -185,12 +194,21 @@ fn yaml_options() -> serde_saphyr::Options {
     }
 }
 
-fn parse_yaml<T: DeserializeOwned>(path: &Path, text: &str, top_keys: &[&str]) -> Result<T, Vec<Diagnostic>> {
+fn parse_yaml<T: DeserializeOwned>(
+    path: &Path,
+    text: &str,
+    top_keys: &[&str],
+) -> Result<T, Vec<Diagnostic>> {
     serde_saphyr::from_str_with_options(text, yaml_options())
         .map_err(|e| vec![yaml_diagnostic(path, text, &e, top_keys)])
 }
 
-fn yaml_diagnostic(path: &Path, text: &str, err: &serde_saphyr::Error, top_keys: &[&str]) -> Diagnostic {
+fn yaml_diagnostic(
+    path: &Path,
+    text: &str,
+    err: &serde_saphyr::Error,
+    top_keys: &[&str],
+) -> Diagnostic {
     use serde_saphyr::Error as E;
     let err = err.without_snippet();
     let pos = err.location().map(|l| Pos {
@@ -204,7 +222,9 @@ fn yaml_diagnostic(path: &Path, text: &str, err: &serde_saphyr::Error, top_keys:
     };
     let key_here = pos.map(|p| key_path_at(text, p.line)).unwrap_or_default();
     match err {
-        E::SerdeUnknownField { field, expected, .. } => {
+        E::SerdeUnknownField {
+            field, expected, ..
+        } => {
             let len = field.chars().count() as u64;
             let d = Diagnostic::new(path, format!("unknown key `{field}`"));
             let d = match pos {
@@ -222,11 +242,21 @@ fn yaml_diagnostic(path: &Path, text: &str, err: &serde_saphyr::Error, top_keys:
         E::SerdeMissingField { field, .. } => {
             at(Diagnostic::new(path, format!("missing key `{field}`"))).key(parent_of(&key_here))
         }
-        E::SerdeInvalidType { unexpected, expected, .. } | E::SerdeInvalidValue { unexpected, expected, .. } => {
-            at(Diagnostic::new(path, format!("wrong type: found {unexpected}")))
-                .key(key_here)
-                .expected(expected.clone())
+        E::SerdeInvalidType {
+            unexpected,
+            expected,
+            ..
         }
+        | E::SerdeInvalidValue {
+            unexpected,
+            expected,
+            ..
+        } => at(Diagnostic::new(
+            path,
+            format!("wrong type: found {unexpected}"),
+        ))
+        .key(key_here)
+        .expected(expected.clone()),
         E::InvalidScalar { ty, .. } => {
             let token = pos.map(|p| scalar_at(text, p)).unwrap_or_default();
             let expected = match *ty {
@@ -238,7 +268,13 @@ fn yaml_diagnostic(path: &Path, text: &str, err: &serde_saphyr::Error, top_keys:
             };
             let d = Diagnostic::new(path, format!("`{token}` is not {expected}"));
             let d = match pos {
-                Some(p) => d.at(text, Pos { len: token.chars().count().max(1) as u64, ..p }),
+                Some(p) => d.at(
+                    text,
+                    Pos {
+                        len: token.chars().count().max(1) as u64,
+                        ..p
+                    },
+                ),
                 None => d,
             };
             d.key(key_here).expected(expected)
@@ -260,7 +296,9 @@ fn yaml_diagnostic(path: &Path, text: &str, err: &serde_saphyr::Error, top_keys:
             };
             at(Diagnostic::new(
                 path,
-                format!("the document has {what}; a job file needs far less (this guards against \"YAML bombs\")"),
+                format!(
+                    "the document has {what}; a job file needs far less (this guards against \"YAML bombs\")"
+                ),
             ))
         }
         E::InvalidUtf8Input => Diagnostic::new(path, "invalid UTF-8").expected("UTF-8 text"),
@@ -271,7 +309,11 @@ fn yaml_diagnostic(path: &Path, text: &str, err: &serde_saphyr::Error, top_keys:
                 None => rendered,
             };
             let d = at(Diagnostic::new(path, message));
-            if top_keys.is_empty() { d } else { d.key(key_here) }
+            if top_keys.is_empty() {
+                d
+            } else {
+                d.key(key_here)
+            }
         }
     }
 }
@@ -290,21 +332,24 @@ fn scalar_at(text: &str, pos: Pos) -> String {
 }
 
 fn parent_of(key: &str) -> String {
-    key.rsplit_once('.').map(|(p, _)| p.to_string()).unwrap_or_default()
+    key.rsplit_once('.')
+        .map(|(p, _)| p.to_string())
+        .unwrap_or_default()
 }
 
 /// The machine's time zone: `$TZ`, else the `/etc/localtime` link, else UTC.
 pub fn system_timezone() -> Tz {
-    if let Ok(tz) = std::env::var("TZ") {
-        if let Ok(tz) = tz.trim_start_matches(':').parse::<Tz>() {
-            return tz;
-        }
+    if let Ok(tz) = std::env::var("TZ")
+        && let Ok(tz) = tz.trim_start_matches(':').parse::<Tz>()
+    {
+        return tz;
     }
     std::fs::read_link("/etc/localtime")
         .ok()
         .and_then(|p| {
             let s = p.to_string_lossy().into_owned();
-            s.split_once("zoneinfo/").and_then(|(_, name)| name.parse::<Tz>().ok())
+            s.split_once("zoneinfo/")
+                .and_then(|(_, name)| name.parse::<Tz>().ok())
         })
         .unwrap_or(Tz::UTC)
 }
@@ -317,7 +362,8 @@ pub fn parse_timezone(name: &str) -> Result<Tz, (String, Option<String>)> {
             .iter()
             .find(|tz| tz.name().to_ascii_lowercase() == lower)
             .map(|tz| format!("did you mean `{}`?", tz.name()));
-        let help = exact_case.or_else(|| did_you_mean(name, chrono_tz::TZ_VARIANTS.iter().map(|t| t.name())));
+        let help = exact_case
+            .or_else(|| did_you_mean(name, chrono_tz::TZ_VARIANTS.iter().map(|t| t.name())));
         (format!("unknown time zone `{name}`"), help)
     })
 }

@@ -82,6 +82,15 @@ pub struct RawRun {
 
 /// The keys a job file may hold, for "did you mean" (kept in step with `RawJob`).
 pub const JOB_KEYS: &[&str] = &[
-    "description", "enabled", "schedule", "every", "at_start", "timezone", "missed", "overlap",
-    "timeout", "retry", "run",
+    "description",
+    "enabled",
+    "schedule",
+    "every",
+    "at_start",
+    "timezone",
+    "missed",
+    "overlap",
+    "timeout",
+    "retry",
+    "run",
 ];

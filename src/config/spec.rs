@@ -168,7 +168,10 @@ impl RetryPolicy {
     /// failed together do not retry together, yet never sooner than half the nominal pause.
     pub fn delay_before(&self, next_attempt: u32, random_unit: f64) -> Duration {
         let exp = next_attempt.saturating_sub(2).min(30);
-        let nominal = self.backoff.saturating_mul(1u32 << exp).min(self.max_backoff);
+        let nominal = self
+            .backoff
+            .saturating_mul(1u32 << exp)
+            .min(self.max_backoff);
         if self.jitter {
             nominal.mul_f64(0.5 + 0.5 * random_unit.clamp(0.0, 1.0))
         } else {

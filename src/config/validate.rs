@@ -30,7 +30,9 @@ impl<'a> Checker<'a> {
     }
 
     fn error<T>(&mut self, s: &S<T>, key: &str, message: impl Into<String>) -> &mut Diagnostic {
-        let d = Diagnostic::new(self.path, message).at(self.text, Self::pos(s)).key(key);
+        let d = Diagnostic::new(self.path, message)
+            .at(self.text, Self::pos(s))
+            .key(key);
         self.errors.push(d);
         let last = self.errors.len() - 1;
         &mut self.errors[last]
@@ -75,7 +77,8 @@ impl<'a> Checker<'a> {
             Ok(tz) => Some(tz),
             Err((msg, help)) => {
                 let d = self.error(s, key, msg);
-                d.expected = Some("an IANA time zone name such as Europe/Paris or America/New_York".into());
+                d.expected =
+                    Some("an IANA time zone name such as Europe/Paris or America/New_York".into());
                 d.help = help;
                 None
             }
@@ -108,13 +111,25 @@ fn expand_home(p: &str) -> PathBuf {
 }
 
 pub fn global(path: &Path, text: &str, raw: RawGlobal) -> Result<GlobalConfig, Vec<Diagnostic>> {
-    let mut c = Checker { path, text, errors: Vec::new() };
+    let mut c = Checker {
+        path,
+        text,
+        errors: Vec::new(),
+    };
     let mut g = GlobalConfig::default();
     if let Some(tz) = c.timezone(&raw.timezone, "timezone") {
         g.timezone = tz;
     }
-    g.state_dir = raw.state_dir.as_ref().and_then(|s| c.interp(s, "state_dir")).map(|s| expand_home(&s));
-    g.jobs_dir = raw.jobs_dir.as_ref().and_then(|s| c.interp(s, "jobs_dir")).map(|s| expand_home(&s));
+    g.state_dir = raw
+        .state_dir
+        .as_ref()
+        .and_then(|s| c.interp(s, "state_dir"))
+        .map(|s| expand_home(&s));
+    g.jobs_dir = raw
+        .jobs_dir
+        .as_ref()
+        .and_then(|s| c.interp(s, "jobs_dir"))
+        .map(|s| expand_home(&s));
     if let Some(n) = &raw.max_concurrent_runs {
         if n.value == 0 {
             c.error(n, "max_concurrent_runs", "must be at least 1");
@@ -149,20 +164,46 @@ pub fn global(path: &Path, text: &str, raw: RawGlobal) -> Result<GlobalConfig, V
         if let Some(i) = c.choice(&l.rotation, "log.rotation", &["daily", "hourly", "never"]) {
             g.log.rotation = [Rotation::Daily, Rotation::Hourly, Rotation::Never][i];
         }
-        if let Some(i) = c.choice(&l.level, "log.level", &["error", "warn", "info", "debug", "trace"]) {
+        if let Some(i) = c.choice(
+            &l.level,
+            "log.level",
+            &["error", "warn", "info", "debug", "trace"],
+        ) {
             g.log.level = ["error", "warn", "info", "debug", "trace"][i].into();
         }
-        g.log.file = l.file.as_ref().and_then(|s| c.interp(s, "log.file")).map(|s| expand_home(&s));
+        g.log.file = l
+            .file
+            .as_ref()
+            .and_then(|s| c.interp(s, "log.file"))
+            .map(|s| expand_home(&s));
     }
     c.finish(Some(g))
 }
 
-pub fn job(path: &Path, text: &str, id: &str, raw: RawJob, global: &GlobalConfig) -> Result<JobSpec, Vec<Diagnostic>> {
-    let mut c = Checker { path, text, errors: Vec::new() };
-    if id.is_empty() || !id.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch)) {
-        c.error_top(format!("`{id}` is not a valid job id (the file name): use letters, digits, `-`, `_` and `.`"));
+pub fn job(
+    path: &Path,
+    text: &str,
+    id: &str,
+    raw: RawJob,
+    global: &GlobalConfig,
+) -> Result<JobSpec, Vec<Diagnostic>> {
+    let mut c = Checker {
+        path,
+        text,
+        errors: Vec::new(),
+    };
+    if id.is_empty()
+        || !id
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch))
+    {
+        c.error_top(format!(
+            "`{id}` is not a valid job id (the file name): use letters, digits, `-`, `_` and `.`"
+        ));
     }
-    let tz = c.timezone(&raw.timezone, "timezone").unwrap_or(global.timezone);
+    let tz = c
+        .timezone(&raw.timezone, "timezone")
+        .unwrap_or(global.timezone);
     let trigger = trigger(&mut c, &raw, tz);
 
     let mut missed = MissedPolicy::default();
@@ -179,16 +220,20 @@ pub fn job(path: &Path, text: &str, id: &str, raw: RawJob, global: &GlobalConfig
         .map(|i| [Overlap::Skip, Overlap::Queue, Overlap::Allow][i])
         .unwrap_or(Overlap::Skip);
     let timeout = c.duration(&raw.timeout, "timeout");
-    if let (Some(t), Some(s)) = (timeout, &raw.timeout) {
-        if t.is_zero() {
-            c.error(s, "timeout", "must be longer than 0s");
-        }
+    if let (Some(t), Some(s)) = (timeout, &raw.timeout)
+        && t.is_zero()
+    {
+        c.error(s, "timeout", "must be longer than 0s");
     }
     let mut retry = RetryPolicy::default();
     if let Some(r) = &raw.retry {
         if let Some(a) = &r.value.attempts {
             if a.value == 0 || a.value > 100 {
-                let d = c.error(a, "retry.attempts", format!("{} attempts is out of range", a.value));
+                let d = c.error(
+                    a,
+                    "retry.attempts",
+                    format!("{} attempts is out of range", a.value),
+                );
                 d.expected = Some("a number from 1 (no retry) to 100".into());
             } else {
                 retry.attempts = a.value;
@@ -203,17 +248,19 @@ pub fn job(path: &Path, text: &str, id: &str, raw: RawJob, global: &GlobalConfig
         if let Some(j) = &r.value.jitter {
             retry.jitter = j.value;
         }
-        if retry.max_backoff < retry.backoff {
-            if let Some(s) = &r.value.max_backoff {
-                c.error(s, "retry.max_backoff", "is shorter than `retry.backoff`");
-            }
+        if retry.max_backoff < retry.backoff
+            && let Some(s) = &r.value.max_backoff
+        {
+            c.error(s, "retry.max_backoff", "is shorter than `retry.backoff`");
         }
     }
     let action = match &raw.run {
         Some(run) => action(&mut c, run),
         None => {
             let d = c.error_top("missing key `run`");
-            d.expected = Some("a `run:` mapping with one job kind, e.g. `run: { command: [echo, hello] }`".into());
+            d.expected = Some(
+                "a `run:` mapping with one job kind, e.g. `run: { command: [echo, hello] }`".into(),
+            );
             None
         }
     };
@@ -222,7 +269,7 @@ pub fn job(path: &Path, text: &str, id: &str, raw: RawJob, global: &GlobalConfig
             id: Arc::from(id),
             path: path.to_path_buf(),
             description: raw.description.map(|d| d.value).unwrap_or_default(),
-            enabled: raw.enabled.map_or(true, |e| e.value),
+            enabled: raw.enabled.is_none_or(|e| e.value),
             trigger,
             missed,
             overlap,
@@ -237,22 +284,33 @@ pub fn job(path: &Path, text: &str, id: &str, raw: RawJob, global: &GlobalConfig
 
 fn trigger(c: &mut Checker<'_>, raw: &RawJob, tz: chrono_tz::Tz) -> Option<Trigger> {
     let at_start = raw.at_start.as_ref().filter(|a| a.value);
-    let given = usize::from(raw.schedule.is_some()) + usize::from(raw.every.is_some()) + usize::from(at_start.is_some());
+    let given = usize::from(raw.schedule.is_some())
+        + usize::from(raw.every.is_some())
+        + usize::from(at_start.is_some());
     if given == 0 {
         let d = c.error_top("the job has no schedule");
-        d.expected = Some("one of `schedule: \"0 3 * * *\"`, `every: 5m` or `at_start: true`".into());
+        d.expected =
+            Some("one of `schedule: \"0 3 * * *\"`, `every: 5m` or `at_start: true`".into());
         return None;
     }
     if given > 1 {
-        let second = [raw.every.as_ref().map(|s| (s.referenced, "every")), at_start.map(|s| (s.referenced, "at_start"))]
-            .into_iter()
-            .flatten()
-            .last();
+        let second = [
+            raw.every.as_ref().map(|s| (s.referenced, "every")),
+            at_start.map(|s| (s.referenced, "at_start")),
+        ]
+        .into_iter()
+        .flatten()
+        .last();
         let msg = "a job has one of `schedule`, `every` and `at_start`, not several";
         match second {
             Some((loc, key)) => {
-                let pos = Pos { line: loc.line(), col: loc.column(), len: loc.span().len().max(1) };
-                c.errors.push(Diagnostic::new(c.path, msg).at(c.text, pos).key(key));
+                let pos = Pos {
+                    line: loc.line(),
+                    col: loc.column(),
+                    len: loc.span().len().max(1),
+                };
+                c.errors
+                    .push(Diagnostic::new(c.path, msg).at(c.text, pos).key(key));
             }
             None => {
                 c.error_top(msg);
@@ -275,7 +333,14 @@ fn trigger(c: &mut Checker<'_>, raw: &RawJob, tz: chrono_tz::Tz) -> Option<Trigg
     if let Some(s) = &raw.every {
         let d = c.duration(&raw.every, "every")?;
         if d < Duration::from_secs(1) || d.subsec_millis() != 0 {
-            let e = c.error(s, "every", format!("`{}` is not a whole number of seconds of at least 1s", s.value));
+            let e = c.error(
+                s,
+                "every",
+                format!(
+                    "`{}` is not a whole number of seconds of at least 1s",
+                    s.value
+                ),
+            );
             e.expected = Some("an interval such as 30s, 5m or 1h".into());
             return None;
         }
@@ -293,7 +358,11 @@ fn action(c: &mut Checker<'_>, run: &S<RawRun>) -> Option<ActionSpec> {
         let d = c.error(
             run,
             "run",
-            if kinds == 0 { "no job kind given" } else { "more than one job kind given" },
+            if kinds == 0 {
+                "no job kind given"
+            } else {
+                "more than one job kind given"
+            },
         );
         d.expected = Some(format!("exactly one of: {}", KINDS.join(", ")));
         return None;
@@ -301,8 +370,17 @@ fn action(c: &mut Checker<'_>, run: &S<RawRun>) -> Option<ActionSpec> {
     let mut env = Vec::new();
     if let Some(vars) = &r.env {
         for (name, value) in &vars.value {
-            if name.is_empty() || name.starts_with(|ch: char| ch.is_ascii_digit()) || !name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
-                c.error(value, &format!("run.env.{name}"), format!("`{name}` is not a valid environment variable name"));
+            if name.is_empty()
+                || name.starts_with(|ch: char| ch.is_ascii_digit())
+                || !name
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+            {
+                c.error(
+                    value,
+                    &format!("run.env.{name}"),
+                    format!("`{name}` is not a valid environment variable name"),
+                );
                 continue;
             }
             if let Some(v) = c.interp(value, &format!("run.env.{name}")) {
@@ -317,7 +395,11 @@ fn action(c: &mut Checker<'_>, run: &S<RawRun>) -> Option<ActionSpec> {
             dir = c.path.parent().unwrap_or(Path::new(".")).join(dir);
         }
         if !dir.is_dir() {
-            c.error(w, "run.workdir", format!("`{}` is not a directory", dir.display()));
+            c.error(
+                w,
+                "run.workdir",
+                format!("`{}` is not a directory", dir.display()),
+            );
             return None;
         }
         Some(dir)
@@ -342,5 +424,9 @@ fn action(c: &mut Checker<'_>, run: &S<RawRun>) -> Option<ActionSpec> {
         // Not expanded here: the shell expands `${VAR}` itself, with the job's environment.
         Program::Shell(shell.value.clone())
     };
-    Some(ActionSpec::Command(CommandSpec { program, env, workdir }))
+    Some(ActionSpec::Command(CommandSpec {
+        program,
+        env,
+        workdir,
+    }))
 }

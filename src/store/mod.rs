@@ -14,15 +14,24 @@ use std::sync::{Arc, Mutex, MutexGuard};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot create the state directory {path}: {source}")]
-    CreateDir { path: PathBuf, source: std::io::Error },
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("state database {path}: {source}")]
-    Open { path: PathBuf, source: rusqlite::Error },
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
     #[error("state database: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("another clawcron daemon (pid {pid}) is running on the state directory {dir}")]
     Locked { dir: PathBuf, pid: String },
     #[error("state directory lock {path}: {source}")]
-    Lock { path: PathBuf, source: std::io::Error },
+    Lock {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// How a slot is to be recorded.
@@ -78,7 +87,10 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         create_private_dir(dir)?;
         let path = dir.join("clawcron.db");
-        let conn = Connection::open(&path).map_err(|source| StoreError::Open { path: path.clone(), source })?;
+        let conn = Connection::open(&path).map_err(|source| StoreError::Open {
+            path: path.clone(),
+            source,
+        })?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -100,13 +112,19 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        for (i, sql) in migrations::MIGRATIONS.iter().enumerate().skip(version as usize) {
+        for (i, sql) in migrations::MIGRATIONS
+            .iter()
+            .enumerate()
+            .skip(version as usize)
+        {
             let tx = conn.unchecked_transaction()?;
             tx.execute_batch(sql)?;
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
         }
-        Ok(Store { conn: Arc::new(Mutex::new(conn)) })
+        Ok(Store {
+            conn: Arc::new(Mutex::new(conn)),
+        })
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -127,13 +145,19 @@ impl Store {
             .create(true)
             .truncate(false)
             .open(&path)
-            .map_err(|source| StoreError::Lock { path: path.clone(), source })?;
+            .map_err(|source| StoreError::Lock {
+                path: path.clone(),
+                source,
+            })?;
         // SAFETY: flock on a file descriptor we own; no memory is shared with the kernel.
         let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
         if rc != 0 {
             let mut pid = String::new();
             let _ = file.read_to_string(&mut pid);
-            return Err(StoreError::Locked { dir: dir.to_path_buf(), pid: pid.trim().to_string() });
+            return Err(StoreError::Locked {
+                dir: dir.to_path_buf(),
+                pid: pid.trim().to_string(),
+            });
         }
         let _ = file.set_len(0);
         let _ = file.seek(std::io::SeekFrom::Start(0));
@@ -144,9 +168,17 @@ impl Store {
     /// Marks runs left `running` by a dead daemon as `interrupted` and returns them.
     pub fn recover_interrupted(&self, now_ms: i64) -> Result<Vec<Interrupted>, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT id, job, slot, pid FROM runs WHERE status = 'running'")?;
+        let mut stmt =
+            conn.prepare("SELECT id, job, slot, pid FROM runs WHERE status = 'running'")?;
         let rows = stmt
-            .query_map([], |r| Ok(Interrupted { id: r.get(0)?, job: r.get(1)?, slot: r.get(2)?, pid: r.get(3)? }))?
+            .query_map([], |r| {
+                Ok(Interrupted {
+                    id: r.get(0)?,
+                    job: r.get(1)?,
+                    slot: r.get(2)?,
+                    pid: r.get(3)?,
+                })
+            })?
             .collect::<Result<Vec<_>, _>>()?;
         drop(stmt);
         conn.execute(
@@ -192,7 +224,8 @@ impl Store {
                     SlotDecision::Run { reason } => ("running", reason.as_deref(), Some(now_ms)),
                     SlotDecision::Skip { reason } => ("skipped", Some(reason.as_str()), None),
                 };
-                let inserted = claim.execute(params![job, slot, status, reason, boot_id, pid, started])?;
+                let inserted =
+                    claim.execute(params![job, slot, status, reason, boot_id, pid, started])?;
                 out.push(match decision {
                     SlotDecision::Run { .. } if inserted == 1 => Some(tx.last_insert_rowid()),
                     _ => None,
@@ -211,18 +244,39 @@ impl Store {
     }
 
     /// Starts a run that is not a schedule slot (`manual`, `at_start`); returns its id.
-    pub fn start_run(&self, job: &str, trigger: &str, slot: i64, boot_id: &str, now_ms: i64) -> Result<i64, StoreError> {
+    pub fn start_run(
+        &self,
+        job: &str,
+        trigger: &str,
+        slot: i64,
+        boot_id: &str,
+        now_ms: i64,
+    ) -> Result<i64, StoreError> {
         let conn = self.conn();
         conn.execute(
             "INSERT INTO runs (job, trigger, slot, status, boot_id, daemon_pid, started_at)
              VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6)",
-            params![job, trigger, slot, boot_id, i64::from(std::process::id()), now_ms],
+            params![
+                job,
+                trigger,
+                slot,
+                boot_id,
+                i64::from(std::process::id()),
+                now_ms
+            ],
         )?;
         Ok(conn.last_insert_rowid())
     }
 
     /// Records a non-slot run that was skipped (e.g. `at_start` already done this boot).
-    pub fn record_skipped_run(&self, job: &str, trigger: &str, slot: i64, boot_id: &str, reason: &str) -> Result<i64, StoreError> {
+    pub fn record_skipped_run(
+        &self,
+        job: &str,
+        trigger: &str,
+        slot: i64,
+        boot_id: &str,
+        reason: &str,
+    ) -> Result<i64, StoreError> {
         let conn = self.conn();
         conn.execute(
             "INSERT INTO runs (job, trigger, slot, status, reason, boot_id) VALUES (?1, ?2, ?3, 'skipped', ?4, ?5)",
@@ -245,7 +299,10 @@ impl Store {
     }
 
     pub fn set_pid(&self, run_id: i64, pid: u32) -> Result<(), StoreError> {
-        self.conn().execute("UPDATE runs SET pid = ?2 WHERE id = ?1", params![run_id, i64::from(pid)])?;
+        self.conn().execute(
+            "UPDATE runs SET pid = ?2 WHERE id = ?1",
+            params![run_id, i64::from(pid)],
+        )?;
         Ok(())
     }
 
@@ -321,7 +378,10 @@ impl Store {
 }
 
 fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
-    std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir { path: dir.to_path_buf(), source })?;
+    std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -333,7 +393,9 @@ fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
 /// The default state directory: `$XDG_STATE_HOME/clawcron` or `~/.local/state/clawcron`
 /// (Linux), `~/Library/Application Support/clawcron` (macOS).
 pub fn default_state_dir() -> PathBuf {
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     if cfg!(target_os = "macos") {
         return home.join("Library/Application Support/clawcron");
     }

@@ -1,0 +1,341 @@
+//! End to end through the built binary: `check`, `next`, `trigger`, `history`, exit codes, and
+//! the daemon itself: READY, graceful shutdown, and exactly-once across `kill -9` and restart.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("jobs")).unwrap();
+        std::fs::write(
+            dir.path().join("clawcron.yaml"),
+            "timezone: Europe/Paris\nshutdown_grace: 1s\nkill_grace: 1s\n",
+        )
+        .unwrap();
+        Env { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn job(&self, name: &str, yaml: &str) -> &Self {
+        std::fs::write(self.path().join("jobs").join(format!("{name}.yaml")), yaml).unwrap();
+        self
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_clawcron"));
+        c.current_dir(self.path())
+            .args(["--state-dir", "state"])
+            .args(args)
+            .env_remove("CLAWCRON_STATE_DIR")
+            .env("NO_COLOR", "1");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    /// Starts the daemon and waits for its READY line.
+    fn daemon(&self) -> Child {
+        let mut child = self
+            .cmd(&["run"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.starts_with("READY ") {
+                    let _ = tx.send(line);
+                }
+            }
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("no READY line");
+        let nanos: i64 = line["READY ".len()..].trim().parse().unwrap();
+        assert!(nanos > 1_700_000_000_000_000_000);
+        child
+    }
+
+    fn history(&self) -> Vec<serde_json::Value> {
+        let out = self.run(&["history", "--limit", "100000", "--json"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout).unwrap()
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return st;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "daemon did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn check_reports_every_bad_file_and_exits_1() {
+    let env = Env::new();
+    env.job("good", "every: 5m\nrun: { shell: \"true\" }\n")
+        .job(
+            "bad-tz",
+            "every: 5m\ntimezone: Mars/Olympus\nrun: { shell: \"true\" }\n",
+        )
+        .job(
+            "bad-key",
+            "every: 5m\novrlap: skip\nrun: { shell: \"true\" }\n",
+        );
+    let out = env.run(&["check"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.stdout, b"");
+    assert_eq!(
+        text(&out.stderr),
+        "error: jobs/bad-key.yaml:2:1: unknown key `ovrlap`
+  |
+2 | ovrlap: skip
+  | ^^^^^^
+  = expected one of: description, enabled, schedule, every, at_start, timezone, missed, overlap, timeout, retry, run
+  = help: did you mean `overlap`?
+
+error: jobs/bad-tz.yaml:2:11: `timezone`: unknown time zone `Mars/Olympus`
+  |
+2 | timezone: Mars/Olympus
+  |           ^^^^^^^^^^^^
+  = expected an IANA time zone name such as Europe/Paris or America/New_York
+2 errors in 2 files; 1 valid job
+"
+    );
+    std::fs::remove_file(env.path().join("jobs/bad-tz.yaml")).unwrap();
+    std::fs::remove_file(env.path().join("jobs/bad-key.yaml")).unwrap();
+    let out = env.run(&["check"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout), "ok: 1 job valid in jobs\n");
+}
+
+#[test]
+fn shipped_config_checks() {
+    let out = Command::new(env!("CARGO_BIN_EXE_clawcron"))
+        .arg("check")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "ok: 5 jobs valid in jobs\n");
+}
+
+#[test]
+fn next_shows_local_and_utc_with_dst_marks() {
+    let env = Env::new();
+    env.job(
+        "restart",
+        "schedule: \"30 2 * * *\"\nrun: { command: [\"true\"] }\n",
+    );
+    let out = env.run(&["next", "restart", "-n", "3", "--from", "2026-03-28 00:00"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        text(&out.stdout),
+        "restart: cron \"30 2 * * *\" (Europe/Paris) in Europe/Paris
+  2026-03-28 02:30:00 CET (+01:00)  2026-03-28T01:30:00Z
+  2026-03-29 03:00:00 CEST (+02:00)  2026-03-29T01:00:00Z  * DST gap: 02:30:00 does not exist, runs at the end of the gap
+  2026-03-30 02:30:00 CEST (+02:00)  2026-03-30T00:30:00Z
+"
+    );
+    let out = env.run(&[
+        "next",
+        "restart",
+        "-n",
+        "2",
+        "--from",
+        "2026-10-24T12:00:00Z",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!([
+            {"local": "2026-10-25T02:30:00+02:00", "utc": "2026-10-25T00:30:00Z", "dst": "DST repeat: first pass"},
+            {"local": "2026-10-26T02:30:00+01:00", "utc": "2026-10-26T01:30:00Z", "dst": null},
+        ])
+    );
+    let out = env.run(&["next", "restrat"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        "error: no job `restrat` in jobs\n  = help: did you mean `restart`?\n"
+    );
+}
+
+#[test]
+fn trigger_and_history() {
+    let env = Env::new();
+    env.job("hello", "every: 1h\nrun: { shell: \"echo hello from $CLAWCRON_JOB\" }\n")
+        .job("broken", "every: 1h\nretry: { attempts: 2, backoff: 100ms, jitter: false }\nrun: { shell: \"echo nope; exit 7\" }\n");
+    let out = env.run(&["trigger", "hello"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("hello: run 1 succeeded after "),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        text(&out.stderr).contains("hello from hello"),
+        "output is logged live"
+    );
+    let out = env.run(&["trigger", "broken"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).contains("broken: run 2 failed after"));
+    assert!(
+        text(&out.stdout).ends_with("(2 attempts): exited with status 7\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(
+        text(&out.stderr).lines().last().unwrap(),
+        "error: job `broken` failed"
+    );
+
+    let h = env.history();
+    assert_eq!(h.len(), 2);
+    assert_eq!(h[0]["job"], "broken");
+    assert_eq!(h[0]["status"], "failed");
+    assert_eq!(h[0]["attempts"], 2);
+    assert_eq!(h[0]["exit_code"], 7);
+    assert_eq!(h[0]["output_tail"], "nope\n");
+    assert_eq!(h[0]["trigger"], "manual");
+    assert_eq!(h[1]["status"], "succeeded");
+    let out = env.run(&["history", "hello"]);
+    let table = text(&out.stdout);
+    assert!(table.lines().nth(1).unwrap().contains(" hello "));
+    assert_eq!(table.lines().count(), 2);
+}
+
+#[test]
+fn daemon_stops_gracefully_and_kills_what_outlives_the_grace() {
+    let env = Env::new();
+    env.job(
+        "sleeper",
+        "schedule: \"* * * * * *\"\nrun: { shell: \"sleep 30\" }\n",
+    );
+    let mut d = env.daemon();
+    std::thread::sleep(Duration::from_millis(1500));
+    let t = Instant::now();
+    let st = terminate(&mut d);
+    assert!(st.success());
+    // 1 s of grace, then SIGTERM to the job's group (sleep dies at once).
+    assert!(
+        t.elapsed() < Duration::from_secs(4),
+        "took {:?}",
+        t.elapsed()
+    );
+    let h = env.history();
+    assert!(!h.is_empty());
+    assert!(h.iter().all(|r| r["status"] != "running"), "{h:#?}");
+    assert!(h.iter().any(|r| {
+        r["status"] == "interrupted"
+            && r["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("interrupted by daemon shutdown")
+    }));
+}
+
+#[test]
+fn second_daemon_on_the_same_state_dir_is_refused() {
+    let env = Env::new();
+    env.job("idle", "schedule: \"@yearly\"\nrun: { shell: \"true\" }\n");
+    let mut d = env.daemon();
+    let out = env.run(&["run"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "another clawcron daemon (pid {}) is running on the state directory",
+            d.id()
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(terminate(&mut d).success());
+}
+
+#[test]
+fn exactly_once_across_kill_9_and_restart() {
+    let env = Env::new();
+    let log: PathBuf = env.path().join("ran.log");
+    env.job("tick", &format!("schedule: \"* * * * * *\"\noverlap: allow\nrun: {{ shell: \"echo $CLAWCRON_SLOT >> {}; sleep 0.4\" }}\n", log.display()));
+    for round in 0..3 {
+        let mut d = env.daemon();
+        std::thread::sleep(Duration::from_millis(2300 + 200 * round));
+        d.kill().unwrap(); // SIGKILL: no chance to clean up
+        d.wait().unwrap();
+    }
+    let mut d = env.daemon();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(terminate(&mut d).success());
+
+    let rows = env.history();
+    let mut slots: Vec<i64> = rows.iter().map(|r| r["slot"].as_i64().unwrap()).collect();
+    slots.sort();
+    let n = slots.len();
+    slots.dedup();
+    assert_eq!(slots.len(), n, "a slot has two rows");
+    let span = (slots[n - 1] - slots[0] + 1) as usize;
+    assert_eq!(
+        n, span,
+        "a slot between the first and the last has no row: {slots:?}"
+    );
+    assert!(
+        rows.iter().all(|r| r["status"] != "running"),
+        "a row was left running"
+    );
+    // Slots killed mid-run became `interrupted`; the ones that passed while no daemon ran are skipped.
+    assert!(
+        rows.iter().any(|r| r["status"] == "interrupted"),
+        "{rows:#?}"
+    );
+    for r in rows.iter().filter(|r| r["status"] == "skipped") {
+        assert_eq!(r["reason"], "missed: daemon not running");
+    }
+    // And what actually ran: each slot at most once, and every claimed slot did run.
+    let ran = std::fs::read_to_string(&log).unwrap();
+    let mut ran: Vec<&str> = ran.lines().collect();
+    let total = ran.len();
+    ran.sort();
+    ran.dedup();
+    assert_eq!(ran.len(), total, "a slot ran twice");
+    // A kill -9 between claiming a slot and starting its process leaves a claimed slot that did
+    // not run (recorded as interrupted, not re-run): at most one per kill.
+    let claimed = rows.iter().filter(|r| r["status"] != "skipped").count();
+    assert!(
+        total <= claimed && claimed - total <= 3,
+        "ran {total}, claimed {claimed}"
+    );
+}
