@@ -12,12 +12,16 @@ use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
 use std::time::Duration;
 
-/// A validated cron expression in a time zone. Only the text is kept: a parsed croner table
-/// carries a ~5 KB year bitfield, which at 10,000 jobs would be 50 MB; re-parsing costs microseconds.
+/// A validated cron expression in a time zone. Only the text is kept, plus one precomputed
+/// answer: a parsed croner table carries a ~5 KB year bitfield (50 MB at 10,000 jobs) and takes
+/// ~25 us to build, so the parse done at load time also records the first slot after the load
+/// instant (`hint`), which the scheduler's first question reuses; later questions re-parse.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CronSchedule {
     expr: Box<str>,
     tz: Tz,
+    /// For any `t` in `[hint.0, hint.1)`, the next slot after `t` is `hint.1`.
+    hint: (i64, i64),
 }
 
 fn parser() -> CronParser {
@@ -30,6 +34,11 @@ fn parser() -> CronParser {
 impl CronSchedule {
     /// Parses and checks `expr` (5 fields, or 6 with seconds first, or an `@daily`-style alias).
     pub fn parse(expr: &str, tz: Tz) -> Result<Self, String> {
+        Self::parse_at(expr, tz, Utc::now().timestamp())
+    }
+
+    /// As `parse`, precomputing the first slot after `now`.
+    pub fn parse_at(expr: &str, tz: Tz, now: i64) -> Result<Self, String> {
         let fields = expr.split_whitespace().count();
         if !expr.trim_start().starts_with('@') && !(5..=6).contains(&fields) {
             return Err(format!(
@@ -39,19 +48,14 @@ impl CronSchedule {
         let cron = parser()
             .parse(expr)
             .map_err(|e| explain_parse_error(expr, &e))?;
-        let schedule = CronSchedule {
+        // An expression such as `0 0 30 2 *` parses but never fires; say so now, not never.
+        let next = next_with(&cron, tz, now)
+            .ok_or_else(|| format!("cron expression `{expr}` never fires"))?;
+        Ok(CronSchedule {
             expr: expr.trim().into(),
             tz,
-        };
-        // An expression such as `0 0 30 2 *` parses but never fires; say so now, not never.
-        let probe = tz
-            .timestamp_opt(0, 0)
-            .single()
-            .unwrap_or_else(|| Utc.timestamp_opt(0, 0).unwrap().with_timezone(&tz));
-        if cron.find_next_occurrence(&probe, false).is_err() {
-            return Err(format!("cron expression `{expr}` never fires"));
-        }
-        Ok(schedule)
+            hint: (now, next),
+        })
     }
 
     pub fn expr(&self) -> &str {
@@ -70,10 +74,10 @@ impl CronSchedule {
 
     /// The next slot strictly after `t` (whole seconds).
     pub fn next_after(&self, t: i64) -> Option<i64> {
-        let cron = self.cron()?;
-        let from = self.tz.timestamp_opt(t, 0).single()?;
-        let next = cron.find_next_occurrence(&from, false).ok()?;
-        Some(next.timestamp())
+        if self.hint.0 <= t && t < self.hint.1 {
+            return Some(self.hint.1);
+        }
+        next_with(&self.cron()?, self.tz, t)
     }
 
     /// `(hour, minute, second)` when the pattern is fixed-time (each a single number).
@@ -89,6 +93,11 @@ impl CronSchedule {
             u32::from(one(&cron.pattern.seconds)?),
         )
     }
+}
+
+fn next_with(cron: &Cron, tz: Tz, t: i64) -> Option<i64> {
+    let from = tz.timestamp_opt(t, 0).single()?;
+    Some(cron.find_next_occurrence(&from, false).ok()?.timestamp())
 }
 
 /// Names the field that makes `expr` invalid, found by parsing each field alone.
@@ -142,22 +151,41 @@ impl Trigger {
         }
     }
 
-    /// Slots in `(after, until]`, oldest first, at most `limit` of them; the bool says whether
-    /// more were left out.
-    pub fn slots_between(&self, after: i64, until: i64, limit: usize) -> (Vec<i64>, bool) {
-        let mut out = Vec::new();
+    /// Slots in `(after, until]`, oldest first, at most `limit` of them (one parse of the
+    /// expression, however many slots).
+    pub fn slots_between(&self, after: i64, until: i64, limit: usize) -> Window {
+        let parsed;
+        let next: Box<dyn Fn(i64) -> Option<i64> + '_> = match self {
+            Trigger::Cron(c) if !(c.hint.0 <= after && after < c.hint.1 && c.hint.1 > until) => {
+                match c.cron() {
+                    Some(cron) => {
+                        parsed = cron;
+                        Box::new(|t| next_with(&parsed, c.tz, t))
+                    }
+                    None => Box::new(|_| None),
+                }
+            }
+            other => Box::new(move |t| other.next_after(t)),
+        };
+        let mut w = Window {
+            slots: Vec::new(),
+            next: None,
+            truncated: false,
+        };
         let mut t = after;
-        while let Some(next) = self.next_after(t) {
-            if next > until {
-                return (out, false);
+        while let Some(n) = next(t) {
+            if n > until {
+                w.next = Some(n);
+                break;
             }
-            if out.len() == limit {
-                return (out, true);
+            if w.slots.len() == limit {
+                w.truncated = true;
+                break;
             }
-            out.push(next);
-            t = next;
+            w.slots.push(n);
+            t = n;
         }
-        (out, false)
+        w
     }
 
     pub fn tz(&self) -> Option<Tz> {
@@ -177,6 +205,16 @@ impl Trigger {
             Trigger::AtStart => "at start".into(),
         }
     }
+}
+
+/// The slots in a time window, and the first slot after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Window {
+    pub slots: Vec<i64>,
+    /// The first slot after the window (unknown when `truncated`).
+    pub next: Option<i64>,
+    /// More than `limit` slots fell in the window; the rest were not listed.
+    pub truncated: bool,
 }
 
 /// How a slot relates to a DST transition, for `clawcron next`.

@@ -7,7 +7,7 @@
 use crate::clock::{Clock, ClockWatch, Discontinuity};
 use crate::config::{JobSpec, Missed, duration};
 use crate::runner::{Admission, JobState, Runner, Ticket};
-use crate::schedule::Trigger;
+use crate::schedule::{Trigger, Window};
 use crate::store::{SlotDecision, Store, StoreError};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -96,13 +96,11 @@ impl Scheduler {
                 Trigger::AtStart => self.start_at_start(idx)?,
                 trigger => match cursors.get(&*spec.id) {
                     Some(&cursor) => {
-                        let (slots, truncated) =
-                            trigger.slots_between(cursor, now_s, MAX_CATCH_UP_SLOTS);
-                        if slots.is_empty() {
-                            let next = trigger.next_after(cursor.max(now_s));
-                            self.heap_push(idx, next);
+                        let w = trigger.slots_between(cursor, now_s, MAX_CATCH_UP_SLOTS);
+                        if w.slots.is_empty() {
+                            self.heap_push(idx, w.next);
                         } else {
-                            due.push((idx, slots, truncated));
+                            due.push((idx, w));
                         }
                     }
                     None => fresh.push(idx),
@@ -201,15 +199,13 @@ impl Scheduler {
                     break;
                 }
                 self.heap.pop();
-                let (more, truncated) =
+                let mut w =
                     self.entries[idx]
                         .spec
                         .trigger
                         .slots_between(t, now_s, MAX_CATCH_UP_SLOTS);
-                let mut slots = Vec::with_capacity(1 + more.len());
-                slots.push(t);
-                slots.extend(more);
-                due.push((idx, slots, truncated));
+                w.slots.insert(0, t);
+                due.push((idx, w));
             }
             if !due.is_empty() {
                 self.handle_due(due, Context::Wake(jump));
@@ -218,24 +214,33 @@ impl Scheduler {
     }
 
     /// Decides, records and dispatches every due slot of a batch (one ledger transaction).
-    fn handle_due(&mut self, due: Vec<(usize, Vec<i64>, bool)>, ctx: Context) {
+    fn handle_due(&mut self, due: Vec<(usize, Window)>, ctx: Context) {
         let now = self.clock.now();
         let now_s = now.timestamp();
         let mut pending: Vec<Pending> = Vec::new();
         let mut cursors: Vec<(usize, i64)> = Vec::with_capacity(due.len());
         let mut summary: Option<(&'static str, usize, usize)> = None;
-        for (idx, slots, truncated) in due {
+        for (
+            idx,
+            Window {
+                slots,
+                next,
+                truncated,
+            },
+        ) in due
+        {
             let Some(&last) = slots.last() else { continue };
             let mut after = last;
+            let mut next = next;
             if truncated {
                 warn!(
                     job = &*self.entries[idx].spec.id,
-                    "more than {MAX_CATCH_UP_SLOTS} missed slots; the oldest are recorded, the rest only counted here"
+                    "more than {MAX_CATCH_UP_SLOTS} missed slots; the oldest are recorded, the rest are skipped unrecorded"
                 );
                 after = now_s;
+                next = self.entries[idx].spec.trigger.next_after(now_s);
             }
             cursors.push((idx, after));
-            let next = self.entries[idx].spec.trigger.next_after(after);
             self.heap_push(idx, next);
             let (missed, on_time): (Vec<(i64, &'static str)>, Vec<i64>) =
                 classify(&slots, now_s, ctx);

@@ -21,9 +21,9 @@ fn utc(t: i64) -> String {
 /// The slots of `expr` in `tz` strictly after `from`, up to and including `until`.
 fn slots(expr: &str, tz: &str, from: &str, until: &str) -> Vec<String> {
     let trigger = Trigger::Cron(CronSchedule::parse(expr, tz.parse().unwrap()).unwrap());
-    let (slots, more) = trigger.slots_between(ts(from), ts(until), 1000);
-    assert!(!more);
-    slots.into_iter().map(utc).collect()
+    let w = trigger.slots_between(ts(from), ts(until), 1000);
+    assert!(!w.truncated);
+    w.slots.into_iter().map(utc).collect()
 }
 
 #[test]
@@ -226,9 +226,10 @@ fn every_is_anchored_at_the_epoch_and_ignores_dst() {
         t.next_after(ts("2026-03-29T00:58:20Z")),
         Some(ts("2026-03-29T01:00:00Z"))
     );
-    let (s, _) = t.slots_between(ts("2026-10-25T00:00:00Z"), ts("2026-10-25T02:00:00Z"), 100);
+    let w = t.slots_between(ts("2026-10-25T00:00:00Z"), ts("2026-10-25T02:00:00Z"), 100);
+    assert_eq!(w.next, Some(ts("2026-10-25T02:05:00Z")));
     assert_eq!(
-        s.len(),
+        w.slots.len(),
         24,
         "two hours of 5-minute slots across the fall-back, no double, no gap"
     );
@@ -266,6 +267,33 @@ fn aliases_l_w_and_hash() {
 
 fn utc_next(t: &Trigger, from: &str) -> String {
     utc(t.next_after(ts(from)).unwrap())
+}
+
+#[test]
+fn the_load_time_hint_never_changes_an_answer() {
+    // The same expression parsed at two load instants gives the same slots from anywhere.
+    let paris: chrono_tz::Tz = "Europe/Paris".parse().unwrap();
+    for expr in ["0 30 2 * * *", "*/7 * * * *", "0 0 L * *", "0 8 * * 1"] {
+        let a =
+            Trigger::Cron(CronSchedule::parse_at(expr, paris, ts("2026-03-29T00:59:00Z")).unwrap());
+        let b = Trigger::Cron(CronSchedule::parse_at(expr, paris, 0).unwrap());
+        for from in [
+            "2026-03-29T00:59:00Z",
+            "2026-03-29T00:59:59Z",
+            "2026-03-28T00:00:00Z",
+            "2027-01-01T00:00:00Z",
+        ] {
+            assert_eq!(
+                a.next_after(ts(from)),
+                b.next_after(ts(from)),
+                "{expr} from {from}"
+            );
+            assert_eq!(
+                a.slots_between(ts(from), ts(from) + 86_400, 10_000),
+                b.slots_between(ts(from), ts(from) + 86_400, 10_000)
+            );
+        }
+    }
 }
 
 #[test]
