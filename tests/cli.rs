@@ -290,10 +290,13 @@ fn second_daemon_on_the_same_state_dir_is_refused() {
 fn exactly_once_across_kill_9_and_restart() {
     let env = Env::new();
     let log: PathBuf = env.path().join("ran.log");
-    env.job("tick", &format!("schedule: \"* * * * * *\"\noverlap: allow\nrun: {{ shell: \"echo $CLAWCRON_SLOT >> {}; sleep 0.4\" }}\n", log.display()));
-    for round in 0..3 {
+    env.job("tick", &format!("schedule: \"* * * * * *\"\noverlap: allow\nrun: {{ shell: \"echo $CLAWCRON_SLOT >> {}; sleep 0.8\" }}\n", log.display()));
+    for _round in 0..3 {
         let mut d = env.daemon();
-        std::thread::sleep(Duration::from_millis(2300 + 200 * round));
+        // Kill 0.3 s into a second, two seconds on: a run that started on the second is going.
+        std::thread::sleep(Duration::from_secs(2));
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+        std::thread::sleep(Duration::from_nanos(u64::from((1_300_000_000 - nanos) % 1_000_000_000)));
         d.kill().unwrap(); // SIGKILL: no chance to clean up
         d.wait().unwrap();
     }
