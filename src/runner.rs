@@ -244,6 +244,13 @@ impl Runner {
             self.inner.kill.cancel();
             self.inner.tracker.wait().await;
         }
+        let store = self.inner.store.clone();
+        if tokio::task::spawn_blocking(move || store.flush())
+            .await
+            .is_err()
+        {
+            warn!("could not wait for the ledger writer");
+        }
     }
 
     pub fn running(&self) -> usize {
@@ -290,6 +297,7 @@ impl Inner {
                 .map(|e| format!(": {e}"))
                 .unwrap_or_default()
         );
+        self.store.finish_later(ticket.run_id, outcome);
         if self.finished.fetch_add(1, Ordering::Relaxed) % RETENTION_EVERY == RETENTION_EVERY - 1 {
             self.retain();
         }
@@ -337,9 +345,7 @@ impl Inner {
             ),
         ]);
         let store = self.store.clone();
-        let on_spawn = move |pid: u32| {
-            let _ = store.set_pid(run_id, pid);
-        };
+        let on_spawn = move |pid: u32| store.set_pid_later(run_id, pid);
         let mut reason = None;
         let mut attempt = 0;
         let mut last: AttemptResult;

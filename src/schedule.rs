@@ -10,6 +10,8 @@ use chrono::{DateTime, LocalResult, NaiveTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A validated cron expression in a time zone. Only the text is kept, plus one precomputed
@@ -66,10 +68,10 @@ impl CronSchedule {
         self.tz
     }
 
-    fn cron(&self) -> Option<Cron> {
+    fn cron(&self) -> Option<Arc<Cron>> {
         // Validated in `parse`, so this only fails if croner changes its mind; callers treat
         // `None` as "no further slot", which stops the job rather than the daemon.
-        parser().parse(&self.expr).ok()
+        PARSED.get(&self.expr)
     }
 
     /// The next slot strictly after `t` (whole seconds).
@@ -77,7 +79,7 @@ impl CronSchedule {
         if self.hint.0 <= t && t < self.hint.1 {
             return Some(self.hint.1);
         }
-        next_with(&self.cron()?, self.tz, t)
+        next_with(&*self.cron()?, self.tz, t)
     }
 
     /// `(hour, minute, second)` when the pattern is fixed-time (each a single number).
@@ -92,6 +94,39 @@ impl CronSchedule {
             u32::from(one(&cron.pattern.minutes)?),
             u32::from(one(&cron.pattern.seconds)?),
         )
+    }
+}
+
+/// Parsed expressions shared by the jobs that use them (`*/5 * * * *` is common), bounded so
+/// that 10,000 distinct yearly expressions do not keep 50 MB of year tables.
+static PARSED: ParseCache = ParseCache::new();
+
+struct ParseCache {
+    map: Mutex<Option<HashMap<Box<str>, Arc<Cron>>>>,
+}
+
+impl ParseCache {
+    const MAX: usize = 256;
+
+    const fn new() -> Self {
+        ParseCache {
+            map: Mutex::new(None),
+        }
+    }
+
+    fn get(&self, expr: &str) -> Option<Arc<Cron>> {
+        if let Some(c) = self.map.lock().ok()?.as_ref().and_then(|m| m.get(expr)) {
+            return Some(c.clone());
+        }
+        let cron = Arc::new(parser().parse(expr).ok()?);
+        let mut guard = self.map.lock().ok()?;
+        let map = guard.get_or_insert_with(HashMap::new);
+        if map.len() >= Self::MAX {
+            // Crude but bounded: start afresh; the jobs that fire often come back at once.
+            map.clear();
+        }
+        map.insert(expr.into(), cron.clone());
+        Some(cron)
     }
 }
 

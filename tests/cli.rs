@@ -295,8 +295,13 @@ fn exactly_once_across_kill_9_and_restart() {
         let mut d = env.daemon();
         // Kill 0.3 s into a second, two seconds on: a run that started on the second is going.
         std::thread::sleep(Duration::from_secs(2));
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-        std::thread::sleep(Duration::from_nanos(u64::from((1_300_000_000 - nanos) % 1_000_000_000)));
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        std::thread::sleep(Duration::from_nanos(u64::from(
+            (1_300_000_000 - nanos) % 1_000_000_000,
+        )));
         d.kill().unwrap(); // SIGKILL: no chance to clean up
         d.wait().unwrap();
     }

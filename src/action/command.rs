@@ -46,6 +46,8 @@ impl CommandSpec {
 /// hold the pipe open forever; its output is then cut off, not waited for).
 const READER_LINGER: Duration = Duration::from_secs(2);
 
+const RECORD_PID_AFTER: Duration = Duration::from_secs(1);
+
 pub async fn run(spec: &CommandSpec, ctx: &AttemptCtx<'_>) -> AttemptResult {
     let (mut cmd, name) = match &spec.program {
         Program::Argv(argv) => {
@@ -61,44 +63,34 @@ pub async fn run(spec: &CommandSpec, ctx: &AttemptCtx<'_>) -> AttemptResult {
     };
     cmd.envs(ctx.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(false);
     if let Some(dir) = &spec.workdir {
         cmd.current_dir(dir);
     }
-    let mut child = match cmd.spawn() {
+    // stdout and stderr share one pipe: their lines stay in the order they were written, and a
+    // burst of runs holds one descriptor per child instead of two.
+    let output = match OutputPipe::new() {
+        Ok(p) => p,
+        Err(e) => return AttemptResult::failed(format!("cannot create an output pipe: {e}")),
+    };
+    cmd.stdin(dev_null())
+        .stdout(output.stdout)
+        .stderr(output.stderr);
+    let spawned = cmd.spawn();
+    // Our copies of the write end must go now, or the reader never sees end-of-file.
+    drop(cmd);
+    let mut child = match spawned {
         Ok(c) => c,
         Err(e) => return AttemptResult::failed(format!("cannot start `{name}`: {e}")),
     };
     let Some(pid) = child.id() else {
         return AttemptResult::failed(format!("`{name}` exited before it could be tracked"));
     };
-    (ctx.on_spawn)(pid);
     let pgid = pid as i32;
     let tail = Arc::new(Mutex::new(OutputTail::default()));
     let job: Arc<str> = Arc::from(ctx.job);
-    let mut readers = Vec::with_capacity(2);
-    if let Some(out) = child.stdout.take() {
-        readers.push(tokio::spawn(pump(
-            out,
-            "stdout",
-            job.clone(),
-            ctx.run_id,
-            tail.clone(),
-        )));
-    }
-    if let Some(err) = child.stderr.take() {
-        readers.push(tokio::spawn(pump(
-            err,
-            "stderr",
-            job,
-            ctx.run_id,
-            tail.clone(),
-        )));
-    }
+    let reader = tokio::spawn(pump(output.reader, "output", job, ctx.run_id, tail.clone()));
 
     let deadline = ctx.deadline;
     let timed_out = async move {
@@ -107,8 +99,17 @@ pub async fn run(spec: &CommandSpec, ctx: &AttemptCtx<'_>) -> AttemptResult {
             None => std::future::pending().await,
         }
     };
+    // The pid is recorded (for crash reports) once the process has lived a second: a burst of
+    // short jobs then costs no extra ledger writes.
+    let waited = async {
+        tokio::select! {
+            w = child.wait() => return w,
+            () = tokio::time::sleep(RECORD_PID_AFTER) => (ctx.on_spawn)(pid),
+        }
+        child.wait().await
+    };
     let (status, error, exit_code) = tokio::select! {
-        waited = child.wait() => match waited {
+        waited = waited => match waited {
             Ok(st) => match st.code() {
                 Some(0) => (AttemptStatus::Succeeded, None, Some(0)),
                 Some(code) => (AttemptStatus::Failed, Some(format!("exited with status {code}")), Some(code)),
@@ -129,11 +130,12 @@ pub async fn run(spec: &CommandSpec, ctx: &AttemptCtx<'_>) -> AttemptResult {
             (AttemptStatus::Interrupted, Some("interrupted by daemon shutdown; process group terminated".to_string()), None)
         }
     };
-    let linger = Instant::now() + READER_LINGER;
-    for mut r in readers {
-        if tokio::time::timeout_at(linger, &mut r).await.is_err() {
-            r.abort();
-        }
+    let mut reader = reader;
+    if tokio::time::timeout(READER_LINGER, &mut reader)
+        .await
+        .is_err()
+    {
+        reader.abort();
     }
     let output_tail = tail.lock().map(|t| t.text()).unwrap_or_default();
     AttemptResult {
@@ -141,6 +143,46 @@ pub async fn run(spec: &CommandSpec, ctx: &AttemptCtx<'_>) -> AttemptResult {
         exit_code,
         error,
         output_tail,
+    }
+}
+
+/// One pipe for a child's stdout and stderr: our read end (async) and two write ends for it.
+struct OutputPipe {
+    reader: tokio::net::unix::pipe::Receiver,
+    stdout: Stdio,
+    stderr: Stdio,
+}
+
+impl OutputPipe {
+    fn new() -> std::io::Result<Self> {
+        use std::os::fd::{FromRawFd, OwnedFd};
+        let mut fds = [0i32; 2];
+        // SAFETY: pipe2 fills two descriptors we then own; O_CLOEXEC keeps them out of other children.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: both descriptors are fresh and owned by nothing else.
+        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let reader = tokio::net::unix::pipe::Receiver::from_owned_fd(read)?;
+        let stderr = write.try_clone()?;
+        Ok(OutputPipe {
+            reader,
+            stdout: Stdio::from(write),
+            stderr: Stdio::from(stderr),
+        })
+    }
+}
+
+/// Jobs get /dev/null as stdin, duplicated from one descriptor opened once.
+fn dev_null() -> Stdio {
+    static NULL: std::sync::OnceLock<Option<std::fs::File>> = std::sync::OnceLock::new();
+    match NULL
+        .get_or_init(|| std::fs::File::open("/dev/null").ok())
+        .as_ref()
+        .and_then(|f| f.try_clone().ok())
+    {
+        Some(f) => Stdio::from(f),
+        None => Stdio::null(),
     }
 }
 

@@ -4,6 +4,7 @@
 //! cursor says up to where every slot has its row, so none is forgotten across a crash.
 
 mod migrations;
+mod writer;
 
 use crate::runner::RunOutcome;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -75,6 +76,7 @@ pub struct Interrupted {
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
+    writer: Arc<writer::Writer>,
 }
 
 /// Holds the state directory's daemon lock for as long as it lives.
@@ -122,8 +124,10 @@ impl Store {
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
         }
+        let conn = Arc::new(Mutex::new(conn));
         Ok(Store {
-            conn: Arc::new(Mutex::new(conn)),
+            writer: Arc::new(writer::Writer::new(conn.clone())),
+            conn,
         })
     }
 
@@ -298,36 +302,56 @@ impl Store {
         Ok(found.is_some())
     }
 
-    pub fn set_pid(&self, run_id: i64, pid: u32) -> Result<(), StoreError> {
-        self.conn().execute(
-            "UPDATE runs SET pid = ?2 WHERE id = ?1",
-            params![run_id, i64::from(pid)],
-        )?;
-        Ok(())
+    /// Records a run's process id, from the ledger's writer thread (see `writer`).
+    pub fn set_pid_later(&self, run_id: i64, pid: u32) {
+        self.writer.send(writer::Write::Pid(run_id, pid));
     }
 
-    /// Records a run's outcome (its terminal state).
+    /// Records a run's outcome from the writer thread, batched with others; `flush` waits for it.
+    pub fn finish_later(&self, run_id: i64, outcome: RunOutcome) {
+        self.writer
+            .send(writer::Write::Finish(run_id, Box::new(outcome)));
+    }
+
+    /// Waits until every write handed to the writer thread is committed.
+    pub fn flush(&self) {
+        self.writer.flush();
+    }
+
+    /// Records a run's outcome (its terminal state), now.
     pub fn finish(&self, run_id: i64, outcome: &RunOutcome) -> Result<(), StoreError> {
-        self.conn().execute(
-            "UPDATE runs SET status = ?2, reason = coalesce(?3, reason), started_at = ?4, finished_at = ?5,
-                 attempts = ?6, exit_code = ?7, duration_ms = ?8, error = ?9, output_tail = ?10
-             WHERE id = ?1",
-            params![
-                run_id,
-                outcome.status.as_str(),
-                outcome.reason,
-                outcome.started_at_ms,
-                outcome.finished_at_ms,
-                outcome.attempts,
-                outcome.exit_code,
-                outcome.finished_at_ms - outcome.started_at_ms,
-                outcome.error,
-                outcome.output_tail,
-            ],
-        )?;
-        Ok(())
+        finish_on(&self.conn(), run_id, outcome)
     }
+}
 
+fn finish_on(conn: &Connection, run_id: i64, outcome: &RunOutcome) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE runs SET status = ?2, reason = coalesce(?3, reason), started_at = ?4, finished_at = ?5,
+             attempts = ?6, exit_code = ?7, duration_ms = ?8, error = ?9, output_tail = ?10
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        run_id,
+        outcome.status.as_str(),
+        outcome.reason,
+        outcome.started_at_ms,
+        outcome.finished_at_ms,
+        outcome.attempts,
+        outcome.exit_code,
+        outcome.finished_at_ms - outcome.started_at_ms,
+        outcome.error,
+        outcome.output_tail,
+    ])?;
+    Ok(())
+}
+
+fn set_pid_on(conn: &Connection, run_id: i64, pid: u32) -> Result<(), StoreError> {
+    conn.prepare_cached("UPDATE runs SET pid = ?2 WHERE id = ?1")?
+        .execute(params![run_id, i64::from(pid)])?;
+    Ok(())
+}
+
+impl Store {
     /// The newest runs, newest first, of one job or all.
     pub fn history(&self, job: Option<&str>, limit: usize) -> Result<Vec<RunRow>, StoreError> {
         let conn = self.conn();
