@@ -55,6 +55,15 @@ pub enum Command {
     },
     /// Run a job now, once, through the same runner and ledger
     Trigger { job: String },
+    /// Show a job's recorded figures (latency, tokens/s, memory...) and a summary of each
+    Metrics {
+        job: String,
+        /// How far back, e.g. 7d or 12h
+        #[arg(long, default_value = "7d")]
+        since: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Show recorded runs, newest first
     History {
         job: Option<String>,
@@ -107,6 +116,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             json,
         } => next(&loaded, &job, count, from.as_deref(), json),
         Command::Trigger { job } => trigger(&loaded, &job, &state_dir),
+        Command::Metrics { job, since, json } => metrics(&loaded, &job, &since, json, &state_dir),
         Command::History { job, limit, json } => {
             history(&loaded, job.as_deref(), limit, json, &state_dir)
         }
@@ -337,6 +347,73 @@ fn trigger(loaded: &Loaded, id: &str, state_dir: &std::path::Path) -> Result<(),
             job: id.to_string(),
             status: status.replace('_', " "),
         });
+    }
+    Ok(())
+}
+
+fn metrics(
+    loaded: &Loaded,
+    id: &str,
+    since: &str,
+    json: bool,
+    state_dir: &std::path::Path,
+) -> Result<(), Error> {
+    let window =
+        config::duration::parse(since).map_err(|e| Error::Usage(format!("--since: {e}")))?;
+    let rows = if state_dir.join("clawcron.db").exists() {
+        Store::open(state_dir)?.metrics(
+            id,
+            Utc::now().timestamp_millis() - window.as_millis() as i64,
+        )?
+    } else {
+        Vec::new()
+    };
+    if rows.is_empty() && loaded.job(id).is_none() {
+        find_job(loaded, id)?;
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(&rows).unwrap_or_else(|_| "[]".into())
+        );
+        return Ok(());
+    }
+    let tz = loaded
+        .job(id)
+        .map_or(loaded.global.timezone, |j| job_tz(loaded, j));
+    println!("{:<25} {:>6} {:<24} {:>14}", "AT", "RUN", "METRIC", "VALUE");
+    for r in &rows {
+        let at = DateTime::from_timestamp_millis(r.at)
+            .unwrap_or_default()
+            .with_timezone(&tz)
+            .format("%Y-%m-%d %H:%M:%S %Z");
+        println!("{at:<25} {:>6} {:<24} {:>14.3}", r.run_id, r.name, r.value);
+    }
+    let mut names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    if !names.is_empty() {
+        println!(
+            "\n{:<24} {:>6} {:>12} {:>12} {:>12} {:>12}",
+            "SUMMARY", "N", "MIN", "MEDIAN", "MAX", "LAST"
+        );
+    }
+    for name in names {
+        let values: Vec<f64> = rows
+            .iter()
+            .filter(|r| r.name == name)
+            .map(|r| r.value)
+            .collect();
+        let mut sorted = values.clone();
+        sorted.sort_by(f64::total_cmp);
+        let median = sorted[sorted.len() / 2];
+        let last = values[values.len() - 1];
+        println!(
+            "{name:<24} {:>6} {:>12.3} {median:>12.3} {:>12.3} {last:>12.3}",
+            values.len(),
+            sorted[0],
+            sorted[sorted.len() - 1]
+        );
     }
     Ok(())
 }

@@ -47,6 +47,7 @@ pub struct RunOutcome {
     pub exit_code: Option<i32>,
     pub error: Option<String>,
     pub output_tail: String,
+    pub metrics: Vec<crate::action::Metric>,
 }
 
 impl RunOutcome {
@@ -273,17 +274,11 @@ impl Inner {
                     exit_code: None,
                     error: None,
                     output_tail: String::new(),
+                    metrics: Vec::new(),
                 }
             }
         };
         state.active.fetch_sub(1, Ordering::SeqCst);
-        if let Err(e) = self.store.finish(ticket.run_id, &outcome) {
-            warn!(
-                job = &*job.id,
-                run_id = ticket.run_id,
-                "cannot record the run's outcome: {e}"
-            );
-        }
         info!(
             job = &*job.id,
             run_id = ticket.run_id,
@@ -397,7 +392,13 @@ impl Inner {
             AttemptStatus::TimedOut => RunStatus::TimedOut,
             AttemptStatus::Interrupted => RunStatus::Interrupted,
         };
+        let mut metrics = last.metrics;
+        metrics.extend(crate::action::extract::apply(
+            &job.extract,
+            &last.output_tail,
+        ));
         RunOutcome {
+            metrics,
             status,
             reason,
             attempts: attempt,

@@ -70,6 +70,7 @@ fn job(id: &str, trigger: Trigger, script: &Arc<Script>) -> JobBuilder {
             jitter: false,
         },
         action: ActionSpec::Scripted(script.clone()),
+        extract: Vec::new(),
     })
 }
 

@@ -143,6 +143,7 @@ pub async fn run(spec: &CommandSpec, ctx: &AttemptCtx<'_>) -> AttemptResult {
         exit_code,
         error,
         output_tail,
+        metrics: Vec::new(),
     }
 }
 

@@ -2,6 +2,8 @@
 //! reports an `AttemptResult`; retries, timeouts per run and the ledger belong to the runner.
 
 pub mod command;
+pub mod extract;
+pub mod http;
 mod output;
 #[doc(hidden)]
 pub mod scripted;
@@ -16,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ActionSpec {
     Command(command::CommandSpec),
+    Http(http::HttpSpec),
     /// Test support: a scripted action (not available in job files).
     #[doc(hidden)]
     Scripted(std::sync::Arc<scripted::Script>),
@@ -25,6 +28,7 @@ impl ActionSpec {
     pub fn kind(&self) -> &'static str {
         match self {
             ActionSpec::Command(c) => c.kind(),
+            ActionSpec::Http(_) => "http",
             ActionSpec::Scripted(_) => "scripted",
         }
     }
@@ -32,6 +36,7 @@ impl ActionSpec {
     pub fn summary(&self) -> String {
         match self {
             ActionSpec::Command(c) => c.summary(),
+            ActionSpec::Http(h) => h.summary(),
             ActionSpec::Scripted(_) => "scripted".into(),
         }
     }
@@ -40,6 +45,7 @@ impl ActionSpec {
     pub async fn run(&self, ctx: &AttemptCtx<'_>) -> AttemptResult {
         match self {
             ActionSpec::Command(c) => command::run(c, ctx).await,
+            ActionSpec::Http(h) => http::run(h, ctx).await,
             ActionSpec::Scripted(s) => s.run(ctx).await,
         }
     }
@@ -76,6 +82,24 @@ pub struct AttemptResult {
     pub exit_code: Option<i32>,
     pub error: Option<String>,
     pub output_tail: String,
+    /// Figures the job kind measured (latency, tokens/s, memory...), stored with the run.
+    pub metrics: Vec<Metric>,
+}
+
+/// A named figure measured by a run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Metric {
+    pub name: String,
+    pub value: f64,
+}
+
+impl Metric {
+    pub fn new(name: impl Into<String>, value: f64) -> Self {
+        Metric {
+            name: name.into(),
+            value,
+        }
+    }
 }
 
 impl AttemptResult {
@@ -85,6 +109,7 @@ impl AttemptResult {
             exit_code: None,
             error: Some(error.into()),
             output_tail: String::new(),
+            metrics: Vec::new(),
         }
     }
 }

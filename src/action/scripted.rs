@@ -93,6 +93,7 @@ impl Script {
             exit_code: None,
             error,
             output_tail: String::new(),
+            metrics: Vec::new(),
         }
     }
 }

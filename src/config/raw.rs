@@ -52,6 +52,16 @@ pub struct RawJob {
     pub timeout: Option<S<String>>,
     pub retry: Option<S<RawRetry>>,
     pub run: Option<S<RawRun>>,
+    pub metrics: Option<S<Vec<S<RawExtract>>>>,
+}
+
+/// `metrics:` entries: `{regex: '...(?P<name>...)'}` or `{json: /pointer, name: x}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExtract {
+    pub regex: Option<S<String>>,
+    pub json: Option<S<String>>,
+    pub name: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,6 +88,35 @@ pub struct RawRun {
     pub shell: Option<S<String>>,
     pub env: Option<S<BTreeMap<String, S<String>>>>,
     pub workdir: Option<S<String>>,
+    pub http: Option<S<RawHttp>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttp {
+    pub url: S<String>,
+    pub method: Option<S<String>>,
+    pub headers: Option<S<BTreeMap<String, S<String>>>>,
+    pub bearer_env: Option<S<String>>,
+    pub body: Option<S<String>>,
+    pub timeout: Option<S<String>>,
+    pub expect: Option<S<RawExpect>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExpect {
+    pub status: Option<S<Vec<S<u16>>>>,
+    pub content_type: Option<S<String>>,
+    pub body_regex: Option<S<String>>,
+    pub json: Option<S<RawJsonExpect>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJsonExpect {
+    pub pointer: S<String>,
+    pub equals: S<serde_json::Value>,
 }
 
 /// The keys a job file may hold, for "did you mean" (kept in step with `RawJob`).

@@ -98,6 +98,8 @@ pub struct JobSpec {
     pub timeout: Option<Duration>,
     pub retry: RetryPolicy,
     pub action: ActionSpec,
+    /// Figures to read from the run's output into metrics.
+    pub extract: Vec<crate::action::extract::Extract>,
 }
 
 /// What to do with slots that passed while the daemon was down, the machine asleep, or the

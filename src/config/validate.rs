@@ -2,18 +2,20 @@
 //! expected; all problems of a file are collected, not just the first.
 
 use super::diag::{Diagnostic, Pos, did_you_mean};
-use super::raw::{RawGlobal, RawJob, RawRun, S};
+use super::raw::{RawExtract, RawGlobal, RawHttp, RawJob, RawRun, S};
 use super::spec::*;
 use super::{duration, interp, parse_timezone};
 use crate::action::ActionSpec;
 use crate::action::command::{CommandSpec, Program};
+use crate::action::extract::Extract;
+use crate::action::http::{Expect, HttpSpec};
 use crate::schedule::{CronSchedule, Trigger};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Collects diagnostics for one file.
-struct Checker<'a> {
+pub(super) struct Checker<'a> {
     path: &'a Path,
     text: &'a str,
     errors: Vec<Diagnostic>,
@@ -264,6 +266,11 @@ pub fn job(
             None
         }
     };
+    let extract = raw
+        .metrics
+        .as_ref()
+        .map(|m| extracts(&mut c, m))
+        .unwrap_or_default();
     let spec = match (trigger, action) {
         (Some(trigger), Some(action)) => Some(JobSpec {
             id: Arc::from(id),
@@ -276,6 +283,7 @@ pub fn job(
             timeout,
             retry,
             action,
+            extract,
         }),
         _ => None,
     };
@@ -349,11 +357,13 @@ fn trigger(c: &mut Checker<'_>, raw: &RawJob, tz: chrono_tz::Tz) -> Option<Trigg
     Some(Trigger::AtStart)
 }
 
-const KINDS: &[&str] = &["command", "shell"];
+const KINDS: &[&str] = &["command", "shell", "http"];
 
 fn action(c: &mut Checker<'_>, run: &S<RawRun>) -> Option<ActionSpec> {
     let r = &run.value;
-    let kinds = usize::from(r.command.is_some()) + usize::from(r.shell.is_some());
+    let kinds = usize::from(r.command.is_some())
+        + usize::from(r.shell.is_some())
+        + usize::from(r.http.is_some());
     if kinds != 1 {
         let d = c.error(
             run,
@@ -366,6 +376,17 @@ fn action(c: &mut Checker<'_>, run: &S<RawRun>) -> Option<ActionSpec> {
         );
         d.expected = Some(format!("exactly one of: {}", KINDS.join(", ")));
         return None;
+    }
+    if let Some(h) = &r.http {
+        if r.env.is_some() || r.workdir.is_some() {
+            c.error(
+                run,
+                "run",
+                "`env` and `workdir` belong to `command` and `shell` jobs, not `http`",
+            );
+            return None;
+        }
+        return http(c, h).map(ActionSpec::Http);
     }
     let mut env = Vec::new();
     if let Some(vars) = &r.env {
@@ -429,4 +450,165 @@ fn action(c: &mut Checker<'_>, run: &S<RawRun>) -> Option<ActionSpec> {
         env,
         workdir,
     }))
+}
+
+fn http(c: &mut Checker<'_>, h: &S<RawHttp>) -> Option<HttpSpec> {
+    let h = &h.value;
+    let url = c.interp(&h.url, "run.http.url")?;
+    if !(url.starts_with("http://") || url.starts_with("https://"))
+        || reqwest::Url::parse(&url).is_err()
+    {
+        let d = c.error(
+            &h.url,
+            "run.http.url",
+            format!("`{url}` is not an http:// or https:// URL"),
+        );
+        d.expected = Some("a URL such as http://127.0.0.1:18789/readyz".into());
+        return None;
+    }
+    let method = match &h.method {
+        Some(m) => {
+            let i = c.choice(
+                &h.method,
+                "run.http.method",
+                &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            )?;
+            let _ = m;
+            ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"][i].to_string()
+        }
+        None => "GET".to_string(),
+    };
+    let mut headers = Vec::new();
+    if let Some(hs) = &h.headers {
+        for (name, value) in &hs.value {
+            if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                c.error(
+                    value,
+                    &format!("run.http.headers.{name}"),
+                    format!("`{name}` is not a valid header name"),
+                );
+                continue;
+            }
+            headers.push((
+                name.clone(),
+                c.interp(value, &format!("run.http.headers.{name}"))?,
+            ));
+        }
+    }
+    let timeout = c.duration(&h.timeout, "run.http.timeout");
+    let mut expect = Expect::default();
+    if let Some(e) = &h.expect {
+        let e = &e.value;
+        if let Some(codes) = &e.status {
+            for code in &codes.value {
+                if !(100..=599).contains(&code.value) {
+                    c.error(
+                        code,
+                        "run.http.expect.status",
+                        format!("{} is not an HTTP status", code.value),
+                    );
+                }
+            }
+            expect.status = Some(codes.value.iter().map(|s| s.value).collect());
+        }
+        expect.content_type = e.content_type.as_ref().map(|t| t.value.clone());
+        if let Some(re) = &e.body_regex {
+            match regex::Regex::new(&re.value) {
+                Ok(r) => expect.body_regex = Some(r),
+                Err(err) => {
+                    c.error(
+                        re,
+                        "run.http.expect.body_regex",
+                        format!("invalid regex: {}", first_line(&err.to_string())),
+                    );
+                }
+            }
+        }
+        if let Some(j) = &e.json {
+            if !j.value.pointer.value.starts_with('/') {
+                let d = c.error(
+                    &j.value.pointer,
+                    "run.http.expect.json.pointer",
+                    format!("`{}` is not a JSON pointer", j.value.pointer.value),
+                );
+                d.expected = Some("a pointer such as /ready or /models/0/name".into());
+            }
+            expect.json = Some((j.value.pointer.value.clone(), j.value.equals.value.clone()));
+        }
+    }
+    Some(HttpSpec {
+        method,
+        url,
+        headers,
+        bearer_env: h.bearer_env.as_ref().map(|b| b.value.clone()),
+        body: h.body.as_ref().map(|b| b.value.clone()),
+        timeout,
+        expect,
+    })
+}
+
+fn first_line(s: &str) -> String {
+    s.lines()
+        .rfind(|l| !l.trim().is_empty())
+        .unwrap_or(s)
+        .trim()
+        .to_string()
+}
+
+pub(super) fn extracts(c: &mut Checker<'_>, list: &S<Vec<S<RawExtract>>>) -> Vec<Extract> {
+    let mut out = Vec::new();
+    for item in &list.value {
+        let e = &item.value;
+        match (&e.regex, &e.json) {
+            (Some(re), None) => match regex::Regex::new(&re.value) {
+                Ok(r) if r.capture_names().flatten().next().is_some() => {
+                    out.push(Extract::Regex(r))
+                }
+                Ok(_) => {
+                    let d = c.error(
+                        re,
+                        "metrics.regex",
+                        "the regex has no named group, so it names no metric",
+                    );
+                    d.expected = Some(
+                        "a named group per figure, e.g. tokens_per_s=(?P<tokens_per_s>[0-9.]+)"
+                            .into(),
+                    );
+                }
+                Err(err) => {
+                    c.error(
+                        re,
+                        "metrics.regex",
+                        format!("invalid regex: {}", first_line(&err.to_string())),
+                    );
+                }
+            },
+            (None, Some(ptr)) => {
+                if !ptr.value.starts_with('/') {
+                    let d = c.error(
+                        ptr,
+                        "metrics.json",
+                        format!("`{}` is not a JSON pointer", ptr.value),
+                    );
+                    d.expected = Some("a pointer such as /eval_count".into());
+                    continue;
+                }
+                let name = e.name.as_ref().map(|n| n.value.clone()).unwrap_or_else(|| {
+                    ptr.value.rsplit('/').next().unwrap_or_default().to_string()
+                });
+                out.push(Extract::Json {
+                    pointer: ptr.value.clone(),
+                    name,
+                });
+            }
+            _ => {
+                let d = c.error(item, "metrics", "each entry takes either `regex` or `json`");
+                d.expected = Some(
+                    "`- regex: 'x=(?P<x>[0-9.]+)'` or `- json: /pointer` with an optional `name`"
+                        .into(),
+                );
+            }
+        }
+    }
+    out
 }

@@ -30,4 +30,15 @@ pub const MIGRATIONS: &[&str] = &[
         accounted_until  INTEGER NOT NULL   -- every slot up to here has its row
     ) WITHOUT ROWID;
     "#,
+    // 2: figures measured by runs (latency, tokens/s, memory...), for monitors and reports.
+    r#"
+    CREATE TABLE metrics (
+        run_id  INTEGER NOT NULL,
+        job     TEXT    NOT NULL,
+        name    TEXT    NOT NULL,
+        value   REAL    NOT NULL,
+        at      INTEGER NOT NULL      -- Unix milliseconds (the run's end)
+    );
+    CREATE INDEX metrics_by_job ON metrics(job, name, at);
+    "#,
 ];

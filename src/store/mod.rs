@@ -342,6 +342,16 @@ fn finish_on(conn: &Connection, run_id: i64, outcome: &RunOutcome) -> Result<(),
         outcome.error,
         outcome.output_tail,
     ])?;
+    if !outcome.metrics.is_empty() {
+        let mut insert = conn.prepare_cached(
+            "INSERT INTO metrics (run_id, job, name, value, at) SELECT ?1, job, ?2, ?3, ?4 FROM runs WHERE id = ?1",
+        )?;
+        for m in &outcome.metrics {
+            if m.value.is_finite() {
+                insert.execute(params![run_id, m.name, m.value, outcome.finished_at_ms])?;
+            }
+        }
+    }
     Ok(())
 }
 
@@ -351,7 +361,36 @@ fn set_pid_on(conn: &Connection, run_id: i64, pid: u32) -> Result<(), StoreError
     Ok(())
 }
 
+/// One recorded figure.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MetricRow {
+    pub run_id: i64,
+    pub name: String,
+    pub value: f64,
+    /// Unix milliseconds.
+    pub at: i64,
+}
+
 impl Store {
+    /// A job's figures since `since_ms`, oldest first.
+    pub fn metrics(&self, job: &str, since_ms: i64) -> Result<Vec<MetricRow>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT run_id, name, value, at FROM metrics WHERE job = ?1 AND at >= ?2 ORDER BY at, run_id, name",
+        )?;
+        let rows = stmt
+            .query_map(params![job, since_ms], |r| {
+                Ok(MetricRow {
+                    run_id: r.get(0)?,
+                    name: r.get(1)?,
+                    value: r.get(2)?,
+                    at: r.get(3)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
     /// The newest runs, newest first, of one job or all.
     pub fn history(&self, job: Option<&str>, limit: usize) -> Result<Vec<RunRow>, StoreError> {
         let conn = self.conn();

@@ -1,0 +1,405 @@
+//! The `http` job kind: one request, judged by status (default 2xx) and optionally content type,
+//! a body regex and a JSON pointer's value. Records `status`, `total_ms` and `connect_ms` (DNS,
+//! TCP and TLS of the connection this request opened) as metrics. A health endpoint must be
+//! checked by its body, not its status: an old OpenClaw gateway answers every path with 200 and
+//! its web UI's HTML.
+
+use super::{AttemptCtx, AttemptResult, AttemptStatus, Metric};
+use futures_util::StreamExt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Bodies are read up to this size; the rest is not read (never an unbounded read).
+const MAX_BODY: usize = 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpSpec {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    /// The name of an environment variable holding a bearer token, read at run time.
+    pub bearer_env: Option<String>,
+    pub body: Option<String>,
+    /// Per request; the job's timeout bounds it too.
+    pub timeout: Option<Duration>,
+    pub expect: Expect,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Expect {
+    /// Accepted status codes; `None` is any 2xx.
+    pub status: Option<Vec<u16>>,
+    /// The media type the response must have (`application/json`), parameters ignored.
+    pub content_type: Option<String>,
+    pub body_regex: Option<regex::Regex>,
+    /// A JSON pointer into the body and the value it must hold.
+    pub json: Option<(String, serde_json::Value)>,
+}
+
+impl PartialEq for Expect {
+    fn eq(&self, o: &Self) -> bool {
+        self.status == o.status
+            && self.content_type == o.content_type
+            && self.body_regex.as_ref().map(regex::Regex::as_str)
+                == o.body_regex.as_ref().map(regex::Regex::as_str)
+            && self.json == o.json
+    }
+}
+impl Eq for Expect {}
+
+impl HttpSpec {
+    pub fn summary(&self) -> String {
+        format!("{} {}", self.method, self.url)
+    }
+}
+
+/// What a check found, before it is turned into an attempt result.
+pub struct Checked {
+    pub ok: bool,
+    pub status: Option<u16>,
+    pub total: Duration,
+    pub connect: Option<Duration>,
+    pub line: String,
+    pub error: Option<String>,
+}
+
+pub async fn run(spec: &HttpSpec, ctx: &AttemptCtx<'_>) -> AttemptResult {
+    let c = tokio::select! {
+        c = check(spec, ctx.deadline) => c,
+        () = ctx.cancel.cancelled() => {
+            return AttemptResult { status: AttemptStatus::Interrupted, exit_code: None, error: Some("interrupted by daemon shutdown".into()), output_tail: String::new(), metrics: Vec::new() };
+        }
+    };
+    tracing::info!(target: "clawcron::output", job = ctx.job, run_id = ctx.run_id, stream = "output", "{}", c.line);
+    let mut metrics = vec![Metric::new("total_ms", c.total.as_secs_f64() * 1e3)];
+    if let Some(s) = c.status {
+        metrics.push(Metric::new("status", f64::from(s)));
+    }
+    if let Some(d) = c.connect {
+        metrics.push(Metric::new("connect_ms", d.as_secs_f64() * 1e3));
+    }
+    let timed_out = ctx.deadline.is_some_and(|d| Instant::now() >= d);
+    let status = match (c.ok, timed_out) {
+        (true, _) => AttemptStatus::Succeeded,
+        (false, true) => AttemptStatus::TimedOut,
+        (false, false) => AttemptStatus::Failed,
+    };
+    AttemptResult {
+        status,
+        exit_code: None,
+        error: c.error,
+        output_tail: format!("{}\n", c.line),
+        metrics,
+    }
+}
+
+/// Makes the request and judges the answer. Also used by `docker.restart`'s functional probe.
+pub async fn check(spec: &HttpSpec, deadline: Option<Instant>) -> Checked {
+    let started = Instant::now();
+    let fail = |error: String, status: Option<u16>, connect: Option<Duration>| Checked {
+        ok: false,
+        status,
+        total: started.elapsed(),
+        connect,
+        line: format!("{} -> {error}", spec.summary()),
+        error: Some(error),
+    };
+    let timing = ConnectTiming::default();
+    let client = match reqwest::Client::builder()
+        .connector_layer(timing.clone())
+        .pool_max_idle_per_host(0)
+        .redirect(reqwest::redirect::Policy::limited(5))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            return fail(
+                format!("cannot build an HTTP client: {}", chain(&e)),
+                None,
+                None,
+            );
+        }
+    };
+    let method =
+        reqwest::Method::from_bytes(spec.method.as_bytes()).unwrap_or(reqwest::Method::GET);
+    let mut req = client.request(method, &spec.url);
+    for (k, v) in &spec.headers {
+        req = req.header(k, v);
+    }
+    if let Some(var) = &spec.bearer_env {
+        match std::env::var(var) {
+            Ok(token) if !token.is_empty() => req = req.bearer_auth(token),
+            _ => {
+                return fail(
+                    format!("environment variable `{var}` (the bearer token) is not set"),
+                    None,
+                    None,
+                );
+            }
+        }
+    }
+    if let Some(b) = &spec.body {
+        req = req.body(b.clone());
+    }
+    let mut limit = spec.timeout;
+    let mut by_job = false;
+    if let Some(d) = deadline {
+        let left = d.saturating_duration_since(Instant::now());
+        by_job = limit.is_none_or(|t| left < t);
+        limit = Some(limit.map_or(left, |t| t.min(left)));
+    }
+    if let Some(t) = limit {
+        req = req.timeout(t);
+    }
+    let resp = match req.send().await {
+        Ok(r) => r,
+        Err(e) => {
+            let why = if e.is_timeout() && by_job {
+                "no answer before the job's timeout".to_string()
+            } else if e.is_timeout() {
+                format!(
+                    "no answer within {}",
+                    crate::config::duration::format(limit.unwrap_or_default())
+                )
+            } else {
+                chain(&e)
+            };
+            return fail(why, None, timing.get());
+        }
+    };
+    let status = resp.status().as_u16();
+    let ctype = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let mut body: Vec<u8> = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(bytes) => {
+                let room = MAX_BODY - body.len();
+                body.extend_from_slice(&bytes[..bytes.len().min(room)]);
+                if body.len() >= MAX_BODY {
+                    break;
+                }
+            }
+            Err(e) => {
+                let why = if e.is_timeout() {
+                    "the body did not arrive in time".to_string()
+                } else {
+                    chain(&e)
+                };
+                return fail(why, Some(status), timing.get());
+            }
+        }
+    }
+    let total = started.elapsed();
+    let connect = timing.get();
+    let text = String::from_utf8_lossy(&body);
+    let verdict = judge(&spec.expect, status, &ctype, &text);
+    let media = ctype.split(';').next().unwrap_or("").trim();
+    let mut line = format!(
+        "{} -> {status} {} in {:.1} ms",
+        spec.summary(),
+        if media.is_empty() {
+            "(no content type)"
+        } else {
+            media
+        },
+        total.as_secs_f64() * 1e3
+    );
+    if let Some(c) = connect {
+        line.push_str(&format!(" (connect {:.1} ms)", c.as_secs_f64() * 1e3));
+    }
+    match verdict {
+        Ok(()) => Checked {
+            ok: true,
+            status: Some(status),
+            total,
+            connect,
+            line,
+            error: None,
+        },
+        Err(why) => {
+            line.push_str(&format!(": {why}"));
+            Checked {
+                ok: false,
+                status: Some(status),
+                total,
+                connect,
+                line,
+                error: Some(why),
+            }
+        }
+    }
+}
+
+fn judge(expect: &Expect, status: u16, ctype: &str, body: &str) -> Result<(), String> {
+    let status_ok = match &expect.status {
+        Some(codes) => codes.contains(&status),
+        None => (200..300).contains(&status),
+    };
+    if !status_ok {
+        let wanted = match &expect.status {
+            Some(c) => c
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(" or "),
+            None => "2xx".into(),
+        };
+        return Err(format!(
+            "status {status}, expected {wanted}{}",
+            snippet(body)
+        ));
+    }
+    if let Some(want) = &expect.content_type {
+        let media = ctype.split(';').next().unwrap_or("").trim();
+        if !media.eq_ignore_ascii_case(want) {
+            let got = if media.is_empty() { "none" } else { media };
+            return Err(format!("content type {got}, expected {want}"));
+        }
+    }
+    if let Some(re) = &expect.body_regex
+        && !re.is_match(body)
+    {
+        return Err(format!(
+            "the body does not match /{}/{}",
+            re.as_str(),
+            snippet(body)
+        ));
+    }
+    if let Some((pointer, want)) = &expect.json {
+        let doc: serde_json::Value = serde_json::from_str(body)
+            .map_err(|e| format!("the body is not JSON ({e}){}", snippet(body)))?;
+        match doc.pointer(pointer) {
+            Some(v) if v == want => {}
+            Some(v) => return Err(format!("{pointer} is {v}, expected {want}")),
+            None => return Err(format!("{pointer} is missing{}", snippet(body))),
+        }
+    }
+    Ok(())
+}
+
+/// The start of a body, for an error message.
+fn snippet(body: &str) -> String {
+    let t: String = body.trim().chars().take(120).collect();
+    if t.is_empty() {
+        String::new()
+    } else {
+        format!(" (body: {t:?})")
+    }
+}
+
+/// An error and its causes on one line (reqwest hides the useful part, e.g. "Connection refused").
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut src = e.source();
+    while let Some(s) = src {
+        let t = s.to_string();
+        if !parts.iter().any(|p| p.contains(&t)) {
+            parts.push(t);
+        }
+        src = s.source();
+    }
+    parts.join(": ")
+}
+
+/// A connector layer that records how long the connection (DNS, TCP, TLS) took.
+#[derive(Clone, Default)]
+struct ConnectTiming(Arc<Mutex<Option<Duration>>>);
+
+impl ConnectTiming {
+    fn get(&self) -> Option<Duration> {
+        self.0.lock().ok().and_then(|g| *g)
+    }
+}
+
+impl<S> tower_layer::Layer<S> for ConnectTiming {
+    type Service = Timed<S>;
+    fn layer(&self, inner: S) -> Timed<S> {
+        Timed {
+            inner,
+            timing: self.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Timed<S> {
+    inner: S,
+    timing: ConnectTiming,
+}
+
+impl<S, R> tower_service::Service<R> for Timed<S>
+where
+    S: tower_service::Service<R>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: R) -> Self::Future {
+        let start = std::time::Instant::now();
+        let fut = self.inner.call(req);
+        let timing = self.timing.clone();
+        Box::pin(async move {
+            let r = fut.await;
+            if let Ok(mut g) = timing.0.lock() {
+                *g = Some(start.elapsed());
+            }
+            r
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn judging() {
+        let json_ready = Expect {
+            content_type: Some("application/json".into()),
+            json: Some(("/ready".into(), serde_json::Value::Bool(true))),
+            ..Expect::default()
+        };
+        assert_eq!(
+            judge(
+                &json_ready,
+                200,
+                "application/json; charset=utf-8",
+                r#"{"ready":true}"#
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            judge(&json_ready, 200, "text/html", "<html>").unwrap_err(),
+            "content type text/html, expected application/json"
+        );
+        assert_eq!(
+            judge(&json_ready, 200, "application/json", r#"{"ready":false}"#).unwrap_err(),
+            "/ready is false, expected true"
+        );
+        assert_eq!(
+            judge(&Expect::default(), 404, "text/plain", "Not Found").unwrap_err(),
+            "status 404, expected 2xx (body: \"Not Found\")"
+        );
+        let codes = Expect {
+            status: Some(vec![503]),
+            ..Expect::default()
+        };
+        assert_eq!(judge(&codes, 503, "", ""), Ok(()));
+    }
+}

@@ -1,0 +1,238 @@
+//! The `http` job kind, end to end through the binary, against a stand-in that reproduces the
+//! observed OpenClaw gateway answers (tests/standins/gateway.py): 2026.9.6's JSON /readyz, and
+//! 2026.1.30's web-UI HTML on every path, which a status-only check wrongly accepts.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn gateway(version: &str, extra: &[&str]) -> Server {
+    let mut child = Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/standins/gateway.py"
+        ))
+        .args(["--version", version, "--port", "0"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 is needed for the stand-in servers");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .trim()
+        .strip_prefix("PORT ")
+        .expect("PORT line")
+        .parse()
+        .unwrap();
+    Server { child, port }
+}
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("jobs")).unwrap();
+        Env { dir }
+    }
+
+    fn trigger(&self, name: &str, yaml: &str, env: &[(&str, &str)]) -> (Output, serde_json::Value) {
+        std::fs::write(
+            self.dir.path().join("jobs").join(format!("{name}.yaml")),
+            yaml,
+        )
+        .unwrap();
+        let mut c = Command::new(env!("CARGO_BIN_EXE_clawcron"));
+        c.current_dir(self.dir.path())
+            .args(["--state-dir", "state", "trigger", name])
+            .env_remove("CLAWCRON_STATE_DIR");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let out = c.output().unwrap();
+        let h = Command::new(env!("CARGO_BIN_EXE_clawcron"))
+            .current_dir(self.dir.path())
+            .args([
+                "--state-dir",
+                "state",
+                "history",
+                name,
+                "--limit",
+                "1",
+                "--json",
+            ])
+            .output()
+            .unwrap();
+        let rows: Vec<serde_json::Value> = serde_json::from_slice(&h.stdout).unwrap();
+        (out, rows.into_iter().next().unwrap())
+    }
+
+    fn metrics(&self, name: &str) -> Vec<serde_json::Value> {
+        let out = Command::new(env!("CARGO_BIN_EXE_clawcron"))
+            .current_dir(self.dir.path())
+            .args(["--state-dir", "state", "metrics", name, "--json"])
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+fn readyz_job(port: u16, path: &str) -> String {
+    format!(
+        "every: 5m\ntimeout: 10s\nrun:\n  http:\n    url: http://127.0.0.1:{port}{path}\n    expect:\n      content_type: application/json\n      json: {{ pointer: /ready, equals: true }}\n"
+    )
+}
+
+#[test]
+fn readiness_of_a_current_gateway() {
+    let gw = gateway("2026.9.6", &[]);
+    let env = Env::new();
+    let (out, row) = env.trigger("health", &readyz_job(gw.port, "/readyz"), &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(row["status"], "succeeded");
+    let tail = row["output_tail"].as_str().unwrap();
+    assert!(
+        tail.starts_with(&format!(
+            "GET http://127.0.0.1:{}/readyz -> 200 application/json in ",
+            gw.port
+        )),
+        "{tail}"
+    );
+    let metrics = env.metrics("health");
+    let names: Vec<&str> = metrics
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"total_ms") && names.contains(&"status") && names.contains(&"connect_ms"),
+        "{names:?}"
+    );
+    let status = env
+        .metrics("health")
+        .into_iter()
+        .find(|m| m["name"] == "status")
+        .unwrap();
+    assert_eq!(status["value"], 200.0);
+}
+
+#[test]
+fn an_old_gateway_answers_html_everywhere() {
+    let gw = gateway("2026.1.30", &[]);
+    let env = Env::new();
+    // The trap: a status-only check of the guide's URL passes on a gateway with no health endpoint.
+    let (out, row) = env.trigger(
+        "naive",
+        &format!(
+            "every: 5m\nrun:\n  http: {{ url: \"http://127.0.0.1:{}/api/health\" }}\n",
+            gw.port
+        ),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(row["status"], "succeeded");
+    // The shipped check requires JSON with ready: true, and so fails honestly.
+    let (out, row) = env.trigger("health", &readyz_job(gw.port, "/readyz"), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        row["error"],
+        "content type text/html, expected application/json"
+    );
+}
+
+#[test]
+fn not_ready_missing_paths_refused_connections_and_hangs() {
+    let gw = gateway("2026.9.6", &["--ready-after", "3600"]);
+    let env = Env::new();
+    let (_, row) = env.trigger("starting", &readyz_job(gw.port, "/readyz"), &[]);
+    assert_eq!(row["status"], "failed");
+    assert!(
+        row["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("status 503, expected 2xx (body: \"{\\\"ready\\\": false"),
+        "{}",
+        row["error"]
+    );
+    let (_, row) = env.trigger("guide", &readyz_job(gw.port, "/api/health"), &[]);
+    assert_eq!(
+        row["error"],
+        "status 404, expected 2xx (body: \"Not Found\")"
+    );
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (_, row) = env.trigger("down", &readyz_job(closed, "/readyz"), &[]);
+    assert_eq!(row["status"], "failed");
+    assert!(
+        row["error"]
+            .as_str()
+            .unwrap()
+            .contains("Connection refused"),
+        "{}",
+        row["error"]
+    );
+
+    let (_, row) = env.trigger(
+        "hung",
+        &format!("every: 5m\ntimeout: 1s\nrun:\n  http: {{ url: \"http://127.0.0.1:{}/__test/hang\" }}\n", gw.port),
+        &[],
+    );
+    assert_eq!(row["status"], "timed_out");
+    assert_eq!(row["error"], "no answer before the job's timeout");
+    assert!(row["duration_ms"].as_i64().unwrap() < 3000);
+}
+
+#[test]
+fn bearer_token_from_the_environment() {
+    let gw = gateway("2026.1.30", &["--token", "s3cret"]);
+    let env = Env::new();
+    let job = format!(
+        "every: 5m\nrun:\n  http:\n    method: POST\n    url: http://127.0.0.1:{}/tools/invoke\n    bearer_env: GATEWAY_TOKEN\n    body: '{{\"tool\":\"sessions_list\",\"args\":{{}}}}'\n    headers: {{ Content-Type: application/json }}\n    expect: {{ json: {{ pointer: /ok, equals: true }} }}\n",
+        gw.port
+    );
+    let (_, row) = env.trigger("invoke", &job, &[("GATEWAY_TOKEN", "s3cret")]);
+    assert_eq!(row["status"], "succeeded", "{row}");
+    let (_, row) = env.trigger("invoke", &job, &[("GATEWAY_TOKEN", "wrong")]);
+    assert!(
+        row["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("status 401, expected 2xx"),
+        "{row}"
+    );
+    assert!(
+        !row.to_string().contains("wrong"),
+        "the token never reaches the ledger"
+    );
+    let (_, row) = env.trigger("invoke", &job, &[]);
+    assert_eq!(
+        row["error"],
+        "environment variable `GATEWAY_TOKEN` (the bearer token) is not set"
+    );
+}
