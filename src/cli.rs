@@ -183,7 +183,7 @@ fn job_tz(loaded: &Loaded, job: &JobSpec) -> Tz {
 fn list(loaded: &Loaded) -> Result<(), Error> {
     let now = Utc::now().timestamp();
     println!(
-        "{:<24} {:<8} {:<36} {:<26} DESCRIPTION",
+        "{:<24} {:<15} {:<36} {:<26} DESCRIPTION",
         "JOB", "KIND", "SCHEDULE", "NEXT"
     );
     for job in &loaded.jobs {

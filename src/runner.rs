@@ -143,12 +143,28 @@ struct Inner {
     kill_grace: Duration,
     retention: Retention,
     finished: AtomicU64,
+    /// Named locks (`locks: [gpu]`), one permit each, made on first use.
+    locks: std::sync::Mutex<std::collections::HashMap<String, Arc<Semaphore>>>,
     /// Variables every run gets besides its own (`CLAWCRON_BIN`, `CLAWCRON_STATE_DIR`).
     base_env: Vec<(String, String)>,
 }
 
 /// Run retention after this many finished runs (and at start).
 const RETENTION_EVERY: u64 = 64;
+
+/// What a run found when its turn came.
+enum Turn<'a> {
+    /// Go ahead, holding these until the run ends.
+    Go {
+        _serial: Option<tokio::sync::SemaphorePermit<'a>>,
+        _locks: Vec<tokio::sync::OwnedSemaphorePermit>,
+        _permit: tokio::sync::SemaphorePermit<'a>,
+        waited_for_locks: Option<String>,
+    },
+    /// A named lock was held by another job: skipped (with why).
+    LockBusy(String),
+    Shutdown,
+}
 
 /// One run to carry out.
 pub struct Ticket {
@@ -195,6 +211,7 @@ impl Runner {
                 kill_grace,
                 retention,
                 finished: AtomicU64::new(0),
+                locks: std::sync::Mutex::new(std::collections::HashMap::new()),
                 base_env,
             }),
         }
@@ -261,22 +278,36 @@ impl Runner {
 
 impl Inner {
     async fn run(&self, job: &JobSpec, state: &JobState, ticket: Ticket) {
+        let now = self.clock.now().timestamp_millis();
+        let not_run = |status: RunStatus, reason: String| RunOutcome {
+            status,
+            reason: Some(reason),
+            attempts: 0,
+            started_at_ms: now,
+            finished_at_ms: self.clock.now().timestamp_millis(),
+            exit_code: None,
+            error: None,
+            output_tail: String::new(),
+            metrics: Vec::new(),
+        };
         let outcome = match self.wait_turn(job, state, &ticket).await {
-            Some(_permits) => self.attempts(job, ticket.run_id, ticket.slot).await,
-            None => {
-                let now = self.clock.now().timestamp_millis();
-                RunOutcome {
-                    status: RunStatus::Interrupted,
-                    reason: Some("the daemon shut down before the run could start".into()),
-                    attempts: 0,
-                    started_at_ms: now,
-                    finished_at_ms: now,
-                    exit_code: None,
-                    error: None,
-                    output_tail: String::new(),
-                    metrics: Vec::new(),
+            Turn::Go {
+                waited_for_locks, ..
+            } => {
+                let mut o = self.attempts(job, ticket.run_id, ticket.slot).await;
+                if let Some(w) = waited_for_locks {
+                    o.reason = Some(match o.reason {
+                        Some(r) => format!("{w}; {r}"),
+                        None => w,
+                    });
                 }
+                o
             }
+            Turn::LockBusy(reason) => not_run(RunStatus::Skipped, reason),
+            Turn::Shutdown => not_run(
+                RunStatus::Interrupted,
+                "the daemon shut down before the run could start".into(),
+            ),
         };
         state.active.fetch_sub(1, Ordering::SeqCst);
         info!(
@@ -299,33 +330,85 @@ impl Inner {
     }
 
     /// Waits for the job's turn (overlap) and a global permit; `None` if shutdown came first.
+    /// Waits for the job's turn (overlap), its named locks and a global permit.
     async fn wait_turn<'a>(
         &'a self,
         job: &JobSpec,
         state: &'a JobState,
         ticket: &Ticket,
-    ) -> Option<(
-        Option<tokio::sync::SemaphorePermit<'a>>,
-        tokio::sync::SemaphorePermit<'a>,
-    )> {
+    ) -> Turn<'a> {
         let serial = if job.overlap == Overlap::Allow && ticket.admission == Admission::Go {
             None
         } else {
             tokio::select! {
                 biased;
-                p = state.serial.acquire() => Some(p.ok()?),
-                () = self.stop.cancelled() => return None,
+                p = state.serial.acquire() => match p {
+                    Ok(p) => Some(p),
+                    Err(_) => return Turn::Shutdown,
+                },
+                () = self.stop.cancelled() => return Turn::Shutdown,
             }
         };
         if ticket.admission == Admission::Queued {
             state.queued.store(false, Ordering::SeqCst);
         }
+        // Locks in name order, so two jobs sharing two locks cannot deadlock.
+        let mut locks = Vec::with_capacity(job.locks.len());
+        let mut waited = Vec::new();
+        for name in &job.locks {
+            let sem = self.lock(name);
+            if let Ok(p) = sem.clone().try_acquire_owned() {
+                locks.push(p);
+                continue;
+            }
+            if job.overlap == Overlap::Skip {
+                return Turn::LockBusy(format!("lock busy: {name}"));
+            }
+            let start = tokio::time::Instant::now();
+            let bound = async {
+                match job.timeout {
+                    Some(t) => tokio::time::sleep(t).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                p = sem.acquire_owned() => match p {
+                    Ok(p) => locks.push(p),
+                    Err(_) => return Turn::Shutdown,
+                },
+                () = bound => return Turn::LockBusy(format!(
+                    "lock busy: {name} (waited {}, the job's timeout)",
+                    duration::format(start.elapsed())
+                )),
+                () = self.stop.cancelled() => return Turn::Shutdown,
+            }
+            waited.push(format!(
+                "waited {} for lock {name}",
+                duration::format(Duration::from_millis(start.elapsed().as_millis() as u64))
+            ));
+        }
         let permit = tokio::select! {
             biased;
-            p = self.permits.acquire() => p.ok()?,
-            () = self.stop.cancelled() => return None,
+            p = self.permits.acquire() => match p {
+                Ok(p) => p,
+                Err(_) => return Turn::Shutdown,
+            },
+            () = self.stop.cancelled() => return Turn::Shutdown,
         };
-        Some((serial, permit))
+        Turn::Go {
+            _serial: serial,
+            _locks: locks,
+            _permit: permit,
+            waited_for_locks: (!waited.is_empty()).then(|| waited.join(", ")),
+        }
+    }
+
+    fn lock(&self, name: &str) -> Arc<Semaphore> {
+        let mut map = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(name.to_string())
+            .or_insert_with(|| Arc::new(Semaphore::new(1)))
+            .clone()
     }
 
     async fn attempts(&self, job: &JobSpec, run_id: i64, slot: i64) -> RunOutcome {

@@ -271,11 +271,24 @@ fn shipped_jobs_are_valid() {
     let (jobs, errors) = config::load_jobs(Path::new("jobs"), &global());
     assert!(errors.is_empty(), "{errors:#?}");
     let ids: Vec<&str> = jobs.iter().map(|j| &*j.id).collect();
+    let kinds: Vec<&str> = jobs.iter().map(|j| j.action.kind()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "http",
+            "docker.restart",
+            "docker.stats",
+            "ollama.preload",
+            "ollama.bench",
+            "shell"
+        ]
+    );
     assert_eq!(
         ids,
         [
             "gateway-health",
             "gateway-restart",
+            "gateway-stats",
             "model-preload",
             "nightly-benchmark",
             "weekly-report"

@@ -71,6 +71,7 @@ fn job(id: &str, trigger: Trigger, script: &Arc<Script>) -> JobBuilder {
         },
         action: ActionSpec::Scripted(script.clone()),
         extract: Vec::new(),
+        locks: Vec::new(),
     })
 }
 
@@ -88,6 +89,10 @@ impl JobBuilder {
     }
     fn timeout(mut self, d: Duration) -> Self {
         self.0.timeout = Some(d);
+        self
+    }
+    fn locks(mut self, locks: &[&str]) -> Self {
+        self.0.locks = locks.iter().map(|l| l.to_string()).collect();
         self
     }
     fn retry(mut self, attempts: u32, backoff: u64, max_backoff: u64, jitter: bool) -> Self {
@@ -566,5 +571,41 @@ async fn dst_night_through_the_scheduler() {
         envs[1].as_deref(),
         Some("2026-03-29T01:00:00+00:00"),
         "jobs are told their slot"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn named_locks_serialize_jobs_or_skip_them() {
+    let preload = Arc::new(Script::new(ok(30), []));
+    let bench = Arc::new(Script::new(ok(10), []));
+    let other = Arc::new(Script::new(ok(10), []));
+    let d = start(
+        vec![
+            job("preload", cron("0 0 3 * * *"), &preload).locks(&["gpu"]),
+            // Waits for the lock (overlap queue), bounded by its 60 s timeout.
+            job("bench", cron("5 0 3 * * *"), &bench)
+                .locks(&["gpu"])
+                .overlap(Overlap::Queue)
+                .timeout(secs(60)),
+            // Skips when the lock is taken (overlap skip, the default).
+            job("other", cron("10 0 3 * * *"), &other).locks(&["gpu"]),
+        ],
+        "2026-06-01T02:59:00Z",
+    );
+    tokio::time::sleep(secs(180)).await;
+    let store = d.stop(secs(30)).await;
+    assert_eq!(summary(&store, "preload"), ["03:00:00 succeeded"]);
+    assert_eq!(
+        summary(&store, "bench"),
+        ["03:00:05 succeeded waited 25s for lock gpu"]
+    );
+    assert_eq!(
+        summary(&store, "other"),
+        ["03:00:10 skipped lock busy: gpu"]
+    );
+    assert_eq!(
+        bench.calls()[0].started.as_secs(),
+        90,
+        "the benchmark started when the preload released the lock"
     );
 }

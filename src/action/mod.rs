@@ -2,8 +2,10 @@
 //! reports an `AttemptResult`; retries, timeouts per run and the ledger belong to the runner.
 
 pub mod command;
+pub mod docker;
 pub mod extract;
 pub mod http;
+pub mod ollama;
 mod output;
 #[doc(hidden)]
 pub mod scripted;
@@ -19,6 +21,13 @@ use tokio_util::sync::CancellationToken;
 pub enum ActionSpec {
     Command(command::CommandSpec),
     Http(http::HttpSpec),
+    DockerRestart(docker::restart::RestartSpec),
+    DockerExec(docker::exec::ExecSpec),
+    DockerStats(docker::stats::StatsSpec),
+    OllamaPreload(ollama::preload::PreloadSpec),
+    OllamaUnload(ollama::unload::UnloadSpec),
+    OllamaBench(ollama::bench::BenchSpec),
+    OllamaStatus(ollama::status::StatusSpec),
     /// Test support: a scripted action (not available in job files).
     #[doc(hidden)]
     Scripted(std::sync::Arc<scripted::Script>),
@@ -29,6 +38,13 @@ impl ActionSpec {
         match self {
             ActionSpec::Command(c) => c.kind(),
             ActionSpec::Http(_) => "http",
+            ActionSpec::DockerRestart(_) => "docker.restart",
+            ActionSpec::DockerExec(_) => "docker.exec",
+            ActionSpec::DockerStats(_) => "docker.stats",
+            ActionSpec::OllamaPreload(_) => "ollama.preload",
+            ActionSpec::OllamaUnload(_) => "ollama.unload",
+            ActionSpec::OllamaBench(_) => "ollama.bench",
+            ActionSpec::OllamaStatus(_) => "ollama.status",
             ActionSpec::Scripted(_) => "scripted",
         }
     }
@@ -37,6 +53,27 @@ impl ActionSpec {
         match self {
             ActionSpec::Command(c) => c.summary(),
             ActionSpec::Http(h) => h.summary(),
+            ActionSpec::DockerRestart(r) => format!("restart {}", r.target.describe()),
+            ActionSpec::DockerExec(e) => {
+                format!("exec in {}: {}", e.target.describe(), e.command.join(" "))
+            }
+            ActionSpec::DockerStats(s) => format!("stats of {}", s.target.describe()),
+            ActionSpec::OllamaPreload(p) => format!(
+                "preload {} at {}",
+                [p.models.clone(), p.embed_models.clone()]
+                    .concat()
+                    .join(", "),
+                p.url
+            ),
+            ActionSpec::OllamaUnload(p) => format!(
+                "unload {} at {}",
+                [p.models.clone(), p.embed_models.clone()]
+                    .concat()
+                    .join(", "),
+                p.url
+            ),
+            ActionSpec::OllamaBench(b) => format!("bench {} x{} at {}", b.model, b.rounds, b.url),
+            ActionSpec::OllamaStatus(s) => format!("status of {}", s.url),
             ActionSpec::Scripted(_) => "scripted".into(),
         }
     }
@@ -46,6 +83,13 @@ impl ActionSpec {
         match self {
             ActionSpec::Command(c) => command::run(c, ctx).await,
             ActionSpec::Http(h) => http::run(h, ctx).await,
+            ActionSpec::DockerRestart(r) => docker::restart::run(r, ctx).await,
+            ActionSpec::DockerExec(e) => docker::exec::run(e, ctx).await,
+            ActionSpec::DockerStats(s) => docker::stats::run(s, ctx).await,
+            ActionSpec::OllamaPreload(p) => ollama::preload::run(p, ctx).await,
+            ActionSpec::OllamaUnload(u) => ollama::unload::run(u, ctx).await,
+            ActionSpec::OllamaBench(b) => ollama::bench::run(b, ctx).await,
+            ActionSpec::OllamaStatus(s) => ollama::status::run(s, ctx).await,
             ActionSpec::Scripted(s) => s.run(ctx).await,
         }
     }

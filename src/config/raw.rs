@@ -19,6 +19,13 @@ pub struct RawGlobal {
     pub kill_grace: Option<S<String>>,
     pub retention: Option<RawRetention>,
     pub log: Option<RawLog>,
+    pub docker: Option<RawDockerGlobal>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDockerGlobal {
+    pub host: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -53,6 +60,7 @@ pub struct RawJob {
     pub retry: Option<S<RawRetry>>,
     pub run: Option<S<RawRun>>,
     pub metrics: Option<S<Vec<S<RawExtract>>>>,
+    pub locks: Option<S<Vec<S<String>>>>,
 }
 
 /// `metrics:` entries: `{regex: '...(?P<name>...)'}` or `{json: /pointer, name: x}`.
@@ -89,6 +97,79 @@ pub struct RawRun {
     pub env: Option<S<BTreeMap<String, S<String>>>>,
     pub workdir: Option<S<String>>,
     pub http: Option<S<RawHttp>>,
+    #[serde(rename = "docker.restart")]
+    pub docker_restart: Option<S<RawDockerRestart>>,
+    #[serde(rename = "docker.exec")]
+    pub docker_exec: Option<S<RawDockerExec>>,
+    #[serde(rename = "docker.stats")]
+    pub docker_stats: Option<S<RawDockerStats>>,
+    #[serde(rename = "ollama.preload")]
+    pub ollama_preload: Option<S<RawOllamaModels>>,
+    #[serde(rename = "ollama.unload")]
+    pub ollama_unload: Option<S<RawOllamaModels>>,
+    #[serde(rename = "ollama.bench")]
+    pub ollama_bench: Option<S<RawOllamaBench>>,
+    #[serde(rename = "ollama.status")]
+    pub ollama_status: Option<S<RawOllamaStatus>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDockerRestart {
+    pub container: Option<S<String>>,
+    pub service: Option<S<String>>,
+    pub host: Option<S<String>>,
+    pub stop_timeout: Option<S<String>>,
+    pub wait: Option<S<String>>,
+    pub probe: Option<S<RawHttp>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDockerExec {
+    pub container: Option<S<String>>,
+    pub service: Option<S<String>>,
+    pub host: Option<S<String>>,
+    pub command: S<Vec<S<String>>>,
+    pub env: Option<S<BTreeMap<String, S<String>>>>,
+    pub user: Option<S<String>>,
+    pub workdir: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDockerStats {
+    pub container: Option<S<String>>,
+    pub service: Option<S<String>>,
+    pub host: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOllamaModels {
+    pub url: Option<S<String>>,
+    pub models: Option<S<Vec<S<String>>>>,
+    pub embed_models: Option<S<Vec<S<String>>>>,
+    /// Preload only.
+    pub keep_alive: Option<S<String>>,
+    /// Preload only: how long to wait for the server to answer.
+    pub wait: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOllamaBench {
+    pub url: Option<S<String>>,
+    pub model: S<String>,
+    pub prompt: Option<S<String>>,
+    pub rounds: Option<S<u32>>,
+    pub num_predict: Option<S<u32>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOllamaStatus {
+    pub url: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

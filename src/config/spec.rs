@@ -20,6 +20,8 @@ pub struct GlobalConfig {
     pub kill_grace: Duration,
     pub retention: Retention,
     pub log: LogConfig,
+    /// The Docker engine for docker.* jobs (`unix:///...` or `tcp://...`); default as the CLI.
+    pub docker_host: Option<String>,
 }
 
 impl Default for GlobalConfig {
@@ -33,6 +35,7 @@ impl Default for GlobalConfig {
             kill_grace: Duration::from_secs(5),
             retention: Retention::default(),
             log: LogConfig::default(),
+            docker_host: None,
         }
     }
 }
@@ -100,6 +103,8 @@ pub struct JobSpec {
     pub action: ActionSpec,
     /// Figures to read from the run's output into metrics.
     pub extract: Vec<crate::action::extract::Extract>,
+    /// Named locks: jobs sharing one never run at the same time (sorted, no duplicates).
+    pub locks: Vec<String>,
 }
 
 /// What to do with slots that passed while the daemon was down, the machine asleep, or the

@@ -2,13 +2,21 @@
 //! expected; all problems of a file are collected, not just the first.
 
 use super::diag::{Diagnostic, Pos, did_you_mean};
-use super::raw::{RawExtract, RawGlobal, RawHttp, RawJob, RawRun, S};
+use super::raw::{RawExtract, RawGlobal, RawHttp, RawJob, RawOllamaModels, RawRun, S};
 use super::spec::*;
 use super::{duration, interp, parse_timezone};
 use crate::action::ActionSpec;
 use crate::action::command::{CommandSpec, Program};
+use crate::action::docker::Target;
+use crate::action::docker::exec::ExecSpec;
+use crate::action::docker::restart::RestartSpec;
+use crate::action::docker::stats::StatsSpec as DockerStatsSpec;
 use crate::action::extract::Extract;
 use crate::action::http::{Expect, HttpSpec};
+use crate::action::ollama::bench::BenchSpec;
+use crate::action::ollama::preload::PreloadSpec;
+use crate::action::ollama::status::StatusSpec;
+use crate::action::ollama::unload::UnloadSpec;
 use crate::schedule::{CronSchedule, Trigger};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -179,6 +187,9 @@ pub fn global(path: &Path, text: &str, raw: RawGlobal) -> Result<GlobalConfig, V
             .and_then(|s| c.interp(s, "log.file"))
             .map(|s| expand_home(&s));
     }
+    if let Some(d) = &raw.docker {
+        g.docker_host = d.host.as_ref().and_then(|h| c.interp(h, "docker.host"));
+    }
     c.finish(Some(g))
 }
 
@@ -257,7 +268,7 @@ pub fn job(
         }
     }
     let action = match &raw.run {
-        Some(run) => action(&mut c, run),
+        Some(run) => action(&mut c, run, &global.docker_host),
         None => {
             let d = c.error_top("missing key `run`");
             d.expected = Some(
@@ -271,6 +282,28 @@ pub fn job(
         .as_ref()
         .map(|m| extracts(&mut c, m))
         .unwrap_or_default();
+    let mut locks: Vec<String> = Vec::new();
+    for l in raw.locks.iter().flat_map(|l| l.value.iter()) {
+        if l.value.is_empty()
+            || !l
+                .value
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch))
+        {
+            c.error(
+                l,
+                "locks",
+                format!(
+                    "`{}` is not a lock name (letters, digits, `-`, `_`, `.`)",
+                    l.value
+                ),
+            );
+        } else {
+            locks.push(l.value.clone());
+        }
+    }
+    locks.sort();
+    locks.dedup();
     let spec = match (trigger, action) {
         (Some(trigger), Some(action)) => Some(JobSpec {
             id: Arc::from(id),
@@ -284,6 +317,7 @@ pub fn job(
             retry,
             action,
             extract,
+            locks,
         }),
         _ => None,
     };
@@ -357,13 +391,40 @@ fn trigger(c: &mut Checker<'_>, raw: &RawJob, tz: chrono_tz::Tz) -> Option<Trigg
     Some(Trigger::AtStart)
 }
 
-const KINDS: &[&str] = &["command", "shell", "http"];
+const KINDS: &[&str] = &[
+    "command",
+    "shell",
+    "http",
+    "docker.restart",
+    "docker.exec",
+    "docker.stats",
+    "ollama.preload",
+    "ollama.unload",
+    "ollama.bench",
+    "ollama.status",
+];
 
-fn action(c: &mut Checker<'_>, run: &S<RawRun>) -> Option<ActionSpec> {
+fn action(
+    c: &mut Checker<'_>,
+    run: &S<RawRun>,
+    global_docker_host: &Option<String>,
+) -> Option<ActionSpec> {
     let r = &run.value;
-    let kinds = usize::from(r.command.is_some())
-        + usize::from(r.shell.is_some())
-        + usize::from(r.http.is_some());
+    let kinds = [
+        r.command.is_some(),
+        r.shell.is_some(),
+        r.http.is_some(),
+        r.docker_restart.is_some(),
+        r.docker_exec.is_some(),
+        r.docker_stats.is_some(),
+        r.ollama_preload.is_some(),
+        r.ollama_unload.is_some(),
+        r.ollama_bench.is_some(),
+        r.ollama_status.is_some(),
+    ]
+    .into_iter()
+    .filter(|k| *k)
+    .count();
     if kinds != 1 {
         let d = c.error(
             run,
@@ -376,6 +437,146 @@ fn action(c: &mut Checker<'_>, run: &S<RawRun>) -> Option<ActionSpec> {
         );
         d.expected = Some(format!("exactly one of: {}", KINDS.join(", ")));
         return None;
+    }
+    let native = r.http.is_some()
+        || r.docker_restart.is_some()
+        || r.docker_exec.is_some()
+        || r.docker_stats.is_some()
+        || r.ollama_preload.is_some()
+        || r.ollama_unload.is_some()
+        || r.ollama_bench.is_some()
+        || r.ollama_status.is_some();
+    if native && (r.env.is_some() || r.workdir.is_some()) {
+        c.error(
+            run,
+            "run",
+            "`env` and `workdir` belong to `command` and `shell` jobs",
+        );
+        return None;
+    }
+    if let Some(d) = &r.docker_restart {
+        let v = &d.value;
+        let target = docker_target(c, d, &v.container, &v.service, "run.docker.restart")?;
+        let stop_timeout = c
+            .duration(&v.stop_timeout, "run.docker.restart.stop_timeout")
+            .unwrap_or(Duration::from_secs(10));
+        let wait = c.duration(&v.wait, "run.docker.restart.wait");
+        let probe = match &v.probe {
+            Some(p) => Some(http(c, p)?),
+            None => None,
+        };
+        if probe.is_some() && wait.is_none() {
+            let d = c.error(
+                v.probe.as_ref()?,
+                "run.docker.restart.probe",
+                "a probe needs `wait`, the bound within which it must pass",
+            );
+            d.expected = Some("e.g. `wait: 60s` beside `probe:`".into());
+            return None;
+        }
+        let host = docker_host(c, &v.host, "run.docker.restart.host", global_docker_host);
+        return Some(ActionSpec::DockerRestart(RestartSpec {
+            host,
+            target,
+            stop_timeout,
+            wait,
+            probe,
+        }));
+    }
+    if let Some(d) = &r.docker_exec {
+        let v = &d.value;
+        let target = docker_target(c, d, &v.container, &v.service, "run.docker.exec")?;
+        if v.command.value.is_empty() {
+            c.error(
+                &v.command,
+                "run.docker.exec.command",
+                "the command is empty",
+            );
+            return None;
+        }
+        let mut command = Vec::new();
+        for a in &v.command.value {
+            command.push(c.interp(a, "run.docker.exec.command")?);
+        }
+        let mut env = Vec::new();
+        for (k, val) in v.env.iter().flat_map(|e| e.value.iter()) {
+            env.push((
+                k.clone(),
+                c.interp(val, &format!("run.docker.exec.env.{k}"))?,
+            ));
+        }
+        let host = docker_host(c, &v.host, "run.docker.exec.host", global_docker_host);
+        return Some(ActionSpec::DockerExec(ExecSpec {
+            host,
+            target,
+            command,
+            env,
+            user: v.user.as_ref().map(|u| u.value.clone()),
+            workdir: v.workdir.as_ref().map(|w| w.value.clone()),
+        }));
+    }
+    if let Some(d) = &r.docker_stats {
+        let v = &d.value;
+        let target = docker_target(c, d, &v.container, &v.service, "run.docker.stats")?;
+        let host = docker_host(c, &v.host, "run.docker.stats.host", global_docker_host);
+        return Some(ActionSpec::DockerStats(DockerStatsSpec { host, target }));
+    }
+    if let Some(o) = &r.ollama_preload {
+        return ollama_models(c, o, "run.ollama.preload", true).map(
+            |(url, models, embed_models, keep_alive, wait)| {
+                ActionSpec::OllamaPreload(PreloadSpec {
+                    url,
+                    models,
+                    embed_models,
+                    keep_alive,
+                    wait,
+                })
+            },
+        );
+    }
+    if let Some(o) = &r.ollama_unload {
+        return ollama_models(c, o, "run.ollama.unload", false).map(
+            |(url, models, embed_models, _, _)| {
+                ActionSpec::OllamaUnload(UnloadSpec {
+                    url,
+                    models,
+                    embed_models,
+                })
+            },
+        );
+    }
+    if let Some(b) = &r.ollama_bench {
+        let b = &b.value;
+        let url = ollama_url(c, &b.url, "run.ollama.bench.url")?;
+        let rounds = b.rounds.as_ref().map_or(3, |r| r.value);
+        if !(1..=20).contains(&rounds) {
+            if let Some(r) = &b.rounds {
+                let d = c.error(
+                    r,
+                    "run.ollama.bench.rounds",
+                    format!("{rounds} rounds is out of range"),
+                );
+                d.expected = Some("1 to 20".into());
+            }
+            return None;
+        }
+        return Some(ActionSpec::OllamaBench(BenchSpec {
+            url,
+            model: b.model.value.clone(),
+            prompt: b.prompt.as_ref().map_or_else(
+                || crate::action::ollama::bench::DEFAULT_PROMPT.to_string(),
+                |p| p.value.clone(),
+            ),
+            rounds,
+            num_predict: b
+                .num_predict
+                .as_ref()
+                .map_or(64, |n| n.value.clamp(1, 4096)),
+        }));
+    }
+    if let Some(st) = &r.ollama_status {
+        let url = ollama_url(c, &st.value.url, "run.ollama.status.url")?;
+        return Some(ActionSpec::OllamaStatus(StatusSpec { url }));
     }
     if let Some(h) = &r.http {
         if r.env.is_some() || r.workdir.is_some() {
@@ -611,4 +812,106 @@ pub(super) fn extracts(c: &mut Checker<'_>, list: &S<Vec<S<RawExtract>>>) -> Vec
         }
     }
     out
+}
+
+fn ollama_url(c: &mut Checker<'_>, url: &Option<S<String>>, key: &str) -> Option<String> {
+    let Some(u) = url else {
+        return Some(crate::action::ollama::DEFAULT_URL.to_string());
+    };
+    let v = c.interp(u, key)?;
+    if !(v.starts_with("http://") || v.starts_with("https://")) || reqwest::Url::parse(&v).is_err()
+    {
+        let d = c.error(u, key, format!("`{v}` is not an http:// or https:// URL"));
+        d.expected = Some(format!(
+            "Ollama's address, e.g. {}",
+            crate::action::ollama::DEFAULT_URL
+        ));
+        return None;
+    }
+    Some(v)
+}
+
+type OllamaModels = (String, Vec<String>, Vec<String>, String, Duration);
+
+fn ollama_models(
+    c: &mut Checker<'_>,
+    o: &S<RawOllamaModels>,
+    key: &str,
+    preload: bool,
+) -> Option<OllamaModels> {
+    let v = &o.value;
+    let url = ollama_url(c, &v.url, &format!("{key}.url"))?;
+    let list = |l: &Option<S<Vec<S<String>>>>| {
+        l.as_ref()
+            .map(|l| l.value.iter().map(|m| m.value.clone()).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    let (models, embed_models) = (list(&v.models), list(&v.embed_models));
+    if models.is_empty() && embed_models.is_empty() {
+        let d = c.error(o, key, "no model given");
+        d.expected =
+            Some("`models: [llama3.2:8b]` and/or `embed_models: [nomic-embed-text]`".into());
+        return None;
+    }
+    if !preload {
+        for (k, val) in [("keep_alive", &v.keep_alive), ("wait", &v.wait)] {
+            if let Some(s) = val {
+                c.error(
+                    s,
+                    &format!("{key}.{k}"),
+                    format!("`{k}` is for `ollama.preload`"),
+                );
+            }
+        }
+    }
+    // Ollama reads Go durations ("24h", "90s"), not "3d": send whole seconds. -1 keeps forever.
+    let keep_alive = match &v.keep_alive {
+        Some(k) if k.value.trim() == "-1" => "-1".to_string(),
+        Some(_) => format!(
+            "{}s",
+            c.duration(&v.keep_alive, &format!("{key}.keep_alive"))?
+                .as_secs()
+        ),
+        None => "86400s".to_string(),
+    };
+    let wait = c
+        .duration(&v.wait, &format!("{key}.wait"))
+        .unwrap_or(Duration::from_secs(120));
+    Some((url, models, embed_models, keep_alive, wait))
+}
+
+fn docker_target<T>(
+    c: &mut Checker<'_>,
+    at: &S<T>,
+    container: &Option<S<String>>,
+    service: &Option<S<String>>,
+    key: &str,
+) -> Option<Target> {
+    match (container, service) {
+        (Some(n), None) => Some(Target::Name(c.interp(n, &format!("{key}.container"))?)),
+        (None, Some(s)) => Some(Target::ComposeService(
+            c.interp(s, &format!("{key}.service"))?,
+        )),
+        _ => {
+            let d = c.error(
+                at,
+                key,
+                "name the container: `container: NAME` or `service: COMPOSE_SERVICE`, one of them",
+            );
+            d.expected = Some("e.g. `container: openclaw-gateway`".into());
+            None
+        }
+    }
+}
+
+fn docker_host(
+    c: &mut Checker<'_>,
+    host: &Option<S<String>>,
+    key: &str,
+    global: &Option<String>,
+) -> Option<String> {
+    match host {
+        Some(h) => c.interp(h, key),
+        None => global.clone(),
+    }
 }

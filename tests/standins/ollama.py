@@ -18,6 +18,24 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 WORDS = "The sea is calm tonight and the tide is full under a quiet moon .".split()
 
 
+def keep_alive_seconds(v):
+    """Ollama's keep_alive: a number of seconds, or a Go duration string; negative keeps forever."""
+    if isinstance(v, (int, float)):
+        return float(v)
+    total, num = 0.0, ""
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
+    i = 0
+    v = str(v).strip()
+    if v.startswith("-"):
+        return -1.0
+    while i < len(v):
+        if v[i].isdigit() or v[i] == ".":
+            num += v[i]; i += 1; continue
+        unit = "ms" if v[i:i + 2] == "ms" else v[i]
+        total += float(num or 0) * units[unit]; num = ""; i += len(unit)
+    return total + (float(num) if num else 0.0)
+
+
 def now():
     return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
 
@@ -117,7 +135,9 @@ def main():
             with lock:
                 if name not in loaded:
                     load_ns = 250_000_000
-                loaded[name] = "2026-11-28T10:00:00Z" if keep == "24h" else "2026-11-27T10:05:00Z"
+                secs = keep_alive_seconds(keep)
+                until = datetime.now(timezone.utc).timestamp() + (secs if secs >= 0 else 10 * 365 * 86400)
+                loaded[name] = datetime.fromtimestamp(until, timezone.utc).isoformat().replace("+00:00", "Z")
             if load_ns:
                 time.sleep(load_ns / 1e9)
             if self.path == "/api/embed":

@@ -1,0 +1,330 @@
+//! The Docker job kinds against the real engine, with a locally built test image
+//! (tests/docker/build-image.sh): a real restart with wait and probe, exec with output, exit
+//! codes and a timeout that kills the process inside, stats of a busy container, and the
+//! failure modes (missing container, stopped container, unreachable engine). Each test makes
+//! uniquely named containers and removes them. Without an engine these tests are skipped with a
+//! reason, except in CI (`CI` set), where that is a failure.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+const IMAGE: &str = "clawcron-test:1";
+
+fn docker(args: &[&str]) -> Output {
+    Command::new("docker")
+        .args(args)
+        .output()
+        .expect("the docker CLI")
+}
+
+/// Whether the engine is usable; builds the test image on first use.
+fn engine() -> bool {
+    static READY: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let r = READY.get_or_init(|| {
+        let info = Command::new("docker")
+            .args(["info", "--format", "{{.ServerVersion}}"])
+            .output();
+        match info {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => return Err(String::from_utf8_lossy(&o.stderr).trim().to_string()),
+            Err(e) => return Err(format!("no docker CLI: {e}")),
+        }
+        let build = Command::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/docker/build-image.sh"
+        ))
+        .arg(IMAGE)
+        .output()
+        .map_err(|e| e.to_string())?;
+        if build.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "cannot build {IMAGE}: {}",
+                String::from_utf8_lossy(&build.stderr)
+            ))
+        }
+    });
+    match r {
+        Ok(()) => true,
+        Err(why) if std::env::var_os("CI").is_some() => {
+            panic!("Docker engine not usable in CI: {why}")
+        }
+        Err(why) => {
+            eprintln!("skipped: Docker engine not usable here: {why}");
+            false
+        }
+    }
+}
+
+struct Container(String);
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = docker(&["rm", "-f", &self.0]);
+    }
+}
+
+static N: AtomicU32 = AtomicU32::new(0);
+
+fn unique(prefix: &str) -> String {
+    format!(
+        "clawcron-test-{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// Starts a container of the test image; `args` go before the image name, `cmd` after it.
+fn container(prefix: &str, args: &[&str], cmd: &[&str]) -> Container {
+    let name = unique(prefix);
+    let out = docker(&[&["run", "-d", "--name", &name], args, &[IMAGE], cmd].concat());
+    assert!(
+        out.status.success(),
+        "docker run: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Container(name)
+}
+
+fn inspect(name: &str, format: &str) -> String {
+    String::from_utf8_lossy(&docker(&["inspect", "-f", format, name]).stdout)
+        .trim()
+        .to_string()
+}
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("jobs")).unwrap();
+        Env { dir }
+    }
+
+    fn trigger(
+        &self,
+        name: &str,
+        yaml: &str,
+    ) -> (serde_json::Value, std::collections::HashMap<String, f64>) {
+        std::fs::write(
+            self.dir.path().join("jobs").join(format!("{name}.yaml")),
+            yaml,
+        )
+        .unwrap();
+        let bin = env!("CARGO_BIN_EXE_clawcron");
+        let run = |args: &[&str]| {
+            Command::new(bin)
+                .current_dir(self.dir.path())
+                .args(["--state-dir", "state"])
+                .args(args)
+                .env_remove("CLAWCRON_STATE_DIR")
+                .output()
+                .unwrap()
+        };
+        let out = run(&["trigger", name]);
+        assert!(
+            out.status.code().is_some(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let rows: Vec<serde_json::Value> =
+            serde_json::from_slice(&run(&["history", name, "--limit", "1", "--json"]).stdout)
+                .unwrap();
+        let metrics: Vec<serde_json::Value> =
+            serde_json::from_slice(&run(&["metrics", name, "--json"]).stdout).unwrap();
+        let last = rows[0]["id"].as_i64().unwrap();
+        let m = metrics
+            .iter()
+            .filter(|m| m["run_id"].as_i64() == Some(last))
+            .map(|m| {
+                (
+                    m["name"].as_str().unwrap().to_string(),
+                    m["value"].as_f64().unwrap(),
+                )
+            })
+            .collect();
+        (rows.into_iter().next().unwrap(), m)
+    }
+}
+
+#[test]
+fn restart_for_real_with_wait_and_probe() {
+    if !engine() {
+        return;
+    }
+    // A fixed host port: a restart gives an ephemeral published port a new number.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let publish = format!("127.0.0.1:{port}:8080");
+    let c = container(
+        "restart",
+        &[
+            "-p",
+            &publish,
+            "--health-cmd",
+            "wget -q -O /dev/null http://127.0.0.1:8080/cgi-bin/readyz || exit 1",
+            "--health-interval",
+            "1s",
+            "--health-retries",
+            "30",
+        ],
+        &[],
+    );
+    let started = inspect(&c.0, "{{.State.StartedAt}}");
+    let env = Env::new();
+    let (row, m) = env.trigger(
+        "gateway-restart",
+        &format!(
+            "schedule: \"0 3 * * *\"\ntimeout: 90s\nrun:\n  docker.restart:\n    container: {}\n    stop_timeout: 2s\n    wait: 60s\n    probe:\n      url: http://127.0.0.1:{port}/cgi-bin/readyz\n      expect: {{ content_type: application/json, json: {{ pointer: /ready, equals: true }} }}\n",
+            c.0
+        ),
+    );
+    assert_eq!(row["status"], "succeeded", "{row}");
+    assert_ne!(
+        inspect(&c.0, "{{.State.StartedAt}}"),
+        started,
+        "the container's start time changed"
+    );
+    for step in ["restart_ms", "healthy_ms", "probe_ms", "total_ms"] {
+        assert!(m.contains_key(step), "{step} missing from {m:?}");
+    }
+    let tail = row["output_tail"].as_str().unwrap();
+    assert!(
+        tail.contains("restarted container")
+            && tail.contains("is running and healthy after")
+            && tail.contains("probe passed after"),
+        "{tail}"
+    );
+}
+
+#[test]
+fn exec_output_metrics_exit_codes_and_timeout_kill() {
+    if !engine() {
+        return;
+    }
+    let c = container("exec", &[], &[]);
+    let env = Env::new();
+    let (row, m) = env.trigger(
+        "bench",
+        &format!("every: 1h\nrun:\n  docker.exec: {{ container: {}, command: [openclaw-bench] }}\nmetrics:\n  - regex: 'p50_ms=(?P<p50_ms>[0-9.]+) p95_ms=(?P<p95_ms>[0-9.]+) throughput_rps=(?P<rps>[0-9.]+)'\n", c.0),
+    );
+    assert_eq!(row["status"], "succeeded", "{row}");
+    assert_eq!(
+        row["output_tail"],
+        "warming up\nbenchmark: requests=100 p50_ms=12.5 p95_ms=31.0 throughput_rps=80.2\n"
+    );
+    assert_eq!((m["p50_ms"], m["p95_ms"], m["rps"]), (12.5, 31.0, 80.2));
+
+    let (row, _) = env.trigger("fails", &format!("every: 1h\nrun:\n  docker.exec: {{ container: {}, command: [sh, -c, \"echo bad >&2; exit 3\"] }}\n", c.0));
+    assert_eq!(
+        (
+            row["status"].as_str(),
+            row["exit_code"].as_i64(),
+            row["output_tail"].as_str()
+        ),
+        (Some("failed"), Some(3), Some("bad\n"))
+    );
+
+    let (row, _) = env.trigger("slow", &format!("every: 1h\ntimeout: 1s\nrun:\n  docker.exec: {{ container: {}, command: [sleep, \"300\"] }}\n", c.0));
+    assert_eq!(row["status"], "timed_out", "{row}");
+    let ps = String::from_utf8_lossy(&docker(&["exec", &c.0, "ps"]).stdout).to_string();
+    assert!(
+        !ps.contains("sleep 300"),
+        "the exec'd process survived the timeout:\n{ps}"
+    );
+}
+
+#[test]
+fn stats_of_a_busy_container() {
+    if !engine() {
+        return;
+    }
+    let busy = container(
+        "busy",
+        &["--memory", "64m"],
+        &["sh", "-c", "while :; do :; done"],
+    );
+    let env = Env::new();
+    let (row, m) = env.trigger(
+        "stats",
+        &format!(
+            "every: 5m\nrun:\n  docker.stats: {{ container: {} }}\n",
+            busy.0
+        ),
+    );
+    assert_eq!(row["status"], "succeeded", "{row}");
+    assert!(
+        m["cpu_percent"] > 50.0,
+        "a busy loop uses most of a CPU: {m:?}"
+    );
+    assert_eq!(m["mem_limit_bytes"], 64.0 * 1024.0 * 1024.0);
+    assert!(m["mem_percent"] > 0.0 && m["mem_percent"] < 100.0, "{m:?}");
+    assert!(
+        row["output_tail"].as_str().unwrap().contains("CPU "),
+        "{row}"
+    );
+}
+
+#[test]
+fn missing_stopped_and_unreachable() {
+    if !engine() {
+        return;
+    }
+    let env = Env::new();
+    let ghost = unique("ghost");
+    let (row, _) = env.trigger(
+        "missing",
+        &format!("every: 5m\nrun:\n  docker.stats: {{ container: {ghost} }}\n"),
+    );
+    assert_eq!(row["error"], format!("container `{ghost}` not found"));
+
+    let stopped = Container(unique("stopped"));
+    assert!(
+        docker(&["create", "--name", &stopped.0, IMAGE])
+            .status
+            .success()
+    );
+    let (row, _) = env.trigger(
+        "stopped-exec",
+        &format!(
+            "every: 5m\nrun:\n  docker.exec: {{ container: {}, command: [\"true\"] }}\n",
+            stopped.0
+        ),
+    );
+    assert_eq!(
+        row["error"],
+        format!("container `{}` is not running", stopped.0)
+    );
+    let (row, _) = env.trigger(
+        "stopped-stats",
+        &format!(
+            "every: 5m\nrun:\n  docker.stats: {{ container: {} }}\n",
+            stopped.0
+        ),
+    );
+    assert_eq!(
+        row["error"],
+        format!(
+            "container `{}` is not running (no CPU statistics)",
+            stopped.0
+        )
+    );
+
+    let (row, _) = env.trigger("no-engine", "every: 5m\nrun:\n  docker.stats: { container: x, host: \"unix:///nonexistent/docker.sock\" }\n");
+    assert_eq!(row["status"], "failed");
+    assert!(
+        row["error"].as_str().unwrap().starts_with(
+            "Docker is not reachable at unix:///nonexistent/docker.sock: is the engine running?"
+        ),
+        "{row}"
+    );
+}

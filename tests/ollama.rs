@@ -1,0 +1,283 @@
+//! The Ollama job kinds against a stand-in that follows Ollama's documented API
+//! (tests/standins/ollama.py): preload while the server is still starting, bench figures,
+//! status, unload, and failures (missing model, 500s, refused connections).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn ollama(extra: &[&str]) -> Server {
+    let mut child = Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/standins/ollama.py"
+        ))
+        .args(["--port", "0"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 is needed for the stand-in servers");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .trim()
+        .strip_prefix("PORT ")
+        .expect("PORT line")
+        .parse()
+        .unwrap();
+    Server { child, port }
+}
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("jobs")).unwrap();
+        Env { dir }
+    }
+
+    /// Triggers `yaml` as job `name`; returns its ledger row and its metrics by name.
+    fn trigger(
+        &self,
+        name: &str,
+        yaml: &str,
+    ) -> (serde_json::Value, std::collections::HashMap<String, f64>) {
+        std::fs::write(
+            self.dir.path().join("jobs").join(format!("{name}.yaml")),
+            yaml,
+        )
+        .unwrap();
+        let bin = env!("CARGO_BIN_EXE_clawcron");
+        let run = |args: &[&str]| {
+            Command::new(bin)
+                .current_dir(self.dir.path())
+                .args(["--state-dir", "state"])
+                .args(args)
+                .env_remove("CLAWCRON_STATE_DIR")
+                .output()
+                .unwrap()
+        };
+        let out = run(&["trigger", name]);
+        assert!(
+            out.status.code().is_some(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let rows: Vec<serde_json::Value> =
+            serde_json::from_slice(&run(&["history", name, "--limit", "1", "--json"]).stdout)
+                .unwrap();
+        let metrics: Vec<serde_json::Value> =
+            serde_json::from_slice(&run(&["metrics", name, "--json"]).stdout).unwrap();
+        let last_run = rows[0]["id"].as_i64().unwrap();
+        let m = metrics
+            .iter()
+            .filter(|m| m["run_id"].as_i64() == Some(last_run))
+            .map(|m| {
+                (
+                    m["name"].as_str().unwrap().to_string(),
+                    m["value"].as_f64().unwrap(),
+                )
+            })
+            .collect();
+        (rows.into_iter().next().unwrap(), m)
+    }
+}
+
+#[test]
+fn preload_waits_for_a_starting_server_then_status_and_unload() {
+    let o = ollama(&["--start-after", "1.5"]);
+    let env = Env::new();
+    let (row, m) = env.trigger(
+        "preload",
+        &format!("at_start: true\ntimeout: 30s\nrun:\n  ollama.preload:\n    url: http://127.0.0.1:{}\n    models: [\"llama3.2:8b\"]\n    embed_models: [nomic-embed-text]\n    keep_alive: 24h\n    wait: 20s\n", o.port),
+    );
+    assert_eq!(row["status"], "succeeded", "{row}");
+    assert!(m["wait_ms"] >= 1000.0, "it waited for the server: {m:?}");
+    assert_eq!(m["models_loaded"], 2.0);
+    assert!(
+        row["output_tail"]
+            .as_str()
+            .unwrap()
+            .contains("loaded llama3.2:8b (keep_alive 86400s)"),
+        "{row}"
+    );
+
+    let (row, m) = env.trigger(
+        "status",
+        &format!(
+            "every: 5m\nrun:\n  ollama.status: {{ url: \"http://127.0.0.1:{}\" }}\n",
+            o.port
+        ),
+    );
+    assert_eq!(row["status"], "succeeded");
+    assert_eq!(m["models_loaded"], 2.0);
+    assert_eq!(m["models_available"], 2.0);
+    assert_eq!(m["gpu_percent.llama3.2:8b"], 100.0);
+    let tail = row["output_tail"].as_str().unwrap();
+    let until = tail
+        .lines()
+        .next()
+        .unwrap()
+        .strip_prefix("loaded llama3.2:8b: 4.92 GB, 100% in GPU memory, until ")
+        .expect(tail);
+    let hours = (chrono::DateTime::parse_from_rfc3339(until)
+        .unwrap()
+        .timestamp()
+        - chrono::Utc::now().timestamp()) as f64
+        / 3600.0;
+    assert!(
+        (23.9..=24.0).contains(&hours),
+        "keep_alive 24h reached Ollama: expires in {hours} h"
+    );
+
+    let (row, m) = env.trigger("unload", &format!("every: 5m\nrun:\n  ollama.unload: {{ url: \"http://127.0.0.1:{}\", models: [\"llama3.2:8b\"] }}\n", o.port));
+    assert_eq!(
+        (row["status"].as_str(), m["models_unloaded"]),
+        (Some("succeeded"), 1.0)
+    );
+    let (_, m) = env.trigger(
+        "status",
+        &format!(
+            "every: 5m\nrun:\n  ollama.status: {{ url: \"http://127.0.0.1:{}\" }}\n",
+            o.port
+        ),
+    );
+    assert_eq!(m["models_loaded"], 1.0);
+}
+
+#[test]
+fn bench_records_tokens_per_second_and_first_token() {
+    let o = ollama(&["--tokens-per-s", "50"]);
+    let env = Env::new();
+    let (row, m) = env.trigger(
+        "bench",
+        &format!("schedule: \"30 3 * * *\"\ntimeout: 60s\nrun:\n  ollama.bench: {{ url: \"http://127.0.0.1:{}\", model: \"llama3.2:8b\", rounds: 3, num_predict: 8 }}\n", o.port),
+    );
+    assert_eq!(row["status"], "succeeded", "{row}");
+    // The stand-in reports eval_duration for exactly 50 tokens/s; prompt tokens take 2 ms each.
+    assert!((m["tokens_per_s"] - 50.0).abs() < 0.01, "{m:?}");
+    assert!((m["prompt_tokens_per_s"] - 500.0).abs() < 0.01, "{m:?}");
+    assert!(m["ttft_ms"] >= 20.0 && m["ttft_ms"] < 2000.0, "{m:?}");
+    assert!(
+        row["output_tail"]
+            .as_str()
+            .unwrap()
+            .contains("llama3.2:8b: median of 3 rounds: 50.0 tokens/s"),
+        "{row}"
+    );
+}
+
+#[test]
+fn failures_are_clear() {
+    let o = ollama(&[]);
+    let env = Env::new();
+    let (row, _) = env.trigger("missing", &format!("every: 5m\nrun:\n  ollama.preload: {{ url: \"http://127.0.0.1:{}\", models: [\"mistral:7b\"], wait: 1s }}\n", o.port));
+    assert_eq!(row["status"], "failed");
+    assert_eq!(
+        row["error"],
+        "mistral:7b: status 404: model \"mistral:7b\" not found, try pulling it first"
+    );
+
+    let flaky = ollama(&["--fail", "2"]);
+    let (row, _) = env.trigger(
+        "flaky",
+        &format!("every: 5m\nretry: {{ attempts: 3, backoff: 100ms, jitter: false }}\nrun:\n  ollama.status: {{ url: \"http://127.0.0.1:{}\" }}\n", flaky.port),
+    );
+    assert_eq!(
+        (row["status"].as_str(), row["attempts"].as_i64()),
+        (Some("succeeded"), Some(3)),
+        "{row}"
+    );
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (row, _) = env.trigger("down", &format!("every: 5m\nrun:\n  ollama.preload: {{ url: \"http://127.0.0.1:{closed}\", models: [\"llama3.2:8b\"], wait: 1s }}\n"));
+    assert_eq!(row["status"], "failed");
+    assert!(
+        row["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("Ollama did not answer within 1s: "),
+        "{row}"
+    );
+}
+
+#[test]
+fn a_hung_server_never_delays_other_jobs() {
+    let hung = ollama(&["--hang"]);
+    let env = Env::new();
+    let jobs = env.dir.path().join("jobs");
+    std::fs::write(
+        jobs.join("tick.yaml"),
+        "schedule: \"* * * * * *\"\nrun: { shell: \"true\" }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        jobs.join("stuck.yaml"),
+        format!("schedule: \"*/2 * * * * *\"\noverlap: allow\ntimeout: 1500ms\nrun:\n  ollama.status: {{ url: \"http://127.0.0.1:{}\" }}\n", hung.port),
+    )
+    .unwrap();
+    let bin = env!("CARGO_BIN_EXE_clawcron");
+    let mut daemon = Command::new(bin)
+        .current_dir(env.dir.path())
+        .args(["--state-dir", "state", "run"])
+        .env_remove("CLAWCRON_STATE_DIR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(daemon.stdout.take().unwrap()).lines();
+    assert!(lines.any(|l| l.unwrap().starts_with("READY ")));
+    std::thread::sleep(std::time::Duration::from_millis(6500));
+    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
+    daemon.wait().unwrap();
+    let out = Command::new(bin)
+        .current_dir(env.dir.path())
+        .args([
+            "--state-dir",
+            "state",
+            "history",
+            "--limit",
+            "1000",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let ticks: Vec<&serde_json::Value> = rows.iter().filter(|r| r["job"] == "tick").collect();
+    let stuck: Vec<&serde_json::Value> = rows.iter().filter(|r| r["job"] == "stuck").collect();
+    assert!(ticks.len() >= 5, "{rows:#?}");
+    assert!(
+        stuck.iter().any(|r| r["status"] == "timed_out"),
+        "{stuck:#?}"
+    );
+    for t in &ticks {
+        assert_eq!(t["status"], "succeeded");
+        let late = t["started_at"].as_i64().unwrap() - t["slot"].as_i64().unwrap() * 1000;
+        assert!(
+            late < 250,
+            "a tick started {late} ms late while Ollama hung"
+        );
+    }
+}
