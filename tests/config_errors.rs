@@ -64,7 +64,7 @@ fn unknown_key_suggests_the_nearest() {
   |
 2 | retri: { attempts: 3 }
   | ^^^^^
-  = expected one of: description, enabled, schedule, every, at_start, timezone, missed, overlap, timeout, retry, run, metrics
+  = expected one of: description, enabled, schedule, every, at_start, timezone, missed, overlap, timeout, retry, run, metrics, locks
   = help: did you mean `retry`?",
     );
     check(
@@ -74,7 +74,7 @@ fn unknown_key_suggests_the_nearest() {
   |
 3 |   comand: [\"true\"]
   |   ^^^^^^
-  = expected one of: command, shell, env, workdir, http
+  = expected one of: command, shell, env, workdir, http, docker.restart, docker.exec, docker.stats, ollama.preload, ollama.unload, ollama.bench, ollama.status
   = help: did you mean `command`?",
     );
 }
