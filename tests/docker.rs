@@ -10,7 +10,7 @@
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-const IMAGE: &str = "clawcron-test:1";
+const IMAGE: &str = "clawcron-test:2";
 
 fn docker(args: &[&str]) -> Output {
     Command::new("docker")
@@ -326,5 +326,81 @@ fn missing_stopped_and_unreachable() {
             "Docker is not reachable at unix:///nonexistent/docker.sock: is the engine running?"
         ),
         "{row}"
+    );
+}
+
+#[test]
+fn the_shipped_gateway_restart_job_restarts_for_real() {
+    if !engine() {
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let publish = format!("127.0.0.1:{port}:8080");
+    let c = container(
+        "gateway",
+        &[
+            "-p",
+            &publish,
+            "--health-cmd",
+            "wget -q -O /dev/null http://127.0.0.1:8080/readyz/ || exit 1",
+            "--health-interval",
+            "1s",
+            "--health-retries",
+            "30",
+        ],
+        &[],
+    );
+    let started = inspect(&c.0, "{{.State.StartedAt}}");
+    let state = tempfile::tempdir().unwrap();
+    let repo = env!("CARGO_MANIFEST_DIR");
+    let out = Command::new(env!("CARGO_BIN_EXE_clawcron"))
+        .current_dir(repo)
+        .args([
+            "--state-dir",
+            state.path().to_str().unwrap(),
+            "trigger",
+            "gateway-restart",
+        ])
+        .env("OPENCLAW_CONTAINER", &c.0)
+        .env("OPENCLAW_PORT", &port)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_ne!(
+        inspect(&c.0, "{{.State.StartedAt}}"),
+        started,
+        "the container's start time changed"
+    );
+    let m = Command::new(env!("CARGO_BIN_EXE_clawcron"))
+        .current_dir(repo)
+        .args([
+            "--state-dir",
+            state.path().to_str().unwrap(),
+            "metrics",
+            "gateway-restart",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let names: Vec<String> = serde_json::from_slice::<Vec<serde_json::Value>>(&m.stdout)
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        ["healthy_ms", "probe_ms", "restart_ms", "total_ms"],
+        "each step's timing is recorded"
     );
 }

@@ -1,10 +1,11 @@
 #!/bin/bash
-# Builds the local test image (there is no registry here): a root filesystem made of Debian's
+# Builds the local test image (there is no registry here; PID 1 is a shell that exits on SIGTERM,
+# so a restart does not wait for the stop timeout): a root filesystem made of Debian's
 # busybox-static, with an HTTP server on :8080 answering /cgi-bin/readyz with JSON like a current
 # OpenClaw gateway, and `openclaw-bench`, a stand-in for a user's own benchmark command.
 #   tests/docker/build-image.sh [IMAGE]      (default clawcron-test:1; does nothing if it exists)
 set -euo pipefail
-image=${1:-clawcron-test:1}
+image=${1:-clawcron-test:2}
 if docker image inspect "$image" >/dev/null 2>&1; then
   echo "$image already built"
   exit 0
@@ -15,7 +16,7 @@ fi
 bb=/bin/busybox
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
-mkdir -p "$root/bin" "$root/www/cgi-bin" "$root/tmp" "$root/etc"
+mkdir -p "$root/bin" "$root/www/cgi-bin" "$root/www/readyz" "$root/tmp" "$root/etc"
 cp "$bb" "$root/bin/busybox"
 for applet in sh ash httpd wget sleep kill cat echo ps yes dd head seq date true false grep pkill pgrep; do
   ln -s busybox "$root/bin/$applet"
@@ -26,13 +27,16 @@ echo "Content-Type: application/json; charset=utf-8"
 echo ""
 echo '{"ready":true,"failing":[],"uptimeMs":1000}'
 CGI
+# /readyz like a current gateway: a directory without index.html makes busybox httpd run
+# /cgi-bin/index.cgi for it.
+cp "$root/www/cgi-bin/readyz" "$root/www/cgi-bin/index.cgi"
 cat > "$root/bin/openclaw-bench" <<'BENCH'
 #!/bin/sh
 # Stands in for a user's own benchmark command run with docker.exec.
 echo "warming up"
 echo "benchmark: requests=100 p50_ms=12.5 p95_ms=31.0 throughput_rps=80.2"
 BENCH
-chmod 755 "$root/www/cgi-bin/readyz" "$root/bin/openclaw-bench"
+chmod 755 "$root/www/cgi-bin/readyz" "$root/www/cgi-bin/index.cgi" "$root/bin/openclaw-bench"
 echo "root:x:0:0:root:/:/bin/sh" > "$root/etc/passwd"
-tar -C "$root" -c . | docker import --change 'CMD ["/bin/httpd","-f","-p","8080","-h","/www"]' - "$image" >/dev/null
+tar -C "$root" -c . | docker import --change 'CMD ["/bin/sh","-c","trap \"exit 0\" TERM; httpd -f -p 8080 -h /www & wait"]' - "$image" >/dev/null
 echo "built $image"
