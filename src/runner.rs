@@ -294,6 +294,14 @@ impl Inner {
             Turn::Go {
                 waited_for_locks, ..
             } => {
+                info!(
+                    job = &*job.id,
+                    run_id = ticket.run_id,
+                    trigger = ticket.trigger,
+                    slot = %crate::schedule::to_utc(ticket.slot).to_rfc3339(),
+                    "run started: {}",
+                    job.action.summary()
+                );
                 let mut o = self.attempts(job, ticket.run_id, ticket.slot).await;
                 if let Some(w) = waited_for_locks {
                     o.reason = Some(match o.reason {

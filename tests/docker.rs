@@ -7,6 +7,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::Env;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -93,63 +96,6 @@ fn inspect(name: &str, format: &str) -> String {
     String::from_utf8_lossy(&docker(&["inspect", "-f", format, name]).stdout)
         .trim()
         .to_string()
-}
-
-struct Env {
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("jobs")).unwrap();
-        Env { dir }
-    }
-
-    fn trigger(
-        &self,
-        name: &str,
-        yaml: &str,
-    ) -> (serde_json::Value, std::collections::HashMap<String, f64>) {
-        std::fs::write(
-            self.dir.path().join("jobs").join(format!("{name}.yaml")),
-            yaml,
-        )
-        .unwrap();
-        let bin = env!("CARGO_BIN_EXE_clawcron");
-        let run = |args: &[&str]| {
-            Command::new(bin)
-                .current_dir(self.dir.path())
-                .args(["--state-dir", "state"])
-                .args(args)
-                .env_remove("CLAWCRON_STATE_DIR")
-                .output()
-                .unwrap()
-        };
-        let out = run(&["trigger", name]);
-        assert!(
-            out.status.code().is_some(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let rows: Vec<serde_json::Value> =
-            serde_json::from_slice(&run(&["history", name, "--limit", "1", "--json"]).stdout)
-                .unwrap();
-        let metrics: Vec<serde_json::Value> =
-            serde_json::from_slice(&run(&["metrics", name, "--json"]).stdout).unwrap();
-        let last = rows[0]["id"].as_i64().unwrap();
-        let m = metrics
-            .iter()
-            .filter(|m| m["run_id"].as_i64() == Some(last))
-            .map(|m| {
-                (
-                    m["name"].as_str().unwrap().to_string(),
-                    m["value"].as_f64().unwrap(),
-                )
-            })
-            .collect();
-        (rows.into_iter().next().unwrap(), m)
-    }
 }
 
 #[test]

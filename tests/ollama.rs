@@ -4,101 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{Env, standin};
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn ollama(extra: &[&str]) -> Server {
-    let mut child = Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/standins/ollama.py"
-        ))
-        .args(["--port", "0"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 is needed for the stand-in servers");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .trim()
-        .strip_prefix("PORT ")
-        .expect("PORT line")
-        .parse()
-        .unwrap();
-    Server { child, port }
-}
-
-struct Env {
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("jobs")).unwrap();
-        Env { dir }
-    }
-
-    /// Triggers `yaml` as job `name`; returns its ledger row and its metrics by name.
-    fn trigger(
-        &self,
-        name: &str,
-        yaml: &str,
-    ) -> (serde_json::Value, std::collections::HashMap<String, f64>) {
-        std::fs::write(
-            self.dir.path().join("jobs").join(format!("{name}.yaml")),
-            yaml,
-        )
-        .unwrap();
-        let bin = env!("CARGO_BIN_EXE_clawcron");
-        let run = |args: &[&str]| {
-            Command::new(bin)
-                .current_dir(self.dir.path())
-                .args(["--state-dir", "state"])
-                .args(args)
-                .env_remove("CLAWCRON_STATE_DIR")
-                .output()
-                .unwrap()
-        };
-        let out = run(&["trigger", name]);
-        assert!(
-            out.status.code().is_some(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let rows: Vec<serde_json::Value> =
-            serde_json::from_slice(&run(&["history", name, "--limit", "1", "--json"]).stdout)
-                .unwrap();
-        let metrics: Vec<serde_json::Value> =
-            serde_json::from_slice(&run(&["metrics", name, "--json"]).stdout).unwrap();
-        let last_run = rows[0]["id"].as_i64().unwrap();
-        let m = metrics
-            .iter()
-            .filter(|m| m["run_id"].as_i64() == Some(last_run))
-            .map(|m| {
-                (
-                    m["name"].as_str().unwrap().to_string(),
-                    m["value"].as_f64().unwrap(),
-                )
-            })
-            .collect();
-        (rows.into_iter().next().unwrap(), m)
-    }
+fn ollama(extra: &[&str]) -> common::Server {
+    standin("ollama", extra)
 }
 
 #[test]

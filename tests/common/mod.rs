@@ -1,0 +1,133 @@
+//! Helpers shared by the end-to-end tests: a scratch job folder driven through the built binary,
+//! and the stand-in servers in tests/standins.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+
+/// A stand-in server (tests/standins/NAME.py), killed when dropped.
+pub struct Server {
+    child: Child,
+    pub port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `tests/standins/<name>.py` on a free port and waits for its `PORT n` line.
+pub fn standin(name: &str, args: &[&str]) -> Server {
+    let mut child = Command::new("python3")
+        .arg(format!(
+            "{}/tests/standins/{name}.py",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .args(["--port", "0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 is needed for the stand-in servers");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .trim()
+        .strip_prefix("PORT ")
+        .expect("PORT line")
+        .parse()
+        .unwrap();
+    Server { child, port }
+}
+
+/// A scratch folder with `jobs/` and a state directory, driven through the binary.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("jobs")).unwrap();
+        Env { dir }
+    }
+
+    pub fn write_job(&self, name: &str, yaml: &str) {
+        std::fs::write(
+            self.dir.path().join("jobs").join(format!("{name}.yaml")),
+            yaml,
+        )
+        .unwrap();
+    }
+
+    /// Runs `clawcron ARGS` in the folder, with these environment variables added.
+    pub fn clawcron(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_clawcron"));
+        c.current_dir(self.dir.path())
+            .args(["--state-dir", "state"])
+            .args(args)
+            .env_remove("CLAWCRON_STATE_DIR");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    }
+
+    /// Writes job `name` and triggers it; returns the trigger's output, its ledger row, and the
+    /// metrics of that run by name.
+    pub fn trigger_with(
+        &self,
+        name: &str,
+        yaml: &str,
+        env: &[(&str, &str)],
+    ) -> (Output, serde_json::Value, HashMap<String, f64>) {
+        self.write_job(name, yaml);
+        let out = self.clawcron(&["trigger", name], env);
+        assert!(
+            out.status.code().is_some(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let rows: Vec<serde_json::Value> = serde_json::from_slice(
+            &self
+                .clawcron(&["history", name, "--limit", "1", "--json"], &[])
+                .stdout,
+        )
+        .unwrap();
+        let row = rows.into_iter().next().expect("a ledger row");
+        let run = row["id"].as_i64();
+        let metrics: Vec<serde_json::Value> =
+            serde_json::from_slice(&self.clawcron(&["metrics", name, "--json"], &[]).stdout)
+                .unwrap();
+        let m = metrics
+            .iter()
+            .filter(|m| m["run_id"].as_i64() == run)
+            .map(|m| {
+                (
+                    m["name"].as_str().unwrap().to_string(),
+                    m["value"].as_f64().unwrap(),
+                )
+            })
+            .collect();
+        (out, row, m)
+    }
+
+    pub fn trigger(&self, name: &str, yaml: &str) -> (serde_json::Value, HashMap<String, f64>) {
+        let (_, row, m) = self.trigger_with(name, yaml, &[]);
+        (row, m)
+    }
+
+    pub fn history(&self) -> Vec<serde_json::Value> {
+        serde_json::from_slice(
+            &self
+                .clawcron(&["history", "--limit", "100000", "--json"], &[])
+                .stdout,
+        )
+        .unwrap()
+    }
+}
