@@ -347,3 +347,21 @@ fn exactly_once_across_kill_9_and_restart() {
         "ran {total}, claimed {claimed}"
     );
 }
+
+#[test]
+fn launchd_template_is_a_valid_plist() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/launchd/com.clawcron.agent.plist"
+    );
+    let script = "import plistlib,sys\nd=plistlib.load(open(sys.argv[1],'rb'))\nprint(d['Label'], d['RunAtLoad'], d['KeepAlive'], d['ExitTimeOut'], d['ProgramArguments'][-1], type(d['EnvironmentVariables']['PATH']).__name__)";
+    let out = Command::new("python3")
+        .args(["-c", script, path])
+        .output()
+        .expect("python3");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "com.clawcron.agent True True 60 run str\n"
+    );
+}

@@ -158,9 +158,20 @@ impl OutputPipe {
     fn new() -> std::io::Result<Self> {
         use std::os::fd::{FromRawFd, OwnedFd};
         let mut fds = [0i32; 2];
-        // SAFETY: pipe2 fills two descriptors we then own; O_CLOEXEC keeps them out of other children.
+        // SAFETY: pipe2/pipe fill two descriptors that we then own; close-on-exec keeps them out
+        // of other children (macOS has no pipe2, so it sets the flag right after).
+        #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
         if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
             return Err(std::io::Error::last_os_error());
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+        unsafe {
+            if libc::pipe(fds.as_mut_ptr()) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            for fd in fds {
+                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            }
         }
         // SAFETY: both descriptors are fresh and owned by nothing else.
         let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
