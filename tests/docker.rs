@@ -350,3 +350,85 @@ fn the_shipped_gateway_restart_job_restarts_for_real() {
         "each step's timing is recorded"
     );
 }
+
+#[test]
+fn a_compose_service_label_finds_its_container() {
+    if !engine() {
+        return;
+    }
+    let service = unique("svc");
+    let label = format!("com.docker.compose.service={service}");
+    let _c = container("compose", &["--label", &label], &[]);
+    let env = Env::new();
+    let (row, m) = env.trigger(
+        "by-service",
+        &format!("every: 5m\nrun:\n  docker.stats: {{ service: {service} }}\n"),
+    );
+    assert_eq!(row["status"], "succeeded", "{row}");
+    assert!(m.contains_key("cpu_percent"));
+    let (row, _) = env.trigger(
+        "no-service",
+        "every: 5m\nrun:\n  docker.stats: { service: no-such-service }\n",
+    );
+    assert_eq!(
+        row["error"],
+        "compose service `no-such-service` not found (no container has the label com.docker.compose.service=no-such-service)"
+    );
+}
+
+#[test]
+fn a_socket_without_permission_says_so() {
+    if !engine() {
+        return;
+    }
+    let sock = "/var/run/docker.sock";
+    let Ok(meta) = std::fs::metadata(sock) else {
+        return;
+    };
+    use std::os::unix::fs::PermissionsExt;
+    if meta.permissions().mode() & 0o007 != 0 {
+        eprintln!("skipped: {sock} is open to everyone, so no permission error can be provoked");
+        return;
+    }
+    // As `nobody`, outside the docker group, the socket refuses the connection.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("jobs")).unwrap();
+    std::fs::write(dir.path().join("jobs/stats.yaml"), "every: 5m\nrun:\n  docker.stats: { container: x, host: \"unix:///var/run/docker.sock\" }\n").unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::set_permissions(
+        dir.path().join("jobs"),
+        std::fs::Permissions::from_mode(0o777),
+    )
+    .unwrap();
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            env!("CARGO_BIN_EXE_clawcron"),
+            "--state-dir",
+        ])
+        .arg(dir.path().join("state"))
+        .args(["trigger", "stats"])
+        .current_dir(dir.path())
+        .env("HOME", dir.path())
+        .output()
+        .expect("setpriv (util-linux)");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout
+            .trim_end()
+            .split_once("(1 attempt): ")
+            .map(|(_, e)| e),
+        Some(
+            "permission denied on the Docker socket unix:///var/run/docker.sock (is this user in the `docker` group?)"
+        ),
+        "{stdout}"
+    );
+}
