@@ -64,6 +64,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show every alert rule's state and the recent firing/resolved events
+    Alerts {
+        /// How far back to list events
+        #[arg(long, default_value = "7d")]
+        since: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Show recorded runs, newest first
     History {
         job: Option<String>,
@@ -116,6 +124,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             json,
         } => next(&loaded, &job, count, from.as_deref(), json),
         Command::Trigger { job } => trigger(&loaded, &job, &state_dir),
+        Command::Alerts { since, json } => alerts(&loaded, &since, json, &state_dir),
         Command::Metrics { job, since, json } => metrics(&loaded, &job, &since, json, &state_dir),
         Command::History { job, limit, json } => {
             history(&loaded, job.as_deref(), limit, json, &state_dir)
@@ -347,6 +356,70 @@ fn trigger(loaded: &Loaded, id: &str, state_dir: &std::path::Path) -> Result<(),
             job: id.to_string(),
             status: status.replace('_', " "),
         });
+    }
+    Ok(())
+}
+
+fn alerts(
+    loaded: &Loaded,
+    since: &str,
+    json: bool,
+    state_dir: &std::path::Path,
+) -> Result<(), Error> {
+    let window =
+        config::duration::parse(since).map_err(|e| Error::Usage(format!("--since: {e}")))?;
+    let (states, events) = if state_dir.join("clawcron.db").exists() {
+        let store = Store::open(state_dir)?;
+        (
+            store.alerts()?,
+            store.alert_events(Utc::now().timestamp_millis() - window.as_millis() as i64)?,
+        )
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "alerts": states, "events": events })
+        );
+        return Ok(());
+    }
+    let tz = loaded.global.timezone;
+    let when = |ms: i64| {
+        DateTime::from_timestamp_millis(ms)
+            .unwrap_or_default()
+            .with_timezone(&tz)
+            .format("%Y-%m-%d %H:%M:%S %Z")
+            .to_string()
+    };
+    println!(
+        "{:<22} {:<28} {:<8} {:<25} PEAK",
+        "JOB", "ALERT", "STATE", "SINCE"
+    );
+    for a in &states {
+        let since = a.since.map(when).unwrap_or_default();
+        let peak = a.peak.map(|p| p.to_string()).unwrap_or_default();
+        println!(
+            "{:<22} {:<28} {:<8} {since:<25} {peak}",
+            a.job, a.rule, a.phase
+        );
+    }
+    if !events.is_empty() {
+        println!(
+            "\n{:<25} {:<22} {:<28} {:<9} DETAIL",
+            "AT", "JOB", "ALERT", "EVENT"
+        );
+    }
+    for e in &events {
+        println!(
+            "{:<25} {:<22} {:<28} {:<9} value {}; {}",
+            when(e.at),
+            e.job,
+            e.rule,
+            e.kind,
+            e.value,
+            e.detail
+        );
     }
     Ok(())
 }

@@ -21,6 +21,7 @@ pub mod config;
 pub mod daemon;
 pub mod error;
 pub mod logging;
+pub mod monitor;
 pub mod runner;
 pub mod schedule;
 pub mod scheduler;

@@ -152,6 +152,63 @@ struct Inner {
 /// Run retention after this many finished runs (and at start).
 const RETENTION_EVERY: u64 = 64;
 
+/// Feeds a run's metrics to the job's alert rules and logs what changed. (Notices by email and
+/// webhook are the notification channels' job, still to come.)
+fn evaluate_alerts(store: &Store, job: &JobSpec, outcome: &RunOutcome) {
+    for rule in &job.alerts {
+        let Some(m) = outcome.metrics.iter().rev().find(|m| m.name == rule.metric) else {
+            continue;
+        };
+        match store.observe_alert(&job.id, rule, m.value, outcome.finished_at_ms) {
+            Ok(Some(crate::monitor::Transition::Fired { value, samples })) => {
+                warn!(
+                    job = &*job.id,
+                    alert = rule.name,
+                    value,
+                    "ALERT firing: {} (samples {samples:?})",
+                    rule.describe()
+                );
+            }
+            Ok(Some(crate::monitor::Transition::Repeat {
+                value,
+                firing_for,
+                peak,
+            })) => {
+                warn!(
+                    job = &*job.id,
+                    alert = rule.name,
+                    value,
+                    peak,
+                    "ALERT still firing after {}: {}",
+                    duration::format(firing_for),
+                    rule.describe()
+                );
+            }
+            Ok(Some(crate::monitor::Transition::Resolved {
+                value,
+                lasted,
+                peak,
+            })) => {
+                info!(
+                    job = &*job.id,
+                    alert = rule.name,
+                    value,
+                    peak,
+                    "alert resolved after {}: {}",
+                    duration::format(lasted),
+                    rule.describe()
+                );
+            }
+            Ok(None) => {}
+            Err(e) => warn!(
+                job = &*job.id,
+                alert = rule.name,
+                "cannot update the alert's state: {e}"
+            ),
+        }
+    }
+}
+
 /// What a run found when its turn came.
 enum Turn<'a> {
     /// Go ahead, holding these until the run ends.
@@ -242,6 +299,7 @@ impl Runner {
         )?;
         let outcome = self.inner.attempts(job, run_id, now.timestamp()).await;
         self.inner.store.finish(run_id, &outcome)?;
+        evaluate_alerts(&self.inner.store, job, &outcome);
         Ok((run_id, outcome))
     }
 
@@ -331,6 +389,7 @@ impl Inner {
                 .map(|e| format!(": {e}"))
                 .unwrap_or_default()
         );
+        evaluate_alerts(&self.store, job, &outcome);
         self.store.finish_later(ticket.run_id, outcome);
         if self.finished.fetch_add(1, Ordering::Relaxed) % RETENTION_EVERY == RETENTION_EVERY - 1 {
             self.retain();

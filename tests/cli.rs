@@ -123,7 +123,7 @@ fn check_reports_every_bad_file_and_exits_1() {
   |
 2 | ovrlap: skip
   | ^^^^^^
-  = expected one of: description, enabled, schedule, every, at_start, timezone, missed, overlap, timeout, retry, run, metrics, locks
+  = expected one of: description, enabled, schedule, every, at_start, timezone, missed, overlap, timeout, retry, run, metrics, locks, alerts
   = help: did you mean `overlap`?
 
 error: jobs/bad-tz.yaml:2:11: `timezone`: unknown time zone `Mars/Olympus`
@@ -363,5 +363,48 @@ fn launchd_template_is_a_valid_plist() {
     assert_eq!(
         text(&out.stdout),
         "com.clawcron.agent True True 60 run str\n"
+    );
+}
+
+#[test]
+fn alerts_fire_once_and_resolve_with_duration_and_peak() {
+    let env = Env::new();
+    let value = env.path().join("cpu.txt");
+    env.job(
+        "probe",
+        &format!(
+            "every: 5m\nrun: {{ shell: \"echo cpu=$(cat {})\" }}\nmetrics:\n  - regex: 'cpu=(?P<cpu_percent>[0-9.]+)'\nalerts:\n  - {{ name: cpu-high, when: \"cpu_percent > 90\", for: \"2 of 3\" }}\n",
+            value.display()
+        ),
+    );
+    for v in ["50", "95", "97", "99", "40", "30"] {
+        std::fs::write(&value, v).unwrap();
+        assert!(env.run(&["trigger", "probe"]).status.success());
+    }
+    let out = env.run(&["alerts", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["alerts"][0]["phase"], "ok");
+    let events: Vec<(String, f64)> = v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap().to_string(),
+                e["value"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [("fired".to_string(), 97.0), ("resolved".to_string(), 30.0)],
+        "no notice for the third breach, none for the first good sample"
+    );
+    let resolved = v["events"][0]["detail"].as_str().unwrap();
+    assert!(
+        resolved.starts_with("cpu_percent > 90 for 2 of 3; lasted ")
+            && resolved.ends_with("; peak 99"),
+        "{resolved}"
     );
 }

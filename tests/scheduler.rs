@@ -72,6 +72,7 @@ fn job(id: &str, trigger: Trigger, script: &Arc<Script>) -> JobBuilder {
         action: ActionSpec::Scripted(script.clone()),
         extract: Vec::new(),
         locks: Vec::new(),
+        alerts: Vec::new(),
     })
 }
 

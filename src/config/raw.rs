@@ -61,6 +61,18 @@ pub struct RawJob {
     pub run: Option<S<RawRun>>,
     pub metrics: Option<S<Vec<S<RawExtract>>>>,
     pub locks: Option<S<Vec<S<String>>>>,
+    pub alerts: Option<S<Vec<S<RawAlert>>>>,
+}
+
+/// `alerts:` entries: `{when: "cpu_percent > 90", for: "3 of 5", repeat: 4h, name: cpu}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlert {
+    pub name: Option<S<String>>,
+    pub when: S<String>,
+    #[serde(rename = "for")]
+    pub window: Option<S<String>>,
+    pub repeat: Option<S<String>>,
 }
 
 /// `metrics:` entries: `{regex: '...(?P<name>...)'}` or `{json: /pointer, name: x}`.

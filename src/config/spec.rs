@@ -105,6 +105,8 @@ pub struct JobSpec {
     pub extract: Vec<crate::action::extract::Extract>,
     /// Named locks: jobs sharing one never run at the same time (sorted, no duplicates).
     pub locks: Vec<String>,
+    /// Threshold rules over this job's metrics.
+    pub alerts: Vec<crate::monitor::Rule>,
 }
 
 /// What to do with slots that passed while the daemon was down, the machine asleep, or the

@@ -304,6 +304,43 @@ pub fn job(
     }
     locks.sort();
     locks.dedup();
+    let mut alerts = Vec::new();
+    for a in raw.alerts.iter().flat_map(|a| a.value.iter()) {
+        let a = &a.value;
+        let repeat = c
+            .duration(&a.repeat, "alerts.repeat")
+            .unwrap_or(std::time::Duration::from_secs(4 * 3600));
+        match crate::monitor::Rule::parse(
+            a.name.as_ref().map(|n| n.value.as_str()),
+            &a.when.value,
+            a.window.as_ref().map(|w| w.value.as_str()),
+            repeat,
+        ) {
+            Ok(r)
+                if alerts
+                    .iter()
+                    .any(|x: &crate::monitor::Rule| x.name == r.name) =>
+            {
+                c.error(
+                    &a.when,
+                    "alerts",
+                    format!("two alerts are named `{}`; give one a `name:`", r.name),
+                );
+            }
+            Ok(r) => alerts.push(r),
+            Err(msg) => {
+                let (at, key) = match (&a.window, msg.contains(" of ")) {
+                    (Some(w), true) => (w, "alerts.for"),
+                    _ => (&a.when, "alerts.when"),
+                };
+                let d = c.error(at, key, msg);
+                d.expected = Some(
+                    "`when: \"metric > number\"` (>, >=, <, <=) and optionally `for: \"3 of 5\"`"
+                        .into(),
+                );
+            }
+        }
+    }
     let spec = match (trigger, action) {
         (Some(trigger), Some(action)) => Some(JobSpec {
             id: Arc::from(id),
@@ -318,6 +355,7 @@ pub fn job(
             action,
             extract,
             locks,
+            alerts,
         }),
         _ => None,
     };

@@ -41,4 +41,24 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX metrics_by_job ON metrics(job, name, at);
     "#,
+    // 3: alert rules' state (survives restarts) and the log of their transitions.
+    r#"
+    CREATE TABLE alert_state (
+        job      TEXT NOT NULL,
+        rule     TEXT NOT NULL,
+        state    TEXT NOT NULL,    -- JSON of monitor::State
+        updated  INTEGER NOT NULL, -- Unix milliseconds
+        PRIMARY KEY (job, rule)
+    ) WITHOUT ROWID;
+    CREATE TABLE alert_events (
+        id      INTEGER PRIMARY KEY,
+        job     TEXT NOT NULL,
+        rule    TEXT NOT NULL,
+        kind    TEXT NOT NULL,     -- fired | repeat | resolved
+        value   REAL NOT NULL,
+        detail  TEXT NOT NULL,
+        at      INTEGER NOT NULL
+    );
+    CREATE INDEX alert_events_by_time ON alert_events(at);
+    "#,
 ];

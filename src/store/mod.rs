@@ -371,7 +371,151 @@ pub struct MetricRow {
     pub at: i64,
 }
 
+/// A rule's current phase, for `clawcron alerts`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AlertRow {
+    pub job: String,
+    pub rule: String,
+    pub phase: String,
+    pub since: Option<i64>,
+    pub peak: Option<f64>,
+    pub updated: i64,
+}
+
+/// One transition of a rule.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AlertEvent {
+    pub job: String,
+    pub rule: String,
+    pub kind: String,
+    pub value: f64,
+    pub detail: String,
+    pub at: i64,
+}
+
 impl Store {
+    /// Feeds one sample to an alert rule: loads its state, applies the sample, saves the state
+    /// and logs any transition, in one transaction.
+    pub fn observe_alert(
+        &self,
+        job: &str,
+        rule: &crate::monitor::Rule,
+        value: f64,
+        at: i64,
+    ) -> Result<Option<crate::monitor::Transition>, StoreError> {
+        use crate::monitor::{State, Transition};
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let saved: Option<String> = tx
+            .query_row(
+                "SELECT state FROM alert_state WHERE job = ?1 AND rule = ?2",
+                params![job, rule.name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let mut state: State = saved
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default();
+        let t = state.observe(rule, value, at);
+        let json = serde_json::to_string(&state).unwrap_or_default();
+        tx.execute(
+            "INSERT INTO alert_state (job, rule, state, updated) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (job, rule) DO UPDATE SET state = excluded.state, updated = excluded.updated",
+            params![job, rule.name, json, at],
+        )?;
+        if let Some(t) = &t {
+            let (kind, detail) = match t {
+                Transition::Fired { samples, .. } => {
+                    ("fired", format!("{}; samples {samples:?}", rule.describe()))
+                }
+                Transition::Repeat {
+                    firing_for, peak, ..
+                } => (
+                    "repeat",
+                    format!(
+                        "{}; firing for {}; peak {peak}",
+                        rule.describe(),
+                        crate::config::duration::format(*firing_for)
+                    ),
+                ),
+                Transition::Resolved { lasted, peak, .. } => (
+                    "resolved",
+                    format!(
+                        "{}; lasted {}; peak {peak}",
+                        rule.describe(),
+                        crate::config::duration::format(*lasted)
+                    ),
+                ),
+            };
+            let value = match t {
+                Transition::Fired { value, .. }
+                | Transition::Repeat { value, .. }
+                | Transition::Resolved { value, .. } => *value,
+            };
+            tx.execute(
+                "INSERT INTO alert_events (job, rule, kind, value, detail, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![job, rule.name, kind, value, detail, at],
+            )?;
+        }
+        tx.commit()?;
+        Ok(t)
+    }
+
+    /// Every rule's current phase.
+    pub fn alerts(&self) -> Result<Vec<AlertRow>, StoreError> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT job, rule, state, updated FROM alert_state ORDER BY job, rule")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows
+            .into_iter()
+            .map(|(job, rule, state, updated)| {
+                let s: crate::monitor::State = serde_json::from_str(&state).unwrap_or_default();
+                let phase = match s.phase {
+                    crate::monitor::Phase::Ok => "ok",
+                    crate::monitor::Phase::Pending => "pending",
+                    crate::monitor::Phase::Firing => "firing",
+                };
+                AlertRow {
+                    job,
+                    rule,
+                    phase: phase.into(),
+                    since: s.since,
+                    peak: s.peak,
+                    updated,
+                }
+            })
+            .collect())
+    }
+
+    /// Transitions since `since_ms`, newest first.
+    pub fn alert_events(&self, since_ms: i64) -> Result<Vec<AlertEvent>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT job, rule, kind, value, detail, at FROM alert_events WHERE at >= ?1 ORDER BY at DESC, id DESC")?;
+        let rows = stmt
+            .query_map([since_ms], |r| {
+                Ok(AlertEvent {
+                    job: r.get(0)?,
+                    rule: r.get(1)?,
+                    kind: r.get(2)?,
+                    value: r.get(3)?,
+                    detail: r.get(4)?,
+                    at: r.get(5)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
     /// A job's figures since `since_ms`, oldest first.
     pub fn metrics(&self, job: &str, since_ms: i64) -> Result<Vec<MetricRow>, StoreError> {
         let conn = self.conn();
