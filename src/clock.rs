@@ -30,6 +30,12 @@ pub trait Clock: Send + Sync + 'static {
     /// Returns once the wall clock reaches `deadline` (whole seconds since the epoch), or earlier
     /// (capped sleep, clock change); `None` sleeps until something changes. Callers re-check.
     fn sleep_until(&self, deadline: Option<i64>) -> SleepFuture<'_>;
+    /// How late after a wake-up (from a machine sleep or clock change) a due slot may be noticed.
+    /// Slots within this of "now" were not necessarily missed: a timerfd fires at once on wake
+    /// (1 s), a capped sleep only when its cap runs out (`MAX_SLEEP`).
+    fn wake_slack(&self) -> Duration {
+        Duration::from_secs(1)
+    }
 }
 
 /// A jump of the wall clock relative to the monotonic clock, seen between two readings.
@@ -138,6 +144,14 @@ impl Clock for SystemClock {
         {
             None
         }
+    }
+
+    fn wake_slack(&self) -> Duration {
+        #[cfg(target_os = "linux")]
+        if matches!(self.timer.get(), Some(Some(_))) {
+            return Duration::from_secs(1);
+        }
+        MAX_SLEEP
     }
 
     fn sleep_until(&self, deadline: Option<i64>) -> SleepFuture<'_> {

@@ -297,7 +297,12 @@ impl Runner {
             boot_id,
             now.timestamp_millis(),
         )?;
-        let outcome = self.inner.attempts(job, run_id, now.timestamp()).await;
+        // Tracked, so that `shutdown` (Ctrl-C during `clawcron trigger`) can stop it.
+        let outcome = self
+            .inner
+            .tracker
+            .track_future(self.inner.attempts(job, run_id, now.timestamp()))
+            .await;
         self.inner.store.finish(run_id, &outcome)?;
         evaluate_alerts(&self.inner.store, job, &outcome);
         Ok((run_id, outcome))

@@ -211,7 +211,7 @@ impl Trigger {
         while let Some(n) = next(t) {
             if n > until {
                 w.next = Some(n);
-                break;
+                return w;
             }
             if w.slots.len() == limit {
                 w.truncated = true;
@@ -220,7 +220,49 @@ impl Trigger {
             w.slots.push(n);
             t = n;
         }
+        if !w.truncated {
+            return w;
+        }
+        // More than `limit` slots: keep the newest `limit`, found walking back from `until`;
+        // those are the ones a `latest` or `all` policy may still run.
+        w.slots = self.newest_slots(after, until, limit);
+        w.next = next(until);
         w
+    }
+
+    /// The newest `limit` slots in `(after, until]`, oldest first.
+    fn newest_slots(&self, after: i64, until: i64, limit: usize) -> Vec<i64> {
+        let mut out = Vec::with_capacity(limit);
+        match self {
+            Trigger::Every(p) => {
+                let p = i64::try_from(*p).unwrap_or(i64::MAX).max(1);
+                let mut t = until.div_euclid(p) * p;
+                while t > after && out.len() < limit {
+                    out.push(t);
+                    t -= p;
+                }
+            }
+            Trigger::Cron(c) => {
+                if let Some(cron) = c.cron() {
+                    let mut from = c.tz.timestamp_opt(until, 0).single();
+                    let mut inclusive = true;
+                    while let Some(f) = from {
+                        let Ok(prev) = cron.find_previous_occurrence(&f, inclusive) else {
+                            break;
+                        };
+                        if prev.timestamp() <= after || out.len() == limit {
+                            break;
+                        }
+                        out.push(prev.timestamp());
+                        from = Some(prev);
+                        inclusive = false;
+                    }
+                }
+            }
+            Trigger::AtStart => {}
+        }
+        out.reverse();
+        out
     }
 
     pub fn tz(&self) -> Option<Tz> {

@@ -43,6 +43,9 @@ enum Context {
 }
 
 pub struct Scheduler {
+    /// Disabled jobs (id, schedule): their cursors follow "now", so that enabling one later does
+    /// not count the disabled time as missed.
+    disabled: Vec<(Arc<str>, String)>,
     clock: Arc<dyn Clock>,
     store: Store,
     runner: Runner,
@@ -66,9 +69,14 @@ impl Scheduler {
         runner: Runner,
         boot_id: String,
     ) -> Self {
-        let entries = jobs
+        let (enabled, disabled): (Vec<JobSpec>, Vec<JobSpec>) =
+            jobs.into_iter().partition(|j| j.enabled);
+        let disabled = disabled
             .into_iter()
-            .filter(|j| j.enabled)
+            .map(|j| (j.id.clone(), j.trigger.describe()))
+            .collect();
+        let entries = enabled
+            .into_iter()
             .map(|spec| Entry {
                 spec: Arc::new(spec),
                 state: Arc::new(JobState::default()),
@@ -76,6 +84,7 @@ impl Scheduler {
             })
             .collect();
         Scheduler {
+            disabled,
             clock,
             store,
             runner,
@@ -98,7 +107,17 @@ impl Scheduler {
             match &spec.trigger {
                 Trigger::AtStart => self.start_at_start(idx)?,
                 trigger => match cursors.get(&*spec.id) {
-                    Some(&cursor) => {
+                    // Counted under another schedule (or before schedules were recorded and
+                    // never since): start afresh rather than "catch up" on foreign slots.
+                    Some((_, Some(old))) if *old != trigger.describe() => {
+                        info!(
+                            job = &*spec.id,
+                            "schedule changed ({old} -> {}); counting from now",
+                            trigger.describe()
+                        );
+                        fresh.push(idx);
+                    }
+                    Some(&(cursor, _)) => {
                         let w = trigger.slots_between(cursor, now_s, MAX_CATCH_UP_SLOTS);
                         if w.slots.is_empty() {
                             self.heap_push(idx, w.next);
@@ -112,17 +131,29 @@ impl Scheduler {
         }
         // Jobs never seen before start from now: their cursor is set so that a later downtime
         // is noticed even if they have not fired yet.
-        let fresh_cursors: Vec<(&str, i64)> = fresh
+        let mut reset: Vec<(&str, i64, String)> = fresh
             .iter()
-            .map(|&i| (&*self.entries[i].spec.id, now_s))
+            .map(|&i| {
+                (
+                    &*self.entries[i].spec.id,
+                    now_s,
+                    self.entries[i].spec.trigger.describe(),
+                )
+            })
             .collect();
-        self.store
-            .record_slots(&[], &fresh_cursors, &self.boot_id, now.timestamp_millis())?;
+        reset.extend(
+            self.disabled
+                .iter()
+                .map(|(id, schedule)| (&**id, now_s, schedule.clone())),
+        );
+        self.store.reset_cursors(&reset)?;
         for idx in fresh {
             let next = self.entries[idx].spec.trigger.next_after(now_s);
             self.heap_push(idx, next);
         }
-        self.handle_due(due, Context::Startup { start: now_s });
+        if !self.handle_due(due, Context::Startup { start: now_s }, now_s) {
+            warn!("the start-up catch-up could not be recorded; it is retried in the loop");
+        }
         Ok(())
     }
 
@@ -207,6 +238,7 @@ impl Scheduler {
             // A burst is claimed and started a chunk at a time, yielding in between: the first
             // jobs start at once, and the runtime reaps finished children (closing their pipes
             // and pidfds) between chunks, so each new child inherits a small descriptor table.
+            let mut recorded = true;
             for chunk in due.chunks(DISPATCH_CHUNK) {
                 let windows = chunk
                     .iter()
@@ -220,16 +252,26 @@ impl Scheduler {
                         (idx, w)
                     })
                     .collect();
-                self.handle_due(windows, Context::Wake(jump));
+                recorded &= self.handle_due(windows, Context::Wake(jump), now_s);
                 tokio::task::yield_now().await;
+            }
+            if !recorded {
+                // The ledger failed (disk full?): pause before retrying rather than spin.
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
             }
         }
     }
 
     /// Decides, records and dispatches every due slot of a batch (one ledger transaction).
-    fn handle_due(&mut self, due: Vec<(usize, Window)>, ctx: Context) {
+    /// `now_s` is the instant the batch was collected at (not re-read per chunk, so that a long
+    /// burst does not make its own later chunks look late). Returns false if the ledger could not
+    /// record the batch; its jobs are then put back to be tried again.
+    fn handle_due(&mut self, due: Vec<(usize, Window)>, ctx: Context, now_s: i64) -> bool {
         let now = self.clock.now();
-        let now_s = now.timestamp();
+        let mut restore: Vec<(usize, i64)> = Vec::with_capacity(due.len());
         let mut pending: Vec<Pending> = Vec::new();
         let mut cursors: Vec<(usize, i64)> = Vec::with_capacity(due.len());
         let mut summary: Option<(&'static str, usize, usize)> = None;
@@ -248,15 +290,16 @@ impl Scheduler {
             if truncated {
                 warn!(
                     job = &*self.entries[idx].spec.id,
-                    "more than {MAX_CATCH_UP_SLOTS} missed slots; the oldest are recorded, the rest are skipped unrecorded"
+                    "more than {MAX_CATCH_UP_SLOTS} missed slots: the newest {MAX_CATCH_UP_SLOTS} are recorded, older ones are skipped unrecorded"
                 );
-                after = now_s;
-                next = self.entries[idx].spec.trigger.next_after(now_s);
+                after = after.max(now_s);
+                next = next.or_else(|| self.entries[idx].spec.trigger.next_after(after));
             }
+            restore.push((idx, slots[0]));
             cursors.push((idx, after));
             self.heap_push(idx, next);
             let (missed, on_time): (Vec<(i64, &'static str)>, Vec<i64>) =
-                classify(&slots, now_s, ctx);
+                classify(&slots, now_s, ctx, self.clock.wake_slack().as_secs() as i64);
             if !missed.is_empty() {
                 let before = pending.len();
                 self.apply_missed_policy(idx, &missed, now_s, &mut pending);
@@ -295,9 +338,15 @@ impl Scheduler {
             .iter()
             .map(|p| (&*self.entries[p.idx].spec.id, p.slot, p.decision.clone()))
             .collect();
-        let cursor_rows: Vec<(&str, i64)> = cursors
+        let cursor_rows: Vec<(&str, i64, String)> = cursors
             .iter()
-            .map(|&(i, t)| (&*self.entries[i].spec.id, t))
+            .map(|&(i, t)| {
+                (
+                    &*self.entries[i].spec.id,
+                    t,
+                    self.entries[i].spec.trigger.describe(),
+                )
+            })
             .collect();
         let claimed = match self.store.record_slots(
             &decisions,
@@ -308,9 +357,9 @@ impl Scheduler {
             Ok(c) => c,
             Err(e) => {
                 // The ledger could not record the slots, so they cannot be claimed: running them
-                // would risk running a slot twice after a restart. They are lost, loudly.
+                // would risk running a slot twice after a restart.
                 warn!(
-                    "cannot record {} due slot(s) in the ledger, none started: {e}",
+                    "cannot record {} due slot(s) in the ledger, none started; retrying: {e}",
                     decisions.len()
                 );
                 for p in &pending {
@@ -318,7 +367,12 @@ impl Scheduler {
                         self.entries[p.idx].state.withdraw(a);
                     }
                 }
-                return;
+                // Unrecorded slots stay due: the cursor did not move, so they are tried again.
+                for (idx, first) in restore {
+                    self.heap.retain(|Reverse((_, i))| *i != idx);
+                    self.heap_push(idx, Some(first));
+                }
+                return false;
             }
         };
         for (p, run_id) in pending.into_iter().zip(claimed) {
@@ -347,6 +401,7 @@ impl Scheduler {
                 }
             }
         }
+        true
     }
 
     fn apply_missed_policy(
@@ -430,14 +485,19 @@ fn policy_name(m: Missed) -> &'static str {
 }
 
 /// Splits due slots into missed ones (with why) and on-time ones.
-fn classify(slots: &[i64], now_s: i64, ctx: Context) -> (Vec<(i64, &'static str)>, Vec<i64>) {
+fn classify(
+    slots: &[i64],
+    now_s: i64,
+    ctx: Context,
+    wake_slack: i64,
+) -> (Vec<(i64, &'static str)>, Vec<i64>) {
     let mut missed = Vec::new();
     let mut on_time = Vec::new();
     for &slot in slots {
         let late = now_s - slot;
         let reason = match ctx {
             Context::Startup { start } if slot < start => Some("missed: daemon not running"),
-            Context::Wake(Some(j)) if late >= 1 => Some(j.reason()),
+            Context::Wake(Some(j)) if late >= wake_slack.max(1) => Some(j.reason()),
             _ if late > LATE_GRACE.as_secs() as i64 => Some("missed: daemon stalled"),
             _ => None,
         };

@@ -610,3 +610,72 @@ async fn named_locks_serialize_jobs_or_skip_them() {
         "the benchmark started when the preload released the lock"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_changed_schedule_does_not_catch_up_on_slots_it_never_had() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Arc::new(Script::new(ok(1), []));
+    let d = start_with(
+        vec![job("j", Trigger::Every(60), &s)],
+        TestClock::new(t("2026-06-01T00:00:00Z")),
+        Store::open(dir.path()).unwrap(),
+        "boot-1",
+    );
+    tokio::time::sleep(secs(150)).await;
+    d.stop(secs(5)).await;
+    let d = start_with(
+        vec![job("j", Trigger::Every(300), &s)],
+        TestClock::new(t("2026-06-01T00:10:00Z")),
+        Store::open(dir.path()).unwrap(),
+        "boot-1",
+    );
+    tokio::time::sleep(secs(400)).await;
+    let store = d.stop(secs(5)).await;
+    assert_eq!(
+        summary(&store, "j"),
+        [
+            "00:01:00 succeeded",
+            "00:02:00 succeeded",
+            "00:15:00 succeeded"
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_very_long_downtime_still_runs_the_newest_missed_slot() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Arc::new(Script::new(ok(0), []));
+    let jobs = || vec![job("tick", Trigger::Every(1), &s).missed(Missed::Latest, secs(3600))];
+    let d = start_with(
+        jobs(),
+        TestClock::new(t("2026-06-01T00:00:00Z")),
+        Store::open(dir.path()).unwrap(),
+        "boot-1",
+    );
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    d.stop(secs(5)).await;
+    // Down for 28 hours: 100,798 missed slots, more than are listed; the newest ones are.
+    let d = start_with(
+        jobs(),
+        TestClock::new(t("2026-06-02T04:00:00Z")),
+        Store::open(dir.path()).unwrap(),
+        "boot-1",
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let store = d.stop(secs(5)).await;
+    let rows = rows(&store, "tick");
+    let late: Vec<&RunRow> = rows
+        .iter()
+        .filter(|r| r.status == "succeeded" && r.reason.is_some())
+        .collect();
+    assert_eq!(late.len(), 1, "exactly one late run");
+    assert_eq!(hhmm(late[0].slot), "03:59:59");
+    assert_eq!(
+        late[0].reason.as_deref(),
+        Some("missed: daemon not running; run late by policy latest")
+    );
+    assert!(
+        rows.iter().any(|r| hhmm(r.slot) == "04:00:00"),
+        "the slot at the start instant has its row"
+    );
+}

@@ -223,5 +223,15 @@ async fn terminate_group(pgid: i32, child: &mut tokio::process::Child, grace: Du
     if group_alive(pgid) {
         signal_group(pgid, libc::SIGKILL);
     }
-    let _ = child.wait().await;
+    // Bounded: a process stuck in uninterruptible sleep must not hold up a shutdown forever
+    // (tokio reaps it later if it ever exits).
+    if tokio::time::timeout(Duration::from_secs(5), child.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            pgid,
+            "a killed process did not exit within 5 s (uninterruptible sleep?)"
+        );
+    }
 }

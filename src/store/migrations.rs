@@ -61,4 +61,28 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX alert_events_by_time ON alert_events(at);
     "#,
+    // 4: the notification outbox: a notice is written here before it is sent, and delivered
+    // (with retries) until it is sent, refused for good, or expired. `key` makes each unique.
+    r#"
+    CREATE TABLE outbox (
+        id          INTEGER PRIMARY KEY,
+        key         TEXT    NOT NULL UNIQUE,
+        channel     TEXT    NOT NULL,
+        payload     TEXT    NOT NULL,   -- JSON, the generic shape
+        status      TEXT    NOT NULL,   -- pending | sent | failed | expired
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        next_at     INTEGER NOT NULL,   -- Unix ms
+        expires_at  INTEGER NOT NULL,
+        created_at  INTEGER NOT NULL,
+        sent_at     INTEGER,
+        last_error  TEXT,
+        answer      TEXT
+    );
+    CREATE INDEX outbox_due ON outbox(next_at) WHERE status = 'pending';
+    "#,
+    // 5: the schedule a cursor was counted under: a changed schedule starts afresh instead of
+    // "catching up" on slots the old schedule never had.
+    r#"
+    ALTER TABLE cursors ADD COLUMN schedule TEXT;
+    "#,
 ];

@@ -131,6 +131,14 @@ impl Store {
         })
     }
 
+    /// Runs `f` on the connection (for the other modules' tables, e.g. the outbox).
+    pub fn with_conn<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        Ok(f(&self.conn())?)
+    }
+
     fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave a transaction half-applied in SQLite
         // (it rolls back on drop), so a poisoned lock is still safe to use.
@@ -194,14 +202,37 @@ impl Store {
         Ok(rows)
     }
 
-    /// Every job's cursor: all its slots up to this instant have a row.
-    pub fn cursors(&self) -> Result<HashMap<String, i64>, StoreError> {
+    /// Every job's cursor (all its slots up to this instant have a row) and the schedule it
+    /// was counted under.
+    pub fn cursors(&self) -> Result<HashMap<String, (i64, Option<String>)>, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT job, accounted_until FROM cursors")?;
+        let mut stmt = conn.prepare("SELECT job, accounted_until, schedule FROM cursors")?;
         let map = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    (r.get::<_, i64>(1)?, r.get::<_, Option<String>>(2)?),
+                ))
+            })?
             .collect::<Result<HashMap<_, _>, _>>()?;
         Ok(map)
+    }
+
+    /// Sets cursors outright (new jobs, changed schedules, disabled jobs): `(job, instant, schedule)`.
+    pub fn reset_cursors(&self, rows: &[(&str, i64, String)]) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO cursors (job, accounted_until, schedule) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (job) DO UPDATE SET accounted_until = excluded.accounted_until, schedule = excluded.schedule",
+            )?;
+            for (job, at, schedule) in rows {
+                stmt.execute(params![job, at, schedule])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// Records a batch of slot decisions and moves cursors, in one transaction. Returns, for
@@ -209,7 +240,7 @@ impl Store {
     pub fn record_slots(
         &self,
         decisions: &[(&str, i64, SlotDecision)],
-        cursors: &[(&str, i64)],
+        cursors: &[(&str, i64, String)],
         boot_id: &str,
         now_ms: i64,
     ) -> Result<Vec<Option<i64>>, StoreError> {
@@ -236,11 +267,12 @@ impl Store {
                 });
             }
             let mut cur = tx.prepare_cached(
-                "INSERT INTO cursors (job, accounted_until) VALUES (?1, ?2)
-                 ON CONFLICT (job) DO UPDATE SET accounted_until = max(accounted_until, excluded.accounted_until)",
+                "INSERT INTO cursors (job, accounted_until, schedule) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (job) DO UPDATE SET accounted_until = max(accounted_until, excluded.accounted_until),
+                     schedule = excluded.schedule",
             )?;
-            for (job, until) in cursors {
-                cur.execute(params![job, until])?;
+            for (job, until, schedule) in cursors {
+                cur.execute(params![job, until, schedule])?;
             }
         }
         tx.commit()?;

@@ -94,7 +94,13 @@ fn apply(conn: &Connection, w: &Write) {
         Write::Finish(id, outcome) => finish_on(conn, *id, outcome),
     };
     if let Err(e) = result {
-        tracing::warn!("cannot record a run in the ledger: {e}");
+        let id = match w {
+            Write::Pid(id, _) | Write::Finish(id, _) => *id,
+        };
+        tracing::warn!(
+            run_id = id,
+            "cannot record the run in the ledger (it stays `running`, then `interrupted`): {e}"
+        );
     }
 }
 
@@ -120,8 +126,15 @@ fn run(
                 apply(&conn, w);
             }
             if in_tx && let Err(e) = conn.execute_batch("COMMIT") {
-                tracing::warn!("ledger commit failed: {e}");
+                // Retry each write on its own, so one bad write cannot lose the batch's outcomes.
+                tracing::warn!(
+                    "ledger commit of {} writes failed ({e}); retrying them one by one",
+                    batch.len()
+                );
                 let _ = conn.execute_batch("ROLLBACK");
+                for w in &batch {
+                    apply(&conn, w);
+                }
             }
         }
         done(&outstanding, batch.len());
