@@ -72,6 +72,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show the notification outbox: what was sent, what is pending, what failed and why
+    Notifications {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Show recorded runs, newest first
     History {
         job: Option<String>,
@@ -124,6 +131,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             json,
         } => next(&loaded, &job, count, from.as_deref(), json),
         Command::Trigger { job } => trigger(&loaded, &job, &state_dir),
+        Command::Notifications { limit, json } => notifications(&loaded, limit, json, &state_dir),
         Command::Alerts { since, json } => alerts(&loaded, &since, json, &state_dir),
         Command::Metrics { job, since, json } => metrics(&loaded, &job, &since, json, &state_dir),
         Command::History { job, limit, json } => {
@@ -356,6 +364,50 @@ fn trigger(loaded: &Loaded, id: &str, state_dir: &std::path::Path) -> Result<(),
             job: id.to_string(),
             status: status.replace('_', " "),
         });
+    }
+    Ok(())
+}
+
+fn notifications(
+    loaded: &Loaded,
+    limit: usize,
+    json: bool,
+    state_dir: &std::path::Path,
+) -> Result<(), Error> {
+    let items = if state_dir.join("clawcron.db").exists() {
+        Store::open(state_dir)?.notices(limit)?
+    } else {
+        Vec::new()
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(&items).unwrap_or_else(|_| "[]".into())
+        );
+        return Ok(());
+    }
+    let tz = loaded.global.timezone;
+    let when = |ms: i64| {
+        DateTime::from_timestamp_millis(ms)
+            .unwrap_or_default()
+            .with_timezone(&tz)
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    };
+    println!(
+        "{:<20} {:<14} {:<8} {:>3} {:<34} ANSWER / ERROR",
+        "QUEUED", "CHANNEL", "STATUS", "TRY", "KEY"
+    );
+    for i in items {
+        let detail = i.answer.or(i.last_error).unwrap_or_default();
+        println!(
+            "{:<20} {:<14} {:<8} {:>3} {:<34} {detail}",
+            when(i.created_at),
+            i.channel,
+            i.status,
+            i.attempts,
+            i.key
+        );
     }
     Ok(())
 }

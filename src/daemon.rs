@@ -79,6 +79,7 @@ pub async fn run(loaded: Loaded, state_dir: &Path) -> Result<(), Error> {
         g.retention.clone(),
         job_env(state_dir),
     );
+    let store_for_notices = store.clone();
     let mut scheduler =
         Scheduler::new(loaded.jobs, clock.clone(), store, runner.clone(), boot_id());
     scheduler.start()?;
@@ -86,6 +87,14 @@ pub async fn run(loaded: Loaded, state_dir: &Path) -> Result<(), Error> {
 
     let stop = CancellationToken::new();
     let loop_task = tokio::spawn(scheduler.run(stop.clone()));
+    let notices = tokio::spawn(crate::notify::dispatch(
+        store_for_notices,
+        Arc::new(g.notifiers.clone()),
+        runner.notifier_wake(),
+        stop.clone(),
+        std::time::Duration::from_secs(15),
+        g.notify_retry,
+    ));
     tokio::select! {
         _ = sigterm.recv() => info!("SIGTERM: shutting down"),
         _ = sigint.recv() => info!("SIGINT: shutting down"),
@@ -100,6 +109,10 @@ pub async fn run(loaded: Loaded, state_dir: &Path) -> Result<(), Error> {
         config::duration::format(g.shutdown_grace)
     );
     runner.shutdown(g.shutdown_grace).await;
+    // Pending notices stay in the outbox; the next start resumes them.
+    if let Err(e) = notices.await {
+        error!("the notification dispatcher failed: {e}");
+    }
     info!("stopped");
     Ok(())
 }

@@ -22,6 +22,7 @@ pub mod daemon;
 pub mod error;
 pub mod logging;
 pub mod monitor;
+pub mod notify;
 pub mod runner;
 pub mod schedule;
 pub mod scheduler;

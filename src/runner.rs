@@ -143,6 +143,8 @@ struct Inner {
     kill_grace: Duration,
     retention: Retention,
     finished: AtomicU64,
+    /// Woken when notices are queued, so the dispatcher sends them at once.
+    wake_notifier: Arc<tokio::sync::Notify>,
     /// Named locks (`locks: [gpu]`), one permit each, made on first use.
     locks: std::sync::Mutex<std::collections::HashMap<String, Arc<Semaphore>>>,
     /// Variables every run gets besides its own (`CLAWCRON_BIN`, `CLAWCRON_STATE_DIR`).
@@ -154,12 +156,51 @@ const RETENTION_EVERY: u64 = 64;
 
 /// Feeds a run's metrics to the job's alert rules and logs what changed. (Notices by email and
 /// webhook are the notification channels' job, still to come.)
-fn evaluate_alerts(store: &Store, job: &JobSpec, outcome: &RunOutcome) {
+fn evaluate_alerts(store: &Store, job: &JobSpec, outcome: &RunOutcome) -> usize {
+    let mut queued = 0;
     for rule in &job.alerts {
         let Some(m) = outcome.metrics.iter().rev().find(|m| m.name == rule.metric) else {
             continue;
         };
-        match store.observe_alert(&job.id, rule, m.value, outcome.finished_at_ms) {
+        let at = outcome.finished_at_ms;
+        let t = store.observe_alert(&job.id, rule, m.value, at);
+        if let Ok(Some(tr)) = &t {
+            let (kind, value, detail) = match tr {
+                crate::monitor::Transition::Fired { value, samples } => (
+                    "fired",
+                    *value,
+                    format!("{}; samples {samples:?}", rule.describe()),
+                ),
+                crate::monitor::Transition::Repeat {
+                    value,
+                    firing_for,
+                    peak,
+                } => (
+                    "repeat",
+                    *value,
+                    format!(
+                        "{}; firing for {}; peak {peak}",
+                        rule.describe(),
+                        duration::format(*firing_for)
+                    ),
+                ),
+                crate::monitor::Transition::Resolved {
+                    value,
+                    lasted,
+                    peak,
+                } => (
+                    "resolved",
+                    *value,
+                    format!(
+                        "{}; lasted {}; peak {peak}",
+                        rule.describe(),
+                        duration::format(*lasted)
+                    ),
+                ),
+            };
+            queued += crate::notify::on_alert(store, job, rule, kind, value, &detail, at);
+        }
+        match t {
             Ok(Some(crate::monitor::Transition::Fired { value, samples })) => {
                 warn!(
                     job = &*job.id,
@@ -207,6 +248,7 @@ fn evaluate_alerts(store: &Store, job: &JobSpec, outcome: &RunOutcome) {
             ),
         }
     }
+    queued
 }
 
 /// What a run found when its turn came.
@@ -269,6 +311,7 @@ impl Runner {
                 retention,
                 finished: AtomicU64::new(0),
                 locks: std::sync::Mutex::new(std::collections::HashMap::new()),
+                wake_notifier: Arc::new(tokio::sync::Notify::new()),
                 base_env,
             }),
         }
@@ -303,8 +346,16 @@ impl Runner {
             .tracker
             .track_future(self.inner.attempts(job, run_id, now.timestamp()))
             .await;
+        let previous = self
+            .inner
+            .store
+            .previous_outcome(&job.id, run_id)
+            .ok()
+            .flatten();
         self.inner.store.finish(run_id, &outcome)?;
+        // Queued notices are delivered by the daemon (now, if it runs; else when it starts).
         evaluate_alerts(&self.inner.store, job, &outcome);
+        crate::notify::on_run(&self.inner.store, job, run_id, &outcome, previous);
         Ok((run_id, outcome))
     }
 
@@ -332,6 +383,11 @@ impl Runner {
         {
             warn!("could not wait for the ledger writer");
         }
+    }
+
+    /// The notification dispatcher's wake-up, notified whenever a notice is queued.
+    pub fn notifier_wake(&self) -> Arc<tokio::sync::Notify> {
+        self.inner.wake_notifier.clone()
     }
 
     pub fn running(&self) -> usize {
@@ -394,7 +450,16 @@ impl Inner {
                 .map(|e| format!(": {e}"))
                 .unwrap_or_default()
         );
-        evaluate_alerts(&self.store, job, &outcome);
+        let previous = self
+            .store
+            .previous_outcome(&job.id, ticket.run_id)
+            .ok()
+            .flatten();
+        let queued = evaluate_alerts(&self.store, job, &outcome)
+            + crate::notify::on_run(&self.store, job, ticket.run_id, &outcome, previous);
+        if queued > 0 {
+            self.wake_notifier.notify_one();
+        }
         self.store.finish_later(ticket.run_id, outcome);
         if self.finished.fetch_add(1, Ordering::Relaxed) % RETENTION_EVERY == RETENTION_EVERY - 1 {
             self.retain();

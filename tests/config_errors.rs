@@ -64,7 +64,7 @@ fn unknown_key_suggests_the_nearest() {
   |
 2 | retri: { attempts: 3 }
   | ^^^^^
-  = expected one of: description, enabled, schedule, every, at_start, timezone, missed, overlap, timeout, retry, run, metrics, locks, alerts
+  = expected one of: description, enabled, schedule, every, at_start, timezone, missed, overlap, timeout, retry, run, metrics, locks, alerts, notify
   = help: did you mean `retry`?",
     );
     check(

@@ -73,6 +73,7 @@ fn job(id: &str, trigger: Trigger, script: &Arc<Script>) -> JobBuilder {
         extract: Vec::new(),
         locks: Vec::new(),
         alerts: Vec::new(),
+        notify: Default::default(),
     })
 }
 

@@ -20,6 +20,32 @@ pub struct RawGlobal {
     pub retention: Option<RawRetention>,
     pub log: Option<RawLog>,
     pub docker: Option<RawDockerGlobal>,
+    pub notifiers: Option<S<BTreeMap<String, S<RawNotifier>>>>,
+    /// First pause before a failed notification is retried (doubling, at most 30 min).
+    pub notify_retry: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNotifier {
+    pub webhook: Option<S<RawWebhook>>,
+    pub email: Option<S<serde_json::Value>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebhook {
+    pub url: S<String>,
+    pub format: Option<S<String>>,
+    pub headers: Option<S<BTreeMap<String, S<String>>>>,
+    pub secret_env: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNotify {
+    pub on: Option<S<Vec<S<String>>>>,
+    pub to: S<Vec<S<String>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -62,6 +88,7 @@ pub struct RawJob {
     pub metrics: Option<S<Vec<S<RawExtract>>>>,
     pub locks: Option<S<Vec<S<String>>>>,
     pub alerts: Option<S<Vec<S<RawAlert>>>>,
+    pub notify: Option<S<RawNotify>>,
 }
 
 /// `alerts:` entries: `{when: "cpu_percent > 90", for: "3 of 5", repeat: 4h, name: cpu}`.

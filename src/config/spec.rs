@@ -22,6 +22,9 @@ pub struct GlobalConfig {
     pub log: LogConfig,
     /// The Docker engine for docker.* jobs (`unix:///...` or `tcp://...`); default as the CLI.
     pub docker_host: Option<String>,
+    /// Notification channels by name.
+    pub notifiers: std::collections::HashMap<String, crate::notify::Channel>,
+    pub notify_retry: Duration,
 }
 
 impl Default for GlobalConfig {
@@ -36,6 +39,8 @@ impl Default for GlobalConfig {
             retention: Retention::default(),
             log: LogConfig::default(),
             docker_host: None,
+            notifiers: std::collections::HashMap::new(),
+            notify_retry: Duration::from_secs(10),
         }
     }
 }
@@ -107,6 +112,8 @@ pub struct JobSpec {
     pub locks: Vec<String>,
     /// Threshold rules over this job's metrics.
     pub alerts: Vec<crate::monitor::Rule>,
+    /// Who is told about what.
+    pub notify: crate::notify::NotifyPolicy,
 }
 
 /// What to do with slots that passed while the daemon was down, the machine asleep, or the

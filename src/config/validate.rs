@@ -190,6 +190,66 @@ pub fn global(path: &Path, text: &str, raw: RawGlobal) -> Result<GlobalConfig, V
     if let Some(d) = &raw.docker {
         g.docker_host = d.host.as_ref().and_then(|h| c.interp(h, "docker.host"));
     }
+    if let Some(d) = c.duration(&raw.notify_retry, "notify_retry") {
+        g.notify_retry = d;
+    }
+    for (name, n) in raw.notifiers.iter().flat_map(|m| m.value.iter()) {
+        let key = format!("notifiers.{name}");
+        match (&n.value.webhook, &n.value.email) {
+            (Some(w), None) => {
+                let w = &w.value;
+                let Some(url) = c.interp(&w.url, &format!("{key}.webhook.url")) else {
+                    continue;
+                };
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    c.error(
+                        &w.url,
+                        &format!("{key}.webhook.url"),
+                        format!("`{url}` is not an http:// or https:// URL"),
+                    );
+                    continue;
+                }
+                let format = match c.choice(
+                    &w.format,
+                    &format!("{key}.webhook.format"),
+                    crate::notify::webhook::Format::NAMES,
+                ) {
+                    Some(1) => crate::notify::webhook::Format::Slack,
+                    Some(2) => crate::notify::webhook::Format::Discord,
+                    Some(3) => crate::notify::webhook::Format::Ntfy,
+                    _ => crate::notify::webhook::Format::Generic,
+                };
+                let mut headers = Vec::new();
+                for (k, v) in w.headers.iter().flat_map(|h| h.value.iter()) {
+                    if let Some(v) = c.interp(v, &format!("{key}.webhook.headers.{k}")) {
+                        headers.push((k.clone(), v));
+                    }
+                }
+                let secret_env = w.secret_env.as_ref().map(|s| s.value.clone());
+                g.notifiers.insert(
+                    name.clone(),
+                    crate::notify::Channel::Webhook(crate::notify::webhook::WebhookSpec {
+                        url,
+                        format,
+                        headers,
+                        secret_env,
+                    }),
+                );
+            }
+            (None, Some(e)) => {
+                c.error(
+                    e,
+                    &format!("{key}.email"),
+                    "email channels are not built yet; use a webhook (e.g. ntfy) for now",
+                );
+            }
+            _ => {
+                let d = c.error(n, &key, "a notifier is exactly one of `webhook` or `email`");
+                d.expected =
+                    Some("`webhook: { url: ..., format: generic|slack|discord|ntfy }`".into());
+            }
+        }
+    }
     c.finish(Some(g))
 }
 
@@ -304,6 +364,52 @@ pub fn job(
     }
     locks.sort();
     locks.dedup();
+    let mut notify = crate::notify::NotifyPolicy::default();
+    if let Some(n) = &raw.notify {
+        let n = &n.value;
+        notify.on = match &n.on {
+            None => vec![
+                crate::notify::Event::Failure,
+                crate::notify::Event::Recovery,
+                crate::notify::Event::Alert,
+            ],
+            Some(list) => list
+                .value
+                .iter()
+                .filter_map(|e| {
+                    c.choice(
+                        &Some(S {
+                            value: e.value.clone(),
+                            referenced: e.referenced,
+                            defined: e.defined,
+                        }),
+                        "notify.on",
+                        crate::notify::Event::NAMES,
+                    )
+                })
+                .map(|i| crate::notify::Event::ALL[i])
+                .collect(),
+        };
+        for to in &n.to.value {
+            if global.notifiers.contains_key(&to.value) {
+                notify.to.push(to.value.clone());
+            } else {
+                let names: Vec<&str> = global.notifiers.keys().map(String::as_str).collect();
+                let help = did_you_mean(&to.value, names.iter().copied());
+                let d = c.error(
+                    to,
+                    "notify.to",
+                    format!("no notifier `{}` in clawcron.yaml", to.value),
+                );
+                d.expected = Some(if names.is_empty() {
+                    "a channel declared under `notifiers:` in clawcron.yaml".to_string()
+                } else {
+                    format!("one of: {}", names.join(", "))
+                });
+                d.help = help;
+            }
+        }
+    }
     let mut alerts = Vec::new();
     for a in raw.alerts.iter().flat_map(|a| a.value.iter()) {
         let a = &a.value;
@@ -356,6 +462,7 @@ pub fn job(
             extract,
             locks,
             alerts,
+            notify,
         }),
         _ => None,
     };

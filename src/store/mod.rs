@@ -493,6 +493,32 @@ impl Store {
         Ok(t)
     }
 
+    /// The job's last finished outcome before run `run_id` (status) and, if that was a failure,
+    /// since when it has been failing (Unix ms): what a recovery notice needs.
+    pub fn previous_outcome(
+        &self,
+        job: &str,
+        run_id: i64,
+    ) -> Result<Option<(String, i64)>, StoreError> {
+        let conn = self.conn();
+        let last: Option<String> = conn
+            .query_row(
+                "SELECT status FROM runs WHERE job = ?1 AND id < ?2 AND status IN ('succeeded', 'failed', 'timed_out')
+                 ORDER BY id DESC LIMIT 1",
+                params![job, run_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(status) = last else { return Ok(None) };
+        let since: Option<i64> = conn.query_row(
+            "SELECT min(coalesce(started_at, slot * 1000)) FROM runs WHERE job = ?1 AND id < ?2 AND status IN ('failed', 'timed_out')
+               AND id > coalesce((SELECT max(id) FROM runs WHERE job = ?1 AND id < ?2 AND status = 'succeeded'), 0)",
+            params![job, run_id],
+            |r| r.get(0),
+        )?;
+        Ok(Some((status, since.unwrap_or(0))))
+    }
+
     /// Every rule's current phase.
     pub fn alerts(&self) -> Result<Vec<AlertRow>, StoreError> {
         let conn = self.conn();

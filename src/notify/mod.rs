@@ -1,0 +1,264 @@
+//! Who is told: notification channels declared in `clawcron.yaml` and referenced by jobs
+//! (`notify: {on: [failure, recovery, alert], to: [ops-hook]}`). Every notice is written to the
+//! outbox in SQLite first, with an idempotency key, then delivered by the dispatcher with
+//! retries and backoff until it is sent, refused for good, or expires (24 h); a restart resumes
+//! what was pending. Nothing is sent for an attempt that will be retried: only a run's outcome
+//! (and alert transitions) make notices. Email is not built yet; webhooks are.
+
+pub mod outbox;
+pub mod webhook;
+
+use crate::config::JobSpec;
+use crate::runner::{RunOutcome, RunStatus};
+use crate::store::Store;
+use outbox::Delivery;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// A declared channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Channel {
+    Webhook(webhook::WebhookSpec),
+}
+
+/// What a job asks to be told about, and whom to tell.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NotifyPolicy {
+    pub on: Vec<Event>,
+    pub to: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    Failure,
+    Recovery,
+    Success,
+    Alert,
+}
+
+impl Event {
+    pub const NAMES: &[&str] = &["failure", "recovery", "success", "alert"];
+    pub const ALL: [Event; 4] = [
+        Event::Failure,
+        Event::Recovery,
+        Event::Success,
+        Event::Alert,
+    ];
+}
+
+/// How long a notice is retried before it expires.
+pub const TTL: Duration = Duration::from_secs(24 * 3600);
+
+fn text_of(job: &JobSpec, event: &str, outcome: &RunOutcome, extra: &str) -> (String, String) {
+    let title = format!("clawcron: {} {event}", job.id);
+    let mut text = format!("{} {event}: {}", job.id, outcome.status.as_str());
+    if let Some(e) = &outcome.error {
+        text.push_str(&format!(" ({e})"));
+    }
+    text.push_str(extra);
+    (title, text)
+}
+
+/// Queues the notices a finished run deserves. `previous` is the job's previous outcome status
+/// and since when it has been failing (Unix ms), if it was.
+pub fn on_run(
+    store: &Store,
+    job: &JobSpec,
+    run_id: i64,
+    outcome: &RunOutcome,
+    previous: Option<(String, i64)>,
+) -> usize {
+    let failed = matches!(outcome.status, RunStatus::Failed | RunStatus::TimedOut);
+    let was_failing = previous
+        .as_ref()
+        .filter(|(s, _)| s == "failed" || s == "timed_out");
+    let mut events: Vec<(&str, String)> = Vec::new();
+    if failed && job.notify.on.contains(&Event::Failure) {
+        events.push(("failure", String::new()));
+    }
+    if outcome.status == RunStatus::Succeeded {
+        if let Some((_, since)) = was_failing
+            && job.notify.on.contains(&Event::Recovery)
+        {
+            let failing_for = Duration::from_millis((outcome.finished_at_ms - since).max(0) as u64);
+            events.push((
+                "recovery",
+                format!(
+                    "; it had been failing for {}",
+                    crate::config::duration::format(failing_for)
+                ),
+            ));
+        }
+        if job.notify.on.contains(&Event::Success) {
+            events.push(("success", String::new()));
+        }
+    }
+    let mut queued = 0;
+    for (event, extra) in events {
+        let (title, text) = text_of(job, event, outcome, &extra);
+        let metrics: serde_json::Map<String, serde_json::Value> = outcome
+            .metrics
+            .iter()
+            .map(|m| (m.name.clone(), serde_json::json!(m.value)))
+            .collect();
+        let payload = serde_json::json!({
+            "event": event, "title": title, "text": text, "job": &*job.id, "run_id": run_id,
+            "status": outcome.status.as_str(), "started_at_ms": outcome.started_at_ms, "finished_at_ms": outcome.finished_at_ms,
+            "attempts": outcome.attempts, "error": outcome.error, "output_tail": outcome.output_tail, "metrics": metrics,
+        });
+        for channel in &job.notify.to {
+            queued += usize::from(enqueue(
+                store,
+                &format!("run:{run_id}:{event}:{channel}"),
+                channel,
+                &payload,
+                outcome.finished_at_ms,
+            ));
+        }
+    }
+    queued
+}
+
+/// Queues the notices of an alert transition.
+pub fn on_alert(
+    store: &Store,
+    job: &JobSpec,
+    rule: &crate::monitor::Rule,
+    kind: &str,
+    value: f64,
+    detail: &str,
+    at: i64,
+) -> usize {
+    if !job.notify.on.contains(&Event::Alert) {
+        return 0;
+    }
+    let title = format!("clawcron: {} {} {kind}", job.id, rule.name);
+    let text = format!(
+        "{} alert {} {kind}: value {value}; {detail}",
+        job.id, rule.name
+    );
+    let payload = serde_json::json!({
+        "event": format!("alert.{kind}"), "title": title, "text": text, "job": &*job.id,
+        "alert": { "name": rule.name, "rule": rule.describe(), "state": kind, "value": value, "detail": detail }, "at_ms": at,
+    });
+    job.notify
+        .to
+        .iter()
+        .map(|channel| {
+            usize::from(enqueue(
+                store,
+                &format!("alert:{}:{}:{kind}:{at}:{channel}", job.id, rule.name),
+                channel,
+                &payload,
+                at,
+            ))
+        })
+        .sum()
+}
+
+fn enqueue(
+    store: &Store,
+    key: &str,
+    channel: &str,
+    payload: &serde_json::Value,
+    now_ms: i64,
+) -> bool {
+    match store.enqueue_notice(
+        key,
+        channel,
+        &payload.to_string(),
+        now_ms,
+        TTL.as_millis() as i64,
+    ) {
+        Ok(new) => new,
+        Err(e) => {
+            tracing::warn!(channel, "cannot queue a notification: {e}");
+            false
+        }
+    }
+}
+
+/// The pause before retry number `attempt` (0, 1, ...): `base` doubling, at most 30 min.
+pub fn backoff(base: Duration, attempt: i64) -> Duration {
+    base.saturating_mul(1 << attempt.clamp(0, 16) as u32)
+        .min(Duration::from_secs(1800))
+}
+
+/// Delivers the outbox until `stop`: sends what is due (concurrently, each bounded by a timeout,
+/// so a hung receiver delays nothing else), then sleeps until the next due notice or a `wake`.
+pub async fn dispatch(
+    store: Store,
+    channels: Arc<HashMap<String, Channel>>,
+    wake: Arc<tokio::sync::Notify>,
+    stop: CancellationToken,
+    send_timeout: Duration,
+    retry_base: Duration,
+) {
+    loop {
+        let now = chrono::Utc::now().timestamp_millis();
+        let due = store.due_notices(now, 64).unwrap_or_else(|e| {
+            tracing::warn!("cannot read the outbox: {e}");
+            Vec::new()
+        });
+        let mut sends = tokio::task::JoinSet::new();
+        for item in due {
+            let channels = channels.clone();
+            let store = store.clone();
+            sends.spawn(async move {
+                let retry_at = chrono::Utc::now().timestamp_millis()
+                    + backoff(retry_base, item.attempts).as_millis() as i64;
+                let outcome = match channels.get(&item.channel) {
+                    None => Delivery::Failed {
+                        error: format!("no channel `{}` in clawcron.yaml", item.channel),
+                    },
+                    Some(Channel::Webhook(spec)) => {
+                        let payload: serde_json::Value =
+                            serde_json::from_str(&item.payload).unwrap_or_default();
+                        webhook::send(spec, &item.key, &payload, send_timeout, retry_at).await
+                    }
+                };
+                match &outcome {
+                    Delivery::Sent { .. } => {
+                        tracing::info!(channel = item.channel, key = item.key, "notification sent")
+                    }
+                    Delivery::Retry { error, .. } => tracing::warn!(
+                        channel = item.channel,
+                        key = item.key,
+                        "notification not delivered, will retry: {error}"
+                    ),
+                    Delivery::Failed { error } => tracing::warn!(
+                        channel = item.channel,
+                        key = item.key,
+                        "notification refused, not retried: {error}"
+                    ),
+                }
+                if let Err(e) =
+                    store.record_delivery(item.id, &outcome, chrono::Utc::now().timestamp_millis())
+                {
+                    tracing::warn!("cannot record a delivery: {e}");
+                }
+            });
+        }
+        while sends.join_next().await.is_some() {}
+        let next = store.next_notice_at().ok().flatten();
+        let sleep = async {
+            match next {
+                // Capped: the monotonic timer stops while the machine sleeps.
+                Some(at) => {
+                    tokio::time::sleep(Duration::from_millis(
+                        (at - chrono::Utc::now().timestamp_millis()).clamp(0, 60_000) as u64,
+                    ))
+                    .await
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = wake.notified() => {}
+            () = sleep => {}
+        }
+    }
+}

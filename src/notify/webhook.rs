@@ -1,0 +1,200 @@
+//! The webhook channel: a POST of the notice, as the documented generic JSON or shaped for Slack,
+//! Discord or ntfy, with optional custom headers and an HMAC-SHA256 signature of the body
+//! (`X-Clawcron-Signature: sha256=<hex>`) so the receiver can check it came from us.
+//! 2xx is delivered; 5xx, 429, timeouts and refused connections are retried; other 4xx are not.
+
+use super::outbox::Delivery;
+use hmac::{Hmac, Mac};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Generic,
+    Slack,
+    Discord,
+    Ntfy,
+}
+
+impl Format {
+    pub const NAMES: &[&str] = &["generic", "slack", "discord", "ntfy"];
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookSpec {
+    pub url: String,
+    pub format: Format,
+    pub headers: Vec<(String, String)>,
+    /// The name of an environment variable holding the HMAC secret.
+    pub secret_env: Option<String>,
+}
+
+/// What is sent: (body, content type, extra headers).
+pub fn shape(
+    spec: &WebhookSpec,
+    payload: &serde_json::Value,
+) -> (Vec<u8>, &'static str, Vec<(String, String)>) {
+    let text = payload
+        .get("text")
+        .and_then(|t| t.as_str())
+        .unwrap_or("clawcron")
+        .to_string();
+    match spec.format {
+        Format::Generic => (
+            serde_json::to_vec(payload).unwrap_or_default(),
+            "application/json",
+            Vec::new(),
+        ),
+        Format::Slack => (
+            serde_json::to_vec(&serde_json::json!({ "text": text })).unwrap_or_default(),
+            "application/json",
+            Vec::new(),
+        ),
+        Format::Discord => (
+            serde_json::to_vec(&serde_json::json!({ "content": text })).unwrap_or_default(),
+            "application/json",
+            Vec::new(),
+        ),
+        Format::Ntfy => {
+            let title = payload
+                .get("title")
+                .and_then(|t| t.as_str())
+                .unwrap_or("clawcron")
+                .to_string();
+            let bad = matches!(
+                payload.get("event").and_then(|e| e.as_str()),
+                Some("failure" | "alert.fired" | "alert.repeat" | "missed")
+            );
+            let headers = vec![
+                ("Title".to_string(), title),
+                (
+                    "Priority".to_string(),
+                    if bad { "high" } else { "default" }.to_string(),
+                ),
+                (
+                    "Tags".to_string(),
+                    if bad { "warning" } else { "white_check_mark" }.to_string(),
+                ),
+            ];
+            (text.into_bytes(), "text/plain; charset=utf-8", headers)
+        }
+    }
+}
+
+/// The signature header value for `body` with `secret`.
+pub fn signature(secret: &[u8], body: &[u8]) -> String {
+    // An HMAC takes a key of any length, so `new_from_slice` cannot fail here.
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// One delivery attempt; `retry_at` says when to try again if it should be retried.
+pub async fn send(
+    spec: &WebhookSpec,
+    key: &str,
+    payload: &serde_json::Value,
+    timeout: Duration,
+    retry_at: i64,
+) -> Delivery {
+    let (body, ctype, extra) = shape(spec, payload);
+    let client = match reqwest::Client::builder().timeout(timeout).build() {
+        Ok(c) => c,
+        Err(e) => {
+            return Delivery::Retry {
+                error: super::super::action::http::chain(&e),
+                at: retry_at,
+            };
+        }
+    };
+    let mut req = client
+        .post(&spec.url)
+        .header("Content-Type", ctype)
+        .header("X-Clawcron-Delivery", key);
+    for (k, v) in spec.headers.iter().chain(extra.iter()) {
+        req = req.header(k, v);
+    }
+    if let Some(var) = &spec.secret_env {
+        match std::env::var(var) {
+            Ok(secret) if !secret.is_empty() => {
+                req = req.header("X-Clawcron-Signature", signature(secret.as_bytes(), &body))
+            }
+            _ => {
+                return Delivery::Retry {
+                    error: format!("environment variable `{var}` (the signing secret) is not set"),
+                    at: retry_at,
+                };
+            }
+        }
+    }
+    match req.body(body).send().await {
+        Ok(resp) => {
+            let status = resp.status();
+            let text: String = resp
+                .text()
+                .await
+                .unwrap_or_default()
+                .chars()
+                .take(300)
+                .collect();
+            let answer = format!("{} {}", status.as_u16(), text.trim());
+            if status.is_success() {
+                Delivery::Sent { answer }
+            } else if status.is_server_error() || status.as_u16() == 429 {
+                Delivery::Retry {
+                    error: answer,
+                    at: retry_at,
+                }
+            } else {
+                Delivery::Failed { error: answer }
+            }
+        }
+        Err(e) => Delivery::Retry {
+            error: if e.is_timeout() {
+                "no answer in time".into()
+            } else {
+                super::super::action::http::chain(&e)
+            },
+            at: retry_at,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_is_hmac_sha256_hex() {
+        // RFC 4231 test case 2.
+        assert_eq!(
+            signature(b"Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn presets_shape_the_body() {
+        let p = serde_json::json!({"event": "failure", "text": "job x failed", "title": "clawcron: x failed"});
+        let spec = |format| WebhookSpec {
+            url: String::new(),
+            format,
+            headers: vec![],
+            secret_env: None,
+        };
+        assert_eq!(
+            shape(&spec(Format::Slack), &p).0,
+            br#"{"text":"job x failed"}"#
+        );
+        assert_eq!(
+            shape(&spec(Format::Discord), &p).0,
+            br#"{"content":"job x failed"}"#
+        );
+        let (body, ctype, headers) = shape(&spec(Format::Ntfy), &p);
+        assert_eq!(
+            (body.as_slice(), ctype),
+            (b"job x failed".as_slice(), "text/plain; charset=utf-8")
+        );
+        assert!(headers.contains(&("Priority".to_string(), "high".to_string())));
+    }
+}

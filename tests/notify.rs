@@ -1,0 +1,158 @@
+//! Notifications end to end through the daemon: failure and recovery notices written to the
+//! outbox and delivered to a webhook receiver on 127.0.0.1, signed (HMAC verified here), retried
+//! after a 5xx, delivered once each, and not retried after a 4xx.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::standin;
+use hmac::{Hmac, Mac};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn run_daemon(dir: &std::path::Path, secs: f64, between: impl FnOnce()) {
+    let mut d = Command::new(env!("CARGO_BIN_EXE_clawcron"))
+        .current_dir(dir)
+        .args(["--state-dir", "state", "run"])
+        .env("HOOK_SECRET", "s3cret")
+        .env_remove("CLAWCRON_STATE_DIR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(d.stdout.take().unwrap()).lines();
+    assert!(lines.any(|l| l.unwrap().starts_with("READY ")));
+    std::thread::sleep(Duration::from_secs_f64(secs / 2.0));
+    between();
+    std::thread::sleep(Duration::from_secs_f64(secs / 2.0));
+    unsafe { libc::kill(d.id() as i32, libc::SIGTERM) };
+    d.wait().unwrap();
+}
+
+fn setup(statuses: &str) -> (tempfile::TempDir, common::Server, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("received.jsonl");
+    let hook = standin(
+        "webhook",
+        &["--log", log.to_str().unwrap(), "--statuses", statuses],
+    );
+    std::fs::create_dir(dir.path().join("jobs")).unwrap();
+    std::fs::write(
+        dir.path().join("clawcron.yaml"),
+        format!(
+            "shutdown_grace: 2s\nnotify_retry: 300ms\nnotifiers:\n  hook:\n    webhook: {{ url: \"http://127.0.0.1:{}/hook\", format: generic, secret_env: HOOK_SECRET }}\n",
+            hook.port
+        ),
+    )
+    .unwrap();
+    (dir, hook, log)
+}
+
+fn received(log: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn failure_then_recovery_signed_retried_and_delivered_once() {
+    let (dir, _hook, log) = setup("500,200");
+    let ok = dir.path().join("ok");
+    std::fs::write(
+        dir.path().join("jobs/flaky.yaml"),
+        format!("schedule: \"* * * * * *\"\nrun: {{ shell: \"test -f {}\" }}\nnotify: {{ on: [failure, recovery], to: [hook] }}\n", ok.display()),
+    )
+    .unwrap();
+    run_daemon(dir.path(), 5.0, || std::fs::write(&ok, "").unwrap());
+    let got = received(&log);
+    assert!(!got.is_empty());
+    // The first delivery met a 500 and was retried with the same key.
+    assert_eq!(got[0]["status"], 500);
+    assert_eq!(
+        got[1]["headers"]["x-clawcron-delivery"],
+        got[0]["headers"]["x-clawcron-delivery"]
+    );
+    for r in &got {
+        let body = r["body"].as_str().unwrap();
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(b"s3cret").unwrap();
+        mac.update(body.as_bytes());
+        assert_eq!(
+            r["headers"]["x-clawcron-signature"],
+            format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+        );
+    }
+    let delivered: Vec<&serde_json::Value> = got.iter().filter(|r| r["status"] == 200).collect();
+    let mut keys: Vec<&str> = delivered
+        .iter()
+        .map(|r| r["headers"]["x-clawcron-delivery"].as_str().unwrap())
+        .collect();
+    let n = keys.len();
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!(keys.len(), n, "each notice delivered once");
+    let events: Vec<String> = delivered
+        .iter()
+        .map(|r| {
+            serde_json::from_str::<serde_json::Value>(r["body"].as_str().unwrap()).unwrap()["event"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert!(
+        events.iter().filter(|e| *e == "failure").count() >= 1,
+        "{events:?}"
+    );
+    assert_eq!(
+        events.iter().filter(|e| *e == "recovery").count(),
+        1,
+        "{events:?}"
+    );
+    let recovery = delivered
+        .iter()
+        .map(|r| serde_json::from_str::<serde_json::Value>(r["body"].as_str().unwrap()).unwrap())
+        .find(|b| b["event"] == "recovery")
+        .unwrap();
+    assert!(
+        recovery["text"]
+            .as_str()
+            .unwrap()
+            .contains("it had been failing for"),
+        "{recovery}"
+    );
+    assert_eq!(recovery["job"], "flaky");
+}
+
+#[test]
+fn a_4xx_is_not_retried() {
+    let (dir, _hook, log) = setup("404");
+    std::fs::write(
+        dir.path().join("jobs/fails.yaml"),
+        "schedule: \"@yearly\"\nrun: { shell: \"exit 1\" }\nnotify: { to: [hook] }\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_clawcron"))
+        .current_dir(dir.path())
+        .args(["--state-dir", "state", "trigger", "fails"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    run_daemon(dir.path(), 2.0, || {});
+    assert_eq!(received(&log).len(), 1, "one attempt, no retry");
+    let out = Command::new(env!("CARGO_BIN_EXE_clawcron"))
+        .current_dir(dir.path())
+        .args(["--state-dir", "state", "notifications", "--json"])
+        .output()
+        .unwrap();
+    let items: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(
+        (items[0]["status"].as_str(), items[0]["attempts"].as_i64()),
+        (Some("failed"), Some(1))
+    );
+    assert_eq!(items[0]["last_error"], "404 nope");
+}

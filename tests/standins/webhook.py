@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""A webhook receiver for tests: records every request (headers and body) as a JSON line in
+--log, and answers with the statuses given by --statuses in turn (the last one repeats).
+Usage: webhook.py --log FILE [--port 0] [--statuses 500,200]   Prints "PORT <n>" once listening."""
+import argparse, json, threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--log", required=True)
+    ap.add_argument("--statuses", default="200")
+    args = ap.parse_args()
+    statuses = [int(s) for s in args.statuses.split(",")]
+    lock = threading.Lock()
+    seen = {"n": 0}
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            with lock:
+                status = statuses[min(seen["n"], len(statuses) - 1)]
+                seen["n"] += 1
+                with open(args.log, "a") as f:
+                    f.write(json.dumps({"path": self.path, "status": status, "headers": {k.lower(): v for k, v in self.headers.items()},
+                                        "body": body.decode("utf-8", "replace")}) + "\n")
+            reply = b"ok" if status < 300 else b"nope"
+            self.send_response(status)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server.daemon_threads = True
+    print(f"PORT {server.server_address[1]}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
