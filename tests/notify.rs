@@ -156,3 +156,48 @@ fn a_4xx_is_not_retried() {
     );
     assert_eq!(items[0]["last_error"], "404 nope");
 }
+
+#[test]
+fn an_unreachable_receiver_is_retried_and_its_url_never_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::create_dir(dir.path().join("jobs")).unwrap();
+    std::fs::write(
+        dir.path().join("clawcron.yaml"),
+        format!("shutdown_grace: 1s\nnotify_retry: 200ms\nnotifiers:\n  hook:\n    webhook: {{ url: \"http://127.0.0.1:{closed}/topic-SECRET-TOKEN\" }}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("jobs/fails.yaml"),
+        "schedule: \"@yearly\"\nrun: { shell: \"exit 1\" }\nnotify: { to: [hook] }\n",
+    )
+    .unwrap();
+    Command::new(env!("CARGO_BIN_EXE_clawcron"))
+        .current_dir(dir.path())
+        .args(["--state-dir", "state", "trigger", "fails"])
+        .output()
+        .unwrap();
+    run_daemon(dir.path(), 2.0, || {});
+    let out = Command::new(env!("CARGO_BIN_EXE_clawcron"))
+        .current_dir(dir.path())
+        .args(["--state-dir", "state", "notifications", "--json"])
+        .output()
+        .unwrap();
+    let items: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        items[0]["status"], "pending",
+        "still to be retried: {items:?}"
+    );
+    assert!(items[0]["attempts"].as_i64().unwrap() >= 2, "{items:?}");
+    assert!(
+        !items[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("SECRET-TOKEN"),
+        "{items:?}"
+    );
+}

@@ -150,10 +150,11 @@ pub async fn send(
             }
         }
         Err(e) => Delivery::Retry {
+            // Without the URL: a webhook URL often holds a token (ntfy topic, Slack hook).
             error: if e.is_timeout() {
                 "no answer in time".into()
             } else {
-                super::super::action::http::chain(&e)
+                super::super::action::http::chain(&e.without_url())
             },
             at: retry_at,
         },
