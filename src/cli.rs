@@ -368,16 +368,40 @@ fn trigger(loaded: &Loaded, id: &str, state_dir: &std::path::Path) -> Result<(),
     Ok(())
 }
 
+/// The ledger, if the state directory has one (commands that only read do not create it).
+fn existing_store(state_dir: &std::path::Path) -> Result<Option<Store>, Error> {
+    if state_dir.join("clawcron.db").exists() {
+        Ok(Some(Store::open(state_dir)?))
+    } else {
+        Ok(None)
+    }
+}
+
+/// Unix milliseconds as local time in `tz`.
+fn local_ms(ms: i64, tz: Tz) -> String {
+    DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .with_timezone(&tz)
+        .format("%Y-%m-%d %H:%M:%S %Z")
+        .to_string()
+}
+
+/// `--since 7d` as a cutoff in Unix milliseconds.
+fn since_ms(since: &str) -> Result<i64, Error> {
+    let window =
+        config::duration::parse(since).map_err(|e| Error::Usage(format!("--since: {e}")))?;
+    Ok(Utc::now().timestamp_millis() - window.as_millis() as i64)
+}
+
 fn notifications(
     loaded: &Loaded,
     limit: usize,
     json: bool,
     state_dir: &std::path::Path,
 ) -> Result<(), Error> {
-    let items = if state_dir.join("clawcron.db").exists() {
-        Store::open(state_dir)?.notices(limit)?
-    } else {
-        Vec::new()
+    let items = match existing_store(state_dir)? {
+        Some(store) => store.notices(limit)?,
+        None => Vec::new(),
     };
     if json {
         println!(
@@ -387,13 +411,7 @@ fn notifications(
         return Ok(());
     }
     let tz = loaded.global.timezone;
-    let when = |ms: i64| {
-        DateTime::from_timestamp_millis(ms)
-            .unwrap_or_default()
-            .with_timezone(&tz)
-            .format("%Y-%m-%d %H:%M:%S")
-            .to_string()
-    };
+    let when = |ms: i64| local_ms(ms, tz);
     println!(
         "{:<20} {:<14} {:<8} {:>3} {:<34} ANSWER / ERROR",
         "QUEUED", "CHANNEL", "STATUS", "TRY", "KEY"
@@ -418,16 +436,10 @@ fn alerts(
     json: bool,
     state_dir: &std::path::Path,
 ) -> Result<(), Error> {
-    let window =
-        config::duration::parse(since).map_err(|e| Error::Usage(format!("--since: {e}")))?;
-    let (states, events) = if state_dir.join("clawcron.db").exists() {
-        let store = Store::open(state_dir)?;
-        (
-            store.alerts()?,
-            store.alert_events(Utc::now().timestamp_millis() - window.as_millis() as i64)?,
-        )
-    } else {
-        (Vec::new(), Vec::new())
+    let cutoff = since_ms(since)?;
+    let (states, events) = match existing_store(state_dir)? {
+        Some(store) => (store.alerts()?, store.alert_events(cutoff)?),
+        None => (Vec::new(), Vec::new()),
     };
     if json {
         println!(
@@ -437,13 +449,7 @@ fn alerts(
         return Ok(());
     }
     let tz = loaded.global.timezone;
-    let when = |ms: i64| {
-        DateTime::from_timestamp_millis(ms)
-            .unwrap_or_default()
-            .with_timezone(&tz)
-            .format("%Y-%m-%d %H:%M:%S %Z")
-            .to_string()
-    };
+    let when = |ms: i64| local_ms(ms, tz);
     println!(
         "{:<22} {:<28} {:<8} {:<25} PEAK",
         "JOB", "ALERT", "STATE", "SINCE"
@@ -483,15 +489,9 @@ fn metrics(
     json: bool,
     state_dir: &std::path::Path,
 ) -> Result<(), Error> {
-    let window =
-        config::duration::parse(since).map_err(|e| Error::Usage(format!("--since: {e}")))?;
-    let rows = if state_dir.join("clawcron.db").exists() {
-        Store::open(state_dir)?.metrics(
-            id,
-            Utc::now().timestamp_millis() - window.as_millis() as i64,
-        )?
-    } else {
-        Vec::new()
+    let rows = match existing_store(state_dir)? {
+        Some(store) => store.metrics(id, since_ms(since)?)?,
+        None => Vec::new(),
     };
     if rows.is_empty() && loaded.job(id).is_none() {
         find_job(loaded, id)?;
@@ -508,10 +508,7 @@ fn metrics(
         .map_or(loaded.global.timezone, |j| job_tz(loaded, j));
     println!("{:<25} {:>6} {:<24} {:>14}", "AT", "RUN", "METRIC", "VALUE");
     for r in &rows {
-        let at = DateTime::from_timestamp_millis(r.at)
-            .unwrap_or_default()
-            .with_timezone(&tz)
-            .format("%Y-%m-%d %H:%M:%S %Z");
+        let at = local_ms(r.at, tz);
         println!("{at:<25} {:>6} {:<24} {:>14.3}", r.run_id, r.name, r.value);
     }
     let mut names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();

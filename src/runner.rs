@@ -165,40 +165,15 @@ fn evaluate_alerts(store: &Store, job: &JobSpec, outcome: &RunOutcome) -> usize 
         let at = outcome.finished_at_ms;
         let t = store.observe_alert(&job.id, rule, m.value, at);
         if let Ok(Some(tr)) = &t {
-            let (kind, value, detail) = match tr {
-                crate::monitor::Transition::Fired { value, samples } => (
-                    "fired",
-                    *value,
-                    format!("{}; samples {samples:?}", rule.describe()),
-                ),
-                crate::monitor::Transition::Repeat {
-                    value,
-                    firing_for,
-                    peak,
-                } => (
-                    "repeat",
-                    *value,
-                    format!(
-                        "{}; firing for {}; peak {peak}",
-                        rule.describe(),
-                        duration::format(*firing_for)
-                    ),
-                ),
-                crate::monitor::Transition::Resolved {
-                    value,
-                    lasted,
-                    peak,
-                } => (
-                    "resolved",
-                    *value,
-                    format!(
-                        "{}; lasted {}; peak {peak}",
-                        rule.describe(),
-                        duration::format(*lasted)
-                    ),
-                ),
-            };
-            queued += crate::notify::on_alert(store, job, rule, kind, value, &detail, at);
+            queued += crate::notify::on_alert(
+                store,
+                job,
+                rule,
+                tr.kind(),
+                tr.value(),
+                &tr.detail(rule),
+                at,
+            );
         }
         match t {
             Ok(Some(crate::monitor::Transition::Fired { value, samples })) => {

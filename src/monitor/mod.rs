@@ -191,6 +191,46 @@ pub enum Transition {
     },
 }
 
+impl Transition {
+    /// `fired`, `repeat` or `resolved`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Transition::Fired { .. } => "fired",
+            Transition::Repeat { .. } => "repeat",
+            Transition::Resolved { .. } => "resolved",
+        }
+    }
+
+    /// The sample that made the transition.
+    pub fn value(&self) -> f64 {
+        match self {
+            Transition::Fired { value, .. }
+            | Transition::Repeat { value, .. }
+            | Transition::Resolved { value, .. } => *value,
+        }
+    }
+
+    /// One line for the event log and notices.
+    pub fn detail(&self, rule: &Rule) -> String {
+        let f = crate::config::duration::format;
+        match self {
+            Transition::Fired { samples, .. } => {
+                format!("{}; samples {samples:?}", rule.describe())
+            }
+            Transition::Repeat {
+                firing_for, peak, ..
+            } => format!(
+                "{}; firing for {}; peak {peak}",
+                rule.describe(),
+                f(*firing_for)
+            ),
+            Transition::Resolved { lasted, peak, .. } => {
+                format!("{}; lasted {}; peak {peak}", rule.describe(), f(*lasted))
+            }
+        }
+    }
+}
+
 impl State {
     /// Takes one sample at `at` (Unix ms) and says what changed.
     pub fn observe(&mut self, rule: &Rule, value: f64, at: i64) -> Option<Transition> {

@@ -435,7 +435,7 @@ impl Store {
         value: f64,
         at: i64,
     ) -> Result<Option<crate::monitor::Transition>, StoreError> {
-        use crate::monitor::{State, Transition};
+        use crate::monitor::State;
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let saved: Option<String> = tx
@@ -456,37 +456,9 @@ impl Store {
             params![job, rule.name, json, at],
         )?;
         if let Some(t) = &t {
-            let (kind, detail) = match t {
-                Transition::Fired { samples, .. } => {
-                    ("fired", format!("{}; samples {samples:?}", rule.describe()))
-                }
-                Transition::Repeat {
-                    firing_for, peak, ..
-                } => (
-                    "repeat",
-                    format!(
-                        "{}; firing for {}; peak {peak}",
-                        rule.describe(),
-                        crate::config::duration::format(*firing_for)
-                    ),
-                ),
-                Transition::Resolved { lasted, peak, .. } => (
-                    "resolved",
-                    format!(
-                        "{}; lasted {}; peak {peak}",
-                        rule.describe(),
-                        crate::config::duration::format(*lasted)
-                    ),
-                ),
-            };
-            let value = match t {
-                Transition::Fired { value, .. }
-                | Transition::Repeat { value, .. }
-                | Transition::Resolved { value, .. } => *value,
-            };
             tx.execute(
                 "INSERT INTO alert_events (job, rule, kind, value, detail, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![job, rule.name, kind, value, detail, at],
+                params![job, rule.name, t.kind(), t.value(), t.detail(rule), at],
             )?;
         }
         tx.commit()?;
