@@ -72,6 +72,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Send a test message through a notification channel now and print the receiver's answer
+    NotifyTest { channel: String },
     /// Show the notification outbox: what was sent, what is pending, what failed and why
     Notifications {
         #[arg(long, default_value_t = 50)]
@@ -131,6 +133,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             json,
         } => next(&loaded, &job, count, from.as_deref(), json),
         Command::Trigger { job } => trigger(&loaded, &job, &state_dir),
+        Command::NotifyTest { channel } => notify_test(&loaded, &channel),
         Command::Notifications { limit, json } => notifications(&loaded, limit, json, &state_dir),
         Command::Alerts { since, json } => alerts(&loaded, &since, json, &state_dir),
         Command::Metrics { job, since, json } => metrics(&loaded, &job, &since, json, &state_dir),
@@ -366,6 +369,51 @@ fn trigger(loaded: &Loaded, id: &str, state_dir: &std::path::Path) -> Result<(),
         });
     }
     Ok(())
+}
+
+fn notify_test(loaded: &Loaded, name: &str) -> Result<(), Error> {
+    let Some(channel) = loaded.global.notifiers.get(name) else {
+        let names: Vec<&str> = loaded.global.notifiers.keys().map(String::as_str).collect();
+        let help = config::diag::did_you_mean(name, names.iter().copied());
+        return Err(Error::Usage(format!(
+            "no notifier `{name}` in clawcron.yaml{}",
+            help.map(|h| format!("\n  = help: {h}")).unwrap_or_default()
+        )));
+    };
+    let now = Utc::now();
+    let payload = serde_json::json!({
+        "event": "test", "title": "clawcron: test", "text": format!("clawcron test message from {}", now.to_rfc3339()),
+        "job": null, "at_ms": now.timestamp_millis(),
+    });
+    let key = format!("test:{name}:{}", now.timestamp_millis());
+    let outcome = runtime()?.block_on(async {
+        match channel {
+            crate::notify::Channel::Webhook(spec) => {
+                crate::notify::webhook::send(
+                    spec,
+                    &key,
+                    &payload,
+                    std::time::Duration::from_secs(15),
+                    0,
+                )
+                .await
+            }
+        }
+    });
+    match outcome {
+        crate::notify::outbox::Delivery::Sent { answer } => {
+            println!("{name}: delivered: {answer}");
+            Ok(())
+        }
+        crate::notify::outbox::Delivery::Retry { error, .. }
+        | crate::notify::outbox::Delivery::Failed { error } => {
+            println!("{name}: not delivered: {error}");
+            Err(Error::RunFailed {
+                job: format!("notify-test {name}"),
+                status: "failed".into(),
+            })
+        }
+    }
 }
 
 /// The ledger, if the state directory has one (commands that only read do not create it).

@@ -201,3 +201,39 @@ fn an_unreachable_receiver_is_retried_and_its_url_never_recorded() {
         "{items:?}"
     );
 }
+
+#[test]
+fn notify_test_sends_now_and_prints_the_answer() {
+    let (dir, _hook, log) = setup("200");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_clawcron"))
+            .current_dir(dir.path())
+            .args(args)
+            .env("HOOK_SECRET", "s3cret")
+            .output()
+            .unwrap()
+    };
+    let out = run(&["notify-test", "hook"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hook: delivered: 200 ok\n"
+    );
+    let got = received(&log);
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(got[0]["body"].as_str().unwrap()).unwrap()["event"],
+        "test"
+    );
+    let out = run(&["notify-test", "hoook"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: no notifier `hoook` in clawcron.yaml\n  = help: did you mean `hook`?\n"
+    );
+}
