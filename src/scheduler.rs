@@ -272,6 +272,7 @@ impl Scheduler {
     fn handle_due(&mut self, due: Vec<(usize, Window)>, ctx: Context, now_s: i64) -> bool {
         let now = self.clock.now();
         let mut restore: Vec<(usize, i64)> = Vec::with_capacity(due.len());
+        let mut missed_notices: Vec<(usize, &'static str, i64, i64, usize, usize)> = Vec::new();
         let mut pending: Vec<Pending> = Vec::new();
         let mut cursors: Vec<(usize, i64)> = Vec::with_capacity(due.len());
         let mut summary: Option<(&'static str, usize, usize)> = None;
@@ -307,6 +308,8 @@ impl Scheduler {
                     .iter()
                     .filter(|p| matches!(p.decision, SlotDecision::Run { .. }))
                     .count();
+                let (first, last) = (missed[0].0, missed[missed.len() - 1].0);
+                missed_notices.push((idx, missed[0].1, first, last, ran, missed.len() - ran));
                 let s = summary.get_or_insert((missed[0].1, 0, 0));
                 s.1 += ran;
                 s.2 += missed.len() - ran;
@@ -400,6 +403,23 @@ impl Scheduler {
                     );
                 }
             }
+        }
+        // Only once the slots are recorded: a notice about slots that have no row would lie.
+        let mut queued = 0;
+        for (idx, reason, first, last, ran, skipped) in missed_notices {
+            queued += crate::notify::on_missed(
+                &self.store,
+                &self.entries[idx].spec,
+                reason,
+                first,
+                last,
+                ran,
+                skipped,
+                now.timestamp_millis(),
+            );
+        }
+        if queued > 0 {
+            self.runner.notifier_wake().notify_one();
         }
         true
     }

@@ -680,3 +680,30 @@ async fn a_very_long_downtime_still_runs_the_newest_missed_slot() {
         "the slot at the start instant has its row"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_catch_up_queues_one_missed_notice() {
+    let s = Arc::new(Script::new(ok(1), []));
+    let mut j = job("hourly", cron("0 * * * *"), &s).missed(Missed::Latest, secs(2 * 3600));
+    j.0.notify = clawcron::notify::NotifyPolicy {
+        on: vec![clawcron::notify::Event::Missed],
+        to: vec!["hook".into()],
+    };
+    let d = start(vec![j], "2026-06-01T00:00:00Z");
+    tokio::time::sleep(secs(3630)).await;
+    d.clock.sleep_machine(secs(6 * 3600));
+    tokio::time::sleep(secs(120)).await;
+    let store = d.stop(secs(30)).await;
+    let notices = store.notices(10).unwrap();
+    assert_eq!(
+        notices.len(),
+        1,
+        "one notice for the whole catch-up: {notices:?}"
+    );
+    let p: serde_json::Value = serde_json::from_str(&notices[0].payload).unwrap();
+    assert_eq!(p["event"], "missed");
+    assert_eq!(
+        p["text"],
+        "hourly: 6 slots missed (missed: machine asleep) from 2026-06-01T02:00:00+00:00 to 2026-06-01T07:00:00+00:00: 1 run late, 5 skipped"
+    );
+}

@@ -36,15 +36,18 @@ pub enum Event {
     Recovery,
     Success,
     Alert,
+    /// Slots were missed (daemon down, machine asleep, clock jump): one notice per catch-up.
+    Missed,
 }
 
 impl Event {
-    pub const NAMES: &[&str] = &["failure", "recovery", "success", "alert"];
-    pub const ALL: [Event; 4] = [
+    pub const NAMES: &[&str] = &["failure", "recovery", "success", "alert", "missed"];
+    pub const ALL: [Event; 5] = [
         Event::Failure,
         Event::Recovery,
         Event::Success,
         Event::Alert,
+        Event::Missed,
     ];
 }
 
@@ -153,6 +156,49 @@ pub fn on_alert(
                 channel,
                 &payload,
                 at,
+            ))
+        })
+        .sum()
+}
+
+/// Queues one notice for a catch-up of `job`: how many slots were missed, why, how many ran late.
+#[allow(clippy::too_many_arguments)]
+pub fn on_missed(
+    store: &Store,
+    job: &JobSpec,
+    reason: &str,
+    first: i64,
+    last: i64,
+    ran: usize,
+    skipped: usize,
+    now_ms: i64,
+) -> usize {
+    if !job.notify.on.contains(&Event::Missed) {
+        return 0;
+    }
+    let slot = |t: i64| crate::schedule::to_utc(t).to_rfc3339();
+    let n = ran + skipped;
+    let text = format!(
+        "{}: {n} slot{} missed ({reason}) from {} to {}: {ran} run late, {skipped} skipped",
+        job.id,
+        if n == 1 { "" } else { "s" },
+        slot(first),
+        slot(last)
+    );
+    let payload = serde_json::json!({
+        "event": "missed", "title": format!("clawcron: {} missed slots", job.id), "text": text, "job": &*job.id,
+        "missed": { "reason": reason, "first_slot": slot(first), "last_slot": slot(last), "ran_late": ran, "skipped": skipped },
+    });
+    job.notify
+        .to
+        .iter()
+        .map(|channel| {
+            usize::from(enqueue(
+                store,
+                &format!("missed:{}:{first}-{last}:{channel}", job.id),
+                channel,
+                &payload,
+                now_ms,
             ))
         })
         .sum()
