@@ -154,6 +154,14 @@ struct Inner {
 /// Run retention after this many finished runs (and at start).
 const RETENTION_EVERY: u64 = 64;
 
+/// The job's previous outcome, needed only for recovery notices: read only for jobs that notify.
+fn previous_outcome(store: &Store, job: &JobSpec, run_id: i64) -> Option<(String, i64)> {
+    if job.notify.to.is_empty() {
+        return None;
+    }
+    store.previous_outcome(&job.id, run_id).ok().flatten()
+}
+
 /// Feeds a run's metrics to the job's alert rules and logs what changed. (Notices by email and
 /// webhook are the notification channels' job, still to come.)
 fn evaluate_alerts(store: &Store, job: &JobSpec, outcome: &RunOutcome) -> usize {
@@ -321,12 +329,7 @@ impl Runner {
             .tracker
             .track_future(self.inner.attempts(job, run_id, now.timestamp()))
             .await;
-        let previous = self
-            .inner
-            .store
-            .previous_outcome(&job.id, run_id)
-            .ok()
-            .flatten();
+        let previous = previous_outcome(&self.inner.store, job, run_id);
         self.inner.store.finish(run_id, &outcome)?;
         // Queued notices are delivered by the daemon (now, if it runs; else when it starts).
         evaluate_alerts(&self.inner.store, job, &outcome);
@@ -425,11 +428,7 @@ impl Inner {
                 .map(|e| format!(": {e}"))
                 .unwrap_or_default()
         );
-        let previous = self
-            .store
-            .previous_outcome(&job.id, ticket.run_id)
-            .ok()
-            .flatten();
+        let previous = previous_outcome(&self.store, job, ticket.run_id);
         let queued = evaluate_alerts(&self.store, job, &outcome)
             + crate::notify::on_run(&self.store, job, ticket.run_id, &outcome, previous);
         if queued > 0 {

@@ -111,15 +111,13 @@ pub fn on_run(
             "status": outcome.status.as_str(), "started_at_ms": outcome.started_at_ms, "finished_at_ms": outcome.finished_at_ms,
             "attempts": outcome.attempts, "error": outcome.error, "output_tail": outcome.output_tail, "metrics": metrics,
         });
-        for channel in &job.notify.to {
-            queued += usize::from(enqueue(
-                store,
-                &format!("run:{run_id}:{event}:{channel}"),
-                channel,
-                &payload,
-                outcome.finished_at_ms,
-            ));
-        }
+        queued += enqueue_for(
+            store,
+            job,
+            &format!("run:{run_id}:{event}"),
+            &payload,
+            outcome.finished_at_ms,
+        );
     }
     queued
 }
@@ -146,19 +144,13 @@ pub fn on_alert(
         "event": format!("alert.{kind}"), "title": title, "text": text, "job": &*job.id,
         "alert": { "name": rule.name, "rule": rule.describe(), "state": kind, "value": value, "detail": detail }, "at_ms": at,
     });
-    job.notify
-        .to
-        .iter()
-        .map(|channel| {
-            usize::from(enqueue(
-                store,
-                &format!("alert:{}:{}:{kind}:{at}:{channel}", job.id, rule.name),
-                channel,
-                &payload,
-                at,
-            ))
-        })
-        .sum()
+    enqueue_for(
+        store,
+        job,
+        &format!("alert:{}:{}:{kind}:{at}", job.id, rule.name),
+        &payload,
+        at,
+    )
 }
 
 /// Queues one notice for a catch-up of `job`: how many slots were missed, why, how many ran late.
@@ -189,15 +181,33 @@ pub fn on_missed(
         "event": "missed", "title": format!("clawcron: {} missed slots", job.id), "text": text, "job": &*job.id,
         "missed": { "reason": reason, "first_slot": slot(first), "last_slot": slot(last), "ran_late": ran, "skipped": skipped },
     });
+    enqueue_for(
+        store,
+        job,
+        &format!("missed:{}:{first}-{last}", job.id),
+        &payload,
+        now_ms,
+    )
+}
+
+/// Queues `payload` for each of the job's channels, keyed `<key>:<channel>`; returns how many
+/// were new.
+fn enqueue_for(
+    store: &Store,
+    job: &JobSpec,
+    key: &str,
+    payload: &serde_json::Value,
+    now_ms: i64,
+) -> usize {
     job.notify
         .to
         .iter()
         .map(|channel| {
             usize::from(enqueue(
                 store,
-                &format!("missed:{}:{first}-{last}:{channel}", job.id),
+                &format!("{key}:{channel}"),
                 channel,
-                &payload,
+                payload,
                 now_ms,
             ))
         })
