@@ -117,6 +117,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         log.file = None;
     }
     let _guard = crate::logging::init(&log);
+    loaded.register_secrets();
     let state_dir = cli
         .state_dir
         .clone()
@@ -387,18 +388,15 @@ fn notify_test(loaded: &Loaded, name: &str) -> Result<(), Error> {
     });
     let key = format!("test:{name}:{}", now.timestamp_millis());
     let outcome = runtime()?.block_on(async {
-        match channel {
-            crate::notify::Channel::Webhook(spec) => {
-                crate::notify::webhook::send(
-                    spec,
-                    &key,
-                    &payload,
-                    std::time::Duration::from_secs(15),
-                    0,
-                )
-                .await
-            }
-        }
+        channel
+            .send(
+                &key,
+                &payload,
+                &loaded.templates(),
+                std::time::Duration::from_secs(15),
+                0,
+            )
+            .await
     });
     match outcome {
         crate::notify::outbox::Delivery::Sent { answer } => {

@@ -67,6 +67,7 @@ pub async fn run(loaded: Loaded, state_dir: &Path) -> Result<(), Error> {
         );
     }
     let g = &loaded.global;
+    let templates = loaded.templates();
     let cutoff = now.timestamp_millis() - g.retention.max_age.as_millis() as i64;
     if let Err(e) = store.apply_retention(g.retention.max_runs_per_job, cutoff) {
         warn!("ledger retention failed: {e}");
@@ -90,6 +91,7 @@ pub async fn run(loaded: Loaded, state_dir: &Path) -> Result<(), Error> {
     let notices = tokio::spawn(crate::notify::dispatch(
         store_for_notices,
         Arc::new(g.notifiers.clone()),
+        Arc::new(templates),
         runner.notifier_wake(),
         stop.clone(),
         std::time::Duration::from_secs(15),

@@ -5,6 +5,22 @@ use crate::config::{LogConfig, LogFormat, Rotation};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::writer::MakeWriterExt;
 
+/// A writer that redacts registered secrets from each formatted log line.
+struct Scrub<W>(W);
+
+impl<W: std::io::Write> std::io::Write for Scrub<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match std::str::from_utf8(buf) {
+            Ok(s) => self.0.write_all(crate::redact::scrub(s).as_bytes())?,
+            Err(_) => self.0.write_all(buf)?,
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
 /// Keeps the file writer alive; drop it at exit to flush.
 pub struct LogGuard {
     _file: Option<tracing_appender::non_blocking::WorkerGuard>,
@@ -51,14 +67,18 @@ pub fn init(cfg: &LogConfig) -> LogGuard {
         .with_env_filter(filter)
         .with_target(false)
         .with_ansi(std::io::stderr().is_terminal() && cfg.file.is_none());
+    let stderr = || Scrub(std::io::stderr());
     let result = match (cfg.format, file_writer) {
-        (LogFormat::Json, Some(w)) => builder
-            .json()
-            .with_writer(std::io::stderr.and(w))
-            .try_init(),
-        (LogFormat::Json, None) => builder.json().with_writer(std::io::stderr).try_init(),
-        (LogFormat::Human, Some(w)) => builder.with_writer(std::io::stderr.and(w)).try_init(),
-        (LogFormat::Human, None) => builder.with_writer(std::io::stderr).try_init(),
+        (LogFormat::Json, Some(w)) => {
+            let file = move || Scrub(w.clone());
+            builder.json().with_writer(stderr.and(file)).try_init()
+        }
+        (LogFormat::Json, None) => builder.json().with_writer(stderr).try_init(),
+        (LogFormat::Human, Some(w)) => {
+            let file = move || Scrub(w.clone());
+            builder.with_writer(stderr.and(file)).try_init()
+        }
+        (LogFormat::Human, None) => builder.with_writer(stderr).try_init(),
     };
     // A second init (tests) keeps the first subscriber.
     let _ = result;

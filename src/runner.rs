@@ -599,8 +599,11 @@ impl Inner {
             started_at_ms,
             finished_at_ms: self.clock.now().timestamp_millis(),
             exit_code: last.exit_code,
-            error: last.error,
-            output_tail: last.output_tail,
+            // Secrets never reach the ledger or a notice.
+            error: last
+                .error
+                .map(|e| crate::redact::scrub(&e).into_owned()),
+            output_tail: crate::redact::scrub(&last.output_tail).into_owned(),
         }
     }
 

@@ -36,11 +36,25 @@ pub struct Loaded {
     /// False when `clawcron.yaml` itself had errors (then `global` holds defaults).
     pub global_ok: bool,
     pub jobs_dir: PathBuf,
+    /// The global file's `templates_dir`, else `templates/` beside it.
+    pub templates_dir: PathBuf,
     pub jobs: Vec<JobSpec>,
     pub errors: Vec<Diagnostic>,
 }
 
 impl Loaded {
+    /// Registers every secret the config and environment hold, for redaction.
+    pub fn register_secrets(&self) {
+        crate::redact::register_env();
+        for channel in self.global.notifiers.values() {
+            channel.register_secrets();
+        }
+    }
+
+    pub fn templates(&self) -> crate::template::Templates {
+        crate::template::Templates::new(self.templates_dir.clone(), self.global.timezone)
+    }
+
     pub fn job(&self, id: &str) -> Option<&JobSpec> {
         self.jobs.iter().find(|j| &*j.id == id)
     }
@@ -57,10 +71,16 @@ pub fn load(sources: &Sources) -> Loaded {
         .unwrap_or_else(|| PathBuf::from("jobs"));
     let (jobs, job_errors) = load_jobs(&jobs_dir, &global);
     errors.extend(job_errors);
+    let templates_dir = global
+        .templates_dir
+        .as_ref()
+        .map(|d| base.join(d))
+        .unwrap_or_else(|| base.join("templates"));
     Loaded {
         global,
         global_ok,
         jobs_dir,
+        templates_dir,
         jobs,
         errors,
     }

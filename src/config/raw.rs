@@ -14,6 +14,7 @@ pub struct RawGlobal {
     pub timezone: Option<S<String>>,
     pub state_dir: Option<S<String>>,
     pub jobs_dir: Option<S<String>>,
+    pub templates_dir: Option<S<String>>,
     pub max_concurrent_runs: Option<S<u32>>,
     pub shutdown_grace: Option<S<String>>,
     pub kill_grace: Option<S<String>>,
@@ -29,7 +30,32 @@ pub struct RawGlobal {
 #[serde(deny_unknown_fields)]
 pub struct RawNotifier {
     pub webhook: Option<S<RawWebhook>>,
-    pub email: Option<S<serde_json::Value>>,
+    pub email: Option<S<RawEmail>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEmail {
+    pub smtp: S<RawSmtp>,
+    pub from: S<String>,
+    pub to: S<Vec<S<String>>>,
+    pub cc: Option<S<Vec<S<String>>>>,
+    /// Template name prefix (default `email`).
+    pub templates: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSmtp {
+    pub host: S<String>,
+    pub port: Option<S<u16>>,
+    pub tls: Option<S<String>>,
+    pub username: Option<S<String>>,
+    pub password_env: Option<S<String>>,
+    pub password_file: Option<S<String>>,
+    pub ca_file: Option<S<String>>,
+    /// Rejected with a clear error: a password never lives in the YAML.
+    pub password: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -13,6 +13,7 @@ pub struct GlobalConfig {
     pub timezone: Tz,
     pub state_dir: Option<PathBuf>,
     pub jobs_dir: Option<PathBuf>,
+    pub templates_dir: Option<PathBuf>,
     pub max_concurrent_runs: usize,
     /// How long running jobs may take to finish after SIGTERM before they are killed.
     pub shutdown_grace: Duration,
@@ -33,6 +34,7 @@ impl Default for GlobalConfig {
             timezone: crate::config::system_timezone(),
             state_dir: None,
             jobs_dir: None,
+            templates_dir: None,
             max_concurrent_runs: 16,
             shutdown_grace: Duration::from_secs(30),
             kill_grace: Duration::from_secs(5),

@@ -3,8 +3,9 @@
 //! outbox in SQLite first, with an idempotency key, then delivered by the dispatcher with
 //! retries and backoff until it is sent, refused for good, or expires (24 h); a restart resumes
 //! what was pending. Nothing is sent for an attempt that will be retried: only a run's outcome
-//! (and alert transitions) make notices. Email is not built yet; webhooks are.
+//! (and alert transitions) make notices.
 
+pub mod email;
 pub mod outbox;
 pub mod webhook;
 
@@ -21,6 +22,53 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Channel {
     Webhook(webhook::WebhookSpec),
+    Email(email::EmailSpec),
+}
+
+impl Channel {
+    /// One delivery attempt of `payload` under the idempotency `key`; `retry_at` says when to
+    /// try again if it should be.
+    pub async fn send(
+        &self,
+        key: &str,
+        payload: &serde_json::Value,
+        templates: &crate::template::Templates,
+        timeout: Duration,
+        retry_at: i64,
+    ) -> Delivery {
+        match self {
+            Channel::Webhook(spec) => webhook::send(spec, key, payload, timeout, retry_at).await,
+            Channel::Email(spec) => {
+                email::send(spec, key, payload, templates, timeout, retry_at).await
+            }
+        }
+    }
+
+    /// Registers the channel's secrets for redaction.
+    pub fn register_secrets(&self) {
+        match self {
+            Channel::Webhook(w) => {
+                crate::redact::register_url(&w.url);
+                for (k, v) in &w.headers {
+                    if crate::redact::secret_name(k)
+                        || ["authorization", "cookie"].contains(&k.to_ascii_lowercase().as_str())
+                    {
+                        crate::redact::register(v);
+                    }
+                }
+                if let Some(var) = &w.secret_env
+                    && let Ok(v) = std::env::var(var)
+                {
+                    crate::redact::register(&v);
+                }
+            }
+            Channel::Email(e) => {
+                if let Some(p) = &e.password {
+                    let _ = email::password(p);
+                }
+            }
+        }
+    }
 }
 
 /// What a job asks to be told about, and whom to tell.
@@ -247,6 +295,7 @@ pub fn backoff(base: Duration, attempt: i64) -> Duration {
 pub async fn dispatch(
     store: Store,
     channels: Arc<HashMap<String, Channel>>,
+    templates: Arc<crate::template::Templates>,
     wake: Arc<tokio::sync::Notify>,
     stop: CancellationToken,
     send_timeout: Duration,
@@ -261,6 +310,7 @@ pub async fn dispatch(
         let mut sends = tokio::task::JoinSet::new();
         for item in due {
             let channels = channels.clone();
+            let templates = templates.clone();
             let store = store.clone();
             sends.spawn(async move {
                 let retry_at = chrono::Utc::now().timestamp_millis()
@@ -269,10 +319,12 @@ pub async fn dispatch(
                     None => Delivery::Failed {
                         error: format!("no channel `{}` in clawcron.yaml", item.channel),
                     },
-                    Some(Channel::Webhook(spec)) => {
+                    Some(channel) => {
                         let payload: serde_json::Value =
                             serde_json::from_str(&item.payload).unwrap_or_default();
-                        webhook::send(spec, &item.key, &payload, send_timeout, retry_at).await
+                        channel
+                            .send(&item.key, &payload, &templates, send_timeout, retry_at)
+                            .await
                     }
                 };
                 match &outcome {

@@ -52,7 +52,7 @@ impl Store {
             c.execute(
                 "INSERT INTO outbox (key, channel, payload, status, next_at, expires_at, created_at)
                  VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?4) ON CONFLICT (key) DO NOTHING",
-                params![key, channel, payload, now_ms, now_ms + ttl_ms],
+                params![key, channel, crate::redact::scrub(payload), now_ms, now_ms + ttl_ms],
             )
         })?;
         Ok(n == 1)
@@ -92,18 +92,19 @@ impl Store {
         outcome: &Delivery,
         now_ms: i64,
     ) -> Result<(), StoreError> {
+        let scrub = |s: &str| crate::redact::scrub(s).into_owned();
         self.with_conn(|c| match outcome {
             Delivery::Sent { answer } => c.execute(
                 "UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?2, answer = ?3 WHERE id = ?1",
-                params![id, now_ms, answer],
+                params![id, now_ms, scrub(answer)],
             ),
             Delivery::Retry { error, at } => c.execute(
                 "UPDATE outbox SET attempts = attempts + 1, next_at = ?2, last_error = ?3 WHERE id = ?1",
-                params![id, at, error],
+                params![id, at, scrub(error)],
             ),
             Delivery::Failed { error } => c.execute(
                 "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
-                params![id, error],
+                params![id, scrub(error)],
             ),
         })?;
         Ok(())

@@ -1,0 +1,295 @@
+//! The email channel: SMTP with lettre, over STARTTLS, implicit TLS, or plain (loopback only),
+//! with optional AUTH whose password comes from the environment or a file, never from the YAML.
+//! The subject, a plain-text part and an HTML part are rendered from `templates/email.*.j2`
+//! (the shipped copies when the files are absent). The Message-ID is derived from the notice's
+//! idempotency key, so a receiver can drop a duplicate if a crash fell between the server's
+//! acceptance and the ledger's record of it.
+//!
+//! A 4xx answer, a refused connection or a timeout is retried; a 5xx answer is not.
+
+use super::outbox::Delivery;
+use crate::template::Templates;
+use lettre::message::header::{Header, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls as LettreTls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use sha2::Digest;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tls {
+    /// No encryption: allowed only for a loopback server.
+    None,
+    StartTls,
+    /// TLS from the first byte (port 465).
+    Implicit,
+}
+
+impl Tls {
+    pub const NAMES: &[&str] = &["none", "starttls", "implicit"];
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Password {
+    Env(String),
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailSpec {
+    pub host: String,
+    pub port: u16,
+    pub tls: Tls,
+    pub username: Option<String>,
+    pub password: Option<Password>,
+    /// Extra trusted root certificate (PEM), e.g. a self-signed relay's.
+    pub ca_file: Option<PathBuf>,
+    pub from: String,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    /// Template name prefix: `<prefix>.subject.j2`, `<prefix>.txt.j2`, `<prefix>.html.j2`.
+    pub templates: String,
+}
+
+const SUBJECT: &str = include_str!("../../templates/email.subject.j2");
+const TEXT: &str = include_str!("../../templates/email.txt.j2");
+const HTML: &str = include_str!("../../templates/email.html.j2");
+
+/// Whether `host` is this machine (where `tls: none` is allowed).
+pub fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Reads the password from where the config says it is.
+pub fn password(p: &Password) -> Result<String, String> {
+    let value = match p {
+        Password::Env(var) => std::env::var(var)
+            .map_err(|_| format!("environment variable `{var}` (the SMTP password) is not set"))?,
+        Password::File(path) => std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the SMTP password file {}: {e}", path.display()))?
+            .trim_end_matches(['\r', '\n'])
+            .to_string(),
+    };
+    crate::redact::register(&value);
+    Ok(value)
+}
+
+/// The rendered message parts: (subject, text, html).
+pub fn render(
+    spec: &EmailSpec,
+    templates: &Templates,
+    payload: &serde_json::Value,
+) -> (String, String, String) {
+    let p = &spec.templates;
+    let part = |suffix: &str, shipped: &str| {
+        let name = format!("{p}.{suffix}");
+        let shipped = (p == "email").then_some(shipped);
+        templates.render(&name, shipped, payload).or_else(|e| {
+            // A broken template must not lose the notice: the shipped one renders it instead.
+            tracing::warn!("email template: {e}; using the shipped template");
+            templates.render_str(&format!("{name} (shipped)"), &name, shipped.unwrap_or(""), payload)
+        })
+    };
+    let subject = part("subject.j2", SUBJECT).unwrap_or_default();
+    let subject = subject.lines().find(|l| !l.trim().is_empty()).unwrap_or("clawcron");
+    let text = part("txt.j2", TEXT).unwrap_or_default();
+    let html = part("html.j2", HTML).unwrap_or_default();
+    (subject.trim().to_string(), text, html)
+}
+
+/// `X-Clawcron-Delivery: <idempotency key>`.
+#[derive(Clone)]
+struct DeliveryKey(String);
+
+impl Header for DeliveryKey {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("X-Clawcron-Delivery")
+    }
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(DeliveryKey(s.to_string()))
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
+/// The Message-ID for a notice key: the same key always gives the same id.
+pub fn message_id(key: &str, from: &str) -> String {
+    let domain = from.rsplit_once('@').map_or("clawcron.local", |(_, d)| d);
+    let digest = hex::encode(&sha2::Sha256::digest(key.as_bytes())[..16]);
+    format!("<{digest}.clawcron@{}>", domain.trim_end_matches('>'))
+}
+
+fn mailbox(s: &str, what: &str) -> Result<Mailbox, String> {
+    s.parse()
+        .map_err(|e| format!("`{s}` is not a valid {what} address: {e}"))
+}
+
+fn build(
+    spec: &EmailSpec,
+    key: &str,
+    templates: &Templates,
+    payload: &serde_json::Value,
+) -> Result<Message, String> {
+    let (subject, text, html) = render(spec, templates, payload);
+    let mut b = Message::builder()
+        .from(mailbox(&spec.from, "from")?)
+        .subject(subject)
+        .message_id(Some(message_id(key, &spec.from)))
+        .header(DeliveryKey(key.to_string()));
+    for to in &spec.to {
+        b = b.to(mailbox(to, "to")?);
+    }
+    for cc in &spec.cc {
+        b = b.cc(mailbox(cc, "cc")?);
+    }
+    b.multipart(MultiPart::alternative_plain_html(text, html))
+        .map_err(|e| format!("cannot build the message: {e}"))
+}
+
+fn transport(
+    spec: &EmailSpec,
+    timeout: Duration,
+) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+    let tls = match spec.tls {
+        Tls::None => LettreTls::None,
+        Tls::StartTls | Tls::Implicit => {
+            let mut params = TlsParameters::builder(spec.host.clone());
+            if let Some(ca) = &spec.ca_file {
+                let pem = std::fs::read(ca)
+                    .map_err(|e| format!("cannot read ca_file {}: {e}", ca.display()))?;
+                let cert = Certificate::from_pem(&pem)
+                    .map_err(|e| format!("ca_file {}: {e}", ca.display()))?;
+                params = params.add_root_certificate(cert);
+            }
+            let params = params
+                .build_rustls()
+                .map_err(|e| format!("TLS set-up: {e}"))?;
+            if spec.tls == Tls::Implicit {
+                LettreTls::Wrapper(params)
+            } else {
+                LettreTls::Required(params)
+            }
+        }
+    };
+    let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&spec.host)
+        .port(spec.port)
+        .tls(tls)
+        .timeout(Some(timeout));
+    if let Some(user) = &spec.username {
+        let pass = match &spec.password {
+            Some(p) => password(p)?,
+            None => String::new(),
+        };
+        b = b.credentials(Credentials::new(user.clone(), pass));
+    }
+    Ok(b.build())
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        let t = inner.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        src = inner.source();
+    }
+    crate::redact::scrub(&s).into_owned()
+}
+
+/// One delivery attempt.
+pub async fn send(
+    spec: &EmailSpec,
+    key: &str,
+    payload: &serde_json::Value,
+    templates: &Templates,
+    timeout: Duration,
+    retry_at: i64,
+) -> Delivery {
+    let retry = |error: String| Delivery::Retry {
+        error,
+        at: retry_at,
+    };
+    let message = match build(spec, key, templates, payload) {
+        Ok(m) => m,
+        Err(e) => return Delivery::Failed { error: e },
+    };
+    let transport = match transport(spec, timeout) {
+        Ok(t) => t,
+        Err(e) => return retry(e),
+    };
+    // lettre's timeout is per command; this bounds the whole conversation.
+    match tokio::time::timeout(timeout * 2, transport.send(message)).await {
+        Err(_) => retry("no answer in time".into()),
+        Ok(Ok(resp)) => Delivery::Sent {
+            answer: format!(
+                "{} {}",
+                resp.code(),
+                resp.message().collect::<Vec<_>>().join(" ")
+            ),
+        },
+        Ok(Err(e)) if e.is_permanent() => Delivery::Failed {
+            error: error_chain(&e),
+        },
+        Ok(Err(e)) => retry(error_chain(&e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_ids_are_stable_per_key() {
+        let a = message_id("run:1:failure:ops", "clawcron@example.org");
+        assert_eq!(a, message_id("run:1:failure:ops", "clawcron@example.org"));
+        assert_ne!(a, message_id("run:2:failure:ops", "clawcron@example.org"));
+        assert!(a.ends_with(".clawcron@example.org>"), "{a}");
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        assert!(is_loopback("127.0.0.1") && is_loopback("localhost") && is_loopback("[::1]"));
+        assert!(!is_loopback("smtp.example.org") && !is_loopback("10.0.0.1"));
+    }
+
+    #[test]
+    fn shipped_templates_render_a_failure() {
+        let spec = EmailSpec {
+            host: "127.0.0.1".into(),
+            port: 25,
+            tls: Tls::None,
+            username: None,
+            password: None,
+            ca_file: None,
+            from: "a@b.c".into(),
+            to: vec!["d@e.f".into()],
+            cc: vec![],
+            templates: "email".into(),
+        };
+        let payload = serde_json::json!({
+            "event": "failure", "title": "clawcron: backup failure", "text": "backup failure: failed (exit 3)",
+            "job": "backup", "run_id": 7, "status": "failed", "started_at_ms": 0, "finished_at_ms": 61_000,
+            "attempts": 2, "error": "exit 3 <stderr>", "output_tail": "disk full", "metrics": {"latency_ms": 12.5},
+        });
+        let (subject, text, html) = render(
+            &spec,
+            &Templates::new("/nonexistent", chrono_tz::UTC),
+            &payload,
+        );
+        assert_eq!(subject, "[clawcron] backup failure");
+        assert!(text.contains("backup failure: failed (exit 3)"), "{text}");
+        assert!(text.contains("disk full") && text.contains("latency_ms"), "{text}");
+        assert!(html.contains("exit 3 &lt;stderr&gt;"), "{html}");
+        assert!(html.contains("<pre>disk full</pre>"), "{html}");
+    }
+}

@@ -1,0 +1,114 @@
+//! Secrets never leave in clear: every value registered here (SMTP passwords, signing secrets,
+//! webhook URLs that carry a token, authorisation headers, environment variables named like a
+//! secret) is replaced by `[redacted]` in log lines, ledger rows (errors, output tails) and
+//! notification payloads and errors.
+
+use std::sync::RwLock;
+
+static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
+/// Shorter values are not redacted: they would blank out ordinary words and numbers.
+const MIN_LEN: usize = 6;
+
+pub const MARK: &str = "[redacted]";
+
+/// Registers a secret value.
+pub fn register(value: &str) {
+    let value = value.trim();
+    if value.len() < MIN_LEN {
+        return;
+    }
+    let Ok(mut s) = SECRETS.write() else { return };
+    if !s.iter().any(|v| v == value) {
+        s.push(value.to_string());
+        // Longest first, so that a secret containing another is replaced whole.
+        s.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    }
+}
+
+/// Registers the parts of a URL that may carry a token: userinfo, path segments and query values.
+pub fn register_url(url: &str) {
+    let Some((_, rest)) = url.split_once("://") else {
+        return;
+    };
+    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    if let Some((userinfo, _)) = authority.rsplit_once('@') {
+        register(userinfo);
+        if let Some((_, pass)) = userinfo.split_once(':') {
+            register(pass);
+        }
+    }
+    let (path, query) = tail.split_once('?').unwrap_or((tail, ""));
+    // A path long enough to be a token (Slack's /services/T../B../xxx, an ntfy topic).
+    if path.len() > 12 {
+        register(path.trim_matches('/'));
+    }
+    for pair in query.split('&') {
+        if let Some((_, v)) = pair.split_once('=') {
+            register(v);
+        }
+    }
+}
+
+/// Whether an environment variable's name says it holds a secret.
+pub fn secret_name(name: &str) -> bool {
+    let n = name.to_ascii_uppercase();
+    [
+        "TOKEN",
+        "SECRET",
+        "PASSWORD",
+        "PASSWD",
+        "API_KEY",
+        "APIKEY",
+        "PRIVATE_KEY",
+        "CREDENTIAL",
+    ]
+    .iter()
+    .any(|s| n.contains(s))
+}
+
+/// Registers the values of the process's environment variables named like secrets.
+pub fn register_env() {
+    for (k, v) in std::env::vars() {
+        if secret_name(&k) {
+            register(&v);
+        }
+    }
+}
+
+/// `text` with every registered secret replaced.
+pub fn scrub(text: &str) -> std::borrow::Cow<'_, str> {
+    let Ok(s) = SECRETS.read() else {
+        return text.into();
+    };
+    if s.is_empty() || !s.iter().any(|v| text.contains(v.as_str())) {
+        return text.into();
+    }
+    let mut out = text.to_string();
+    for v in s.iter() {
+        if out.contains(v.as_str()) {
+            out = out.replace(v.as_str(), MARK);
+        }
+    }
+    out.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registered_values_and_url_tokens_are_scrubbed() {
+        register("hunter2-very-secret");
+        register("abc"); // too short: ignored
+        register_url("https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXX?token=qwerty123");
+        let s = scrub(
+            "login with hunter2-very-secret to https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXX?token=qwerty123 abc",
+        );
+        assert_eq!(
+            s,
+            "login with [redacted] to https://hooks.slack.com/[redacted]?token=[redacted] abc"
+        );
+        assert!(secret_name("SMTP_PASSWORD") && secret_name("ntfy_token") && !secret_name("PATH"));
+    }
+}
