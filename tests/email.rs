@@ -1,0 +1,292 @@
+//! The email channel against a real SMTP server (aiosmtpd, tests/standins/smtp.py) on 127.0.0.1:
+//! STARTTLS with a self-signed certificate made here, AUTH, implicit TLS, both MIME parts with the
+//! rendered content, a refused login that is not retried and never shows the password, and a
+//! server down across a daemon restart whose pending notices all arrive exactly once.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::standin;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PASSWORD: &str = "correct-horse-battery";
+
+/// A self-signed certificate for 127.0.0.1 and localhost: (cert, key).
+fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let out = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"])
+        .args(["-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+        // An end-entity certificate: webpki refuses a CA certificate as a server's.
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .args(["-addext", "extendedKeyUsage=serverAuth"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl is needed to make the test certificate");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    (cert, key)
+}
+
+/// The messages in a Maildir, parsed by Python's email package.
+fn mails(maildir: &Path) -> Vec<serde_json::Value> {
+    if !maildir.join("new").exists() {
+        return Vec::new();
+    }
+    let out = Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/standins/mailread.py"))
+        .arg(maildir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn header<'a>(mail: &'a serde_json::Value, name: &str) -> Vec<&'a str> {
+    mail["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h[0].as_str().unwrap().eq_ignore_ascii_case(name))
+        .map(|h| h[1].as_str().unwrap())
+        .collect()
+}
+
+fn part<'a>(mail: &'a serde_json::Value, ctype: &str) -> &'a str {
+    mail["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["content_type"] == ctype)
+        .unwrap_or_else(|| panic!("no {ctype} part in {mail}"))["content"]
+        .as_str()
+        .unwrap()
+}
+
+fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn daemon(dir: &Path) -> Child {
+    let mut d = Command::new(env!("CARGO_BIN_EXE_clawcron"))
+        .current_dir(dir)
+        .args(["--state-dir", "state", "run"])
+        .env("SMTP_PASSWORD", PASSWORD)
+        .env_remove("CLAWCRON_STATE_DIR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(d.stdout.take().unwrap()).lines();
+    assert!(lines.any(|l| l.unwrap().starts_with("READY ")));
+    d
+}
+
+fn stop(mut d: Child) {
+    unsafe { libc::kill(d.id() as i32, libc::SIGTERM) };
+    d.wait().unwrap();
+}
+
+fn clawcron(dir: &Path, args: &[&str], password: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_clawcron"))
+        .current_dir(dir)
+        .args(["--state-dir", "state"])
+        .args(args)
+        .env("SMTP_PASSWORD", password)
+        .env_remove("CLAWCRON_STATE_DIR")
+        .output()
+        .unwrap()
+}
+
+fn write_config(dir: &Path, smtp: &str) {
+    std::fs::create_dir_all(dir.join("jobs")).unwrap();
+    std::fs::write(
+        dir.join("clawcron.yaml"),
+        format!(
+            "shutdown_grace: 2s\nnotify_retry: 100ms\nnotifiers:\n  mail:\n    email:\n      smtp: {smtp}\n      from: \"clawcron <clawcron@example.org>\"\n      to: [ops@example.org]\n      cc: [boss@example.org]\n"
+        ),
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_failure_arrives_over_starttls_with_auth_and_both_parts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(dir.path());
+    let maildir = dir.path().join("maildir");
+    let server = standin(
+        "smtp",
+        &[
+            "--maildir",
+            maildir.to_str().unwrap(),
+            "--auth",
+            &format!("me:{PASSWORD}"),
+            "--starttls",
+            cert.to_str().unwrap(),
+            key.to_str().unwrap(),
+        ],
+    );
+    write_config(
+        dir.path(),
+        &format!(
+            "{{ host: 127.0.0.1, port: {}, tls: starttls, username: me, password_env: SMTP_PASSWORD, ca_file: {} }}",
+            server.port,
+            cert.display()
+        ),
+    );
+    std::fs::write(
+        dir.path().join("jobs/backup.yaml"),
+        "description: Nightly backup\nat_start: true\nrun: { shell: \"echo 'disk <full>'; exit 3\" }\nnotify: { on: [failure], to: [mail] }\n",
+    )
+    .unwrap();
+    let d = daemon(dir.path());
+    wait_for("the email", Duration::from_secs(20), || {
+        !mails(&maildir).is_empty()
+    });
+    stop(d);
+    let got = mails(&maildir);
+    assert_eq!(got.len(), 1, "{got:?}");
+    let m = &got[0];
+    assert_eq!(header(m, "Subject"), ["[clawcron] backup failure"]);
+    assert_eq!(header(m, "From"), ["clawcron <clawcron@example.org>"]);
+    assert_eq!(header(m, "To"), ["ops@example.org"]);
+    assert_eq!(header(m, "Cc"), ["boss@example.org"]);
+    let key = header(m, "X-Clawcron-Delivery")[0];
+    assert!(key.starts_with("run:") && key.ends_with(":failure:mail"), "{key}");
+    assert!(header(m, "Message-ID")[0].ends_with(".clawcron@example.org>"));
+    assert_eq!(m["content_type"], "multipart/alternative");
+    let text = part(m, "text/plain");
+    assert!(text.contains("backup failure: failed"), "{text}");
+    assert!(text.contains("Job:       backup"), "{text}");
+    assert!(text.contains("disk <full>"), "{text}");
+    let html = part(m, "text/html");
+    assert!(html.contains("<pre>disk &lt;full&gt;</pre>"), "{html}");
+    assert!(html.contains("<strong>failed</strong>"), "{html}");
+    // The ledger of notices says it was sent, with the server's answer.
+    let out = clawcron(dir.path(), &["notifications", "--json"], PASSWORD);
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["status"], "sent");
+    assert!(rows[0]["answer"].as_str().unwrap().starts_with("250"), "{}", rows[0]);
+}
+
+#[test]
+fn notify_test_over_implicit_tls_prints_the_answer_and_a_bad_login_is_not_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(dir.path());
+    let maildir = dir.path().join("maildir");
+    let server = standin(
+        "smtp",
+        &[
+            "--maildir",
+            maildir.to_str().unwrap(),
+            "--auth",
+            &format!("me:{PASSWORD}"),
+            "--implicit",
+            cert.to_str().unwrap(),
+            key.to_str().unwrap(),
+        ],
+    );
+    write_config(
+        dir.path(),
+        &format!(
+            "{{ host: 127.0.0.1, port: {}, tls: implicit, username: me, password_env: SMTP_PASSWORD, ca_file: {} }}",
+            server.port,
+            cert.display()
+        ),
+    );
+    let out = clawcron(dir.path(), &["notify-test", "mail"], PASSWORD);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.starts_with("mail: delivered: 250"), "{stdout}");
+    let got = mails(&maildir);
+    assert_eq!(got.len(), 1);
+    assert_eq!(header(&got[0], "Subject"), ["[clawcron] test"]);
+
+    let wrong = "wrong-password-123";
+    let out = clawcron(dir.path(), &["notify-test", "mail"], wrong);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(stdout.contains("not delivered") && stdout.contains("535"), "{stdout}");
+    assert!(!stdout.contains(wrong), "{stdout}");
+    assert_eq!(mails(&maildir).len(), 1);
+
+    // Without the CA the self-signed certificate is refused, and nothing is sent.
+    std::fs::write(
+        dir.path().join("clawcron.yaml"),
+        std::fs::read_to_string(dir.path().join("clawcron.yaml"))
+            .unwrap()
+            .replace(&format!(", ca_file: {}", cert.display()), ""),
+    )
+    .unwrap();
+    let out = clawcron(dir.path(), &["notify-test", "mail"], PASSWORD);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success() && stdout.contains("not delivered"), "{stdout}");
+    assert!(stdout.to_lowercase().contains("certificate"), "{stdout}");
+}
+
+#[test]
+fn notices_queued_while_smtp_is_down_arrive_once_each_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let maildir = dir.path().join("maildir");
+    // Find a free port, then keep the server down for now.
+    let port = standin("smtp", &["--maildir", maildir.to_str().unwrap()]).port;
+    write_config(dir.path(), &format!("{{ host: 127.0.0.1, port: {port} }}"));
+    std::fs::write(
+        dir.path().join("jobs/flaky.yaml"),
+        "schedule: \"* * * * * *\"\nrun: { shell: \"exit 1\" }\nnotify: { on: [failure], to: [mail] }\n",
+    )
+    .unwrap();
+    // First daemon: failures every second, every delivery refused (connection refused).
+    let d = daemon(dir.path());
+    std::thread::sleep(Duration::from_secs(3));
+    stop(d);
+    let rows = |pw| -> Vec<serde_json::Value> {
+        serde_json::from_slice(&clawcron(dir.path(), &["notifications", "--json"], pw).stdout)
+            .unwrap()
+    };
+    let pending = rows(PASSWORD);
+    assert!(pending.len() >= 2, "{pending:?}");
+    assert!(pending.iter().all(|r| r["status"] == "pending"), "{pending:?}");
+    assert!(pending.iter().any(|r| r["attempts"].as_i64().unwrap() >= 1));
+    let mut keys: Vec<String> = pending
+        .iter()
+        .map(|r| r["key"].as_str().unwrap().to_string())
+        .collect();
+    keys.sort();
+
+    // Second daemon, with no job making new notices, starts while the server is still down.
+    std::fs::remove_file(dir.path().join("jobs/flaky.yaml")).unwrap();
+    let d = daemon(dir.path());
+    std::thread::sleep(Duration::from_secs(1));
+    let _server = standin(
+        "smtp",
+        &["--maildir", maildir.to_str().unwrap(), "--port", &port.to_string()],
+    );
+    wait_for("every pending notice", Duration::from_secs(30), || {
+        mails(&maildir).len() >= keys.len()
+    });
+    // Time for any duplicate to show up.
+    std::thread::sleep(Duration::from_secs(2));
+    stop(d);
+    let got = mails(&maildir);
+    let mut delivered: Vec<String> = got
+        .iter()
+        .map(|m| header(m, "X-Clawcron-Delivery")[0].to_string())
+        .collect();
+    delivered.sort();
+    assert_eq!(delivered, keys, "each pending notice exactly once");
+    let after = rows(PASSWORD);
+    assert!(after.iter().all(|r| r["status"] == "sent"), "{after:?}");
+}
