@@ -162,12 +162,23 @@ fn previous_outcome(store: &Store, job: &JobSpec, run_id: i64) -> Option<(String
     store.previous_outcome(&job.id, run_id).ok().flatten()
 }
 
-/// Feeds a run's metrics to the job's alert rules and logs what changed. (Notices by email and
-/// webhook are the notification channels' job, still to come.)
-fn evaluate_alerts(store: &Store, job: &JobSpec, outcome: &RunOutcome) -> usize {
+/// Feeds a run's metrics to the job's alert rules, logs what changed and queues the notices.
+/// Returns how many notices were queued, and the rules that fired with a remediation to run
+/// (with the value that fired them).
+fn evaluate_alerts<'j>(
+    store: &Store,
+    job: &'j JobSpec,
+    outcome: &RunOutcome,
+) -> (usize, Vec<(&'j crate::monitor::Rule, f64)>) {
     let mut queued = 0;
+    let mut remediate = Vec::new();
     for rule in &job.alerts {
-        let Some(m) = outcome.metrics.iter().rev().find(|m| m.name == rule.metric) else {
+        let Some(m) = outcome
+            .metrics
+            .iter()
+            .rev()
+            .find(|m| crate::action::monitor::metric_matches(&m.name, &rule.metric))
+        else {
             continue;
         };
         let at = outcome.finished_at_ms;
@@ -185,6 +196,9 @@ fn evaluate_alerts(store: &Store, job: &JobSpec, outcome: &RunOutcome) -> usize 
         }
         match t {
             Ok(Some(crate::monitor::Transition::Fired { value, samples })) => {
+                if rule.remediate.is_some() {
+                    remediate.push((rule, value));
+                }
                 warn!(
                     job = &*job.id,
                     alert = rule.name,
@@ -231,7 +245,7 @@ fn evaluate_alerts(store: &Store, job: &JobSpec, outcome: &RunOutcome) -> usize 
             ),
         }
     }
-    queued
+    (queued, remediate)
 }
 
 /// What a run found when its turn came.
@@ -332,8 +346,11 @@ impl Runner {
         let previous = previous_outcome(&self.inner.store, job, run_id);
         self.inner.store.finish(run_id, &outcome)?;
         // Queued notices are delivered by the daemon (now, if it runs; else when it starts).
-        evaluate_alerts(&self.inner.store, job, &outcome);
+        let (_, fixes) = evaluate_alerts(&self.inner.store, job, &outcome);
         crate::notify::on_run(&self.inner.store, job, run_id, &outcome, previous);
+        for (rule, value) in fixes {
+            self.inner.remediate(job, rule, value, run_id).await;
+        }
         Ok((run_id, outcome))
     }
 
@@ -429,14 +446,121 @@ impl Inner {
                 .unwrap_or_default()
         );
         let previous = previous_outcome(&self.store, job, ticket.run_id);
-        let queued = evaluate_alerts(&self.store, job, &outcome)
-            + crate::notify::on_run(&self.store, job, ticket.run_id, &outcome, previous);
+        let (queued, fixes) = evaluate_alerts(&self.store, job, &outcome);
+        let queued =
+            queued + crate::notify::on_run(&self.store, job, ticket.run_id, &outcome, previous);
         if queued > 0 {
             self.wake_notifier.notify_one();
         }
         self.store.finish_later(ticket.run_id, outcome);
         if self.finished.fetch_add(1, Ordering::Relaxed) % RETENTION_EVERY == RETENTION_EVERY - 1 {
             self.retain();
+        }
+        for (rule, value) in fixes {
+            self.remediate(job, rule, value, ticket.run_id).await;
+        }
+    }
+
+    /// Runs a fired rule's remediation if its budget allows (`max` per `per`, counted in the
+    /// ledger so that restarts do not reset it); otherwise records and notifies an escalation.
+    async fn remediate(&self, job: &JobSpec, rule: &crate::monitor::Rule, value: f64, run_id: i64) {
+        let Some(fix) = &rule.remediate else { return };
+        let now = self.clock.now().timestamp_millis();
+        let window_start = now - fix.per.as_millis() as i64;
+        let used = self
+            .store
+            .count_alert_events(
+                &job.id,
+                &rule.name,
+                &["remediated", "remediation-failed"],
+                window_start,
+            )
+            .unwrap_or_else(|e| {
+                warn!(
+                    job = &*job.id,
+                    alert = rule.name,
+                    "cannot read the remediation budget: {e}"
+                );
+                fix.max
+            });
+        let what = fix.action.summary();
+        let (kind, detail) = if used >= fix.max {
+            warn!(
+                job = &*job.id,
+                alert = rule.name,
+                "remediation budget spent ({used} in the last {}): not running {what}",
+                duration::format(fix.per)
+            );
+            (
+                "escalated",
+                format!(
+                    "remediation budget spent: {used} of {} in the last {}; {what} not run again, someone has to look",
+                    fix.max,
+                    duration::format(fix.per)
+                ),
+            )
+        } else {
+            info!(job = &*job.id, alert = rule.name, "remediating: {what}");
+            let mut env = self.base_env.clone();
+            env.push(("CLAWCRON_JOB".to_string(), job.id.to_string()));
+            env.push(("CLAWCRON_ALERT".to_string(), rule.name.clone()));
+            let ctx = AttemptCtx {
+                job: &job.id,
+                run_id,
+                attempt: 1,
+                deadline: Some(tokio::time::Instant::now() + fix.timeout),
+                cancel: self.kill.clone(),
+                kill_grace: self.kill_grace,
+                env,
+                on_spawn: &|_| {},
+            };
+            let span = tracing::info_span!("remediate", job = &*job.id, alert = rule.name);
+            let r = fix.action.run(&ctx).instrument(span).await;
+            let n = used + 1;
+            if r.status == AttemptStatus::Succeeded {
+                info!(
+                    job = &*job.id,
+                    alert = rule.name,
+                    "remediation done: {what}"
+                );
+                (
+                    "remediated",
+                    format!(
+                        "{what}: done (remediation {n} of {} per {})",
+                        fix.max,
+                        duration::format(fix.per)
+                    ),
+                )
+            } else {
+                let e = crate::redact::scrub(r.error.as_deref().unwrap_or("failed")).into_owned();
+                warn!(
+                    job = &*job.id,
+                    alert = rule.name,
+                    "remediation failed: {what}: {e}"
+                );
+                (
+                    "remediation-failed",
+                    format!(
+                        "{what}: failed: {e} (remediation {n} of {} per {})",
+                        fix.max,
+                        duration::format(fix.per)
+                    ),
+                )
+            }
+        };
+        let at = self.clock.now().timestamp_millis();
+        if let Err(e) = self
+            .store
+            .record_alert_event(&job.id, &rule.name, kind, value, &detail, at)
+        {
+            warn!(
+                job = &*job.id,
+                alert = rule.name,
+                "cannot record the remediation: {e}"
+            );
+        }
+        if crate::notify::on_alert(&self.store, job, rule, kind, value, &detail, at) > 0 {
+            self.wake_notifier.notify_one();
         }
     }
 
@@ -600,9 +724,7 @@ impl Inner {
             finished_at_ms: self.clock.now().timestamp_millis(),
             exit_code: last.exit_code,
             // Secrets never reach the ledger or a notice.
-            error: last
-                .error
-                .map(|e| crate::redact::scrub(&e).into_owned()),
+            error: last.error.map(|e| crate::redact::scrub(&e).into_owned()),
             output_tail: crate::redact::scrub(&last.output_tail).into_owned(),
         }
     }

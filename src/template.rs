@@ -116,7 +116,11 @@ mod tests {
     fn a_template_error_names_file_and_line() {
         let t = Templates::new("/nonexistent", chrono_tz::UTC);
         let err = t
-            .render("x.txt.j2", Some("line one\n{{ job }\n"), &serde_json::json!({}))
+            .render(
+                "x.txt.j2",
+                Some("line one\n{{ job }\n"),
+                &serde_json::json!({}),
+            )
             .unwrap_err();
         assert_eq!((err.file.as_str(), err.line), ("x.txt.j2 (shipped)", 2));
         assert!(err.what.contains("syntax error"), "{}", err.what);

@@ -19,7 +19,9 @@ const PASSWORD: &str = "correct-horse-battery";
 fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     let out = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"])
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
         .args(["-subj", "/CN=localhost"])
         .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
         // An end-entity certificate: webpki refuses a CA certificate as a server's.
@@ -31,7 +33,11 @@ fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
         .arg(&cert)
         .output()
         .expect("openssl is needed to make the test certificate");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     (cert, key)
 }
 
@@ -41,11 +47,18 @@ fn mails(maildir: &Path) -> Vec<serde_json::Value> {
         return Vec::new();
     }
     let out = Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/standins/mailread.py"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/standins/mailread.py"
+        ))
         .arg(maildir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -163,7 +176,10 @@ fn a_failure_arrives_over_starttls_with_auth_and_both_parts() {
     assert_eq!(header(m, "To"), ["ops@example.org"]);
     assert_eq!(header(m, "Cc"), ["boss@example.org"]);
     let key = header(m, "X-Clawcron-Delivery")[0];
-    assert!(key.starts_with("run:") && key.ends_with(":failure:mail"), "{key}");
+    assert!(
+        key.starts_with("run:") && key.ends_with(":failure:mail"),
+        "{key}"
+    );
     assert!(header(m, "Message-ID")[0].ends_with(".clawcron@example.org>"));
     assert_eq!(m["content_type"], "multipart/alternative");
     let text = part(m, "text/plain");
@@ -178,7 +194,11 @@ fn a_failure_arrives_over_starttls_with_auth_and_both_parts() {
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["status"], "sent");
-    assert!(rows[0]["answer"].as_str().unwrap().starts_with("250"), "{}", rows[0]);
+    assert!(
+        rows[0]["answer"].as_str().unwrap().starts_with("250"),
+        "{}",
+        rows[0]
+    );
 }
 
 #[test]
@@ -208,7 +228,11 @@ fn notify_test_over_implicit_tls_prints_the_answer_and_a_bad_login_is_not_retrie
     );
     let out = clawcron(dir.path(), &["notify-test", "mail"], PASSWORD);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.starts_with("mail: delivered: 250"), "{stdout}");
     let got = mails(&maildir);
     assert_eq!(got.len(), 1);
@@ -218,7 +242,10 @@ fn notify_test_over_implicit_tls_prints_the_answer_and_a_bad_login_is_not_retrie
     let out = clawcron(dir.path(), &["notify-test", "mail"], wrong);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success());
-    assert!(stdout.contains("not delivered") && stdout.contains("535"), "{stdout}");
+    assert!(
+        stdout.contains("not delivered") && stdout.contains("535"),
+        "{stdout}"
+    );
     assert!(!stdout.contains(wrong), "{stdout}");
     assert_eq!(mails(&maildir).len(), 1);
 
@@ -232,7 +259,10 @@ fn notify_test_over_implicit_tls_prints_the_answer_and_a_bad_login_is_not_retrie
     .unwrap();
     let out = clawcron(dir.path(), &["notify-test", "mail"], PASSWORD);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(!out.status.success() && stdout.contains("not delivered"), "{stdout}");
+    assert!(
+        !out.status.success() && stdout.contains("not delivered"),
+        "{stdout}"
+    );
     assert!(stdout.to_lowercase().contains("certificate"), "{stdout}");
 }
 
@@ -258,7 +288,10 @@ fn notices_queued_while_smtp_is_down_arrive_once_each_across_a_restart() {
     };
     let pending = rows(PASSWORD);
     assert!(pending.len() >= 2, "{pending:?}");
-    assert!(pending.iter().all(|r| r["status"] == "pending"), "{pending:?}");
+    assert!(
+        pending.iter().all(|r| r["status"] == "pending"),
+        "{pending:?}"
+    );
     assert!(pending.iter().any(|r| r["attempts"].as_i64().unwrap() >= 1));
     let mut keys: Vec<String> = pending
         .iter()
@@ -272,7 +305,12 @@ fn notices_queued_while_smtp_is_down_arrive_once_each_across_a_restart() {
     std::thread::sleep(Duration::from_secs(1));
     let _server = standin(
         "smtp",
-        &["--maildir", maildir.to_str().unwrap(), "--port", &port.to_string()],
+        &[
+            "--maildir",
+            maildir.to_str().unwrap(),
+            "--port",
+            &port.to_string(),
+        ],
     );
     wait_for("every pending notice", Duration::from_secs(30), || {
         mails(&maildir).len() >= keys.len()

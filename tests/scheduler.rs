@@ -707,3 +707,142 @@ async fn a_catch_up_queues_one_missed_notice() {
         "hourly: 6 slots missed (missed: machine asleep) from 2026-06-01T02:00:00+00:00 to 2026-06-01T07:00:00+00:00: 1 run late, 5 skipped"
     );
 }
+
+/// The alert events of a store as `minute kind`, oldest first (minutes since `origin`).
+fn alert_log(store: &Store, origin: &str) -> Vec<String> {
+    let o = t(origin).timestamp_millis();
+    let mut ev = store.alert_events(0).unwrap();
+    ev.reverse();
+    ev.iter()
+        .map(|e| format!("{}m {}", (e.at - o) / 60_000, e.kind))
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_monitor_fires_remediates_within_budget_escalates_repeats_and_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let origin = "2026-06-01T00:00:00Z";
+    // Memory every 5 minutes: fires on 2 of 3, resolves after 2 good samples in a row.
+    let samples = [
+        50., 90., 90., // 15m fired -> restart #1
+        50., 50., // 25m resolved
+        90., 90., // 35m fired -> restart #2
+        50., 50., // 45m resolved
+        90., 90., // 55m fired -> budget spent: escalated
+        50., 90., 50., 90., // flapping while firing: no notice
+        90., // then high: repeats once 1 h after it fired (115m), not every sample
+    ];
+    let probe = Arc::new(Script::new(ok(1), []).with_metric("mem_percent", samples));
+    let restart = Arc::new(Script::new(ok(5), []));
+    let rule = |restart: &Arc<Script>| {
+        let mut r = clawcron::monitor::Rule::parse(
+            Some("memory-high"),
+            "mem_percent > 85",
+            Some("2 of 3"),
+            secs(3600),
+        )
+        .unwrap();
+        r.remediate = Some(Box::new(clawcron::monitor::Remediation {
+            action: ActionSpec::Scripted(restart.clone()),
+            max: 2,
+            per: secs(3 * 3600),
+            timeout: secs(60),
+        }));
+        r
+    };
+    let mut j = job("gateway", Trigger::Every(300), &probe);
+    j.0.alerts = vec![rule(&restart)];
+    j.0.notify = clawcron::notify::NotifyPolicy {
+        on: vec![clawcron::notify::Event::Alert],
+        to: vec!["hook".into()],
+    };
+    let d = start_with(
+        vec![j],
+        TestClock::new(t(origin)),
+        Store::open(dir.path()).unwrap(),
+        "boot-1",
+    );
+    tokio::time::sleep(secs(120 * 60 + 30)).await;
+    let store = d.stop(secs(30)).await;
+    assert_eq!(
+        alert_log(&store, origin),
+        [
+            "15m fired",
+            "15m remediated",
+            "25m resolved",
+            "35m fired",
+            "35m remediated",
+            "45m resolved",
+            "55m fired",
+            "55m escalated",
+            "115m repeat",
+        ]
+    );
+    assert_eq!(restart.calls().len(), 2, "the budget allows two restarts");
+    let kinds: Vec<String> = store
+        .notices(100)
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|n| {
+            serde_json::from_str::<serde_json::Value>(&n.payload).unwrap()["event"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "alert.fired",
+            "alert.remediated",
+            "alert.resolved",
+            "alert.fired",
+            "alert.remediated",
+            "alert.resolved",
+            "alert.fired",
+            "alert.escalated",
+            "alert.repeat",
+        ]
+    );
+    let escalated = store.alert_events(0).unwrap();
+    assert!(
+        escalated[1]
+            .detail
+            .starts_with("remediation budget spent: 2 of 2 in the last 3h"),
+        "{}",
+        escalated[1].detail
+    );
+    drop(store);
+
+    // A restart: the alert is still firing (since 55m), and the budget still spent.
+    let store = Store::open(dir.path()).unwrap();
+    let a = store.alerts().unwrap();
+    assert_eq!(
+        (a[0].phase.as_str(), a[0].since),
+        (
+            "firing",
+            Some(t(origin).timestamp_millis() + 55 * 60_000 + 1000)
+        )
+    );
+    let probe = Arc::new(Script::new(ok(1), []).with_metric("mem_percent", [50., 50., 90., 90.]));
+    let mut j = job("gateway", Trigger::Every(300), &probe);
+    j.0.alerts = vec![rule(&restart)];
+    let d = start_with(
+        vec![j],
+        TestClock::new(t("2026-06-01T02:01:00Z")),
+        store,
+        "boot-2",
+    );
+    tokio::time::sleep(secs(21 * 60)).await;
+    let store = d.stop(secs(30)).await;
+    let log = alert_log(&store, origin);
+    assert_eq!(log[9..], ["130m resolved", "140m fired", "140m escalated"]);
+    assert_eq!(restart.calls().len(), 2);
+    let resolved = &store.alert_events(0).unwrap()[2];
+    assert!(
+        resolved.detail.contains("lasted 1h15m; peak 90"),
+        "{}",
+        resolved.detail
+    );
+}

@@ -5,6 +5,7 @@ pub mod command;
 pub mod docker;
 pub mod extract;
 pub mod http;
+pub mod monitor;
 pub mod ollama;
 mod output;
 #[doc(hidden)]
@@ -28,6 +29,7 @@ pub enum ActionSpec {
     OllamaUnload(ollama::unload::UnloadSpec),
     OllamaBench(ollama::bench::BenchSpec),
     OllamaStatus(ollama::status::StatusSpec),
+    Monitor(monitor::MonitorSpec),
     /// Test support: a scripted action (not available in job files).
     #[doc(hidden)]
     Scripted(std::sync::Arc<scripted::Script>),
@@ -45,6 +47,7 @@ impl ActionSpec {
             ActionSpec::OllamaUnload(_) => "ollama.unload",
             ActionSpec::OllamaBench(_) => "ollama.bench",
             ActionSpec::OllamaStatus(_) => "ollama.status",
+            ActionSpec::Monitor(_) => "monitor",
             ActionSpec::Scripted(_) => "scripted",
         }
     }
@@ -74,6 +77,7 @@ impl ActionSpec {
             ),
             ActionSpec::OllamaBench(b) => format!("bench {} x{} at {}", b.model, b.rounds, b.url),
             ActionSpec::OllamaStatus(s) => format!("status of {}", s.url),
+            ActionSpec::Monitor(m) => m.summary(),
             ActionSpec::Scripted(_) => "scripted".into(),
         }
     }
@@ -90,6 +94,7 @@ impl ActionSpec {
             ActionSpec::OllamaUnload(u) => ollama::unload::run(u, ctx).await,
             ActionSpec::OllamaBench(b) => ollama::bench::run(b, ctx).await,
             ActionSpec::OllamaStatus(s) => ollama::status::run(s, ctx).await,
+            ActionSpec::Monitor(m) => monitor::run(m, ctx).await,
             ActionSpec::Scripted(s) => s.run(ctx).await,
         }
     }

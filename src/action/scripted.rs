@@ -30,6 +30,8 @@ pub struct Script {
     default: Step,
     calls: Mutex<Vec<Call>>,
     origin: tokio::time::Instant,
+    /// A figure each attempt reports, taken in turn (the last one repeats).
+    metric: Mutex<Option<(String, VecDeque<f64>)>>,
 }
 
 impl PartialEq for Script {
@@ -46,7 +48,32 @@ impl Script {
             default,
             calls: Mutex::new(Vec::new()),
             origin: tokio::time::Instant::now(),
+            metric: Mutex::new(None),
         }
+    }
+
+    /// Each attempt reports `name` with the next of `values` (the last one repeats).
+    pub fn with_metric(self, name: &str, values: impl IntoIterator<Item = f64>) -> Self {
+        if let Ok(mut m) = self.metric.lock() {
+            *m = Some((name.to_string(), values.into_iter().collect()));
+        }
+        self
+    }
+
+    fn next_metric(&self) -> Vec<super::Metric> {
+        let Ok(mut m) = self.metric.lock() else {
+            return Vec::new();
+        };
+        let Some((name, values)) = m.as_mut() else {
+            return Vec::new();
+        };
+        let v = if values.len() > 1 {
+            values.pop_front()
+        } else {
+            values.front().copied()
+        };
+        v.map(|v| vec![super::Metric::new(name.clone(), v)])
+            .unwrap_or_default()
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -93,7 +120,7 @@ impl Script {
             exit_code: None,
             error,
             output_tail: String::new(),
-            metrics: Vec::new(),
+            metrics: self.next_metric(),
         }
     }
 }

@@ -126,6 +126,7 @@ pub struct RawAlert {
     #[serde(rename = "for")]
     pub window: Option<S<String>>,
     pub repeat: Option<S<String>>,
+    pub remediate: Option<S<RawRemediate>>,
 }
 
 /// `metrics:` entries: `{regex: '...(?P<name>...)'}` or `{json: /pointer, name: x}`.
@@ -176,6 +177,24 @@ pub struct RawRun {
     pub ollama_bench: Option<S<RawOllamaBench>>,
     #[serde(rename = "ollama.status")]
     pub ollama_status: Option<S<RawOllamaStatus>>,
+    pub monitor: Option<S<RawMonitor>>,
+}
+
+/// `run: { monitor: { probes: { NAME: { <job kind> }, ... } } }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMonitor {
+    pub probes: S<BTreeMap<String, S<RawRun>>>,
+}
+
+/// `remediate: { run: { <job kind> }, max: 2, per: 1h, timeout: 5m }` on an alert.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRemediate {
+    pub run: S<RawRun>,
+    pub max: Option<S<u32>>,
+    pub per: Option<S<String>>,
+    pub timeout: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

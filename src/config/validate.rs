@@ -27,6 +27,8 @@ pub(super) struct Checker<'a> {
     path: &'a Path,
     text: &'a str,
     errors: Vec<Diagnostic>,
+    /// What `run` stands for in keys: `run`, or `run.monitor.probes.NAME` inside a monitor.
+    run_key: String,
 }
 
 impl<'a> Checker<'a> {
@@ -40,9 +42,15 @@ impl<'a> Checker<'a> {
     }
 
     fn error<T>(&mut self, s: &S<T>, key: &str, message: impl Into<String>) -> &mut Diagnostic {
+        let key = match key.strip_prefix("run") {
+            Some(rest) if self.run_key != "run" && (rest.is_empty() || rest.starts_with('.')) => {
+                format!("{}{rest}", self.run_key)
+            }
+            _ => key.to_string(),
+        };
         let d = Diagnostic::new(self.path, message)
             .at(self.text, Self::pos(s))
-            .key(key);
+            .key(&key);
         self.errors.push(d);
         let last = self.errors.len() - 1;
         &mut self.errors[last]
@@ -125,6 +133,7 @@ pub fn global(path: &Path, text: &str, raw: RawGlobal) -> Result<GlobalConfig, V
         path,
         text,
         errors: Vec::new(),
+        run_key: "run".into(),
     };
     let mut g = GlobalConfig::default();
     if let Some(tz) = c.timezone(&raw.timezone, "timezone") {
@@ -344,23 +353,28 @@ fn email_channel(
         Some(v)
     };
     let from = address(&e.from, &format!("{key}.email.from"))?;
-    let to: Vec<String> = e
-        .to
-        .value
-        .iter()
-        .filter_map(|t| address(t, &format!("{key}.email.to")))
-        .collect();
-    let cc: Vec<String> = e
-        .cc
-        .iter()
-        .flat_map(|v| v.value.iter())
-        .filter_map(|t| address(t, &format!("{key}.email.cc")))
-        .collect();
+    let to: Vec<String> =
+        e.to.value
+            .iter()
+            .filter_map(|t| address(t, &format!("{key}.email.to")))
+            .collect();
+    let cc: Vec<String> =
+        e.cc.iter()
+            .flat_map(|v| v.value.iter())
+            .filter_map(|t| address(t, &format!("{key}.email.cc")))
+            .collect();
     if to.is_empty() {
-        c.error(&e.to, &format!("{key}.email.to"), "needs at least one address");
+        c.error(
+            &e.to,
+            &format!("{key}.email.to"),
+            "needs at least one address",
+        );
         return None;
     }
-    let templates = e.templates.as_ref().map_or_else(|| "email".to_string(), |t| t.value.clone());
+    let templates = e
+        .templates
+        .as_ref()
+        .map_or_else(|| "email".to_string(), |t| t.value.clone());
     Some(EmailSpec {
         host,
         port,
@@ -386,6 +400,7 @@ pub fn job(
         path,
         text,
         errors: Vec::new(),
+        run_key: "run".into(),
     };
     if id.is_empty()
         || !id
@@ -538,6 +553,32 @@ pub fn job(
         let repeat = c
             .duration(&a.repeat, "alerts.repeat")
             .unwrap_or(std::time::Duration::from_secs(4 * 3600));
+        let remediate = match &a.remediate {
+            None => None,
+            Some(r) => {
+                c.run_key = "alerts.remediate.run".into();
+                let fix = self::action(&mut c, &r.value.run, &global.docker_host);
+                c.run_key = "run".into();
+                let per = c
+                    .duration(&r.value.per, "alerts.remediate.per")
+                    .unwrap_or(Duration::from_secs(3600));
+                let timeout = c
+                    .duration(&r.value.timeout, "alerts.remediate.timeout")
+                    .unwrap_or(Duration::from_secs(300));
+                let max = r.value.max.as_ref().map_or(2, |m| m.value);
+                if let Some(m) = r.value.max.as_ref().filter(|m| m.value == 0) {
+                    c.error(m, "alerts.remediate.max", "must be at least 1");
+                }
+                fix.map(|action| {
+                    Box::new(crate::monitor::Remediation {
+                        action,
+                        max,
+                        per,
+                        timeout,
+                    })
+                })
+            }
+        };
         match crate::monitor::Rule::parse(
             a.name.as_ref().map(|n| n.value.as_str()),
             &a.when.value,
@@ -555,7 +596,10 @@ pub fn job(
                     format!("two alerts are named `{}`; give one a `name:`", r.name),
                 );
             }
-            Ok(r) => alerts.push(r),
+            Ok(mut r) => {
+                r.remediate = remediate;
+                alerts.push(r)
+            }
             Err(msg) => {
                 let (at, key) = match (&a.window, msg.contains(" of ")) {
                     (Some(w), true) => (w, "alerts.for"),
@@ -669,6 +713,7 @@ const KINDS: &[&str] = &[
     "ollama.unload",
     "ollama.bench",
     "ollama.status",
+    "monitor",
 ];
 
 fn action(
@@ -688,6 +733,7 @@ fn action(
         r.ollama_unload.is_some(),
         r.ollama_bench.is_some(),
         r.ollama_status.is_some(),
+        r.monitor.is_some(),
     ]
     .into_iter()
     .filter(|k| *k)
@@ -712,7 +758,8 @@ fn action(
         || r.ollama_preload.is_some()
         || r.ollama_unload.is_some()
         || r.ollama_bench.is_some()
-        || r.ollama_status.is_some();
+        || r.ollama_status.is_some()
+        || r.monitor.is_some();
     if native && (r.env.is_some() || r.workdir.is_some()) {
         c.error(
             run,
@@ -720,6 +767,54 @@ fn action(
             "`env` and `workdir` belong to `command` and `shell` jobs",
         );
         return None;
+    }
+    if let Some(m) = &r.monitor {
+        if c.run_key != "run" {
+            c.error(
+                m,
+                "run.monitor",
+                "only a job's own `run` can be a monitor, not a probe or a remediation",
+            );
+            return None;
+        }
+        if m.value.probes.value.is_empty() {
+            let d = c.error(&m.value.probes, "run.monitor.probes", "no probes given");
+            d.expected = Some(
+                "probes by name, e.g. `probes: { stats: { docker.stats: { container: openclaw-gateway } } }`"
+                    .into(),
+            );
+            return None;
+        }
+        let mut probes = Vec::new();
+        let mut ok = true;
+        for (name, probe) in &m.value.probes.value {
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-')
+            {
+                c.error(
+                    probe,
+                    "run.monitor.probes",
+                    format!("`{name}` is not a probe name (letters, digits, `_` and `-`)"),
+                );
+                ok = false;
+                continue;
+            }
+            c.run_key = format!("run.monitor.probes.{name}");
+            let a = action(c, probe, global_docker_host);
+            c.run_key = "run".into();
+            match a {
+                Some(a) => probes.push(crate::action::monitor::Probe {
+                    name: name.clone(),
+                    action: a,
+                }),
+                None => ok = false,
+            }
+        }
+        return ok.then_some(ActionSpec::Monitor(crate::action::monitor::MonitorSpec {
+            probes,
+        }));
     }
     if let Some(d) = &r.docker_restart {
         let v = &d.value;

@@ -58,6 +58,18 @@ pub struct Rule {
     pub n: usize,
     pub m: usize,
     pub repeat: Duration,
+    /// What to do when it fires, within a budget.
+    pub remediate: Option<Box<Remediation>>,
+}
+
+/// An action run when a rule fires, at most `max` times per `per`; past that, an escalation
+/// notice says the budget is spent instead.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Remediation {
+    pub action: crate::action::ActionSpec,
+    pub max: u32,
+    pub per: Duration,
+    pub timeout: Duration,
 }
 
 impl Rule {
@@ -124,6 +136,7 @@ impl Rule {
             n,
             m,
             repeat,
+            remediate: None,
         })
     }
 

@@ -93,11 +93,19 @@ pub fn render(
         templates.render(&name, shipped, payload).or_else(|e| {
             // A broken template must not lose the notice: the shipped one renders it instead.
             tracing::warn!("email template: {e}; using the shipped template");
-            templates.render_str(&format!("{name} (shipped)"), &name, shipped.unwrap_or(""), payload)
+            templates.render_str(
+                &format!("{name} (shipped)"),
+                &name,
+                shipped.unwrap_or(""),
+                payload,
+            )
         })
     };
     let subject = part("subject.j2", SUBJECT).unwrap_or_default();
-    let subject = subject.lines().find(|l| !l.trim().is_empty()).unwrap_or("clawcron");
+    let subject = subject
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("clawcron");
     let text = part("txt.j2", TEXT).unwrap_or_default();
     let html = part("html.j2", HTML).unwrap_or_default();
     (subject.trim().to_string(), text, html)
@@ -288,7 +296,10 @@ mod tests {
         );
         assert_eq!(subject, "[clawcron] backup failure");
         assert!(text.contains("backup failure: failed (exit 3)"), "{text}");
-        assert!(text.contains("disk full") && text.contains("latency_ms"), "{text}");
+        assert!(
+            text.contains("disk full") && text.contains("latency_ms"),
+            "{text}"
+        );
         assert!(html.contains("exit 3 &lt;stderr&gt;"), "{html}");
         assert!(html.contains("<pre>disk full</pre>"), "{html}");
     }

@@ -62,7 +62,14 @@ pub fn shape(
                 .to_string();
             let bad = matches!(
                 payload.get("event").and_then(|e| e.as_str()),
-                Some("failure" | "alert.fired" | "alert.repeat" | "missed")
+                Some(
+                    "failure"
+                        | "alert.fired"
+                        | "alert.repeat"
+                        | "alert.escalated"
+                        | "alert.remediation-failed"
+                        | "missed"
+                )
             );
             let headers = vec![
                 ("Title".to_string(), title),

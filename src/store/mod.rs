@@ -528,6 +528,42 @@ impl Store {
     }
 
     /// Transitions since `since_ms`, newest first.
+    /// Records an alert event that is not a state transition (a remediation, an escalation).
+    pub fn record_alert_event(
+        &self,
+        job: &str,
+        rule: &str,
+        kind: &str,
+        value: f64,
+        detail: &str,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO alert_events (job, rule, kind, value, detail, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![job, rule, kind, value, crate::redact::scrub(detail), at],
+        )?;
+        Ok(())
+    }
+
+    /// How many events of `kinds` a job's rule had since `since_ms`.
+    pub fn count_alert_events(
+        &self,
+        job: &str,
+        rule: &str,
+        kinds: &[&str],
+        since_ms: i64,
+    ) -> Result<u32, StoreError> {
+        let mut n = 0;
+        for kind in kinds {
+            n += self.conn().query_row(
+                "SELECT count(*) FROM alert_events WHERE job = ?1 AND rule = ?2 AND kind = ?3 AND at >= ?4",
+                params![job, rule, kind, since_ms],
+                |r| r.get::<_, u32>(0),
+            )?;
+        }
+        Ok(n)
+    }
+
     pub fn alert_events(&self, since_ms: i64) -> Result<Vec<AlertEvent>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare("SELECT job, rule, kind, value, detail, at FROM alert_events WHERE at >= ?1 ORDER BY at DESC, id DESC")?;

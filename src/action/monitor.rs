@@ -1,0 +1,116 @@
+//! `monitor`: several probes sampled together on the job's schedule, so that one job holds the
+//! rules over all of them (CPU and memory from `docker.stats`, latency from `http`, a command's
+//! extracted figure, Ollama's status). The probes run concurrently under the job's timeout.
+//!
+//! Each probe's figures are recorded as `<probe>.<metric>` (e.g. `stats.cpu_percent`), with
+//! `<probe>.up` (1 when the probe succeeded, 0 when not); a rule may name a figure in full or by
+//! its own name when that is unambiguous (`cpu_percent`). The run fails when a probe fails, and
+//! its error names the probes that did.
+
+use super::{ActionSpec, AttemptCtx, AttemptResult, AttemptStatus, Metric};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    pub name: String,
+    pub action: ActionSpec,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitorSpec {
+    pub probes: Vec<Probe>,
+}
+
+impl MonitorSpec {
+    pub fn summary(&self) -> String {
+        let parts: Vec<String> = self
+            .probes
+            .iter()
+            .map(|p| format!("{}: {}", p.name, p.action.summary()))
+            .collect();
+        format!("monitor ({})", parts.join("; "))
+    }
+}
+
+/// Samples every probe; see the module's documentation for what is recorded.
+pub async fn run(spec: &MonitorSpec, ctx: &AttemptCtx<'_>) -> AttemptResult {
+    let runs = spec.probes.iter().map(|p| async move {
+        let probe_ctx = AttemptCtx {
+            job: ctx.job,
+            run_id: ctx.run_id,
+            attempt: ctx.attempt,
+            deadline: ctx.deadline,
+            cancel: ctx.cancel.clone(),
+            kill_grace: ctx.kill_grace,
+            env: ctx.env.clone(),
+            on_spawn: ctx.on_spawn,
+        };
+        (p, Box::pin(p.action.run(&probe_ctx)).await)
+    });
+    let results = futures_util::future::join_all(runs).await;
+    let mut status = AttemptStatus::Succeeded;
+    let mut errors = Vec::new();
+    let mut tail = super::OutputTail::default();
+    let mut metrics = Vec::new();
+    for (p, r) in results {
+        let up = r.status == AttemptStatus::Succeeded;
+        metrics.extend(
+            r.metrics
+                .into_iter()
+                .map(|m| Metric::new(format!("{}.{}", p.name, m.name), m.value)),
+        );
+        metrics.push(Metric::new(
+            format!("{}.up", p.name),
+            f64::from(u8::from(up)),
+        ));
+        if !up {
+            errors.push(format!(
+                "probe {}: {}",
+                p.name,
+                r.error.as_deref().unwrap_or("failed")
+            ));
+            // The worst status wins: interrupted, then timed out, then failed.
+            status = match (status, r.status) {
+                (AttemptStatus::Interrupted, _) | (_, AttemptStatus::Interrupted) => {
+                    AttemptStatus::Interrupted
+                }
+                (AttemptStatus::TimedOut, _) | (_, AttemptStatus::TimedOut) => {
+                    AttemptStatus::TimedOut
+                }
+                _ => AttemptStatus::Failed,
+            };
+        }
+        for line in r.output_tail.lines() {
+            tail.push(format!("[{}] {line}", p.name));
+        }
+    }
+    AttemptResult {
+        status,
+        exit_code: None,
+        error: (!errors.is_empty()).then(|| errors.join("; ")),
+        output_tail: tail.text(),
+        metrics,
+    }
+}
+
+/// Whether the recorded figure `name` is what a rule calls `wanted`: the same, or a probe's
+/// figure `<probe>.<wanted>`.
+pub fn metric_matches(name: &str, wanted: &str) -> bool {
+    name == wanted
+        || name
+            .strip_suffix(wanted)
+            .is_some_and(|p| p.ends_with('.') && !p[..p.len() - 1].contains('.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_name_a_figure_in_full_or_by_its_own_name() {
+        assert!(metric_matches("stats.cpu_percent", "cpu_percent"));
+        assert!(metric_matches("stats.cpu_percent", "stats.cpu_percent"));
+        assert!(metric_matches("cpu_percent", "cpu_percent"));
+        assert!(!metric_matches("stats.cpu_percent", "percent"));
+        assert!(!metric_matches("xcpu_percent", "cpu_percent"));
+    }
+}
