@@ -149,7 +149,7 @@ fn shipped_config_checks() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), "ok: 6 jobs valid in jobs\n");
+    assert_eq!(text(&out.stdout), "ok: 5 jobs valid in jobs\n");
 }
 
 #[test]

@@ -74,7 +74,7 @@ fn unknown_key_suggests_the_nearest() {
   |
 3 |   comand: [\"true\"]
   |   ^^^^^^
-  = expected one of: command, shell, env, workdir, http, docker.restart, docker.exec, docker.stats, ollama.preload, ollama.unload, ollama.bench, ollama.status
+  = expected one of: command, shell, env, workdir, http, docker.restart, docker.exec, docker.stats, ollama.preload, ollama.unload, ollama.bench, ollama.status, monitor
   = help: did you mean `command`?",
     );
 }
@@ -275,9 +275,8 @@ fn shipped_jobs_are_valid() {
     assert_eq!(
         kinds,
         [
-            "http",
+            "monitor",
             "docker.restart",
-            "docker.stats",
             "ollama.preload",
             "ollama.bench",
             "shell"
@@ -288,10 +287,44 @@ fn shipped_jobs_are_valid() {
         [
             "gateway-health",
             "gateway-restart",
-            "gateway-stats",
             "model-preload",
             "nightly-benchmark",
             "weekly-report"
         ]
+    );
+}
+
+#[test]
+fn monitor_probe_and_remediation_errors_name_their_key() {
+    check(
+        "probe",
+        "every: 5m\nrun:\n  monitor:\n    probes:\n      ready: { http: { url: \"ftp://x\" } }\n",
+        "probe.yaml:5:29: `run.monitor.probes.ready.http.url`: `ftp://x` is not an http:// or https:// URL
+  |
+5 |       ready: { http: { url: \"ftp://x\" } }
+  |                             ^^^^^^^^^
+  = expected a URL such as http://127.0.0.1:18789/readyz",
+    );
+    check(
+        "nested",
+        "every: 5m\nrun:\n  monitor:\n    probes:\n      inner: { monitor: { probes: {} } }\n",
+        "nested.yaml:5:25: `run.monitor.probes.inner.monitor`: only a job's own `run` can be a monitor, not a probe or a remediation
+  |
+5 |       inner: { monitor: { probes: {} } }
+  |                         ^",
+    );
+    check(
+        "fix",
+        "every: 5m\nrun: { shell: \"true\" }\nalerts:\n  - when: \"x > 1\"\n    remediate: { run: { docker.restart: {} }, max: 0 }\n",
+        "fix.yaml:5:41: `alerts.remediate.run.docker.restart`: name the container: `container: NAME` or `service: COMPOSE_SERVICE`, one of them
+  |
+5 |     remediate: { run: { docker.restart: {} }, max: 0 }
+  |                                         ^
+  = expected e.g. `container: openclaw-gateway`
+
+fix.yaml:5:52: `alerts.remediate.max`: must be at least 1
+  |
+5 |     remediate: { run: { docker.restart: {} }, max: 0 }
+  |                                                    ^",
     );
 }
