@@ -432,3 +432,91 @@ fn a_socket_without_permission_says_so() {
         "{stdout}"
     );
 }
+
+/// The guide's threshold check, end to end: a monitor samples a container kept busy above the
+/// CPU threshold, the alert fires once and arrives by email through a real SMTP server, and it
+/// resolves (with how long it lasted) after the load stops.
+#[test]
+fn a_busy_container_fires_a_cpu_alert_by_email_and_resolves_when_the_load_stops() {
+    if !engine() {
+        return;
+    }
+    let busy = container(
+        "cpu",
+        &[],
+        &[
+            "sh",
+            "-c",
+            "while [ ! -f /tmp/stop ]; do :; done; exec sleep 3600",
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let maildir = dir.path().join("maildir");
+    let _smtp = common::standin("smtp", &["--maildir", maildir.to_str().unwrap()]);
+    std::fs::create_dir(dir.path().join("jobs")).unwrap();
+    std::fs::write(
+        dir.path().join("clawcron.yaml"),
+        format!(
+            "shutdown_grace: 5s\nnotify_retry: 200ms\nnotifiers:\n  ops-email:\n    email:\n      smtp: {{ host: 127.0.0.1, port: {}, tls: none }}\n      from: clawcron@example.org\n      to: [me@example.org]\n",
+            _smtp.port
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("jobs/gateway-health.yaml"),
+        format!(
+            "every: 2s\noverlap: skip\ntimeout: 10s\nrun:\n  monitor:\n    probes:\n      stats: {{ docker.stats: {{ container: {} }} }}\nalerts:\n  - {{ name: cpu-high, when: \"cpu_percent > 50\", for: \"2 of 3\" }}\nnotify: {{ on: [alert], to: [ops-email] }}\n",
+            busy.0
+        ),
+    )
+    .unwrap();
+    let mut d = Command::new(env!("CARGO_BIN_EXE_clawcron"))
+        .current_dir(dir.path())
+        .args(["--state-dir", "state", "run"])
+        .env_remove("CLAWCRON_STATE_DIR")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let subjects = || -> Vec<String> {
+        common::mails(&maildir)
+            .iter()
+            .map(|m| common::header(m, "Subject")[0].to_string())
+            .collect()
+    };
+    let timeout = std::time::Duration::from_secs(60);
+    common::wait_for("the firing email", timeout, || !subjects().is_empty());
+    // The load stops; the alert resolves after two good samples.
+    let out = docker(&["exec", &busy.0, "sh", "-c", "echo > /tmp/stop"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    common::wait_for("the resolved email", timeout, || subjects().len() >= 2);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    unsafe { libc::kill(d.id() as i32, libc::SIGTERM) };
+    d.wait().unwrap();
+    assert_eq!(
+        subjects(),
+        [
+            "[clawcron] gateway-health cpu-high fired",
+            "[clawcron] gateway-health cpu-high resolved"
+        ],
+        "one email when it fires, one when it resolves, none for the samples between"
+    );
+    let mails = common::mails(&maildir);
+    let fired = common::part(&mails[0], "text/plain");
+    assert!(
+        fired.contains("Alert:     cpu-high (cpu_percent > 50 for 2 of 3)"),
+        "{fired}"
+    );
+    assert!(
+        fired.contains("Detail:    cpu_percent > 50 for 2 of 3; samples ["),
+        "{fired}"
+    );
+    assert!(fired.contains("State:     fired"), "{fired}");
+    let resolved = common::part(&mails[1], "text/plain");
+    assert!(resolved.contains("lasted"), "{resolved}");
+    assert!(common::part(&mails[1], "text/html").contains("resolved"));
+}

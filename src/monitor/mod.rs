@@ -228,20 +228,32 @@ impl Transition {
         let f = crate::config::duration::format;
         match self {
             Transition::Fired { samples, .. } => {
-                format!("{}; samples {samples:?}", rule.describe())
+                let shown: Vec<String> = samples.iter().map(|v| round2(*v).to_string()).collect();
+                format!("{}; samples [{}]", rule.describe(), shown.join(", "))
             }
             Transition::Repeat {
                 firing_for, peak, ..
             } => format!(
-                "{}; firing for {}; peak {peak}",
+                "{}; firing for {}; peak {}",
                 rule.describe(),
-                f(*firing_for)
+                f(*firing_for),
+                round2(*peak)
             ),
             Transition::Resolved { lasted, peak, .. } => {
-                format!("{}; lasted {}; peak {peak}", rule.describe(), f(*lasted))
+                format!(
+                    "{}; lasted {}; peak {}",
+                    rule.describe(),
+                    f(*lasted),
+                    round2(*peak)
+                )
             }
         }
     }
+}
+
+/// A figure as shown in notices: at most two decimals.
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
 }
 
 impl State {
