@@ -393,7 +393,7 @@ fn notify_test(loaded: &Loaded, name: &str) -> Result<(), Error> {
                 &key,
                 &payload,
                 &loaded.templates(),
-                std::time::Duration::from_secs(15),
+                loaded.global.notify_timeout,
                 0,
             )
             .await

@@ -94,7 +94,7 @@ pub async fn run(loaded: Loaded, state_dir: &Path) -> Result<(), Error> {
         Arc::new(templates),
         runner.notifier_wake(),
         stop.clone(),
-        std::time::Duration::from_secs(15),
+        g.notify_timeout,
         g.notify_retry,
     ));
     tokio::select! {

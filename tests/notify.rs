@@ -237,3 +237,150 @@ fn notify_test_sends_now_and_prints_the_answer() {
         "error: no notifier `hoook` in clawcron.yaml\n  = help: did you mean `hook`?\n"
     );
 }
+
+/// A receiver for one preset: (server, its log).
+fn receiver(
+    dir: &std::path::Path,
+    name: &str,
+    args: &[&str],
+) -> (common::Server, std::path::PathBuf) {
+    let log = dir.join(format!("{name}.jsonl"));
+    let server = standin(
+        "webhook",
+        &[&["--log", log.to_str().unwrap()], args].concat(),
+    );
+    (server, log)
+}
+
+#[test]
+fn each_preset_shapes_its_payload_and_custom_headers_are_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let (generic, generic_log) = receiver(dir.path(), "generic", &[]);
+    let (slack, slack_log) = receiver(dir.path(), "slack", &[]);
+    let (discord, discord_log) = receiver(dir.path(), "discord", &[]);
+    let (ntfy, ntfy_log) = receiver(dir.path(), "ntfy", &[]);
+    std::fs::create_dir(dir.path().join("jobs")).unwrap();
+    std::fs::write(
+        dir.path().join("clawcron.yaml"),
+        format!(
+            "shutdown_grace: 2s\nnotifiers:
+  generic: {{ webhook: {{ url: \"http://127.0.0.1:{}/g\", headers: {{ X-Team: ops }} }} }}
+  slack: {{ webhook: {{ url: \"http://127.0.0.1:{}/services/T1/B2/xyz\", format: slack }} }}
+  discord: {{ webhook: {{ url: \"http://127.0.0.1:{}/api/webhooks/1/abc\", format: discord }} }}
+  ntfy: {{ webhook: {{ url: \"http://127.0.0.1:{}/clawcron-alerts\", format: ntfy }} }}
+",
+            generic.port, slack.port, discord.port, ntfy.port
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("jobs/backup.yaml"),
+        "at_start: true\nrun: { shell: \"echo used=97; exit 2\" }\nmetrics: [ { regex: 'used=(?P<disk_percent>[0-9]+)' } ]\nnotify: { on: [failure], to: [generic, slack, discord, ntfy] }\n",
+    )
+    .unwrap();
+    run_daemon(dir.path(), 3.0, || {});
+    let one = |log: &std::path::Path| {
+        let got = received(log);
+        assert_eq!(got.len(), 1, "{got:?}");
+        got.into_iter().next().unwrap()
+    };
+    let text = "backup failure: failed (exited with status 2)";
+
+    // Generic: the documented JSON payload, and the custom header.
+    let g = one(&generic_log);
+    assert_eq!(g["headers"]["content-type"], "application/json");
+    assert_eq!(g["headers"]["x-team"], "ops");
+    let body: serde_json::Value = serde_json::from_str(g["body"].as_str().unwrap()).unwrap();
+    for key in [
+        "event",
+        "title",
+        "text",
+        "job",
+        "run_id",
+        "status",
+        "started_at_ms",
+        "finished_at_ms",
+        "attempts",
+        "error",
+        "output_tail",
+        "metrics",
+    ] {
+        assert!(body.get(key).is_some(), "no `{key}` in {body}");
+    }
+    assert_eq!(
+        (&body["event"], &body["job"], &body["status"], &body["text"]),
+        (
+            &"failure".into(),
+            &"backup".into(),
+            &"failed".into(),
+            &text.into()
+        )
+    );
+    assert_eq!(body["metrics"]["disk_percent"], 97.0);
+    assert_eq!(body["output_tail"], "used=97\n");
+
+    // Slack: {"text": ...}; Discord: {"content": ...}.
+    let s = one(&slack_log);
+    assert_eq!(s["path"], "/services/T1/B2/xyz");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(s["body"].as_str().unwrap()).unwrap(),
+        serde_json::json!({ "text": text })
+    );
+    let d = one(&discord_log);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(d["body"].as_str().unwrap()).unwrap(),
+        serde_json::json!({ "content": text })
+    );
+    // ntfy: the text as the body, the title, priority and tags as headers.
+    let n = one(&ntfy_log);
+    assert_eq!(n["path"], "/clawcron-alerts");
+    assert_eq!(n["body"], text);
+    assert_eq!(n["headers"]["title"], "clawcron: backup failure");
+    assert_eq!(n["headers"]["priority"], "high");
+    assert_eq!(n["headers"]["tags"], "warning");
+}
+
+#[test]
+fn a_timeout_and_a_429_are_retried_with_the_same_key() {
+    let dir = tempfile::tempdir().unwrap();
+    // The first answer comes after 3 s, past the 1 s send timeout; then 429; then 200.
+    let (hook, log) = receiver(
+        dir.path(),
+        "hook",
+        &["--delay-first", "3", "--statuses", "200,429,200"],
+    );
+    std::fs::create_dir(dir.path().join("jobs")).unwrap();
+    std::fs::write(
+        dir.path().join("clawcron.yaml"),
+        format!(
+            "shutdown_grace: 2s\nnotify_retry: 200ms\nnotify_timeout: 1s\nnotifiers:\n  hook: {{ webhook: {{ url: \"http://127.0.0.1:{}/h\" }} }}\n",
+            hook.port
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("jobs/fails.yaml"),
+        "at_start: true\nrun: { shell: \"exit 1\" }\nnotify: { on: [failure], to: [hook] }\n",
+    )
+    .unwrap();
+    run_daemon(dir.path(), 8.0, || {});
+    let got = received(&log);
+    assert_eq!(got.len(), 3, "timed out, 429, delivered: {got:?}");
+    let keys: Vec<&str> = got
+        .iter()
+        .map(|r| r["headers"]["x-clawcron-delivery"].as_str().unwrap())
+        .collect();
+    assert!(keys.iter().all(|k| *k == keys[0]), "{keys:?}");
+    let out = Command::new(env!("CARGO_BIN_EXE_clawcron"))
+        .current_dir(dir.path())
+        .args(["--state-dir", "state", "notifications", "--json"])
+        .output()
+        .unwrap();
+    let items: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(
+        (items[0]["status"].as_str(), items[0]["attempts"].as_i64()),
+        (Some("sent"), Some(3))
+    );
+    assert_eq!(items[0]["answer"], "200 ok");
+}

@@ -24,6 +24,8 @@ pub struct RawGlobal {
     pub notifiers: Option<S<BTreeMap<String, S<RawNotifier>>>>,
     /// First pause before a failed notification is retried (doubling, at most 30 min).
     pub notify_retry: Option<S<String>>,
+    /// How long one delivery attempt may take (default 15 s).
+    pub notify_timeout: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -26,6 +26,7 @@ pub struct GlobalConfig {
     /// Notification channels by name.
     pub notifiers: std::collections::HashMap<String, crate::notify::Channel>,
     pub notify_retry: Duration,
+    pub notify_timeout: Duration,
 }
 
 impl Default for GlobalConfig {
@@ -43,6 +44,7 @@ impl Default for GlobalConfig {
             docker_host: None,
             notifiers: std::collections::HashMap::new(),
             notify_retry: Duration::from_secs(10),
+            notify_timeout: Duration::from_secs(15),
         }
     }
 }

@@ -207,6 +207,9 @@ pub fn global(path: &Path, text: &str, raw: RawGlobal) -> Result<GlobalConfig, V
     if let Some(d) = c.duration(&raw.notify_retry, "notify_retry") {
         g.notify_retry = d;
     }
+    if let Some(d) = c.duration(&raw.notify_timeout, "notify_timeout") {
+        g.notify_timeout = d;
+    }
     for (name, n) in raw.notifiers.iter().flat_map(|m| m.value.iter()) {
         let key = format!("notifiers.{name}");
         match (&n.value.webhook, &n.value.email) {

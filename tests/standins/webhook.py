@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A webhook receiver for tests: records every request (headers and body) as a JSON line in
 --log, and answers with the statuses given by --statuses in turn (the last one repeats).
-Usage: webhook.py --log FILE [--port 0] [--statuses 500,200]   Prints "PORT <n>" once listening."""
+Usage: webhook.py --log FILE [--port 0] [--statuses 500,200] [--delay-first SECS]   Prints "PORT <n>" once listening."""
 import argparse, json, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -11,6 +11,7 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--log", required=True)
     ap.add_argument("--statuses", default="200")
+    ap.add_argument("--delay-first", type=float, default=0.0, help="seconds the first answer waits")
     args = ap.parse_args()
     statuses = [int(s) for s in args.statuses.split(",")]
     lock = threading.Lock()
@@ -30,6 +31,9 @@ def main():
                 with open(args.log, "a") as f:
                     f.write(json.dumps({"path": self.path, "status": status, "headers": {k.lower(): v for k, v in self.headers.items()},
                                         "body": body.decode("utf-8", "replace")}) + "\n")
+            if seen["n"] == 1 and args.delay_first:
+                import time
+                time.sleep(args.delay_first)
             reply = b"ok" if status < 300 else b"nope"
             self.send_response(status)
             self.send_header("Content-Type", "text/plain")
@@ -39,6 +43,7 @@ def main():
 
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
+    server.handle_error = lambda *a: None  # a client that gave up (timeout test) is expected
     print(f"PORT {server.server_address[1]}", flush=True)
     server.serve_forever()
 
