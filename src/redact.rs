@@ -26,8 +26,10 @@ pub fn register(value: &str) {
     }
 }
 
-/// Registers the parts of a URL that may carry a token: userinfo, path segments and query values.
-pub fn register_url(url: &str) {
+/// Registers the parts of a URL that may carry a token: userinfo and query values named like a
+/// secret; for a webhook (`all`), also a long path and every query value, since a webhook URL is
+/// usually a secret as a whole (Slack's /services/T../B../xxx, an ntfy topic).
+pub fn register_url(url: &str, all: bool) {
     let Some((_, rest)) = url.split_once("://") else {
         return;
     };
@@ -39,13 +41,31 @@ pub fn register_url(url: &str) {
         }
     }
     let (path, query) = tail.split_once('?').unwrap_or((tail, ""));
-    // A path long enough to be a token (Slack's /services/T../B../xxx, an ntfy topic).
-    if path.len() > 12 {
+    if all && path.len() > 12 {
         register(path.trim_matches('/'));
     }
     for pair in query.split('&') {
-        if let Some((_, v)) = pair.split_once('=') {
+        if let Some((k, v)) = pair.split_once('=')
+            && (all
+                || secret_name(k)
+                || ["key", "sig", "signature", "auth", "access_token"]
+                    .contains(&k.to_ascii_lowercase().as_str()))
+        {
             register(v);
+        }
+    }
+}
+
+/// Registers a header's value if the header carries credentials (`Authorization: Bearer x`
+/// registers `x` too, as it may be shown without its scheme).
+pub fn register_header(name: &str, value: &str) {
+    let lower = name.to_ascii_lowercase();
+    if secret_name(name)
+        || ["authorization", "proxy-authorization", "cookie"].contains(&lower.as_str())
+    {
+        register(value);
+        if let Some((_, credential)) = value.trim().split_once(' ') {
+            register(credential);
         }
     }
 }
@@ -101,7 +121,18 @@ mod tests {
     fn registered_values_and_url_tokens_are_scrubbed() {
         register("hunter2-very-secret");
         register("abc"); // too short: ignored
-        register_url("https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXX?token=qwerty123");
+        register_url(
+            "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXX?token=qwerty123",
+            true,
+        );
+        register_url(
+            "http://127.0.0.1/api/v1/health/check?model=llama3&key=k3y-value",
+            false,
+        );
+        assert_eq!(
+            scrub("GET /api/v1/health/check?model=llama3&key=k3y-value"),
+            "GET /api/v1/health/check?model=llama3&key=[redacted]"
+        );
         let s = scrub(
             "login with hunter2-very-secret to https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXX?token=qwerty123 abc",
         );

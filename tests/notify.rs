@@ -384,3 +384,84 @@ fn a_timeout_and_a_429_are_retried_with_the_same_key() {
     );
     assert_eq!(items[0]["answer"], "200 ok");
 }
+
+#[test]
+fn secrets_never_reach_logs_ledger_or_notices() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hook, log) = receiver(dir.path(), "hook", &[]);
+    let token = "tok-3f9a1c77e2";
+    std::fs::create_dir(dir.path().join("jobs")).unwrap();
+    std::fs::write(
+        dir.path().join("clawcron.yaml"),
+        format!(
+            "shutdown_grace: 2s\nnotifiers:\n  hook: {{ webhook: {{ url: \"http://127.0.0.1:{}/hook\", headers: {{ Authorization: \"Bearer hdr-secret-991\" }} }} }}\n",
+            hook.port
+        ),
+    )
+    .unwrap();
+    // A script that prints its token and fails with it in its output: the classic leak.
+    std::fs::write(
+        dir.path().join("jobs/leaky.yaml"),
+        "at_start: true\nrun: { shell: \"echo using $API_TOKEN and hdr-secret-991; exit 1\" }\nnotify: { on: [failure], to: [hook] }\n",
+    )
+    .unwrap();
+    let mut d = Command::new(env!("CARGO_BIN_EXE_clawcron"))
+        .current_dir(dir.path())
+        .args(["--state-dir", "state", "--log-format", "json", "run"])
+        .env("API_TOKEN", token)
+        .env("RUST_LOG", "debug")
+        .env_remove("CLAWCRON_STATE_DIR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(d.stdout.take().unwrap()).lines();
+    assert!(lines.any(|l| l.unwrap().starts_with("READY ")));
+    std::thread::sleep(Duration::from_secs(3));
+    unsafe { libc::kill(d.id() as i32, libc::SIGTERM) };
+    let out = d.wait_with_output().unwrap();
+    let logs = String::from_utf8_lossy(&out.stderr);
+    assert!(logs.contains("using [redacted] and [redacted]"), "{logs}");
+    let cli = |args: &[&str]| {
+        String::from_utf8_lossy(
+            &Command::new(env!("CARGO_BIN_EXE_clawcron"))
+                .current_dir(dir.path())
+                .args(["--state-dir", "state"])
+                .args(args)
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .into_owned()
+    };
+    let history = cli(&["history", "--json"]);
+    let notices = cli(&["notifications", "--json"]);
+    // The receiver is meant to get the Authorization header; the body must hold no secret.
+    let received: String = received(&log)
+        .iter()
+        .map(|r| r["body"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        history.contains("using [redacted] and [redacted]"),
+        "{history}"
+    );
+    assert!(
+        received.contains("using [redacted] and [redacted]"),
+        "{received}"
+    );
+    for (what, text) in [
+        ("logs", &*logs),
+        ("ledger", &history),
+        ("outbox", &notices),
+        ("notice", &received),
+    ] {
+        assert!(
+            !text.contains(token),
+            "the token leaked into the {what}: {text}"
+        );
+        assert!(
+            !text.contains("hdr-secret-991"),
+            "the header leaked into the {what}: {text}"
+        );
+    }
+}

@@ -49,6 +49,12 @@ impl Loaded {
         for channel in self.global.notifiers.values() {
             channel.register_secrets();
         }
+        for job in &self.jobs {
+            job.action.register_secrets();
+            for fix in job.alerts.iter().filter_map(|r| r.remediate.as_ref()) {
+                fix.action.register_secrets();
+            }
+        }
     }
 
     pub fn templates(&self) -> crate::template::Templates {

@@ -48,13 +48,9 @@ impl Channel {
     pub fn register_secrets(&self) {
         match self {
             Channel::Webhook(w) => {
-                crate::redact::register_url(&w.url);
+                crate::redact::register_url(&w.url, true);
                 for (k, v) in &w.headers {
-                    if crate::redact::secret_name(k)
-                        || ["authorization", "cookie"].contains(&k.to_ascii_lowercase().as_str())
-                    {
-                        crate::redact::register(v);
-                    }
+                    crate::redact::register_header(k, v);
                 }
                 if let Some(var) = &w.secret_env
                     && let Ok(v) = std::env::var(var)
