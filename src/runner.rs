@@ -513,6 +513,7 @@ impl Inner {
                 kill_grace: self.kill_grace,
                 env,
                 on_spawn: &|_| {},
+                store: Some(self.store.clone()),
             };
             let span = tracing::info_span!("remediate", job = &*job.id, alert = rule.name);
             let r = fix.action.run(&ctx).instrument(span).await;
@@ -673,6 +674,7 @@ impl Inner {
                 kill_grace: self.kill_grace,
                 env: env.clone(),
                 on_spawn: &on_spawn,
+                store: Some(self.store.clone()),
             };
             let span = tracing::info_span!("run", job = &*job.id, run_id, attempt);
             last = job.action.run(&ctx).instrument(span).await;

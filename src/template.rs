@@ -42,6 +42,17 @@ impl Templates {
         shipped: Option<&str>,
         ctx: &serde_json::Value,
     ) -> Result<String, TemplateError> {
+        self.render_with(name, shipped, ctx, &|_| {})
+    }
+
+    /// As `render`, with functions and filters added by `setup`.
+    pub fn render_with(
+        &self,
+        name: &str,
+        shipped: Option<&str>,
+        ctx: &serde_json::Value,
+        setup: &dyn Fn(&mut minijinja::Environment<'_>),
+    ) -> Result<String, TemplateError> {
         let path = self.dir.join(name);
         let (text, file) = match std::fs::read_to_string(&path) {
             Ok(t) => (t, path.display().to_string()),
@@ -58,7 +69,7 @@ impl Templates {
                 }
             },
         };
-        self.render_str(&file, name, &text, ctx)
+        self.render_str_with(&file, name, &text, ctx, setup)
     }
 
     /// Renders `text`, reporting errors against `file`.
@@ -68,6 +79,17 @@ impl Templates {
         name: &str,
         text: &str,
         ctx: &serde_json::Value,
+    ) -> Result<String, TemplateError> {
+        self.render_str_with(file, name, text, ctx, &|_| {})
+    }
+
+    fn render_str_with(
+        &self,
+        file: &str,
+        name: &str,
+        text: &str,
+        ctx: &serde_json::Value,
+        setup: &dyn Fn(&mut minijinja::Environment<'_>),
     ) -> Result<String, TemplateError> {
         let mut env = minijinja::Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
@@ -89,6 +111,7 @@ impl Templates {
         env.add_filter("duration_ms", |ms: i64| -> String {
             crate::config::duration::format(std::time::Duration::from_millis(ms.max(0) as u64))
         });
+        setup(&mut env);
         let fail = |e: minijinja::Error| TemplateError {
             file: file.to_string(),
             line: e.line().unwrap_or(0),

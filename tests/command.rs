@@ -33,6 +33,7 @@ async fn run(
         kill_grace: Duration::from_millis(500),
         env: vec![("CLAWCRON_JOB".into(), "test".into())],
         on_spawn: &on_spawn,
+        store: None,
     };
     spec.run(&ctx).await
 }

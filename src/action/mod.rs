@@ -148,6 +148,8 @@ pub struct AttemptCtx<'a> {
     pub env: Vec<(String, String)>,
     /// Called with the process id once a process is started (recorded for crash reports).
     pub on_spawn: &'a (dyn Fn(u32) + Send + Sync),
+    /// The ledger, for kinds that read it (reports, baselines).
+    pub store: Option<crate::store::Store>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

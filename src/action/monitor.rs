@@ -43,6 +43,7 @@ pub async fn run(spec: &MonitorSpec, ctx: &AttemptCtx<'_>) -> AttemptResult {
             kill_grace: ctx.kill_grace,
             env: ctx.env.clone(),
             on_spawn: ctx.on_spawn,
+            store: ctx.store.clone(),
         };
         (p, Box::pin(p.action.run(&probe_ctx)).await)
     });

@@ -39,7 +39,7 @@ impl Op {
     }
 
     /// Whether `a` is a worse value than `b` (for the peak).
-    fn worse(&self, a: f64, b: f64) -> bool {
+    pub fn worse(&self, a: f64, b: f64) -> bool {
         match self {
             Op::Above | Op::AtLeast => a > b,
             Op::Below | Op::AtMost => a < b,

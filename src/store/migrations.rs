@@ -85,4 +85,24 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE cursors ADD COLUMN schedule TEXT;
     "#,
+    // 6: the daemon's own sessions (for downtime in reports), and pinned baselines ("before" of a
+    // tuning session) per job and metric.
+    r#"
+    CREATE TABLE daemon_sessions (
+        id          INTEGER PRIMARY KEY,
+        boot_id     TEXT    NOT NULL,
+        pid         INTEGER NOT NULL,
+        started_at  INTEGER NOT NULL,   -- Unix ms
+        alive_at    INTEGER NOT NULL,   -- last heartbeat, Unix ms
+        stopped_at  INTEGER             -- set by a clean shutdown
+    );
+    CREATE TABLE baselines (
+        job        TEXT NOT NULL,
+        metric     TEXT NOT NULL,
+        value      REAL NOT NULL,
+        pinned_at  INTEGER NOT NULL,    -- Unix ms
+        label      TEXT,
+        PRIMARY KEY (job, metric)
+    ) WITHOUT ROWID;
+    "#,
 ];

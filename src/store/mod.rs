@@ -4,6 +4,8 @@
 //! cursor says up to where every slot has its row, so none is forgotten across a crash.
 
 mod migrations;
+mod report;
+pub use report::{Baseline, Gap, NoticeRow};
 mod writer;
 
 use crate::runner::RunOutcome;

@@ -1,0 +1,428 @@
+//! Recommendations from rules over the recorded data, each citing the figure behind it (after
+//! the guide's troubleshooting table), and the guide's hand-ticked checklist ticked from evidence
+//! instead: the Docker engine's memory and the container's limit (Engine API), Ollama's loaded
+//! models and their share in GPU memory (`/api/ps`), whether the preload job succeeded this boot,
+//! and the checks the job file declares. A line says what was observed, or "not observed".
+
+use super::context::{Context, fmt_num, fmt_pct};
+use super::{Lang, ReportSpec};
+use crate::store::{Store, StoreError};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Recommendation {
+    /// memory | gpu | parallelism | memory-creep
+    pub id: String,
+    pub title: String,
+    /// The figure behind it.
+    pub evidence: String,
+    pub action: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckLine {
+    pub item: String,
+    /// `None`: not observed.
+    pub ok: Option<bool>,
+    pub observed: String,
+}
+
+/// A model Ollama has loaded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadedModel {
+    pub name: String,
+    pub size: f64,
+    pub size_vram: f64,
+}
+
+/// What the Docker engine says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DockerFacts {
+    pub engine_memory: f64,
+    /// 0: no limit.
+    pub container_limit: Option<f64>,
+    pub oom_killed: Option<bool>,
+}
+
+/// The evidence gathered before rendering (each part may be unavailable, with why).
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub docker: Result<DockerFacts, String>,
+    pub ollama: Result<Vec<LoadedModel>, String>,
+    /// Declared checks: (name, passed, what was seen).
+    pub checks: Vec<(String, bool, String)>,
+    pub boot_id: String,
+}
+
+impl Observed {
+    /// Nothing observed (tests, or a report rendered without the machine).
+    pub fn nothing(why: &str) -> Observed {
+        Observed {
+            docker: Err(why.to_string()),
+            ollama: Err(why.to_string()),
+            checks: Vec::new(),
+            boot_id: String::new(),
+        }
+    }
+
+    /// Asks Docker, Ollama and the declared checks, each bounded by `timeout`.
+    pub async fn collect(
+        spec: &ReportSpec,
+        boot_id: String,
+        timeout: std::time::Duration,
+        ctx: &crate::action::AttemptCtx<'_>,
+    ) -> Observed {
+        let ev = &spec.evidence;
+        let docker = async {
+            let (docker, host) = crate::action::docker::connect(ev.docker_host.as_deref())?;
+            let info = docker
+                .info()
+                .await
+                .map_err(|e| format!("Docker at {host}: {e}"))?;
+            let mut facts = DockerFacts {
+                engine_memory: info.mem_total.unwrap_or(0) as f64,
+                container_limit: None,
+                oom_killed: None,
+            };
+            if let Some(name) = &ev.container {
+                let c = docker
+                    .inspect_container(name, None::<bollard::query_parameters::InspectContainerOptions>)
+                    .await
+                    .map_err(|e| crate::action::docker::describe(&e, &crate::action::docker::Target::Name(name.clone()), &host))?;
+                facts.container_limit = c.host_config.and_then(|h| h.memory).map(|m| m as f64);
+                facts.oom_killed = c.state.and_then(|s| s.oom_killed);
+            }
+            Ok::<_, String>(facts)
+        };
+        let ollama = async {
+            let url = ev
+                .ollama_url
+                .as_deref()
+                .ok_or_else(|| "no ollama_url".to_string())?;
+            let client = crate::action::ollama::Client::new(url, Some(tokio::time::Instant::now() + timeout))
+                .map_err(|e| e.message)?;
+            let ps = client.get("/api/ps").await.map_err(|e| format!("Ollama at {url}: {}", e.message))?;
+            Ok::<_, String>(
+                ps.get("models")
+                    .and_then(|m| m.as_array())
+                    .map(|a| {
+                        a.iter()
+                            .map(|m| LoadedModel {
+                                name: m.get("name").and_then(|n| n.as_str()).unwrap_or("?").to_string(),
+                                size: m.get("size").and_then(serde_json::Value::as_f64).unwrap_or(0.0),
+                                size_vram: m.get("size_vram").and_then(serde_json::Value::as_f64).unwrap_or(0.0),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            )
+        };
+        let (docker, ollama) = tokio::join!(
+            tokio::time::timeout(timeout, docker),
+            tokio::time::timeout(timeout, ollama)
+        );
+        let late = || "no answer in time".to_string();
+        let docker = docker.unwrap_or_else(|_| Err(late()));
+        let ollama = ollama.unwrap_or_else(|_| Err(late()));
+        let mut checks = Vec::new();
+        for check in &spec.checks {
+            let c = crate::action::AttemptCtx {
+                job: ctx.job,
+                run_id: ctx.run_id,
+                attempt: 1,
+                deadline: Some(tokio::time::Instant::now() + timeout),
+                cancel: ctx.cancel.clone(),
+                kill_grace: ctx.kill_grace,
+                env: ctx.env.clone(),
+                on_spawn: &|_| {},
+                store: None,
+            };
+            let r = Box::pin(check.action.run(&c)).await;
+            let ok = r.status == crate::action::AttemptStatus::Succeeded;
+            let seen = r
+                .output_tail
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .map(str::to_string)
+                .or(r.error)
+                .unwrap_or_default();
+            checks.push((check.name.clone(), ok, crate::redact::scrub(seen.trim()).into_owned()));
+        }
+        Observed {
+            docker,
+            ollama,
+            checks,
+            boot_id,
+        }
+    }
+}
+
+fn gib(bytes: f64) -> f64 {
+    bytes / (1u64 << 30) as f64
+}
+
+fn t(lang: Lang, en: &str, fr: &str) -> String {
+    match lang {
+        Lang::En => en.to_string(),
+        Lang::Fr => fr.to_string(),
+    }
+}
+
+/// The recommendations the data supports, each with its figure.
+pub fn recommend(
+    spec: &ReportSpec,
+    store: &Store,
+    ctx: &Context,
+    observed: &Observed,
+) -> Result<Vec<Recommendation>, StoreError> {
+    let lang = spec.lang;
+    let s = &spec.sources;
+    let metric = |pair: &(String, String)| ctx.metrics.get(&format!("{}/{}", pair.0, pair.1));
+    let mut out = Vec::new();
+
+    // Memory alerts or an out-of-memory kill: fewer models loaded at once.
+    let mem_alert = ctx
+        .alerts
+        .iter()
+        .find(|a| a.job == s.memory_alert.0 && a.rule == s.memory_alert.1)
+        .filter(|a| a.fired > 0 || a.state == "firing");
+    let oom = matches!(&observed.docker, Ok(DockerFacts { oom_killed: Some(true), .. }));
+    if mem_alert.is_some() || oom {
+        let mut ev = Vec::new();
+        if let Some(a) = mem_alert {
+            let peak = a.peak.map(|p| format!(", peak {} %", fmt_num(p, 1, lang))).unwrap_or_default();
+            ev.push(match lang {
+                Lang::En => format!("{} fired {} time(s), firing {} in all{peak}", a.rule, a.fired, crate::config::duration::format(std::time::Duration::from_millis(a.firing_ms.max(0) as u64))),
+                Lang::Fr => format!("{} déclenchée {} fois, active {} au total{}", a.rule, a.fired, crate::config::duration::format(std::time::Duration::from_millis(a.firing_ms.max(0) as u64)), peak.replace("peak", "pic")),
+            });
+        }
+        if oom {
+            ev.push(t(lang, "the container was killed for lack of memory (OOMKilled)", "le conteneur a été tué faute de mémoire (OOMKilled)"));
+        }
+        out.push(Recommendation {
+            id: "memory".into(),
+            title: t(lang, "Load fewer models at once", "Charger moins de modèles à la fois"),
+            evidence: ev.join("; "),
+            action: t(
+                lang,
+                "Set OLLAMA_MAX_LOADED_MODELS=1, or unload a model you do not use (ollama stop MODEL).",
+                "Réglez OLLAMA_MAX_LOADED_MODELS=1, ou déchargez un modèle inutilisé (ollama stop MODELE).",
+            ),
+        });
+    }
+
+    // Low tokens/s against the pinned baseline or last week: is the GPU used?
+    if let Some(m) = metric(&s.tokens_per_s)
+        && let Some(this) = &m.this
+    {
+        let against = m
+            .baseline
+            .map(|b| (b, t(lang, "the baseline", "la référence")))
+            .or_else(|| m.previous.as_ref().map(|p| (p.median, t(lang, "last week", "la semaine précédente"))));
+        if let Some((before, what)) = against
+            && before > 0.0
+            && this.median < 0.8 * before
+        {
+            let gpu = match &observed.ollama {
+                Ok(models) if !models.is_empty() => models
+                    .iter()
+                    .map(|m| format!("{} {} %", m.name, fmt_num(if m.size > 0.0 { m.size_vram / m.size * 100.0 } else { 0.0 }, 0, lang)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                Ok(_) => t(lang, "no model loaded", "aucun modèle chargé"),
+                Err(e) => format!("{}: {e}", t(lang, "not observed", "non observé")),
+            };
+            out.push(Recommendation {
+                id: "gpu".into(),
+                title: t(lang, "Check that the GPU is used", "Vérifier que le GPU est utilisé"),
+                evidence: match lang {
+                    Lang::En => format!("tokens/s median {} is {} of {what} ({}); in GPU memory (/api/ps): {gpu}", fmt_num(this.median, 1, lang), fmt_pct(this.median / before * 100.0 - 100.0, lang), fmt_num(before, 1, lang)),
+                    Lang::Fr => format!("tokens/s médian {} soit {} par rapport à {what} ({}) ; en mémoire GPU (/api/ps) : {gpu}", fmt_num(this.median, 1, lang), fmt_pct(this.median / before * 100.0 - 100.0, lang), fmt_num(before, 1, lang)),
+                },
+                action: t(
+                    lang,
+                    "A model only partly in GPU memory runs on the CPU: free memory (fewer models, smaller context) or pick a smaller quantisation.",
+                    "Un modèle partiellement en mémoire GPU tourne sur le CPU : libérez de la mémoire (moins de modèles, contexte plus court) ou choisissez une quantification plus petite.",
+                ),
+            });
+        }
+    }
+
+    // Latency up against last week or the baseline: less parallelism.
+    if let Some(m) = metric(&s.latency_ms)
+        && let Some(this) = &m.this
+    {
+        let before = m.baseline.or_else(|| m.previous.as_ref().map(|p| p.p95));
+        if let Some(before) = before
+            && before > 0.0
+            && this.p95 > 1.2 * before
+        {
+            out.push(Recommendation {
+                id: "parallelism".into(),
+                title: t(lang, "Lower the parallelism", "Réduire le parallélisme"),
+                evidence: match lang {
+                    Lang::En => format!("{} p95 {} ms against {} ms before ({})", m.name, fmt_num(this.p95, 0, lang), fmt_num(before, 0, lang), fmt_pct(this.p95 / before * 100.0 - 100.0, lang)),
+                    Lang::Fr => format!("{} p95 {} ms contre {} ms avant ({})", m.name, fmt_num(this.p95, 0, lang), fmt_num(before, 0, lang), fmt_pct(this.p95 / before * 100.0 - 100.0, lang)),
+                },
+                action: t(
+                    lang,
+                    "Set OLLAMA_NUM_PARALLEL=1 (or lower it): each parallel request takes its own context memory and slows the others.",
+                    "Réglez OLLAMA_NUM_PARALLEL=1 (ou plus bas) : chaque requête parallèle prend sa propre mémoire de contexte et ralentit les autres.",
+                ),
+            });
+        }
+    }
+
+    // Container memory creeping up through the week: is the nightly restart doing its job?
+    let (job, name) = &s.memory_percent;
+    let series = store.series(job, name, ctx.report.period.start_ms, ctx.report.period.end_ms)?;
+    if let Some((first, last, days)) = daily_trend(&series) {
+        let per_day = (last - first) / days as f64;
+        if days >= 2 && per_day > 2.0 {
+            let restarts: Vec<&super::context::JobStats> =
+                ctx.jobs.iter().filter(|j| j.id == s.restart_job).collect();
+            let (ok, all) = restarts
+                .first()
+                .map_or((0, 0), |j| (j.counts.succeeded, j.counts.runs));
+            let doing = all > 0 && ok == all;
+            out.push(Recommendation {
+                id: "memory-creep".into(),
+                title: if doing {
+                    t(lang, "Memory creeps up: the nightly restart is doing its job", "La mémoire monte : le redémarrage nocturne fait son travail")
+                } else {
+                    t(lang, "Memory creeps up and the nightly restart is not doing its job", "La mémoire monte et le redémarrage nocturne ne fait pas son travail")
+                },
+                evidence: match lang {
+                    Lang::En => format!("{name} daily median from {} % to {} % over {days} days (+{} points a day); {} restarts succeeded of {all}", fmt_num(first, 1, lang), fmt_num(last, 1, lang), fmt_num(per_day, 1, lang), ok),
+                    Lang::Fr => format!("{name} médiane quotidienne de {} % à {} % en {days} jours (+{} points par jour) ; {} redémarrages réussis sur {all}", fmt_num(first, 1, lang), fmt_num(last, 1, lang), fmt_num(per_day, 1, lang), ok),
+                },
+                action: if doing {
+                    t(lang, "Keep the restart; if memory still nears the limit before 3 a.m., restart twice a day or find the leak.", "Gardez le redémarrage ; si la mémoire approche encore de la limite avant 3 h, redémarrez deux fois par jour ou cherchez la fuite.")
+                } else {
+                    t(lang, "Fix the gateway-restart job (see its failures in the ledger: clawcron history gateway-restart).", "Réparez la tâche gateway-restart (voir ses échecs : clawcron history gateway-restart).")
+                },
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The first and last daily medians of a series and how many days apart they are.
+fn daily_trend(series: &[(i64, f64)]) -> Option<(f64, f64, i64)> {
+    let mut days: std::collections::BTreeMap<i64, Vec<f64>> = std::collections::BTreeMap::new();
+    for (at, v) in series {
+        days.entry(at.div_euclid(86_400_000)).or_default().push(*v);
+    }
+    let first = days.iter().next()?;
+    let last = days.iter().next_back()?;
+    Some((
+        super::stats::median(first.1)?,
+        super::stats::median(last.1)?,
+        last.0 - first.0,
+    ))
+}
+
+/// The checklist, ticked from evidence.
+pub fn checklist(spec: &ReportSpec, store: &Store, observed: &Observed) -> Result<Vec<CheckLine>, StoreError> {
+    let lang = spec.lang;
+    let not_observed = |why: &str| format!("{} ({why})", t(lang, "not observed", "non observé"));
+    let mut out = Vec::new();
+    // Docker's memory.
+    out.push(match &observed.docker {
+        Ok(d) => {
+            let limit = match d.container_limit {
+                Some(l) if l > 0.0 => format!("{} GiB", fmt_num(gib(l), 1, lang)),
+                Some(_) => t(lang, "none", "aucune"),
+                None => t(lang, "not observed", "non observée"),
+            };
+            CheckLine {
+                item: t(lang, "Docker memory raised", "Mémoire Docker augmentée"),
+                ok: Some(gib(d.engine_memory) + 0.05 >= f64::from(spec.evidence.min_docker_memory_gib)),
+                observed: match lang {
+                    Lang::En => format!("the engine has {} GiB (at least {} wanted); container limit {limit}", fmt_num(gib(d.engine_memory), 1, lang), spec.evidence.min_docker_memory_gib),
+                    Lang::Fr => format!("le moteur a {} Gio (au moins {} voulus) ; limite du conteneur {limit}", fmt_num(gib(d.engine_memory), 1, lang), spec.evidence.min_docker_memory_gib),
+                },
+            }
+        }
+        Err(e) => CheckLine {
+            item: t(lang, "Docker memory raised", "Mémoire Docker augmentée"),
+            ok: None,
+            observed: not_observed(e),
+        },
+    });
+    // The GPU.
+    out.push(match &observed.ollama {
+        Ok(models) if !models.is_empty() => {
+            let shares: Vec<(String, f64)> = models
+                .iter()
+                .map(|m| (m.name.clone(), if m.size > 0.0 { m.size_vram / m.size * 100.0 } else { 0.0 }))
+                .collect();
+            CheckLine {
+                item: t(lang, "Models run on the GPU", "Modèles sur le GPU"),
+                ok: Some(shares.iter().all(|(_, s)| *s >= 99.5)),
+                observed: shares
+                    .iter()
+                    .map(|(n, s)| format!("{n}: {} % {}", fmt_num(*s, 0, lang), t(lang, "in GPU memory", "en mémoire GPU")))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }
+        }
+        Ok(_) => CheckLine {
+            item: t(lang, "Models run on the GPU", "Modèles sur le GPU"),
+            ok: None,
+            observed: not_observed(&t(lang, "no model loaded", "aucun modèle chargé")),
+        },
+        Err(e) => CheckLine {
+            item: t(lang, "Models run on the GPU", "Modèles sur le GPU"),
+            ok: None,
+            observed: not_observed(e),
+        },
+    });
+    // The preload, this boot.
+    let preload = &spec.sources.preload_job;
+    let runs = store.history(Some(preload), 50)?;
+    let this_boot: Vec<&crate::store::RunRow> = runs
+        .iter()
+        .filter(|r| !observed.boot_id.is_empty() && r.boot_id.as_deref() == Some(observed.boot_id.as_str()))
+        .filter(|r| r.status != "skipped")
+        .collect();
+    let item = t(lang, "Models preloaded this boot", "Modèles préchargés depuis le démarrage");
+    out.push(match this_boot.iter().find(|r| r.status == "succeeded") {
+        Some(r) => CheckLine {
+            item,
+            ok: Some(true),
+            observed: format!("{preload} {} {}", t(lang, "succeeded at", "réussi le"), fmt_time(r.finished_at, spec.timezone)),
+        },
+        None => match this_boot.first() {
+            Some(r) => CheckLine {
+                item,
+                ok: Some(false),
+                observed: format!("{preload}: {} {}", r.status, r.error.clone().unwrap_or_default()),
+            },
+            None => CheckLine {
+                item,
+                ok: None,
+                observed: not_observed(&format!("{preload} {}", t(lang, "has not run this boot", "n'a pas tourné depuis le démarrage"))),
+            },
+        },
+    });
+    for (name, ok, seen) in &observed.checks {
+        out.push(CheckLine {
+            item: name.clone(),
+            ok: Some(*ok),
+            observed: if seen.is_empty() { t(lang, "(no output)", "(pas de sortie)") } else { seen.clone() },
+        });
+    }
+    Ok(out)
+}
+
+fn fmt_time(ms: Option<i64>, tz: chrono_tz::Tz) -> String {
+    ms.map(|ms| {
+        crate::schedule::to_utc(ms.div_euclid(1000))
+            .with_timezone(&tz)
+            .format("%Y-%m-%d %H:%M")
+            .to_string()
+    })
+    .unwrap_or_default()
+}

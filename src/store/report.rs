@@ -1,0 +1,256 @@
+//! What reports and baselines read from the ledger: runs, figures, alert events and notices of a
+//! period; the daemon's own sessions (for its downtime); pinned baselines.
+
+use super::{RunRow, Store, StoreError};
+use rusqlite::{OptionalExtension, params};
+
+/// One pinned "before" figure.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Baseline {
+    pub job: String,
+    pub metric: String,
+    pub value: f64,
+    pub pinned_at: i64,
+    pub label: Option<String>,
+}
+
+/// A span of time the daemon was not running (between two sessions).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Gap {
+    pub from_ms: i64,
+    pub to_ms: i64,
+    /// Whether the session before it ended with a clean shutdown (else it crashed or the
+    /// machine stopped; its end is then its last heartbeat).
+    pub clean: bool,
+}
+
+/// A notice of the outbox, as reports count them.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct NoticeRow {
+    pub channel: String,
+    pub key: String,
+    pub status: String,
+    pub created_at: i64,
+    pub last_error: Option<String>,
+}
+
+/// How often a running daemon records that it is alive.
+pub const HEARTBEAT_MS: i64 = 60_000;
+
+impl Store {
+    /// Records the start of a daemon session; returns its id.
+    pub fn start_session(&self, boot_id: &str, now_ms: i64) -> Result<i64, StoreError> {
+        let c = self.conn();
+        c.execute(
+            "INSERT INTO daemon_sessions (boot_id, pid, started_at, alive_at) VALUES (?1, ?2, ?3, ?3)",
+            params![boot_id, std::process::id(), now_ms],
+        )?;
+        Ok(c.last_insert_rowid())
+    }
+
+    pub fn session_alive(&self, id: i64, now_ms: i64) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE daemon_sessions SET alive_at = ?2 WHERE id = ?1",
+            params![id, now_ms],
+        )?;
+        Ok(())
+    }
+
+    pub fn end_session(&self, id: i64, now_ms: i64) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE daemon_sessions SET alive_at = ?2, stopped_at = ?2 WHERE id = ?1",
+            params![id, now_ms],
+        )?;
+        Ok(())
+    }
+
+    /// The gaps between daemon sessions that overlap `[from, to)`, clipped to it.
+    pub fn downtime(&self, from: i64, to: i64) -> Result<Vec<Gap>, StoreError> {
+        let c = self.conn();
+        let mut stmt = c.prepare(
+            "SELECT started_at, coalesce(stopped_at, alive_at), stopped_at IS NOT NULL
+             FROM daemon_sessions ORDER BY started_at, id",
+        )?;
+        let sessions = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, bool>(2)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut gaps = Vec::new();
+        for w in sessions.windows(2) {
+            let ((_, end, clean), (next_start, _, _)) = (w[0], w[1]);
+            // A gap shorter than a heartbeat is not downtime (a crash's last beat is up to a
+            // minute old), except after a clean stop.
+            if next_start > end && (clean || next_start - end > HEARTBEAT_MS) {
+                let (a, b) = (end.max(from), next_start.min(to));
+                if a < b {
+                    gaps.push(Gap {
+                        from_ms: a,
+                        to_ms: b,
+                        clean,
+                    });
+                }
+            }
+        }
+        Ok(gaps)
+    }
+
+    /// Ledger rows whose slot is in `[from_ms, to_ms)`, oldest first.
+    pub fn runs_between(&self, from_ms: i64, to_ms: i64) -> Result<Vec<RunRow>, StoreError> {
+        let c = self.conn();
+        let mut stmt = c.prepare(
+            "SELECT id, job, trigger, slot, status, reason, started_at, finished_at, attempts, exit_code,
+                    duration_ms, error, NULL, boot_id
+             FROM runs WHERE slot >= ?1 AND slot < ?2 ORDER BY slot, id",
+        )?;
+        let rows = stmt
+            .query_map(params![from_ms.div_euclid(1000), to_ms.div_euclid(1000)], |r| {
+                Ok(RunRow {
+                    id: r.get(0)?,
+                    job: r.get(1)?,
+                    trigger: r.get(2)?,
+                    slot: r.get(3)?,
+                    status: r.get(4)?,
+                    reason: r.get(5)?,
+                    started_at: r.get(6)?,
+                    finished_at: r.get(7)?,
+                    attempts: r.get(8)?,
+                    exit_code: r.get(9)?,
+                    duration_ms: r.get(10)?,
+                    error: r.get(11)?,
+                    output_tail: r.get(12)?,
+                    boot_id: r.get(13)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Every (job, metric) the ledger holds, by index seeks (one per pair, not a scan).
+    pub fn metric_keys(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let c = self.conn();
+        let mut keys = Vec::new();
+        let mut stmt = c.prepare(
+            "SELECT job, name FROM metrics WHERE job > ?1 OR (job = ?1 AND name > ?2)
+             ORDER BY job, name LIMIT 1",
+        )?;
+        let mut last = (String::new(), String::new());
+        while let Some(k) = stmt
+            .query_row(params![last.0, last.1], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .optional()?
+        {
+            keys.push(k.clone());
+            last = k;
+        }
+        Ok(keys)
+    }
+
+    /// A metric's samples in `[from, to)`, oldest first: (Unix ms, value).
+    pub fn series(
+        &self,
+        job: &str,
+        name: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, f64)>, StoreError> {
+        let c = self.conn();
+        let mut stmt = c.prepare_cached(
+            "SELECT at, value FROM metrics WHERE job = ?1 AND name = ?2 AND at >= ?3 AND at < ?4 ORDER BY at",
+        )?;
+        let rows = stmt
+            .query_map(params![job, name, from, to], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// The figures of a job's last `n` successful runs: per metric, newest first.
+    pub fn recent_successful_metrics(
+        &self,
+        job: &str,
+        before_run: i64,
+        n: usize,
+    ) -> Result<Vec<(String, f64)>, StoreError> {
+        let c = self.conn();
+        let mut stmt = c.prepare(
+            "SELECT m.name, m.value FROM metrics m
+             WHERE m.run_id IN (SELECT id FROM runs WHERE job = ?1 AND status = 'succeeded' AND id < ?2
+                                ORDER BY id DESC LIMIT ?3)
+             ORDER BY m.run_id DESC",
+        )?;
+        let rows = stmt
+            .query_map(params![job, before_run, n as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// The figures of a job's latest successful run.
+    pub fn latest_metrics(&self, job: &str) -> Result<Vec<(String, f64)>, StoreError> {
+        self.recent_successful_metrics(job, i64::MAX, 1)
+    }
+
+    /// Pins `values` as the job's baseline (replacing earlier pins of the same metrics).
+    pub fn pin_baseline(
+        &self,
+        job: &str,
+        values: &[(String, f64)],
+        label: Option<&str>,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut c = self.conn();
+        let tx = c.transaction()?;
+        for (metric, value) in values {
+            tx.execute(
+                "INSERT INTO baselines (job, metric, value, pinned_at, label) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (job, metric) DO UPDATE SET value = excluded.value,
+                    pinned_at = excluded.pinned_at, label = excluded.label",
+                params![job, metric, value, now_ms, label],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn baselines(&self) -> Result<Vec<Baseline>, StoreError> {
+        let c = self.conn();
+        let mut stmt = c.prepare(
+            "SELECT job, metric, value, pinned_at, label FROM baselines ORDER BY job, metric",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(Baseline {
+                    job: r.get(0)?,
+                    metric: r.get(1)?,
+                    value: r.get(2)?,
+                    pinned_at: r.get(3)?,
+                    label: r.get(4)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Notices created in `[from, to)`.
+    pub fn notices_between(&self, from: i64, to: i64) -> Result<Vec<NoticeRow>, StoreError> {
+        let c = self.conn();
+        let mut stmt = c.prepare(
+            "SELECT channel, key, status, created_at, last_error FROM outbox
+             WHERE created_at >= ?1 AND created_at < ?2 ORDER BY created_at, id",
+        )?;
+        let rows = stmt
+            .query_map(params![from, to], |r| {
+                Ok(NoticeRow {
+                    channel: r.get(0)?,
+                    key: r.get(1)?,
+                    status: r.get(2)?,
+                    created_at: r.get(3)?,
+                    last_error: r.get(4)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+}
