@@ -8,6 +8,7 @@ pub mod http;
 pub mod monitor;
 pub mod ollama;
 mod output;
+pub mod report;
 #[doc(hidden)]
 pub mod scripted;
 
@@ -30,6 +31,7 @@ pub enum ActionSpec {
     OllamaBench(ollama::bench::BenchSpec),
     OllamaStatus(ollama::status::StatusSpec),
     Monitor(monitor::MonitorSpec),
+    Report(Box<crate::report::ReportSpec>),
     /// Test support: a scripted action (not available in job files).
     #[doc(hidden)]
     Scripted(std::sync::Arc<scripted::Script>),
@@ -48,6 +50,7 @@ impl ActionSpec {
             ActionSpec::OllamaBench(_) => "ollama.bench",
             ActionSpec::OllamaStatus(_) => "ollama.status",
             ActionSpec::Monitor(_) => "monitor",
+            ActionSpec::Report(_) => "report",
             ActionSpec::Scripted(_) => "scripted",
         }
     }
@@ -78,6 +81,12 @@ impl ActionSpec {
             ActionSpec::OllamaBench(b) => format!("bench {} x{} at {}", b.model, b.rounds, b.url),
             ActionSpec::OllamaStatus(s) => format!("status of {}", s.url),
             ActionSpec::Monitor(m) => m.summary(),
+            ActionSpec::Report(r) => format!(
+                "report {} ({}) into {}",
+                r.template,
+                r.lang.code(),
+                r.out_dir.display()
+            ),
             ActionSpec::Scripted(_) => "scripted".into(),
         }
     }
@@ -128,6 +137,7 @@ impl ActionSpec {
             ActionSpec::OllamaBench(b) => ollama::bench::run(b, ctx).await,
             ActionSpec::OllamaStatus(s) => ollama::status::run(s, ctx).await,
             ActionSpec::Monitor(m) => monitor::run(m, ctx).await,
+            ActionSpec::Report(r) => report::run(r, ctx).await,
             ActionSpec::Scripted(s) => s.run(ctx).await,
         }
     }

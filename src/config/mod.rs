@@ -79,8 +79,7 @@ pub fn load(sources: &Sources) -> Loaded {
     errors.extend(job_errors);
     let templates_dir = global
         .templates_dir
-        .as_ref()
-        .map(|d| base.join(d))
+        .clone()
         .unwrap_or_else(|| base.join("templates"));
     Loaded {
         global,
@@ -99,16 +98,22 @@ pub fn load_global(path: Option<&Path>) -> (GlobalConfig, Vec<Diagnostic>, PathB
         None => (PathBuf::from("clawcron.yaml"), false),
     };
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let resolve = |mut g: GlobalConfig| {
+        g.templates_dir =
+            Some(base.join(g.templates_dir.take().unwrap_or_else(|| "templates".into())));
+        g.base_dir = base.clone();
+        g
+    };
     if !required && !path.exists() {
-        return (GlobalConfig::default(), Vec::new(), base);
+        return (resolve(GlobalConfig::default()), Vec::new(), base);
     }
     let result = read_text(&path).and_then(|text| {
         let raw: raw::RawGlobal = parse_yaml(&path, &text, &[])?;
         validate::global(&path, &text, raw)
     });
     match result {
-        Ok(global) => (global, Vec::new(), base),
-        Err(errors) => (GlobalConfig::default(), errors, base),
+        Ok(global) => (resolve(global), Vec::new(), base),
+        Err(errors) => (resolve(GlobalConfig::default()), errors, base),
     }
 }
 

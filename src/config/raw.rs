@@ -180,6 +180,38 @@ pub struct RawRun {
     #[serde(rename = "ollama.status")]
     pub ollama_status: Option<S<RawOllamaStatus>>,
     pub monitor: Option<S<RawMonitor>>,
+    pub report: Option<S<RawReport>>,
+}
+
+/// `run: { report: {...} }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReport {
+    pub title: Option<S<String>>,
+    pub template: Option<S<String>>,
+    pub lang: Option<S<String>>,
+    pub period: Option<S<String>>,
+    pub out_dir: Option<S<String>>,
+    pub send_to: Option<S<Vec<S<String>>>>,
+    pub sources: Option<S<BTreeMap<String, S<String>>>>,
+    pub evidence: Option<S<RawEvidence>>,
+    pub checks: Option<S<Vec<S<RawCheck>>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEvidence {
+    pub container: Option<S<String>>,
+    pub docker_host: Option<S<String>>,
+    pub ollama_url: Option<S<String>>,
+    pub min_docker_memory_gib: Option<S<u32>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCheck {
+    pub name: S<String>,
+    pub run: S<RawRun>,
 }
 
 /// `run: { monitor: { probes: { NAME: { <job kind> }, ... } } }`.

@@ -13,7 +13,10 @@ pub struct GlobalConfig {
     pub timezone: Tz,
     pub state_dir: Option<PathBuf>,
     pub jobs_dir: Option<PathBuf>,
+    /// Resolved by the loader: `templates_dir`, else `templates/` beside clawcron.yaml.
     pub templates_dir: Option<PathBuf>,
+    /// The folder relative paths in clawcron.yaml (and report folders) are resolved against.
+    pub base_dir: PathBuf,
     pub max_concurrent_runs: usize,
     /// How long running jobs may take to finish after SIGTERM before they are killed.
     pub shutdown_grace: Duration,
@@ -36,6 +39,7 @@ impl Default for GlobalConfig {
             state_dir: None,
             jobs_dir: None,
             templates_dir: None,
+            base_dir: PathBuf::new(),
             max_concurrent_runs: 16,
             shutdown_grace: Duration::from_secs(30),
             kill_grace: Duration::from_secs(5),

@@ -243,8 +243,18 @@ fn enqueue_for(
     payload: &serde_json::Value,
     now_ms: i64,
 ) -> usize {
-    job.notify
-        .to
+    enqueue_to(store, &job.notify.to, key, payload, now_ms)
+}
+
+/// Queues `payload` for each of `channels`, keyed `<key>:<channel>`; returns how many were new.
+pub fn enqueue_to(
+    store: &Store,
+    channels: &[String],
+    key: &str,
+    payload: &serde_json::Value,
+    now_ms: i64,
+) -> usize {
+    channels
         .iter()
         .map(|channel| {
             usize::from(enqueue(

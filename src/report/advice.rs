@@ -86,9 +86,18 @@ impl Observed {
             };
             if let Some(name) = &ev.container {
                 let c = docker
-                    .inspect_container(name, None::<bollard::query_parameters::InspectContainerOptions>)
+                    .inspect_container(
+                        name,
+                        None::<bollard::query_parameters::InspectContainerOptions>,
+                    )
                     .await
-                    .map_err(|e| crate::action::docker::describe(&e, &crate::action::docker::Target::Name(name.clone()), &host))?;
+                    .map_err(|e| {
+                        crate::action::docker::describe(
+                            &e,
+                            &crate::action::docker::Target::Name(name.clone()),
+                            &host,
+                        )
+                    })?;
                 facts.container_limit = c.host_config.and_then(|h| h.memory).map(|m| m as f64);
                 facts.oom_killed = c.state.and_then(|s| s.oom_killed);
             }
@@ -99,18 +108,34 @@ impl Observed {
                 .ollama_url
                 .as_deref()
                 .ok_or_else(|| "no ollama_url".to_string())?;
-            let client = crate::action::ollama::Client::new(url, Some(tokio::time::Instant::now() + timeout))
-                .map_err(|e| e.message)?;
-            let ps = client.get("/api/ps").await.map_err(|e| format!("Ollama at {url}: {}", e.message))?;
+            let client = crate::action::ollama::Client::new(
+                url,
+                Some(tokio::time::Instant::now() + timeout),
+            )
+            .map_err(|e| e.message)?;
+            let ps = client
+                .get("/api/ps")
+                .await
+                .map_err(|e| format!("Ollama at {url}: {}", e.message))?;
             Ok::<_, String>(
                 ps.get("models")
                     .and_then(|m| m.as_array())
                     .map(|a| {
                         a.iter()
                             .map(|m| LoadedModel {
-                                name: m.get("name").and_then(|n| n.as_str()).unwrap_or("?").to_string(),
-                                size: m.get("size").and_then(serde_json::Value::as_f64).unwrap_or(0.0),
-                                size_vram: m.get("size_vram").and_then(serde_json::Value::as_f64).unwrap_or(0.0),
+                                name: m
+                                    .get("name")
+                                    .and_then(|n| n.as_str())
+                                    .unwrap_or("?")
+                                    .to_string(),
+                                size: m
+                                    .get("size")
+                                    .and_then(serde_json::Value::as_f64)
+                                    .unwrap_or(0.0),
+                                size_vram: m
+                                    .get("size_vram")
+                                    .and_then(serde_json::Value::as_f64)
+                                    .unwrap_or(0.0),
                             })
                             .collect()
                     })
@@ -147,7 +172,11 @@ impl Observed {
                 .map(str::to_string)
                 .or(r.error)
                 .unwrap_or_default();
-            checks.push((check.name.clone(), ok, crate::redact::scrub(seen.trim()).into_owned()));
+            checks.push((
+                check.name.clone(),
+                ok,
+                crate::redact::scrub(seen.trim()).into_owned(),
+            ));
         }
         Observed {
             docker,
@@ -187,18 +216,46 @@ pub fn recommend(
         .iter()
         .find(|a| a.job == s.memory_alert.0 && a.rule == s.memory_alert.1)
         .filter(|a| a.fired > 0 || a.state == "firing");
-    let oom = matches!(&observed.docker, Ok(DockerFacts { oom_killed: Some(true), .. }));
+    let oom = matches!(
+        &observed.docker,
+        Ok(DockerFacts {
+            oom_killed: Some(true),
+            ..
+        })
+    );
     if mem_alert.is_some() || oom {
         let mut ev = Vec::new();
         if let Some(a) = mem_alert {
-            let peak = a.peak.map(|p| format!(", peak {} %", fmt_num(p, 1, lang))).unwrap_or_default();
+            let peak = a
+                .peak
+                .map(|p| format!(", peak {} %", fmt_num(p, 1, lang)))
+                .unwrap_or_default();
             ev.push(match lang {
-                Lang::En => format!("{} fired {} time(s), firing {} in all{peak}", a.rule, a.fired, crate::config::duration::format(std::time::Duration::from_millis(a.firing_ms.max(0) as u64))),
-                Lang::Fr => format!("{} déclenchée {} fois, active {} au total{}", a.rule, a.fired, crate::config::duration::format(std::time::Duration::from_millis(a.firing_ms.max(0) as u64)), peak.replace("peak", "pic")),
+                Lang::En => format!(
+                    "{} fired {} time(s), firing {} in all{peak}",
+                    a.rule,
+                    a.fired,
+                    crate::config::duration::format(std::time::Duration::from_millis(
+                        a.firing_ms.max(0) as u64
+                    ))
+                ),
+                Lang::Fr => format!(
+                    "{} déclenchée {} fois, active {} au total{}",
+                    a.rule,
+                    a.fired,
+                    crate::config::duration::format(std::time::Duration::from_millis(
+                        a.firing_ms.max(0) as u64
+                    )),
+                    peak.replace("peak", "pic")
+                ),
             });
         }
         if oom {
-            ev.push(t(lang, "the container was killed for lack of memory (OOMKilled)", "le conteneur a été tué faute de mémoire (OOMKilled)"));
+            ev.push(t(
+                lang,
+                "the container was killed for lack of memory (OOMKilled)",
+                "le conteneur a été tué faute de mémoire (OOMKilled)",
+            ));
         }
         out.push(Recommendation {
             id: "memory".into(),
@@ -219,7 +276,11 @@ pub fn recommend(
         let against = m
             .baseline
             .map(|b| (b, t(lang, "the baseline", "la référence")))
-            .or_else(|| m.previous.as_ref().map(|p| (p.median, t(lang, "last week", "la semaine précédente"))));
+            .or_else(|| {
+                m.previous
+                    .as_ref()
+                    .map(|p| (p.median, t(lang, "last week", "la semaine précédente")))
+            });
         if let Some((before, what)) = against
             && before > 0.0
             && this.median < 0.8 * before
@@ -227,7 +288,21 @@ pub fn recommend(
             let gpu = match &observed.ollama {
                 Ok(models) if !models.is_empty() => models
                     .iter()
-                    .map(|m| format!("{} {} %", m.name, fmt_num(if m.size > 0.0 { m.size_vram / m.size * 100.0 } else { 0.0 }, 0, lang)))
+                    .map(|m| {
+                        format!(
+                            "{} {} %",
+                            m.name,
+                            fmt_num(
+                                if m.size > 0.0 {
+                                    m.size_vram / m.size * 100.0
+                                } else {
+                                    0.0
+                                },
+                                0,
+                                lang
+                            )
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join(", "),
                 Ok(_) => t(lang, "no model loaded", "aucun modèle chargé"),
@@ -276,8 +351,13 @@ pub fn recommend(
 
     // Container memory creeping up through the week: is the nightly restart doing its job?
     let (job, name) = &s.memory_percent;
-    let series = store.series(job, name, ctx.report.period.start_ms, ctx.report.period.end_ms)?;
-    if let Some((first, last, days)) = daily_trend(&series) {
+    let series = store.series(
+        job,
+        name,
+        ctx.report.period.start_ms,
+        ctx.report.period.end_ms,
+    )?;
+    if let Some((first, last, days)) = daily_trend(&series, spec.timezone) {
         let per_day = (last - first) / days as f64;
         if days >= 2 && per_day > 2.0 {
             let restarts: Vec<&super::context::JobStats> =
@@ -308,23 +388,31 @@ pub fn recommend(
     Ok(out)
 }
 
-/// The first and last daily medians of a series and how many days apart they are.
-fn daily_trend(series: &[(i64, f64)]) -> Option<(f64, f64, i64)> {
-    let mut days: std::collections::BTreeMap<i64, Vec<f64>> = std::collections::BTreeMap::new();
+/// The first and last daily medians (local days) of a series and how many days apart they are.
+fn daily_trend(series: &[(i64, f64)], tz: chrono_tz::Tz) -> Option<(f64, f64, i64)> {
+    let mut days: std::collections::BTreeMap<chrono::NaiveDate, Vec<f64>> =
+        std::collections::BTreeMap::new();
     for (at, v) in series {
-        days.entry(at.div_euclid(86_400_000)).or_default().push(*v);
+        let d = crate::schedule::to_utc(at.div_euclid(1000))
+            .with_timezone(&tz)
+            .date_naive();
+        days.entry(d).or_default().push(*v);
     }
     let first = days.iter().next()?;
     let last = days.iter().next_back()?;
     Some((
         super::stats::median(first.1)?,
         super::stats::median(last.1)?,
-        last.0 - first.0,
+        (*last.0 - *first.0).num_days(),
     ))
 }
 
 /// The checklist, ticked from evidence.
-pub fn checklist(spec: &ReportSpec, store: &Store, observed: &Observed) -> Result<Vec<CheckLine>, StoreError> {
+pub fn checklist(
+    spec: &ReportSpec,
+    store: &Store,
+    observed: &Observed,
+) -> Result<Vec<CheckLine>, StoreError> {
     let lang = spec.lang;
     let not_observed = |why: &str| format!("{} ({why})", t(lang, "not observed", "non observé"));
     let mut out = Vec::new();
@@ -338,10 +426,20 @@ pub fn checklist(spec: &ReportSpec, store: &Store, observed: &Observed) -> Resul
             };
             CheckLine {
                 item: t(lang, "Docker memory raised", "Mémoire Docker augmentée"),
-                ok: Some(gib(d.engine_memory) + 0.05 >= f64::from(spec.evidence.min_docker_memory_gib)),
+                ok: Some(
+                    gib(d.engine_memory) + 0.05 >= f64::from(spec.evidence.min_docker_memory_gib),
+                ),
                 observed: match lang {
-                    Lang::En => format!("the engine has {} GiB (at least {} wanted); container limit {limit}", fmt_num(gib(d.engine_memory), 1, lang), spec.evidence.min_docker_memory_gib),
-                    Lang::Fr => format!("le moteur a {} Gio (au moins {} voulus) ; limite du conteneur {limit}", fmt_num(gib(d.engine_memory), 1, lang), spec.evidence.min_docker_memory_gib),
+                    Lang::En => format!(
+                        "the engine has {} GiB (at least {} wanted); container limit {limit}",
+                        fmt_num(gib(d.engine_memory), 1, lang),
+                        spec.evidence.min_docker_memory_gib
+                    ),
+                    Lang::Fr => format!(
+                        "le moteur a {} Gio (au moins {} voulus) ; limite du conteneur {limit}",
+                        fmt_num(gib(d.engine_memory), 1, lang),
+                        spec.evidence.min_docker_memory_gib
+                    ),
                 },
             }
         }
@@ -356,14 +454,29 @@ pub fn checklist(spec: &ReportSpec, store: &Store, observed: &Observed) -> Resul
         Ok(models) if !models.is_empty() => {
             let shares: Vec<(String, f64)> = models
                 .iter()
-                .map(|m| (m.name.clone(), if m.size > 0.0 { m.size_vram / m.size * 100.0 } else { 0.0 }))
+                .map(|m| {
+                    (
+                        m.name.clone(),
+                        if m.size > 0.0 {
+                            m.size_vram / m.size * 100.0
+                        } else {
+                            0.0
+                        },
+                    )
+                })
                 .collect();
             CheckLine {
                 item: t(lang, "Models run on the GPU", "Modèles sur le GPU"),
                 ok: Some(shares.iter().all(|(_, s)| *s >= 99.5)),
                 observed: shares
                     .iter()
-                    .map(|(n, s)| format!("{n}: {} % {}", fmt_num(*s, 0, lang), t(lang, "in GPU memory", "en mémoire GPU")))
+                    .map(|(n, s)| {
+                        format!(
+                            "{n}: {} % {}",
+                            fmt_num(*s, 0, lang),
+                            t(lang, "in GPU memory", "en mémoire GPU")
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join(", "),
             }
@@ -384,26 +497,47 @@ pub fn checklist(spec: &ReportSpec, store: &Store, observed: &Observed) -> Resul
     let runs = store.history(Some(preload), 50)?;
     let this_boot: Vec<&crate::store::RunRow> = runs
         .iter()
-        .filter(|r| !observed.boot_id.is_empty() && r.boot_id.as_deref() == Some(observed.boot_id.as_str()))
+        .filter(|r| {
+            !observed.boot_id.is_empty() && r.boot_id.as_deref() == Some(observed.boot_id.as_str())
+        })
         .filter(|r| r.status != "skipped")
         .collect();
-    let item = t(lang, "Models preloaded this boot", "Modèles préchargés depuis le démarrage");
+    let item = t(
+        lang,
+        "Models preloaded this boot",
+        "Modèles préchargés depuis le démarrage",
+    );
     out.push(match this_boot.iter().find(|r| r.status == "succeeded") {
         Some(r) => CheckLine {
             item,
             ok: Some(true),
-            observed: format!("{preload} {} {}", t(lang, "succeeded at", "réussi le"), fmt_time(r.finished_at, spec.timezone)),
+            observed: format!(
+                "{preload} {} {}",
+                t(lang, "succeeded at", "réussi le"),
+                fmt_time(r.finished_at, spec.timezone)
+            ),
         },
         None => match this_boot.first() {
             Some(r) => CheckLine {
                 item,
                 ok: Some(false),
-                observed: format!("{preload}: {} {}", r.status, r.error.clone().unwrap_or_default()),
+                observed: format!(
+                    "{preload}: {} {}",
+                    r.status,
+                    r.error.clone().unwrap_or_default()
+                ),
             },
             None => CheckLine {
                 item,
                 ok: None,
-                observed: not_observed(&format!("{preload} {}", t(lang, "has not run this boot", "n'a pas tourné depuis le démarrage"))),
+                observed: not_observed(&format!(
+                    "{preload} {}",
+                    t(
+                        lang,
+                        "has not run this boot",
+                        "n'a pas tourné depuis le démarrage"
+                    )
+                )),
             },
         },
     });
@@ -411,7 +545,11 @@ pub fn checklist(spec: &ReportSpec, store: &Store, observed: &Observed) -> Resul
         out.push(CheckLine {
             item: name.clone(),
             ok: Some(*ok),
-            observed: if seen.is_empty() { t(lang, "(no output)", "(pas de sortie)") } else { seen.clone() },
+            observed: if seen.is_empty() {
+                t(lang, "(no output)", "(pas de sortie)")
+            } else {
+                seen.clone()
+            },
         });
     }
     Ok(out)

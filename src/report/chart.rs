@@ -64,7 +64,10 @@ fn draw(spec: &ChartSpec<'_>, out: &mut String) -> DrawResult {
         hi = hi.max(b);
     }
     let pad = ((hi - lo) * 0.1).max(hi.abs() * 0.05).max(1e-9);
-    let (lo, hi) = ((lo - pad).max(if lo >= 0.0 { 0.0 } else { f64::MIN }), hi + pad);
+    let (lo, hi) = (
+        (lo - pad).max(if lo >= 0.0 { 0.0 } else { f64::MIN }),
+        hi + pad,
+    );
     let tz = spec.timezone;
     let span_days = (x1 - x0) as f64 / 86_400_000.0;
     let date = move |ms: &i64| {
@@ -98,10 +101,7 @@ fn draw(spec: &ChartSpec<'_>, out: &mut String) -> DrawResult {
         .label("measured")
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], ink.stroke_width(2)));
     if pts.len() <= 120 {
-        chart.draw_series(
-            pts.iter()
-                .map(|p| Circle::new(*p, 3, ink.filled())),
-        )?;
+        chart.draw_series(pts.iter().map(|p| Circle::new(*p, 3, ink.filled())))?;
     }
     if let Some(b) = spec.baseline {
         chart
@@ -156,7 +156,10 @@ mod tests {
         assert!(svg.contains(">\ntokens/s\n<") || svg.contains("tokens/s"));
         assert!(svg.contains("<circle"), "markers");
         assert!(svg.contains("baseline (before)"));
-        assert!(svg.contains("/01") || svg.contains("/12"), "dates on the time axis");
+        assert!(
+            svg.contains("/01") || svg.contains("/12"),
+            "dates on the time axis"
+        );
         let empty = line_chart(&ChartSpec {
             title: "Latency",
             unit: "ms",

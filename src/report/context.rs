@@ -33,6 +33,8 @@ pub struct ReportInfo {
     pub generated_at_ms: i64,
     pub period: Period,
     pub previous: Period,
+    /// `job/metric` keys of the headline figures (the recommendations read the same).
+    pub sources: BTreeMap<&'static str, String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -195,8 +197,7 @@ pub fn build(
     let mut jobs = Vec::new();
     for id in ids {
         let mine: Vec<&crate::store::RunRow> = this_rows.iter().filter(|r| r.job == id).collect();
-        let before: Vec<&crate::store::RunRow> =
-            prev_rows.iter().filter(|r| r.job == id).collect();
+        let before: Vec<&crate::store::RunRow> = prev_rows.iter().filter(|r| r.job == id).collect();
         let c = counts(&mine);
         let durations: Vec<f64> = mine
             .iter()
@@ -309,6 +310,38 @@ pub fn build(
             generated_at_ms: now_ms,
             period: period.clone(),
             previous,
+            sources: BTreeMap::from([
+                (
+                    "tokens_per_s",
+                    format!(
+                        "{}/{}",
+                        spec.sources.tokens_per_s.0, spec.sources.tokens_per_s.1
+                    ),
+                ),
+                (
+                    "latency_ms",
+                    format!(
+                        "{}/{}",
+                        spec.sources.latency_ms.0, spec.sources.latency_ms.1
+                    ),
+                ),
+                (
+                    "memory_percent",
+                    format!(
+                        "{}/{}",
+                        spec.sources.memory_percent.0, spec.sources.memory_percent.1
+                    ),
+                ),
+                (
+                    "memory_alert",
+                    format!(
+                        "{}/{}",
+                        spec.sources.memory_alert.0, spec.sources.memory_alert.1
+                    ),
+                ),
+                ("restart_job", spec.sources.restart_job.clone()),
+                ("preload_job", spec.sources.preload_job.clone()),
+            ]),
         },
         jobs,
         alerts,
@@ -329,9 +362,10 @@ pub fn build(
 
 fn summary(spec: &ReportSpec, ctx: &Context) -> String {
     let t = &ctx.totals;
-    let rate = t
-        .success_pct
-        .map_or_else(|| no_data(spec.lang).to_string(), |p| format!("{}", fmt_num(p, 1, spec.lang)));
+    let rate = t.success_pct.map_or_else(
+        || no_data(spec.lang).to_string(),
+        |p| format!("{}", fmt_num(p, 1, spec.lang)),
+    );
     let tps = ctx.metrics.get(&format!(
         "{}/{}",
         spec.sources.tokens_per_s.0, spec.sources.tokens_per_s.1
@@ -388,8 +422,14 @@ fn alert_stats(
             .iter()
             .filter(|e| e.job == job && e.rule == rule)
             .collect();
-        let in_period = |e: &&&crate::store::AlertEvent| e.at >= period.start_ms && e.at < period.end_ms;
-        let count = |kind: &str| mine.iter().filter(in_period).filter(|e| e.kind == kind).count();
+        let in_period =
+            |e: &&&crate::store::AlertEvent| e.at >= period.start_ms && e.at < period.end_ms;
+        let count = |kind: &str| {
+            mine.iter()
+                .filter(in_period)
+                .filter(|e| e.kind == kind)
+                .count()
+        };
         // Firing intervals, clipped to the period.
         let mut intervals = Vec::new();
         let mut since: Option<i64> = None;
@@ -428,7 +468,9 @@ fn alert_stats(
             firing_ms: clipped.iter().map(|(a, b)| b - a).sum(),
             peak,
             state: state.map_or_else(|| "ok".to_string(), |s| s.phase.clone()),
-            firing_since_ms: state.and_then(|s| s.since).filter(|_| state.is_some_and(|s| s.phase == "firing")),
+            firing_since_ms: state
+                .and_then(|s| s.since)
+                .filter(|_| state.is_some_and(|s| s.phase == "firing")),
             describe,
             job,
             rule,
@@ -481,6 +523,43 @@ fn peak_while_firing(
     Ok(peak)
 }
 
+/// One point per local day: the day's `p`-th percentile, stamped at local noon.
+pub fn per_day(points: &[(i64, f64)], p: f64, tz: chrono_tz::Tz) -> Vec<(i64, f64)> {
+    use chrono::TimeZone;
+    let mut days: BTreeMap<chrono::NaiveDate, Vec<f64>> = BTreeMap::new();
+    for (at, v) in points {
+        let d = crate::schedule::to_utc(at.div_euclid(1000))
+            .with_timezone(&tz)
+            .date_naive();
+        days.entry(d).or_default().push(*v);
+    }
+    days.into_iter()
+        .filter_map(|(d, v)| {
+            let noon = tz
+                .from_local_datetime(&d.and_hms_opt(12, 0, 0)?)
+                .earliest()?
+                .timestamp_millis();
+            Some((noon, stats::percentile(&v, p)?))
+        })
+        .collect()
+}
+
+/// A duration in milliseconds as people read it: `850 ms`, `12.4 s`, `3 min 20 s`, `1 h 05 min`.
+pub fn fmt_duration(ms: f64) -> String {
+    let ms = ms.max(0.0);
+    if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else if ms < 60_000.0 {
+        format!("{:.1} s", ms / 1000.0)
+    } else if ms < 3_600_000.0 {
+        let s = (ms / 1000.0).round() as u64;
+        format!("{} min {:02} s", s / 60, s % 60)
+    } else {
+        let m = (ms / 60_000.0).round() as u64;
+        format!("{} h {:02} min", m / 60, m % 60)
+    }
+}
+
 pub fn no_data(lang: Lang) -> &'static str {
     match lang {
         Lang::En => "no data",
@@ -506,7 +585,11 @@ pub fn fmt_num(v: f64, digits: usize, lang: Lang) -> String {
         }
         grouped.push(ch);
     }
-    let sign = if v < 0.0 && s.chars().any(|c| c != '0' && c != '.') { "-" } else { "" };
+    let sign = if v < 0.0 && s.chars().any(|c| c != '0' && c != '.') {
+        "-"
+    } else {
+        ""
+    };
     if frac.is_empty() {
         format!("{sign}{grouped}")
     } else {
@@ -517,7 +600,13 @@ pub fn fmt_num(v: f64, digits: usize, lang: Lang) -> String {
 /// A change in percent with its sign: `+12.3 %`, `-4.0 %`.
 pub fn fmt_pct(v: f64, lang: Lang) -> String {
     let n = fmt_num(v.abs(), 1, lang);
-    let sign = if v > 0.0 { "+" } else if v < 0.0 { "-" } else { "±" };
+    let sign = if v > 0.0 {
+        "+"
+    } else if v < 0.0 {
+        "-"
+    } else {
+        "±"
+    };
     format!("{sign}{n} %")
 }
 
@@ -531,12 +620,15 @@ pub fn functions<'a>(
 ) -> impl Fn(&mut minijinja::Environment<'_>) + 'a {
     move |env| {
         let lang = spec.lang;
-        env.add_filter("num", move |v: Option<f64>, digits: Option<usize>| -> String {
-            v.map_or_else(
-                || no_data(lang).to_string(),
-                |v| fmt_num(v, digits.unwrap_or(1), lang),
-            )
-        });
+        env.add_filter(
+            "num",
+            move |v: Option<f64>, digits: Option<usize>| -> String {
+                v.map_or_else(
+                    || no_data(lang).to_string(),
+                    |v| fmt_num(v, digits.unwrap_or(1), lang),
+                )
+            },
+        );
         env.add_filter("pct", move |v: Option<f64>| -> String {
             v.map_or_else(|| no_data(lang).to_string(), |v| fmt_pct(v, lang))
         });
@@ -552,6 +644,9 @@ pub fn functions<'a>(
                 },
             )
         });
+        env.add_filter("dur", move |ms: Option<f64>| -> String {
+            ms.map_or_else(|| no_data(lang).to_string(), |ms| fmt_duration(ms))
+        });
         env.add_function("percentile", |values: Vec<f64>, p: f64| -> Option<f64> {
             stats::percentile(&values, p)
         });
@@ -559,7 +654,10 @@ pub fn functions<'a>(
         let end = period.end_ms;
         env.add_function(
             "series",
-            move |job: String, metric: String, days: Option<i64>| -> Result<Vec<(i64, f64)>, minijinja::Error> {
+            move |job: String,
+                  metric: String,
+                  days: Option<i64>|
+                  -> Result<Vec<(i64, f64)>, minijinja::Error> {
                 let from = end - days.unwrap_or(30) * DAY_MS;
                 let pts = store_s.series(&job, &metric, from, end).map_err(|e| {
                     minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string())
@@ -570,13 +668,26 @@ pub fn functions<'a>(
         let store_c = store.clone();
         env.add_function(
             "chart",
-            move |job: String, metric: String, kwargs: minijinja::value::Kwargs| -> Result<minijinja::Value, minijinja::Error> {
+            move |job: String,
+                  metric: String,
+                  kwargs: minijinja::value::Kwargs|
+                  -> Result<minijinja::Value, minijinja::Error> {
                 let days: i64 = kwargs.get::<Option<i64>>("days")?.unwrap_or(30);
-                let title: String = kwargs.get::<Option<String>>("title")?.unwrap_or_else(|| metric.clone());
+                let title: String = kwargs
+                    .get::<Option<String>>("title")?
+                    .unwrap_or_else(|| metric.clone());
                 let unit: String = kwargs.get::<Option<String>>("unit")?.unwrap_or_default();
+                let daily: Option<f64> = kwargs.get::<Option<f64>>("daily")?;
                 kwargs.assert_all_used()?;
-                let err = |e: StoreError| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string());
-                let pts = store_c.series(&job, &metric, end - days * DAY_MS, end).map_err(err)?;
+                let err = |e: StoreError| {
+                    minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string())
+                };
+                let mut pts = store_c
+                    .series(&job, &metric, end - days * DAY_MS, end)
+                    .map_err(err)?;
+                if let Some(p) = daily {
+                    pts = per_day(&pts, p, tz);
+                }
                 let baseline = store_c
                     .baselines()
                     .map_err(err)?

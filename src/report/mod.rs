@@ -49,7 +49,8 @@ impl PeriodSpec {
             "last-week" => Ok(PeriodSpec::LastWeek),
             "this-week" => Ok(PeriodSpec::ThisWeek),
             _ => {
-                let bad = || format!("`{s}` is not last-week, this-week or an ISO week like 2026-W47");
+                let bad =
+                    || format!("`{s}` is not last-week, this-week or an ISO week like 2026-W47");
                 let (y, w) = s.split_once("-W").ok_or_else(bad)?;
                 let year: i32 = y.parse().map_err(|_| bad())?;
                 let week: u32 = w.parse().map_err(|_| bad())?;
@@ -92,9 +93,10 @@ impl Period {
     pub fn week_of(monday: NaiveDate, tz: Tz) -> Period {
         let midnight = |d: NaiveDate| {
             let naive = d.and_hms_opt(0, 0, 0).unwrap_or_default();
-            tz.from_local_datetime(&naive)
-                .earliest()
-                .map_or_else(|| naive.and_utc().timestamp_millis(), |t| t.timestamp_millis())
+            tz.from_local_datetime(&naive).earliest().map_or_else(
+                || naive.and_utc().timestamp_millis(),
+                |t| t.timestamp_millis(),
+            )
         };
         let w = monday.iso_week();
         Period {
@@ -245,11 +247,7 @@ pub fn render(
 
 /// Writes `<out_dir>/<job>-<period>.md` and `.html` (each through a temporary file and a
 /// rename, so a reader never sees half a report); returns their paths.
-pub fn write(
-    spec: &ReportSpec,
-    job: &str,
-    r: &Rendered,
-) -> std::io::Result<(PathBuf, PathBuf)> {
+pub fn write(spec: &ReportSpec, job: &str, r: &Rendered) -> std::io::Result<(PathBuf, PathBuf)> {
     std::fs::create_dir_all(&spec.out_dir)?;
     let suffix = match spec.lang {
         Lang::En => String::new(),
@@ -280,7 +278,9 @@ mod tests {
             .timestamp_millis();
         let p = PeriodSpec::LastWeek.resolve(now, tz);
         assert_eq!(p.label, "2026-W47");
-        let start = chrono::Utc.with_ymd_and_hms(2026, 11, 15, 23, 0, 0).unwrap();
+        let start = chrono::Utc
+            .with_ymd_and_hms(2026, 11, 15, 23, 0, 0)
+            .unwrap();
         assert_eq!(p.start_ms, start.timestamp_millis());
         assert_eq!(p.end_ms - p.start_ms, 7 * 86_400_000);
         assert_eq!(p.previous(tz).label, "2026-W46");

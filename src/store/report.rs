@@ -73,7 +73,11 @@ impl Store {
         )?;
         let sessions = stmt
             .query_map([], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, bool>(2)?))
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, bool>(2)?,
+                ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
         let mut gaps = Vec::new();
@@ -104,24 +108,27 @@ impl Store {
              FROM runs WHERE slot >= ?1 AND slot < ?2 ORDER BY slot, id",
         )?;
         let rows = stmt
-            .query_map(params![from_ms.div_euclid(1000), to_ms.div_euclid(1000)], |r| {
-                Ok(RunRow {
-                    id: r.get(0)?,
-                    job: r.get(1)?,
-                    trigger: r.get(2)?,
-                    slot: r.get(3)?,
-                    status: r.get(4)?,
-                    reason: r.get(5)?,
-                    started_at: r.get(6)?,
-                    finished_at: r.get(7)?,
-                    attempts: r.get(8)?,
-                    exit_code: r.get(9)?,
-                    duration_ms: r.get(10)?,
-                    error: r.get(11)?,
-                    output_tail: r.get(12)?,
-                    boot_id: r.get(13)?,
-                })
-            })?
+            .query_map(
+                params![from_ms.div_euclid(1000), to_ms.div_euclid(1000)],
+                |r| {
+                    Ok(RunRow {
+                        id: r.get(0)?,
+                        job: r.get(1)?,
+                        trigger: r.get(2)?,
+                        slot: r.get(3)?,
+                        status: r.get(4)?,
+                        reason: r.get(5)?,
+                        started_at: r.get(6)?,
+                        finished_at: r.get(7)?,
+                        attempts: r.get(8)?,
+                        exit_code: r.get(9)?,
+                        duration_ms: r.get(10)?,
+                        error: r.get(11)?,
+                        output_tail: r.get(12)?,
+                        boot_id: r.get(13)?,
+                    })
+                },
+            )?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
