@@ -386,3 +386,189 @@ Down 2 h 30 min in all:
 fn artifacts() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/report-artifacts")
 }
+
+/// Headless Chromium (Debian's `chromium`), or why not. Required in CI.
+fn chromium() -> Option<&'static str> {
+    for bin in ["chromium", "chromium-browser", "google-chrome"] {
+        if std::process::Command::new(bin)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
+            return Some(bin);
+        }
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "chromium is needed in CI (.ci/run installs it)"
+    );
+    eprintln!("skipped: no chromium here");
+    None
+}
+
+fn headless(bin: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(bin)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--no-first-run",
+        ])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_html_report_renders_in_headless_chromium_with_its_charts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    seed(&store);
+    for lang in [Lang::En, Lang::Fr] {
+        let spec = spec(dir.path(), lang);
+        let r = render(&store, &spec);
+        let (md, html) = clawcron::report::write(&spec, "weekly-report", &r).unwrap();
+        let suffix = if lang == Lang::Fr { ".fr" } else { "" };
+        assert!(
+            md.ends_with(format!("weekly-report-2026-W47{suffix}.md")),
+            "{}",
+            md.display()
+        );
+        assert!(html.ends_with(format!("weekly-report-2026-W47{suffix}.html")));
+        let page = std::fs::read_to_string(&html).unwrap();
+        // Self-contained: no external resource (the SVG namespace is a name, not a fetch).
+        for fetch in [
+            "src=\"http",
+            "href=\"http",
+            "url(http",
+            "<link",
+            "<script",
+            "@import",
+        ] {
+            assert!(!page.contains(fetch), "{fetch} in {page}");
+        }
+        assert_eq!(page.matches("<svg").count(), 3, "three charts");
+        std::fs::write(
+            artifacts().join(format!("weekly-report{suffix}.html")),
+            &page,
+        )
+        .unwrap();
+        if lang == Lang::Fr {
+            assert!(
+                page.contains("<h2>Chiffres clés</h2>") && page.contains("41,0"),
+                "{page}"
+            );
+            assert!(
+                r.markdown.contains(
+                    "| Ollama tokens/s | 41,0 | 43,0 | 50,0 | -18,0 % | 52,0 | -21,2 % |"
+                ),
+                "{}",
+                r.markdown
+            );
+            continue;
+        }
+        let Some(bin) = chromium() else { return };
+        let url = format!("file://{}", html.display());
+        let dom = headless(bin, &["--dump-dom", &url]);
+        let dom_text = String::from_utf8_lossy(&dom.stdout);
+        assert!(
+            dom.status.success(),
+            "{}",
+            String::from_utf8_lossy(&dom.stderr)
+        );
+        assert!(
+            dom_text.contains("<td>gateway-health</td><td class=\"n\">40</td>"),
+            "{dom_text}"
+        );
+        assert!(dom_text.contains("Ollama tokens/s, last 30 days"));
+        let png = artifacts().join("weekly-report.png");
+        let _ = std::fs::remove_file(&png);
+        let shot = headless(
+            bin,
+            &[
+                &format!("--screenshot={}", png.display()),
+                "--window-size=1000,3200",
+                &url,
+            ],
+        );
+        assert!(
+            shot.status.success(),
+            "{}",
+            String::from_utf8_lossy(&shot.stderr)
+        );
+        let bytes = std::fs::read(&png).unwrap();
+        assert_eq!(&bytes[1..4], b"PNG");
+        assert!(
+            bytes.len() > 50_000,
+            "a page with tables and charts, not a blank one: {} bytes",
+            bytes.len()
+        );
+    }
+}
+
+#[test]
+fn an_empty_week_and_a_missing_figure_render_as_no_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let r = render(&store, &spec(dir.path(), Lang::En));
+    assert!(
+        r.markdown.contains(
+            "| Ollama tokens/s | no data | no data | no data | no data | no data | no data |"
+        ),
+        "{}",
+        r.markdown
+    );
+    assert!(r.markdown.contains("| no runs recorded this week |"));
+    assert!(r.markdown.contains("No alert rule recorded anything."));
+    assert!(r.markdown.contains("The daemon ran the whole week."));
+    assert!(
+        r.html.contains("Ollama tokens/s, last 30 days: no data"),
+        "{}",
+        r.html
+    );
+    assert_eq!(
+        r.summary,
+        "2026-W47: 0 runs, no data % succeeded, 0 failed, 0 missed; 0 alert(s) fired; tokens/s median no data"
+    );
+    let fr = render(&store, &spec(dir.path(), Lang::Fr));
+    assert!(
+        fr.markdown.contains("| Ollama tokens/s | pas de données |"),
+        "{}",
+        fr.markdown
+    );
+}
+
+#[test]
+fn a_broken_template_names_its_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let templates = dir.path().join("templates");
+    std::fs::create_dir(&templates).unwrap();
+    std::fs::write(
+        templates.join("mine.md.j2"),
+        "# {{ report.title }}\n\n{% for j in jobs %}\n{{ j.id }\n{% endfor %}\n",
+    )
+    .unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut s = spec(dir.path(), Lang::En);
+    s.template = "mine".into();
+    s.templates_dir = templates.clone();
+    let period = s.period.resolve(week47(), TZ);
+    let err = clawcron::report::render(&s, &store, &period, week47(), &observed()).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "{}:4: syntax error",
+            templates.join("mine.md.j2").display()
+        )),
+        "{text}"
+    );
+    // A call with a wrong argument is reported the same way.
+    std::fs::write(
+        templates.join("mine.md.j2"),
+        "ok\n{{ chart(\"a/b\", dayz=3) }}\n",
+    )
+    .unwrap();
+    let err = clawcron::report::render(&s, &store, &period, week47(), &observed()).unwrap_err();
+    assert!(err.to_string().contains("mine.md.j2:2:"), "{err}");
+}

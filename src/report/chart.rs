@@ -118,7 +118,7 @@ fn draw(spec: &ChartSpec<'_>, out: &mut String) -> DrawResult {
         .configure_series_labels()
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK.mix(0.3))
-        .position(SeriesLabelPosition::UpperRight)
+        .position(SeriesLabelPosition::LowerLeft)
         .draw()?;
     root.present()?;
     Ok(())

@@ -523,6 +523,24 @@ fn peak_while_firing(
     Ok(peak)
 }
 
+/// `("job", Some("metric"))` or `("job/metric", None)`.
+fn split_key(job: String, metric: Option<String>) -> Result<(String, String), minijinja::Error> {
+    match metric {
+        Some(m) => Ok((job, m)),
+        None => job
+            .split_once('/')
+            .map(|(j, m)| (j.to_string(), m.to_string()))
+            .ok_or_else(|| {
+                minijinja::Error::new(
+                    minijinja::ErrorKind::InvalidOperation,
+                    format!(
+                        "`{job}` is not `job/metric` (or give the metric as a second argument)"
+                    ),
+                )
+            }),
+    }
+}
+
 /// One point per local day: the day's `p`-th percentile, stamped at local noon.
 pub fn per_day(points: &[(i64, f64)], p: f64, tz: chrono_tz::Tz) -> Vec<(i64, f64)> {
     use chrono::TimeZone;
@@ -655,9 +673,10 @@ pub fn functions<'a>(
         env.add_function(
             "series",
             move |job: String,
-                  metric: String,
+                  metric: Option<String>,
                   days: Option<i64>|
                   -> Result<Vec<(i64, f64)>, minijinja::Error> {
+                let (job, metric) = split_key(job, metric)?;
                 let from = end - days.unwrap_or(30) * DAY_MS;
                 let pts = store_s.series(&job, &metric, from, end).map_err(|e| {
                     minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string())
@@ -669,9 +688,9 @@ pub fn functions<'a>(
         env.add_function(
             "chart",
             move |job: String,
-                  metric: String,
                   kwargs: minijinja::value::Kwargs|
                   -> Result<minijinja::Value, minijinja::Error> {
+                let (job, metric) = split_key(job, kwargs.get::<Option<String>>("metric")?)?;
                 let days: i64 = kwargs.get::<Option<i64>>("days")?.unwrap_or(30);
                 let title: String = kwargs
                     .get::<Option<String>>("title")?
