@@ -81,6 +81,28 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Render a report job's report now: both files into its reports folder, or one to --out
+    Report {
+        job: String,
+        /// `last-week`, `this-week` or an ISO week such as 2026-W47 [default: the job's]
+        #[arg(long)]
+        period: Option<String>,
+        /// Write only this file (`.html` for HTML, else Markdown), or `-` for Markdown on stdout
+        #[arg(long, value_name = "FILE|-")]
+        out: Option<String>,
+    },
+    /// Show a job's pinned baseline, or pin its current figures as the "before" of a tuning session
+    Baseline {
+        job: String,
+        /// Pin the figures of the latest successful run (or the median of the last --runs)
+        #[arg(long)]
+        set: bool,
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
+        /// A note kept with the pin, e.g. "before OLLAMA_NUM_PARALLEL=1"
+        #[arg(long)]
+        label: Option<String>,
+    },
     /// Show recorded runs, newest first
     History {
         job: Option<String>,
@@ -135,6 +157,15 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         } => next(&loaded, &job, count, from.as_deref(), json),
         Command::Trigger { job } => trigger(&loaded, &job, &state_dir),
         Command::NotifyTest { channel } => notify_test(&loaded, &channel),
+        Command::Report { job, period, out } => {
+            report(&loaded, &job, period.as_deref(), out.as_deref(), &state_dir)
+        }
+        Command::Baseline {
+            job,
+            set,
+            runs,
+            label,
+        } => baseline(&loaded, &job, set, runs, label.as_deref(), &state_dir),
         Command::Notifications { limit, json } => notifications(&loaded, limit, json, &state_dir),
         Command::Alerts { since, json } => alerts(&loaded, &since, json, &state_dir),
         Command::Metrics { job, since, json } => metrics(&loaded, &job, &since, json, &state_dir),
@@ -412,6 +443,126 @@ fn notify_test(loaded: &Loaded, name: &str) -> Result<(), Error> {
             })
         }
     }
+}
+
+fn report(
+    loaded: &Loaded,
+    id: &str,
+    period: Option<&str>,
+    out: Option<&str>,
+    state_dir: &std::path::Path,
+) -> Result<(), Error> {
+    let job = find_job(loaded, id)?;
+    let crate::action::ActionSpec::Report(spec) = &job.action else {
+        return Err(Error::Usage(format!(
+            "`{id}` is a {} job, not a report",
+            job.action.kind()
+        )));
+    };
+    let mut spec = (**spec).clone();
+    if let Some(p) = period {
+        spec.period = crate::report::PeriodSpec::parse(p).map_err(Error::Usage)?;
+    }
+    let store = Store::open(state_dir)?;
+    let now = Utc::now().timestamp_millis();
+    let period = spec.period.resolve(now, spec.timezone);
+    let on_spawn = |_| {};
+    let ctx = crate::action::AttemptCtx {
+        job: id,
+        run_id: 0,
+        attempt: 1,
+        deadline: None,
+        cancel: tokio_util::sync::CancellationToken::new(),
+        kill_grace: loaded.global.kill_grace,
+        env: crate::daemon::job_env(state_dir),
+        on_spawn: &on_spawn,
+        store: None,
+    };
+    let observed = runtime()?.block_on(crate::report::advice::Observed::collect(
+        &spec,
+        crate::daemon::boot_id(),
+        std::time::Duration::from_secs(20),
+        &ctx,
+    ));
+    let r = crate::report::render(&spec, &store, &period, now, &observed)
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    let io = |context: String| move |source| Error::Io { context, source };
+    match out {
+        Some("-") => print!("{}", r.markdown),
+        Some(file) => {
+            let text = if file.ends_with(".html") || file.ends_with(".htm") {
+                &r.html
+            } else {
+                &r.markdown
+            };
+            std::fs::write(file, text).map_err(io(format!("cannot write {file}")))?;
+            eprintln!("{}\nwrote {file}", r.summary);
+        }
+        None => {
+            let (md, html) = crate::report::write(&spec, id, &r)
+                .map_err(io(format!("cannot write into {}", spec.out_dir.display())))?;
+            println!(
+                "{}\nwrote {}\nwrote {}",
+                r.summary,
+                md.display(),
+                html.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn baseline(
+    loaded: &Loaded,
+    id: &str,
+    set: bool,
+    runs: usize,
+    label: Option<&str>,
+    state_dir: &std::path::Path,
+) -> Result<(), Error> {
+    let store = Store::open(state_dir)?;
+    let tz = loaded
+        .job(id)
+        .map_or(loaded.global.timezone, |j| job_tz(loaded, j));
+    if set {
+        let recent = store.recent_successful_metrics(id, i64::MAX, runs.max(1))?;
+        if recent.is_empty() {
+            if loaded.job(id).is_none() {
+                find_job(loaded, id)?;
+            }
+            return Err(Error::Usage(format!(
+                "`{id}` has no successful run with figures to pin yet: run it first (clawcron trigger {id})"
+            )));
+        }
+        let mut by_name: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+        for (name, v) in recent {
+            by_name.entry(name).or_default().push(v);
+        }
+        let values: Vec<(String, f64)> = by_name
+            .into_iter()
+            .filter_map(|(n, v)| crate::report::stats::median(&v).map(|m| (n, m)))
+            .collect();
+        store.pin_baseline(id, &values, label, Utc::now().timestamp_millis())?;
+        println!("pinned as the baseline of {id}:");
+    }
+    let pinned: Vec<_> = store
+        .baselines()?
+        .into_iter()
+        .filter(|b| b.job == id)
+        .collect();
+    if pinned.is_empty() {
+        println!("{id}: no baseline pinned (the regression check uses the median of recent runs)");
+    }
+    for b in pinned {
+        println!(
+            "  {:<32} {:>14.3}  pinned {}{}",
+            b.metric,
+            b.value,
+            local_ms(b.pinned_at, tz),
+            b.label.map(|l| format!(" ({l})")).unwrap_or_default()
+        );
+    }
+    Ok(())
 }
 
 /// The ledger, if the state directory has one (commands that only read do not create it).

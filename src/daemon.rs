@@ -81,13 +81,48 @@ pub async fn run(loaded: Loaded, state_dir: &Path) -> Result<(), Error> {
         job_env(state_dir),
     );
     let store_for_notices = store.clone();
-    let mut scheduler =
-        Scheduler::new(loaded.jobs, clock.clone(), store, runner.clone(), boot_id());
+    // The daemon's own session: its downtime shows in reports.
+    let boot = boot_id();
+    let session = store.start_session(&boot, now.timestamp_millis()).ok();
+    if let Some(gap) = session.and_then(|_| {
+        store
+            .downtime(0, now.timestamp_millis() + 1)
+            .ok()
+            .and_then(|g| g.last().cloned())
+            .filter(|g| g.to_ms >= now.timestamp_millis() - 1)
+    }) {
+        info!(
+            down_since = %crate::schedule::to_utc(gap.from_ms / 1000).to_rfc3339(),
+            "the daemon was down for {}{}",
+            config::duration::format(std::time::Duration::from_millis((gap.to_ms - gap.from_ms).max(0) as u64)),
+            if gap.clean { "" } else { " (the previous one did not stop cleanly)" }
+        );
+    }
+    let mut scheduler = Scheduler::new(
+        loaded.jobs,
+        clock.clone(),
+        store.clone(),
+        runner.clone(),
+        boot,
+    );
     scheduler.start()?;
     print_table(&scheduler, g.timezone);
 
     let stop = CancellationToken::new();
     let loop_task = tokio::spawn(scheduler.run(stop.clone()));
+    let heartbeat = session.map(|id| {
+        let (store, stop) = (store.clone(), stop.clone());
+        tokio::spawn(async move {
+            let every = std::time::Duration::from_millis(crate::store::HEARTBEAT_MS as u64);
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = tokio::time::sleep(every) => {}
+                }
+                let _ = store.session_alive(id, chrono::Utc::now().timestamp_millis());
+            }
+        })
+    });
     let notices = tokio::spawn(crate::notify::dispatch(
         store_for_notices,
         Arc::new(g.notifiers.clone()),
@@ -114,6 +149,14 @@ pub async fn run(loaded: Loaded, state_dir: &Path) -> Result<(), Error> {
     // Pending notices stay in the outbox; the next start resumes them.
     if let Err(e) = notices.await {
         error!("the notification dispatcher failed: {e}");
+    }
+    if let Some(h) = heartbeat {
+        let _ = h.await;
+    }
+    if let Some(id) = session
+        && let Err(e) = store.end_session(id, chrono::Utc::now().timestamp_millis())
+    {
+        warn!("cannot record the daemon's stop: {e}");
     }
     info!("stopped");
     Ok(())

@@ -248,6 +248,62 @@ fn evaluate_alerts<'j>(
     (queued, remediate)
 }
 
+/// Compares a successful run's figures with their baselines: each regression is recorded (as an
+/// alert event `regression`), noted in the run's reason, and notified. Returns notices queued.
+fn check_regressions(store: &Store, job: &JobSpec, run_id: i64, outcome: &mut RunOutcome) -> usize {
+    let Some(spec) = &job.regression else {
+        return 0;
+    };
+    if outcome.status != RunStatus::Succeeded {
+        return 0;
+    }
+    let found =
+        match crate::monitor::regression::check(store, &job.id, run_id, spec, &outcome.metrics) {
+            Ok(f) => f,
+            Err(e) => {
+                warn!(job = &*job.id, "cannot compare with the baseline: {e}");
+                return 0;
+            }
+        };
+    let mut queued = 0;
+    for r in &found {
+        warn!(
+            job = &*job.id,
+            run_id,
+            metric = r.metric,
+            "REGRESSION: {}",
+            r.detail
+        );
+        let at = outcome.finished_at_ms;
+        if let Err(e) = store.record_alert_event(
+            &job.id,
+            &format!("regression:{}", r.metric),
+            "regression",
+            r.value,
+            &r.detail,
+            at,
+        ) {
+            warn!(job = &*job.id, "cannot record the regression: {e}");
+        }
+        queued += crate::notify::on_regression(store, job, run_id, r, at);
+    }
+    if !found.is_empty() {
+        let note = format!(
+            "regression: {}",
+            found
+                .iter()
+                .map(|r| r.detail.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+        outcome.reason = Some(match outcome.reason.take() {
+            Some(r) => format!("{r}; {note}"),
+            None => note,
+        });
+    }
+    queued
+}
+
 /// What a run found when its turn came.
 enum Turn<'a> {
     /// Go ahead, holding these until the run ends.
@@ -344,6 +400,8 @@ impl Runner {
             .track_future(self.inner.attempts(job, run_id, now.timestamp()))
             .await;
         let previous = previous_outcome(&self.inner.store, job, run_id);
+        let mut outcome = outcome;
+        check_regressions(&self.inner.store, job, run_id, &mut outcome);
         self.inner.store.finish(run_id, &outcome)?;
         // Queued notices are delivered by the daemon (now, if it runs; else when it starts).
         let (_, fixes) = evaluate_alerts(&self.inner.store, job, &outcome);
@@ -446,10 +504,13 @@ impl Inner {
                 .unwrap_or_default()
         );
         let previous = previous_outcome(&self.store, job, ticket.run_id);
+        let mut outcome = outcome;
         let (queued, fixes) = evaluate_alerts(&self.store, job, &outcome);
-        let queued =
-            queued + crate::notify::on_run(&self.store, job, ticket.run_id, &outcome, previous);
-        if queued > 0 {
+        let queued = queued
+            + check_regressions(&self.store, job, ticket.run_id, &mut outcome)
+            + crate::notify::on_run(&self.store, job, ticket.run_id, &outcome, previous);
+        // A report queues its own notices.
+        if queued > 0 || matches!(job.action, crate::action::ActionSpec::Report(_)) {
             self.wake_notifier.notify_one();
         }
         self.store.finish_later(ticket.run_id, outcome);

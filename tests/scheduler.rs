@@ -74,6 +74,7 @@ fn job(id: &str, trigger: Trigger, script: &Arc<Script>) -> JobBuilder {
         locks: Vec::new(),
         alerts: Vec::new(),
         notify: Default::default(),
+        regression: None,
     })
 }
 
@@ -844,5 +845,65 @@ async fn a_monitor_fires_remediates_within_budget_escalates_repeats_and_survives
         resolved.detail.contains("lasted 1h15m; peak 90"),
         "{}",
         resolved.detail
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_benchmark_below_80_percent_of_its_recent_median_is_a_regression() {
+    use clawcron::monitor::regression::{Against, Better, RegressionSpec};
+    // Nightly tokens/s: steady at 50 (one odd 20 in the first nights, before any baseline),
+    // then 45 (90 %: fine), then 30 (60 %: a regression).
+    let bench = Arc::new(Script::new(ok(60), []).with_metric(
+        "tokens_per_s",
+        [20., 50., 50., 50., 50., 50., 50., 50., 45., 30., 50.],
+    ));
+    let mut j = job("nightly-benchmark", cron("30 3 * * *"), &bench);
+    j.0.regression = Some(RegressionSpec {
+        metrics: vec![("tokens_per_s".into(), Better::Higher)],
+        runs: 7,
+        threshold: 0.8,
+        against: Against::Recent,
+    });
+    j.0.notify = clawcron::notify::NotifyPolicy {
+        on: vec![clawcron::notify::Event::Regression],
+        to: vec!["hook".into()],
+    };
+    let d = start(vec![j], "2026-06-01T00:00:00Z");
+    tokio::time::sleep(secs(11 * 86_400)).await;
+    let store = d.stop(secs(30)).await;
+    let runs = rows(&store, "nightly-benchmark");
+    assert_eq!(runs.len(), 11);
+    let flagged: Vec<(String, String)> = runs
+        .iter()
+        .filter_map(|r| r.reason.clone().map(|why| (hhmm(r.slot), why)))
+        .collect();
+    assert_eq!(
+        flagged,
+        [(
+            "03:30:00".to_string(),
+            "regression: tokens_per_s 30 is 60 % of the median of the last 7 runs (50); the limit is 80 %".to_string()
+        )]
+    );
+    assert_eq!(
+        runs[9].status, "succeeded",
+        "a regression is an outcome, not a failure"
+    );
+    assert!(runs[9].reason.is_some());
+    let events = store.alert_events(0).unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        (
+            events[0].rule.as_str(),
+            events[0].kind.as_str(),
+            events[0].value
+        ),
+        ("regression:tokens_per_s", "regression", 30.0)
+    );
+    let notices = store.notices(10).unwrap();
+    assert_eq!(notices.len(), 1);
+    let p: serde_json::Value = serde_json::from_str(&notices[0].payload).unwrap();
+    assert_eq!(
+        (p["event"].as_str(), p["regression"]["baseline"].as_f64()),
+        (Some("regression"), Some(50.0))
     );
 }

@@ -117,6 +117,17 @@ pub struct RawJob {
     pub locks: Option<S<Vec<S<String>>>>,
     pub alerts: Option<S<Vec<S<RawAlert>>>>,
     pub notify: Option<S<RawNotify>>,
+    pub regression: Option<S<RawRegression>>,
+}
+
+/// `regression: { metrics: { ollama.tokens_per_s: higher }, runs: 7, threshold: 80%, against: recent }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRegression {
+    pub metrics: S<BTreeMap<String, S<String>>>,
+    pub runs: Option<S<u32>>,
+    pub threshold: Option<S<String>>,
+    pub against: Option<S<String>>,
 }
 
 /// `alerts:` entries: `{when: "cpu_percent > 90", for: "3 of 5", repeat: 4h, name: cpu}`.
@@ -331,4 +342,9 @@ pub const JOB_KEYS: &[&str] = &[
     "timeout",
     "retry",
     "run",
+    "metrics",
+    "locks",
+    "alerts",
+    "notify",
+    "regression",
 ];

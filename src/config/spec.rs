@@ -122,6 +122,8 @@ pub struct JobSpec {
     pub alerts: Vec<crate::monitor::Rule>,
     /// Who is told about what.
     pub notify: crate::notify::NotifyPolicy,
+    /// Figures compared with their baseline after each successful run.
+    pub regression: Option<crate::monitor::regression::RegressionSpec>,
 }
 
 /// What to do with slots that passed while the daemon was down, the machine asleep, or the

@@ -520,6 +520,7 @@ pub fn job(
                 crate::notify::Event::Failure,
                 crate::notify::Event::Recovery,
                 crate::notify::Event::Alert,
+                crate::notify::Event::Regression,
             ],
             Some(list) => list
                 .value
@@ -624,6 +625,60 @@ pub fn job(
             }
         }
     }
+    let regression = raw.regression.as_ref().and_then(|r| {
+        use crate::monitor::regression::{Against, Better, RegressionSpec};
+        let r = &r.value;
+        let mut metrics = Vec::new();
+        for (name, way) in &r.metrics.value {
+            match c.choice(
+                &Some(S {
+                    value: way.value.clone(),
+                    referenced: way.referenced,
+                    defined: way.defined,
+                }),
+                &format!("regression.metrics.{name}"),
+                &["higher", "lower"],
+            ) {
+                Some(0) => metrics.push((name.clone(), Better::Higher)),
+                Some(_) => metrics.push((name.clone(), Better::Lower)),
+                None => {}
+            }
+        }
+        let threshold = match &r.threshold {
+            None => 0.8,
+            Some(t) => match t
+                .value
+                .trim()
+                .strip_suffix('%')
+                .map(str::trim)
+                .unwrap_or(t.value.trim())
+                .parse::<f64>()
+            {
+                Ok(v) if t.value.contains('%') && v > 0.0 && v < 100.0 => v / 100.0,
+                Ok(v) if !t.value.contains('%') && v > 0.0 && v < 1.0 => v,
+                _ => {
+                    let d = c.error(
+                        t,
+                        "regression.threshold",
+                        format!("`{}` is not a share below 100 %", t.value),
+                    );
+                    d.expected = Some("e.g. `80%` or `0.8`".into());
+                    return None;
+                }
+            },
+        };
+        let against = match c.choice(&r.against, "regression.against", &["recent", "pinned"]) {
+            Some(1) => Against::Pinned,
+            _ => Against::Recent,
+        };
+        let runs = r.runs.as_ref().map_or(7, |n| n.value.max(1) as usize);
+        Some(RegressionSpec {
+            metrics,
+            runs,
+            threshold,
+            against,
+        })
+    });
     let spec = match (trigger, action) {
         (Some(trigger), Some(action)) => Some(JobSpec {
             id: Arc::from(id),
@@ -640,6 +695,7 @@ pub fn job(
             locks,
             alerts,
             notify,
+            regression,
         }),
         _ => None,
     };

@@ -7,6 +7,8 @@
 //!
 //! This module is pure: time comes in with each sample. Persistence is the store's.
 
+pub mod regression;
+
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::time::Duration;

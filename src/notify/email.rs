@@ -157,8 +157,45 @@ fn build(
     for cc in &spec.cc {
         b = b.cc(mailbox(cc, "cc")?);
     }
-    b.multipart(MultiPart::alternative_plain_html(text, html))
+    let body = match report_files(payload)? {
+        // A report: its HTML as the body, its Markdown as the text part and as an attachment.
+        Some((name, md, report_html)) => MultiPart::mixed()
+            .multipart(MultiPart::alternative_plain_html(md.clone(), report_html))
+            .singlepart(
+                lettre::message::Attachment::new(name).body(
+                    md,
+                    lettre::message::header::ContentType::parse("text/markdown; charset=utf-8")
+                        .map_err(|e| e.to_string())?,
+                ),
+            ),
+        None => MultiPart::alternative_plain_html(text, html),
+    };
+    b.multipart(body)
         .map_err(|e| format!("cannot build the message: {e}"))
+}
+
+/// A report notice's files: (attachment name, Markdown, HTML).
+fn report_files(payload: &serde_json::Value) -> Result<Option<(String, String, String)>, String> {
+    let Some(r) = payload.get("report") else {
+        return Ok(None);
+    };
+    let path = |k: &str| {
+        r.get(k)
+            .and_then(|p| p.as_str())
+            .map(std::path::PathBuf::from)
+    };
+    let (Some(md), Some(html)) = (path("markdown_path"), path("html_path")) else {
+        return Ok(None);
+    };
+    let read = |p: &std::path::Path| {
+        std::fs::read_to_string(p)
+            .map_err(|e| format!("cannot read the report {}: {e}", p.display()))
+    };
+    let name = md.file_name().map_or_else(
+        || "report.md".to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    Ok(Some((name, read(&md)?, read(&html)?)))
 }
 
 fn transport(

@@ -82,16 +82,26 @@ pub enum Event {
     Alert,
     /// Slots were missed (daemon down, machine asleep, clock jump): one notice per catch-up.
     Missed,
+    /// A figure fell below its baseline (see `regression:` in job files).
+    Regression,
 }
 
 impl Event {
-    pub const NAMES: &[&str] = &["failure", "recovery", "success", "alert", "missed"];
-    pub const ALL: [Event; 5] = [
+    pub const NAMES: &[&str] = &[
+        "failure",
+        "recovery",
+        "success",
+        "alert",
+        "missed",
+        "regression",
+    ];
+    pub const ALL: [Event; 6] = [
         Event::Failure,
         Event::Recovery,
         Event::Success,
         Event::Alert,
         Event::Missed,
+        Event::Regression,
     ];
 }
 
@@ -192,6 +202,33 @@ pub fn on_alert(
         store,
         job,
         &format!("alert:{}:{}:{kind}:{at}", job.id, rule.name),
+        &payload,
+        at,
+    )
+}
+
+/// Queues the notice of a regression found in run `run_id`.
+pub fn on_regression(
+    store: &Store,
+    job: &JobSpec,
+    run_id: i64,
+    r: &crate::monitor::regression::Found,
+    at: i64,
+) -> usize {
+    if !job.notify.on.contains(&Event::Regression) {
+        return 0;
+    }
+    let text = format!("{} regression: {}", job.id, r.detail);
+    let payload = serde_json::json!({
+        "event": "regression", "title": format!("clawcron: {} regression", job.id), "text": text,
+        "job": &*job.id, "run_id": run_id,
+        "regression": { "metric": r.metric, "value": r.value, "baseline": r.baseline, "ratio": r.ratio, "detail": r.detail },
+        "at_ms": at,
+    });
+    enqueue_for(
+        store,
+        job,
+        &format!("regression:{run_id}:{}", r.metric),
         &payload,
         at,
     )

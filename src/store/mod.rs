@@ -5,7 +5,7 @@
 
 mod migrations;
 mod report;
-pub use report::{Baseline, Gap, NoticeRow};
+pub use report::{Baseline, Gap, HEARTBEAT_MS, NoticeRow};
 mod writer;
 
 use crate::runner::RunOutcome;
