@@ -64,7 +64,7 @@ fn unknown_key_suggests_the_nearest() {
   |
 2 | retri: { attempts: 3 }
   | ^^^^^
-  = expected one of: description, enabled, schedule, every, at_start, timezone, missed, overlap, timeout, retry, run, metrics, locks, alerts, notify
+  = expected one of: description, enabled, schedule, every, at_start, timezone, missed, overlap, timeout, retry, run, metrics, locks, alerts, notify, regression
   = help: did you mean `retry`?",
     );
     check(
@@ -74,7 +74,7 @@ fn unknown_key_suggests_the_nearest() {
   |
 3 |   comand: [\"true\"]
   |   ^^^^^^
-  = expected one of: command, shell, env, workdir, http, docker.restart, docker.exec, docker.stats, ollama.preload, ollama.unload, ollama.bench, ollama.status, monitor
+  = expected one of: command, shell, env, workdir, http, docker.restart, docker.exec, docker.stats, ollama.preload, ollama.unload, ollama.bench, ollama.status, monitor, report
   = help: did you mean `command`?",
     );
 }
@@ -278,8 +278,8 @@ fn shipped_jobs_are_valid() {
             "monitor",
             "docker.restart",
             "ollama.preload",
-            "ollama.bench",
-            "shell"
+            "monitor",
+            "report"
         ]
     );
     assert_eq!(
