@@ -133,23 +133,30 @@ impl Store {
         Ok(rows)
     }
 
-    /// Every (job, metric) the ledger holds, by index seeks (one per pair, not a scan).
+    /// Every (job, metric) the ledger holds, by index seeks (a few per pair, never a scan).
     pub fn metric_keys(&self) -> Result<Vec<(String, String)>, StoreError> {
         let c = self.conn();
         let mut keys = Vec::new();
-        let mut stmt = c.prepare(
-            "SELECT job, name FROM metrics WHERE job > ?1 OR (job = ?1 AND name > ?2)
-             ORDER BY job, name LIMIT 1",
+        let mut next_name = c.prepare_cached(
+            "SELECT name FROM metrics WHERE job = ?1 AND name > ?2 ORDER BY name LIMIT 1",
         )?;
-        let mut last = (String::new(), String::new());
-        while let Some(k) = stmt
-            .query_row(params![last.0, last.1], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-            })
-            .optional()?
-        {
-            keys.push(k.clone());
-            last = k;
+        let mut next_job =
+            c.prepare_cached("SELECT job FROM metrics WHERE job > ?1 ORDER BY job LIMIT 1")?;
+        let mut job: Option<String> = next_job
+            .query_row([""], |r| r.get::<_, String>(0))
+            .optional()?;
+        while let Some(j) = job {
+            let mut last = String::new();
+            while let Some(n) = next_name
+                .query_row(params![j, last], |r| r.get::<_, String>(0))
+                .optional()?
+            {
+                keys.push((j.clone(), n.clone()));
+                last = n;
+            }
+            job = next_job
+                .query_row([&j], |r| r.get::<_, String>(0))
+                .optional()?;
         }
         Ok(keys)
     }
