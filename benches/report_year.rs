@@ -34,20 +34,25 @@ fn build(dir: &Path) {
     let started = Instant::now();
     let store = Store::open(dir).unwrap_or_else(|e| panic!("{e}"));
     drop(store);
-    let mut conn = rusqlite::Connection::open(dir.join("clawcron.db")).unwrap_or_else(|e| panic!("{e}"));
+    let mut conn =
+        rusqlite::Connection::open(dir.join("clawcron.db")).unwrap_or_else(|e| panic!("{e}"));
     conn.pragma_update(None, "synchronous", "OFF").ok();
     let tx = conn.transaction().unwrap_or_else(|e| panic!("{e}"));
     {
         let mut ins = tx
-            .prepare("INSERT INTO metrics (run_id, job, name, value, at) VALUES (?1, ?2, ?3, ?4, ?5)")
+            .prepare(
+                "INSERT INTO metrics (run_id, job, name, value, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
             .unwrap_or_else(|e| panic!("{e}"));
         for (k, (job, name)) in METRICS.iter().enumerate() {
             for i in 0..SAMPLES {
                 let at = END - (SAMPLES - i) * MINUTE;
                 // A daily wave, a weekly drift and some noise, different per metric.
                 let day = (i % 1440) as f64 / 1440.0 * std::f64::consts::TAU;
-                let v = 50.0 + 20.0 * day.sin() + (k as f64) * 3.0 + ((i * 7919) % 97) as f64 / 10.0;
-                ins.execute(rusqlite::params![i, job, name, v, at]).unwrap_or_else(|e| panic!("{e}"));
+                let v =
+                    50.0 + 20.0 * day.sin() + (k as f64) * 3.0 + ((i * 7919) % 97) as f64 / 10.0;
+                ins.execute(rusqlite::params![i, job, name, v, at])
+                    .unwrap_or_else(|e| panic!("{e}"));
             }
         }
         // The runs retention keeps (1000 per job), and a week of alert events.
@@ -61,16 +66,31 @@ fn build(dir: &Path) {
             for i in 0..1000_i64 {
                 let slot_ms = END - (1000 - i) * 10 * MINUTE;
                 let status = if i % 50 == 0 { "failed" } else { "succeeded" };
-                run.execute(rusqlite::params![job, slot_ms / 1000, status, slot_ms, slot_ms + 900, 900])
-                    .unwrap_or_else(|e| panic!("{e}"));
+                run.execute(rusqlite::params![
+                    job,
+                    slot_ms / 1000,
+                    status,
+                    slot_ms,
+                    slot_ms + 900,
+                    900
+                ])
+                .unwrap_or_else(|e| panic!("{e}"));
             }
         }
         let mut ev = tx
             .prepare("INSERT INTO alert_events (job, rule, kind, value, detail, at) VALUES ('gateway-health', 'cpu-high', ?1, 95, 'stats.cpu_percent > 90 for 3 of 5; samples [95]', ?2)")
             .unwrap_or_else(|e| panic!("{e}"));
         for d in 0..7_i64 {
-            ev.execute(rusqlite::params!["fired", END - (7 - d) * 1440 * MINUTE + 600 * MINUTE]).ok();
-            ev.execute(rusqlite::params!["resolved", END - (7 - d) * 1440 * MINUTE + 660 * MINUTE]).ok();
+            ev.execute(rusqlite::params![
+                "fired",
+                END - (7 - d) * 1440 * MINUTE + 600 * MINUTE
+            ])
+            .ok();
+            ev.execute(rusqlite::params![
+                "resolved",
+                END - (7 - d) * 1440 * MINUTE + 660 * MINUTE
+            ])
+            .ok();
         }
     }
     tx.commit().unwrap_or_else(|e| panic!("{e}"));
@@ -78,7 +98,9 @@ fn build(dir: &Path) {
         "built a ledger of {} metric rows in {:.1} s ({} MB on disk)",
         SAMPLES * METRICS.len() as i64,
         started.elapsed().as_secs_f64(),
-        std::fs::metadata(dir.join("clawcron.db")).map(|m| m.len() / 1_000_000).unwrap_or(0)
+        std::fs::metadata(dir.join("clawcron.db"))
+            .map(|m| m.len() / 1_000_000)
+            .unwrap_or(0)
     );
 }
 
@@ -115,10 +137,17 @@ fn render(dir: &Path) {
         checks: vec![],
     };
     let period = spec.period.resolve(END + 3_600_000, spec.timezone);
-    let r = clawcron::report::render(&spec, &store, &period, END + 3_600_000, &Observed::nothing("bench"))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let r = clawcron::report::render(
+        &spec,
+        &store,
+        &period,
+        END + 3_600_000,
+        &Observed::nothing("bench"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let elapsed = started.elapsed();
-    let (md, html) = clawcron::report::write(&spec, "weekly-report", &r).unwrap_or_else(|e| panic!("{e}"));
+    let (md, html) =
+        clawcron::report::write(&spec, "weekly-report", &r).unwrap_or_else(|e| panic!("{e}"));
     let rss = peak_rss_mb();
     println!("{}", r.summary);
     println!(
@@ -147,17 +176,21 @@ fn main() {
         render(Path::new(&dir));
         return;
     }
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench-report-year"));
+    let dir = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/target/bench-report-year"
+    ));
     if !dir.join("clawcron.db").exists() {
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
         build(&dir);
     }
     // Rendered in a fresh process, so its peak memory is the report's, not the build's.
     for _ in 0..3 {
-        let status = std::process::Command::new(std::env::current_exe().unwrap_or_else(|e| panic!("{e}")))
-            .env("CLAWCRON_BENCH_RENDER", &dir)
-            .status()
-            .unwrap_or_else(|e| panic!("{e}"));
+        let status =
+            std::process::Command::new(std::env::current_exe().unwrap_or_else(|e| panic!("{e}")))
+                .env("CLAWCRON_BENCH_RENDER", &dir)
+                .status()
+                .unwrap_or_else(|e| panic!("{e}"));
         if !status.success() {
             std::process::exit(1);
         }

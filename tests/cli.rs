@@ -426,25 +426,51 @@ fn baseline_pins_the_before_and_report_compares_after_with_it() {
     );
     let out = env.run(&["baseline", "bench", "--set"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("no successful run with figures to pin yet"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no successful run with figures to pin yet"),
+        "{}",
+        text(&out.stderr)
+    );
     for v in ["40", "44"] {
         std::fs::write(&value, v).unwrap();
         assert!(env.run(&["trigger", "bench"]).status.success());
     }
     // The median of the last two runs is pinned: 42.
-    let out = env.run(&["baseline", "bench", "--set", "--runs", "2", "--label", "before tuning"]);
+    let out = env.run(&[
+        "baseline",
+        "bench",
+        "--set",
+        "--runs",
+        "2",
+        "--label",
+        "before tuning",
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let shown = text(&out.stdout);
-    assert!(shown.starts_with("pinned as the baseline of bench:\n  tokens_per_s"), "{shown}");
-    assert!(shown.contains("42.000") && shown.ends_with("(before tuning)\n"), "{shown}");
+    assert!(
+        shown.starts_with("pinned as the baseline of bench:\n  tokens_per_s"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("42.000") && shown.ends_with("(before tuning)\n"),
+        "{shown}"
+    );
     // After tuning: 63 tokens/s, +50 % against the pin.
     std::fs::write(&value, "63").unwrap();
     assert!(env.run(&["trigger", "bench"]).status.success());
     let out = env.run(&["report", "weekly", "--out", "-"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let md = text(&out.stdout);
-    assert!(md.contains("| Ollama tokens/s | 44.0 | 63.0 | no data | no data | 42.0 | +4.8 % |"), "{md}");
-    assert!(md.contains("| bench | tokens_per_s | 3 | 40.00 | 44.00 | 63.00 | 63.00 | no data | +4.8 % |"), "{md}");
+    assert!(
+        md.contains("| Ollama tokens/s | 44.0 | 63.0 | no data | no data | 42.0 | +4.8 % |"),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "| bench | tokens_per_s | 3 | 40.00 | 44.00 | 63.00 | 63.00 | no data | +4.8 % |"
+        ),
+        "{md}"
+    );
     // Without --out, both files land in reports/.
     let out = env.run(&["report", "weekly", "--period", "2026-W47"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -452,5 +478,8 @@ fn baseline_pins_the_before_and_report_compares_after_with_it() {
     assert!(env.path().join("reports/weekly-2026-W47.html").exists());
     let out = env.run(&["report", "bench"]);
     assert_eq!(out.status.code(), Some(2));
-    assert_eq!(text(&out.stderr), "error: `bench` is a shell job, not a report\n");
+    assert_eq!(
+        text(&out.stderr),
+        "error: `bench` is a shell job, not a report\n"
+    );
 }

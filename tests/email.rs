@@ -258,7 +258,10 @@ fn a_report_is_emailed_with_its_html_its_text_and_the_markdown_attached() {
     let dir = tempfile::tempdir().unwrap();
     let maildir = dir.path().join("maildir");
     let server = standin("smtp", &["--maildir", maildir.to_str().unwrap()]);
-    write_config(dir.path(), &format!("{{ host: 127.0.0.1, port: {} }}", server.port));
+    write_config(
+        dir.path(),
+        &format!("{{ host: 127.0.0.1, port: {} }}", server.port),
+    );
     std::fs::write(
         dir.path().join("jobs/weekly-report.yaml"),
         "at_start: true\nrun:\n  report: { period: this-week, send_to: [mail], evidence: { ollama_url: \"http://127.0.0.1:9\" } }\n",
@@ -274,7 +277,10 @@ fn a_report_is_emailed_with_its_html_its_text_and_the_markdown_attached() {
     let m = &got[0];
     assert_eq!(m["content_type"], "multipart/mixed");
     let subject = header(m, "Subject")[0];
-    assert!(subject.starts_with("[clawcron] OpenClaw weekly report 20"), "{subject}");
+    assert!(
+        subject.starts_with("[clawcron] OpenClaw weekly report 20"),
+        "{subject}"
+    );
     let text = part(m, "text/plain");
     assert!(text.starts_with("# OpenClaw weekly report: 20"), "{text}");
     assert!(part(m, "text/html").contains("<h2>Headline figures</h2>"));
@@ -285,10 +291,16 @@ fn a_report_is_emailed_with_its_html_its_text_and_the_markdown_attached() {
         .find(|p| p["content_type"] == "text/markdown")
         .expect("the Markdown attached");
     let name = attachment["filename"].as_str().unwrap();
-    assert!(name.starts_with("weekly-report-20") && name.ends_with(".md"), "{name}");
+    assert!(
+        name.starts_with("weekly-report-20") && name.ends_with(".md"),
+        "{name}"
+    );
     assert_eq!(attachment["content"].as_str().unwrap(), text);
     // The files are in reports/ beside clawcron.yaml, and the checklist says what it could not see.
     let written = std::fs::read_to_string(dir.path().join("reports").join(name)).unwrap();
     assert_eq!(written, text);
-    assert!(text.contains("Models run on the GPU: not observed (Ollama at http://127.0.0.1:9"), "{text}");
+    assert!(
+        text.contains("Models run on the GPU: not observed (Ollama at http://127.0.0.1:9"),
+        "{text}"
+    );
 }

@@ -364,7 +364,7 @@ fn summary(spec: &ReportSpec, ctx: &Context) -> String {
     let t = &ctx.totals;
     let rate = t.success_pct.map_or_else(
         || no_data(spec.lang).to_string(),
-        |p| format!("{}", fmt_num(p, 1, spec.lang)),
+        |p| fmt_num(p, 1, spec.lang),
     );
     let tps = ctx.metrics.get(&format!(
         "{}/{}",
@@ -618,9 +618,10 @@ pub fn fmt_num(v: f64, digits: usize, lang: Lang) -> String {
 /// A change in percent with its sign: `+12.3 %`, `-4.0 %`.
 pub fn fmt_pct(v: f64, lang: Lang) -> String {
     let n = fmt_num(v.abs(), 1, lang);
-    let sign = if v > 0.0 {
+    // What rounds to 0.0 has no sign.
+    let sign = if v >= 0.05 {
         "+"
-    } else if v < 0.0 {
+    } else if v <= -0.05 {
         "-"
     } else {
         "±"
@@ -663,7 +664,7 @@ pub fn functions<'a>(
             )
         });
         env.add_filter("dur", move |ms: Option<f64>| -> String {
-            ms.map_or_else(|| no_data(lang).to_string(), |ms| fmt_duration(ms))
+            ms.map_or_else(|| no_data(lang).to_string(), fmt_duration)
         });
         env.add_function("percentile", |values: Vec<f64>, p: f64| -> Option<f64> {
             stats::percentile(&values, p)
@@ -738,6 +739,7 @@ mod tests {
         assert_eq!(fmt_num(-0.04, 1, Lang::En), "0.0");
         assert_eq!(fmt_num(-12.0, 0, Lang::En), "-12");
         assert_eq!(fmt_pct(-20.0, Lang::En), "-20.0 %");
+        assert_eq!(fmt_pct(-0.01, Lang::En), "±0.0 %");
         assert_eq!(fmt_pct(3.26, Lang::Fr), "+3,3 %");
     }
 }
