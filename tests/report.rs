@@ -265,6 +265,7 @@ fn observed() -> Observed {
             engine_memory: 16.0 * (1u64 << 30) as f64,
             container_limit: Some(0.0),
             oom_killed: Some(false),
+            container_error: None,
         }),
         ollama: Ok(vec![LoadedModel {
             name: "llama3.2:8b".into(),

@@ -73,7 +73,7 @@ fn queue(
 ) -> usize {
     let payload = serde_json::json!({
         "event": "report", "title": format!("clawcron: {} {}", r.title, r.period.label),
-        "text": r.summary, "job": job,
+        "text": format!("{}\n{}", r.summary, html.display()), "job": job,
         "report": {
             "title": r.title, "period": r.period.label, "summary": r.summary,
             "markdown_path": md.display().to_string(), "html_path": html.display().to_string(),

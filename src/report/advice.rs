@@ -42,6 +42,8 @@ pub struct DockerFacts {
     /// 0: no limit.
     pub container_limit: Option<f64>,
     pub oom_killed: Option<bool>,
+    /// Why the container could not be inspected, if it could not.
+    pub container_error: Option<String>,
 }
 
 /// The evidence gathered before rendering (each part may be unavailable, with why).
@@ -83,23 +85,29 @@ impl Observed {
                 engine_memory: info.mem_total.unwrap_or(0) as f64,
                 container_limit: None,
                 oom_killed: None,
+                container_error: None,
             };
             if let Some(name) = &ev.container {
-                let c = docker
+                match docker
                     .inspect_container(
                         name,
                         None::<bollard::query_parameters::InspectContainerOptions>,
                     )
                     .await
-                    .map_err(|e| {
-                        crate::action::docker::describe(
+                {
+                    Ok(c) => {
+                        facts.container_limit =
+                            c.host_config.and_then(|h| h.memory).map(|m| m as f64);
+                        facts.oom_killed = c.state.and_then(|s| s.oom_killed);
+                    }
+                    Err(e) => {
+                        facts.container_error = Some(crate::action::docker::describe(
                             &e,
                             &crate::action::docker::Target::Name(name.clone()),
                             &host,
-                        )
-                    })?;
-                facts.container_limit = c.host_config.and_then(|h| h.memory).map(|m| m as f64);
-                facts.oom_killed = c.state.and_then(|s| s.oom_killed);
+                        ))
+                    }
+                }
             }
             Ok::<_, String>(facts)
         };
@@ -422,7 +430,10 @@ pub fn checklist(
             let limit = match d.container_limit {
                 Some(l) if l > 0.0 => format!("{} GiB", fmt_num(gib(l), 1, lang)),
                 Some(_) => t(lang, "none", "aucune"),
-                None => t(lang, "not observed", "non observée"),
+                None => match &d.container_error {
+                    Some(e) => format!("{} ({e})", t(lang, "not observed", "non observée")),
+                    None => t(lang, "not observed", "non observée"),
+                },
             };
             CheckLine {
                 item: t(lang, "Docker memory raised", "Mémoire Docker augmentée"),
