@@ -146,7 +146,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         .or_else(|| loaded.global.state_dir.clone())
         .unwrap_or_else(store::default_state_dir);
     match cli.command {
-        Command::Run => runtime()?.block_on(crate::daemon::run(loaded, &state_dir)),
+        Command::Run => runtime()?.block_on(crate::daemon::run(loaded, &state_dir, sources)),
         Command::Check => check(&loaded),
         Command::List => list(&loaded),
         Command::Next {

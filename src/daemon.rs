@@ -35,7 +35,7 @@ pub fn boot_id() -> String {
 }
 
 /// Runs the daemon until SIGTERM or SIGINT.
-pub async fn run(loaded: Loaded, state_dir: &Path) -> Result<(), Error> {
+pub async fn run(loaded: Loaded, state_dir: &Path, sources: config::Sources) -> Result<(), Error> {
     for d in &loaded.errors {
         error!("invalid config, skipped: {d}");
     }
@@ -98,18 +98,29 @@ pub async fn run(loaded: Loaded, state_dir: &Path) -> Result<(), Error> {
             if gap.clean { "" } else { " (the previous one did not stop cleanly)" }
         );
     }
+    let jobs_dir = loaded.jobs_dir.clone();
+    let (control_tx, control_rx) = tokio::sync::mpsc::channel(16);
     let mut scheduler = Scheduler::new(
         loaded.jobs,
         clock.clone(),
         store.clone(),
         runner.clone(),
         boot,
-    );
+    )
+    .with_control(control_rx);
     scheduler.start()?;
     print_table(&scheduler, g.timezone);
 
     let stop = CancellationToken::new();
     let loop_task = tokio::spawn(scheduler.run(stop.clone()));
+    let reload_status = Arc::new(std::sync::Mutex::new(crate::reload::ReloadStatus::default()));
+    let reloader = tokio::spawn(crate::reload::run(
+        sources,
+        jobs_dir,
+        control_tx.clone(),
+        reload_status.clone(),
+        stop.clone(),
+    ));
     let heartbeat = session.map(|id| {
         let (store, stop) = (store.clone(), stop.clone());
         tokio::spawn(async move {
@@ -153,6 +164,7 @@ pub async fn run(loaded: Loaded, state_dir: &Path) -> Result<(), Error> {
     if let Some(h) = heartbeat {
         let _ = h.await;
     }
+    let _ = reloader.await;
     if let Some(id) = session
         && let Err(e) = store.end_session(id, chrono::Utc::now().timestamp_millis())
     {

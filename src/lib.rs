@@ -24,6 +24,7 @@ pub mod logging;
 pub mod monitor;
 pub mod notify;
 pub mod redact;
+pub mod reload;
 pub mod report;
 pub mod runner;
 pub mod schedule;

@@ -31,6 +31,43 @@ struct Entry {
     spec: Arc<JobSpec>,
     state: Arc<JobState>,
     next: Option<i64>,
+    /// Removed by a reload: no longer scheduled (its running runs finish).
+    removed: bool,
+}
+
+/// Requests to a running scheduler loop, answered between wake-ups.
+pub enum Control {
+    /// Answered at once: the loop is alive and not stuck.
+    Ping(tokio::sync::oneshot::Sender<()>),
+    /// Each scheduled job with its next slot (Unix seconds) and how many runs it has going.
+    Jobs(tokio::sync::oneshot::Sender<Vec<JobView>>),
+    /// Applies a new set of job specs: added jobs start, removed jobs stop being scheduled,
+    /// changed jobs use their new spec from their next slot; running runs are never touched.
+    /// Jobs named in `keep` (their file failed validation) keep their current spec.
+    Reload {
+        jobs: Vec<JobSpec>,
+        keep: Vec<String>,
+        reply: tokio::sync::oneshot::Sender<ReloadSummary>,
+    },
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct JobView {
+    #[serde(skip)]
+    pub spec: Arc<JobSpec>,
+    pub id: String,
+    pub next: Option<i64>,
+    pub running: usize,
+}
+
+/// What a reload changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ReloadSummary {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub changed: Vec<String>,
+    pub kept: Vec<String>,
+    pub unchanged: usize,
 }
 
 /// Why a batch of slots is being looked at.
@@ -52,6 +89,7 @@ pub struct Scheduler {
     boot_id: String,
     entries: Vec<Entry>,
     heap: BinaryHeap<Reverse<(i64, usize)>>,
+    control: Option<tokio::sync::mpsc::Receiver<Control>>,
 }
 
 struct Pending {
@@ -81,6 +119,7 @@ impl Scheduler {
                 spec: Arc::new(spec),
                 state: Arc::new(JobState::default()),
                 next: None,
+                removed: false,
             })
             .collect();
         Scheduler {
@@ -91,7 +130,115 @@ impl Scheduler {
             boot_id,
             entries,
             heap: BinaryHeap::new(),
+            control: None,
         }
+    }
+
+    /// Lets the loop be asked things and told to reload (see `Control`).
+    pub fn with_control(mut self, rx: tokio::sync::mpsc::Receiver<Control>) -> Self {
+        self.control = Some(rx);
+        self
+    }
+
+    fn views(&self) -> Vec<JobView> {
+        self.entries
+            .iter()
+            .filter(|e| !e.removed)
+            .map(|e| JobView {
+                spec: e.spec.clone(),
+                id: e.spec.id.to_string(),
+                next: e.next,
+                running: e.state.active(),
+            })
+            .collect()
+    }
+
+    /// See `Control::Reload`.
+    pub fn reload(&mut self, jobs: Vec<JobSpec>, keep: &[String]) -> ReloadSummary {
+        let now_s = self.clock.now().timestamp();
+        let mut summary = ReloadSummary::default();
+        let (enabled, disabled): (Vec<JobSpec>, Vec<JobSpec>) =
+            jobs.into_iter().partition(|j| j.enabled);
+        let wanted: std::collections::HashSet<String> =
+            enabled.iter().map(|j| j.id.to_string()).collect();
+        let mut fresh_cursors: Vec<(String, String)> = Vec::new();
+        for idx in 0..self.entries.len() {
+            let e = &mut self.entries[idx];
+            if e.removed || wanted.contains(&*e.spec.id) {
+                continue;
+            }
+            if keep.iter().any(|k| k == &*e.spec.id) {
+                summary.kept.push(e.spec.id.to_string());
+                continue;
+            }
+            e.removed = true;
+            e.next = None;
+            summary.removed.push(e.spec.id.to_string());
+        }
+        for spec in enabled {
+            let id = spec.id.to_string();
+            let existing = self
+                .entries
+                .iter()
+                .position(|e| !e.removed && *e.spec.id == *id);
+            match existing {
+                Some(idx) => {
+                    let old = &self.entries[idx].spec;
+                    if format!("{old:?}") == format!("{spec:?}") {
+                        summary.unchanged += 1;
+                        continue;
+                    }
+                    let new_trigger = spec.trigger.describe();
+                    let trigger_changed = old.trigger.describe() != new_trigger;
+                    self.entries[idx].spec = Arc::new(spec);
+                    if trigger_changed {
+                        // A new schedule counts from now (no catch-up on slots it never had).
+                        let next = self.entries[idx].spec.trigger.next_after(now_s);
+                        self.heap_push(idx, next);
+                        fresh_cursors.push((id.clone(), new_trigger));
+                    }
+                    summary.changed.push(id);
+                }
+                None => {
+                    let at_start = matches!(spec.trigger, Trigger::AtStart);
+                    let trigger = spec.trigger.describe();
+                    self.entries.push(Entry {
+                        spec: Arc::new(spec),
+                        state: Arc::new(JobState::default()),
+                        next: None,
+                        removed: false,
+                    });
+                    let idx = self.entries.len() - 1;
+                    if at_start {
+                        if let Err(e) = self.start_at_start(idx) {
+                            warn!(job = id, "cannot start the added at_start job: {e}");
+                        }
+                    } else {
+                        let next = self.entries[idx].spec.trigger.next_after(now_s);
+                        self.heap_push(idx, next);
+                        fresh_cursors.push((id.clone(), trigger));
+                    }
+                    summary.added.push(id);
+                }
+            }
+        }
+        self.disabled = disabled
+            .into_iter()
+            .map(|j| (j.id.clone(), j.trigger.describe()))
+            .collect();
+        let mut reset: Vec<(&str, i64, String)> = fresh_cursors
+            .iter()
+            .map(|(id, t)| (id.as_str(), now_s, t.clone()))
+            .collect();
+        reset.extend(
+            self.disabled
+                .iter()
+                .map(|(id, schedule)| (&**id, now_s, schedule.clone())),
+        );
+        if let Err(e) = self.store.reset_cursors(&reset) {
+            warn!("cannot record the reloaded jobs' cursors: {e}");
+        }
+        summary
     }
 
     /// Catches up on slots missed since each job's cursor, starts `at_start` jobs and
@@ -215,12 +362,36 @@ impl Scheduler {
     /// The loop: runs until `stop` is cancelled.
     pub async fn run(mut self, stop: CancellationToken) {
         let mut watch = ClockWatch::new(&*self.clock);
+        let mut control = self.control.take();
         loop {
             let deadline = self.heap.peek().map(|Reverse((t, _))| *t);
+            let request = async {
+                match control.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 biased;
                 () = stop.cancelled() => break,
                 () = self.clock.sleep_until(deadline) => {}
+                r = request => {
+                    match r {
+                        Some(Control::Ping(reply)) => { let _ = reply.send(()); }
+                        Some(Control::Jobs(reply)) => { let _ = reply.send(self.views()); }
+                        Some(Control::Reload { jobs, keep, reply }) => {
+                            let summary = self.reload(jobs, &keep);
+                            info!(
+                                added = ?summary.added, removed = ?summary.removed,
+                                changed = ?summary.changed, kept = ?summary.kept,
+                                "jobs reloaded"
+                            );
+                            let _ = reply.send(summary);
+                        }
+                        None => control = None,
+                    }
+                    continue;
+                }
             }
             let jump = watch.check(&*self.clock);
             if let Some(j) = jump {
@@ -233,6 +404,11 @@ impl Scheduler {
                     break;
                 }
                 self.heap.pop();
+                // Stale after a reload: the job was removed or rescheduled.
+                let e = &self.entries[idx];
+                if e.removed || e.next != Some(t) {
+                    continue;
+                }
                 due.push((idx, t));
             }
             // A burst is claimed and started a chunk at a time, yielding in between: the first
