@@ -103,6 +103,11 @@ pub enum Command {
         #[arg(long)]
         label: Option<String>,
     },
+    /// Show the running daemon's jobs (next slot, last outcome) from its status API
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
     /// Show recorded runs, newest first
     History {
         job: Option<String>,
@@ -157,6 +162,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         } => next(&loaded, &job, count, from.as_deref(), json),
         Command::Trigger { job } => trigger(&loaded, &job, &state_dir),
         Command::NotifyTest { channel } => notify_test(&loaded, &channel),
+        Command::Status { json } => status(json, &state_dir),
         Command::Report { job, period, out } => {
             report(&loaded, &job, period.as_deref(), out.as_deref(), &state_dir)
         }
@@ -443,6 +449,87 @@ fn notify_test(loaded: &Loaded, name: &str) -> Result<(), Error> {
             })
         }
     }
+}
+
+fn status(json: bool, state_dir: &std::path::Path) -> Result<(), Error> {
+    let addr = std::fs::read_to_string(state_dir.join("api.addr")).map_err(|_| {
+        Error::Usage(format!(
+            "no running daemon with its status API on the state directory {} (is `clawcron run` running, with `api` enabled?)",
+            state_dir.display()
+        ))
+    })?;
+    let token = std::fs::read_to_string(state_dir.join("api-token")).unwrap_or_default();
+    let get = |path: &str| {
+        let url = format!("http://{}{path}", addr.trim());
+        let token = token.trim().to_string();
+        async move {
+            let resp = reqwest::Client::new()
+                .get(&url)
+                .bearer_auth(token)
+                .timeout(std::time::Duration::from_secs(5))
+                .send()
+                .await
+                .map_err(|e| {
+                    Error::Usage(format!(
+                        "the daemon's API at {url} did not answer: {}",
+                        crate::action::http::chain(&e)
+                    ))
+                })?;
+            resp.json::<serde_json::Value>()
+                .await
+                .map_err(|e| Error::Usage(format!("{url}: {e}")))
+        }
+    };
+    let (jobs, st) = runtime()?
+        .block_on(async { Ok::<_, Error>((get("/api/jobs").await?, get("/api/status").await?)) })?;
+    if json {
+        println!("{}", serde_json::json!({ "status": st, "jobs": jobs }));
+        return Ok(());
+    }
+    println!(
+        "clawcron {} pid {}, up since {}, {} run(s) going",
+        st["version"].as_str().unwrap_or("?"),
+        st["pid"],
+        st["started_at"].as_str().unwrap_or("?"),
+        st["running"]
+    );
+    if let Some(errors) = st["reload"]["errors"].as_array().filter(|e| !e.is_empty()) {
+        println!(
+            "last reload left {} file(s) at their last good version:",
+            errors.len()
+        );
+        for e in errors {
+            println!(
+                "  {}",
+                e.as_str().unwrap_or("").lines().next().unwrap_or("")
+            );
+        }
+    }
+    println!("{:<24} {:<16} {:<27} LAST", "JOB", "KIND", "NEXT");
+    for j in jobs.as_array().into_iter().flatten() {
+        let last = &j["last"];
+        let last = if last.is_null() {
+            "-".to_string()
+        } else {
+            format!(
+                "{} {}",
+                last["status"].as_str().unwrap_or("?"),
+                last["finished_at"].as_str().unwrap_or("")
+            )
+        };
+        println!(
+            "{:<24} {:<16} {:<27} {last}{}",
+            j["id"].as_str().unwrap_or("?"),
+            j["kind"].as_str().unwrap_or("?"),
+            j["next"].as_str().unwrap_or("-"),
+            if j["running"].as_u64().unwrap_or(0) > 0 {
+                " (running)"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(())
 }
 
 fn report(

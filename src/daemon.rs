@@ -109,11 +109,34 @@ pub async fn run(loaded: Loaded, state_dir: &Path, sources: config::Sources) -> 
     )
     .with_control(control_rx);
     scheduler.start()?;
-    print_table(&scheduler, g.timezone);
-
     let stop = CancellationToken::new();
-    let loop_task = tokio::spawn(scheduler.run(stop.clone()));
     let reload_status = Arc::new(std::sync::Mutex::new(crate::reload::ReloadStatus::default()));
+    let api = match g.api_listen {
+        Some(listen) => {
+            start_api(
+                listen,
+                state_dir,
+                crate::api::Api {
+                    control: control_tx.clone(),
+                    store: store.clone(),
+                    runner: runner.clone(),
+                    reload: reload_status.clone(),
+                    token: String::new(),
+                    token_everywhere: !listen.ip().is_loopback(),
+                    boot_id: boot_id(),
+                    timezone: g.timezone,
+                    templates: templates.clone(),
+                    started_ms: now.timestamp_millis(),
+                },
+                stop.clone(),
+            )
+            .await
+        }
+        None => None,
+    };
+    print_table(&scheduler, g.timezone, api.as_ref().map(|a| a.0));
+
+    let loop_task = tokio::spawn(scheduler.run(stop.clone()));
     let reloader = tokio::spawn(crate::reload::run(
         sources,
         jobs_dir,
@@ -165,6 +188,10 @@ pub async fn run(loaded: Loaded, state_dir: &Path, sources: config::Sources) -> 
         let _ = h.await;
     }
     let _ = reloader.await;
+    if let Some((_, task)) = api {
+        let _ = task.await;
+        let _ = std::fs::remove_file(state_dir.join("api.addr"));
+    }
     if let Some(id) = session
         && let Err(e) = store.end_session(id, chrono::Utc::now().timestamp_millis())
     {
@@ -193,7 +220,41 @@ fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::
     })
 }
 
-fn print_table(scheduler: &Scheduler, tz: chrono_tz::Tz) {
+/// Binds the status API; logs why not if it cannot (the daemon runs without it).
+async fn start_api(
+    listen: std::net::SocketAddr,
+    state_dir: &Path,
+    mut api: crate::api::Api,
+    stop: CancellationToken,
+) -> Option<(std::net::SocketAddr, tokio::task::JoinHandle<()>)> {
+    api.token = match crate::api::token(state_dir) {
+        Ok(t) => t,
+        Err(e) => {
+            warn!(
+                "status API off: cannot make its token in {}: {e}",
+                state_dir.display()
+            );
+            return None;
+        }
+    };
+    match crate::api::serve(Arc::new(api), listen, stop).await {
+        Ok((addr, task)) => {
+            let _ = std::fs::write(state_dir.join("api.addr"), addr.to_string());
+            if !addr.ip().is_loopback() {
+                warn!(
+                    "the status API listens on {addr}, beyond this machine: every request needs the token"
+                );
+            }
+            Some((addr, task))
+        }
+        Err(e) => {
+            warn!("status API off: cannot listen on {listen}: {e}");
+            None
+        }
+    }
+}
+
+fn print_table(scheduler: &Scheduler, tz: chrono_tz::Tz, api: Option<std::net::SocketAddr>) {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let jobs = scheduler.upcoming();
@@ -213,6 +274,9 @@ fn print_table(scheduler: &Scheduler, tz: chrono_tz::Tz) {
             spec.id,
             spec.trigger.describe()
         );
+    }
+    if let Some(addr) = api {
+        let _ = writeln!(out, "API http://{addr}/");
     }
     let nanos = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
     let _ = writeln!(out, "READY {nanos}");

@@ -15,6 +15,7 @@
 //!   [`error`]: exit codes and the one place errors are printed; [`logging`].
 
 pub mod action;
+pub mod api;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -30,4 +31,5 @@ pub mod runner;
 pub mod schedule;
 pub mod scheduler;
 pub mod store;
+pub mod telemetry;
 pub mod template;

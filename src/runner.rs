@@ -149,6 +149,8 @@ struct Inner {
     locks: std::sync::Mutex<std::collections::HashMap<String, Arc<Semaphore>>>,
     /// Variables every run gets besides its own (`CLAWCRON_BIN`, `CLAWCRON_STATE_DIR`).
     base_env: Vec<(String, String)>,
+    /// Counters for `/metrics`.
+    stats: Arc<crate::telemetry::RunStats>,
 }
 
 /// Run retention after this many finished runs (and at start).
@@ -366,8 +368,19 @@ impl Runner {
                 locks: std::sync::Mutex::new(std::collections::HashMap::new()),
                 wake_notifier: Arc::new(tokio::sync::Notify::new()),
                 base_env,
+                stats: Arc::default(),
             }),
         }
+    }
+
+    /// The run counters and histograms (for `/metrics`).
+    pub fn stats(&self) -> Arc<crate::telemetry::RunStats> {
+        self.inner.stats.clone()
+    }
+
+    /// The ledger this runner records into.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
     }
 
     /// Starts a run in a tracked task.
@@ -399,6 +412,11 @@ impl Runner {
             .tracker
             .track_future(self.inner.attempts(job, run_id, now.timestamp()))
             .await;
+        self.inner.stats.finished(
+            &job.id,
+            outcome.status.as_str(),
+            outcome.duration().as_secs_f64(),
+        );
         let previous = previous_outcome(&self.inner.store, job, run_id);
         let mut outcome = outcome;
         check_regressions(&self.inner.store, job, run_id, &mut outcome);
@@ -474,6 +492,10 @@ impl Inner {
                     "run started: {}",
                     job.action.summary()
                 );
+                if ticket.trigger == "schedule" {
+                    let late_ms = self.clock.now().timestamp_millis() - ticket.slot * 1000;
+                    self.stats.started_late(&job.id, late_ms as f64 / 1000.0);
+                }
                 let mut o = self.attempts(job, ticket.run_id, ticket.slot).await;
                 if let Some(w) = waited_for_locks {
                     o.reason = Some(match o.reason {
@@ -502,6 +524,11 @@ impl Inner {
                 .as_deref()
                 .map(|e| format!(": {e}"))
                 .unwrap_or_default()
+        );
+        self.stats.finished(
+            &job.id,
+            outcome.status.as_str(),
+            outcome.duration().as_secs_f64(),
         );
         let previous = previous_outcome(&self.store, job, ticket.run_id);
         let mut outcome = outcome;

@@ -26,6 +26,15 @@ pub struct RawGlobal {
     pub notify_retry: Option<S<String>>,
     /// How long one delivery attempt may take (default 15 s).
     pub notify_timeout: Option<S<String>>,
+    /// The status API and dashboard: `{listen: "127.0.0.1:8787", enabled: true}`.
+    pub api: Option<S<RawApi>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApi {
+    pub listen: Option<S<String>>,
+    pub enabled: Option<S<bool>>,
 }
 
 #[derive(Debug, Deserialize)]

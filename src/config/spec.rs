@@ -30,6 +30,8 @@ pub struct GlobalConfig {
     pub notifiers: std::collections::HashMap<String, crate::notify::Channel>,
     pub notify_retry: Duration,
     pub notify_timeout: Duration,
+    /// Where the status API listens (`None`: off).
+    pub api_listen: Option<std::net::SocketAddr>,
 }
 
 impl Default for GlobalConfig {
@@ -49,6 +51,7 @@ impl Default for GlobalConfig {
             notifiers: std::collections::HashMap::new(),
             notify_retry: Duration::from_secs(10),
             notify_timeout: Duration::from_secs(15),
+            api_listen: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 8787))),
         }
     }
 }

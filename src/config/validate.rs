@@ -215,6 +215,26 @@ pub fn global(path: &Path, text: &str, raw: RawGlobal) -> Result<GlobalConfig, V
     if let Some(d) = c.duration(&raw.notify_timeout, "notify_timeout") {
         g.notify_timeout = d;
     }
+    if let Some(api) = &raw.api {
+        if api.value.enabled.as_ref().is_some_and(|e| !e.value) {
+            g.api_listen = None;
+        } else if let Some(l) = &api.value.listen {
+            match l.value.parse::<std::net::SocketAddr>() {
+                Ok(a) => g.api_listen = Some(a),
+                Err(_) => {
+                    let d = c.error(
+                        l,
+                        "api.listen",
+                        format!("`{}` is not an address and port", l.value),
+                    );
+                    d.expected = Some(
+                        "e.g. `127.0.0.1:8787` (`0.0.0.0:8787` needs the token for every request)"
+                            .into(),
+                    );
+                }
+            }
+        }
+    }
     for (name, n) in raw.notifiers.iter().flat_map(|m| m.value.iter()) {
         let key = format!("notifiers.{name}");
         match (&n.value.webhook, &n.value.email) {

@@ -268,3 +268,26 @@ impl Store {
         Ok(rows)
     }
 }
+
+impl Store {
+    /// How many notices wait to be delivered.
+    pub fn pending_notices(&self) -> Result<i64, StoreError> {
+        Ok(self.conn().query_row(
+            "SELECT count(*) FROM outbox WHERE status = 'pending'",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Each job's last success (Unix ms), from the runs retention keeps.
+    pub fn last_success_by_job(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let c = self.conn();
+        let mut stmt = c.prepare(
+            "SELECT job, max(finished_at) FROM runs WHERE status = 'succeeded' AND finished_at IS NOT NULL GROUP BY job ORDER BY job",
+        )?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+}

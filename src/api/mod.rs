@@ -1,0 +1,351 @@
+//! The status API and dashboard (axum, 127.0.0.1:8787 by default):
+//! - `GET /healthz`: the scheduler loop answers within a second (alive and not stuck);
+//! - `GET /api/jobs`, `GET /api/runs?job=&limit=`, `GET /api/alerts`, `GET /api/status`;
+//! - `POST /api/jobs/{id}/trigger` (needs the token: `Authorization: Bearer <token>`);
+//! - `GET /metrics`: Prometheus text format;
+//! - `GET /`: the dashboard, server-rendered, refreshing itself.
+//!
+//! The token is made at first start in `<state dir>/api-token` (mode 0600). Bound to anything
+//! but loopback, every endpoint needs it.
+
+mod dashboard;
+
+use crate::scheduler::{Control, JobView};
+use crate::store::Store;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use std::fmt::Write;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// What the handlers share.
+pub struct Api {
+    pub control: mpsc::Sender<Control>,
+    pub store: Store,
+    pub runner: crate::runner::Runner,
+    pub reload: Arc<Mutex<crate::reload::ReloadStatus>>,
+    pub token: String,
+    /// Every endpoint needs the token (the API is bound beyond loopback).
+    pub token_everywhere: bool,
+    pub boot_id: String,
+    pub timezone: chrono_tz::Tz,
+    pub templates: crate::template::Templates,
+    pub started_ms: i64,
+}
+
+/// Reads the API token, making it (random, mode 0600) on first start.
+pub fn token(state_dir: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = state_dir.join("api-token");
+    match std::fs::read_to_string(&path) {
+        Ok(t) if !t.trim().is_empty() => return Ok(t.trim().to_string()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let token: String = (0..32)
+        .map(|_| format!("{:02x}", rand::random::<u8>()))
+        .collect();
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)?;
+    f.write_all(token.as_bytes())?;
+    Ok(token)
+}
+
+fn authorized(api: &Api, headers: &HeaderMap) -> bool {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    // Constant time: compare every byte.
+    given.len() == api.token.len()
+        && given
+            .bytes()
+            .zip(api.token.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Bearer")],
+        "a token is needed: Authorization: Bearer <the contents of <state dir>/api-token>\n",
+    )
+        .into_response()
+}
+
+async fn jobs_of(api: &Api) -> Option<Vec<JobView>> {
+    let (tx, rx) = oneshot::channel();
+    api.control.send(Control::Jobs(tx)).await.ok()?;
+    tokio::time::timeout(Duration::from_secs(2), rx)
+        .await
+        .ok()?
+        .ok()
+}
+
+/// Binds and serves until `stop`; returns the bound address.
+pub async fn serve(
+    api: Arc<Api>,
+    listen: SocketAddr,
+    stop: tokio_util::sync::CancellationToken,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let gate = api.clone();
+    let app = Router::new()
+        .route("/", get(dashboard::page))
+        .route("/healthz", get(healthz))
+        .route("/api/jobs", get(jobs))
+        .route("/api/runs", get(runs))
+        .route("/api/alerts", get(alerts))
+        .route("/api/status", get(status))
+        .route("/api/jobs/{id}/trigger", post(trigger))
+        .route("/metrics", get(metrics))
+        .layer(axum::middleware::from_fn(
+            move |headers: HeaderMap, req: axum::extract::Request, next: axum::middleware::Next| {
+                let gate = gate.clone();
+                async move {
+                    if gate.token_everywhere && !authorized(&gate, &headers) {
+                        return unauthorized();
+                    }
+                    next.run(req).await
+                }
+            },
+        ))
+        .with_state(api);
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await;
+    });
+    Ok((addr, task))
+}
+
+async fn healthz(State(api): State<Arc<Api>>) -> Response {
+    let (tx, rx) = oneshot::channel();
+    let started = std::time::Instant::now();
+    let ok = api.control.send(Control::Ping(tx)).await.is_ok()
+        && matches!(
+            tokio::time::timeout(Duration::from_secs(1), rx).await,
+            Ok(Ok(()))
+        );
+    let body = serde_json::json!({
+        "ok": ok,
+        "scheduler_answer_ms": started.elapsed().as_secs_f64() * 1000.0,
+    });
+    let code = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(body)).into_response()
+}
+
+/// One job as the API shows it.
+#[derive(Debug, serde::Serialize)]
+pub struct JobInfo {
+    pub id: String,
+    pub description: String,
+    pub kind: &'static str,
+    pub schedule: String,
+    pub next: Option<String>,
+    pub running: usize,
+    pub last: Option<LastRun>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct LastRun {
+    pub run_id: i64,
+    pub status: String,
+    pub finished_at: Option<String>,
+    pub error: Option<String>,
+}
+
+fn rfc3339_s(s: i64, tz: chrono_tz::Tz) -> String {
+    crate::schedule::to_utc(s).with_timezone(&tz).to_rfc3339()
+}
+
+pub(crate) fn job_infos(api: &Api, views: &[JobView]) -> Vec<JobInfo> {
+    views
+        .iter()
+        .map(|v| {
+            let last = api
+                .store
+                .history(Some(&v.id), 5)
+                .ok()
+                .and_then(|rows| rows.into_iter().find(|r| r.status != "skipped"))
+                .map(|r| LastRun {
+                    run_id: r.id,
+                    status: r.status,
+                    finished_at: r.finished_at.map(|ms| rfc3339_s(ms / 1000, api.timezone)),
+                    error: r.error,
+                });
+            JobInfo {
+                id: v.id.clone(),
+                description: v.spec.description.clone(),
+                kind: v.spec.action.kind(),
+                schedule: v.spec.trigger.describe(),
+                next: v.next.map(|s| rfc3339_s(s, api.timezone)),
+                running: v.running,
+                last,
+            }
+        })
+        .collect()
+}
+
+async fn jobs(State(api): State<Arc<Api>>) -> Response {
+    match jobs_of(&api).await {
+        Some(v) => Json(job_infos(&api, &v)).into_response(),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the scheduler did not answer\n",
+        )
+            .into_response(),
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct RunsQuery {
+    job: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn runs(State(api): State<Arc<Api>>, Query(q): Query<RunsQuery>) -> Response {
+    match api
+        .store
+        .history(q.job.as_deref(), q.limit.unwrap_or(50).min(1000))
+    {
+        Ok(rows) => Json(rows).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+async fn alerts(State(api): State<Arc<Api>>) -> Response {
+    let since = chrono::Utc::now().timestamp_millis() - 7 * 86_400_000;
+    match (api.store.alerts(), api.store.alert_events(since)) {
+        (Ok(states), Ok(events)) => {
+            Json(serde_json::json!({ "alerts": states, "events": events })).into_response()
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
+        }
+    }
+}
+
+async fn status(State(api): State<Arc<Api>>) -> Response {
+    let reload = api.reload.lock().map(|r| r.clone()).unwrap_or_default();
+    Json(serde_json::json!({
+        "pid": std::process::id(),
+        "boot_id": api.boot_id,
+        "started_at": rfc3339_s(api.started_ms / 1000, api.timezone),
+        "version": env!("CARGO_PKG_VERSION"),
+        "running": api.runner.running(),
+        "reload": reload,
+    }))
+    .into_response()
+}
+
+async fn trigger(
+    State(api): State<Arc<Api>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !authorized(&api, &headers) {
+        return unauthorized();
+    }
+    let Some(views) = jobs_of(&api).await else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the scheduler did not answer\n",
+        )
+            .into_response();
+    };
+    let Some(v) = views.into_iter().find(|v| v.id == id) else {
+        return (StatusCode::NOT_FOUND, format!("no job `{id}`\n")).into_response();
+    };
+    let runner = api.runner.clone();
+    let boot = api.boot_id.clone();
+    tokio::spawn(async move {
+        if let Err(e) = runner.run_now(&v.spec, "manual", &boot).await {
+            tracing::warn!(job = v.id, "the triggered run could not be recorded: {e}");
+        }
+    });
+    (
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({ "job": id, "accepted": true })),
+    )
+        .into_response()
+}
+
+async fn metrics(State(api): State<Arc<Api>>) -> Response {
+    let mut out = String::new();
+    api.runner.stats().write(&mut out);
+    use crate::telemetry::{esc, family};
+    if let Ok(states) = api.store.alerts() {
+        family(
+            &mut out,
+            "clawcron_alerts_firing",
+            "gauge",
+            "Alert rules firing now, by job.",
+        );
+        let mut by_job: std::collections::BTreeMap<&str, u64> = Default::default();
+        for s in &states {
+            *by_job.entry(s.job.as_str()).or_default() += u64::from(s.phase == "firing");
+        }
+        for (job, n) in by_job {
+            let _ = writeln!(out, "clawcron_alerts_firing{{job=\"{}\"}} {n}", esc(job));
+        }
+    }
+    if let Ok(pending) = api.store.pending_notices() {
+        family(
+            &mut out,
+            "clawcron_outbox_pending",
+            "gauge",
+            "Notifications waiting to be delivered.",
+        );
+        let _ = writeln!(out, "clawcron_outbox_pending {pending}");
+    }
+    if let Ok(last) = api.store.last_success_by_job() {
+        family(
+            &mut out,
+            "clawcron_last_success_timestamp_seconds",
+            "gauge",
+            "When each job last succeeded (Unix seconds).",
+        );
+        for (job, ms) in last {
+            let _ = writeln!(
+                out,
+                "clawcron_last_success_timestamp_seconds{{job=\"{}\"}} {}",
+                esc(&job),
+                ms as f64 / 1000.0
+            );
+        }
+    }
+    family(
+        &mut out,
+        "clawcron_running_runs",
+        "gauge",
+        "Runs going now.",
+    );
+    let _ = writeln!(out, "clawcron_running_runs {}", api.runner.running());
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response()
+}

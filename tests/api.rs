@@ -1,0 +1,338 @@
+//! The status API, metrics and dashboard against a live daemon over HTTP: health, jobs, runs,
+//! alerts, a token-checked trigger (token file 0600), `/metrics` validated by `promtool check
+//! metrics`, `clawcron status`, every endpoint token-checked when bound beyond loopback, and the
+//! dashboard loaded in headless Chromium (rows checked, screenshot kept).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A plain HTTP/1.1 request: (status, body).
+fn http(addr: &str, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    // Chunked bodies: keep the chunks' data.
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        let mut out = String::new();
+        let mut rest = body;
+        while let Some((size, tail)) = rest.split_once("\r\n") {
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            out.push_str(&tail[..n]);
+            rest = &tail[n + 2..];
+        }
+        out
+    } else {
+        body.to_string()
+    };
+    (status, body)
+}
+
+fn json(addr: &str, path: &str, token: Option<&str>) -> serde_json::Value {
+    let (status, body) = http(addr, "GET", path, token);
+    assert_eq!(status, 200, "{path}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+fn daemon(dir: &Path) -> (Child, String) {
+    let mut d = Command::new(env!("CARGO_BIN_EXE_clawcron"))
+        .current_dir(dir)
+        .args(["--state-dir", "state", "run"])
+        .env_remove("CLAWCRON_STATE_DIR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut addr = String::new();
+    for l in BufReader::new(d.stdout.take().unwrap()).lines() {
+        let l = l.unwrap();
+        if let Some(a) = l.strip_prefix("API http://") {
+            addr = a.trim_end_matches('/').to_string();
+        }
+        if l.starts_with("READY ") {
+            break;
+        }
+    }
+    assert!(!addr.is_empty(), "the daemon printed its API address");
+    (d, addr)
+}
+
+fn stop(mut d: Child) {
+    unsafe { libc::kill(d.id() as i32, libc::SIGTERM) };
+    d.wait().unwrap();
+}
+
+fn setup(listen: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("jobs")).unwrap();
+    std::fs::write(
+        dir.path().join("clawcron.yaml"),
+        format!("timezone: UTC\nshutdown_grace: 2s\napi: {{ listen: \"{listen}\" }}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("jobs/ok.yaml"),
+        "description: succeeds every second\nschedule: \"* * * * * *\"\nrun: { shell: \"echo load=$(date +%S)\" }\nmetrics: [ { regex: 'load=(?P<load>[0-9]+)' } ]\nalerts: [ { name: load-high, when: \"load > 1000\" } ]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("jobs/nightly.yaml"),
+        "schedule: \"0 3 * * *\"\nrun: { shell: \"exit 3\" }\n",
+    )
+    .unwrap();
+    dir
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn the_api_answers_checks_its_token_and_serves_valid_metrics() {
+    let dir = setup("127.0.0.1:0");
+    let (d, addr) = daemon(dir.path());
+    let token_file = dir.path().join("state/api-token");
+    assert_eq!(
+        std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let token = std::fs::read_to_string(&token_file).unwrap();
+
+    let health = json(&addr, "/healthz", None);
+    assert_eq!(health["ok"], true, "{health}");
+    wait_for("a few runs", || {
+        json(&addr, "/api/runs?job=ok&limit=5", None)
+            .as_array()
+            .unwrap()
+            .len()
+            >= 3
+    });
+    let jobs = json(&addr, "/api/jobs", None);
+    let ok = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["id"] == "ok")
+        .unwrap();
+    assert_eq!(
+        (ok["kind"].as_str(), ok["description"].as_str()),
+        (Some("shell"), Some("succeeds every second"))
+    );
+    assert!(ok["next"].as_str().unwrap().starts_with("20"), "{ok}");
+    assert_eq!(ok["last"]["status"], "succeeded", "{ok}");
+    let nightly = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["id"] == "nightly")
+        .unwrap();
+    assert!(
+        nightly["next"]
+            .as_str()
+            .unwrap()
+            .ends_with("T03:00:00+00:00"),
+        "{nightly}"
+    );
+    assert!(nightly["last"].is_null());
+    assert_eq!(
+        json(&addr, "/api/runs?job=ok&limit=2", None)
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let alerts = json(&addr, "/api/alerts", None);
+    assert_eq!(alerts["alerts"][0]["rule"], "load-high", "{alerts}");
+    assert_eq!(alerts["alerts"][0]["phase"], "ok");
+
+    // Trigger: the token is required, then a manual run happens.
+    assert_eq!(
+        http(&addr, "POST", "/api/jobs/nightly/trigger", None).0,
+        401
+    );
+    assert_eq!(
+        http(&addr, "POST", "/api/jobs/nightly/trigger", Some("wrong")).0,
+        401
+    );
+    assert_eq!(
+        http(&addr, "POST", "/api/jobs/nope/trigger", Some(&token)).0,
+        404
+    );
+    let (code, body) = http(&addr, "POST", "/api/jobs/nightly/trigger", Some(&token));
+    assert_eq!(code, 202, "{body}");
+    wait_for("the triggered run", || {
+        json(&addr, "/api/runs?job=nightly", None)
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["trigger"] == "manual" && r["status"] == "failed")
+    });
+
+    // Metrics: valid for promtool (where it can be installed; CI installs it).
+    let (code, metrics) = http(&addr, "GET", "/metrics", None);
+    assert_eq!(code, 200);
+    for needle in [
+        "clawcron_runs_total{job=\"ok\",outcome=\"succeeded\"}",
+        "clawcron_runs_total{job=\"nightly\",outcome=\"failed\"} 1",
+        "clawcron_run_duration_seconds_bucket{job=\"ok\",le=\"+Inf\"}",
+        "clawcron_fire_lateness_seconds_count{job=\"ok\"}",
+        "clawcron_alerts_firing{job=\"ok\"} 0",
+        "clawcron_outbox_pending 0",
+        "clawcron_last_success_timestamp_seconds{job=\"ok\"}",
+    ] {
+        assert!(metrics.contains(needle), "{needle} not in\n{metrics}");
+    }
+    match Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(mut p) => {
+            p.stdin
+                .take()
+                .unwrap()
+                .write_all(metrics.as_bytes())
+                .unwrap();
+            let out = p.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "promtool: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Err(e) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "promtool is needed in CI: {e}"
+            );
+            eprintln!("skipped the promtool check: {e}");
+        }
+    }
+
+    // `clawcron status` reads the API.
+    let out = Command::new(env!("CARGO_BIN_EXE_clawcron"))
+        .current_dir(dir.path())
+        .args(["--state-dir", "state", "status"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.starts_with("clawcron 0."), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("ok ") && l.contains("succeeded")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("nightly ") && l.contains("failed")),
+        "{text}"
+    );
+
+    // The dashboard, in headless Chromium where it is installed.
+    let (code, page) = http(&addr, "GET", "/", None);
+    assert_eq!(code, 200);
+    assert!(page.contains("<meta http-equiv=\"refresh\" content=\"30\">"));
+    assert!(!page.contains("<script"), "no JavaScript");
+    if let Some(bin) = ["chromium", "chromium-browser"].into_iter().find(|b| {
+        Command::new(b)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }) {
+        let url = format!("http://{addr}/");
+        let dom = Command::new(bin)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--dump-dom",
+                &url,
+            ])
+            .output()
+            .unwrap();
+        let dom = String::from_utf8_lossy(&dom.stdout);
+        assert!(dom.contains("<td>ok</td><td>shell</td>"), "{dom}");
+        assert!(dom.contains("<td>nightly</td><td>shell</td>"), "{dom}");
+        assert!(
+            dom.contains("class=\"spark\""),
+            "a sparkline of the load figure"
+        );
+        let art = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/report-artifacts");
+        std::fs::create_dir_all(&art).unwrap();
+        let png = art.join("dashboard.png");
+        let shot = Command::new(bin)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                "--window-size=1100,1400",
+                &format!("--screenshot={}", png.display()),
+                &url,
+            ])
+            .output()
+            .unwrap();
+        assert!(shot.status.success());
+        assert_eq!(&std::fs::read(&png).unwrap()[1..4], b"PNG");
+    } else {
+        assert!(std::env::var_os("CI").is_none(), "chromium is needed in CI");
+    }
+    stop(d);
+    assert!(
+        !dir.path().join("state/api.addr").exists(),
+        "removed at a clean stop"
+    );
+}
+
+#[test]
+fn beyond_loopback_every_endpoint_needs_the_token() {
+    let dir = setup("0.0.0.0:0");
+    let (d, addr) = daemon(dir.path());
+    let port = addr.rsplit(':').next().unwrap();
+    let local = format!("127.0.0.1:{port}");
+    let token = std::fs::read_to_string(dir.path().join("state/api-token")).unwrap();
+    for path in [
+        "/",
+        "/healthz",
+        "/api/jobs",
+        "/api/runs",
+        "/api/alerts",
+        "/metrics",
+    ] {
+        assert_eq!(http(&local, "GET", path, None).0, 401, "{path}");
+        assert_eq!(http(&local, "GET", path, Some(&token)).0, 200, "{path}");
+    }
+    stop(d);
+}
