@@ -185,7 +185,10 @@ pub(crate) fn job_infos(api: &Api, views: &[JobView]) -> Vec<JobInfo> {
                 .store
                 .history(Some(&v.id), 5)
                 .ok()
-                .and_then(|rows| rows.into_iter().find(|r| r.status != "skipped"))
+                .and_then(|rows| {
+                    rows.into_iter()
+                        .find(|r| r.status != "skipped" && r.status != "running")
+                })
                 .map(|r| LastRun {
                     run_id: r.id,
                     status: r.status,
