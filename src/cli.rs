@@ -103,6 +103,22 @@ pub enum Command {
         #[arg(long)]
         label: Option<String>,
     },
+    /// Install the service that starts the daemon at login (launchd on macOS, systemd on Linux)
+    Install {
+        /// Print what would be written and run, and do nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// launchd or systemd [default: this OS's]
+        #[arg(long, value_enum)]
+        target: Option<crate::install::Target>,
+    },
+    /// Stop and remove the installed service
+    Uninstall {
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long, value_enum)]
+        target: Option<crate::install::Target>,
+    },
     /// Show the running daemon's jobs (next slot, last outcome) from its status API
     Status {
         #[arg(long)]
@@ -163,6 +179,12 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Trigger { job } => trigger(&loaded, &job, &state_dir),
         Command::NotifyTest { channel } => notify_test(&loaded, &channel),
         Command::Status { json } => status(json, &state_dir),
+        Command::Install { dry_run, target } => {
+            install(&loaded, &cli.config, dry_run, target, false)
+        }
+        Command::Uninstall { dry_run, target } => {
+            install(&loaded, &cli.config, dry_run, target, true)
+        }
         Command::Report { job, period, out } => {
             report(&loaded, &job, period.as_deref(), out.as_deref(), &state_dir)
         }
@@ -449,6 +471,60 @@ fn notify_test(loaded: &Loaded, name: &str) -> Result<(), Error> {
             })
         }
     }
+}
+
+fn install(
+    loaded: &Loaded,
+    config: &Option<std::path::PathBuf>,
+    dry_run: bool,
+    target: Option<crate::install::Target>,
+    remove: bool,
+) -> Result<(), Error> {
+    use crate::install::{Setup, Target};
+    let target = target.unwrap_or_else(Target::native);
+    let io = |context: &str| {
+        let context = context.to_string();
+        move |source| Error::Io { context, source }
+    };
+    let home_dir = std::env::var_os("HOME")
+        .map(std::path::PathBuf::from)
+        .ok_or_else(|| Error::Usage("HOME is not set".into()))?;
+    // SAFETY: getuid has no preconditions.
+    let uid = unsafe { libc::getuid() };
+    let plan = if remove {
+        crate::install::uninstall(target, &home_dir, uid)
+    } else {
+        if !loaded.errors.is_empty() {
+            return Err(invalid(loaded, loaded.errors.clone()));
+        }
+        let cwd = std::env::current_dir().map_err(io("cannot read the current folder"))?;
+        let config = config.clone().unwrap_or_else(|| cwd.join("clawcron.yaml"));
+        let config = if config.is_absolute() {
+            config
+        } else {
+            cwd.join(config)
+        };
+        let home = config
+            .parent()
+            .map_or(cwd.clone(), std::path::Path::to_path_buf);
+        let bin = std::env::current_exe().map_err(io("cannot find clawcron's own path"))?;
+        let g = &loaded.global;
+        let setup = Setup {
+            bin: std::fs::canonicalize(&bin).unwrap_or(bin),
+            home,
+            config,
+            home_dir,
+            uid,
+            stop_within: g.shutdown_grace + g.kill_grace,
+            path_env: match target {
+                // Docker Desktop's and Homebrew's binaries, for jobs that call docker or ollama.
+                Target::Launchd => "/usr/local/bin:/opt/homebrew/bin:/Applications/Docker.app/Contents/Resources/bin:/usr/bin:/bin:/usr/sbin:/sbin".into(),
+                Target::Systemd => std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into()),
+            },
+        };
+        crate::install::install(target, &setup)
+    };
+    crate::install::apply(&plan, dry_run).map_err(Error::Usage)
 }
 
 fn status(json: bool, state_dir: &std::path::Path) -> Result<(), Error> {

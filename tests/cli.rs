@@ -349,20 +349,108 @@ fn exactly_once_across_kill_9_and_restart() {
 }
 
 #[test]
-fn launchd_template_is_a_valid_plist() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/launchd/com.clawcron.agent.plist"
+fn install_writes_a_valid_launchd_plist_and_systemd_unit() {
+    let env = Env::new();
+    let home = tempfile::tempdir().unwrap();
+    let install = |target: &str, dry: bool| {
+        let mut c = env.cmd(&["install", "--target", target]);
+        if dry {
+            c.arg("--dry-run");
+        }
+        c.env("HOME", home.path()).output().unwrap()
+    };
+    // A dry run writes nothing and says what it would do.
+    let out = install("launchd", true);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    let plist = home
+        .path()
+        .join("Library/LaunchAgents/com.clawcron.agent.plist");
+    assert!(
+        shown.starts_with(&format!("would write {}:\n<?xml", plist.display())),
+        "{shown}"
     );
-    let script = "import plistlib,sys\nd=plistlib.load(open(sys.argv[1],'rb'))\nprint(d['Label'], d['RunAtLoad'], d['KeepAlive'], d['ExitTimeOut'], d['ProgramArguments'][-1], type(d['EnvironmentVariables']['PATH']).__name__)";
+    assert!(
+        shown.contains("would run: launchctl bootstrap gui/"),
+        "{shown}"
+    );
+    assert!(!plist.exists());
+    // The plist written from the dry run's text parses with plistlib, with the expected keys and types.
+    let body = shown
+        .split_once(":\n")
+        .unwrap()
+        .1
+        .split("\nwould run")
+        .next()
+        .unwrap();
+    let file = env.path().join("agent.plist");
+    std::fs::write(&file, body).unwrap();
+    let script = "import plistlib,sys\nd=plistlib.load(open(sys.argv[1],'rb'))\nprint(d['Label'], d['RunAtLoad'], d['KeepAlive'], d['ExitTimeOut'], type(d['ExitTimeOut']).__name__, d['ProgramArguments'][1:], d['WorkingDirectory'] == sys.argv[2], 'docker' in d['EnvironmentVariables']['PATH'].lower(), d['StandardErrorPath'].endswith('clawcron.err.log'))";
+    let cwd = std::fs::canonicalize(env.path()).unwrap();
     let out = Command::new("python3")
-        .args(["-c", script, path])
+        .args(["-c", script])
+        .arg(&file)
+        .arg(&cwd)
         .output()
         .expect("python3");
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stdout),
-        "com.clawcron.agent True True 60 run str\n"
+        format!(
+            "com.clawcron.agent True True 60 int ['--config', '{}', 'run'] True True True\n",
+            cwd.join("clawcron.yaml").display()
+        )
+    );
+    // The systemd unit, written for real (systemctl is not run: --dry-run prints the commands).
+    let out = install("systemd", true);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("ExecStart=") && shown.contains("TimeoutStopSec=60"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("would run: systemctl --user enable --now clawcron.service"),
+        "{shown}"
+    );
+    let unit = shown
+        .split_once(":\n")
+        .unwrap()
+        .1
+        .split("\nwould run")
+        .next()
+        .unwrap();
+    let unit_file = env.path().join("clawcron.service");
+    std::fs::write(&unit_file, unit).unwrap();
+    match Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&unit_file)
+        .output()
+    {
+        Ok(o) => assert!(
+            o.status.success() && text(&o.stderr).trim().is_empty(),
+            "systemd-analyze verify: {}",
+            text(&o.stderr)
+        ),
+        Err(e) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "systemd-analyze is needed in CI: {e}"
+            );
+            eprintln!("skipped systemd-analyze verify: {e}");
+        }
+    }
+    let out = env
+        .cmd(&["uninstall", "--target", "systemd", "--dry-run"])
+        .env("HOME", home.path())
+        .output()
+        .unwrap();
+    assert!(
+        text(&out.stdout).contains("would remove")
+            && text(&out.stdout)
+                .contains("would run: systemctl --user disable --now clawcron.service"),
+        "{}",
+        text(&out.stdout)
     );
 }
 
