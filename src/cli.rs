@@ -119,6 +119,11 @@ pub enum Command {
         #[arg(long, value_enum)]
         target: Option<crate::install::Target>,
     },
+    /// Move in from elsewhere: `clawcron import crontab [FILE|-]`
+    Import {
+        #[command(subcommand)]
+        what: ImportWhat,
+    },
     /// Show the running daemon's jobs (next slot, last outcome) from its status API
     Status {
         #[arg(long)]
@@ -131,6 +136,18 @@ pub enum Command {
         limit: usize,
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportWhat {
+    /// One job file per crontab line (default: the output of `crontab -l`), never overwriting
+    Crontab {
+        /// A crontab file, or `-` for standard input
+        file: Option<String>,
+        /// Print the job files instead of writing them
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -179,6 +196,9 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Trigger { job } => trigger(&loaded, &job, &state_dir),
         Command::NotifyTest { channel } => notify_test(&loaded, &channel),
         Command::Status { json } => status(json, &state_dir),
+        Command::Import {
+            what: ImportWhat::Crontab { file, dry_run },
+        } => import_crontab(&loaded, file.as_deref(), dry_run),
         Command::Install { dry_run, target } => {
             install(&loaded, &cli.config, dry_run, target, false)
         }
@@ -470,6 +490,76 @@ fn notify_test(loaded: &Loaded, name: &str) -> Result<(), Error> {
                 status: "failed".into(),
             })
         }
+    }
+}
+
+fn import_crontab(loaded: &Loaded, file: Option<&str>, dry_run: bool) -> Result<(), Error> {
+    let io = |context: String| move |source| Error::Io { context, source };
+    let text = match file {
+        Some("-") => {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+                .map_err(io("cannot read standard input".into()))?;
+            s
+        }
+        Some(f) => std::fs::read_to_string(f).map_err(io(format!("cannot read {f}")))?,
+        None => {
+            let out = std::process::Command::new("crontab")
+                .arg("-l")
+                .output()
+                .map_err(io("cannot run `crontab -l`".into()))?;
+            if !out.status.success() {
+                return Err(Error::Usage(format!(
+                    "`crontab -l` failed: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                )));
+            }
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        }
+    };
+    let dir = &loaded.jobs_dir;
+    let exists = |id: &str| {
+        dir.join(format!("{id}.yaml")).exists() || dir.join(format!("{id}.yml")).exists()
+    };
+    let found = crate::import::crontab(&text, loaded.global.timezone, &exists);
+    if !dry_run && !found.jobs.is_empty() {
+        std::fs::create_dir_all(dir).map_err(io(format!("cannot create {}", dir.display())))?;
+    }
+    for job in &found.jobs {
+        let path = dir.join(format!("{}.yaml", job.id));
+        if dry_run {
+            println!(
+                "would write {} (line {}):\n{}",
+                path.display(),
+                job.line,
+                job.yaml
+            );
+            continue;
+        }
+        // create_new: an existing file is never overwritten, even one made meanwhile.
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, job.yaml.as_bytes()));
+        match written {
+            Ok(()) => println!("wrote {} (line {})", path.display(), job.line),
+            Err(e) => eprintln!("line {}: not written: {}: {e}", job.line, path.display()),
+        }
+    }
+    for note in &found.notes {
+        println!("note: {note}");
+    }
+    for (line, why) in &found.errors {
+        eprintln!("line {line}: skipped: {why}");
+    }
+    if found.errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::RunFailed {
+            job: "import crontab".into(),
+            status: format!("skipped {} line(s)", found.errors.len()),
+        })
     }
 }
 

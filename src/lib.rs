@@ -21,6 +21,7 @@ pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod error;
+pub mod import;
 pub mod install;
 pub mod logging;
 pub mod monitor;

@@ -571,3 +571,106 @@ fn baseline_pins_the_before_and_report_compares_after_with_it() {
         "error: `bench` is a shell job, not a report\n"
     );
 }
+
+#[test]
+fn import_crontab_writes_one_valid_job_per_line_and_reports_bad_lines() {
+    let env = Env::new();
+    let crontab = env.path().join("crontab.txt");
+    std::fs::write(
+        &crontab,
+        "# OpenClaw monitoring (the guide's crontab)
+MAILTO=me@example.org
+OPENCLAW_HOME=/Users/me/openclaw
+
+# threshold check every 5 minutes
+*/5 * * * * /Users/me/openclaw/check-thresholds.sh >> /tmp/openclaw-alerts.log 2>&1
+# nightly restart
+0 3 * * * docker restart openclaw-gateway
+@reboot /Users/me/openclaw/preload-models.sh
+0 8 * * mon-fri mail -s disk me%The disk is full%Check \\%use
+*/15 9-17 * * 1-5 /opt/bin/report --date=$(date +\\%F)
+@daily /opt/bin/cleanup
+61 * * * * /bin/true
+not a crontab line
+",
+    )
+    .unwrap();
+    // A dry run writes nothing.
+    let out = env.run(&["import", "crontab", crontab.to_str().unwrap(), "--dry-run"]);
+    assert!(
+        text(&out.stdout).contains("would write jobs/restart-openclaw-gateway.yaml (line 8):"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(
+        std::fs::read_dir(env.path().join("jobs")).unwrap().count(),
+        0
+    );
+    let out = env.run(&["import", "crontab", crontab.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "bad lines make it a negative answer"
+    );
+    assert_eq!(
+        text(&out.stderr),
+        "line 13: skipped: `61 * * * *`: invalid cron expression `61 * * * *`: the minute field `61` is not valid (allowed: 0-59)
+line 14: skipped: expected five schedule fields and a command
+error: job `import crontab` skipped 2 line(s)
+"
+    );
+    let stdout = text(&out.stdout);
+    for wrote in [
+        "wrote jobs/check-thresholds.yaml (line 6)",
+        "wrote jobs/restart-openclaw-gateway.yaml (line 8)",
+        "wrote jobs/preload-models.yaml (line 9)",
+        "wrote jobs/mail.yaml (line 10)",
+        "wrote jobs/report.yaml (line 11)",
+        "wrote jobs/cleanup.yaml (line 12)",
+    ] {
+        assert!(stdout.contains(wrote), "{wrote} not in {stdout}");
+    }
+    assert!(
+        stdout.contains("note: line 2: MAILTO=me@example.org: cron mailed each job's output"),
+        "{stdout}"
+    );
+    let job = |id: &str| {
+        std::fs::read_to_string(env.path().join("jobs").join(format!("{id}.yaml"))).unwrap()
+    };
+    assert_eq!(
+        job("restart-openclaw-gateway"),
+        "description: \"nightly restart\"\nschedule: \"0 3 * * *\"\n# cron never catches up: a slot missed while the machine slept is skipped\nmissed: { policy: skip }\nrun:\n  docker.restart: { container: \"openclaw-gateway\" }\n"
+    );
+    let check = job("check-thresholds");
+    assert!(
+        check.contains(
+            "description: \"threshold check every 5 minutes\"\nschedule: \"*/5 * * * *\""
+        ),
+        "{check}"
+    );
+    assert!(check.contains("  shell: \"/Users/me/openclaw/check-thresholds.sh\"\n  env:\n    OPENCLAW_HOME: \"/Users/me/openclaw\"\n"), "{check}");
+    assert!(job("preload-models").contains("at_start: true"));
+    let mail = job("mail");
+    assert!(mail.contains("schedule: \"0 8 * * mon-fri\""), "{mail}");
+    assert!(
+        mail.contains(
+            r#"shell: "printf '%s\\n' 'The disk is full' 'Check %use' | mail -s disk me""#
+        ),
+        "{mail}"
+    );
+    assert!(job("report").contains("shell: \"/opt/bin/report --date=$(date +%F)\""));
+    assert!(job("cleanup").contains("schedule: \"@daily\""));
+    // Every file it wrote is a valid job.
+    let out = env.run(&["check"]);
+    assert_eq!(
+        text(&out.stdout),
+        "ok: 6 jobs valid in jobs\n",
+        "{}",
+        text(&out.stderr)
+    );
+    // A second import never overwrites: it writes beside.
+    let before = job("restart-openclaw-gateway");
+    let out = env.run(&["import", "crontab", crontab.to_str().unwrap()]);
+    assert!(text(&out.stdout).contains("wrote jobs/restart-openclaw-gateway-2.yaml (line 8)"));
+    assert_eq!(job("restart-openclaw-gateway"), before);
+}

@@ -1,0 +1,284 @@
+//! `clawcron import crontab [FILE|-]`: one job file per crontab line, keeping the schedule, the
+//! command (as a shell string), the environment lines and the comment above a line as its
+//! description. The guide's lines are recognised: `docker restart NAME` becomes a
+//! `docker.restart` job; a command appending its output to a log file loses the redirection, since
+//! the ledger keeps the output now. `@reboot` becomes `at_start`. `%` follows crontab's rule (the
+//! first unescaped `%` ends the command, the rest is its standard input, `\%` is a `%`). A bad line
+//! is reported with its line number and skipped; an existing job file is never overwritten.
+
+use crate::schedule::CronSchedule;
+use std::collections::BTreeMap;
+
+/// A job file to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Imported {
+    pub id: String,
+    pub line: usize,
+    pub yaml: String,
+}
+
+/// What an import found.
+#[derive(Debug, Default)]
+pub struct Import {
+    pub jobs: Vec<Imported>,
+    /// Lines that could not be imported: (line number, why).
+    pub errors: Vec<(usize, String)>,
+    /// Things to do by hand (MAILTO, SHELL).
+    pub notes: Vec<String>,
+}
+
+fn quote(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+/// A job id from a command: the script's or program's name, or `restart-NAME`.
+fn id_for(command: &str) -> String {
+    let first = command.split_whitespace().next().unwrap_or("job");
+    let base = first.rsplit('/').next().unwrap_or(first);
+    let base = base.split('.').next().unwrap_or(base);
+    let id: String = base
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let id = id.trim_matches('-').to_string();
+    if id.is_empty() { "job".into() } else { id }
+}
+
+/// Splits crontab's `%`: (command, standard input lines).
+fn split_percent(cmd: &str) -> (String, Option<Vec<String>>) {
+    let mut out = String::new();
+    let mut chars = cmd.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'%') => {
+                out.push('%');
+                chars.next();
+            }
+            '%' => {
+                // The rest is standard input: each further unescaped `%` is a new line.
+                let mut lines = Vec::new();
+                let mut line = String::new();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' if chars.peek() == Some(&'%') => {
+                            chars.next();
+                            line.push('%');
+                        }
+                        '%' => lines.push(std::mem::take(&mut line)),
+                        c => line.push(c),
+                    }
+                }
+                lines.push(line);
+                return (out.trim().to_string(), Some(lines));
+            }
+            c => out.push(c),
+        }
+    }
+    (out.trim().to_string(), None)
+}
+
+/// `cmd >> /var/log/x.log 2>&1` without the redirection (the ledger keeps the output).
+fn strip_log_redirect(cmd: &str) -> Option<String> {
+    let re = regex::Regex::new(
+        r"^(?P<cmd>.+?)\s*(?:>>|1>>)\s*(?P<file>\S+\.log|\S+/log/\S+)(?:\s+2>&1)?\s*$",
+    )
+    .ok()?;
+    let c = re.captures(cmd)?;
+    Some(c.name("cmd")?.as_str().trim().to_string())
+}
+
+/// Parses a crontab; `existing` says whether a job id is taken already.
+pub fn crontab(text: &str, tz: chrono_tz::Tz, existing: &dyn Fn(&str) -> bool) -> Import {
+    let mut out = Import::default();
+    let mut env: BTreeMap<String, String> = BTreeMap::new();
+    let mut job_tz = tz;
+    let mut comment: Vec<String> = Vec::new();
+    let mut taken: Vec<String> = Vec::new();
+    let docker = regex::Regex::new(r"^(?:\S*/)?docker\s+restart\s+(?:(?:-t|--time)[ =]?(\d+)\s+)?([A-Za-z0-9][A-Za-z0-9_.-]*)\s*$").ok();
+    let env_re = regex::Regex::new(r#"^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$"#).ok();
+    for (i, raw) in text.lines().enumerate() {
+        let n = i + 1;
+        let line = raw.trim();
+        if line.is_empty() {
+            comment.clear();
+            continue;
+        }
+        if let Some(c) = line.strip_prefix('#') {
+            comment.push(c.trim().to_string());
+            continue;
+        }
+        if let Some(caps) = env_re.as_ref().and_then(|r| r.captures(line)) {
+            let (k, v) = (
+                caps[1].to_string(),
+                caps[2].trim().trim_matches(['"', '\'']).to_string(),
+            );
+            match k.as_str() {
+                "MAILTO" if !v.is_empty() => out.notes.push(format!(
+                    "line {n}: MAILTO={v}: cron mailed each job's output; in clawcron declare an email channel in clawcron.yaml (notifiers: {{mail: {{email: {{..., to: [{v}]}}}}}}) and add `notify: {{on: [failure], to: [mail]}}` to the jobs"
+                )),
+                "MAILTO" => {}
+                "SHELL" => out.notes.push(format!("line {n}: SHELL={v}: clawcron runs `shell:` jobs with /bin/sh; use `command: [{v}, -c, ...]` where it matters")),
+                "CRON_TZ" | "TZ" => match crate::config::parse_timezone(&v) {
+                    Ok(t) => job_tz = t,
+                    Err((msg, _)) => out.errors.push((n, msg)),
+                },
+                _ => {
+                    env.insert(k, v);
+                }
+            }
+            comment.clear();
+            continue;
+        }
+        // The schedule: an @word or five fields.
+        // The schedule (`None`: @reboot) and the command.
+        let (schedule, command) = if let Some(rest) = line.strip_prefix('@') {
+            let (word, cmd) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+            match word {
+                "reboot" => (None, cmd),
+                "yearly" | "annually" => (Some("@yearly".to_string()), cmd),
+                "monthly" | "weekly" | "daily" | "hourly" => (Some(format!("@{word}")), cmd),
+                "midnight" => (Some("@daily".to_string()), cmd),
+                _ => {
+                    out.errors
+                        .push((n, format!("`@{word}` is not a crontab schedule")));
+                    continue;
+                }
+            }
+        } else {
+            let fields: Vec<&str> = line
+                .splitn(6, char::is_whitespace)
+                .filter(|f| !f.is_empty())
+                .collect();
+            let mut parts = line.split_whitespace();
+            let five: Vec<&str> = parts.by_ref().take(5).collect();
+            if five.len() < 5 || fields.len() < 6 {
+                out.errors
+                    .push((n, "expected five schedule fields and a command".into()));
+                continue;
+            }
+            // The command is what follows the fifth field, spacing kept.
+            let mut rest = line;
+            for f in &five {
+                rest = rest.trim_start()[f.len()..].trim_start();
+            }
+            (Some(five.join(" ")), rest)
+        };
+        let command = command.trim();
+        if command.is_empty() {
+            out.errors.push((n, "no command".into()));
+            continue;
+        }
+        if let Some(s) = &schedule
+            && let Err(e) = CronSchedule::parse(s, job_tz)
+        {
+            out.errors.push((n, format!("`{s}`: {e}")));
+            continue;
+        }
+        let (cmd, stdin) = split_percent(command);
+        let mut yaml = String::new();
+        let description = if comment.is_empty() {
+            format!("imported from crontab line {n}: {}", line)
+        } else {
+            comment.join(" ")
+        };
+        yaml.push_str(&format!("description: {}\n", quote(&description)));
+        match &schedule {
+            Some(s) => yaml.push_str(&format!("schedule: {}\n", quote(s))),
+            None => yaml.push_str(
+                "at_start: true               # @reboot: once per boot (at login with launchd)\n",
+            ),
+        }
+        if job_tz != tz {
+            yaml.push_str(&format!("timezone: {}\n", job_tz.name()));
+        }
+        yaml.push_str("# cron never catches up: a slot missed while the machine slept is skipped\nmissed: { policy: skip }\n");
+        let (id, run) = if let Some(c) = stdin
+            .is_none()
+            .then(|| docker.as_ref().and_then(|d| d.captures(&cmd)))
+            .flatten()
+        {
+            let name = c[2].to_string();
+            let timeout = c
+                .get(1)
+                .map(|t| format!(", stop_timeout: {}s", t.as_str()))
+                .unwrap_or_default();
+            (
+                format!("restart-{}", id_for(&name)),
+                format!(
+                    "run:\n  docker.restart: {{ container: {}{timeout} }}\n",
+                    quote(&name)
+                ),
+            )
+        } else {
+            let (cmd, note) = match strip_log_redirect(&cmd) {
+                Some(c) => (
+                    c,
+                    "# its output, once appended to a log file, is kept in the ledger: clawcron history ID\n",
+                ),
+                None => (cmd.clone(), ""),
+            };
+            let shell = match &stdin {
+                Some(lines) => format!(
+                    "printf '%s\\n' {} | {cmd}",
+                    lines
+                        .iter()
+                        .map(|l| format!("'{}'", l.replace('\'', "'\\''")))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ),
+                None => cmd.clone(),
+            };
+            let mut run = format!("{note}run:\n  shell: {}\n", quote(&shell));
+            if !env.is_empty() {
+                run.push_str("  env:\n");
+                for (k, v) in &env {
+                    run.push_str(&format!("    {k}: {}\n", quote(v)));
+                }
+            }
+            (id_for(&cmd), run)
+        };
+        yaml.push_str(&run);
+        let mut unique = id.clone();
+        let mut k = 2;
+        while existing(&unique) || taken.contains(&unique) {
+            unique = format!("{id}-{k}");
+            k += 1;
+        }
+        taken.push(unique.clone());
+        out.jobs.push(Imported {
+            id: unique,
+            line: n,
+            yaml,
+        });
+        comment.clear();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_and_redirects() {
+        assert_eq!(
+            split_percent("mail -s hi me%line one%line\\%two"),
+            (
+                "mail -s hi me".into(),
+                Some(vec!["line one".into(), "line%two".into()])
+            )
+        );
+        assert_eq!(split_percent("date +\\%F"), ("date +%F".into(), None));
+        assert_eq!(
+            strip_log_redirect("/opt/check.sh >> /tmp/alerts.log 2>&1").as_deref(),
+            Some("/opt/check.sh")
+        );
+        assert_eq!(strip_log_redirect("echo hi > /dev/null"), None);
+    }
+}
