@@ -119,6 +119,11 @@ pub enum Command {
         #[arg(long, value_enum)]
         target: Option<crate::install::Target>,
     },
+    /// Check what the jobs need (config, state dir, Docker, Ollama, SMTP, webhooks, time zone, service)
+    Doctor {
+        #[arg(long)]
+        json: bool,
+    },
     /// Move in from elsewhere: `clawcron import crontab [FILE|-]`
     Import {
         #[command(subcommand)]
@@ -196,6 +201,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Trigger { job } => trigger(&loaded, &job, &state_dir),
         Command::NotifyTest { channel } => notify_test(&loaded, &channel),
         Command::Status { json } => status(json, &state_dir),
+        Command::Doctor { json } => doctor(&loaded, json, &state_dir),
         Command::Import {
             what: ImportWhat::Crontab { file, dry_run },
         } => import_crontab(&loaded, file.as_deref(), dry_run),
@@ -490,6 +496,35 @@ fn notify_test(loaded: &Loaded, name: &str) -> Result<(), Error> {
                 status: "failed".into(),
             })
         }
+    }
+}
+
+fn doctor(loaded: &Loaded, json: bool, state_dir: &std::path::Path) -> Result<(), Error> {
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let lines = runtime()?.block_on(crate::doctor::check(
+        loaded,
+        state_dir,
+        home.as_deref(),
+        std::time::Duration::from_secs(5),
+    ));
+    if json {
+        println!("{}", serde_json::to_string(&lines).unwrap_or_default());
+    } else {
+        for l in &lines {
+            println!("{} {}", if l.ok { "✓" } else { "✗" }, l.what);
+            if let Some(fix) = &l.fix {
+                println!("    fix: {fix}");
+            }
+        }
+    }
+    let bad = lines.iter().filter(|l| !l.ok).count();
+    if bad == 0 {
+        Ok(())
+    } else {
+        Err(Error::RunFailed {
+            job: "doctor".into(),
+            status: format!("found {bad} problem(s)"),
+        })
     }
 }
 

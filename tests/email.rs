@@ -304,3 +304,87 @@ fn a_report_is_emailed_with_its_html_its_text_and_the_markdown_attached() {
         "{text}"
     );
 }
+
+#[test]
+fn doctor_checks_smtp_login_webhook_ollama_models_and_says_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(dir.path());
+    let maildir = dir.path().join("maildir");
+    let smtp = standin(
+        "smtp",
+        &[
+            "--maildir",
+            maildir.to_str().unwrap(),
+            "--auth",
+            &format!("me:{PASSWORD}"),
+            "--starttls",
+            cert.to_str().unwrap(),
+            key.to_str().unwrap(),
+        ],
+    );
+    let hook_log = dir.path().join("hook.jsonl");
+    let hook = standin("webhook", &["--log", hook_log.to_str().unwrap()]);
+    let ollama = standin("ollama", &["--models", "llama3.2:8b"]);
+    std::fs::create_dir_all(dir.path().join("jobs")).unwrap();
+    std::fs::write(
+        dir.path().join("clawcron.yaml"),
+        format!(
+            "timezone: Europe/Paris\nnotifiers:\n  mail:\n    email:\n      smtp: {{ host: 127.0.0.1, port: {}, tls: starttls, username: me, password_env: SMTP_PASSWORD, ca_file: {} }}\n      from: a@example.org\n      to: [b@example.org]\n  hook: {{ webhook: {{ url: \"http://127.0.0.1:{}/h\" }} }}\n",
+            smtp.port,
+            cert.display(),
+            hook.port
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("jobs/bench.yaml"),
+        format!("schedule: \"30 3 * * *\"\nrun: {{ ollama.bench: {{ url: \"http://127.0.0.1:{}\", model: \"llama3.2:8b\" }} }}\n", ollama.port),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("jobs/preload.yaml"),
+        format!("at_start: true\nrun: {{ ollama.preload: {{ url: \"http://127.0.0.1:{}\", models: [\"qwen2.5:7b\"] }} }}\n", ollama.port),
+    )
+    .unwrap();
+    let doctor = |password: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_clawcron"))
+            .current_dir(dir.path())
+            .args(["--state-dir", "state", "doctor"])
+            .env("SMTP_PASSWORD", password)
+            .env("HOME", dir.path())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, text) = doctor(PASSWORD);
+    assert_eq!(code, Some(1), "{text}");
+    for line in [
+        "✓ config valid: 2 job(s) in jobs".to_string(),
+        "✓ state directory writable: state".to_string(),
+        format!(
+            "✓ Ollama reachable at http://127.0.0.1:{} (1 model(s))",
+            ollama.port
+        ),
+        "✓ model `llama3.2:8b` present".to_string(),
+        "✗ model `qwen2.5:7b` not in Ollama\n    fix: ollama pull qwen2.5:7b".to_string(),
+        format!(
+            "✓ email `mail`: 127.0.0.1:{} STARTTLS, login accepted",
+            smtp.port
+        ),
+        "✓ webhook `hook` reachable (HTTP".to_string(),
+        "✓ time zone Europe/Paris".to_string(),
+        "✗ service not installed".to_string(),
+    ] {
+        assert!(text.contains(&line), "{line}\nnot in\n{text}");
+    }
+    assert!(mails(&maildir).is_empty(), "the login check sends no mail");
+    let (_, text) = doctor("wrong-password-456");
+    assert!(
+        text.contains("✗ email `mail`: ") && text.contains("535"),
+        "{text}"
+    );
+    assert!(!text.contains("wrong-password-456"), "{text}");
+}

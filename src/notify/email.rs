@@ -251,6 +251,31 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     crate::redact::scrub(&s).into_owned()
 }
 
+/// Connects, says EHLO, upgrades to TLS and logs in as configured, then quits: no mail is sent.
+pub async fn test_login(spec: &EmailSpec, timeout: Duration) -> Result<String, String> {
+    let t = transport(spec, timeout)?;
+    match tokio::time::timeout(timeout * 2, t.test_connection()).await {
+        Err(_) => Err("no answer in time".into()),
+        Ok(Err(e)) => Err(error_chain(&e)),
+        Ok(Ok(false)) => Err("the server closed the connection".into()),
+        Ok(Ok(true)) => Ok(format!(
+            "{}:{} {}{}",
+            spec.host,
+            spec.port,
+            match spec.tls {
+                Tls::None => "plain",
+                Tls::StartTls => "STARTTLS",
+                Tls::Implicit => "TLS",
+            },
+            if spec.username.is_some() {
+                ", login accepted"
+            } else {
+                ""
+            }
+        )),
+    }
+}
+
 /// One delivery attempt.
 pub async fn send(
     spec: &EmailSpec,
