@@ -84,20 +84,13 @@ pub async fn run(loaded: Loaded, state_dir: &Path, sources: config::Sources) -> 
     // The daemon's own session: its downtime shows in reports.
     let boot = boot_id();
     let session = store.start_session(&boot, now.timestamp_millis()).ok();
-    if let Some(gap) = session.and_then(|_| {
+    let downtime = session.and_then(|_| {
         store
             .downtime(0, now.timestamp_millis() + 1)
             .ok()
             .and_then(|g| g.last().cloned())
             .filter(|g| g.to_ms >= now.timestamp_millis() - 1)
-    }) {
-        info!(
-            down_since = %crate::schedule::to_utc(gap.from_ms / 1000).to_rfc3339(),
-            "the daemon was down for {}{}",
-            config::duration::format(std::time::Duration::from_millis((gap.to_ms - gap.from_ms).max(0) as u64)),
-            if gap.clean { "" } else { " (the previous one did not stop cleanly)" }
-        );
-    }
+    });
     let jobs_dir = loaded.jobs_dir.clone();
     let (control_tx, control_rx) = tokio::sync::mpsc::channel(16);
     let mut scheduler = Scheduler::new(
@@ -109,7 +102,14 @@ pub async fn run(loaded: Loaded, state_dir: &Path, sources: config::Sources) -> 
     )
     .with_control(control_rx);
     scheduler.start()?;
+    if let Some(gap) = downtime {
+        report_downtime(&store, g, &gap, scheduler.last_catch_up(), &runner);
+    }
     let stop = CancellationToken::new();
+    let heartbeat_ping = g
+        .heartbeat
+        .clone()
+        .map(|(url, every)| tokio::spawn(ping(url, every, stop.clone())));
     let reload_status = Arc::new(std::sync::Mutex::new(crate::reload::ReloadStatus::default()));
     let api = match g.api_listen {
         Some(listen) => {
@@ -188,6 +188,9 @@ pub async fn run(loaded: Loaded, state_dir: &Path, sources: config::Sources) -> 
         let _ = h.await;
     }
     let _ = reloader.await;
+    if let Some(h) = heartbeat_ping {
+        let _ = h.await;
+    }
     if let Some((_, task)) = api {
         let _ = task.await;
         let _ = std::fs::remove_file(state_dir.join("api.addr"));
@@ -218,6 +221,96 @@ fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::
         context: "cannot install a signal handler".into(),
         source,
     })
+}
+
+/// One log line and one notice (to `daemon_notify`) on start after a downtime: how long, and
+/// what happened to the slots missed meanwhile.
+fn report_downtime(
+    store: &Store,
+    g: &crate::config::GlobalConfig,
+    gap: &crate::store::Gap,
+    catch_up: Option<(&'static str, usize, usize)>,
+    runner: &Runner,
+) {
+    // To the second: milliseconds of a downtime are noise.
+    let lasted = config::duration::format(std::time::Duration::from_secs(
+        ((gap.to_ms - gap.from_ms).max(0) as u64 + 500) / 1000,
+    ));
+    let since = crate::schedule::to_utc(gap.from_ms / 1000).to_rfc3339();
+    let how = if gap.clean {
+        "stopped cleanly"
+    } else {
+        "did not stop cleanly (crash, kill or power loss)"
+    };
+    let slots = match catch_up {
+        Some((_, ran, skipped)) => format!(
+            "{} missed slot(s): {ran} run late, {skipped} skipped",
+            ran + skipped
+        ),
+        None => "no slot was missed".to_string(),
+    };
+    let text = format!("clawcron was down for {lasted} since {since} (it {how}); {slots}");
+    info!("{text}");
+    let payload = serde_json::json!({
+        "event": "daemon.downtime", "title": "clawcron: back after a downtime", "text": text,
+        "job": null, "downtime": { "from_ms": gap.from_ms, "to_ms": gap.to_ms, "clean": gap.clean,
+            "ran_late": catch_up.map_or(0, |c| c.1), "skipped": catch_up.map_or(0, |c| c.2) },
+        "at_ms": gap.to_ms,
+    });
+    if crate::notify::enqueue_to(
+        store,
+        &g.daemon_notify,
+        &format!("downtime:{}", gap.to_ms),
+        &payload,
+        gap.to_ms,
+    ) > 0
+    {
+        runner.notifier_wake().notify_one();
+    }
+}
+
+/// Pings `url` every `every` until `stop`; logs only when it starts or stops answering.
+async fn ping(url: String, every: std::time::Duration, stop: CancellationToken) {
+    crate::redact::register_url(&url, true);
+    let client = match reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            warn!("no heartbeat: {e}");
+            return;
+        }
+    };
+    let mut failing = false;
+    loop {
+        let answer = client.get(&url).send().await.map(|r| r.status());
+        match answer {
+            Ok(s) if s.is_success() => {
+                if failing {
+                    info!("heartbeat answered again");
+                }
+                failing = false;
+            }
+            other => {
+                if !failing {
+                    let why = match other {
+                        Ok(s) => s.to_string(),
+                        Err(e) => crate::action::http::chain(&e.without_url()),
+                    };
+                    warn!(
+                        "heartbeat not answered ({why}); retrying every {}",
+                        config::duration::format(every)
+                    );
+                }
+                failing = true;
+            }
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+    }
 }
 
 /// Binds the status API; logs why not if it cannot (the daemon runs without it).

@@ -90,6 +90,8 @@ pub struct Scheduler {
     entries: Vec<Entry>,
     heap: BinaryHeap<Reverse<(i64, usize)>>,
     control: Option<tokio::sync::mpsc::Receiver<Control>>,
+    /// The last catch-up: why slots were missed, how many ran late, how many were skipped.
+    last_catch_up: Option<(&'static str, usize, usize)>,
 }
 
 struct Pending {
@@ -131,7 +133,13 @@ impl Scheduler {
             entries,
             heap: BinaryHeap::new(),
             control: None,
+            last_catch_up: None,
         }
+    }
+
+    /// The last catch-up (after `start`: the slots missed while the daemon was down).
+    pub fn last_catch_up(&self) -> Option<(&'static str, usize, usize)> {
+        self.last_catch_up
     }
 
     /// Lets the loop be asked things and told to reload (see `Control`).
@@ -511,6 +519,7 @@ impl Scheduler {
             }
         }
         if let Some((reason, ran, skipped)) = summary {
+            self.last_catch_up = Some((reason, ran, skipped));
             info!("catch-up ({reason}): {ran} run(s), {skipped} skipped");
         }
         let decisions: Vec<(&str, i64, SlotDecision)> = pending

@@ -465,3 +465,66 @@ fn secrets_never_reach_logs_ledger_or_notices() {
         );
     }
 }
+
+#[test]
+fn after_a_downtime_one_notice_says_how_long_and_what_became_of_the_missed_slots() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hook, log) = receiver(dir.path(), "hook", &[]);
+    std::fs::create_dir(dir.path().join("jobs")).unwrap();
+    std::fs::write(
+        dir.path().join("clawcron.yaml"),
+        format!(
+            "shutdown_grace: 2s\nnotifiers:\n  hook: {{ webhook: {{ url: \"http://127.0.0.1:{0}/hook\" }} }}\ndaemon_notify: [hook]\nheartbeat: {{ url: \"http://127.0.0.1:{0}/ping/abc123def456\", every: 10s }}\n",
+            hook.port
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("jobs/tick.yaml"),
+        "schedule: \"* * * * * *\"\nmissed: { policy: latest, max_lateness: 1h }\nrun: { shell: \"true\" }\n",
+    )
+    .unwrap();
+    run_daemon(dir.path(), 1.0, || {});
+    // Down for about three seconds.
+    std::thread::sleep(Duration::from_secs(3));
+    run_daemon(dir.path(), 1.5, || {});
+    let got = received(&log);
+    let pings = got.iter().filter(|r| r["method"] == "GET").count();
+    assert!(pings >= 2, "a heartbeat at each start: {got:?}");
+    assert!(
+        got.iter()
+            .filter(|r| r["method"] == "GET")
+            .all(|r| r["path"] == "/ping/abc123def456")
+    );
+    let notices: Vec<serde_json::Value> = got
+        .iter()
+        .filter(|r| r["method"] != "GET")
+        .map(|r| serde_json::from_str(r["body"].as_str().unwrap()).unwrap())
+        .collect();
+    assert_eq!(
+        notices.len(),
+        1,
+        "one notice, for the one downtime: {notices:?}"
+    );
+    let n = &notices[0];
+    assert_eq!(n["event"], "daemon.downtime");
+    let text = n["text"].as_str().unwrap();
+    assert!(text.starts_with("clawcron was down for "), "{text}");
+    assert!(text.contains("(it stopped cleanly)"), "{text}");
+    let (late, skipped) = (
+        n["downtime"]["ran_late"].as_u64().unwrap(),
+        n["downtime"]["skipped"].as_u64().unwrap(),
+    );
+    assert_eq!(
+        late, 1,
+        "policy latest: the newest missed slot runs late: {text}"
+    );
+    assert!(skipped >= 1, "{text}");
+    assert!(
+        text.ends_with(&format!(
+            "{} missed slot(s): 1 run late, {skipped} skipped",
+            skipped + 1
+        )),
+        "{text}"
+    );
+}

@@ -28,6 +28,18 @@ pub struct RawGlobal {
     pub notify_timeout: Option<S<String>>,
     /// The status API and dashboard: `{listen: "127.0.0.1:8787", enabled: true}`.
     pub api: Option<S<RawApi>>,
+    /// Channels told about the daemon itself (its downtime, on start).
+    pub daemon_notify: Option<S<Vec<S<String>>>>,
+    /// A URL pinged every `every` (healthchecks.io style), so that an outside service notices
+    /// if clawcron itself dies.
+    pub heartbeat: Option<S<RawHeartbeat>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHeartbeat {
+    pub url: S<String>,
+    pub every: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

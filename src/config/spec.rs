@@ -32,6 +32,10 @@ pub struct GlobalConfig {
     pub notify_timeout: Duration,
     /// Where the status API listens (`None`: off).
     pub api_listen: Option<std::net::SocketAddr>,
+    /// Channels told about the daemon's downtime.
+    pub daemon_notify: Vec<String>,
+    /// (URL, interval) pinged while the daemon runs.
+    pub heartbeat: Option<(String, Duration)>,
 }
 
 impl Default for GlobalConfig {
@@ -52,6 +56,8 @@ impl Default for GlobalConfig {
             notify_retry: Duration::from_secs(10),
             notify_timeout: Duration::from_secs(15),
             api_listen: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 8787))),
+            daemon_notify: Vec::new(),
+            heartbeat: None,
         }
     }
 }

@@ -235,6 +235,22 @@ pub fn global(path: &Path, text: &str, raw: RawGlobal) -> Result<GlobalConfig, V
             }
         }
     }
+    if let Some(h) = &raw.heartbeat {
+        let every = c
+            .duration(&h.value.every, "heartbeat.every")
+            .unwrap_or(Duration::from_secs(300));
+        if let Some(url) = c.interp(&h.value.url, "heartbeat.url") {
+            if url.starts_with("http://") || url.starts_with("https://") {
+                g.heartbeat = Some((url, every.max(Duration::from_secs(10))));
+            } else {
+                c.error(
+                    &h.value.url,
+                    "heartbeat.url",
+                    format!("`{url}` is not an http:// or https:// URL"),
+                );
+            }
+        }
+    }
     for (name, n) in raw.notifiers.iter().flat_map(|m| m.value.iter()) {
         let key = format!("notifiers.{name}");
         match (&n.value.webhook, &n.value.email) {
@@ -290,6 +306,17 @@ pub fn global(path: &Path, text: &str, raw: RawGlobal) -> Result<GlobalConfig, V
                     "`webhook: { url: ..., format: generic|slack|discord|ntfy }` or `email: { smtp: {...}, from: ..., to: [...] }`".into(),
                 );
             }
+        }
+    }
+    for to in raw.daemon_notify.iter().flat_map(|d| d.value.iter()) {
+        if g.notifiers.contains_key(&to.value) {
+            g.daemon_notify.push(to.value.clone());
+        } else {
+            c.error(
+                to,
+                "daemon_notify",
+                format!("no notifier `{}` declared under `notifiers:`", to.value),
+            );
         }
     }
     c.finish(Some(g))

@@ -23,6 +23,16 @@ def main():
         def log_message(self, *a):
             pass
 
+        def do_GET(self):
+            # Heartbeat pings: logged, always 200.
+            with lock:
+                with open(args.log, "a") as f:
+                    f.write(json.dumps({"method": "GET", "path": self.path}) + "\n")
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             with lock:
