@@ -422,7 +422,20 @@ fn trigger(loaded: &Loaded, id: &str, state_dir: &std::path::Path) -> Result<(),
         g.retention.clone(),
         crate::daemon::job_env(state_dir),
     );
-    let (run_id, outcome) = rt.block_on(async {
+    // On a terminal: a spinner with the elapsed time under the run's live output.
+    use std::io::IsTerminal;
+    if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new_spinner()
+            .with_message(format!("{id}: {}", job.action.summary()));
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_msg}")
+        {
+            bar.set_style(style);
+        }
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        crate::logging::set_spinner(bar);
+    }
+    let result = rt.block_on(async {
         // Ctrl-C while a manual run is going: stop it like the daemon would, and record it.
         let boot = crate::daemon::boot_id();
         let run = runner.run_now(&job, "manual", &boot);
@@ -435,7 +448,9 @@ fn trigger(loaded: &Loaded, id: &str, state_dir: &std::path::Path) -> Result<(),
                 r
             }
         }
-    })?;
+    });
+    crate::logging::clear_spinner();
+    let (run_id, outcome) = result?;
     let status = outcome.status.as_str();
     println!(
         "{id}: run {run_id} {status} after {} ({} attempt{}){}",

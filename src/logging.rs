@@ -5,14 +5,37 @@ use crate::config::{LogConfig, LogFormat, Rotation};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::writer::MakeWriterExt;
 
+/// A spinner being drawn on the terminal (`clawcron trigger`): log lines are printed above it.
+static SPINNER: std::sync::Mutex<Option<indicatif::ProgressBar>> = std::sync::Mutex::new(None);
+
+/// Draws log lines above `bar` until `clear_spinner`.
+pub fn set_spinner(bar: indicatif::ProgressBar) {
+    if let Ok(mut s) = SPINNER.lock() {
+        *s = Some(bar);
+    }
+}
+
+pub fn clear_spinner() {
+    if let Ok(mut s) = SPINNER.lock()
+        && let Some(bar) = s.take()
+    {
+        bar.finish_and_clear();
+    }
+}
+
 /// A writer that redacts registered secrets from each formatted log line.
 struct Scrub<W>(W);
 
 impl<W: std::io::Write> std::io::Write for Scrub<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match std::str::from_utf8(buf) {
-            Ok(s) => self.0.write_all(crate::redact::scrub(s).as_bytes())?,
-            Err(_) => self.0.write_all(buf)?,
+        let text = match std::str::from_utf8(buf) {
+            Ok(s) => crate::redact::scrub(s).into_owned().into_bytes(),
+            Err(_) => buf.to_vec(),
+        };
+        let bar = SPINNER.lock().ok().and_then(|s| s.clone());
+        match bar {
+            Some(bar) => bar.suspend(|| self.0.write_all(&text))?,
+            None => self.0.write_all(&text)?,
         }
         Ok(buf.len())
     }

@@ -674,3 +674,39 @@ error: job `import crontab` skipped 2 line(s)
     assert!(text(&out.stdout).contains("wrote jobs/restart-openclaw-gateway-2.yaml (line 8)"));
     assert_eq!(job("restart-openclaw-gateway"), before);
 }
+
+#[test]
+fn trigger_shows_a_spinner_with_elapsed_time_on_a_terminal_and_plain_lines_otherwise() {
+    let env = Env::new();
+    env.job(
+        "slow",
+        "schedule: \"@yearly\"\nrun: { shell: \"echo one; sleep 1.5; echo two\" }\n",
+    );
+    // Not a terminal: plain lines, no spinner.
+    let out = env.run(&["trigger", "slow"]);
+    assert!(out.status.success());
+    let plain = text(&out.stderr);
+    assert!(
+        plain.contains(" one ") && plain.contains(" two "),
+        "{plain}"
+    );
+    assert!(!plain.contains("[00:00:0"), "{plain}");
+    // A terminal (a pseudo-terminal from util-linux's `script`), where it is installed.
+    let cmd = format!(
+        "{} --state-dir state trigger slow",
+        env!("CARGO_BIN_EXE_clawcron")
+    );
+    match Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .current_dir(env.path())
+        .output()
+    {
+        Ok(o) => {
+            let tty = text(&o.stdout);
+            assert!(tty.contains("[00:00:01] slow: sh -c"), "{tty}");
+            assert!(tty.contains(" one ") && tty.contains(" two "), "{tty}");
+            assert!(tty.contains("slow: run 2 succeeded"), "{tty}");
+        }
+        Err(e) => eprintln!("skipped the terminal case: no `script` ({e})"),
+    }
+}
