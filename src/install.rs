@@ -30,6 +30,8 @@ impl Target {
 /// What an install or uninstall does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
+    /// Folders made first (launchd does not make its log folder).
+    pub dirs: Vec<PathBuf>,
     pub write: Vec<(PathBuf, String)>,
     pub remove: Vec<PathBuf>,
     /// Commands run in order; a failing one stops the plan unless it is marked optional.
@@ -118,6 +120,7 @@ pub fn install(target: Target, s: &Setup) -> Plan {
             let domain = format!("gui/{}", s.uid);
             let p = path.display().to_string();
             Plan {
+                dirs: vec![log_dir(target, &s.home_dir)],
                 write: vec![(path, text)],
                 remove: vec![],
                 run: vec![
@@ -131,6 +134,7 @@ pub fn install(target: Target, s: &Setup) -> Plan {
             }
         }
         Target::Systemd => Plan {
+            dirs: vec![],
             write: vec![(path, text)],
             remove: vec![],
             run: vec![
@@ -149,6 +153,7 @@ pub fn uninstall(target: Target, home_dir: &Path, uid: u32) -> Plan {
     let str_ = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     match target {
         Target::Launchd => Plan {
+            dirs: vec![],
             write: vec![],
             remove: vec![path],
             run: vec![(
@@ -157,6 +162,7 @@ pub fn uninstall(target: Target, home_dir: &Path, uid: u32) -> Plan {
             )],
         },
         Target::Systemd => Plan {
+            dirs: vec![],
             write: vec![],
             remove: vec![path],
             run: vec![
@@ -178,6 +184,14 @@ pub fn uninstall(target: Target, home_dir: &Path, uid: u32) -> Plan {
 
 /// Prints the plan, or carries it out.
 pub fn apply(plan: &Plan, dry_run: bool) -> Result<(), String> {
+    for dir in &plan.dirs {
+        if dry_run {
+            println!("would make {}", dir.display());
+        } else {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+    }
     for (path, text) in &plan.write {
         if dry_run {
             println!("would write {}:\n{text}", path.display());

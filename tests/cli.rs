@@ -367,7 +367,11 @@ fn install_writes_a_valid_launchd_plist_and_systemd_unit() {
         .path()
         .join("Library/LaunchAgents/com.clawcron.agent.plist");
     assert!(
-        shown.starts_with(&format!("would write {}:\n<?xml", plist.display())),
+        shown.starts_with(&format!(
+            "would make {}\nwould write {}:\n<?xml",
+            home.path().join("Library/Logs/clawcron").display(),
+            plist.display()
+        )),
         "{shown}"
     );
     assert!(

@@ -159,6 +159,8 @@ pub struct JobInfo {
     pub id: String,
     pub description: String,
     pub kind: &'static str,
+    /// What it does, in one line.
+    pub summary: String,
     pub schedule: String,
     pub next: Option<String>,
     pub running: usize,
@@ -199,6 +201,7 @@ pub(crate) fn job_infos(api: &Api, views: &[JobView]) -> Vec<JobInfo> {
                 id: v.id.clone(),
                 description: v.spec.description.clone(),
                 kind: v.spec.action.kind(),
+                summary: v.spec.action.summary(),
                 schedule: v.spec.trigger.describe(),
                 next: v.next.map(|s| rfc3339_s(s, api.timezone)),
                 running: v.running,
