@@ -306,3 +306,92 @@ fn rejects_bad_expressions() {
         "cron expression `0 0 30 2 *` never fires"
     );
 }
+
+/// The documented rule, computed independently of croner: the local day's `h:m` exists once →
+/// that instant; twice (fold) → the first; not at all (gap) → the first local minute that exists
+/// after it (the end of the gap).
+fn expected_daily(tz: chrono_tz::Tz, day: chrono::NaiveDate, h: u32, m: u32) -> i64 {
+    use chrono::TimeZone;
+    let mut local = day.and_hms_opt(h, m, 0).unwrap();
+    loop {
+        match tz.from_local_datetime(&local) {
+            chrono::LocalResult::Single(t) => return t.timestamp(),
+            chrono::LocalResult::Ambiguous(first, _) => return first.timestamp(),
+            chrono::LocalResult::None => local += chrono::Duration::minutes(1),
+        }
+    }
+}
+
+/// Ten years of DST transitions in seven zones (a 30-minute shift in Lord Howe, three southern
+/// hemisphere zones, one whose transitions fall at midnight): every fixed-time daily slot fires
+/// exactly once per local day, at the instant the documented rule gives.
+#[test]
+fn ten_years_of_daily_slots_in_seven_zones_follow_the_dst_rule() {
+    use chrono::TimeZone;
+    let zones = [
+        "Europe/Paris",
+        "America/New_York",
+        "Australia/Lord_Howe",
+        "Australia/Sydney",
+        "America/Santiago",
+        "Pacific/Auckland",
+        "Europe/London",
+    ];
+    // Times inside gaps and folds somewhere in these zones, and ordinary ones.
+    let times = [(2, 30), (2, 15), (1, 30), (0, 0), (3, 0), (23, 45)];
+    let (start, end) = (
+        chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+        chrono::NaiveDate::from_ymd_opt(2036, 1, 1).unwrap(),
+    );
+    let mut shifted = 0;
+    for zone in zones {
+        let tz: chrono_tz::Tz = zone.parse().unwrap();
+        for (h, m) in times {
+            let expr = format!("{m} {h} * * *");
+            let t = Trigger::Cron(CronSchedule::parse(&expr, tz).unwrap());
+            let from = tz
+                .from_local_datetime(&start.and_hms_opt(0, 0, 0).unwrap())
+                .earliest()
+                .unwrap()
+                .timestamp()
+                - 1;
+            let until = tz
+                .from_local_datetime(&end.and_hms_opt(0, 0, 0).unwrap())
+                .earliest()
+                .unwrap()
+                .timestamp()
+                - 1;
+            let got = t.slots_between(from, until, 10_000).slots;
+            let mut want = Vec::new();
+            let mut day = start;
+            while day < end {
+                want.push(expected_daily(tz, day, h, m));
+                day = day.succ_opt().unwrap();
+            }
+            shifted += want
+                .iter()
+                .zip(&want)
+                .filter(|(w, _)| {
+                    let l = crate_local(**w, tz);
+                    (l.0, l.1) != (h, m)
+                })
+                .count();
+            assert_eq!(got.len(), want.len(), "{zone} {expr}: one slot per day");
+            for (g, w) in got.iter().zip(&want) {
+                assert_eq!(g, w, "{zone} {expr}: got {} want {}", utc(*g), utc(*w));
+            }
+        }
+    }
+    assert!(
+        shifted > 100,
+        "the rule was exercised: {shifted} shifted slots"
+    );
+}
+
+fn crate_local(t: i64, tz: chrono_tz::Tz) -> (u32, u32) {
+    use chrono::Timelike;
+    let l = chrono::DateTime::from_timestamp(t, 0)
+        .unwrap()
+        .with_timezone(&tz);
+    (l.hour(), l.minute())
+}
