@@ -201,7 +201,12 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Trigger { job } => trigger(&loaded, &job, &state_dir),
         Command::NotifyTest { channel } => notify_test(&loaded, &channel),
         Command::Status { json } => status(json, &state_dir),
-        Command::Doctor { json } => doctor(&loaded, json, &state_dir),
+        Command::Doctor { json } => doctor(
+            &loaded,
+            &cli.config.clone().unwrap_or_else(|| "clawcron.yaml".into()),
+            json,
+            &state_dir,
+        ),
         Command::Import {
             what: ImportWhat::Crontab { file, dry_run },
         } => import_crontab(&loaded, file.as_deref(), dry_run),
@@ -514,10 +519,16 @@ fn notify_test(loaded: &Loaded, name: &str) -> Result<(), Error> {
     }
 }
 
-fn doctor(loaded: &Loaded, json: bool, state_dir: &std::path::Path) -> Result<(), Error> {
+fn doctor(
+    loaded: &Loaded,
+    config_path: &std::path::Path,
+    json: bool,
+    state_dir: &std::path::Path,
+) -> Result<(), Error> {
     let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
     let lines = runtime()?.block_on(crate::doctor::check(
         loaded,
+        config_path,
         state_dir,
         home.as_deref(),
         std::time::Duration::from_secs(5),

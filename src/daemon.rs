@@ -67,6 +67,13 @@ pub async fn run(loaded: Loaded, state_dir: &Path, sources: config::Sources) -> 
         );
     }
     let g = &loaded.global;
+    let config_path = sources
+        .config
+        .clone()
+        .unwrap_or_else(|| std::path::PathBuf::from("clawcron.yaml"));
+    if let Some(w) = config::permission_warning(&config_path, g) {
+        warn!("{w}");
+    }
     let templates = loaded.templates();
     let cutoff = now.timestamp_millis() - g.retention.max_age.as_millis() as i64;
     if let Err(e) = store.apply_retention(g.retention.max_runs_per_job, cutoff) {

@@ -59,6 +59,7 @@ fn actions(loaded: &Loaded) -> Vec<&ActionSpec> {
 /// Runs every check (each bounded by `timeout`).
 pub async fn check(
     loaded: &Loaded,
+    config_path: &Path,
     state_dir: &Path,
     home_dir: Option<&Path>,
     timeout: Duration,
@@ -76,6 +77,12 @@ pub async fn check(
             "run `clawcron check` and fix what it shows",
         )
     });
+    if let Some(w) = crate::config::permission_warning(config_path, &loaded.global) {
+        lines.push(bad(
+            w,
+            "chmod 600 clawcron.yaml, or move the secrets into environment variables (${VAR})",
+        ));
+    }
     // The state directory.
     let probe = state_dir.join(".doctor-probe");
     let writable = std::fs::create_dir_all(state_dir)

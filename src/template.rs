@@ -5,6 +5,9 @@
 use chrono_tz::Tz;
 use std::path::{Path, PathBuf};
 
+/// No template is read past this size.
+const MAX_TEMPLATE_BYTES: u64 = 1024 * 1024;
+
 /// A template file and its shipped text.
 #[derive(Debug, Clone, Copy)]
 pub struct Shipped {
@@ -54,6 +57,13 @@ impl Templates {
         setup: &dyn Fn(&mut minijinja::Environment<'_>),
     ) -> Result<String, TemplateError> {
         let path = self.dir.join(name);
+        if std::fs::metadata(&path).is_ok_and(|m| m.len() > MAX_TEMPLATE_BYTES) {
+            return Err(TemplateError {
+                file: path.display().to_string(),
+                line: 0,
+                what: format!("larger than the {MAX_TEMPLATE_BYTES}-byte limit for a template"),
+            });
+        }
         let (text, file) = match std::fs::read_to_string(&path) {
             Ok(t) => (t, path.display().to_string()),
             Err(e) => match shipped {

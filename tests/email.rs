@@ -346,6 +346,12 @@ fn doctor_checks_smtp_login_webhook_ollama_models_and_says_the_fix() {
         format!("at_start: true\nrun: {{ ollama.preload: {{ url: \"http://127.0.0.1:{}\", models: [\"qwen2.5:7b\"] }} }}\n", ollama.port),
     )
     .unwrap();
+    // As most umasks leave it: readable by others.
+    std::fs::set_permissions(
+        dir.path().join("clawcron.yaml"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
     let doctor = |password: &str| {
         let out = Command::new(env!("CARGO_BIN_EXE_clawcron"))
             .current_dir(dir.path())
@@ -381,6 +387,15 @@ fn doctor_checks_smtp_login_webhook_ollama_models_and_says_the_fix() {
         assert!(text.contains(&line), "{line}\nnot in\n{text}");
     }
     assert!(mails(&maildir).is_empty(), "the login check sends no mail");
+    // clawcron.yaml holds a webhook URL and others can read it: flagged, with the fix.
+    assert!(text.contains("is readable by other users (mode 644) and holds the URL of webhook `hook`: run `chmod 600"), "{text}");
+    std::fs::set_permissions(
+        dir.path().join("clawcron.yaml"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let (_, text) = doctor(PASSWORD);
+    assert!(!text.contains("readable by other users"), "{text}");
     let (_, text) = doctor("wrong-password-456");
     assert!(
         text.contains("✗ email `mail`: ") && text.contains("535"),

@@ -528,3 +528,51 @@ fn after_a_downtime_one_notice_says_how_long_and_what_became_of_the_missed_slots
         "{text}"
     );
 }
+
+#[test]
+fn a_hung_receiver_delays_no_other_notice_not_even_one_queued_while_it_hangs() {
+    let dir = tempfile::tempdir().unwrap();
+    // `slow` answers its first request after 20 s; the send timeout is 3 s.
+    let (slow, _slow_log) = receiver(dir.path(), "slow", &["--delay-first", "20"]);
+    let (fast, fast_log) = receiver(dir.path(), "fast", &[]);
+    std::fs::create_dir(dir.path().join("jobs")).unwrap();
+    std::fs::write(
+        dir.path().join("clawcron.yaml"),
+        format!(
+            "shutdown_grace: 1s\nnotify_timeout: 3s\nnotify_retry: 30s\nnotifiers:\n  slow: {{ webhook: {{ url: \"http://127.0.0.1:{}/s\" }} }}\n  fast: {{ webhook: {{ url: \"http://127.0.0.1:{}/f\" }} }}\n",
+            slow.port, fast.port
+        ),
+    )
+    .unwrap();
+    // One notice to both at start; then, while `slow` hangs, a failure every second to `fast`.
+    std::fs::write(
+        dir.path().join("jobs/first.yaml"),
+        "at_start: true\nrun: { shell: \"exit 1\" }\nnotify: { on: [failure], to: [slow, fast] }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("jobs/later.yaml"),
+        "schedule: \"* * * * * *\"\nrun: { shell: \"exit 1\" }\nnotify: { on: [failure], to: [fast] }\n",
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    run_daemon(dir.path(), 4.0, || {});
+    let got = received(&fast_log);
+    let later = got
+        .iter()
+        .filter(|r| r["body"].as_str().unwrap().contains("\"job\":\"later\""))
+        .count();
+    assert!(
+        got.iter()
+            .any(|r| r["body"].as_str().unwrap().contains("\"job\":\"first\"")),
+        "{got:?}"
+    );
+    assert!(
+        later >= 2,
+        "notices queued while `slow` hung were delivered: {later}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "and the daemon stopped without waiting it out"
+    );
+}

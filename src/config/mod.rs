@@ -42,6 +42,40 @@ pub struct Loaded {
     pub errors: Vec<Diagnostic>,
 }
 
+/// A warning when `clawcron.yaml` can be read by other users and holds something secret in
+/// itself (a webhook URL, a credential header, a heartbeat URL).
+pub fn permission_warning(path: &Path, global: &GlobalConfig) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode();
+    if mode & 0o044 == 0 {
+        return None;
+    }
+    let mut held = Vec::new();
+    for (name, ch) in &global.notifiers {
+        if let crate::notify::Channel::Webhook(w) = ch {
+            held.push(format!("the URL of webhook `{name}`"));
+            if w.headers.iter().any(|(k, _)| {
+                crate::redact::secret_name(k)
+                    || ["authorization", "cookie"].contains(&k.to_ascii_lowercase().as_str())
+            }) {
+                held.push(format!("a credential header of webhook `{name}`"));
+            }
+        }
+    }
+    if global.heartbeat.is_some() {
+        held.push("the heartbeat URL".into());
+    }
+    (!held.is_empty()).then(|| {
+        format!(
+            "{} is readable by other users (mode {:o}) and holds {}: run `chmod 600 {}`",
+            path.display(),
+            mode & 0o777,
+            held.join(", "),
+            path.display()
+        )
+    })
+}
+
 impl Loaded {
     /// Registers every secret the config and environment hold, for redaction.
     pub fn register_secrets(&self) {

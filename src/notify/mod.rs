@@ -333,8 +333,10 @@ pub fn backoff(base: Duration, attempt: i64) -> Duration {
         .min(Duration::from_secs(1800))
 }
 
-/// Delivers the outbox until `stop`: sends what is due (concurrently, each bounded by a timeout,
-/// so a hung receiver delays nothing else), then sleeps until the next due notice or a `wake`.
+/// Delivers the outbox until `stop`: each due notice is sent in its own task, bounded by a
+/// timeout, and the loop never waits for a send: a hung receiver delays no other notice, not even
+/// one queued while it hangs. Then it sleeps until the next due notice, a finished send, or a
+/// `wake`.
 pub async fn dispatch(
     store: Store,
     channels: Arc<HashMap<String, Channel>>,
@@ -344,14 +346,23 @@ pub async fn dispatch(
     send_timeout: Duration,
     retry_base: Duration,
 ) {
+    let mut sends: tokio::task::JoinSet<i64> = tokio::task::JoinSet::new();
+    // Notices being sent: not picked again until their send is over.
+    let mut inflight: std::collections::HashSet<i64> = std::collections::HashSet::new();
     loop {
         let now = chrono::Utc::now().timestamp_millis();
-        let due = store.due_notices(now, 64).unwrap_or_else(|e| {
-            tracing::warn!("cannot read the outbox: {e}");
-            Vec::new()
-        });
-        let mut sends = tokio::task::JoinSet::new();
+        let due = store
+            .due_notices(now, 64 + inflight.len())
+            .unwrap_or_else(|e| {
+                tracing::warn!("cannot read the outbox: {e}");
+                Vec::new()
+            });
+        let mut waiting_only_on_inflight = !due.is_empty();
         for item in due {
+            if !inflight.insert(item.id) {
+                continue;
+            }
+            waiting_only_on_inflight = false;
             let channels = channels.clone();
             let templates = templates.clone();
             let store = store.clone();
@@ -390,10 +401,16 @@ pub async fn dispatch(
                 {
                     tracing::warn!("cannot record a delivery: {e}");
                 }
+                item.id
             });
         }
-        while sends.join_next().await.is_some() {}
         let next = store.next_notice_at().ok().flatten();
+        // What is due is all being sent: wait for a send to end (or a wake, or a second).
+        let next = if waiting_only_on_inflight {
+            Some(now + 1000)
+        } else {
+            next
+        };
         let sleep = async {
             match next {
                 // Capped: the monotonic timer stops while the machine sleeps.
@@ -407,9 +424,22 @@ pub async fn dispatch(
             }
         };
         tokio::select! {
-            () = stop.cancelled() => return,
+            () = stop.cancelled() => {
+                // Sends under way may finish (each is bounded by its timeout): one cut short
+                // after the receiver took it would be sent again at the next start.
+                let _ = tokio::time::timeout(send_timeout, async {
+                    while sends.join_next().await.is_some() {}
+                })
+                .await;
+                return;
+            }
             () = wake.notified() => {}
             () = sleep => {}
+            Some(done) = sends.join_next(), if !sends.is_empty() => {
+                if let Ok(id) = done {
+                    inflight.remove(&id);
+                }
+            }
         }
     }
 }

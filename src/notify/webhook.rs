@@ -135,15 +135,17 @@ pub async fn send(
         }
     }
     match req.body(body).send().await {
-        Ok(resp) => {
+        Ok(mut resp) => {
             let status = resp.status();
-            let text: String = resp
-                .text()
-                .await
-                .unwrap_or_default()
-                .chars()
-                .take(300)
-                .collect();
+            // The answer is only shown: read at most 4 KB of it, never the whole of a big body.
+            let mut head = Vec::new();
+            while head.len() < 4096 {
+                match resp.chunk().await {
+                    Ok(Some(c)) => head.extend_from_slice(&c[..c.len().min(4096 - head.len())]),
+                    _ => break,
+                }
+            }
+            let text: String = String::from_utf8_lossy(&head).chars().take(300).collect();
             let answer = format!("{} {}", status.as_u16(), text.trim());
             if status.is_success() {
                 Delivery::Sent { answer }
