@@ -158,6 +158,10 @@ pub enum ImportWhat {
 
 /// Parses the arguments, runs the command and returns the process's exit code.
 pub fn main() -> ExitCode {
+    // A panic's message goes through the same redaction as every log line.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("clawcron panicked (a bug): {}", crate::redact::scrub(&info.to_string()));
+    }));
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
