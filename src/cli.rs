@@ -160,7 +160,10 @@ pub enum ImportWhat {
 pub fn main() -> ExitCode {
     // A panic's message goes through the same redaction as every log line.
     std::panic::set_hook(Box::new(|info| {
-        eprintln!("clawcron panicked (a bug): {}", crate::redact::scrub(&info.to_string()));
+        eprintln!(
+            "clawcron panicked (a bug): {}",
+            crate::redact::scrub(&info.to_string())
+        );
     }));
     let cli = Cli::parse();
     match run(cli) {

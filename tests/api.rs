@@ -121,6 +121,18 @@ fn the_api_answers_checks_its_token_and_serves_valid_metrics() {
         0o600
     );
     let token = std::fs::read_to_string(&token_file).unwrap();
+    let mode = |p: &str| {
+        std::fs::metadata(dir.path().join(p))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(
+        (mode("state"), mode("state/clawcron.db")),
+        (0o700, 0o600),
+        "state dir and ledger private"
+    );
 
     let health = json(&addr, "/healthz", None);
     assert_eq!(health["ok"], true, "{health}");
