@@ -256,8 +256,17 @@ fn job_id(path: &Path) -> String {
 /// Loads and validates one job file.
 pub fn load_job_file(path: &Path, global: &GlobalConfig) -> Result<JobSpec, Vec<Diagnostic>> {
     let text = read_text(path)?;
-    let raw: raw::RawJob = parse_yaml(path, &text, raw::JOB_KEYS)?;
-    validate::job(path, &text, &job_id(path), raw, global)
+    load_job_text(path, &text, global)
+}
+
+/// Parses and validates a job file's text (`path` names it in errors and gives its id).
+pub fn load_job_text(
+    path: &Path,
+    text: &str,
+    global: &GlobalConfig,
+) -> Result<JobSpec, Vec<Diagnostic>> {
+    let raw: raw::RawJob = parse_yaml(path, text, raw::JOB_KEYS)?;
+    validate::job(path, text, &job_id(path), raw, global)
 }
 
 /// Reads a file as UTF-8 text, refusing large files before reading them whole.
