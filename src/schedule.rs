@@ -57,6 +57,29 @@ impl CronSchedule {
                 "a cron expression has 5 fields (minute hour day month weekday) or 6 (seconds first); `{expr}` has {fields}"
             ));
         }
+        // croner takes `,` and `1,,2` as lists with empty items, which match nothing, and then
+        // searches for a next slot without end (found by fuzzing): refuse them here.
+        if !expr.trim_start().starts_with('@') {
+            let names = if fields == 6 {
+                &[
+                    "second",
+                    "minute",
+                    "hour",
+                    "day-of-month",
+                    "month",
+                    "day-of-week",
+                ][..]
+            } else {
+                &["minute", "hour", "day-of-month", "month", "day-of-week"][..]
+            };
+            for (field, name) in expr.split_whitespace().zip(names) {
+                if field.split(',').any(|item| item.is_empty()) {
+                    return Err(format!(
+                        "the {name} field `{field}` has an empty list item (a stray comma)"
+                    ));
+                }
+            }
+        }
         let cron = parser()
             .parse(expr)
             .map_err(|e| explain_parse_error(expr, &e))?;

@@ -395,3 +395,24 @@ fn crate_local(t: i64, tz: chrono_tz::Tz) -> (u32, u32) {
         .with_timezone(&tz);
     (l.hour(), l.minute())
 }
+
+/// Found by fuzzing (fuzz/artifacts: `timeout-55c4...`): an empty list item made croner search
+/// for a next slot without end, hanging the loader. Refused now, at once.
+#[test]
+fn a_stray_comma_is_an_error_not_a_hang() {
+    let started = std::time::Instant::now();
+    for expr in [" , * ? * *", "1,,2 * * * *", "0 0 * * 1,", "0 ,5 * * * *"] {
+        let e = CronSchedule::parse(expr, chrono_tz::Europe::Paris).unwrap_err();
+        assert!(
+            e.contains("has an empty list item (a stray comma)"),
+            "{expr}: {e}"
+        );
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    // The fuzzer's input stays in the corpus.
+    let corpus = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fuzz/corpus/schedule/stray-comma-hang"
+    );
+    assert!(std::path::Path::new(corpus).exists());
+}
