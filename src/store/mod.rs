@@ -46,6 +46,27 @@ pub enum SlotDecision {
     Skip { reason: String },
 }
 
+/// A `RunRow` from the columns `id, job, trigger, slot, status, reason, started_at, finished_at,
+/// attempts, exit_code, duration_ms, error, output_tail, boot_id`, in that order.
+pub(crate) fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
+    Ok(RunRow {
+        id: r.get(0)?,
+        job: r.get(1)?,
+        trigger: r.get(2)?,
+        slot: r.get(3)?,
+        status: r.get(4)?,
+        reason: r.get(5)?,
+        started_at: r.get(6)?,
+        finished_at: r.get(7)?,
+        attempts: r.get(8)?,
+        exit_code: r.get(9)?,
+        duration_ms: r.get(10)?,
+        error: r.get(11)?,
+        output_tail: r.get(12)?,
+        boot_id: r.get(13)?,
+    })
+}
+
 /// One row of the ledger, as `history` shows it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RunRow {
@@ -612,24 +633,7 @@ impl Store {
              FROM runs WHERE (?1 IS NULL OR job = ?1) ORDER BY slot DESC, id DESC LIMIT ?2",
         )?;
         let rows = stmt
-            .query_map(params![job, limit as i64], |r| {
-                Ok(RunRow {
-                    id: r.get(0)?,
-                    job: r.get(1)?,
-                    trigger: r.get(2)?,
-                    slot: r.get(3)?,
-                    status: r.get(4)?,
-                    reason: r.get(5)?,
-                    started_at: r.get(6)?,
-                    finished_at: r.get(7)?,
-                    attempts: r.get(8)?,
-                    exit_code: r.get(9)?,
-                    duration_ms: r.get(10)?,
-                    error: r.get(11)?,
-                    output_tail: r.get(12)?,
-                    boot_id: r.get(13)?,
-                })
-            })?
+            .query_map(params![job, limit as i64], run_row)?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }

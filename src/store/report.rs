@@ -110,24 +110,7 @@ impl Store {
         let rows = stmt
             .query_map(
                 params![from_ms.div_euclid(1000), to_ms.div_euclid(1000)],
-                |r| {
-                    Ok(RunRow {
-                        id: r.get(0)?,
-                        job: r.get(1)?,
-                        trigger: r.get(2)?,
-                        slot: r.get(3)?,
-                        status: r.get(4)?,
-                        reason: r.get(5)?,
-                        started_at: r.get(6)?,
-                        finished_at: r.get(7)?,
-                        attempts: r.get(8)?,
-                        exit_code: r.get(9)?,
-                        duration_ms: r.get(10)?,
-                        error: r.get(11)?,
-                        output_tail: r.get(12)?,
-                        boot_id: r.get(13)?,
-                    })
-                },
+                super::run_row,
             )?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
