@@ -160,10 +160,17 @@ pub async fn run(loaded: Loaded, state_dir: &Path, sources: config::Sources) -> 
                     () = stop.cancelled() => return,
                     () = tokio::time::sleep(every) => {}
                 }
-                let _ = store.session_alive(id, chrono::Utc::now().timestamp_millis());
+                let r = store.session_alive(id, chrono::Utc::now().timestamp_millis());
+                store.health().observe("the daemon's heartbeat", &r);
             }
         })
     });
+    let ledger_watch = tokio::spawn(watch_ledger(
+        store.clone(),
+        g.daemon_notify.clone(),
+        runner.notifier_wake(),
+        stop.clone(),
+    ));
     let notices = tokio::spawn(crate::notify::dispatch(
         store_for_notices,
         Arc::new(g.notifiers.clone()),
@@ -195,6 +202,7 @@ pub async fn run(loaded: Loaded, state_dir: &Path, sources: config::Sources) -> 
         let _ = h.await;
     }
     let _ = reloader.await;
+    let _ = ledger_watch.await;
     if let Some(h) = heartbeat_ping {
         let _ = h.await;
     }
@@ -273,6 +281,44 @@ fn report_downtime(
     ) > 0
     {
         runner.notifier_wake().notify_one();
+    }
+}
+
+/// Reports the end of each stretch during which the ledger could not be written (a full disk):
+/// one log line and one notice to `daemon_notify`, queued in the outbox now that it can be.
+async fn watch_ledger(
+    store: Store,
+    channels: Vec<String>,
+    wake: Arc<tokio::sync::Notify>,
+    stop: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = store.health().changed.notified() => {}
+        }
+        for f in store.health().take_ended() {
+            let until = f.until_ms.unwrap_or(f.since_ms);
+            let lasted = config::duration::format(std::time::Duration::from_secs(
+                ((until - f.since_ms).max(0) as u64 + 500) / 1000,
+            ));
+            let since = crate::schedule::to_utc(f.since_ms / 1000).to_rfc3339();
+            let text = format!(
+                "the ledger could not be written for {lasted} since {since} ({} failed write(s): {}); it can be again. Slots due meanwhile followed their missed-run policy (reason \"missed: ledger not writable\") and run outcomes held in memory were written",
+                f.failures, f.error
+            );
+            info!("{text}");
+            let payload = serde_json::json!({
+                "event": "daemon.ledger", "title": "clawcron: the ledger can be written again",
+                "text": text, "job": null,
+                "ledger": { "from_ms": f.since_ms, "to_ms": until, "failures": f.failures, "error": f.error },
+                "at_ms": until,
+            });
+            let key = format!("ledger:{}", f.since_ms);
+            if crate::notify::enqueue_to(&store, &channels, &key, &payload, until) > 0 {
+                wake.notify_one();
+            }
+        }
     }
 }
 

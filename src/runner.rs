@@ -420,7 +420,12 @@ impl Runner {
         let previous = previous_outcome(&self.inner.store, job, run_id);
         let mut outcome = outcome;
         check_regressions(&self.inner.store, job, run_id, &mut outcome);
-        self.inner.store.finish(run_id, &outcome)?;
+        if let Err(e) = self.inner.store.finish(run_id, &outcome) {
+            warn!(
+                job = &*job.id,
+                run_id, "the outcome is kept and written once the ledger can be: {e}"
+            );
+        }
         // Queued notices are delivered by the daemon (now, if it runs; else when it starts).
         let (_, fixes) = evaluate_alerts(&self.inner.store, job, &outcome);
         crate::notify::on_run(&self.inner.store, job, run_id, &outcome, previous);
@@ -448,11 +453,12 @@ impl Runner {
             self.inner.tracker.wait().await;
         }
         let store = self.inner.store.clone();
-        if tokio::task::spawn_blocking(move || store.flush())
-            .await
-            .is_err()
-        {
-            warn!("could not wait for the ledger writer");
+        match tokio::task::spawn_blocking(move || store.flush()).await {
+            Ok(0) => {}
+            Ok(n) => warn!(
+                "{n} run outcome(s) could not be written to the ledger (it cannot be written); those runs will show as `interrupted`"
+            ),
+            Err(_) => warn!("could not wait for the ledger writer"),
         }
     }
 

@@ -20,6 +20,9 @@ use tracing::{info, warn};
 /// change to explain it, counts as missed ("daemon stalled") instead of merely late.
 pub const LATE_GRACE: Duration = Duration::from_secs(60);
 
+/// While the ledger cannot be written, due slots are tried again this often.
+const LEDGER_RETRY: Duration = Duration::from_secs(1);
+
 /// At most this many missed slots of one job are listed (and recorded) in one catch-up; the
 /// rest are counted in the log.
 pub const MAX_CATCH_UP_SLOTS: usize = 100_000;
@@ -77,6 +80,8 @@ enum Context {
     Startup { start: i64 },
     /// A timer wake-up, after a sleep or clock change if one was seen.
     Wake(Option<Discontinuity>),
+    /// Trying again slots that could not be recorded because the ledger could not be written.
+    LedgerRetry,
 }
 
 pub struct Scheduler {
@@ -371,6 +376,9 @@ impl Scheduler {
     pub async fn run(mut self, stop: CancellationToken) {
         let mut watch = ClockWatch::new(&*self.clock);
         let mut control = self.control.take();
+        // Set while the ledger cannot be written: when to try the due slots again.
+        let mut retry_at: Option<tokio::time::Instant> = None;
+        let mut after_fault = false;
         loop {
             let deadline = self.heap.peek().map(|Reverse((t, _))| *t);
             let request = async {
@@ -382,7 +390,12 @@ impl Scheduler {
             tokio::select! {
                 biased;
                 () = stop.cancelled() => break,
-                () = self.clock.sleep_until(deadline) => {}
+                () = async {
+                    match retry_at {
+                        Some(t) => tokio::time::sleep_until(t).await,
+                        None => self.clock.sleep_until(deadline).await,
+                    }
+                } => { retry_at = None; }
                 r = request => {
                     match r {
                         Some(Control::Ping(reply)) => { let _ = reply.send(()); }
@@ -436,15 +449,20 @@ impl Scheduler {
                         (idx, w)
                     })
                     .collect();
-                recorded &= self.handle_due(windows, Context::Wake(jump), now_s);
+                let ctx = match jump {
+                    None if after_fault => Context::LedgerRetry,
+                    j => Context::Wake(j),
+                };
+                recorded &= self.handle_due(windows, ctx, now_s);
                 tokio::task::yield_now().await;
             }
             if !recorded {
-                // The ledger failed (disk full?): pause before retrying rather than spin.
-                tokio::select! {
-                    () = stop.cancelled() => break,
-                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                }
+                // The ledger failed (disk full?): try again in a second rather than spin; the
+                // loop still answers pings and reloads meanwhile.
+                retry_at = Some(tokio::time::Instant::now() + LEDGER_RETRY);
+            }
+            if !due.is_empty() {
+                after_fault = !recorded;
             }
         }
     }
@@ -518,10 +536,6 @@ impl Scheduler {
                 }
             }
         }
-        if let Some((reason, ran, skipped)) = summary {
-            self.last_catch_up = Some((reason, ran, skipped));
-            info!("catch-up ({reason}): {ran} run(s), {skipped} skipped");
-        }
         let decisions: Vec<(&str, i64, SlotDecision)> = pending
             .iter()
             .map(|p| (&*self.entries[p.idx].spec.id, p.slot, p.decision.clone()))
@@ -546,7 +560,8 @@ impl Scheduler {
             Err(e) => {
                 // The ledger could not record the slots, so they cannot be claimed: running them
                 // would risk running a slot twice after a restart.
-                warn!(
+                // Logged by the ledger's health (once at the start of the fault, then each minute).
+                tracing::debug!(
                     "cannot record {} due slot(s) in the ledger, none started; retrying: {e}",
                     decisions.len()
                 );
@@ -563,6 +578,11 @@ impl Scheduler {
                 return false;
             }
         };
+        // Only once recorded: a batch that failed is tried again and logged then.
+        if let Some((reason, ran, skipped)) = summary {
+            self.last_catch_up = Some((reason, ran, skipped));
+            info!("catch-up ({reason}): {ran} run(s), {skipped} skipped");
+        }
         for (p, run_id) in pending.into_iter().zip(claimed) {
             let e = &self.entries[p.idx];
             let Some(admission) = p.admission else {
@@ -703,6 +723,7 @@ fn classify(
         let reason = match ctx {
             Context::Startup { start } if slot < start => Some("missed: daemon not running"),
             Context::Wake(Some(j)) if late >= wake_slack.max(1) => Some(j.reason()),
+            Context::LedgerRetry if late >= 1 => Some("missed: ledger not writable"),
             _ if late > LATE_GRACE.as_secs() as i64 => Some("missed: daemon stalled"),
             _ => None,
         };

@@ -5,79 +5,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use common::{daemon_with_api as daemon, http, http_json as json, stop_daemon as stop};
+
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// A plain HTTP/1.1 request: (status, body).
-fn http(addr: &str, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(s, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    // Chunked bodies: keep the chunks' data.
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        let mut out = String::new();
-        let mut rest = body;
-        while let Some((size, tail)) = rest.split_once("\r\n") {
-            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-            if n == 0 {
-                break;
-            }
-            out.push_str(&tail[..n]);
-            rest = &tail[n + 2..];
-        }
-        out
-    } else {
-        body.to_string()
-    };
-    (status, body)
-}
-
-fn json(addr: &str, path: &str, token: Option<&str>) -> serde_json::Value {
-    let (status, body) = http(addr, "GET", path, token);
-    assert_eq!(status, 200, "{path}: {body}");
-    serde_json::from_str(&body).unwrap()
-}
-
-fn daemon(dir: &Path) -> (Child, String) {
-    let mut d = Command::new(env!("CARGO_BIN_EXE_clawcron"))
-        .current_dir(dir)
-        .args(["--state-dir", "state", "run"])
-        .env_remove("CLAWCRON_STATE_DIR")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut addr = String::new();
-    for l in BufReader::new(d.stdout.take().unwrap()).lines() {
-        let l = l.unwrap();
-        if let Some(a) = l.strip_prefix("API http://") {
-            addr = a.trim_end_matches('/').to_string();
-        }
-        if l.starts_with("READY ") {
-            break;
-        }
-    }
-    assert!(!addr.is_empty(), "the daemon printed its API address");
-    (d, addr)
-}
-
-fn stop(mut d: Child) {
-    unsafe { libc::kill(d.id() as i32, libc::SIGTERM) };
-    d.wait().unwrap();
-}
 
 fn setup(listen: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::received;
+
 use common::standin;
 use hmac::{Hmac, Mac};
 use std::io::{BufRead, BufReader};
@@ -48,14 +50,6 @@ fn setup(statuses: &str) -> (tempfile::TempDir, common::Server, std::path::PathB
     )
     .unwrap();
     (dir, hook, log)
-}
-
-fn received(log: &std::path::Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! The status API and dashboard (axum, 127.0.0.1:8787 by default):
-//! - `GET /healthz`: the scheduler loop answers within a second (alive and not stuck);
+//! - `GET /healthz`: the scheduler loop answers within a second (alive and not stuck) and the
+//!   ledger can be written (503 with `ledger_fault` while it cannot, e.g. a full disk);
 //! - `GET /api/jobs`, `GET /api/runs?job=&limit=`, `GET /api/alerts`, `GET /api/status`;
 //! - `POST /api/jobs/{id}/trigger` (needs the token: `Authorization: Bearer <token>`);
 //! - `GET /metrics`: Prometheus text format;
@@ -141,9 +142,13 @@ async fn healthz(State(api): State<Arc<Api>>) -> Response {
             tokio::time::timeout(Duration::from_secs(1), rx).await,
             Ok(Ok(()))
         );
+    // A loop that answers is not enough: a ledger that cannot be written means no slot starts.
+    let ledger = api.store.health().fault();
+    let ok = ok && ledger.is_none();
     let body = serde_json::json!({
         "ok": ok,
         "scheduler_answer_ms": started.elapsed().as_secs_f64() * 1000.0,
+        "ledger_fault": ledger,
     });
     let code = if ok {
         StatusCode::OK
@@ -259,6 +264,7 @@ async fn status(State(api): State<Arc<Api>>) -> Response {
         "version": env!("CARGO_PKG_VERSION"),
         "running": api.runner.running(),
         "reload": reload,
+        "ledger_fault": api.store.health().fault(),
     }))
     .into_response()
 }
@@ -314,6 +320,29 @@ async fn metrics(State(api): State<Arc<Api>>) -> Response {
             let _ = writeln!(out, "clawcron_alerts_firing{{job=\"{}\"}} {n}", esc(job));
         }
     }
+    let health = api.store.health();
+    family(
+        &mut out,
+        "clawcron_ledger_write_errors_total",
+        "counter",
+        "Ledger writes that failed (e.g. a full disk), since the start.",
+    );
+    let _ = writeln!(
+        out,
+        "clawcron_ledger_write_errors_total {}",
+        health.errors_total()
+    );
+    family(
+        &mut out,
+        "clawcron_ledger_writable",
+        "gauge",
+        "1 if the last ledger write succeeded, 0 while writes fail.",
+    );
+    let _ = writeln!(
+        out,
+        "clawcron_ledger_writable {}",
+        u8::from(health.fault().is_none())
+    );
     if let Ok(pending) = api.store.pending_notices() {
         family(
             &mut out,

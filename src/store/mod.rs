@@ -6,6 +6,7 @@
 mod migrations;
 mod report;
 pub use report::{Baseline, Gap, HEARTBEAT_MS, NoticeRow};
+pub mod health;
 mod writer;
 
 use crate::runner::RunOutcome;
@@ -100,6 +101,7 @@ pub struct Interrupted {
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
     writer: Arc<writer::Writer>,
+    health: Arc<health::WriteHealth>,
 }
 
 /// Holds the state directory's daemon lock for as long as it lives.
@@ -148,10 +150,17 @@ impl Store {
             tx.commit()?;
         }
         let conn = Arc::new(Mutex::new(conn));
+        let health = Arc::new(health::WriteHealth::default());
         Ok(Store {
-            writer: Arc::new(writer::Writer::new(conn.clone())),
+            writer: Arc::new(writer::Writer::new(conn.clone(), health.clone())),
             conn,
+            health,
         })
+    }
+
+    /// Whether the ledger can be written (see `health`).
+    pub fn health(&self) -> &health::WriteHealth {
+        &self.health
     }
 
     /// Runs `f` on the connection (for the other modules' tables, e.g. the outbox).
@@ -267,6 +276,18 @@ impl Store {
         boot_id: &str,
         now_ms: i64,
     ) -> Result<Vec<Option<i64>>, StoreError> {
+        let r = self.record_slots_once(decisions, cursors, boot_id, now_ms);
+        self.health.observe("due slots", &r);
+        r
+    }
+
+    fn record_slots_once(
+        &self,
+        decisions: &[(&str, i64, SlotDecision)],
+        cursors: &[(&str, i64, String)],
+        boot_id: &str,
+        now_ms: i64,
+    ) -> Result<Vec<Option<i64>>, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let mut out = Vec::with_capacity(decisions.len());
@@ -368,14 +389,22 @@ impl Store {
             .send(writer::Write::Finish(run_id, Box::new(outcome)));
     }
 
-    /// Waits until every write handed to the writer thread is committed.
-    pub fn flush(&self) {
-        self.writer.flush();
+    /// Waits until every write handed to the writer thread is committed, or failed and waits
+    /// for a retry (the ledger cannot be written); returns how many wait.
+    pub fn flush(&self) -> usize {
+        self.writer.flush()
     }
 
-    /// Records a run's outcome (its terminal state), now.
+    /// Records a run's outcome (its terminal state), now; if the ledger cannot be written (a
+    /// full disk), the writer thread keeps it and tries again every second. Returns the error
+    /// of the first try.
     pub fn finish(&self, run_id: i64, outcome: &RunOutcome) -> Result<(), StoreError> {
-        finish_on(&self.conn(), run_id, outcome)
+        let r = finish_on(&self.conn(), run_id, outcome);
+        self.health.observe("a run's outcome", &r);
+        if r.is_err() {
+            self.finish_later(run_id, outcome.clone());
+        }
+        r
     }
 }
 

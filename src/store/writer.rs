@@ -3,37 +3,53 @@
 //! runs finishing does not put a thousand commits on the scheduler's thread. A slot's *claim* is
 //! never deferred: it is written before the run starts. The cost: a crash in the few milliseconds
 //! between a run's end and its batch's commit leaves the row `running`, which the next start
-//! turns into `interrupted`.
+//! turns into `interrupted`. A write that fails (a full disk) is kept and tried again every
+//! second until it is written, so an outcome is recorded once space returns.
 
+use super::health::WriteHealth;
 use super::{Connection, StoreError, finish_on, set_pid_on};
 use crate::runner::RunOutcome;
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 pub enum Write {
     Pid(i64, u32),
     Finish(i64, Box<RunOutcome>),
 }
 
+/// Writes handed over and not yet committed, and how many of those failed and wait for a retry.
+#[derive(Default)]
+struct Counts {
+    outstanding: usize,
+    stuck: usize,
+}
+
+type Shared = Arc<(Mutex<Counts>, Condvar)>;
+
 pub struct Writer {
     conn: Arc<Mutex<Connection>>,
+    health: Arc<WriteHealth>,
     tx: Mutex<Option<Sender<Write>>>,
-    /// Writes sent and not yet committed, with a condition to wait on for zero.
-    outstanding: Arc<(Mutex<usize>, Condvar)>,
+    counts: Shared,
 }
 
 /// At most this many writes in one transaction.
 const BATCH: usize = 512;
 
 /// How long the writer waits after a first write before committing what has come.
-const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(5);
+const BATCH_WINDOW: Duration = Duration::from_millis(5);
+
+/// How often writes that failed (disk full, I/O error) are tried again.
+const RETRY_EVERY: Duration = Duration::from_secs(1);
 
 impl Writer {
-    pub fn new(conn: Arc<Mutex<Connection>>) -> Self {
+    pub fn new(conn: Arc<Mutex<Connection>>, health: Arc<WriteHealth>) -> Self {
         Writer {
             conn,
+            health,
             tx: Mutex::new(None),
-            outstanding: Arc::new((Mutex::new(0), Condvar::new())),
+            counts: Shared::default(),
         }
     }
 
@@ -41,17 +57,18 @@ impl Writer {
         let Ok(mut guard) = self.tx.lock() else {
             return;
         };
-        if let Ok(mut n) = self.outstanding.0.lock() {
-            *n += 1;
+        if let Ok(mut c) = self.counts.0.lock() {
+            c.outstanding += 1;
         }
         let tx = guard.get_or_insert_with(|| {
             // Started on first use; it ends when the Store (and with it the sender) is dropped.
             let (tx, rx) = channel();
             let conn = self.conn.clone();
-            let outstanding = self.outstanding.clone();
+            let counts = self.counts.clone();
+            let health = self.health.clone();
             std::thread::Builder::new()
                 .name("clawcron-ledger".into())
-                .spawn(move || run(conn, rx, outstanding))
+                .spawn(move || run(conn, rx, counts, health))
                 .map(|_| tx)
                 .unwrap_or_else(|e| {
                     tracing::error!("cannot start the ledger writer thread: {e}");
@@ -59,84 +76,136 @@ impl Writer {
                 })
         });
         if let Err(std::sync::mpsc::SendError(w)) = tx.send(write) {
-            // The thread is gone (it could not start): write here instead.
+            // The thread is gone (it could not start): write here instead, once.
             let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-            apply(&conn, &w);
-            done(&self.outstanding, 1);
+            let r = apply(&conn, &w);
+            self.health.observe("a run's outcome", &r);
+            if let Err(e) = r {
+                lost(&w, &e);
+            }
+            settle(&self.counts, 1, 0);
         }
     }
 
-    /// Blocks until every write sent so far is committed.
-    pub fn flush(&self) {
-        let (lock, cvar) = &*self.outstanding;
-        let Ok(mut n) = lock.lock() else { return };
-        while *n > 0 {
-            n = match cvar.wait(n) {
-                Ok(n) => n,
-                Err(_) => return,
+    /// Blocks until every write sent so far is committed, or has failed and waits for a retry
+    /// (the ledger cannot be written). Returns how many wait for a retry.
+    pub fn flush(&self) -> usize {
+        let (lock, cvar) = &*self.counts;
+        let Ok(mut c) = lock.lock() else { return 0 };
+        while c.outstanding > c.stuck {
+            c = match cvar.wait(c) {
+                Ok(c) => c,
+                Err(_) => return 0,
             };
         }
+        c.stuck
     }
 }
 
-fn done(outstanding: &(Mutex<usize>, Condvar), k: usize) {
-    if let Ok(mut n) = outstanding.0.lock() {
-        *n = n.saturating_sub(k);
-        if *n == 0 {
-            outstanding.1.notify_all();
+/// `committed` writes are done; `stuck` is how many wait for a retry now.
+fn settle(counts: &(Mutex<Counts>, Condvar), committed: usize, stuck: usize) {
+    if let Ok(mut c) = counts.0.lock() {
+        c.outstanding = c.outstanding.saturating_sub(committed);
+        c.stuck = stuck;
+        if c.outstanding <= c.stuck {
+            counts.1.notify_all();
         }
     }
 }
 
-fn apply(conn: &Connection, w: &Write) {
-    let result: Result<(), StoreError> = match w {
+fn run_id(w: &Write) -> i64 {
+    match w {
+        Write::Pid(id, _) | Write::Finish(id, _) => *id,
+    }
+}
+
+fn lost(w: &Write, e: &StoreError) {
+    tracing::warn!(
+        run_id = run_id(w),
+        "cannot record the run in the ledger (it stays `running`, then `interrupted`): {e}"
+    );
+}
+
+fn apply(conn: &Connection, w: &Write) -> Result<(), StoreError> {
+    match w {
         Write::Pid(id, pid) => set_pid_on(conn, *id, *pid),
         Write::Finish(id, outcome) => finish_on(conn, *id, outcome),
-    };
-    if let Err(e) = result {
-        let id = match w {
-            Write::Pid(id, _) | Write::Finish(id, _) => *id,
-        };
-        tracing::warn!(
-            run_id = id,
-            "cannot record the run in the ledger (it stays `running`, then `interrupted`): {e}"
-        );
     }
+}
+
+/// Commits `batch` in one transaction; if that fails, each write on its own. Returns the writes
+/// that could not be written, in order.
+fn commit(conn: &Connection, batch: Vec<Write>, health: &WriteHealth) -> Vec<Write> {
+    let in_tx = conn.execute_batch("BEGIN").is_ok();
+    let committed = in_tx
+        && batch.iter().all(|w| apply(conn, w).is_ok())
+        && conn.execute_batch("COMMIT").is_ok();
+    if committed {
+        health.succeeded();
+        return Vec::new();
+    }
+    if in_tx {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    // One by one, so that one bad write cannot hold back the batch's other outcomes.
+    let mut failed = Vec::new();
+    for w in batch {
+        let r = apply(conn, &w);
+        health.observe("a run's outcome", &r);
+        if r.is_err() {
+            failed.push(w);
+        }
+    }
+    failed
 }
 
 fn run(
     conn: Arc<Mutex<Connection>>,
     rx: Receiver<Write>,
-    outstanding: Arc<(Mutex<usize>, Condvar)>,
+    counts: Shared,
+    health: Arc<WriteHealth>,
 ) {
-    while let Ok(first) = rx.recv() {
-        // Let a burst accumulate: one wake-up and one commit per window instead of one per run.
-        std::thread::sleep(BATCH_WINDOW);
-        let mut batch = vec![first];
-        while batch.len() < BATCH {
-            match rx.try_recv() {
-                Ok(w) => batch.push(w),
+    let mut stuck: Vec<Write> = Vec::new();
+    loop {
+        let first = if stuck.is_empty() {
+            match rx.recv() {
+                Ok(w) => Some(w),
                 Err(_) => break,
             }
-        }
-        {
-            let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
-            let in_tx = conn.execute_batch("BEGIN").is_ok();
-            for w in &batch {
-                apply(&conn, w);
+        } else {
+            match rx.recv_timeout(RETRY_EVERY) {
+                Ok(w) => Some(w),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => break,
             }
-            if in_tx && let Err(e) = conn.execute_batch("COMMIT") {
-                // Retry each write on its own, so one bad write cannot lose the batch's outcomes.
-                tracing::warn!(
-                    "ledger commit of {} writes failed ({e}); retrying them one by one",
-                    batch.len()
-                );
-                let _ = conn.execute_batch("ROLLBACK");
-                for w in &batch {
-                    apply(&conn, w);
+        };
+        // Writes that failed before go first, in their order.
+        let mut batch = std::mem::take(&mut stuck);
+        if let Some(first) = first {
+            // Let a burst accumulate: one wake-up and one commit per window instead of one per run.
+            std::thread::sleep(BATCH_WINDOW);
+            batch.push(first);
+            while batch.len() < BATCH {
+                match rx.try_recv() {
+                    Ok(w) => batch.push(w),
+                    Err(_) => break,
                 }
             }
         }
-        done(&outstanding, batch.len());
+        let n = batch.len();
+        stuck = {
+            let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+            commit(&conn, batch, &health)
+        };
+        settle(&counts, n - stuck.len(), stuck.len());
     }
+    // The Store is gone: what still cannot be written is lost here and shows as `interrupted`
+    // at the next start.
+    for w in &stuck {
+        let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = apply(&conn, w) {
+            lost(w, &e);
+        }
+    }
+    settle(&counts, stuck.len(), 0);
 }

@@ -4,7 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -210,4 +210,88 @@ pub fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
         assert!(start.elapsed() < timeout, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// A plain HTTP/1.1 request: (status, body).
+pub fn http(addr: &str, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    // Chunked bodies: keep the chunks' data.
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        let mut out = String::new();
+        let mut rest = body;
+        while let Some((size, tail)) = rest.split_once("\r\n") {
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            out.push_str(&tail[..n]);
+            rest = &tail[n + 2..];
+        }
+        out
+    } else {
+        body.to_string()
+    };
+    (status, body)
+}
+
+pub fn http_json(addr: &str, path: &str, token: Option<&str>) -> serde_json::Value {
+    let (status, body) = http(addr, "GET", path, token);
+    assert_eq!(status, 200, "{path}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+pub fn daemon_with_api(dir: &Path) -> (Child, String) {
+    daemon_logging_to(dir, Stdio::null())
+}
+
+/// Starts `clawcron run` in `dir` (state in `dir/state`), its log to `stderr`; waits for READY
+/// and returns the child and the API's address.
+pub fn daemon_logging_to(dir: &Path, stderr: Stdio) -> (Child, String) {
+    let mut d = Command::new(env!("CARGO_BIN_EXE_clawcron"))
+        .current_dir(dir)
+        .args(["--state-dir", "state", "run"])
+        .env_remove("CLAWCRON_STATE_DIR")
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let mut addr = String::new();
+    for l in BufReader::new(d.stdout.take().unwrap()).lines() {
+        let l = l.unwrap();
+        if let Some(a) = l.strip_prefix("API http://") {
+            addr = a.trim_end_matches('/').to_string();
+        }
+        if l.starts_with("READY ") {
+            break;
+        }
+    }
+    assert!(!addr.is_empty(), "the daemon printed its API address");
+    (d, addr)
+}
+
+/// Stops the daemon with SIGTERM and waits for it.
+pub fn stop_daemon(mut d: Child) {
+    unsafe { libc::kill(d.id() as i32, libc::SIGTERM) };
+    d.wait().unwrap();
+}
+
+/// The requests a webhook stand-in logged (one JSON object per line).
+pub fn received(log: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
