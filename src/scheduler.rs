@@ -97,6 +97,9 @@ pub struct Scheduler {
     control: Option<tokio::sync::mpsc::Receiver<Control>>,
     /// The last catch-up: why slots were missed, how many ran late, how many were skipped.
     last_catch_up: Option<(&'static str, usize, usize)>,
+    /// Clock readings taken at `start`, so that a jump between `start` and the loop's first
+    /// turn is seen as one.
+    watch: Option<ClockWatch>,
 }
 
 struct Pending {
@@ -139,6 +142,7 @@ impl Scheduler {
             heap: BinaryHeap::new(),
             control: None,
             last_catch_up: None,
+            watch: None,
         }
     }
 
@@ -259,6 +263,7 @@ impl Scheduler {
     pub fn start(&mut self) -> Result<(), StoreError> {
         let now = self.clock.now();
         let now_s = now.timestamp();
+        self.watch = Some(ClockWatch::new(&*self.clock));
         let cursors = self.store.cursors()?;
         let mut due = Vec::new();
         let mut fresh = Vec::new();
@@ -374,7 +379,10 @@ impl Scheduler {
 
     /// The loop: runs until `stop` is cancelled.
     pub async fn run(mut self, stop: CancellationToken) {
-        let mut watch = ClockWatch::new(&*self.clock);
+        let mut watch = self
+            .watch
+            .take()
+            .unwrap_or_else(|| ClockWatch::new(&*self.clock));
         let mut control = self.control.take();
         // Set while the ledger cannot be written: when to try the due slots again.
         let mut retry_at: Option<tokio::time::Instant> = None;

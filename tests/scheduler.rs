@@ -1,5 +1,6 @@
 //! Scheduler and runner semantics on tokio's paused time with an injected wall clock: missed
-//! slots after a simulated sleep, clock jumps, overlap, retries with backoff, timeouts,
+//! slots after a simulated sleep, clock jumps (and a randomized property test of 480 jumps by minutes
+//! and hours, forward and back, against a model of the documented rule), overlap, retries with backoff, timeouts,
 //! graceful shutdown, exactly-once with two schedulers on one ledger, `at_start` once per boot.
 //! Each test covers hours of schedule in milliseconds. Assertions are on ledger rows.
 
@@ -124,7 +125,11 @@ fn start_with(jobs: Vec<JobBuilder>, clock: Arc<TestClock>, store: Store, boot: 
         dyn_clock.clone(),
         16,
         secs(5),
-        Retention::default(),
+        // Enough for the longest test (days of minutely slots): none of it is trimmed.
+        Retention {
+            max_runs_per_job: 100_000,
+            ..Retention::default()
+        },
     );
     let mut s = Scheduler::new(
         jobs.into_iter().map(|j| j.0).collect(),
@@ -906,4 +911,216 @@ async fn a_benchmark_below_80_percent_of_its_recent_median_is_a_regression() {
         (p["event"].as_str(), p["regression"]["baseline"].as_f64()),
         (Some("regression"), Some(50.0))
     );
+}
+
+/// One job of the clock-jump property test, and the model of what its ledger must hold.
+struct JumpJob {
+    id: &'static str,
+    trigger: fn() -> Trigger,
+    period: i64,
+    policy: Missed,
+    max_late: i64,
+    overlap: Overlap,
+}
+
+/// The documented rule, computed independently of the scheduler: slots after the cursor up to
+/// the wall clock fire on time while time runs; after the clock is set forward, the slots it
+/// jumped over follow the missed policy; after it is set back, nothing runs until the clock
+/// passes the last slot accounted for again, and no slot runs twice.
+struct JumpModel {
+    wall: i64,
+    cursor: Vec<i64>,
+    rows: Vec<Vec<(i64, String)>>,
+}
+
+impl JumpModel {
+    fn next_slot(after: i64, period: i64) -> i64 {
+        (after.div_euclid(period) + 1) * period
+    }
+
+    fn advance(&mut self, jobs: &[JumpJob], secs: i64) {
+        self.wall += secs;
+        for (j, job) in jobs.iter().enumerate() {
+            let mut s = Self::next_slot(self.cursor[j], job.period);
+            while s <= self.wall {
+                self.rows[j].push((s, "succeeded".into()));
+                self.cursor[j] = s;
+                s += job.period;
+            }
+        }
+    }
+
+    fn jump(&mut self, jobs: &[JumpJob], secs: i64) {
+        self.wall += secs;
+        if secs < 0 {
+            return;
+        }
+        const WHY: &str = "missed: clock jumped forward";
+        for (j, job) in jobs.iter().enumerate() {
+            let mut missed = Vec::new();
+            let mut s = Self::next_slot(self.cursor[j], job.period);
+            while s <= self.wall {
+                missed.push(s);
+                self.cursor[j] = s;
+                s += job.period;
+            }
+            let late_limit = clawcron::config::duration::format(secs_of(job.max_late));
+            let n = missed.len();
+            for (i, slot) in missed.into_iter().enumerate() {
+                let in_time = self.wall - slot <= job.max_late;
+                let row = match job.policy {
+                    Missed::Skip => format!("skipped {WHY}"),
+                    _ if !in_time => {
+                        format!("skipped {WHY}; later than max_lateness {late_limit}")
+                    }
+                    Missed::All => format!("succeeded {WHY}; run late by policy all"),
+                    Missed::Latest if i == n - 1 => {
+                        format!("succeeded {WHY}; run late by policy latest")
+                    }
+                    Missed::Latest => format!("skipped {WHY}; a newer missed slot runs instead"),
+                };
+                self.rows[j].push((slot, row));
+            }
+        }
+    }
+}
+
+fn secs_of(n: i64) -> Duration {
+    Duration::from_secs(n as u64)
+}
+
+#[tokio::test(start_paused = true)]
+async fn random_clock_jumps_by_minutes_and_hours_follow_the_documented_rule() {
+    let jobs = [
+        JumpJob {
+            id: "minutely-latest",
+            trigger: || Trigger::Every(60),
+            period: 60,
+            policy: Missed::Latest,
+            max_late: 40,
+            overlap: Overlap::Skip,
+        },
+        JumpJob {
+            id: "minutely-skip",
+            trigger: || Trigger::Every(60),
+            period: 60,
+            policy: Missed::Skip,
+            max_late: 3600,
+            overlap: Overlap::Skip,
+        },
+        JumpJob {
+            id: "five-all",
+            trigger: || Trigger::Every(300),
+            period: 300,
+            policy: Missed::All,
+            max_late: 2 * 3600,
+            overlap: Overlap::Allow,
+        },
+        JumpJob {
+            id: "hourly-cron-latest",
+            trigger: || cron("0 0 * * * *"),
+            period: 3600,
+            policy: Missed::Latest,
+            max_late: 30 * 60,
+            overlap: Overlap::Skip,
+        },
+    ];
+    let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut rand = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let mut jumps = (0, 0, 0, 0); // forward minutes, forward hours, back minutes, back hours
+    let mut compared = 0;
+    for case in 0..40 {
+        // A start a few seconds past a minute, so that no slot is within the wake-up slack of a
+        // jump's landing, and slots' lateness varies from case to case.
+        let offset = 2 + rand(57) as i64;
+        let start = t("2026-06-01T00:00:00Z").timestamp() + offset;
+        let script = Arc::new(Script::new(ok(1), []));
+        let clock = TestClock::new(DateTime::from_timestamp(start, 0).unwrap());
+        let d = start_with(
+            jobs.iter()
+                .map(|j| {
+                    job(j.id, (j.trigger)(), &script)
+                        .missed(j.policy, secs_of(j.max_late))
+                        .overlap(j.overlap)
+                })
+                .collect(),
+            clock,
+            Store::open_in_memory().unwrap(),
+            "boot-1",
+        );
+        let mut model = JumpModel {
+            wall: start,
+            cursor: vec![start; jobs.len()],
+            rows: vec![Vec::new(); jobs.len()],
+        };
+        let mut steps = Vec::new();
+        for _ in 0..12 {
+            let minutes = 2 + rand(58) as i64;
+            let hours = 1 + rand(6) as i64;
+            let (what, by) = match rand(5) {
+                0 => ("run", 60 * (1 + rand(30) as i64)),
+                1 => {
+                    jumps.0 += 1;
+                    ("jump", 60 * minutes)
+                }
+                2 => {
+                    jumps.1 += 1;
+                    ("jump", 3600 * hours)
+                }
+                3 => {
+                    jumps.2 += 1;
+                    ("jump", -60 * minutes)
+                }
+                _ => {
+                    jumps.3 += 1;
+                    ("jump", -3600 * hours)
+                }
+            };
+            steps.push(format!("{what} {by:+}s"));
+            if what == "jump" {
+                d.clock.jump(by * 1000);
+                model.jump(&jobs, by);
+            }
+            // Time runs on after each step (a minute at least), so the catch-up runs end.
+            let run = if what == "run" { by } else { 60 };
+            tokio::time::sleep(secs_of(run)).await;
+            model.advance(&jobs, run);
+        }
+        assert_eq!(d.clock.now().timestamp(), model.wall);
+        let store = d.stop(secs(30)).await;
+        for (j, job) in jobs.iter().enumerate() {
+            let mut got: Vec<(i64, String)> = rows(&store, job.id)
+                .iter()
+                .map(|r| {
+                    (
+                        r.slot,
+                        format!("{} {}", r.status, r.reason.clone().unwrap_or_default())
+                            .trim_end()
+                            .to_string(),
+                    )
+                })
+                .collect();
+            got.sort();
+            compared += got.len();
+            assert_eq!(
+                got, model.rows[j],
+                "case {case}, job {}, start offset {offset}s, steps {steps:?}",
+                job.id
+            );
+        }
+    }
+    // The cases cover each kind of jump many times.
+    eprintln!(
+        "jumps (fwd min, fwd h, back min, back h): {jumps:?}; ledger rows compared: {compared}"
+    );
+    assert!(
+        jumps.0 >= 40 && jumps.1 >= 40 && jumps.2 >= 40 && jumps.3 >= 40,
+        "{jumps:?}"
+    );
+    assert!(compared > 10_000, "{compared} rows");
 }
