@@ -1,8 +1,9 @@
 //! Scheduler and runner semantics on tokio's paused time with an injected wall clock: missed
-//! slots after a simulated sleep, clock jumps (and a randomized property test of 480 jumps by minutes
-//! and hours, forward and back, against a model of the documented rule), overlap, retries with backoff, timeouts,
-//! graceful shutdown, exactly-once with two schedulers on one ledger, `at_start` once per boot.
-//! Each test covers hours of schedule in milliseconds. Assertions are on ledger rows.
+//! slots after a simulated sleep, clock jumps (and a randomized property test of 480 jumps by
+//! minutes and hours, forward and back, against a model of the documented rule), overlap,
+//! retries with backoff, timeouts, graceful shutdown, exactly-once with two schedulers on one
+//! ledger, `at_start` once per boot. Each test covers hours of schedule in milliseconds.
+//! Assertions are on ledger rows.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
