@@ -727,6 +727,18 @@ fn status(json: bool, state_dir: &std::path::Path) -> Result<(), Error> {
         st["started_at"].as_str().unwrap_or("?"),
         st["running"]
     );
+    let fault = &st["ledger_fault"];
+    if !fault.is_null() {
+        let since = fault["since_ms"]
+            .as_i64()
+            .map(|ms| crate::schedule::to_utc(ms / 1000).to_rfc3339())
+            .unwrap_or_default();
+        println!(
+            "✗ the ledger cannot be written since {since} ({} failed writes): {}; no slot starts until it can",
+            fault["failures"],
+            fault["error"].as_str().unwrap_or("?")
+        );
+    }
     if let Some(errors) = st["reload"]["errors"].as_array().filter(|e| !e.is_empty()) {
         println!(
             "last reload left {} file(s) at their last good version:",

@@ -162,6 +162,17 @@ fn a_full_disk_is_reported_nothing_is_lost_and_the_daemon_recovers() {
             .contains("database or disk is full"),
         "{health}"
     );
+    let status = Command::new(env!("CARGO_BIN_EXE_clawcron"))
+        .current_dir(p)
+        .args(["--state-dir", "state", "status"])
+        .output()
+        .unwrap();
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        status.contains("the ledger cannot be written since")
+            && status.contains("database or disk is full"),
+        "{status}"
+    );
     // The held run ends while the disk is full; slots come due meanwhile.
     std::fs::File::create(&release).unwrap();
     std::thread::sleep(Duration::from_secs(4));
