@@ -312,13 +312,15 @@ fn enqueue(
     payload: &serde_json::Value,
     now_ms: i64,
 ) -> bool {
-    match store.enqueue_notice(
+    let r = store.enqueue_notice(
         key,
         channel,
         &payload.to_string(),
         now_ms,
         TTL.as_millis() as i64,
-    ) {
+    );
+    store.health().observe("a notification", &r);
+    match r {
         Ok(new) => new,
         Err(e) => {
             tracing::warn!(channel, "cannot queue a notification: {e}");
