@@ -151,17 +151,24 @@ pub async fn run(loaded: Loaded, state_dir: &Path, sources: config::Sources) -> 
         reload_status.clone(),
         stop.clone(),
     ));
-    let heartbeat = session.map(|id| {
+    // Only when nothing else refreshed the session for `HEARTBEAT_MS` (see there).
+    let heartbeat = session.map(|_| {
         let (store, stop) = (store.clone(), stop.clone());
         tokio::spawn(async move {
-            let every = std::time::Duration::from_millis(crate::store::HEARTBEAT_MS as u64);
+            let every = crate::store::HEARTBEAT_MS;
             loop {
+                let now = chrono::Utc::now().timestamp_millis();
+                let last = store.last_beat_ms().unwrap_or(now);
+                let wait = (last + every - now).clamp(1000, every) as u64;
                 tokio::select! {
                     () = stop.cancelled() => return,
-                    () = tokio::time::sleep(every) => {}
+                    () = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {}
                 }
-                let r = store.session_alive(id, chrono::Utc::now().timestamp_millis());
-                store.health().observe("the daemon's heartbeat", &r);
+                let now = chrono::Utc::now().timestamp_millis();
+                if now - store.last_beat_ms().unwrap_or(now) >= every - 1000 {
+                    let r = store.session_alive(now);
+                    store.health().observe("the daemon's heartbeat", &r);
+                }
             }
         })
     });

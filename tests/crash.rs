@@ -10,7 +10,9 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use common::cli_value as cli;
+
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -28,16 +30,6 @@ fn start(dir: &Path) -> Child {
     let mut lines = BufReader::new(d.stdout.take().unwrap()).lines();
     assert!(lines.any(|l| l.unwrap().starts_with("READY ")));
     d
-}
-
-fn cli(dir: &Path, args: &[&str]) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_clawcron"))
-        .current_dir(dir)
-        .args(["--state-dir", "state"])
-        .args(args)
-        .output()
-        .unwrap();
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 #[test]
@@ -106,25 +98,7 @@ fn kill_9_at_random_moments_loses_and_doubles_nothing() {
 
     let rows = cli(p, &["history", "tick", "--limit", "1000000", "--json"]);
     let rows = rows.as_array().unwrap();
-    assert!(
-        rows.iter().all(|r| r["status"] != "running"),
-        "a row left running"
-    );
-    let mut by_slot: BTreeMap<i64, Vec<&str>> = BTreeMap::new();
-    for r in rows.iter().filter(|r| r["trigger"] == "schedule") {
-        by_slot
-            .entry(r["slot"].as_i64().unwrap())
-            .or_default()
-            .push(r["status"].as_str().unwrap());
-    }
-    let (first, last) = (
-        *by_slot.keys().next().unwrap(),
-        *by_slot.keys().next_back().unwrap(),
-    );
-    for slot in first..=last {
-        let n = by_slot.get(&slot).map_or(0, Vec::len);
-        assert_eq!(n, 1, "slot {slot}: {n} rows (first {first}, last {last})");
-    }
+    let (first, last) = common::assert_each_slot_once(rows);
     // No slot's command ran twice.
     let ran = std::fs::read_to_string(&ran).unwrap();
     let ran: Vec<&str> = ran.lines().collect();

@@ -20,7 +20,6 @@
 mod common;
 
 use common::{daemon_logging_to, http, http_json, received, stop_daemon, wait_for};
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -222,23 +221,9 @@ fn a_full_disk_is_reported_nothing_is_lost_and_the_daemon_recovers() {
     stop_daemon(d);
 
     // The ledger: every tick slot from the first to the last has exactly one row, none running.
-    let rows = runs_from_cli(p);
-    let mut by_slot: BTreeMap<i64, Vec<&serde_json::Value>> = BTreeMap::new();
-    for r in &rows {
-        by_slot
-            .entry(r["slot"].as_i64().unwrap())
-            .or_default()
-            .push(r);
-    }
-    let (first, last) = (
-        *by_slot.keys().next().unwrap(),
-        *by_slot.keys().next_back().unwrap(),
-    );
-    for slot in first..=last {
-        let n = by_slot.get(&slot).map_or(0, Vec::len);
-        assert_eq!(n, 1, "slot {slot}: {n} rows");
-    }
-    assert!(rows.iter().all(|r| r["status"] != "running"));
+    let rows = common::cli_value(p, &["history", "tick", "--limit", "100000", "--json"]);
+    let rows = rows.as_array().unwrap();
+    common::assert_each_slot_once(rows);
     let missed: Vec<&serde_json::Value> = rows
         .iter()
         .filter(|r| {
@@ -299,22 +284,4 @@ fn a_full_disk_is_reported_nothing_is_lost_and_the_daemon_recovers() {
         "{notice}"
     );
     assert!(notice["ledger"]["failures"].as_u64().unwrap() >= 3);
-}
-
-fn runs_from_cli(dir: &Path) -> Vec<serde_json::Value> {
-    let out = Command::new(env!("CARGO_BIN_EXE_clawcron"))
-        .current_dir(dir)
-        .args([
-            "--state-dir",
-            "state",
-            "history",
-            "tick",
-            "--limit",
-            "100000",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    serde_json::from_slice(&out.stdout).unwrap()
 }

@@ -524,6 +524,84 @@ fn after_a_downtime_one_notice_says_how_long_and_what_became_of_the_missed_slots
 }
 
 #[test]
+fn a_hung_smtp_server_delays_no_job_and_no_other_notice() {
+    // A server that accepts SMTP connections and never says a word (no 220 greeting).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().flatten() {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(conn);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (fast, fast_log) = receiver(dir.path(), "fast", &[]);
+    std::fs::create_dir(dir.path().join("jobs")).unwrap();
+    std::fs::write(
+        dir.path().join("clawcron.yaml"),
+        format!(
+            "shutdown_grace: 1s\nnotify_timeout: 3s\nnotify_retry: 30s\nnotifiers:\n  mute:\n    email:\n      smtp: {{ host: 127.0.0.1, port: {port}, tls: none }}\n      from: a@example.org\n      to: [b@example.org]\n  fast: {{ webhook: {{ url: \"http://127.0.0.1:{}/f\" }} }}\n",
+            fast.port
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("jobs/first.yaml"),
+        "at_start: true\nrun: { shell: \"exit 1\" }\nnotify: { on: [failure], to: [mute, fast] }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("jobs/later.yaml"),
+        "schedule: \"* * * * * *\"\nrun: { shell: \"exit 1\" }\nnotify: { on: [failure], to: [fast] }\n",
+    )
+    .unwrap();
+    let ticks = dir.path().join("ticks");
+    std::fs::write(
+        dir.path().join("jobs/tick.yaml"),
+        format!(
+            "schedule: \"* * * * * *\"\nrun: {{ shell: \"date +%s.%N >> {}\" }}\n",
+            ticks.display()
+        ),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    run_daemon(dir.path(), 4.0, || {});
+    assert!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+        "the email was attempted"
+    );
+    let got = received(&fast_log);
+    let later = got
+        .iter()
+        .filter(|r| r["body"].as_str().unwrap().contains("\"job\":\"later\""))
+        .count();
+    assert!(
+        got.iter()
+            .any(|r| r["body"].as_str().unwrap().contains("\"job\":\"first\"")),
+        "{got:?}"
+    );
+    assert!(
+        later >= 2,
+        "notices queued while the SMTP server hung were delivered: {later}"
+    );
+    // Jobs ran on time meanwhile: each tick within 100 ms of its second.
+    let ticks = std::fs::read_to_string(&ticks).unwrap();
+    let lateness: Vec<f64> = ticks
+        .lines()
+        .map(|l| l.parse::<f64>().unwrap().fract())
+        .collect();
+    assert!(lateness.len() >= 3, "{lateness:?}");
+    assert!(lateness.iter().all(|&f| f < 0.1), "{lateness:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "and the daemon stopped without waiting it out"
+    );
+}
+
+#[test]
 fn a_hung_receiver_delays_no_other_notice_not_even_one_queued_while_it_hangs() {
     let dir = tempfile::tempdir().unwrap();
     // `slow` answers its first request after 20 s; the send timeout is 3 s.

@@ -5,26 +5,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn history(dir: &Path, job: &str) -> Vec<serde_json::Value> {
-    let out = Command::new(env!("CARGO_BIN_EXE_clawcron"))
-        .current_dir(dir)
-        .args([
-            "--state-dir",
-            "state",
-            "history",
-            job,
-            "--limit",
-            "1000",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    serde_json::from_slice(&out.stdout).unwrap_or_default()
+    common::cli_value(dir, &["history", job, "--limit", "1000", "--json"])
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {

@@ -102,6 +102,8 @@ pub struct Store {
     conn: Arc<Mutex<Connection>>,
     writer: Arc<writer::Writer>,
     health: Arc<health::WriteHealth>,
+    /// The open daemon session (id, when its `alive_at` was last written), if any.
+    session: Arc<Mutex<Option<(i64, i64)>>>,
 }
 
 /// Holds the state directory's daemon lock for as long as it lives.
@@ -155,6 +157,7 @@ impl Store {
             writer: Arc::new(writer::Writer::new(conn.clone(), health.clone())),
             conn,
             health,
+            session: Arc::new(Mutex::new(None)),
         })
     }
 
@@ -319,7 +322,22 @@ impl Store {
                 cur.execute(params![job, until, schedule])?;
             }
         }
+        // The session's heartbeat rides along (see `report::HEARTBEAT_MS`).
+        let beat = *self.session.lock().unwrap_or_else(|p| p.into_inner());
+        let beat = match beat {
+            Some((id, at)) if now_ms - at >= report::BEAT_MIN_MS => {
+                tx.execute(
+                    "UPDATE daemon_sessions SET alive_at = ?2 WHERE id = ?1",
+                    params![id, now_ms],
+                )?;
+                true
+            }
+            _ => false,
+        };
         tx.commit()?;
+        if beat {
+            self.beat_recorded(now_ms);
+        }
         Ok(out)
     }
 

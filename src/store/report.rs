@@ -34,26 +34,59 @@ pub struct NoticeRow {
     pub last_error: Option<String>,
 }
 
-/// How often a running daemon records that it is alive.
-pub const HEARTBEAT_MS: i64 = 60_000;
+/// While the daemon runs, its session's `alive_at` is never older than this. It is refreshed in
+/// the transactions that record due slots (which happen anyway, at most once a minute), and by a
+/// timer only when nothing was recorded for this long: an idle daemon wakes once in 5 minutes,
+/// not once a minute. The start of a crash's downtime is known to within it.
+pub const HEARTBEAT_MS: i64 = 300_000;
+
+/// Refreshes of `alive_at` made along with slot records are at most this frequent.
+pub(super) const BEAT_MIN_MS: i64 = 60_000;
 
 impl Store {
-    /// Records the start of a daemon session; returns its id.
+    /// Records the start of a daemon session; returns its id. This store then refreshes the
+    /// session's `alive_at` (see `HEARTBEAT_MS`).
     pub fn start_session(&self, boot_id: &str, now_ms: i64) -> Result<i64, StoreError> {
         let c = self.conn();
         c.execute(
             "INSERT INTO daemon_sessions (boot_id, pid, started_at, alive_at) VALUES (?1, ?2, ?3, ?3)",
             params![boot_id, std::process::id(), now_ms],
         )?;
-        Ok(c.last_insert_rowid())
+        let id = c.last_insert_rowid();
+        *self.session.lock().unwrap_or_else(|p| p.into_inner()) = Some((id, now_ms));
+        Ok(id)
     }
 
-    pub fn session_alive(&self, id: i64, now_ms: i64) -> Result<(), StoreError> {
+    /// Records that the daemon is alive now (the heartbeat timer).
+    pub fn session_alive(&self, now_ms: i64) -> Result<(), StoreError> {
+        let Some((id, _)) = *self.session.lock().unwrap_or_else(|p| p.into_inner()) else {
+            return Ok(());
+        };
         self.conn().execute(
             "UPDATE daemon_sessions SET alive_at = ?2 WHERE id = ?1",
             params![id, now_ms],
         )?;
+        self.beat_recorded(now_ms);
         Ok(())
+    }
+
+    /// When `alive_at` was last written (Unix ms), if a session is open.
+    pub fn last_beat_ms(&self) -> Option<i64> {
+        self.session
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map(|(_, at)| at)
+    }
+
+    pub(super) fn beat_recorded(&self, now_ms: i64) {
+        if let Some((_, at)) = self
+            .session
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+        {
+            *at = (*at).max(now_ms);
+        }
     }
 
     pub fn end_session(&self, id: i64, now_ms: i64) -> Result<(), StoreError> {
@@ -61,6 +94,7 @@ impl Store {
             "UPDATE daemon_sessions SET alive_at = ?2, stopped_at = ?2 WHERE id = ?1",
             params![id, now_ms],
         )?;
+        *self.session.lock().unwrap_or_else(|p| p.into_inner()) = None;
         Ok(())
     }
 
@@ -83,8 +117,8 @@ impl Store {
         let mut gaps = Vec::new();
         for w in sessions.windows(2) {
             let ((_, end, clean), (next_start, _, _)) = (w[0], w[1]);
-            // A gap shorter than a heartbeat is not downtime (a crash's last beat is up to a
-            // minute old), except after a clean stop.
+            // A gap shorter than a heartbeat is not downtime (a crash's last beat may be up to
+            // `HEARTBEAT_MS` old), except after a clean stop.
             if next_start > end && (clean || next_start - end > HEARTBEAT_MS) {
                 let (a, b) = (end.max(from), next_start.min(to));
                 if a < b {

@@ -295,3 +295,37 @@ pub fn received(log: &Path) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+
+/// `clawcron --state-dir state ARGS` in `dir`, its standard output parsed as JSON (null if it is
+/// not JSON).
+pub fn cli_value(dir: &Path, args: &[&str]) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_clawcron"))
+        .current_dir(dir)
+        .args(["--state-dir", "state"])
+        .args(args)
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or_default()
+}
+
+/// Checks one job's history (`history --json` rows): every schedule slot from the first to the
+/// last has exactly one row, and no row is left `running`. Returns (first, last).
+pub fn assert_each_slot_once(rows: &[serde_json::Value]) -> (i64, i64) {
+    assert!(
+        rows.iter().all(|r| r["status"] != "running"),
+        "a row left running"
+    );
+    let mut by_slot: std::collections::BTreeMap<i64, usize> = Default::default();
+    for r in rows.iter().filter(|r| r["trigger"] == "schedule") {
+        *by_slot.entry(r["slot"].as_i64().unwrap()).or_default() += 1;
+    }
+    let (first, last) = (
+        *by_slot.keys().next().expect("no schedule rows"),
+        *by_slot.keys().next_back().unwrap(),
+    );
+    for slot in first..=last {
+        let n = by_slot.get(&slot).copied().unwrap_or(0);
+        assert_eq!(n, 1, "slot {slot}: {n} rows (first {first}, last {last})");
+    }
+    (first, last)
+}
