@@ -95,6 +95,17 @@ pub async fn check(
             "give `--state-dir` (or `state_dir:` in clawcron.yaml) a folder you can write to",
         ),
     });
+    if let Some(free) = free_bytes(state_dir) {
+        let mb = free / 1_000_000;
+        lines.push(if free < LOW_DISK {
+            bad(
+                format!("state directory's disk: only {mb} MB free"),
+                "free some space: once it is full no slot starts until there is room again (README, \"The ledger\")",
+            )
+        } else {
+            ok(format!("state directory's disk: {mb} MB free"))
+        });
+    }
 
     // Docker and the containers the jobs name.
     let acts = actions(loaded);
@@ -270,4 +281,17 @@ pub async fn check(
         });
     }
     lines
+}
+
+/// Below this much free space on the state directory's disk, doctor warns.
+const LOW_DISK: u64 = 100_000_000;
+
+/// Bytes free for an unprivileged user on the filesystem holding `dir`.
+fn free_bytes(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is a valid C string and `st` a valid out-parameter for the call.
+    let rc = unsafe { libc::statvfs(path.as_ptr(), &mut st) };
+    (rc == 0).then(|| st.f_bavail as u64 * st.f_frsize as u64)
 }

@@ -172,6 +172,16 @@ fn a_full_disk_is_reported_nothing_is_lost_and_the_daemon_recovers() {
             && status.contains("database or disk is full"),
         "{status}"
     );
+    let doctor = Command::new(env!("CARGO_BIN_EXE_clawcron"))
+        .current_dir(p)
+        .args(["--state-dir", "state", "doctor"])
+        .output()
+        .unwrap();
+    let doctor = String::from_utf8_lossy(&doctor.stdout);
+    assert!(
+        doctor.contains("state directory's disk: only 0 MB free"),
+        "{doctor}"
+    );
     // The held run ends while the disk is full; slots come due meanwhile.
     std::fs::File::create(&release).unwrap();
     std::thread::sleep(Duration::from_secs(4));
