@@ -208,12 +208,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Trigger { job } => trigger(&loaded, &job, &state_dir),
         Command::NotifyTest { channel } => notify_test(&loaded, &channel),
         Command::Status { json } => status(json, &state_dir),
-        Command::Doctor { json } => doctor(
-            &loaded,
-            &cli.config.clone().unwrap_or_else(|| "clawcron.yaml".into()),
-            json,
-            &state_dir,
-        ),
+        Command::Doctor { json } => doctor(&loaded, &sources.config_path(), json, &state_dir),
         Command::Import {
             what: ImportWhat::Crontab { file, dry_run },
         } => import_crontab(&loaded, file.as_deref(), dry_run),
@@ -656,7 +651,9 @@ fn install(
             return Err(invalid(loaded, loaded.errors.clone()));
         }
         let cwd = std::env::current_dir().map_err(io("cannot read the current folder"))?;
-        let config = config.clone().unwrap_or_else(|| cwd.join("clawcron.yaml"));
+        let config = config
+            .clone()
+            .unwrap_or_else(|| cwd.join(crate::config::DEFAULT_CONFIG));
         let config = if config.is_absolute() {
             config
         } else {

@@ -67,11 +67,7 @@ pub async fn run(loaded: Loaded, state_dir: &Path, sources: config::Sources) -> 
         );
     }
     let g = &loaded.global;
-    let config_path = sources
-        .config
-        .clone()
-        .unwrap_or_else(|| std::path::PathBuf::from("clawcron.yaml"));
-    if let Some(w) = config::permission_warning(&config_path, g) {
+    if let Some(w) = config::permission_warning(&sources.config_path(), g) {
         warn!("{w}");
     }
     let templates = loaded.templates();
@@ -105,7 +101,7 @@ pub async fn run(loaded: Loaded, state_dir: &Path, sources: config::Sources) -> 
         clock.clone(),
         store.clone(),
         runner.clone(),
-        boot,
+        boot.clone(),
     )
     .with_control(control_rx);
     scheduler.start()?;
@@ -130,7 +126,7 @@ pub async fn run(loaded: Loaded, state_dir: &Path, sources: config::Sources) -> 
                     reload: reload_status.clone(),
                     token: String::new(),
                     token_everywhere: !listen.ip().is_loopback(),
-                    boot_id: boot_id(),
+                    boot_id: boot.clone(),
                     timezone: g.timezone,
                     templates: templates.clone(),
                     started_ms: now.timestamp_millis(),
@@ -254,11 +250,7 @@ fn report_downtime(
     catch_up: Option<(&'static str, usize, usize)>,
     runner: &Runner,
 ) {
-    // To the second: milliseconds of a downtime are noise.
-    let lasted = config::duration::format(std::time::Duration::from_secs(
-        ((gap.to_ms - gap.from_ms).max(0) as u64 + 500) / 1000,
-    ));
-    let since = crate::schedule::to_utc(gap.from_ms / 1000).to_rfc3339();
+    let (lasted, since) = stretch(gap.from_ms, gap.to_ms);
     let how = if gap.clean {
         "stopped cleanly"
     } else {
@@ -279,15 +271,36 @@ fn report_downtime(
             "ran_late": catch_up.map_or(0, |c| c.1), "skipped": catch_up.map_or(0, |c| c.2) },
         "at_ms": gap.to_ms,
     });
-    if crate::notify::enqueue_to(
+    notify_daemon(
         store,
         &g.daemon_notify,
         &format!("downtime:{}", gap.to_ms),
         &payload,
         gap.to_ms,
-    ) > 0
-    {
-        runner.notifier_wake().notify_one();
+        &runner.notifier_wake(),
+    );
+}
+
+/// How long `[from_ms, to_ms]` lasted, to the second (milliseconds of a downtime are noise), and
+/// its start as RFC 3339.
+fn stretch(from_ms: i64, to_ms: i64) -> (String, String) {
+    let lasted = config::duration::format(std::time::Duration::from_secs(
+        ((to_ms - from_ms).max(0) as u64 + 500) / 1000,
+    ));
+    (lasted, crate::schedule::to_utc(from_ms / 1000).to_rfc3339())
+}
+
+/// Queues a notice about the daemon itself to `channels` and wakes the dispatcher.
+fn notify_daemon(
+    store: &Store,
+    channels: &[String],
+    key: &str,
+    payload: &serde_json::Value,
+    at_ms: i64,
+    wake: &tokio::sync::Notify,
+) {
+    if crate::notify::enqueue_to(store, channels, key, payload, at_ms) > 0 {
+        wake.notify_one();
     }
 }
 
@@ -306,10 +319,7 @@ async fn watch_ledger(
         }
         for f in store.health().take_ended() {
             let until = f.until_ms.unwrap_or(f.since_ms);
-            let lasted = config::duration::format(std::time::Duration::from_secs(
-                ((until - f.since_ms).max(0) as u64 + 500) / 1000,
-            ));
-            let since = crate::schedule::to_utc(f.since_ms / 1000).to_rfc3339();
+            let (lasted, since) = stretch(f.since_ms, until);
             let text = format!(
                 "the ledger could not be written for {lasted} since {since} ({} failed write(s): {}); it can be again. Slots due meanwhile followed their missed-run policy (reason \"missed: ledger not writable\") and run outcomes held in memory were written",
                 f.failures, f.error
@@ -322,9 +332,7 @@ async fn watch_ledger(
                 "at_ms": until,
             });
             let key = format!("ledger:{}", f.since_ms);
-            if crate::notify::enqueue_to(&store, &channels, &key, &payload, until) > 0 {
-                wake.notify_one();
-            }
+            notify_daemon(&store, &channels, &key, &payload, until, &wake);
         }
     }
 }

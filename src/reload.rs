@@ -30,12 +30,10 @@ pub struct ReloadStatus {
 /// Watches the files behind `sources`; returns the watcher (keep it alive) or why not.
 fn watch(
     jobs_dir: &std::path::Path,
-    config: Option<PathBuf>,
+    config: PathBuf,
     wake: Arc<Notify>,
 ) -> Result<notify::RecommendedWatcher, notify::Error> {
-    let config_name = config
-        .as_ref()
-        .and_then(|c| c.file_name().map(|n| n.to_os_string()));
+    let config_name = config.file_name().map(|n| n.to_os_string());
     // Events may name paths absolute or as watched: compare with both.
     let jobs = jobs_dir.to_path_buf();
     let jobs_abs = std::fs::canonicalize(jobs_dir).unwrap_or_else(|_| jobs.clone());
@@ -54,13 +52,11 @@ fn watch(
         }
     })?;
     w.watch(jobs_dir, notify::RecursiveMode::NonRecursive)?;
-    if let Some(dir) = config.as_ref().map(|c| {
-        c.parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(std::path::Path::new("."))
-    }) {
-        w.watch(dir, notify::RecursiveMode::NonRecursive)?;
-    }
+    let dir = config
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    w.watch(dir, notify::RecursiveMode::NonRecursive)?;
     Ok(w)
 }
 
@@ -73,11 +69,7 @@ pub async fn run(
     stop: CancellationToken,
 ) {
     let wake = Arc::new(Notify::new());
-    let config_path = sources
-        .config
-        .clone()
-        .or_else(|| Some(PathBuf::from("clawcron.yaml")));
-    let _watcher = match watch(&jobs_dir, config_path, wake.clone()) {
+    let _watcher = match watch(&jobs_dir, sources.config_path(), wake.clone()) {
         Ok(w) => Some(w),
         Err(e) => {
             warn!(

@@ -379,11 +379,6 @@ impl Runner {
         self.inner.stats.clone()
     }
 
-    /// The ledger this runner records into.
-    pub fn store(&self) -> &Store {
-        &self.inner.store
-    }
-
     /// Starts a run in a tracked task.
     pub fn spawn(&self, job: Arc<JobSpec>, state: Arc<JobState>, ticket: Ticket) {
         let inner = self.inner.clone();

@@ -13,23 +13,12 @@ mod common;
 use common::cli_value as cli;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 fn start(dir: &Path) -> Child {
-    let mut d = Command::new(env!("CARGO_BIN_EXE_clawcron"))
-        .current_dir(dir)
-        .args(["--state-dir", "state", "run"])
-        .env_remove("CLAWCRON_STATE_DIR")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(d.stdout.take().unwrap()).lines();
-    assert!(lines.any(|l| l.unwrap().starts_with("READY ")));
-    d
+    common::spawn_daemon(dir, &[], Stdio::null()).0
 }
 
 #[test]

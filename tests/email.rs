@@ -7,8 +7,7 @@
 
 mod common;
 
-use common::{certificate, header, mails, part, standin, wait_for};
-use std::io::{BufRead, BufReader};
+use common::{certificate, header, mails, part, standin, stop_daemon as stop, wait_for};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -16,23 +15,7 @@ use std::time::Duration;
 const PASSWORD: &str = "correct-horse-battery";
 
 fn daemon(dir: &Path) -> Child {
-    let mut d = Command::new(env!("CARGO_BIN_EXE_clawcron"))
-        .current_dir(dir)
-        .args(["--state-dir", "state", "run"])
-        .env("SMTP_PASSWORD", PASSWORD)
-        .env_remove("CLAWCRON_STATE_DIR")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(d.stdout.take().unwrap()).lines();
-    assert!(lines.any(|l| l.unwrap().starts_with("READY ")));
-    d
-}
-
-fn stop(mut d: Child) {
-    unsafe { libc::kill(d.id() as i32, libc::SIGTERM) };
-    d.wait().unwrap();
+    common::spawn_daemon(dir, &[("SMTP_PASSWORD", PASSWORD)], Stdio::null()).0
 }
 
 fn clawcron(dir: &Path, args: &[&str], password: &str) -> std::process::Output {

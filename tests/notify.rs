@@ -15,22 +15,11 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 fn run_daemon(dir: &std::path::Path, secs: f64, between: impl FnOnce()) {
-    let mut d = Command::new(env!("CARGO_BIN_EXE_clawcron"))
-        .current_dir(dir)
-        .args(["--state-dir", "state", "run"])
-        .env("HOOK_SECRET", "s3cret")
-        .env_remove("CLAWCRON_STATE_DIR")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(d.stdout.take().unwrap()).lines();
-    assert!(lines.any(|l| l.unwrap().starts_with("READY ")));
+    let (d, _) = common::spawn_daemon(dir, &[("HOOK_SECRET", "s3cret")], Stdio::null());
     std::thread::sleep(Duration::from_secs_f64(secs / 2.0));
     between();
     std::thread::sleep(Duration::from_secs_f64(secs / 2.0));
-    unsafe { libc::kill(d.id() as i32, libc::SIGTERM) };
-    d.wait().unwrap();
+    common::stop_daemon(d);
 }
 
 fn setup(statuses: &str) -> (tempfile::TempDir, common::Server, std::path::PathBuf) {

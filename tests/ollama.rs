@@ -7,7 +7,6 @@
 mod common;
 
 use common::{Env, standin};
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 fn ollama(extra: &[&str]) -> common::Server {
@@ -152,19 +151,9 @@ fn a_hung_server_never_delays_other_jobs() {
     )
     .unwrap();
     let bin = env!("CARGO_BIN_EXE_clawcron");
-    let mut daemon = Command::new(bin)
-        .current_dir(env.dir.path())
-        .args(["--state-dir", "state", "run"])
-        .env_remove("CLAWCRON_STATE_DIR")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(daemon.stdout.take().unwrap()).lines();
-    assert!(lines.any(|l| l.unwrap().starts_with("READY ")));
+    let (daemon, _) = common::spawn_daemon(env.dir.path(), &[], Stdio::null());
     std::thread::sleep(std::time::Duration::from_millis(6500));
-    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
-    daemon.wait().unwrap();
+    common::stop_daemon(daemon);
     let out = Command::new(bin)
         .current_dir(env.dir.path())
         .args([

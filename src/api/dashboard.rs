@@ -40,11 +40,7 @@ pub fn sparkline(points: &[(i64, f64)]) -> String {
 
 pub async fn page(State(api): State<Arc<Api>>) -> Response {
     let Some(views) = jobs_of(&api).await else {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the scheduler did not answer\n",
-        )
-            .into_response();
+        return super::no_answer();
     };
     let jobs = job_infos(&api, &views);
     let now = chrono::Utc::now().timestamp_millis();

@@ -87,6 +87,15 @@ fn unauthorized() -> Response {
         .into_response()
 }
 
+/// 503: the scheduler loop did not answer in time.
+pub(crate) fn no_answer() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the scheduler did not answer\n",
+    )
+        .into_response()
+}
+
 async fn jobs_of(api: &Api) -> Option<Vec<JobView>> {
     let (tx, rx) = oneshot::channel();
     api.control.send(Control::Jobs(tx)).await.ok()?;
@@ -219,11 +228,7 @@ pub(crate) fn job_infos(api: &Api, views: &[JobView]) -> Vec<JobInfo> {
 async fn jobs(State(api): State<Arc<Api>>) -> Response {
     match jobs_of(&api).await {
         Some(v) => Json(job_infos(&api, &v)).into_response(),
-        None => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the scheduler did not answer\n",
-        )
-            .into_response(),
+        None => no_answer(),
     }
 }
 
@@ -278,11 +283,7 @@ async fn trigger(
         return unauthorized();
     }
     let Some(views) = jobs_of(&api).await else {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the scheduler did not answer\n",
-        )
-            .into_response();
+        return no_answer();
     };
     let Some(v) = views.into_iter().find(|v| v.id == id) else {
         return (StatusCode::NOT_FOUND, format!("no job `{id}`\n")).into_response();

@@ -29,6 +29,18 @@ pub struct Sources {
     pub jobs_dir: Option<PathBuf>,
 }
 
+/// The global config file read when `--config` is not given.
+pub const DEFAULT_CONFIG: &str = "clawcron.yaml";
+
+impl Sources {
+    /// The global config file: `--config`, else `./clawcron.yaml`.
+    pub fn config_path(&self) -> PathBuf {
+        self.config
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG))
+    }
+}
+
 /// Everything loaded: the global config, the valid jobs, and the errors of the invalid files.
 #[derive(Debug)]
 pub struct Loaded {
@@ -129,7 +141,7 @@ pub fn load(sources: &Sources) -> Loaded {
 pub fn load_global(path: Option<&Path>) -> (GlobalConfig, Vec<Diagnostic>, PathBuf) {
     let (path, required) = match path {
         Some(p) => (p.to_path_buf(), true),
-        None => (PathBuf::from("clawcron.yaml"), false),
+        None => (PathBuf::from(DEFAULT_CONFIG), false),
     };
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let resolve = |mut g: GlobalConfig| {

@@ -326,10 +326,7 @@ impl Store {
         let beat = *self.session.lock().unwrap_or_else(|p| p.into_inner());
         let beat = match beat {
             Some((id, at)) if now_ms - at >= report::BEAT_MIN_MS => {
-                tx.execute(
-                    "UPDATE daemon_sessions SET alive_at = ?2 WHERE id = ?1",
-                    params![id, now_ms],
-                )?;
+                report::beat_on(&tx, id, now_ms)?;
                 true
             }
             _ => false,

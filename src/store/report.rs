@@ -62,10 +62,7 @@ impl Store {
         let Some((id, _)) = *self.session.lock().unwrap_or_else(|p| p.into_inner()) else {
             return Ok(());
         };
-        self.conn().execute(
-            "UPDATE daemon_sessions SET alive_at = ?2 WHERE id = ?1",
-            params![id, now_ms],
-        )?;
+        beat_on(&self.conn(), id, now_ms)?;
         self.beat_recorded(now_ms);
         Ok(())
     }
@@ -307,4 +304,12 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
+}
+
+/// Writes a session's `alive_at`.
+pub(super) fn beat_on(c: &rusqlite::Connection, id: i64, now_ms: i64) -> rusqlite::Result<usize> {
+    c.execute(
+        "UPDATE daemon_sessions SET alive_at = ?2 WHERE id = ?1",
+        params![id, now_ms],
+    )
 }

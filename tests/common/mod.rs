@@ -259,25 +259,35 @@ pub fn daemon_with_api(dir: &Path) -> (Child, String) {
 /// Starts `clawcron run` in `dir` (state in `dir/state`), its log to `stderr`; waits for READY
 /// and returns the child and the API's address.
 pub fn daemon_logging_to(dir: &Path, stderr: Stdio) -> (Child, String) {
+    let (d, addr) = spawn_daemon(dir, &[], stderr);
+    (d, addr.expect("the daemon printed its API address"))
+}
+
+/// Starts `clawcron run` in `dir` (state in `dir/state`) with `env` added, its log to `stderr`;
+/// waits for READY and returns the child and the API's address if it printed one.
+pub fn spawn_daemon(dir: &Path, env: &[(&str, &str)], stderr: Stdio) -> (Child, Option<String>) {
     let mut d = Command::new(env!("CARGO_BIN_EXE_clawcron"))
         .current_dir(dir)
         .args(["--state-dir", "state", "run"])
         .env_remove("CLAWCRON_STATE_DIR")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(stderr)
         .spawn()
         .unwrap();
-    let mut addr = String::new();
+    let mut addr = None;
+    let mut ready = false;
     for l in BufReader::new(d.stdout.take().unwrap()).lines() {
         let l = l.unwrap();
         if let Some(a) = l.strip_prefix("API http://") {
-            addr = a.trim_end_matches('/').to_string();
+            addr = Some(a.trim_end_matches('/').to_string());
         }
         if l.starts_with("READY ") {
+            ready = true;
             break;
         }
     }
-    assert!(!addr.is_empty(), "the daemon printed its API address");
+    assert!(ready, "the daemon printed READY");
     (d, addr)
 }
 
