@@ -13,7 +13,7 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn setup(listen: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -36,15 +36,8 @@ fn setup(listen: &str) -> tempfile::TempDir {
     dir
 }
 
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+fn wait_for(what: &str, done: impl FnMut() -> bool) {
+    common::wait_for(what, Duration::from_secs(20), done);
 }
 
 #[test]

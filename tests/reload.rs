@@ -10,7 +10,7 @@ mod common;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn history(dir: &Path, job: &str) -> Vec<serde_json::Value> {
     common::cli_value(dir, &["history", job, "--limit", "1000", "--json"])
@@ -19,15 +19,8 @@ fn history(dir: &Path, job: &str) -> Vec<serde_json::Value> {
         .unwrap_or_default()
 }
 
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+fn wait_for(what: &str, done: impl FnMut() -> bool) {
+    common::wait_for(what, Duration::from_secs(20), done);
 }
 
 fn write(dir: &Path, job: &str, yaml: &str) {
