@@ -1,7 +1,7 @@
 //! `cargo bench --bench next_slot`: the cost of computing a job's next slot (the scheduler does
 //! this once per fire, re-parsing the stored expression) and of loading 10,000 expressions.
 
-use clawcron::schedule::{CronSchedule, Trigger};
+use clawcron::model::{CronSchedule, Trigger};
 use std::hint::black_box;
 use std::time::Instant;
 

@@ -6,8 +6,8 @@
 //! reports its wall time and peak resident memory. The bound: < 1 s and < 200 MB.
 //! The ledger is built once under target/bench-report-year (delete it to rebuild).
 
+use clawcron::model::{Evidence, Lang, PeriodSpec, ReportSpec, Sources};
 use clawcron::report::advice::Observed;
-use clawcron::report::{Evidence, Lang, PeriodSpec, ReportSpec, Sources};
 use clawcron::store::Store;
 use std::path::{Path, PathBuf};
 use std::time::Instant;

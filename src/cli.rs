@@ -1,8 +1,11 @@
 //! The command line: clap subcommands, each mapped to the library, and the exit code.
 
-use crate::config::{self, Diagnostic, JobSpec, Loaded, LogFormat, Sources};
+use crate::config::{self, Diagnostic, Loaded, Sources};
+
 use crate::error::{self, Error};
-use crate::schedule::{self, Trigger};
+use crate::model::Trigger;
+use crate::model::{JobSpec, LogFormat};
+use crate::schedule;
 use crate::store::{self, Store};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -305,7 +308,7 @@ fn list(loaded: &Loaded) -> Result<(), Error> {
             "disabled".to_string()
         } else {
             match job.trigger.next_after(now) {
-                Some(t) => schedule::to_utc(t)
+                Some(t) => crate::util::to_utc(t)
                     .with_timezone(&tz)
                     .format("%Y-%m-%d %H:%M:%S %Z")
                     .to_string(),
@@ -375,7 +378,7 @@ fn next(
     let rows: Vec<(String, String, Option<String>)> = slots
         .iter()
         .map(|&s| {
-            let utc = schedule::to_utc(s);
+            let utc = crate::util::to_utc(s);
             let mark = match &job.trigger {
                 Trigger::Cron(c) => schedule::dst_mark(c, s).map(|m| m.describe()),
                 _ => None,
@@ -403,7 +406,7 @@ fn next(
     }
     println!("{id}: {} in {tz}", job.trigger.describe());
     for (&s, (_, utc, mark)) in slots.iter().zip(&rows) {
-        let local = schedule::to_utc(s)
+        let local = crate::util::to_utc(s)
             .with_timezone(&tz)
             .format("%Y-%m-%d %H:%M:%S %Z (%:z)");
         match mark {
@@ -444,7 +447,7 @@ fn trigger(loaded: &Loaded, id: &str, state_dir: &std::path::Path) -> Result<(),
     }
     let result = rt.block_on(async {
         // Ctrl-C while a manual run is going: stop it like the daemon would, and record it.
-        let boot = crate::daemon::boot_id();
+        let boot = crate::util::boot_id();
         let run = runner.run_now(&job, "manual", &boot);
         tokio::pin!(run);
         tokio::select! {
@@ -461,7 +464,7 @@ fn trigger(loaded: &Loaded, id: &str, state_dir: &std::path::Path) -> Result<(),
     let status = outcome.status.as_str();
     println!(
         "{id}: run {run_id} {status} after {} ({} attempt{}){}",
-        config::duration::format(outcome.duration()),
+        crate::util::duration::format(outcome.duration()),
         outcome.attempts,
         if outcome.attempts == 1 { "" } else { "s" },
         outcome
@@ -470,7 +473,7 @@ fn trigger(loaded: &Loaded, id: &str, state_dir: &std::path::Path) -> Result<(),
             .map(|e| format!(": {e}"))
             .unwrap_or_default()
     );
-    if outcome.status != crate::runner::RunStatus::Succeeded {
+    if outcome.status != crate::model::RunStatus::Succeeded {
         return Err(Error::RunFailed {
             job: id.to_string(),
             status: status.replace('_', " "),
@@ -703,7 +706,7 @@ fn status(json: bool, state_dir: &std::path::Path) -> Result<(), Error> {
                 .map_err(|e| {
                     Error::Usage(format!(
                         "the daemon's API at {url} did not answer: {}",
-                        crate::action::http::chain(&e)
+                        crate::util::chain(&e)
                     ))
                 })?;
             resp.json::<serde_json::Value>()
@@ -728,7 +731,7 @@ fn status(json: bool, state_dir: &std::path::Path) -> Result<(), Error> {
     if !fault.is_null() {
         let since = fault["since_ms"]
             .as_i64()
-            .map(|ms| crate::schedule::to_utc(ms / 1000).to_rfc3339())
+            .map(|ms| crate::util::to_utc(ms / 1000).to_rfc3339())
             .unwrap_or_default();
         println!(
             "✗ the ledger cannot be written since {since} ({} failed writes): {}; no slot starts until it can",
@@ -783,7 +786,7 @@ fn report(
     state_dir: &std::path::Path,
 ) -> Result<(), Error> {
     let job = find_job(loaded, id)?;
-    let crate::action::ActionSpec::Report(spec) = &job.action else {
+    let crate::model::ActionSpec::Report(spec) = &job.action else {
         return Err(Error::Usage(format!(
             "`{id}` is a {} job, not a report",
             job.action.kind()
@@ -791,7 +794,7 @@ fn report(
     };
     let mut spec = (**spec).clone();
     if let Some(p) = period {
-        spec.period = crate::report::PeriodSpec::parse(p).map_err(Error::Usage)?;
+        spec.period = crate::model::PeriodSpec::parse(p).map_err(Error::Usage)?;
     }
     let store = Store::open(state_dir)?;
     let now = Utc::now().timestamp_millis();
@@ -810,7 +813,7 @@ fn report(
     };
     let observed = runtime()?.block_on(crate::report::advice::Observed::collect(
         &spec,
-        crate::daemon::boot_id(),
+        crate::util::boot_id(),
         std::time::Duration::from_secs(20),
         &ctx,
     ));
@@ -870,7 +873,7 @@ fn baseline(
         }
         let values: Vec<(String, f64)> = by_name
             .into_iter()
-            .filter_map(|(n, v)| crate::report::stats::median(&v).map(|m| (n, m)))
+            .filter_map(|(n, v)| crate::util::stats::median(&v).map(|m| (n, m)))
             .collect();
         store.pin_baseline(id, &values, label, Utc::now().timestamp_millis())?;
         println!("pinned as the baseline of {id}:");
@@ -916,7 +919,7 @@ fn local_ms(ms: i64, tz: Tz) -> String {
 /// `--since 7d` as a cutoff in Unix milliseconds.
 fn since_ms(since: &str) -> Result<i64, Error> {
     let window =
-        config::duration::parse(since).map_err(|e| Error::Usage(format!("--since: {e}")))?;
+        crate::util::duration::parse(since).map_err(|e| Error::Usage(format!("--since: {e}")))?;
     Ok(Utc::now().timestamp_millis() - window.as_millis() as i64)
 }
 
@@ -1094,7 +1097,7 @@ fn history(
             .map(|r| {
                 let mut v = serde_json::to_value(r).unwrap_or_default();
                 v["slot_utc"] = serde_json::Value::String(
-                    schedule::to_utc(r.slot).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    crate::util::to_utc(r.slot).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 );
                 v
             })
@@ -1107,12 +1110,14 @@ fn history(
         "RUN", "JOB", "TRIGGER", "SLOT", "STATUS", "TRY", "DURATION"
     );
     for r in rows {
-        let slot = schedule::to_utc(r.slot)
+        let slot = crate::util::to_utc(r.slot)
             .with_timezone(&tz)
             .format("%Y-%m-%d %H:%M:%S %Z");
         let dur = r
             .duration_ms
-            .map(|ms| config::duration::format(std::time::Duration::from_millis(ms.max(0) as u64)))
+            .map(|ms| {
+                crate::util::duration::format(std::time::Duration::from_millis(ms.max(0) as u64))
+            })
             .unwrap_or_default();
         let detail = [r.reason.as_deref(), r.error.as_deref()]
             .into_iter()

@@ -9,30 +9,12 @@ use crate::error::Error;
 use crate::runner::Runner;
 use crate::scheduler::Scheduler;
 use crate::store::Store;
+use crate::util::boot_id;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
-
-/// This boot's identity, so that `at_start` jobs run once per boot, not once per daemon start.
-pub fn boot_id() -> String {
-    #[cfg(target_os = "linux")]
-    if let Ok(id) = std::fs::read_to_string("/proc/sys/kernel/random/boot_id") {
-        return id.trim().to_string();
-    }
-    #[cfg(target_os = "macos")]
-    if let Ok(out) = std::process::Command::new("/usr/sbin/sysctl")
-        .args(["-n", "kern.boottime"])
-        .output()
-    {
-        let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        if !s.is_empty() {
-            return s;
-        }
-    }
-    "unknown-boot".into()
-}
 
 /// Runs the daemon until SIGTERM or SIGINT.
 pub async fn run(loaded: Loaded, state_dir: &Path, sources: config::Sources) -> Result<(), Error> {
@@ -61,7 +43,7 @@ pub async fn run(loaded: Loaded, state_dir: &Path, sources: config::Sources) -> 
         warn!(
             job = r.job,
             run_id = r.id,
-            slot = %crate::schedule::to_utc(r.slot).to_rfc3339(),
+            slot = %crate::util::to_utc(r.slot).to_rfc3339(),
             "run interrupted by a previous daemon's crash{}",
             if alive { format!("; its process group {} is still alive", r.pid.unwrap_or_default()) } else { String::new() }
         );
@@ -194,7 +176,7 @@ pub async fn run(loaded: Loaded, state_dir: &Path, sources: config::Sources) -> 
     info!(
         running = runner.running(),
         "no new runs start; waiting up to {} for running jobs",
-        config::duration::format(g.shutdown_grace)
+        crate::util::duration::format(g.shutdown_grace)
     );
     runner.shutdown(g.shutdown_grace).await;
     // Pending notices stay in the outbox; the next start resumes them.
@@ -245,7 +227,7 @@ fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::
 /// what happened to the slots missed meanwhile.
 fn report_downtime(
     store: &Store,
-    g: &crate::config::GlobalConfig,
+    g: &crate::model::GlobalConfig,
     gap: &crate::store::Gap,
     catch_up: Option<(&'static str, usize, usize)>,
     runner: &Runner,
@@ -284,10 +266,10 @@ fn report_downtime(
 /// How long `[from_ms, to_ms]` lasted, to the second (milliseconds of a downtime are noise), and
 /// its start as RFC 3339.
 fn stretch(from_ms: i64, to_ms: i64) -> (String, String) {
-    let lasted = config::duration::format(std::time::Duration::from_secs(
+    let lasted = crate::util::duration::format(std::time::Duration::from_secs(
         ((to_ms - from_ms).max(0) as u64 + 500) / 1000,
     ));
-    (lasted, crate::schedule::to_utc(from_ms / 1000).to_rfc3339())
+    (lasted, crate::util::to_utc(from_ms / 1000).to_rfc3339())
 }
 
 /// Queues a notice about the daemon itself to `channels` and wakes the dispatcher.
@@ -364,11 +346,11 @@ async fn ping(url: String, every: std::time::Duration, stop: CancellationToken) 
                 if !failing {
                     let why = match other {
                         Ok(s) => s.to_string(),
-                        Err(e) => crate::action::http::chain(&e.without_url()),
+                        Err(e) => crate::util::chain(&e.without_url()),
                     };
                     warn!(
                         "heartbeat not answered ({why}); retrying every {}",
-                        config::duration::format(every)
+                        crate::util::duration::format(every)
                     );
                 }
                 failing = true;
@@ -423,7 +405,7 @@ fn print_table(scheduler: &Scheduler, tz: chrono_tz::Tz, api: Option<std::net::S
     for (spec, next) in &jobs {
         let tz = spec.trigger.tz().unwrap_or(tz);
         let next = match next {
-            Some(t) => crate::schedule::to_utc(*t)
+            Some(t) => crate::util::to_utc(*t)
                 .with_timezone(&tz)
                 .format("%Y-%m-%d %H:%M:%S %Z")
                 .to_string(),

@@ -3,10 +3,10 @@
 //! they name, each email channel's SMTP login (no mail sent), each webhook's reachability, the time
 //! zone, and the service install.
 
-use crate::action::ActionSpec;
-use crate::action::docker::Target as DockerTarget;
 use crate::config::Loaded;
-use crate::notify::Channel;
+use crate::model::ActionSpec;
+use crate::model::Channel;
+use crate::model::Target as DockerTarget;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
@@ -237,7 +237,7 @@ pub async fn check(
                     .map_err(|e| e.to_string());
                 let answer = match reach {
                     Ok(c) => c.head(&w.url).send().await.map(|r| r.status().as_u16()).map_err(|e| {
-                        crate::action::http::chain(&e.without_url())
+                        crate::util::chain(&e.without_url())
                     }),
                     Err(e) => Err(e),
                 };

@@ -6,7 +6,7 @@
 //! first unescaped `%` ends the command, the rest is its standard input, `\%` is a `%`). A bad line
 //! is reported with its line number and skipped; an existing job file is never overwritten.
 
-use crate::schedule::CronSchedule;
+use crate::model::CronSchedule;
 use std::collections::BTreeMap;
 
 /// A job file to write.

@@ -1,7 +1,7 @@
 //! Logs: tracing with a human format (default) or JSON lines, to stderr and optionally to a
 //! rotating file. Every line of a run carries `job` and `run_id`.
 
-use crate::config::{LogConfig, LogFormat, Rotation};
+use crate::model::{LogConfig, LogFormat, Rotation};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::writer::MakeWriterExt;
 

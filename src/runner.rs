@@ -4,8 +4,10 @@
 
 use crate::action::{AttemptCtx, AttemptResult, AttemptStatus};
 use crate::clock::Clock;
-use crate::config::{JobSpec, Overlap, Retention, duration};
+use crate::model::{JobSpec, Overlap, Retention};
+use crate::model::{RunOutcome, RunStatus};
 use crate::store::Store;
+use crate::util::duration;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -13,48 +15,6 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, info, warn};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    Succeeded,
-    Failed,
-    TimedOut,
-    Interrupted,
-    Skipped,
-}
-
-impl RunStatus {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            RunStatus::Succeeded => "succeeded",
-            RunStatus::Failed => "failed",
-            RunStatus::TimedOut => "timed_out",
-            RunStatus::Interrupted => "interrupted",
-            RunStatus::Skipped => "skipped",
-        }
-    }
-}
-
-/// The result of a whole run (all its attempts).
-#[derive(Debug, Clone)]
-pub struct RunOutcome {
-    pub status: RunStatus,
-    pub reason: Option<String>,
-    pub attempts: u32,
-    pub started_at_ms: i64,
-    pub finished_at_ms: i64,
-    pub exit_code: Option<i32>,
-    pub error: Option<String>,
-    pub output_tail: String,
-    pub metrics: Vec<crate::action::Metric>,
-}
-
-impl RunOutcome {
-    pub fn duration(&self) -> Duration {
-        Duration::from_millis((self.finished_at_ms - self.started_at_ms).max(0) as u64)
-    }
-}
 
 /// Per-job run bookkeeping for the overlap policy.
 pub struct JobState {
@@ -171,7 +131,7 @@ fn evaluate_alerts<'j>(
     store: &Store,
     job: &'j JobSpec,
     outcome: &RunOutcome,
-) -> (usize, Vec<(&'j crate::monitor::Rule, f64)>) {
+) -> (usize, Vec<(&'j crate::model::Rule, f64)>) {
     let mut queued = 0;
     let mut remediate = Vec::new();
     for rule in &job.alerts {
@@ -179,7 +139,7 @@ fn evaluate_alerts<'j>(
             .metrics
             .iter()
             .rev()
-            .find(|m| crate::action::monitor::metric_matches(&m.name, &rule.metric))
+            .find(|m| crate::model::metric_matches(&m.name, &rule.metric))
         else {
             continue;
         };
@@ -198,7 +158,7 @@ fn evaluate_alerts<'j>(
             );
         }
         match t {
-            Ok(Some(crate::monitor::Transition::Fired { value, samples })) => {
+            Ok(Some(crate::model::Transition::Fired { value, samples })) => {
                 if rule.remediate.is_some() {
                     remediate.push((rule, value));
                 }
@@ -210,7 +170,7 @@ fn evaluate_alerts<'j>(
                     rule.describe()
                 );
             }
-            Ok(Some(crate::monitor::Transition::Repeat {
+            Ok(Some(crate::model::Transition::Repeat {
                 value,
                 firing_for,
                 peak,
@@ -225,7 +185,7 @@ fn evaluate_alerts<'j>(
                     rule.describe()
                 );
             }
-            Ok(Some(crate::monitor::Transition::Resolved {
+            Ok(Some(crate::model::Transition::Resolved {
                 value,
                 lasted,
                 peak,
@@ -490,7 +450,7 @@ impl Inner {
                     job = &*job.id,
                     run_id = ticket.run_id,
                     trigger = ticket.trigger,
-                    slot = %crate::schedule::to_utc(ticket.slot).to_rfc3339(),
+                    slot = %crate::util::to_utc(ticket.slot).to_rfc3339(),
                     "run started: {}",
                     job.action.summary()
                 );
@@ -539,7 +499,7 @@ impl Inner {
             + check_regressions(&self.store, job, ticket.run_id, &mut outcome)
             + crate::notify::on_run(&self.store, job, ticket.run_id, &outcome, previous);
         // A report queues its own notices.
-        if queued > 0 || matches!(job.action, crate::action::ActionSpec::Report(_)) {
+        if queued > 0 || matches!(job.action, crate::model::ActionSpec::Report(_)) {
             self.wake_notifier.notify_one();
         }
         self.store.finish_later(ticket.run_id, outcome);
@@ -553,7 +513,7 @@ impl Inner {
 
     /// Runs a fired rule's remediation if its budget allows (`max` per `per`, counted in the
     /// ledger so that restarts do not reset it); otherwise records and notifies an escalation.
-    async fn remediate(&self, job: &JobSpec, rule: &crate::monitor::Rule, value: f64, run_id: i64) {
+    async fn remediate(&self, job: &JobSpec, rule: &crate::model::Rule, value: f64, run_id: i64) {
         let Some(fix) = &rule.remediate else { return };
         let now = self.clock.now().timestamp_millis();
         let window_start = now - fix.per.as_millis() as i64;
@@ -745,7 +705,7 @@ impl Inner {
             ("CLAWCRON_RUN_ID".to_string(), run_id.to_string()),
             (
                 "CLAWCRON_SLOT".to_string(),
-                crate::schedule::to_utc(slot).to_rfc3339(),
+                crate::util::to_utc(slot).to_rfc3339(),
             ),
         ]);
         let store = self.store.clone();

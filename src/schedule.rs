@@ -6,35 +6,14 @@
 //! repeated hour it runs once, on the first pass; interval patterns run on both passes and have
 //! no slots inside a gap. See `../shared/TIME.md` and the README.
 
-use chrono::{DateTime, LocalResult, NaiveTime, TimeZone, Timelike, Utc};
+use crate::model::{CronSchedule, Trigger};
+use chrono::{LocalResult, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// A validated cron expression in a time zone. Only the text is kept, plus one precomputed
-/// answer: a parsed croner table carries a ~5 KB year bitfield (50 MB at 10,000 jobs) and takes
-/// ~25 us to build, so the parse done at load time also records the first slot after the load
-/// instant (`hint`), which the scheduler's first question reuses; later questions re-parse.
-#[derive(Clone, PartialEq, Eq)]
-pub struct CronSchedule {
-    expr: Box<str>,
-    tz: Tz,
-    /// For any `t` in `[hint.0, hint.1)`, the next slot after `t` is `hint.1`.
-    hint: (i64, i64),
-}
-
-// Without the hint: two loads of the same expression compare (and print) the same.
-impl std::fmt::Debug for CronSchedule {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CronSchedule")
-            .field("expr", &self.expr)
-            .field("tz", &self.tz)
-            .finish()
-    }
-}
 
 fn parser() -> CronParser {
     CronParser::builder()
@@ -196,16 +175,6 @@ fn explain_parse_error(expr: &str, err: &croner::errors::CronError) -> String {
     format!("invalid cron expression `{expr}`: {err}")
 }
 
-/// What makes a job fire.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Trigger {
-    Cron(CronSchedule),
-    /// Slots at whole multiples of this many seconds since the Unix epoch.
-    Every(u64),
-    /// Once when the daemon starts, at most once per boot.
-    AtStart,
-}
-
 impl Trigger {
     /// The next slot strictly after `t`, or `None` for `at_start` (and for a schedule that ends).
     pub fn next_after(&self, t: i64) -> Option<i64> {
@@ -310,7 +279,7 @@ impl Trigger {
             Trigger::Cron(c) => format!("cron \"{}\" ({})", c.expr(), c.tz()),
             Trigger::Every(s) => format!(
                 "every {}",
-                crate::config::duration::format(Duration::from_secs(*s))
+                crate::util::duration::format(Duration::from_secs(*s))
             ),
             Trigger::AtStart => "at start".into(),
         }
@@ -367,18 +336,4 @@ pub fn dst_mark(schedule: &CronSchedule, slot: i64) -> Option<DstMark> {
         LocalResult::Ambiguous(..) => Some(DstMark::RepeatedSecondPass),
         _ => None,
     }
-}
-
-/// Whole seconds since the epoch for a wall-clock instant, rounded down.
-pub fn floor_secs(t: DateTime<Utc>) -> i64 {
-    t.timestamp()
-}
-
-/// An instant as a UTC date-time (whole seconds).
-pub fn to_utc(t: i64) -> DateTime<Utc> {
-    Utc.timestamp_opt(t, 0)
-        .single()
-        .unwrap_or_default()
-        .with_nanosecond(0)
-        .unwrap_or_default()
 }

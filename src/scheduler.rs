@@ -5,10 +5,12 @@
 //! from the previous slot, never from "now".
 
 use crate::clock::{Clock, ClockWatch, Discontinuity};
-use crate::config::{JobSpec, Missed, duration};
+use crate::model::Trigger;
+use crate::model::{JobSpec, Missed};
 use crate::runner::{Admission, JobState, Runner, Ticket};
-use crate::schedule::{Trigger, Window};
+use crate::schedule::Window;
 use crate::store::{SlotDecision, Store, StoreError};
+use crate::util::duration;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::Arc;

@@ -113,13 +113,13 @@ impl Templates {
         });
         let tz = self.timezone;
         env.add_filter("time", move |ms: i64| -> String {
-            crate::schedule::to_utc(ms / 1000)
+            crate::util::to_utc(ms / 1000)
                 .with_timezone(&tz)
                 .format("%Y-%m-%d %H:%M:%S %Z")
                 .to_string()
         });
         env.add_filter("duration_ms", |ms: i64| -> String {
-            crate::config::duration::format(std::time::Duration::from_millis(ms.max(0) as u64))
+            crate::util::duration::format(std::time::Duration::from_millis(ms.max(0) as u64))
         });
         setup(&mut env);
         let fail = |e: minijinja::Error| TemplateError {

@@ -3,8 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use clawcron::action::command::{CommandSpec, Program};
-use clawcron::action::{ActionSpec, AttemptCtx, AttemptResult, AttemptStatus};
+use clawcron::action::{AttemptCtx, AttemptResult, AttemptStatus};
+use clawcron::model::ActionSpec;
+use clawcron::model::{CommandSpec, Program};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;

@@ -3,7 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use clawcron::config::{self, GlobalConfig};
+use clawcron::config;
+
+use clawcron::model::GlobalConfig;
 use std::path::Path;
 use std::time::Instant;
 

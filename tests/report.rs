@@ -7,11 +7,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::TimeZone;
-use clawcron::action::Metric;
+use clawcron::model::Metric;
+use clawcron::model::{Evidence, Lang, PeriodSpec, ReportSpec, Sources};
+use clawcron::model::{RunOutcome, RunStatus};
 use clawcron::notify::outbox::Delivery;
 use clawcron::report::advice::{DockerFacts, LoadedModel, Observed};
-use clawcron::report::{Evidence, Lang, PeriodSpec, ReportSpec, Sources};
-use clawcron::runner::{RunOutcome, RunStatus};
 use clawcron::store::Store;
 
 const TZ: chrono_tz::Tz = chrono_tz::Europe::Paris;

@@ -5,7 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{DateTime, Utc};
-use clawcron::schedule::{CronSchedule, DstMark, Trigger, dst_mark};
+use clawcron::model::{CronSchedule, Trigger};
+use clawcron::schedule::{DstMark, dst_mark};
 
 fn ts(s: &str) -> i64 {
     DateTime::parse_from_rfc3339(s).unwrap().timestamp()

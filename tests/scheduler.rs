@@ -8,12 +8,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{DateTime, Utc};
-use clawcron::action::ActionSpec;
-use clawcron::action::scripted::{Script, Step};
 use clawcron::clock::{Clock, TestClock};
-use clawcron::config::{JobSpec, Missed, MissedPolicy, Overlap, Retention, RetryPolicy};
+use clawcron::model::ActionSpec;
+use clawcron::model::scripted::{Script, Step};
+use clawcron::model::{CronSchedule, Trigger};
+use clawcron::model::{JobSpec, Missed, MissedPolicy, Overlap, Retention, RetryPolicy};
 use clawcron::runner::Runner;
-use clawcron::schedule::{CronSchedule, Trigger};
 use clawcron::scheduler::Scheduler;
 use clawcron::store::{RunRow, Store};
 use std::sync::Arc;
@@ -692,8 +692,8 @@ async fn a_very_long_downtime_still_runs_the_newest_missed_slot() {
 async fn a_catch_up_queues_one_missed_notice() {
     let s = Arc::new(Script::new(ok(1), []));
     let mut j = job("hourly", cron("0 * * * *"), &s).missed(Missed::Latest, secs(2 * 3600));
-    j.0.notify = clawcron::notify::NotifyPolicy {
-        on: vec![clawcron::notify::Event::Missed],
+    j.0.notify = clawcron::model::NotifyPolicy {
+        on: vec![clawcron::model::Event::Missed],
         to: vec!["hook".into()],
     };
     let d = start(vec![j], "2026-06-01T00:00:00Z");
@@ -742,14 +742,14 @@ async fn a_monitor_fires_remediates_within_budget_escalates_repeats_and_survives
     let probe = Arc::new(Script::new(ok(1), []).with_metric("mem_percent", samples));
     let restart = Arc::new(Script::new(ok(5), []));
     let rule = |restart: &Arc<Script>| {
-        let mut r = clawcron::monitor::Rule::parse(
+        let mut r = clawcron::model::Rule::parse(
             Some("memory-high"),
             "mem_percent > 85",
             Some("2 of 3"),
             secs(3600),
         )
         .unwrap();
-        r.remediate = Some(Box::new(clawcron::monitor::Remediation {
+        r.remediate = Some(Box::new(clawcron::model::Remediation {
             action: ActionSpec::Scripted(restart.clone()),
             max: 2,
             per: secs(3 * 3600),
@@ -759,8 +759,8 @@ async fn a_monitor_fires_remediates_within_budget_escalates_repeats_and_survives
     };
     let mut j = job("gateway", Trigger::Every(300), &probe);
     j.0.alerts = vec![rule(&restart)];
-    j.0.notify = clawcron::notify::NotifyPolicy {
-        on: vec![clawcron::notify::Event::Alert],
+    j.0.notify = clawcron::model::NotifyPolicy {
+        on: vec![clawcron::model::Event::Alert],
         to: vec!["hook".into()],
     };
     let d = start_with(
@@ -856,7 +856,7 @@ async fn a_monitor_fires_remediates_within_budget_escalates_repeats_and_survives
 
 #[tokio::test(start_paused = true)]
 async fn a_benchmark_below_80_percent_of_its_recent_median_is_a_regression() {
-    use clawcron::monitor::regression::{Against, Better, RegressionSpec};
+    use clawcron::model::{Against, Better, RegressionSpec};
     // Nightly tokens/s: steady at 50 (one odd 20 in the first nights, before any baseline),
     // then 45 (90 %: fine), then 30 (60 %: a regression).
     let bench = Arc::new(Script::new(ok(60), []).with_metric(
@@ -870,8 +870,8 @@ async fn a_benchmark_below_80_percent_of_its_recent_median_is_a_regression() {
         threshold: 0.8,
         against: Against::Recent,
     });
-    j.0.notify = clawcron::notify::NotifyPolicy {
-        on: vec![clawcron::notify::Event::Regression],
+    j.0.notify = clawcron::model::NotifyPolicy {
+        on: vec![clawcron::model::Event::Regression],
         to: vec!["hook".into()],
     };
     let d = start(vec![j], "2026-06-01T00:00:00Z");
@@ -965,7 +965,7 @@ impl JumpModel {
                 self.cursor[j] = s;
                 s += job.period;
             }
-            let late_limit = clawcron::config::duration::format(secs_of(job.max_late));
+            let late_limit = clawcron::util::duration::format(secs_of(job.max_late));
             let n = missed.len();
             for (i, slot) in missed.into_iter().enumerate() {
                 let in_time = self.wall - slot <= job.max_late;

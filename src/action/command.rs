@@ -4,43 +4,12 @@
 
 use super::output::{OutputTail, pump};
 use super::{AttemptCtx, AttemptResult, AttemptStatus};
-use std::path::PathBuf;
+use crate::model::{CommandSpec, Program};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::process::Command;
 use tokio::time::Instant;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Program {
-    /// Program and arguments, executed directly.
-    Argv(Vec<String>),
-    /// A string for `/bin/sh -c`.
-    Shell(String),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommandSpec {
-    pub program: Program,
-    pub env: Vec<(String, String)>,
-    pub workdir: Option<PathBuf>,
-}
-
-impl CommandSpec {
-    pub fn kind(&self) -> &'static str {
-        match self.program {
-            Program::Argv(_) => "command",
-            Program::Shell(_) => "shell",
-        }
-    }
-
-    pub fn summary(&self) -> String {
-        match &self.program {
-            Program::Argv(a) => a.join(" "),
-            Program::Shell(s) => format!("sh -c {s:?}"),
-        }
-    }
-}
 
 /// How long output readers may lag behind the process's exit (a background grandchild can
 /// hold the pipe open forever; its output is then cut off, not waited for).

@@ -1,34 +1,8 @@
 //! Numbers from a run's output, as metrics: a regex whose named groups become metrics (the last
 //! match counts), or a JSON pointer into the last line of output that parses as JSON.
 
-use super::Metric;
+use crate::model::{Extract, Metric};
 
-#[derive(Debug, Clone)]
-pub enum Extract {
-    /// Every named group of the last match is a metric of that name.
-    Regex(regex::Regex),
-    /// The value at `pointer` in the last JSON line of output (or the whole output).
-    Json { pointer: String, name: String },
-}
-
-impl PartialEq for Extract {
-    fn eq(&self, o: &Self) -> bool {
-        match (self, o) {
-            (Extract::Regex(a), Extract::Regex(b)) => a.as_str() == b.as_str(),
-            (
-                Extract::Json {
-                    pointer: a,
-                    name: n,
-                },
-                Extract::Json {
-                    pointer: b,
-                    name: m,
-                },
-            ) => a == b && n == m,
-            _ => false,
-        }
-    }
-}
 impl Eq for Extract {}
 
 /// Applies every extraction to `output`; figures that are missing or not numbers are left out.

@@ -4,7 +4,9 @@
 //! checked by its body, not its status: an old OpenClaw gateway answers every path with 200 and
 //! its web UI's HTML.
 
-use super::{AttemptCtx, AttemptResult, AttemptStatus, Metric};
+use super::{AttemptCtx, AttemptResult, AttemptStatus};
+use crate::model::{Expect, HttpSpec, Metric};
+use crate::util::chain;
 use futures_util::StreamExt;
 use std::future::Future;
 use std::pin::Pin;
@@ -16,46 +18,7 @@ use tokio::time::Instant;
 /// Bodies are read up to this size; the rest is not read (never an unbounded read).
 const MAX_BODY: usize = 1024 * 1024;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpSpec {
-    pub method: String,
-    pub url: String,
-    pub headers: Vec<(String, String)>,
-    /// The name of an environment variable holding a bearer token, read at run time.
-    pub bearer_env: Option<String>,
-    pub body: Option<String>,
-    /// Per request; the job's timeout bounds it too.
-    pub timeout: Option<Duration>,
-    pub expect: Expect,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct Expect {
-    /// Accepted status codes; `None` is any 2xx.
-    pub status: Option<Vec<u16>>,
-    /// The media type the response must have (`application/json`), parameters ignored.
-    pub content_type: Option<String>,
-    pub body_regex: Option<regex::Regex>,
-    /// A JSON pointer into the body and the value it must hold.
-    pub json: Option<(String, serde_json::Value)>,
-}
-
-impl PartialEq for Expect {
-    fn eq(&self, o: &Self) -> bool {
-        self.status == o.status
-            && self.content_type == o.content_type
-            && self.body_regex.as_ref().map(regex::Regex::as_str)
-                == o.body_regex.as_ref().map(regex::Regex::as_str)
-            && self.json == o.json
-    }
-}
 impl Eq for Expect {}
-
-impl HttpSpec {
-    pub fn summary(&self) -> String {
-        format!("{} {}", self.method, self.url)
-    }
-}
 
 /// What a check found, before it is turned into an attempt result.
 pub struct Checked {
@@ -163,7 +126,7 @@ pub async fn check(spec: &HttpSpec, deadline: Option<Instant>) -> Checked {
             } else if e.is_timeout() {
                 format!(
                     "no answer within {}",
-                    crate::config::duration::format(limit.unwrap_or_default())
+                    crate::util::duration::format(limit.unwrap_or_default())
                 )
             } else {
                 chain(&e)
@@ -295,20 +258,6 @@ fn snippet(body: &str) -> String {
     } else {
         format!(" (body: {t:?})")
     }
-}
-
-/// An error and its causes on one line (reqwest hides the useful part, e.g. "Connection refused").
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut src = e.source();
-    while let Some(s) = src {
-        let t = s.to_string();
-        if !parts.iter().any(|p| p.contains(&t)) {
-            parts.push(t);
-        }
-        src = s.source();
-    }
-    parts.join(": ")
 }
 
 /// A connector layer that records how long the connection (DNS, TCP, TLS) took.

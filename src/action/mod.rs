@@ -9,33 +9,14 @@ pub mod monitor;
 pub mod ollama;
 mod output;
 pub mod report;
-#[doc(hidden)]
-pub mod scripted;
+mod scripted;
 
 pub use output::OutputTail;
 
+use crate::model::{ActionSpec, Metric};
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-
-/// A job kind and its validated settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ActionSpec {
-    Command(command::CommandSpec),
-    Http(http::HttpSpec),
-    DockerRestart(docker::restart::RestartSpec),
-    DockerExec(docker::exec::ExecSpec),
-    DockerStats(docker::stats::StatsSpec),
-    OllamaPreload(ollama::preload::PreloadSpec),
-    OllamaUnload(ollama::unload::UnloadSpec),
-    OllamaBench(ollama::bench::BenchSpec),
-    OllamaStatus(ollama::status::StatusSpec),
-    Monitor(monitor::MonitorSpec),
-    Report(Box<crate::report::ReportSpec>),
-    /// Test support: a scripted action (not available in job files).
-    #[doc(hidden)]
-    Scripted(std::sync::Arc<scripted::Script>),
-}
 
 impl ActionSpec {
     pub fn kind(&self) -> &'static str {
@@ -94,7 +75,7 @@ impl ActionSpec {
     /// Registers the secrets this action holds (tokens, credentials in URLs, authorisation
     /// headers) so that they are redacted wherever they would be shown.
     pub fn register_secrets(&self) {
-        let http = |h: &http::HttpSpec| {
+        let http = |h: &crate::model::HttpSpec| {
             crate::redact::register_url(&h.url, false);
             for (k, v) in &h.headers {
                 crate::redact::register_header(k, v);
@@ -178,22 +159,6 @@ pub struct AttemptResult {
     pub output_tail: String,
     /// Figures the job kind measured (latency, tokens/s, memory...), stored with the run.
     pub metrics: Vec<Metric>,
-}
-
-/// A named figure measured by a run.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Metric {
-    pub name: String,
-    pub value: f64,
-}
-
-impl Metric {
-    pub fn new(name: impl Into<String>, value: f64) -> Self {
-        Metric {
-            name: name.into(),
-            value,
-        }
-    }
 }
 
 impl AttemptResult {

@@ -7,29 +7,8 @@
 //! its own name when that is unambiguous (`cpu_percent`). The run fails when a probe fails, and
 //! its error names the probes that did.
 
-use super::{ActionSpec, AttemptCtx, AttemptResult, AttemptStatus, Metric};
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Probe {
-    pub name: String,
-    pub action: ActionSpec,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MonitorSpec {
-    pub probes: Vec<Probe>,
-}
-
-impl MonitorSpec {
-    pub fn summary(&self) -> String {
-        let parts: Vec<String> = self
-            .probes
-            .iter()
-            .map(|p| format!("{}: {}", p.name, p.action.summary()))
-            .collect();
-        format!("monitor ({})", parts.join("; "))
-    }
-}
+use super::{AttemptCtx, AttemptResult, AttemptStatus};
+use crate::model::{Metric, MonitorSpec};
 
 /// Samples every probe; see the module's documentation for what is recorded.
 pub async fn run(spec: &MonitorSpec, ctx: &AttemptCtx<'_>) -> AttemptResult {
@@ -90,28 +69,5 @@ pub async fn run(spec: &MonitorSpec, ctx: &AttemptCtx<'_>) -> AttemptResult {
         error: (!errors.is_empty()).then(|| errors.join("; ")),
         output_tail: tail.text(),
         metrics,
-    }
-}
-
-/// Whether the recorded figure `name` is what a rule calls `wanted`: the same, or a probe's
-/// figure `<probe>.<wanted>`.
-pub fn metric_matches(name: &str, wanted: &str) -> bool {
-    name == wanted
-        || name
-            .strip_suffix(wanted)
-            .is_some_and(|p| p.ends_with('.') && !p[..p.len() - 1].contains('.'))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rules_name_a_figure_in_full_or_by_its_own_name() {
-        assert!(metric_matches("stats.cpu_percent", "cpu_percent"));
-        assert!(metric_matches("stats.cpu_percent", "stats.cpu_percent"));
-        assert!(metric_matches("cpu_percent", "cpu_percent"));
-        assert!(!metric_matches("stats.cpu_percent", "percent"));
-        assert!(!metric_matches("xcpu_percent", "cpu_percent"));
     }
 }

@@ -4,7 +4,8 @@
 //! the file paths).
 
 use super::{AttemptCtx, AttemptResult, AttemptStatus};
-use crate::report::{ReportSpec, advice::Observed};
+use crate::model::ReportSpec;
+use crate::report::advice::Observed;
 
 /// How long the evidence (Docker, Ollama, each declared check) may take.
 const EVIDENCE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
@@ -16,7 +17,7 @@ pub async fn run(spec: &ReportSpec, ctx: &AttemptCtx<'_>) -> AttemptResult {
     let now = chrono::Utc::now().timestamp_millis();
     let period = spec.period.resolve(now, spec.timezone);
     let observed = tokio::select! {
-        o = Observed::collect(spec, crate::daemon::boot_id(), EVIDENCE_TIMEOUT, ctx) => o,
+        o = Observed::collect(spec, crate::util::boot_id(), EVIDENCE_TIMEOUT, ctx) => o,
         () = ctx.cancel.cancelled() => return AttemptResult {
             status: AttemptStatus::Interrupted,
             ..AttemptResult::failed("interrupted")

@@ -49,7 +49,7 @@ pub async fn page(State(api): State<Arc<Api>>) -> Response {
     // The latest reports of the report jobs.
     let mut reports = Vec::new();
     for v in &views {
-        if let crate::action::ActionSpec::Report(r) = &v.spec.action
+        if let crate::model::ActionSpec::Report(r) = &v.spec.action
             && let Ok(dir) = std::fs::read_dir(&r.out_dir)
         {
             let mut files: Vec<(std::time::SystemTime, String)> = dir

@@ -190,7 +190,7 @@ pub struct LastRun {
 }
 
 fn rfc3339_s(s: i64, tz: chrono_tz::Tz) -> String {
-    crate::schedule::to_utc(s).with_timezone(&tz).to_rfc3339()
+    crate::util::to_utc(s).with_timezone(&tz).to_rfc3339()
 }
 
 pub(crate) fn job_infos(api: &Api, views: &[JobView]) -> Vec<JobInfo> {

@@ -3,14 +3,14 @@
 //! naming file, line, column and key; a bad job file never stops the others from loading.
 
 pub mod diag;
-pub mod duration;
+
 mod interp;
 mod raw;
-pub mod spec;
+
 mod validate;
 
+pub use crate::model::spec::*;
 pub use diag::Diagnostic;
-pub use spec::*;
 
 use chrono_tz::Tz;
 use diag::{Pos, did_you_mean, key_path_at};
@@ -64,7 +64,7 @@ pub fn permission_warning(path: &Path, global: &GlobalConfig) -> Option<String> 
     }
     let mut held = Vec::new();
     for (name, ch) in &global.notifiers {
-        if let crate::notify::Channel::Webhook(w) = ch {
+        if let crate::model::Channel::Webhook(w) = ch {
             held.push(format!("the URL of webhook `{name}`"));
             if w.headers.iter().any(|(k, _)| {
                 crate::redact::secret_name(k)
@@ -469,23 +469,6 @@ fn parent_of(key: &str) -> String {
     key.rsplit_once('.')
         .map(|(p, _)| p.to_string())
         .unwrap_or_default()
-}
-
-/// The machine's time zone: `$TZ`, else the `/etc/localtime` link, else UTC.
-pub fn system_timezone() -> Tz {
-    if let Ok(tz) = std::env::var("TZ")
-        && let Ok(tz) = tz.trim_start_matches(':').parse::<Tz>()
-    {
-        return tz;
-    }
-    std::fs::read_link("/etc/localtime")
-        .ok()
-        .and_then(|p| {
-            let s = p.to_string_lossy().into_owned();
-            s.split_once("zoneinfo/")
-                .and_then(|(_, name)| name.parse::<Tz>().ok())
-        })
-        .unwrap_or(Tz::UTC)
 }
 
 /// Checks an IANA time zone name, suggesting the nearest known name.

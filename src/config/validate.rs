@@ -3,21 +3,22 @@
 
 use super::diag::{Diagnostic, Pos, did_you_mean};
 use super::raw::{RawExtract, RawGlobal, RawHttp, RawJob, RawOllamaModels, RawRun, S};
-use super::spec::*;
-use super::{duration, interp, parse_timezone};
-use crate::action::ActionSpec;
-use crate::action::command::{CommandSpec, Program};
-use crate::action::docker::Target;
-use crate::action::docker::exec::ExecSpec;
-use crate::action::docker::restart::RestartSpec;
-use crate::action::docker::stats::StatsSpec as DockerStatsSpec;
-use crate::action::extract::Extract;
-use crate::action::http::{Expect, HttpSpec};
-use crate::action::ollama::bench::BenchSpec;
-use crate::action::ollama::preload::PreloadSpec;
-use crate::action::ollama::status::StatusSpec;
-use crate::action::ollama::unload::UnloadSpec;
-use crate::schedule::{CronSchedule, Trigger};
+use super::{interp, parse_timezone};
+use crate::model::ActionSpec;
+use crate::model::BenchSpec;
+use crate::model::ExecSpec;
+use crate::model::Extract;
+use crate::model::PreloadSpec;
+use crate::model::RestartSpec;
+use crate::model::StatsSpec as DockerStatsSpec;
+use crate::model::StatusSpec;
+use crate::model::Target;
+use crate::model::UnloadSpec;
+use crate::model::*;
+use crate::model::{CommandSpec, Program};
+use crate::model::{CronSchedule, Trigger};
+use crate::model::{Expect, HttpSpec};
+use crate::util::duration;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -270,12 +271,12 @@ pub fn global(path: &Path, text: &str, raw: RawGlobal) -> Result<GlobalConfig, V
                 let format = match c.choice(
                     &w.format,
                     &format!("{key}.webhook.format"),
-                    crate::notify::webhook::Format::NAMES,
+                    crate::model::Format::NAMES,
                 ) {
-                    Some(1) => crate::notify::webhook::Format::Slack,
-                    Some(2) => crate::notify::webhook::Format::Discord,
-                    Some(3) => crate::notify::webhook::Format::Ntfy,
-                    _ => crate::notify::webhook::Format::Generic,
+                    Some(1) => crate::model::Format::Slack,
+                    Some(2) => crate::model::Format::Discord,
+                    Some(3) => crate::model::Format::Ntfy,
+                    _ => crate::model::Format::Generic,
                 };
                 let mut headers = Vec::new();
                 for (k, v) in w.headers.iter().flat_map(|h| h.value.iter()) {
@@ -286,7 +287,7 @@ pub fn global(path: &Path, text: &str, raw: RawGlobal) -> Result<GlobalConfig, V
                 let secret_env = w.secret_env.as_ref().map(|s| s.value.clone());
                 g.notifiers.insert(
                     name.clone(),
-                    crate::notify::Channel::Webhook(crate::notify::webhook::WebhookSpec {
+                    crate::model::Channel::Webhook(crate::model::WebhookSpec {
                         url,
                         format,
                         headers,
@@ -297,7 +298,7 @@ pub fn global(path: &Path, text: &str, raw: RawGlobal) -> Result<GlobalConfig, V
             (None, Some(e)) => {
                 if let Some(spec) = email_channel(&mut c, &key, &e.value) {
                     g.notifiers
-                        .insert(name.clone(), crate::notify::Channel::Email(spec));
+                        .insert(name.clone(), crate::model::Channel::Email(spec));
                 }
             }
             _ => {
@@ -326,8 +327,9 @@ fn email_channel(
     c: &mut Checker<'_>,
     key: &str,
     e: &crate::config::raw::RawEmail,
-) -> Option<crate::notify::email::EmailSpec> {
-    use crate::notify::email::{EmailSpec, Password, Tls, is_loopback};
+) -> Option<crate::model::EmailSpec> {
+    use crate::model::{EmailSpec, Password, Tls};
+    use crate::notify::email::is_loopback;
     let smtp = &e.smtp.value;
     let k = format!("{key}.email.smtp");
     let host = c.interp(&smtp.host, &format!("{k}.host"))?;
@@ -559,15 +561,15 @@ pub fn job(
     }
     locks.sort();
     locks.dedup();
-    let mut notify = crate::notify::NotifyPolicy::default();
+    let mut notify = crate::model::NotifyPolicy::default();
     if let Some(n) = &raw.notify {
         let n = &n.value;
         notify.on = match &n.on {
             None => vec![
-                crate::notify::Event::Failure,
-                crate::notify::Event::Recovery,
-                crate::notify::Event::Alert,
-                crate::notify::Event::Regression,
+                crate::model::Event::Failure,
+                crate::model::Event::Recovery,
+                crate::model::Event::Alert,
+                crate::model::Event::Regression,
             ],
             Some(list) => list
                 .value
@@ -580,10 +582,10 @@ pub fn job(
                             defined: e.defined,
                         }),
                         "notify.on",
-                        crate::notify::Event::NAMES,
+                        crate::model::Event::NAMES,
                     )
                 })
-                .map(|i| crate::notify::Event::ALL[i])
+                .map(|i| crate::model::Event::ALL[i])
                 .collect(),
         };
         for to in &n.to.value {
@@ -629,7 +631,7 @@ pub fn job(
                     c.error(m, "alerts.remediate.max", "must be at least 1");
                 }
                 fix.map(|action| {
-                    Box::new(crate::monitor::Remediation {
+                    Box::new(crate::model::Remediation {
                         action,
                         max,
                         per,
@@ -638,17 +640,13 @@ pub fn job(
                 })
             }
         };
-        match crate::monitor::Rule::parse(
+        match crate::model::Rule::parse(
             a.name.as_ref().map(|n| n.value.as_str()),
             &a.when.value,
             a.window.as_ref().map(|w| w.value.as_str()),
             repeat,
         ) {
-            Ok(r)
-                if alerts
-                    .iter()
-                    .any(|x: &crate::monitor::Rule| x.name == r.name) =>
-            {
+            Ok(r) if alerts.iter().any(|x: &crate::model::Rule| x.name == r.name) => {
                 c.error(
                     &a.when,
                     "alerts",
@@ -673,7 +671,7 @@ pub fn job(
         }
     }
     let regression = raw.regression.as_ref().and_then(|r| {
-        use crate::monitor::regression::{Against, Better, RegressionSpec};
+        use crate::model::{Against, Better, RegressionSpec};
         let r = &r.value;
         let mut metrics = Vec::new();
         for (name, way) in &r.metrics.value {
@@ -929,16 +927,14 @@ fn action(
             let a = action(c, probe, global_docker_host);
             c.run_key = "run".into();
             match a {
-                Some(a) => probes.push(crate::action::monitor::Probe {
+                Some(a) => probes.push(crate::model::Probe {
                     name: name.clone(),
                     action: a,
                 }),
                 None => ok = false,
             }
         }
-        return ok.then_some(ActionSpec::Monitor(crate::action::monitor::MonitorSpec {
-            probes,
-        }));
+        return ok.then_some(ActionSpec::Monitor(crate::model::MonitorSpec { probes }));
     }
     if let Some(d) = &r.docker_restart {
         let v = &d.value;
@@ -1050,7 +1046,7 @@ fn action(
             url,
             model: b.model.value.clone(),
             prompt: b.prompt.as_ref().map_or_else(
-                || crate::action::ollama::bench::DEFAULT_PROMPT.to_string(),
+                || crate::model::DEFAULT_PROMPT.to_string(),
                 |p| p.value.clone(),
             ),
             rounds,
@@ -1143,8 +1139,8 @@ fn report(
     c: &mut Checker<'_>,
     rep: &S<crate::config::raw::RawReport>,
     global_docker_host: &Option<String>,
-) -> Option<crate::report::ReportSpec> {
-    use crate::report::{Check, Evidence, Lang, PeriodSpec, ReportSpec, Sources};
+) -> Option<crate::model::ReportSpec> {
+    use crate::model::{Check, Evidence, Lang, PeriodSpec, ReportSpec, Sources};
     let r = &rep.value;
     let default_global = GlobalConfig::default();
     let global = c.global.unwrap_or(&default_global);
@@ -1465,7 +1461,7 @@ pub(super) fn extracts(c: &mut Checker<'_>, list: &S<Vec<S<RawExtract>>>) -> Vec
 
 fn ollama_url(c: &mut Checker<'_>, url: &Option<S<String>>, key: &str) -> Option<String> {
     let Some(u) = url else {
-        return Some(crate::action::ollama::DEFAULT_URL.to_string());
+        return Some(crate::model::DEFAULT_URL.to_string());
     };
     let v = c.interp(u, key)?;
     if !(v.starts_with("http://") || v.starts_with("https://")) || reqwest::Url::parse(&v).is_err()
@@ -1473,7 +1469,7 @@ fn ollama_url(c: &mut Checker<'_>, url: &Option<S<String>>, key: &str) -> Option
         let d = c.error(u, key, format!("`{v}` is not an http:// or https:// URL"));
         d.expected = Some(format!(
             "Ollama's address, e.g. {}",
-            crate::action::ollama::DEFAULT_URL
+            crate::model::DEFAULT_URL
         ));
         return None;
     }

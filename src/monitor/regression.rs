@@ -4,43 +4,9 @@
 //! regresses below `threshold` of it (default 80 %); one where lower is better, above
 //! 1 / threshold of it (125 %).
 
+use crate::model::{Against, Better, Found, RegressionSpec};
 use crate::store::{Store, StoreError};
 use std::collections::BTreeMap;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Better {
-    Higher,
-    Lower,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Against {
-    /// The median of the last `runs` successful runs.
-    Recent,
-    /// The pinned baseline, falling back to recent runs for figures without one.
-    Pinned,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct RegressionSpec {
-    /// Figure name (as recorded, e.g. `ollama.tokens_per_s`) and which way is better.
-    pub metrics: Vec<(String, Better)>,
-    pub runs: usize,
-    /// A fraction, e.g. 0.8.
-    pub threshold: f64,
-    pub against: Against,
-}
-
-/// A regression found in a run.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Found {
-    pub metric: String,
-    pub value: f64,
-    pub baseline: f64,
-    /// value / baseline.
-    pub ratio: f64,
-    pub detail: String,
-}
 
 /// Compares the figures of run `run_id` with their baselines.
 pub fn check(
@@ -48,7 +14,7 @@ pub fn check(
     job: &str,
     run_id: i64,
     spec: &RegressionSpec,
-    figures: &[crate::action::Metric],
+    figures: &[crate::model::Metric],
 ) -> Result<Vec<Found>, StoreError> {
     let recent = store.recent_successful_metrics(job, run_id, spec.runs)?;
     let mut by_name: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
@@ -74,7 +40,7 @@ pub fn check(
             // Too few runs make no baseline: half the window at least.
             (v.len() * 2 >= spec.runs).then(|| {
                 (
-                    crate::report::stats::median(v).unwrap_or(f64::NAN),
+                    crate::util::stats::median(v).unwrap_or(f64::NAN),
                     format!("the median of the last {} runs", v.len()),
                 )
             })

@@ -8,6 +8,7 @@
 //! A 4xx answer, a refused connection or a timeout is retried; a 5xx answer is not.
 
 use super::outbox::Delivery;
+use crate::model::{EmailSpec, Password, Tls};
 use crate::template::Templates;
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
@@ -15,43 +16,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls as LettreTls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sha2::Digest;
-use std::path::PathBuf;
 use std::time::Duration;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tls {
-    /// No encryption: allowed only for a loopback server.
-    None,
-    StartTls,
-    /// TLS from the first byte (port 465).
-    Implicit,
-}
-
-impl Tls {
-    pub const NAMES: &[&str] = &["none", "starttls", "implicit"];
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Password {
-    Env(String),
-    File(PathBuf),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EmailSpec {
-    pub host: String,
-    pub port: u16,
-    pub tls: Tls,
-    pub username: Option<String>,
-    pub password: Option<Password>,
-    /// Extra trusted root certificate (PEM), e.g. a self-signed relay's.
-    pub ca_file: Option<PathBuf>,
-    pub from: String,
-    pub to: Vec<String>,
-    pub cc: Vec<String>,
-    /// Template name prefix: `<prefix>.subject.j2`, `<prefix>.txt.j2`, `<prefix>.html.j2`.
-    pub templates: String,
-}
 
 const SUBJECT: &str = include_str!("../../templates/email.subject.j2");
 const TEXT: &str = include_str!("../../templates/email.txt.j2");

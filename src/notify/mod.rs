@@ -9,21 +9,13 @@ pub mod email;
 pub mod outbox;
 pub mod webhook;
 
-use crate::config::JobSpec;
-use crate::runner::{RunOutcome, RunStatus};
+use crate::model::{Channel, Event, JobSpec, RunOutcome, RunStatus};
 use crate::store::Store;
 use outbox::Delivery;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-
-/// A declared channel.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Channel {
-    Webhook(webhook::WebhookSpec),
-    Email(email::EmailSpec),
-}
 
 impl Channel {
     /// One delivery attempt of `payload` under the idempotency `key`; `retry_at` says when to
@@ -67,44 +59,6 @@ impl Channel {
     }
 }
 
-/// What a job asks to be told about, and whom to tell.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NotifyPolicy {
-    pub on: Vec<Event>,
-    pub to: Vec<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event {
-    Failure,
-    Recovery,
-    Success,
-    Alert,
-    /// Slots were missed (daemon down, machine asleep, clock jump): one notice per catch-up.
-    Missed,
-    /// A figure fell below its baseline (see `regression:` in job files).
-    Regression,
-}
-
-impl Event {
-    pub const NAMES: &[&str] = &[
-        "failure",
-        "recovery",
-        "success",
-        "alert",
-        "missed",
-        "regression",
-    ];
-    pub const ALL: [Event; 6] = [
-        Event::Failure,
-        Event::Recovery,
-        Event::Success,
-        Event::Alert,
-        Event::Missed,
-        Event::Regression,
-    ];
-}
-
 /// How long a notice is retried before it expires.
 pub const TTL: Duration = Duration::from_secs(24 * 3600);
 
@@ -144,7 +98,7 @@ pub fn on_run(
                 "recovery",
                 format!(
                     "; it had been failing for {}",
-                    crate::config::duration::format(failing_for)
+                    crate::util::duration::format(failing_for)
                 ),
             ));
         }
@@ -180,7 +134,7 @@ pub fn on_run(
 pub fn on_alert(
     store: &Store,
     job: &JobSpec,
-    rule: &crate::monitor::Rule,
+    rule: &crate::model::Rule,
     kind: &str,
     value: f64,
     detail: &str,
@@ -212,7 +166,7 @@ pub fn on_regression(
     store: &Store,
     job: &JobSpec,
     run_id: i64,
-    r: &crate::monitor::regression::Found,
+    r: &crate::model::Found,
     at: i64,
 ) -> usize {
     if !job.notify.on.contains(&Event::Regression) {
@@ -249,7 +203,7 @@ pub fn on_missed(
     if !job.notify.on.contains(&Event::Missed) {
         return 0;
     }
-    let slot = |t: i64| crate::schedule::to_utc(t).to_rfc3339();
+    let slot = |t: i64| crate::util::to_utc(t).to_rfc3339();
     let n = ran + skipped;
     let text = format!(
         "{}: {n} slot{} missed ({reason}) from {} to {}: {ran} run late, {skipped} skipped",

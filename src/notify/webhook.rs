@@ -4,29 +4,9 @@
 //! 2xx is delivered; 5xx, 429, timeouts and refused connections are retried; other 4xx are not.
 
 use super::outbox::Delivery;
+use crate::model::{Format, WebhookSpec};
 use hmac::{Hmac, Mac};
 use std::time::Duration;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Generic,
-    Slack,
-    Discord,
-    Ntfy,
-}
-
-impl Format {
-    pub const NAMES: &[&str] = &["generic", "slack", "discord", "ntfy"];
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WebhookSpec {
-    pub url: String,
-    pub format: Format,
-    pub headers: Vec<(String, String)>,
-    /// The name of an environment variable holding the HMAC secret.
-    pub secret_env: Option<String>,
-}
 
 /// What is sent: (body, content type, extra headers).
 pub fn shape(
@@ -109,7 +89,7 @@ pub async fn send(
         Ok(c) => c,
         Err(e) => {
             return Delivery::Retry {
-                error: super::super::action::http::chain(&e),
+                error: crate::util::chain(&e),
                 at: retry_at,
             };
         }
@@ -163,7 +143,7 @@ pub async fn send(
             error: if e.is_timeout() {
                 "no answer in time".into()
             } else {
-                super::super::action::http::chain(&e.without_url())
+                crate::util::chain(&e.without_url())
             },
             at: retry_at,
         },

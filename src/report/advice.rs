@@ -5,7 +5,7 @@
 //! and the checks the job file declares. A line says what was observed, or "not observed".
 
 use super::context::{Context, fmt_num, fmt_pct};
-use super::{Lang, ReportSpec};
+use crate::model::{Lang, ReportSpec};
 use crate::store::{Store, StoreError};
 use serde::Serialize;
 
@@ -103,7 +103,7 @@ impl Observed {
                     Err(e) => {
                         facts.container_error = Some(crate::action::docker::describe(
                             &e,
-                            &crate::action::docker::Target::Name(name.clone()),
+                            &crate::model::Target::Name(name.clone()),
                             &host,
                         ))
                     }
@@ -243,7 +243,7 @@ pub fn recommend(
                     "{} fired {} time(s), firing {} in all{peak}",
                     a.rule,
                     a.fired,
-                    crate::config::duration::format(std::time::Duration::from_millis(
+                    crate::util::duration::format(std::time::Duration::from_millis(
                         a.firing_ms.max(0) as u64
                     ))
                 ),
@@ -251,7 +251,7 @@ pub fn recommend(
                     "{} déclenchée {} fois, active {} au total{}",
                     a.rule,
                     a.fired,
-                    crate::config::duration::format(std::time::Duration::from_millis(
+                    crate::util::duration::format(std::time::Duration::from_millis(
                         a.firing_ms.max(0) as u64
                     )),
                     peak.replace("peak", "pic")
@@ -401,7 +401,7 @@ fn daily_trend(series: &[(i64, f64)], tz: chrono_tz::Tz) -> Option<(f64, f64, i6
     let mut days: std::collections::BTreeMap<chrono::NaiveDate, Vec<f64>> =
         std::collections::BTreeMap::new();
     for (at, v) in series {
-        let d = crate::schedule::to_utc(at.div_euclid(1000))
+        let d = crate::util::to_utc(at.div_euclid(1000))
             .with_timezone(&tz)
             .date_naive();
         days.entry(d).or_default().push(*v);
@@ -409,8 +409,8 @@ fn daily_trend(series: &[(i64, f64)], tz: chrono_tz::Tz) -> Option<(f64, f64, i6
     let first = days.iter().next()?;
     let last = days.iter().next_back()?;
     Some((
-        super::stats::median(first.1)?,
-        super::stats::median(last.1)?,
+        crate::util::stats::median(first.1)?,
+        crate::util::stats::median(last.1)?,
         (*last.0 - *first.0).num_days(),
     ))
 }
@@ -568,7 +568,7 @@ pub fn checklist(
 
 fn fmt_time(ms: Option<i64>, tz: chrono_tz::Tz) -> String {
     ms.map(|ms| {
-        crate::schedule::to_utc(ms.div_euclid(1000))
+        crate::util::to_utc(ms.div_euclid(1000))
             .with_timezone(&tz)
             .format("%Y-%m-%d %H:%M")
             .to_string()

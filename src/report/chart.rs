@@ -71,7 +71,7 @@ fn draw(spec: &ChartSpec<'_>, out: &mut String) -> DrawResult {
     let tz = spec.timezone;
     let span_days = (x1 - x0) as f64 / 86_400_000.0;
     let date = move |ms: &i64| {
-        let t = crate::schedule::to_utc(ms.div_euclid(1000)).with_timezone(&tz);
+        let t = crate::util::to_utc(ms.div_euclid(1000)).with_timezone(&tz);
         if span_days > 2.0 {
             t.format("%d/%m").to_string()
         } else {

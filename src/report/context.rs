@@ -2,8 +2,9 @@
 //! ledger for the period and the period before it, and the functions and filters templates
 //! may call.
 
+use super::advice;
 use super::stats::{self, Summary, change_pct, summarize};
-use super::{Lang, Period, ReportSpec, advice};
+use crate::model::{Lang, Period, ReportSpec};
 use crate::store::{Store, StoreError};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -219,8 +220,8 @@ pub fn build(
             id: id.to_string(),
             success_pct: pct(c.succeeded, c.runs),
             counts: c,
-            duration_median_ms: stats::median(&durations),
-            duration_p95_ms: stats::percentile(&durations, 95.0),
+            duration_median_ms: crate::util::stats::median(&durations),
+            duration_p95_ms: crate::util::stats::percentile(&durations, 95.0),
             skip_reasons,
             last_status: mine
                 .iter()
@@ -498,13 +499,13 @@ fn peak_while_firing(
     intervals: &[(i64, i64)],
 ) -> Result<Option<f64>, StoreError> {
     let when = describe.split(" for ").next().unwrap_or(describe);
-    let Ok(rule) = crate::monitor::Rule::parse(None, when, None, std::time::Duration::ZERO) else {
+    let Ok(rule) = crate::model::Rule::parse(None, when, None, std::time::Duration::ZERO) else {
         return Ok(None);
     };
     let names: Vec<String> = store
         .metric_keys()?
         .into_iter()
-        .filter(|(j, n)| j == job && crate::action::monitor::metric_matches(n, &rule.metric))
+        .filter(|(j, n)| j == job && crate::model::metric_matches(n, &rule.metric))
         .map(|(_, n)| n)
         .collect();
     let mut peak: Option<f64> = None;
@@ -546,7 +547,7 @@ pub fn per_day(points: &[(i64, f64)], p: f64, tz: chrono_tz::Tz) -> Vec<(i64, f6
     use chrono::TimeZone;
     let mut days: BTreeMap<chrono::NaiveDate, Vec<f64>> = BTreeMap::new();
     for (at, v) in points {
-        let d = crate::schedule::to_utc(at.div_euclid(1000))
+        let d = crate::util::to_utc(at.div_euclid(1000))
             .with_timezone(&tz)
             .date_naive();
         days.entry(d).or_default().push(*v);
@@ -557,7 +558,7 @@ pub fn per_day(points: &[(i64, f64)], p: f64, tz: chrono_tz::Tz) -> Vec<(i64, f6
                 .from_local_datetime(&d.and_hms_opt(12, 0, 0)?)
                 .earliest()?
                 .timestamp_millis();
-            Some((noon, stats::percentile(&v, p)?))
+            Some((noon, crate::util::stats::percentile(&v, p)?))
         })
         .collect()
 }
@@ -656,7 +657,7 @@ pub fn functions<'a>(
             ms.map_or_else(
                 || no_data(lang).to_string(),
                 |ms| {
-                    crate::schedule::to_utc(ms.div_euclid(1000))
+                    crate::util::to_utc(ms.div_euclid(1000))
                         .with_timezone(&tz)
                         .format("%Y-%m-%d %H:%M")
                         .to_string()
@@ -667,7 +668,7 @@ pub fn functions<'a>(
             ms.map_or_else(|| no_data(lang).to_string(), fmt_duration)
         });
         env.add_function("percentile", |values: Vec<f64>, p: f64| -> Option<f64> {
-            stats::percentile(&values, p)
+            crate::util::stats::percentile(&values, p)
         });
         let store_s = store.clone();
         let end = period.end_ms;

@@ -62,7 +62,7 @@ impl WriteHealth {
                     tracing::warn!(
                         "the ledger still cannot be written ({} failed writes in {}): {error}",
                         f.failures,
-                        crate::config::duration::format(std::time::Duration::from_secs(lasted))
+                        crate::util::duration::format(std::time::Duration::from_secs(lasted))
                     );
                 }
             }

@@ -9,7 +9,7 @@ pub use report::{Baseline, Gap, HEARTBEAT_MS, NoticeRow};
 pub mod health;
 mod writer;
 
-use crate::runner::RunOutcome;
+use crate::model::RunOutcome;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -498,11 +498,11 @@ impl Store {
     pub fn observe_alert(
         &self,
         job: &str,
-        rule: &crate::monitor::Rule,
+        rule: &crate::model::Rule,
         value: f64,
         at: i64,
-    ) -> Result<Option<crate::monitor::Transition>, StoreError> {
-        use crate::monitor::State;
+    ) -> Result<Option<crate::model::Transition>, StoreError> {
+        use crate::model::State;
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let saved: Option<String> = tx
@@ -576,11 +576,11 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(|(job, rule, state, updated)| {
-                let s: crate::monitor::State = serde_json::from_str(&state).unwrap_or_default();
+                let s: crate::model::State = serde_json::from_str(&state).unwrap_or_default();
                 let phase = match s.phase {
-                    crate::monitor::Phase::Ok => "ok",
-                    crate::monitor::Phase::Pending => "pending",
-                    crate::monitor::Phase::Firing => "firing",
+                    crate::model::Phase::Ok => "ok",
+                    crate::model::Phase::Pending => "pending",
+                    crate::model::Phase::Firing => "firing",
                 };
                 AlertRow {
                     job,

@@ -8,7 +8,7 @@
 
 use super::health::WriteHealth;
 use super::{Connection, StoreError, finish_on, set_pid_on};
-use crate::runner::RunOutcome;
+use crate::model::RunOutcome;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;

@@ -3,21 +3,12 @@
 //! through `sh -c 'echo $$; exec "$@"'`, so its pid in the container is known, and a second exec
 //! sends it SIGTERM, then SIGKILL after the grace. The container therefore needs `/bin/sh`.
 
-use super::{Target, connect, describe, resolve};
+use super::{connect, describe, resolve};
 use crate::action::{AttemptCtx, AttemptResult, AttemptStatus, OutputTail};
+use crate::model::ExecSpec;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use futures_util::StreamExt;
 use std::time::Duration;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExecSpec {
-    pub host: Option<String>,
-    pub target: Target,
-    pub command: Vec<String>,
-    pub env: Vec<(String, String)>,
-    pub user: Option<String>,
-    pub workdir: Option<String>,
-}
 
 const MAX_LINE: usize = 4096;
 

@@ -2,28 +2,13 @@
 //! `docker.stats`, one file each. This file connects the way the docker CLI does and turns
 //! engine errors into one clear line.
 
+use crate::model::Target;
 pub mod exec;
 pub mod restart;
 pub mod stats;
 
 use bollard::Docker;
 use std::path::PathBuf;
-
-/// Which container: by name (or id), or by Compose service label.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    Name(String),
-    ComposeService(String),
-}
-
-impl Target {
-    pub fn describe(&self) -> String {
-        match self {
-            Target::Name(n) => format!("container `{n}`"),
-            Target::ComposeService(s) => format!("compose service `{s}`"),
-        }
-    }
-}
 
 /// Connects as the docker CLI would: `host` (from the job or `clawcron.yaml`), else
 /// `DOCKER_HOST`, else the local socket (on macOS Docker Desktop's, under the home folder,
@@ -76,7 +61,7 @@ pub fn describe(e: &bollard::errors::Error, target: &Target, host: &str) -> Stri
             message,
         } => format!("Docker refused ({status_code}): {message}"),
         _ => {
-            let text = super::http::chain(e);
+            let text = crate::util::chain(e);
             if text.contains("Permission denied") || text.contains("permission denied") {
                 format!(
                     "permission denied on the Docker socket {host} (is this user in the `docker` group?)"
@@ -124,7 +109,7 @@ pub async fn resolve(docker: &Docker, target: &Target, host: &str) -> Result<Str
 pub async fn bounded<T>(
     ctx: &crate::action::AttemptCtx<'_>,
     work: impl std::future::Future<Output = Result<T, String>>,
-    report: impl FnOnce(T) -> (Vec<String>, Vec<crate::action::Metric>),
+    report: impl FnOnce(T) -> (Vec<String>, Vec<crate::model::Metric>),
 ) -> crate::action::AttemptResult {
     use crate::action::{AttemptResult, AttemptStatus};
     let deadline = ctx.deadline;

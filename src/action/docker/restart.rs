@@ -3,24 +3,14 @@
 //! over HTTP until it really serves, because a health endpoint can be green before the service
 //! is. Each step's timing is recorded.
 
-use super::{Target, bounded, connect, describe, resolve};
-use crate::action::http::{HttpSpec, check};
-use crate::action::{AttemptCtx, AttemptResult, Metric};
+use super::{bounded, connect, describe, resolve};
+use crate::action::http::check;
+use crate::action::{AttemptCtx, AttemptResult};
+use crate::model::Metric;
+use crate::model::RestartSpec;
 use bollard::models::HealthStatusEnum;
 use std::time::Duration;
 use tokio::time::Instant;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RestartSpec {
-    pub host: Option<String>,
-    pub target: Target,
-    /// Docker's stop timeout: SIGTERM, then SIGKILL after this.
-    pub stop_timeout: Duration,
-    /// Wait until running (and healthy, with a healthcheck) within this bound.
-    pub wait: Option<Duration>,
-    /// Then this HTTP check must pass (retried until `wait` runs out).
-    pub probe: Option<HttpSpec>,
-}
 
 struct Steps {
     lines: Vec<String>,

@@ -2,16 +2,12 @@
 //! returns, per online CPU, as `docker stats` computes it), memory used / limit / percent (page
 //! cache excluded, as the CLI does), network and block I/O; recorded as metrics.
 
-use super::{Target, connect, describe, resolve};
-use crate::action::{AttemptCtx, AttemptResult, Metric};
+use super::{connect, describe, resolve};
+use crate::action::{AttemptCtx, AttemptResult};
+use crate::model::Metric;
+use crate::model::StatsSpec;
 use bollard::models::ContainerStatsResponse;
 use futures_util::StreamExt;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatsSpec {
-    pub host: Option<String>,
-    pub target: Target,
-}
 
 /// The figures `docker stats` shows, computed from one stats answer.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -3,20 +3,11 @@
 //! time to the first token as a client sees it). The median of the rounds is kept as metrics.
 
 use super::{CallError, Client, cancellable, finish, median};
-use crate::action::{AttemptCtx, AttemptResult, Metric};
+use crate::action::{AttemptCtx, AttemptResult};
+use crate::model::BenchSpec;
+use crate::model::Metric;
 use futures_util::StreamExt;
 use tokio::time::Instant;
-
-pub const DEFAULT_PROMPT: &str = "In three sentences, explain why the sky is blue.";
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BenchSpec {
-    pub url: String,
-    pub model: String,
-    pub prompt: String,
-    pub rounds: u32,
-    pub num_predict: u32,
-}
 
 pub async fn run(spec: &BenchSpec, ctx: &AttemptCtx<'_>) -> AttemptResult {
     cancellable(ctx, async {

@@ -8,12 +8,10 @@ pub mod preload;
 pub mod status;
 pub mod unload;
 
-use super::{AttemptCtx, AttemptResult, AttemptStatus, Metric};
+use super::{AttemptCtx, AttemptResult, AttemptStatus};
+use crate::model::Metric;
 use std::time::Duration;
 use tokio::time::Instant;
-
-/// Where Ollama listens unless a job says otherwise.
-pub const DEFAULT_URL: &str = "http://127.0.0.1:11434";
 
 /// Bodies are read up to this size.
 const MAX_BODY: usize = 4 * 1024 * 1024;
@@ -33,7 +31,7 @@ impl CallError {
             message: if e.is_timeout() {
                 "no answer in time".into()
             } else {
-                super::http::chain(e)
+                crate::util::chain(e)
             },
             unreachable: e.is_connect() || e.is_timeout(),
             timed_out: e.is_timeout(),
@@ -127,7 +125,7 @@ impl Client {
                         return Err(CallError {
                             message: format!(
                                 "Ollama did not answer within {}: {}",
-                                crate::config::duration::format(wait),
+                                crate::util::duration::format(wait),
                                 e.message
                             ),
                             ..e

@@ -3,19 +3,11 @@
 //! embedding models with an empty `/api/embed`, as Ollama's API documents.
 
 use super::{Client, cancellable, finish};
-use crate::action::{AttemptCtx, AttemptResult, Metric};
+use crate::action::{AttemptCtx, AttemptResult};
+use crate::model::Metric;
+use crate::model::PreloadSpec;
 use std::time::Duration;
 use tokio::time::Instant;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PreloadSpec {
-    pub url: String,
-    pub models: Vec<String>,
-    pub embed_models: Vec<String>,
-    pub keep_alive: String,
-    /// How long to wait for the server to answer at all.
-    pub wait: Duration,
-}
 
 pub async fn run(spec: &PreloadSpec, ctx: &AttemptCtx<'_>) -> AttemptResult {
     cancellable(ctx, async {

@@ -2,12 +2,9 @@
 //! and which are available (`/api/tags`).
 
 use super::{Client, cancellable, finish};
-use crate::action::{AttemptCtx, AttemptResult, Metric};
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusSpec {
-    pub url: String,
-}
+use crate::action::{AttemptCtx, AttemptResult};
+use crate::model::Metric;
+use crate::model::StatusSpec;
 
 pub async fn run(spec: &StatusSpec, ctx: &AttemptCtx<'_>) -> AttemptResult {
     cancellable(ctx, async {

@@ -1,14 +1,9 @@
 //! `ollama.unload`: free models' memory now (`keep_alive: 0`), e.g. before a benchmark.
 
 use super::{Client, cancellable, finish};
-use crate::action::{AttemptCtx, AttemptResult, Metric};
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnloadSpec {
-    pub url: String,
-    pub models: Vec<String>,
-    pub embed_models: Vec<String>,
-}
+use crate::action::{AttemptCtx, AttemptResult};
+use crate::model::Metric;
+use crate::model::UnloadSpec;
 
 pub async fn run(spec: &UnloadSpec, ctx: &AttemptCtx<'_>) -> AttemptResult {
     cancellable(ctx, async {

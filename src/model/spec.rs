@@ -1,7 +1,7 @@
 //! The validated configuration: what the daemon, scheduler and runner act on.
 
-use crate::action::ActionSpec;
-use crate::schedule::Trigger;
+use crate::model::ActionSpec;
+use crate::model::Trigger;
 use chrono_tz::Tz;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,7 +27,7 @@ pub struct GlobalConfig {
     /// The Docker engine for docker.* jobs (`unix:///...` or `tcp://...`); default as the CLI.
     pub docker_host: Option<String>,
     /// Notification channels by name.
-    pub notifiers: std::collections::HashMap<String, crate::notify::Channel>,
+    pub notifiers: std::collections::HashMap<String, crate::model::Channel>,
     pub notify_retry: Duration,
     pub notify_timeout: Duration,
     /// Where the status API listens (`None`: off).
@@ -41,7 +41,7 @@ pub struct GlobalConfig {
 impl Default for GlobalConfig {
     fn default() -> Self {
         GlobalConfig {
-            timezone: crate::config::system_timezone(),
+            timezone: crate::util::system_timezone(),
             state_dir: None,
             jobs_dir: None,
             templates_dir: None,
@@ -124,15 +124,15 @@ pub struct JobSpec {
     pub retry: RetryPolicy,
     pub action: ActionSpec,
     /// Figures to read from the run's output into metrics.
-    pub extract: Vec<crate::action::extract::Extract>,
+    pub extract: Vec<crate::model::Extract>,
     /// Named locks: jobs sharing one never run at the same time (sorted, no duplicates).
     pub locks: Vec<String>,
     /// Threshold rules over this job's metrics.
-    pub alerts: Vec<crate::monitor::Rule>,
+    pub alerts: Vec<crate::model::Rule>,
     /// Who is told about what.
-    pub notify: crate::notify::NotifyPolicy,
+    pub notify: crate::model::NotifyPolicy,
     /// Figures compared with their baseline after each successful run.
-    pub regression: Option<crate::monitor::regression::RegressionSpec>,
+    pub regression: Option<crate::model::RegressionSpec>,
 }
 
 /// What to do with slots that passed while the daemon was down, the machine asleep, or the

@@ -1,0 +1,105 @@
+//! Who is told what: notification channels (webhook, email), the events a job asks to be told
+//! about, and its policy. Plain data; sending is in `notify`.
+
+use std::path::PathBuf;
+
+/// A declared channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Channel {
+    Webhook(WebhookSpec),
+    Email(EmailSpec),
+}
+
+/// What a job asks to be told about, and whom to tell.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NotifyPolicy {
+    pub on: Vec<Event>,
+    pub to: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    Failure,
+    Recovery,
+    Success,
+    Alert,
+    /// Slots were missed (daemon down, machine asleep, clock jump): one notice per catch-up.
+    Missed,
+    /// A figure fell below its baseline (see `regression:` in job files).
+    Regression,
+}
+
+impl Event {
+    pub const NAMES: &[&str] = &[
+        "failure",
+        "recovery",
+        "success",
+        "alert",
+        "missed",
+        "regression",
+    ];
+    pub const ALL: [Event; 6] = [
+        Event::Failure,
+        Event::Recovery,
+        Event::Success,
+        Event::Alert,
+        Event::Missed,
+        Event::Regression,
+    ];
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tls {
+    /// No encryption: allowed only for a loopback server.
+    None,
+    StartTls,
+    /// TLS from the first byte (port 465).
+    Implicit,
+}
+
+impl Tls {
+    pub const NAMES: &[&str] = &["none", "starttls", "implicit"];
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Password {
+    Env(String),
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailSpec {
+    pub host: String,
+    pub port: u16,
+    pub tls: Tls,
+    pub username: Option<String>,
+    pub password: Option<Password>,
+    /// Extra trusted root certificate (PEM), e.g. a self-signed relay's.
+    pub ca_file: Option<PathBuf>,
+    pub from: String,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    /// Template name prefix: `<prefix>.subject.j2`, `<prefix>.txt.j2`, `<prefix>.html.j2`.
+    pub templates: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Generic,
+    Slack,
+    Discord,
+    Ntfy,
+}
+
+impl Format {
+    pub const NAMES: &[&str] = &["generic", "slack", "discord", "ntfy"];
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookSpec {
+    pub url: String,
+    pub format: Format,
+    pub headers: Vec<(String, String)>,
+    /// The name of an environment variable holding the HMAC secret.
+    pub secret_env: Option<String>,
+}

@@ -1,0 +1,20 @@
+//! Facts about the machine this process runs on.
+
+/// This boot's identity, so that `at_start` jobs run once per boot, not once per daemon start.
+pub fn boot_id() -> String {
+    #[cfg(target_os = "linux")]
+    if let Ok(id) = std::fs::read_to_string("/proc/sys/kernel/random/boot_id") {
+        return id.trim().to_string();
+    }
+    #[cfg(target_os = "macos")]
+    if let Ok(out) = std::process::Command::new("/usr/sbin/sysctl")
+        .args(["-n", "kern.boottime"])
+        .output()
+    {
+        let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if !s.is_empty() {
+            return s;
+        }
+    }
+    "unknown-boot".into()
+}

@@ -1,0 +1,12 @@
+//! Small helpers with no knowledge of jobs: durations as people write them, instants, error
+//! chains, medians, the boot identity. A leaf: it imports nothing of the crate.
+
+pub mod duration;
+pub mod errors;
+pub mod host;
+pub mod stats;
+pub mod time;
+
+pub use errors::chain;
+pub use host::boot_id;
+pub use time::{system_timezone, to_utc};
