@@ -192,7 +192,6 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         log.file = None;
     }
     let _guard = crate::logging::init(&log);
-    loaded.register_secrets();
     let state_dir = cli
         .state_dir
         .clone()
@@ -811,7 +810,7 @@ fn report(
         on_spawn: &on_spawn,
         store: None,
     };
-    let observed = runtime()?.block_on(crate::report::advice::Observed::collect(
+    let observed = runtime()?.block_on(crate::action::report::observe(
         &spec,
         crate::util::boot_id(),
         std::time::Duration::from_secs(20),

@@ -72,13 +72,15 @@ pub fn register_header(name: &str, value: &str) {
 
 /// Whether an environment variable's name says it holds a secret.
 pub fn secret_name(name: &str) -> bool {
-    let n = name.to_ascii_uppercase();
+    // Header names spell with hyphens what variables spell with underscores (`X-Api-Key`).
+    let n = name.to_ascii_uppercase().replace('-', "_");
     [
         "TOKEN",
         "SECRET",
         "PASSWORD",
         "PASSWD",
         "API_KEY",
+        "ACCESS_KEY",
         "APIKEY",
         "PRIVATE_KEY",
         "CREDENTIAL",

@@ -144,7 +144,7 @@ fn evaluate_alerts<'j>(
             continue;
         };
         let at = outcome.finished_at_ms;
-        let t = store.observe_alert(&job.id, rule, m.value, at);
+        let t = store.observe_alert(&job.id, rule, at, |s| s.observe(rule, m.value, at));
         store.health().observe("an alert sample", &t);
         if let Ok(Some(tr)) = &t {
             queued += crate::notify::on_alert(

@@ -72,39 +72,6 @@ impl ActionSpec {
         }
     }
 
-    /// Registers the secrets this action holds (tokens, credentials in URLs, authorisation
-    /// headers) so that they are redacted wherever they would be shown.
-    pub fn register_secrets(&self) {
-        let http = |h: &crate::model::HttpSpec| {
-            crate::redact::register_url(&h.url, false);
-            for (k, v) in &h.headers {
-                crate::redact::register_header(k, v);
-            }
-            if let Some(var) = &h.bearer_env
-                && let Ok(v) = std::env::var(var)
-            {
-                crate::redact::register(&v);
-            }
-        };
-        match self {
-            ActionSpec::Http(h) => http(h),
-            ActionSpec::DockerRestart(r) => {
-                if let Some(p) = &r.probe {
-                    http(p)
-                }
-            }
-            ActionSpec::Command(c) => {
-                for (k, v) in &c.env {
-                    if crate::redact::secret_name(k) {
-                        crate::redact::register(v);
-                    }
-                }
-            }
-            ActionSpec::Monitor(m) => m.probes.iter().for_each(|p| p.action.register_secrets()),
-            _ => {}
-        }
-    }
-
     /// Runs one attempt.
     pub async fn run(&self, ctx: &AttemptCtx<'_>) -> AttemptResult {
         match self {

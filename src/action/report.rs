@@ -5,7 +5,7 @@
 
 use super::{AttemptCtx, AttemptResult, AttemptStatus};
 use crate::model::ReportSpec;
-use crate::report::advice::Observed;
+use crate::report::advice::{DockerFacts, LoadedModel, Observed};
 
 /// How long the evidence (Docker, Ollama, each declared check) may take.
 const EVIDENCE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
@@ -17,7 +17,7 @@ pub async fn run(spec: &ReportSpec, ctx: &AttemptCtx<'_>) -> AttemptResult {
     let now = chrono::Utc::now().timestamp_millis();
     let period = spec.period.resolve(now, spec.timezone);
     let observed = tokio::select! {
-        o = Observed::collect(spec, crate::util::boot_id(), EVIDENCE_TIMEOUT, ctx) => o,
+        o = observe(spec, crate::util::boot_id(), EVIDENCE_TIMEOUT, ctx) => o,
         () = ctx.cancel.cancelled() => return AttemptResult {
             status: AttemptStatus::Interrupted,
             ..AttemptResult::failed("interrupted")
@@ -88,4 +88,127 @@ fn queue(
         &payload,
         now,
     )
+}
+
+/// Asks Docker, Ollama and the declared checks, each bounded by `timeout`.
+pub async fn observe(
+    spec: &ReportSpec,
+    boot_id: String,
+    timeout: std::time::Duration,
+    ctx: &AttemptCtx<'_>,
+) -> Observed {
+    let ev = &spec.evidence;
+    let docker = async {
+        let (docker, host) = super::docker::connect(ev.docker_host.as_deref())?;
+        let info = docker
+            .info()
+            .await
+            .map_err(|e| format!("Docker at {host}: {e}"))?;
+        let mut facts = DockerFacts {
+            engine_memory: info.mem_total.unwrap_or(0) as f64,
+            container_limit: None,
+            oom_killed: None,
+            container_error: None,
+        };
+        if let Some(name) = &ev.container {
+            match docker
+                .inspect_container(
+                    name,
+                    None::<bollard::query_parameters::InspectContainerOptions>,
+                )
+                .await
+            {
+                Ok(c) => {
+                    facts.container_limit = c.host_config.and_then(|h| h.memory).map(|m| m as f64);
+                    facts.oom_killed = c.state.and_then(|s| s.oom_killed);
+                }
+                Err(e) => {
+                    facts.container_error = Some(super::docker::describe(
+                        &e,
+                        &crate::model::Target::Name(name.clone()),
+                        &host,
+                    ))
+                }
+            }
+        }
+        Ok::<_, String>(facts)
+    };
+    let ollama = async {
+        let url = ev
+            .ollama_url
+            .as_deref()
+            .ok_or_else(|| "no ollama_url".to_string())?;
+        let client = super::ollama::Client::new(url, Some(tokio::time::Instant::now() + timeout))
+            .map_err(|e| e.message)?;
+        let ps = client
+            .get("/api/ps")
+            .await
+            .map_err(|e| format!("Ollama at {url}: {}", e.message))?;
+        Ok::<_, String>(
+            ps.get("models")
+                .and_then(|m| m.as_array())
+                .map(|a| {
+                    a.iter()
+                        .map(|m| LoadedModel {
+                            name: m
+                                .get("name")
+                                .and_then(|n| n.as_str())
+                                .unwrap_or("?")
+                                .to_string(),
+                            size: m
+                                .get("size")
+                                .and_then(serde_json::Value::as_f64)
+                                .unwrap_or(0.0),
+                            size_vram: m
+                                .get("size_vram")
+                                .and_then(serde_json::Value::as_f64)
+                                .unwrap_or(0.0),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        )
+    };
+    let (docker, ollama) = tokio::join!(
+        tokio::time::timeout(timeout, docker),
+        tokio::time::timeout(timeout, ollama)
+    );
+    let late = || "no answer in time".to_string();
+    let docker = docker.unwrap_or_else(|_| Err(late()));
+    let ollama = ollama.unwrap_or_else(|_| Err(late()));
+    let mut checks = Vec::new();
+    for check in &spec.checks {
+        let c = AttemptCtx {
+            job: ctx.job,
+            run_id: ctx.run_id,
+            attempt: 1,
+            deadline: Some(tokio::time::Instant::now() + timeout),
+            cancel: ctx.cancel.clone(),
+            kill_grace: ctx.kill_grace,
+            env: ctx.env.clone(),
+            on_spawn: &|_| {},
+            store: None,
+        };
+        let r = Box::pin(check.action.run(&c)).await;
+        let ok = r.status == AttemptStatus::Succeeded;
+        let seen = r
+            .output_tail
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .map(str::to_string)
+            .or(r.error)
+            .unwrap_or_default();
+        checks.push((
+            check.name.clone(),
+            ok,
+            crate::redact::scrub(seen.trim()).into_owned(),
+        ));
+    }
+    Observed {
+        docker,
+        ollama,
+        checks,
+        boot_id,
+    }
 }

@@ -6,6 +6,7 @@ pub mod diag;
 
 mod interp;
 mod raw;
+pub mod secrets;
 
 mod validate;
 
@@ -89,20 +90,6 @@ pub fn permission_warning(path: &Path, global: &GlobalConfig) -> Option<String> 
 }
 
 impl Loaded {
-    /// Registers every secret the config and environment hold, for redaction.
-    pub fn register_secrets(&self) {
-        crate::redact::register_env();
-        for channel in self.global.notifiers.values() {
-            channel.register_secrets();
-        }
-        for job in &self.jobs {
-            job.action.register_secrets();
-            for fix in job.alerts.iter().filter_map(|r| r.remediate.as_ref()) {
-                fix.action.register_secrets();
-            }
-        }
-    }
-
     pub fn templates(&self) -> crate::template::Templates {
         crate::template::Templates::new(self.templates_dir.clone(), self.global.timezone)
     }
@@ -151,6 +138,7 @@ pub fn load_global(path: Option<&Path>) -> (GlobalConfig, Vec<Diagnostic>, PathB
         g
     };
     if !required && !path.exists() {
+        crate::redact::register_env();
         return (resolve(GlobalConfig::default()), Vec::new(), base);
     }
     let result = read_text(&path).and_then(|text| {
@@ -158,7 +146,10 @@ pub fn load_global(path: Option<&Path>) -> (GlobalConfig, Vec<Diagnostic>, PathB
         validate::global(&path, &text, raw)
     });
     match result {
-        Ok(global) => (resolve(global), Vec::new(), base),
+        Ok(global) => {
+            secrets::register_global(&global);
+            (resolve(global), Vec::new(), base)
+        }
         Err(errors) => (resolve(GlobalConfig::default()), errors, base),
     }
 }
@@ -278,7 +269,9 @@ pub fn load_job_text(
     global: &GlobalConfig,
 ) -> Result<JobSpec, Vec<Diagnostic>> {
     let raw: raw::RawJob = parse_yaml(path, text, raw::JOB_KEYS)?;
-    validate::job(path, text, &job_id(path), raw, global)
+    let job = validate::job(path, text, &job_id(path), raw, global)?;
+    secrets::register_job(&job);
+    Ok(job)
 }
 
 /// Reads a file as UTF-8 text, refusing large files before reading them whole.

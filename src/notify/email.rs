@@ -8,7 +8,7 @@
 //! A 4xx answer, a refused connection or a timeout is retried; a 5xx answer is not.
 
 use super::outbox::Delivery;
-use crate::model::{EmailSpec, Password, Tls};
+use crate::model::{EmailSpec, Tls};
 use crate::template::Templates;
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
@@ -29,20 +29,6 @@ pub fn is_loopback(host: &str) -> bool {
             .trim_matches(|c| c == '[' || c == ']')
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// Reads the password from where the config says it is.
-pub fn password(p: &Password) -> Result<String, String> {
-    let value = match p {
-        Password::Env(var) => std::env::var(var)
-            .map_err(|_| format!("environment variable `{var}` (the SMTP password) is not set"))?,
-        Password::File(path) => std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the SMTP password file {}: {e}", path.display()))?
-            .trim_end_matches(['\r', '\n'])
-            .to_string(),
-    };
-    crate::redact::register(&value);
-    Ok(value)
 }
 
 /// The rendered message parts: (subject, text, html).
@@ -194,7 +180,7 @@ fn transport(
         .timeout(Some(timeout));
     if let Some(user) = &spec.username {
         let pass = match &spec.password {
-            Some(p) => password(p)?,
+            Some(p) => crate::config::secrets::password(p)?,
             None => String::new(),
         };
         b = b.credentials(Credentials::new(user.clone(), pass));

@@ -35,28 +35,6 @@ impl Channel {
             }
         }
     }
-
-    /// Registers the channel's secrets for redaction.
-    pub fn register_secrets(&self) {
-        match self {
-            Channel::Webhook(w) => {
-                crate::redact::register_url(&w.url, true);
-                for (k, v) in &w.headers {
-                    crate::redact::register_header(k, v);
-                }
-                if let Some(var) = &w.secret_env
-                    && let Ok(v) = std::env::var(var)
-                {
-                    crate::redact::register(&v);
-                }
-            }
-            Channel::Email(e) => {
-                if let Some(p) = &e.password {
-                    let _ = email::password(p);
-                }
-            }
-        }
-    }
 }
 
 /// How long a notice is retried before it expires.

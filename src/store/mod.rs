@@ -499,8 +499,8 @@ impl Store {
         &self,
         job: &str,
         rule: &crate::model::Rule,
-        value: f64,
         at: i64,
+        step: impl FnOnce(&mut crate::model::State) -> Option<crate::model::Transition>,
     ) -> Result<Option<crate::model::Transition>, StoreError> {
         use crate::model::State;
         let mut conn = self.conn();
@@ -515,7 +515,7 @@ impl Store {
         let mut state: State = saved
             .and_then(|s| serde_json::from_str(&s).ok())
             .unwrap_or_default();
-        let t = state.observe(rule, value, at);
+        let t = step(&mut state);
         let json = serde_json::to_string(&state).unwrap_or_default();
         tx.execute(
             "INSERT INTO alert_state (job, rule, state, updated) VALUES (?1, ?2, ?3, ?4)
