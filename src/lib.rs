@@ -2,17 +2,63 @@
 //! gateway in Docker, Ollama), replacing crontab lines and shell scripts with one daemon.
 //!
 //! # Layout
-//! Each module owns one question:
-//! - [`config`]: what was asked (`clawcron.yaml`, `jobs/*.yaml`): raw YAML types, validated
-//!   specs, and diagnostics with `file:line:col`.
-//! - [`schedule`]: when (cron in a time zone with the DST rule, `every`, `at_start`): pure.
+//! Each module owns one question, and imports only the modules listed after its "Uses:" (a
+//! test, `tests/layering.rs`, reads every `crate::`/`super::` path in `src/` and fails on an
+//! import cycle or on an edge not listed here). From the bottom up:
+//!
+//! Leaves: plain data and small helpers.
+//! - [`util`]: durations as people write them, instants, error chains, medians, the boot id.
+//!   Uses: nothing.
+//! - [`model`]: plain data: what was asked (jobs, schedules, actions, alert rules, channels,
+//!   reports) and what happened (run outcomes, statuses and triggers as enums). Uses: `util`.
+//! - [`redact`]: the registry of secret values, and scrubbing them out of any text. Uses: nothing.
 //! - [`clock`]: what time it is, and sleeping until a wall-clock instant (injectable).
-//! - [`scheduler`]: is it due: the timer loop, missed-slot policies, overlap admission.
-//! - [`runner`]: how one run proceeds: permits, attempts, timeouts, retries, the outcome.
-//! - [`action`]: what a job does, one file per job kind.
-//! - [`store`]: what is remembered: the SQLite ledger of runs and cursors.
-//! - [`daemon`]: wires it all and shuts down gracefully; [`cli`]: the commands;
-//!   [`error`]: exit codes and the one place errors are printed; [`logging`].
+//!   Uses: nothing.
+//! - [`telemetry`]: run counters and histograms for `/metrics`. Uses: nothing.
+//! - [`template`]: the minijinja renderer shared by notices and reports. Uses: `util`.
+//! - [`schedule`]: when: the next slot of a cron, `every` or `at_start` trigger, with the DST
+//!   rule (pure). Uses: `model`, `util`.
+//!
+//! What was asked, and what is remembered:
+//! - [`config`]: reads `clawcron.yaml` and `jobs/*.yaml`, raw YAML types, validation into the
+//!   model, diagnostics with `file:line:col`, and the secrets each load registers.
+//!   Uses: `model`, `util`, `redact`, `schedule`, `template`.
+//! - [`store`]: the ledger (SQLite, behind one writer thread): runs, cursors, alert state,
+//!   the outbox, metrics. Nothing else names rusqlite. Uses: `model`, `util`, `redact`.
+//!
+//! Judging and telling:
+//! - [`monitor`]: alert rules as state (N of M, repeat, resolve) and regressions against a
+//!   baseline. Uses: `model`, `store`, `util`.
+//! - [`notify`]: notices queued in the outbox and delivered by email and webhook.
+//!   Uses: `model`, `config`, `store`, `template`, `redact`, `util`.
+//! - [`report`]: the weekly report rendered from the ledger (context, charts, advice).
+//!   Uses: `model`, `store`, `template`, `util`.
+//!
+//! Doing:
+//! - [`action`]: what a job does, one file per job kind; one attempt, one result.
+//!   Uses: `model`, `store`, `report`, `notify`, `redact`, `util`.
+//! - [`runner`]: one run pipeline for every trigger: admission, attempts, the after-run stage.
+//!   Uses: `action`, `clock`, `model`, `monitor`, `notify`, `redact`, `store`, `telemetry`,
+//!   `util`.
+//! - [`scheduler`]: is it due: the timer loop, missed-slot policies, slot claims.
+//!   Uses: `clock`, `model`, `notify`, `runner`, `schedule`, `store`, `util`.
+//!
+//! The edges of the process:
+//! - [`reload`]: file events and SIGHUP to a new set of jobs. Uses: `config`, `scheduler`.
+//! - [`api`]: the status API, `/metrics` and the dashboard on 127.0.0.1.
+//!   Uses: `model`, `redact`, `reload`, `report`, `runner`, `scheduler`, `store`, `telemetry`,
+//!   `template`, `util`.
+//! - [`logging`]: tracing set-up, with every line scrubbed. Uses: `model`, `redact`.
+//! - [`error`]: the top-level error, its exit codes, and the one place it is printed.
+//!   Uses: `config`, `store`.
+//! - [`import`]: crontab lines to job files. Uses: `config`, `model`, `schedule`.
+//! - [`install`]: the launchd agent and the systemd user unit. Uses: nothing.
+//! - [`doctor`]: checks of the machine and of each job's targets.
+//!   Uses: `action`, `config`, `install`, `model`, `notify`, `util`.
+//! - [`daemon`]: wires it all; `daemon::run(.., shutdown)` takes its shutdown as a parameter.
+//!   Uses: `api`, `clock`, `config`, `error`, `model`, `notify`, `redact`, `reload`, `runner`,
+//!   `scheduler`, `store`, `util`.
+//! - [`cli`]: the commands, one file per group. Uses: every module above.
 
 pub mod action;
 pub mod api;

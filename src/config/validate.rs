@@ -329,7 +329,7 @@ fn email_channel(
     e: &crate::config::raw::RawEmail,
 ) -> Option<crate::model::EmailSpec> {
     use crate::model::{EmailSpec, Password, Tls};
-    use crate::notify::email::is_loopback;
+    use crate::util::host::is_loopback;
     let smtp = &e.smtp.value;
     let k = format!("{key}.email.smtp");
     let host = c.interp(&smtp.host, &format!("{k}.host"))?;

@@ -22,15 +22,6 @@ const SUBJECT: &str = include_str!("../../templates/email.subject.j2");
 const TEXT: &str = include_str!("../../templates/email.txt.j2");
 const HTML: &str = include_str!("../../templates/email.html.j2");
 
-/// Whether `host` is this machine (where `tls: none` is allowed).
-pub fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host
-            .trim_matches(|c| c == '[' || c == ']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
 /// The rendered message parts: (subject, text, html).
 pub fn render(
     spec: &EmailSpec,
@@ -268,6 +259,7 @@ pub async fn send(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::util::host::is_loopback;
 
     #[test]
     fn message_ids_are_stable_per_key() {

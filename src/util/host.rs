@@ -18,3 +18,12 @@ pub fn boot_id() -> String {
     }
     "unknown-boot".into()
 }
+
+/// Whether `host` is this machine (where `tls: none` is allowed).
+pub fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
