@@ -16,8 +16,14 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-/// Runs the daemon until SIGTERM or SIGINT.
-pub async fn run(loaded: Loaded, state_dir: &Path, sources: config::Sources) -> Result<(), Error> {
+/// Runs the daemon until `shutdown` completes (the binary passes SIGTERM/SIGINT; a test passes
+/// its own future), then stops gracefully.
+pub async fn run(
+    loaded: Loaded,
+    state_dir: &Path,
+    sources: config::Sources,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), Error> {
     for d in &loaded.errors {
         error!("invalid config, skipped: {d}");
     }
@@ -27,10 +33,6 @@ pub async fn run(loaded: Loaded, state_dir: &Path, sources: config::Sources) -> 
             valid: loaded.jobs.len(),
         });
     }
-    // Register before READY so that a signal right after it is not lost.
-    let mut sigterm = signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut sigint = signal(tokio::signal::unix::SignalKind::interrupt())?;
-
     let _lock = Store::lock_daemon(state_dir)?;
     let store = Store::open(state_dir)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::default());
@@ -88,7 +90,7 @@ pub async fn run(loaded: Loaded, state_dir: &Path, sources: config::Sources) -> 
     .with_control(control_rx);
     scheduler.start()?;
     if let Some(gap) = downtime {
-        report_downtime(&store, g, &gap, scheduler.last_catch_up(), &runner);
+        report_downtime(&store, g, &gap, scheduler.last_catch_up());
     }
     let stop = CancellationToken::new();
     let heartbeat_ping = g
@@ -118,6 +120,21 @@ pub async fn run(loaded: Loaded, state_dir: &Path, sources: config::Sources) -> 
             .await
         }
         None => None,
+    };
+    let control_socket = match crate::control::bind(state_dir) {
+        Ok(listener) => Some(tokio::spawn(crate::control::serve(
+            listener,
+            control_tx.clone(),
+            runner.clone(),
+            stop.clone(),
+        ))),
+        Err(e) => {
+            warn!(
+                "cannot open the control socket {} (`clawcron trigger` will refuse to run beside this daemon): {e}",
+                crate::control::socket_path(state_dir).display()
+            );
+            None
+        }
     };
     print_table(&scheduler, g.timezone, api.as_ref().map(|a| a.0));
 
@@ -153,22 +170,17 @@ pub async fn run(loaded: Loaded, state_dir: &Path, sources: config::Sources) -> 
     let ledger_watch = tokio::spawn(watch_ledger(
         store.clone(),
         g.daemon_notify.clone(),
-        runner.notifier_wake(),
         stop.clone(),
     ));
     let notices = tokio::spawn(crate::notify::dispatch(
         store_for_notices,
         Arc::new(g.notifiers.clone()),
         Arc::new(templates),
-        runner.notifier_wake(),
         stop.clone(),
         g.notify_timeout,
         g.notify_retry,
     ));
-    tokio::select! {
-        _ = sigterm.recv() => info!("SIGTERM: shutting down"),
-        _ = sigint.recv() => info!("SIGINT: shutting down"),
-    }
+    shutdown.await;
     stop.cancel();
     if let Err(e) = loop_task.await {
         error!("the scheduler loop failed: {e}");
@@ -190,6 +202,10 @@ pub async fn run(loaded: Loaded, state_dir: &Path, sources: config::Sources) -> 
     let _ = ledger_watch.await;
     if let Some(h) = heartbeat_ping {
         let _ = h.await;
+    }
+    if let Some(task) = control_socket {
+        let _ = task.await;
+        let _ = std::fs::remove_file(crate::control::socket_path(state_dir));
     }
     if let Some((_, task)) = api {
         let _ = task.await;
@@ -216,13 +232,6 @@ pub fn job_env(state_dir: &Path) -> Vec<(String, String)> {
     env
 }
 
-fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::Signal, Error> {
-    tokio::signal::unix::signal(kind).map_err(|source| Error::Io {
-        context: "cannot install a signal handler".into(),
-        source,
-    })
-}
-
 /// One log line and one notice (to `daemon_notify`) on start after a downtime: how long, and
 /// what happened to the slots missed meanwhile.
 fn report_downtime(
@@ -230,7 +239,6 @@ fn report_downtime(
     g: &crate::model::GlobalConfig,
     gap: &crate::store::Gap,
     catch_up: Option<(&'static str, usize, usize)>,
-    runner: &Runner,
 ) {
     let (lasted, since) = stretch(gap.from_ms, gap.to_ms);
     let how = if gap.clean {
@@ -259,7 +267,6 @@ fn report_downtime(
         &format!("downtime:{}", gap.to_ms),
         &payload,
         gap.to_ms,
-        &runner.notifier_wake(),
     );
 }
 
@@ -272,28 +279,20 @@ fn stretch(from_ms: i64, to_ms: i64) -> (String, String) {
     (lasted, crate::util::to_utc(from_ms / 1000).to_rfc3339())
 }
 
-/// Queues a notice about the daemon itself to `channels` and wakes the dispatcher.
+/// Queues a notice about the daemon itself to `channels` (the dispatcher is woken).
 fn notify_daemon(
     store: &Store,
     channels: &[String],
     key: &str,
     payload: &serde_json::Value,
     at_ms: i64,
-    wake: &tokio::sync::Notify,
 ) {
-    if crate::notify::enqueue_to(store, channels, key, payload, at_ms) > 0 {
-        wake.notify_one();
-    }
+    crate::notify::enqueue_to(store, channels, key, payload, at_ms);
 }
 
 /// Reports the end of each stretch during which the ledger could not be written (a full disk):
 /// one log line and one notice to `daemon_notify`, queued in the outbox now that it can be.
-async fn watch_ledger(
-    store: Store,
-    channels: Vec<String>,
-    wake: Arc<tokio::sync::Notify>,
-    stop: CancellationToken,
-) {
+async fn watch_ledger(store: Store, channels: Vec<String>, stop: CancellationToken) {
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
@@ -314,7 +313,7 @@ async fn watch_ledger(
                 "at_ms": until,
             });
             let key = format!("ledger:{}", f.since_ms);
-            notify_daemon(&store, &channels, &key, &payload, until, &wake);
+            notify_daemon(&store, &channels, &key, &payload, until);
         }
     }
 }

@@ -45,6 +45,10 @@ pub struct Setup {
     /// The folder holding clawcron.yaml, jobs/ and templates/ (the working directory).
     pub home: PathBuf,
     pub config: PathBuf,
+    /// `--jobs`, when given to `install` (absolute).
+    pub jobs: Option<PathBuf>,
+    /// `--state-dir` (or `CLAWCRON_STATE_DIR`), when given to `install` (absolute).
+    pub state_dir: Option<PathBuf>,
     pub home_dir: PathBuf,
     pub uid: u32,
     /// clawcron's shutdown grace plus kill grace: the service manager must wait longer.
@@ -86,6 +90,19 @@ fn log_dir(target: Target, home_dir: &Path) -> PathBuf {
     }
 }
 
+/// The daemon's arguments before `run`: every path option `install` was given, so that the
+/// service uses the same config, jobs folder and ledger.
+fn args(s: &Setup) -> Vec<String> {
+    let mut args = vec!["--config".to_string(), s.config.display().to_string()];
+    if let Some(jobs) = &s.jobs {
+        args.extend(["--jobs".to_string(), jobs.display().to_string()]);
+    }
+    if let Some(dir) = &s.state_dir {
+        args.extend(["--state-dir".to_string(), dir.display().to_string()]);
+    }
+    args
+}
+
 /// The service file's text.
 pub fn render(target: Target, s: &Setup) -> String {
     // Longer than clawcron's own stop, with a margin, and never under a minute.
@@ -94,7 +111,14 @@ pub fn render(target: Target, s: &Setup) -> String {
     match target {
         Target::Launchd => PLIST
             .replace("@CLAWCRON_BIN@", &xml(&s.bin.display().to_string()))
-            .replace("@CLAWCRON_CONFIG@", &xml(&s.config.display().to_string()))
+            .replace(
+                "@CLAWCRON_ARGS@",
+                &args(s)
+                    .iter()
+                    .map(|a| format!("    <string>{}</string>", xml(a)))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            )
             .replace("@CLAWCRON_HOME@", &xml(&s.home.display().to_string()))
             .replace("@LOG_DIR@", &xml(&logs.display().to_string()))
             .replace("@PATH@", &xml(&s.path_env))
@@ -102,8 +126,12 @@ pub fn render(target: Target, s: &Setup) -> String {
         Target::Systemd => UNIT
             .replace("@CLAWCRON_BIN@", &unit_arg(&s.bin.display().to_string()))
             .replace(
-                "@CLAWCRON_CONFIG@",
-                &unit_arg(&s.config.display().to_string()),
+                "@CLAWCRON_ARGS@",
+                &args(s)
+                    .iter()
+                    .map(|a| unit_arg(a))
+                    .collect::<Vec<_>>()
+                    .join(" "),
             )
             .replace("@CLAWCRON_HOME@", &unit_arg(&s.home.display().to_string()))
             .replace("@PATH@", &s.path_env)

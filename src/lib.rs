@@ -45,6 +45,9 @@
 //!
 //! The edges of the process:
 //! - [`reload`]: file events and SIGHUP to a new set of jobs. Uses: `config`, `scheduler`.
+//! - [`control`]: the daemon's control socket (0600, in the state directory), through which
+//!   `clawcron trigger` runs a job in the running daemon.
+//!   Uses: `config`, `model`, `runner`, `scheduler`.
 //! - [`api`]: the status API, `/metrics` and the dashboard on 127.0.0.1.
 //!   Uses: `model`, `redact`, `reload`, `report`, `runner`, `scheduler`, `store`, `telemetry`,
 //!   `template`, `util`.
@@ -56,8 +59,8 @@
 //! - [`doctor`]: checks of the machine and of each job's targets.
 //!   Uses: `action`, `config`, `install`, `model`, `notify`, `util`.
 //! - [`daemon`]: wires it all; `daemon::run(.., shutdown)` takes its shutdown as a parameter.
-//!   Uses: `api`, `clock`, `config`, `error`, `model`, `notify`, `redact`, `reload`, `runner`,
-//!   `scheduler`, `store`, `util`.
+//!   Uses: `api`, `clock`, `config`, `control`, `error`, `model`, `notify`, `redact`, `reload`,
+//!   `runner`, `scheduler`, `store`, `util`.
 //! - [`cli`]: the commands, one file per group. Uses: every module above.
 
 pub mod action;
@@ -65,6 +68,7 @@ pub mod api;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod control;
 pub mod daemon;
 pub mod doctor;
 pub mod error;

@@ -1,22 +1,33 @@
-//! How one run proceeds: overlap and concurrency permits, attempts with a timeout each,
-//! retries with exponential backoff and jitter, and the outcome written to the ledger.
+//! How one run proceeds, for every kind of run: a scheduled slot, a caught-up slot, `at_start`,
+//! a manual run (API or CLI) and a remediation all pass the same pipeline:
+//!
+//! 1. **admission**: the job's overlap policy, its named locks, a global permit (`--force`
+//!    bypasses these on purpose, and the run's reason says so);
+//! 2. **attempts**: each with a timeout, retried with exponential backoff and jitter;
+//! 3. **the after-run stage**, in this order: record (counters, log) → regressions → alerts →
+//!    notices, all written with the outcome in one ledger transaction (the dispatcher is woken
+//!    when it commits) → remediation of the rules that fired, each a run of its own.
+//!
 //! A failed run is data (an outcome), never an error that stops the daemon.
 
-use crate::action::{AttemptCtx, AttemptResult, AttemptStatus};
+use crate::action::{AttemptCtx, AttemptResult, AttemptStatus, OutputSink};
 use crate::clock::Clock;
-use crate::model::{JobSpec, Overlap, Retention};
-use crate::model::{RunOutcome, RunStatus};
-use crate::store::Store;
+use crate::model::{
+    ActionSpec, JobSpec, NewAlertEvent, Notice, Overlap, Retention, RetryPolicy, RunOutcome,
+    RunRecord, RunStatus, RunTrigger, State, Transition,
+};
+use crate::store::{Store, StoreError};
 use crate::util::duration;
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, info, warn};
 
-/// Per-job run bookkeeping for the overlap policy.
+/// Per-job run bookkeeping for the overlap policy, shared by every trigger of the job.
 pub struct JobState {
     /// Runs admitted and not finished (running or waiting).
     active: AtomicUsize,
@@ -24,6 +35,8 @@ pub struct JobState {
     queued: AtomicBool,
     /// Serializes the runs of a job whose overlap is not `allow` (FIFO).
     serial: Semaphore,
+    /// The run going now, for "held by" answers.
+    current: Mutex<Option<i64>>,
 }
 
 impl Default for JobState {
@@ -32,6 +45,7 @@ impl Default for JobState {
             active: AtomicUsize::new(0),
             queued: AtomicBool::new(false),
             serial: Semaphore::new(1),
+            current: Mutex::new(None),
         }
     }
 }
@@ -45,20 +59,25 @@ pub enum Admission {
     Queued,
     /// Run later, strictly one after another (missed-slot policy `all`).
     Serial,
+    /// `--force`: start now, past overlap, locks and the global limit.
+    Forced,
 }
 
 impl JobState {
-    pub fn admit(&self, overlap: Overlap) -> Result<Admission, &'static str> {
+    pub fn admit(&self, overlap: Overlap) -> Result<Admission, String> {
         let active = self.active.load(Ordering::SeqCst);
         let admission = match overlap {
             Overlap::Allow => Admission::Go,
             Overlap::Skip if active > 0 => {
-                return Err("overlap: the previous run is still running");
+                return Err(format!(
+                    "overlap: the previous run is still running{}",
+                    self.running_now()
+                ));
             }
             Overlap::Skip => Admission::Go,
             Overlap::Queue if active == 0 => Admission::Go,
             Overlap::Queue if self.queued.swap(true, Ordering::SeqCst) => {
-                return Err("overlap: a run is already waiting");
+                return Err("overlap: a run is already waiting".into());
             }
             Overlap::Queue => Admission::Queued,
         };
@@ -72,6 +91,12 @@ impl JobState {
         Admission::Serial
     }
 
+    /// Admits a forced run (`--force`): it starts now, whatever runs.
+    pub fn admit_forced(&self) -> Admission {
+        self.active.fetch_add(1, Ordering::SeqCst);
+        Admission::Forced
+    }
+
     /// Undoes an admission whose run will not happen (its slot was already claimed).
     pub fn withdraw(&self, admission: Admission) {
         if admission == Admission::Queued {
@@ -82,6 +107,56 @@ impl JobState {
 
     pub fn active(&self) -> usize {
         self.active.load(Ordering::SeqCst)
+    }
+
+    fn running_now(&self) -> String {
+        match *self.current.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some(id) => format!(" (run {id})"),
+            None => String::new(),
+        }
+    }
+}
+
+/// A named lock (`locks: [gpu]`): one permit, and who holds it.
+struct NamedLock {
+    permit: Arc<Semaphore>,
+    holder: Mutex<Option<(Arc<str>, i64)>>,
+}
+
+/// A held named lock; dropping it releases the lock and forgets its holder.
+struct HeldLock {
+    lock: Arc<NamedLock>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Drop for HeldLock {
+    fn drop(&mut self) {
+        *self.lock.holder.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
+impl NamedLock {
+    fn new() -> Self {
+        NamedLock {
+            permit: Arc::new(Semaphore::new(1)),
+            holder: Mutex::new(None),
+        }
+    }
+
+    fn held(self: &Arc<Self>, permit: OwnedSemaphorePermit, job: &str, run_id: i64) -> HeldLock {
+        *self.holder.lock().unwrap_or_else(|p| p.into_inner()) = Some((job.into(), run_id));
+        HeldLock {
+            lock: self.clone(),
+            _permit: permit,
+        }
+    }
+
+    /// "lock busy: gpu (held by nightly-benchmark run 41)".
+    fn busy(&self, name: &str) -> String {
+        match &*self.holder.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some((job, run)) => format!("lock busy: {name} (held by {job} run {run})"),
+            None => format!("lock busy: {name}"),
+        }
     }
 }
 
@@ -103,190 +178,77 @@ struct Inner {
     kill_grace: Duration,
     retention: Retention,
     finished: AtomicU64,
-    /// Woken when notices are queued, so the dispatcher sends them at once.
-    wake_notifier: Arc<tokio::sync::Notify>,
-    /// Named locks (`locks: [gpu]`), one permit each, made on first use.
-    locks: std::sync::Mutex<std::collections::HashMap<String, Arc<Semaphore>>>,
+    /// Named locks, made on first use.
+    locks: Mutex<HashMap<String, Arc<NamedLock>>>,
+    /// Each job's overlap bookkeeping, shared by all its triggers (schedule, manual, ...).
+    states: Mutex<HashMap<Arc<str>, Arc<JobState>>>,
+    /// Alert states by (job, rule): read from the ledger on first use, then kept here so that
+    /// a sample never steps a state whose last change is still on its way to the ledger.
+    alerts: Mutex<HashMap<(Arc<str>, String), State>>,
     /// Variables every run gets besides its own (`CLAWCRON_BIN`, `CLAWCRON_STATE_DIR`).
     base_env: Vec<(String, String)>,
+    boot_id: String,
     /// Counters for `/metrics`.
     stats: Arc<crate::telemetry::RunStats>,
 }
 
+/// A rule's new state for the ledger: (job, rule, state, when).
+type AlertStateRow = (String, String, State, i64);
+
 /// Run retention after this many finished runs (and at start).
 const RETENTION_EVERY: u64 = 64;
 
-/// The job's previous outcome, needed only for recovery notices: read only for jobs that notify.
-fn previous_outcome(store: &Store, job: &JobSpec, run_id: i64) -> Option<(String, i64)> {
-    if job.notify.to.is_empty() {
-        return None;
-    }
-    store.previous_outcome(&job.id, run_id).ok().flatten()
+/// One run to carry out: its ledger row (already inserted), its slot and trigger, its admission.
+pub struct Ticket {
+    pub run_id: i64,
+    pub slot: i64,
+    pub trigger: RunTrigger,
+    pub admission: Admission,
+    /// Watched: each output line is sent here as it comes.
+    pub watch: Option<OutputSink>,
+    /// Cancels this run alone (Ctrl-C of a watching `clawcron trigger`).
+    pub cancel: Option<CancellationToken>,
+    /// Variables for this run only (a remediation's `CLAWCRON_ALERT`).
+    pub env: Vec<(String, String)>,
 }
 
-/// Feeds a run's metrics to the job's alert rules, logs what changed and queues the notices.
-/// Returns how many notices were queued, and the rules that fired with a remediation to run
-/// (with the value that fired them).
-fn evaluate_alerts<'j>(
-    store: &Store,
-    job: &'j JobSpec,
-    outcome: &RunOutcome,
-) -> (usize, Vec<(&'j crate::model::Rule, f64)>) {
-    let mut queued = 0;
-    let mut remediate = Vec::new();
-    for rule in &job.alerts {
-        let Some(m) = outcome
-            .metrics
-            .iter()
-            .rev()
-            .find(|m| crate::model::metric_matches(&m.name, &rule.metric))
-        else {
-            continue;
-        };
-        let at = outcome.finished_at_ms;
-        let t = store.observe_alert(&job.id, rule, at, |s| s.observe(rule, m.value, at));
-        store.health().observe("an alert sample", &t);
-        if let Ok(Some(tr)) = &t {
-            queued += crate::notify::on_alert(
-                store,
-                job,
-                rule,
-                tr.kind(),
-                tr.value(),
-                &tr.detail(rule),
-                at,
-            );
-        }
-        match t {
-            Ok(Some(crate::model::Transition::Fired { value, samples })) => {
-                if rule.remediate.is_some() {
-                    remediate.push((rule, value));
-                }
-                warn!(
-                    job = &*job.id,
-                    alert = rule.name,
-                    value,
-                    "ALERT firing: {} (samples {samples:?})",
-                    rule.describe()
-                );
-            }
-            Ok(Some(crate::model::Transition::Repeat {
-                value,
-                firing_for,
-                peak,
-            })) => {
-                warn!(
-                    job = &*job.id,
-                    alert = rule.name,
-                    value,
-                    peak,
-                    "ALERT still firing after {}: {}",
-                    duration::format(firing_for),
-                    rule.describe()
-                );
-            }
-            Ok(Some(crate::model::Transition::Resolved {
-                value,
-                lasted,
-                peak,
-            })) => {
-                info!(
-                    job = &*job.id,
-                    alert = rule.name,
-                    value,
-                    peak,
-                    "alert resolved after {}: {}",
-                    duration::format(lasted),
-                    rule.describe()
-                );
-            }
-            Ok(None) => {}
-            Err(e) => warn!(
-                job = &*job.id,
-                alert = rule.name,
-                "cannot update the alert's state: {e}"
-            ),
-        }
-    }
-    (queued, remediate)
-}
-
-/// Compares a successful run's figures with their baselines: each regression is recorded (as an
-/// alert event `regression`), noted in the run's reason, and notified. Returns notices queued.
-fn check_regressions(store: &Store, job: &JobSpec, run_id: i64, outcome: &mut RunOutcome) -> usize {
-    let Some(spec) = &job.regression else {
-        return 0;
-    };
-    if outcome.status != RunStatus::Succeeded {
-        return 0;
-    }
-    let found =
-        match crate::monitor::regression::check(store, &job.id, run_id, spec, &outcome.metrics) {
-            Ok(f) => f,
-            Err(e) => {
-                warn!(job = &*job.id, "cannot compare with the baseline: {e}");
-                return 0;
-            }
-        };
-    let mut queued = 0;
-    for r in &found {
-        warn!(
-            job = &*job.id,
+impl Ticket {
+    pub fn new(run_id: i64, slot: i64, trigger: RunTrigger, admission: Admission) -> Self {
+        Ticket {
             run_id,
-            metric = r.metric,
-            "REGRESSION: {}",
-            r.detail
-        );
-        let at = outcome.finished_at_ms;
-        if let Err(e) = store.record_alert_event(
-            &job.id,
-            &format!("regression:{}", r.metric),
-            "regression",
-            r.value,
-            &r.detail,
-            at,
-        ) {
-            warn!(job = &*job.id, "cannot record the regression: {e}");
+            slot,
+            trigger,
+            admission,
+            watch: None,
+            cancel: None,
+            env: Vec::new(),
         }
-        queued += crate::notify::on_regression(store, job, run_id, r, at);
     }
-    if !found.is_empty() {
-        let note = format!(
-            "regression: {}",
-            found
-                .iter()
-                .map(|r| r.detail.as_str())
-                .collect::<Vec<_>>()
-                .join("; ")
-        );
-        outcome.reason = Some(match outcome.reason.take() {
-            Some(r) => format!("{r}; {note}"),
-            None => note,
-        });
-    }
-    queued
 }
 
-/// What a run found when its turn came.
+/// How a manual run is asked for.
+#[derive(Default)]
+pub struct Manual {
+    /// Past admission (overlap, locks, the global limit) and a disabled job, on purpose.
+    pub force: bool,
+    pub watch: Option<OutputSink>,
+    pub cancel: Option<CancellationToken>,
+    /// Told the run's id as soon as its row exists (or it was refused).
+    pub started: Option<tokio::sync::oneshot::Sender<i64>>,
+}
+
+/// What a turn of admission found.
 enum Turn<'a> {
     /// Go ahead, holding these until the run ends.
     Go {
         _serial: Option<tokio::sync::SemaphorePermit<'a>>,
-        _locks: Vec<tokio::sync::OwnedSemaphorePermit>,
-        _permit: tokio::sync::SemaphorePermit<'a>,
-        waited_for_locks: Option<String>,
+        _locks: Vec<HeldLock>,
+        _permit: Option<tokio::sync::SemaphorePermit<'a>>,
+        note: Option<String>,
     },
-    /// A named lock was held by another job: skipped (with why).
+    /// A named lock was held by another run: skipped (with why).
     LockBusy(String),
     Shutdown,
-}
-
-/// One run to carry out.
-pub struct Ticket {
-    pub run_id: i64,
-    pub slot: i64,
-    pub trigger: &'static str,
-    pub admission: Admission,
 }
 
 impl Runner {
@@ -326,9 +288,11 @@ impl Runner {
                 kill_grace,
                 retention,
                 finished: AtomicU64::new(0),
-                locks: std::sync::Mutex::new(std::collections::HashMap::new()),
-                wake_notifier: Arc::new(tokio::sync::Notify::new()),
+                locks: Mutex::new(HashMap::new()),
+                states: Mutex::new(HashMap::new()),
+                alerts: Mutex::new(HashMap::new()),
                 base_env,
+                boot_id: crate::util::boot_id(),
                 stats: Arc::default(),
             }),
         }
@@ -339,7 +303,18 @@ impl Runner {
         self.inner.stats.clone()
     }
 
-    /// Starts a run in a tracked task.
+    /// The overlap bookkeeping of job `id`, the same for every trigger of it.
+    pub fn state_of(&self, id: &Arc<str>) -> Arc<JobState> {
+        self.inner
+            .states
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(id.clone())
+            .or_default()
+            .clone()
+    }
+
+    /// Starts a run whose row the caller inserted (a slot, `at_start`), in a tracked task.
     pub fn spawn(&self, job: Arc<JobSpec>, state: Arc<JobState>, ticket: Ticket) {
         let inner = self.inner.clone();
         self.inner.tracker.spawn(async move {
@@ -347,47 +322,65 @@ impl Runner {
         });
     }
 
-    /// Runs one job now, in this task, as its own ledger row (`trigger = manual`).
+    /// Runs `job` now, as its own ledger row (`trigger = manual`), through the same admission
+    /// and after-run stage as a scheduled run; returns when it has ended. A run that admission
+    /// refuses (overlap, a busy lock) is recorded as skipped with why, and returned as such.
     pub async fn run_now(
         &self,
         job: &JobSpec,
-        trigger: &'static str,
-        boot_id: &str,
-    ) -> Result<(i64, RunOutcome), crate::store::StoreError> {
-        let now = self.inner.clock.now();
-        let run_id = self.inner.store.start_run(
+        manual: Manual,
+    ) -> Result<(i64, RunOutcome), StoreError> {
+        let inner = &self.inner;
+        let state = self.state_of(&job.id);
+        let now = inner.clock.now();
+        let admission = if manual.force {
+            state.admit_forced()
+        } else {
+            match state.admit(job.overlap) {
+                Ok(a) => a,
+                Err(reason) => {
+                    let run_id = inner.store.record_skipped_run(
+                        &job.id,
+                        RunTrigger::Manual.as_str(),
+                        now.timestamp(),
+                        &inner.boot_id,
+                        &reason,
+                    )?;
+                    info!(job = &*job.id, run_id, "manual run skipped: {reason}");
+                    if let Some(tx) = manual.started {
+                        let _ = tx.send(run_id);
+                    }
+                    return Ok((run_id, inner.not_run(RunStatus::Skipped, reason)));
+                }
+            }
+        };
+        let run_id = match inner.store.start_run(
             &job.id,
-            trigger,
+            RunTrigger::Manual.as_str(),
             now.timestamp(),
-            boot_id,
+            &inner.boot_id,
             now.timestamp_millis(),
-        )?;
-        // Tracked, so that `shutdown` (Ctrl-C during `clawcron trigger`) can stop it.
+        ) {
+            Ok(id) => id,
+            Err(e) => {
+                state.withdraw(admission);
+                return Err(e);
+            }
+        };
+        if let Some(tx) = manual.started {
+            let _ = tx.send(run_id);
+        }
+        let mut ticket = Ticket::new(run_id, now.timestamp(), RunTrigger::Manual, admission);
+        ticket.watch = manual.watch;
+        ticket.cancel = manual.cancel;
+        let inner = self.inner.clone();
+        let job = Arc::new(job.clone());
+        // Tracked, so that `shutdown` (Ctrl-C, SIGTERM) waits for it and can stop it.
         let outcome = self
             .inner
             .tracker
-            .track_future(self.inner.attempts(job, run_id, now.timestamp()))
+            .track_future(async move { inner.run(&job, &state, ticket).await })
             .await;
-        self.inner.stats.finished(
-            &job.id,
-            outcome.status.as_str(),
-            outcome.duration().as_secs_f64(),
-        );
-        let previous = previous_outcome(&self.inner.store, job, run_id);
-        let mut outcome = outcome;
-        check_regressions(&self.inner.store, job, run_id, &mut outcome);
-        if let Err(e) = self.inner.store.finish(run_id, &outcome) {
-            warn!(
-                job = &*job.id,
-                run_id, "the outcome is kept and written once the ledger can be: {e}"
-            );
-        }
-        // Queued notices are delivered by the daemon (now, if it runs; else when it starts).
-        let (_, fixes) = evaluate_alerts(&self.inner.store, job, &outcome);
-        crate::notify::on_run(&self.inner.store, job, run_id, &outcome, previous);
-        for (rule, value) in fixes {
-            self.inner.remediate(job, rule, value, run_id).await;
-        }
         Ok((run_id, outcome))
     }
 
@@ -418,9 +411,12 @@ impl Runner {
         }
     }
 
-    /// The notification dispatcher's wake-up, notified whenever a notice is queued.
-    pub fn notifier_wake(&self) -> Arc<tokio::sync::Notify> {
-        self.inner.wake_notifier.clone()
+    /// Spawns `task` on the runner's tracker, so that shutdown waits for it (an API trigger).
+    pub fn track<F>(&self, task: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.inner.tracker.spawn(task);
     }
 
     pub fn running(&self) -> usize {
@@ -429,54 +425,75 @@ impl Runner {
 }
 
 impl Inner {
-    async fn run(&self, job: &JobSpec, state: &JobState, ticket: Ticket) {
+    fn not_run(&self, status: RunStatus, reason: String) -> RunOutcome {
         let now = self.clock.now().timestamp_millis();
-        let not_run = |status: RunStatus, reason: String| RunOutcome {
+        RunOutcome {
             status,
             reason: Some(reason),
             attempts: 0,
             started_at_ms: now,
-            finished_at_ms: self.clock.now().timestamp_millis(),
+            finished_at_ms: now,
             exit_code: None,
             error: None,
             output_tail: String::new(),
             metrics: Vec::new(),
-        };
+        }
+    }
+
+    /// The pipeline of one admitted run: its turn, its attempts, its after-run stage.
+    async fn run(&self, job: &JobSpec, state: &JobState, ticket: Ticket) -> RunOutcome {
         let outcome = match self.wait_turn(job, state, &ticket).await {
-            Turn::Go {
-                waited_for_locks, ..
-            } => {
+            Turn::Go { note, .. } => {
                 info!(
                     job = &*job.id,
                     run_id = ticket.run_id,
-                    trigger = ticket.trigger,
+                    trigger = ticket.trigger.as_str(),
                     slot = %crate::util::to_utc(ticket.slot).to_rfc3339(),
                     "run started: {}",
                     job.action.summary()
                 );
-                if ticket.trigger == "schedule" {
+                if ticket.trigger == RunTrigger::Schedule {
                     let late_ms = self.clock.now().timestamp_millis() - ticket.slot * 1000;
                     self.stats.started_late(&job.id, late_ms as f64 / 1000.0);
                 }
-                let mut o = self.attempts(job, ticket.run_id, ticket.slot).await;
-                if let Some(w) = waited_for_locks {
+                *state.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(ticket.run_id);
+                let mut o = self.attempts(job, &ticket).await;
+                *state.current.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                if let Some(n) = note {
                     o.reason = Some(match o.reason {
-                        Some(r) => format!("{w}; {r}"),
-                        None => w,
+                        Some(r) => format!("{n}; {r}"),
+                        None => n,
                     });
                 }
                 o
             }
-            Turn::LockBusy(reason) => not_run(RunStatus::Skipped, reason),
-            Turn::Shutdown => not_run(
+            Turn::LockBusy(reason) => self.not_run(RunStatus::Skipped, reason),
+            Turn::Shutdown => self.not_run(
                 RunStatus::Interrupted,
                 "the daemon shut down before the run could start".into(),
             ),
         };
         state.active.fetch_sub(1, Ordering::SeqCst);
+        let (outcome, fixes) = self.after_run(job, ticket.run_id, outcome);
+        for (rule, value) in fixes {
+            Box::pin(self.remediate(job, rule, value, ticket.run_id)).await;
+        }
+        outcome
+    }
+
+    /// Record → regressions → alerts → notices, written with the outcome in one transaction.
+    /// Returns the outcome (its reason may now name a regression) and the fired rules that have
+    /// a remediation, with the value that fired them.
+    fn after_run<'j>(
+        &self,
+        job: &'j JobSpec,
+        run_id: i64,
+        mut outcome: RunOutcome,
+    ) -> (RunOutcome, Vec<(&'j crate::model::Rule, f64)>) {
+        // Record: the log line and the counters.
         info!(
             job = &*job.id,
-            run_id = ticket.run_id,
+            run_id,
             status = outcome.status.as_str(),
             attempts = outcome.attempts,
             duration_ms = outcome.duration().as_millis() as u64,
@@ -484,6 +501,10 @@ impl Inner {
             outcome
                 .error
                 .as_deref()
+                .or(outcome
+                    .reason
+                    .as_deref()
+                    .filter(|_| outcome.status == RunStatus::Skipped))
                 .map(|e| format!(": {e}"))
                 .unwrap_or_default()
         );
@@ -492,31 +513,173 @@ impl Inner {
             outcome.status.as_str(),
             outcome.duration().as_secs_f64(),
         );
-        let previous = previous_outcome(&self.store, job, ticket.run_id);
-        let mut outcome = outcome;
-        let (queued, fixes) = evaluate_alerts(&self.store, job, &outcome);
-        let queued = queued
-            + check_regressions(&self.store, job, ticket.run_id, &mut outcome)
-            + crate::notify::on_run(&self.store, job, ticket.run_id, &outcome, previous);
-        // A report queues its own notices.
-        if queued > 0 || matches!(job.action, crate::model::ActionSpec::Report(_)) {
-            self.wake_notifier.notify_one();
-        }
-        self.store.finish_later(ticket.run_id, outcome);
+        // Only needed for recovery notices: read only for jobs that notify.
+        let previous = if job.notify.to.is_empty() {
+            None
+        } else {
+            self.store.previous_outcome(&job.id, run_id).ok().flatten()
+        };
+        let mut events = Vec::new();
+        let mut notices = Vec::new();
+        self.regressions(job, run_id, &mut outcome, &mut events, &mut notices);
+        let (alert_states, fixes) = self.alerts(job, &outcome, &mut events, &mut notices);
+        notices.extend(crate::notify::for_run(job, run_id, &outcome, previous));
+        self.store.record_later(
+            run_id,
+            RunRecord {
+                outcome: outcome.clone(),
+                alert_states,
+                events,
+                notices,
+            },
+        );
         if self.finished.fetch_add(1, Ordering::Relaxed) % RETENTION_EVERY == RETENTION_EVERY - 1 {
             self.retain();
         }
-        for (rule, value) in fixes {
-            self.remediate(job, rule, value, ticket.run_id).await;
+        (outcome, fixes)
+    }
+
+    /// Compares a successful run's figures with their baselines: each regression becomes an
+    /// alert event `regression`, a note in the run's reason, and a notice.
+    fn regressions(
+        &self,
+        job: &JobSpec,
+        run_id: i64,
+        outcome: &mut RunOutcome,
+        events: &mut Vec<NewAlertEvent>,
+        notices: &mut Vec<Notice>,
+    ) {
+        let Some(spec) = &job.regression else {
+            return;
+        };
+        if outcome.status != RunStatus::Succeeded {
+            return;
+        }
+        let found = match crate::monitor::regression::check(
+            &self.store,
+            &job.id,
+            run_id,
+            spec,
+            &outcome.metrics,
+        ) {
+            Ok(f) => f,
+            Err(e) => {
+                warn!(job = &*job.id, "cannot compare with the baseline: {e}");
+                return;
+            }
+        };
+        let at = outcome.finished_at_ms;
+        for r in &found {
+            warn!(
+                job = &*job.id,
+                run_id,
+                metric = r.metric,
+                "REGRESSION: {}",
+                r.detail
+            );
+            events.push(NewAlertEvent {
+                job: job.id.to_string(),
+                rule: format!("regression:{}", r.metric),
+                kind: "regression".into(),
+                value: r.value,
+                detail: r.detail.clone(),
+                at,
+            });
+            notices.extend(crate::notify::for_regression(job, run_id, r, at));
+        }
+        if !found.is_empty() {
+            let note = format!(
+                "regression: {}",
+                found
+                    .iter()
+                    .map(|r| r.detail.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+            outcome.reason = Some(match outcome.reason.take() {
+                Some(r) => format!("{r}; {note}"),
+                None => note,
+            });
         }
     }
 
+    /// Feeds a run's figures to the job's alert rules: the new states, the transitions as
+    /// events and notices, and the rules that fired with a remediation.
+    fn alerts<'j>(
+        &self,
+        job: &'j JobSpec,
+        outcome: &RunOutcome,
+        events: &mut Vec<NewAlertEvent>,
+        notices: &mut Vec<Notice>,
+    ) -> (Vec<AlertStateRow>, Vec<(&'j crate::model::Rule, f64)>) {
+        let mut states = Vec::new();
+        let mut fixes = Vec::new();
+        let at = outcome.finished_at_ms;
+        for rule in &job.alerts {
+            let Some(m) = outcome
+                .metrics
+                .iter()
+                .rev()
+                .find(|m| crate::model::metric_matches(&m.name, &rule.metric))
+            else {
+                continue;
+            };
+            let mut cache = self.alerts.lock().unwrap_or_else(|p| p.into_inner());
+            let key = (job.id.clone(), rule.name.clone());
+            let state = match cache.entry(key) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    match self.store.alert_state(&job.id, &rule.name) {
+                        Ok(s) => e.insert(s),
+                        Err(err) => {
+                            warn!(
+                                job = &*job.id,
+                                alert = rule.name,
+                                "cannot read the alert's state: {err}"
+                            );
+                            continue;
+                        }
+                    }
+                }
+            };
+            let transition = state.observe(rule, m.value, at);
+            states.push((job.id.to_string(), rule.name.clone(), state.clone(), at));
+            drop(cache);
+            let Some(t) = transition else { continue };
+            log_transition(job, rule, &t);
+            events.push(NewAlertEvent {
+                job: job.id.to_string(),
+                rule: rule.name.clone(),
+                kind: t.kind().into(),
+                value: t.value(),
+                detail: t.detail(rule),
+                at,
+            });
+            notices.extend(crate::notify::for_alert(
+                job,
+                rule,
+                t.kind(),
+                t.value(),
+                &t.detail(rule),
+                at,
+            ));
+            if let Transition::Fired { value, .. } = t
+                && rule.remediate.is_some()
+            {
+                fixes.push((rule, value));
+            }
+        }
+        (states, fixes)
+    }
+
     /// Runs a fired rule's remediation if its budget allows (`max` per `per`, counted in the
-    /// ledger so that restarts do not reset it); otherwise records and notifies an escalation.
-    async fn remediate(&self, job: &JobSpec, rule: &crate::model::Rule, value: f64, run_id: i64) {
+    /// ledger so that restarts do not reset it), as a run of its own (trigger `remediation`,
+    /// its cause the alert and the run that fired it); otherwise records and notifies an
+    /// escalation.
+    async fn remediate(&self, job: &JobSpec, rule: &crate::model::Rule, value: f64, cause: i64) {
         let Some(fix) = &rule.remediate else { return };
-        let now = self.clock.now().timestamp_millis();
-        let window_start = now - fix.per.as_millis() as i64;
+        let now = self.clock.now();
+        let window_start = now.timestamp_millis() - fix.per.as_millis() as i64;
         let used = self
             .store
             .count_alert_events(
@@ -534,6 +697,13 @@ impl Inner {
                 fix.max
             });
         let what = fix.action.summary();
+        let budget = |n: u32| {
+            format!(
+                "remediation {n} of {} per {}",
+                fix.max,
+                duration::format(fix.per)
+            )
+        };
         let (kind, detail) = if used >= fix.max {
             warn!(
                 job = &*job.id,
@@ -551,71 +721,83 @@ impl Inner {
             )
         } else {
             info!(job = &*job.id, alert = rule.name, "remediating: {what}");
-            let mut env = self.base_env.clone();
-            env.push(("CLAWCRON_JOB".to_string(), job.id.to_string()));
-            env.push(("CLAWCRON_ALERT".to_string(), rule.name.clone()));
-            let ctx = AttemptCtx {
-                job: &job.id,
-                run_id,
-                attempt: 1,
-                deadline: Some(tokio::time::Instant::now() + fix.timeout),
-                cancel: self.kill.clone(),
-                kill_grace: self.kill_grace,
-                env,
-                on_spawn: &|_| {},
-                store: Some(self.store.clone()),
+            let spec = remediation_spec(job, &fix.action, fix.timeout);
+            let state = JobState::default();
+            let admission = state.admit_serial();
+            let started = self.store.start_run_caused(
+                &job.id,
+                RunTrigger::Remediation.as_str(),
+                now.timestamp(),
+                &self.boot_id,
+                now.timestamp_millis(),
+                &format!("alert {} fired by run {cause}", rule.name),
+            );
+            let run_id = match started {
+                Ok(id) => id,
+                Err(e) => {
+                    warn!(
+                        job = &*job.id,
+                        alert = rule.name,
+                        "cannot record the remediation run: {e}"
+                    );
+                    return;
+                }
             };
+            let mut ticket =
+                Ticket::new(run_id, now.timestamp(), RunTrigger::Remediation, admission);
+            ticket.env = vec![("CLAWCRON_ALERT".to_string(), rule.name.clone())];
             let span = tracing::info_span!("remediate", job = &*job.id, alert = rule.name);
-            let r = fix.action.run(&ctx).instrument(span).await;
+            let r = Box::pin(self.run(&spec, &state, ticket))
+                .instrument(span)
+                .await;
             let n = used + 1;
-            if r.status == AttemptStatus::Succeeded {
+            if r.status == RunStatus::Succeeded {
                 info!(
                     job = &*job.id,
                     alert = rule.name,
+                    run_id,
                     "remediation done: {what}"
                 );
                 (
                     "remediated",
-                    format!(
-                        "{what}: done (remediation {n} of {} per {})",
-                        fix.max,
-                        duration::format(fix.per)
-                    ),
+                    format!("{what}: done (run {run_id}; {})", budget(n)),
                 )
             } else {
-                let e = crate::redact::scrub(r.error.as_deref().unwrap_or("failed")).into_owned();
+                let e = r
+                    .error
+                    .or(r.reason)
+                    .unwrap_or_else(|| r.status.as_str().to_string());
                 warn!(
                     job = &*job.id,
                     alert = rule.name,
+                    run_id,
                     "remediation failed: {what}: {e}"
                 );
                 (
                     "remediation-failed",
-                    format!(
-                        "{what}: failed: {e} (remediation {n} of {} per {})",
-                        fix.max,
-                        duration::format(fix.per)
-                    ),
+                    format!("{what}: failed: {e} (run {run_id}; {})", budget(n)),
                 )
             }
         };
         let at = self.clock.now().timestamp_millis();
-        if let Err(e) = self
-            .store
-            .record_alert_event(&job.id, &rule.name, kind, value, &detail, at)
-        {
+        let event = NewAlertEvent {
+            job: job.id.to_string(),
+            rule: rule.name.clone(),
+            kind: kind.into(),
+            value,
+            detail: detail.clone(),
+            at,
+        };
+        let notices = crate::notify::for_alert(job, rule, kind, value, &detail, at);
+        if let Err(e) = self.store.record_events(&[event], &notices) {
             warn!(
                 job = &*job.id,
                 alert = rule.name,
                 "cannot record the remediation: {e}"
             );
         }
-        if crate::notify::on_alert(&self.store, job, rule, kind, value, &detail, at) > 0 {
-            self.wake_notifier.notify_one();
-        }
     }
 
-    /// Waits for the job's turn (overlap) and a global permit; `None` if shutdown came first.
     /// Waits for the job's turn (overlap), its named locks and a global permit.
     async fn wait_turn<'a>(
         &'a self,
@@ -623,6 +805,14 @@ impl Inner {
         state: &'a JobState,
         ticket: &Ticket,
     ) -> Turn<'a> {
+        if ticket.admission == Admission::Forced {
+            return Turn::Go {
+                _serial: None,
+                _locks: Vec::new(),
+                _permit: None,
+                note: Some("forced: started past overlap, locks and the concurrency limit".into()),
+            };
+        }
         let serial = if job.overlap == Overlap::Allow && ticket.admission == Admission::Go {
             None
         } else {
@@ -642,13 +832,13 @@ impl Inner {
         let mut locks = Vec::with_capacity(job.locks.len());
         let mut waited = Vec::new();
         for name in &job.locks {
-            let sem = self.lock(name);
-            if let Ok(p) = sem.clone().try_acquire_owned() {
-                locks.push(p);
+            let lock = self.lock(name);
+            if let Ok(p) = lock.permit.clone().try_acquire_owned() {
+                locks.push(lock.held(p, &job.id, ticket.run_id));
                 continue;
             }
             if job.overlap == Overlap::Skip {
-                return Turn::LockBusy(format!("lock busy: {name}"));
+                return Turn::LockBusy(lock.busy(name));
             }
             let start = tokio::time::Instant::now();
             let bound = async {
@@ -657,14 +847,15 @@ impl Inner {
                     None => std::future::pending().await,
                 }
             };
+            let busy = lock.busy(name);
             tokio::select! {
                 biased;
-                p = sem.acquire_owned() => match p {
-                    Ok(p) => locks.push(p),
+                p = lock.permit.clone().acquire_owned() => match p {
+                    Ok(p) => locks.push(lock.held(p, &job.id, ticket.run_id)),
                     Err(_) => return Turn::Shutdown,
                 },
                 () = bound => return Turn::LockBusy(format!(
-                    "lock busy: {name} (waited {}, the job's timeout)",
+                    "{busy} (waited {}, the job's timeout)",
                     duration::format(start.elapsed())
                 )),
                 () = self.stop.cancelled() => return Turn::Shutdown,
@@ -685,19 +876,20 @@ impl Inner {
         Turn::Go {
             _serial: serial,
             _locks: locks,
-            _permit: permit,
-            waited_for_locks: (!waited.is_empty()).then(|| waited.join(", ")),
+            _permit: Some(permit),
+            note: (!waited.is_empty()).then(|| waited.join(", ")),
         }
     }
 
-    fn lock(&self, name: &str) -> Arc<Semaphore> {
+    fn lock(&self, name: &str) -> Arc<NamedLock> {
         let mut map = self.locks.lock().unwrap_or_else(|p| p.into_inner());
         map.entry(name.to_string())
-            .or_insert_with(|| Arc::new(Semaphore::new(1)))
+            .or_insert_with(|| Arc::new(NamedLock::new()))
             .clone()
     }
 
-    async fn attempts(&self, job: &JobSpec, run_id: i64, slot: i64) -> RunOutcome {
+    async fn attempts(&self, job: &JobSpec, ticket: &Ticket) -> RunOutcome {
+        let run_id = ticket.run_id;
         let started_at_ms = self.clock.now().timestamp_millis();
         let mut env = self.base_env.clone();
         env.extend([
@@ -705,29 +897,49 @@ impl Inner {
             ("CLAWCRON_RUN_ID".to_string(), run_id.to_string()),
             (
                 "CLAWCRON_SLOT".to_string(),
-                crate::util::to_utc(slot).to_rfc3339(),
+                crate::util::to_utc(ticket.slot).to_rfc3339(),
             ),
         ]);
+        env.extend(ticket.env.iter().cloned());
         let store = self.store.clone();
         let on_spawn = move |pid: u32| store.set_pid_later(run_id, pid);
+        // A watched run can be cancelled alone; every run is killed at shutdown's end.
+        let kill = match &ticket.cancel {
+            Some(c) => {
+                let kill = self.kill.child_token();
+                let (k, c) = (kill.clone(), c.clone());
+                self.tracker.spawn(async move {
+                    tokio::select! {
+                        () = c.cancelled() => k.cancel(),
+                        () = k.cancelled() => {}
+                    }
+                });
+                kill
+            }
+            None => self.kill.clone(),
+        };
         let mut reason = None;
         let mut attempt = 0;
         let mut last: AttemptResult;
         loop {
             attempt += 1;
-            let ctx = AttemptCtx {
-                job: &job.id,
-                run_id,
-                attempt,
-                deadline: job.timeout.map(|t| tokio::time::Instant::now() + t),
-                cancel: self.kill.clone(),
-                kill_grace: self.kill_grace,
-                env: env.clone(),
-                on_spawn: &on_spawn,
-                store: Some(self.store.clone()),
-            };
+            let ctx = AttemptCtx::new(&job.id, run_id, kill.clone(), self.kill_grace)
+                .attempt(attempt)
+                .deadline(job.timeout.map(|t| tokio::time::Instant::now() + t))
+                .env(env.clone())
+                .on_spawn(&on_spawn)
+                .store(Some(self.store.clone()))
+                .output(ticket.watch.clone());
             let span = tracing::info_span!("run", job = &*job.id, run_id, attempt);
             last = job.action.run(&ctx).instrument(span).await;
+            if let Some(w) = &ticket.watch
+                && !matches!(job.action, ActionSpec::Command(_))
+            {
+                // Kinds that do not stream their output show it when the attempt ends.
+                for line in last.output_tail.lines() {
+                    let _ = w.send(crate::redact::scrub(line).into_owned());
+                }
+            }
             if matches!(
                 last.status,
                 AttemptStatus::Succeeded | AttemptStatus::Interrupted
@@ -735,7 +947,7 @@ impl Inner {
             {
                 break;
             }
-            if self.stop.is_cancelled() {
+            if self.stop.is_cancelled() || kill.is_cancelled() {
                 reason = Some("no retry: the daemon is shutting down".to_string());
                 break;
             }
@@ -754,7 +966,15 @@ impl Inner {
                     reason = Some("no retry: the daemon is shutting down".to_string());
                     break;
                 }
+                () = kill.cancelled() => {
+                    reason = Some("no retry: the run was cancelled".to_string());
+                    break;
+                }
             }
+        }
+        if ticket.cancel.is_some() {
+            // Ends the watcher task above.
+            kill.cancel();
         }
         let status = match last.status {
             AttemptStatus::Succeeded => RunStatus::Succeeded,
@@ -790,5 +1010,62 @@ impl Inner {
         {
             warn!("ledger retention failed: {e}");
         }
+    }
+}
+
+/// A remediation as a job of its own: the fix's action, its timeout, one attempt, the job's
+/// locks; no alerts, regressions or notices of its own (its alert event says how it went).
+fn remediation_spec(job: &JobSpec, action: &ActionSpec, timeout: Duration) -> JobSpec {
+    JobSpec {
+        action: action.clone(),
+        timeout: Some(timeout),
+        retry: RetryPolicy {
+            attempts: 1,
+            ..RetryPolicy::default()
+        },
+        overlap: Overlap::Allow,
+        extract: Vec::new(),
+        alerts: Vec::new(),
+        notify: Default::default(),
+        regression: None,
+        ..job.clone()
+    }
+}
+
+fn log_transition(job: &JobSpec, rule: &crate::model::Rule, t: &Transition) {
+    match t {
+        Transition::Fired { value, samples } => warn!(
+            job = &*job.id,
+            alert = rule.name,
+            value,
+            "ALERT firing: {} (samples {samples:?})",
+            rule.describe()
+        ),
+        Transition::Repeat {
+            value,
+            firing_for,
+            peak,
+        } => warn!(
+            job = &*job.id,
+            alert = rule.name,
+            value,
+            peak,
+            "ALERT still firing after {}: {}",
+            duration::format(*firing_for),
+            rule.describe()
+        ),
+        Transition::Resolved {
+            value,
+            lasted,
+            peak,
+        } => info!(
+            job = &*job.id,
+            alert = rule.name,
+            value,
+            peak,
+            "alert resolved after {}: {}",
+            duration::format(*lasted),
+            rule.describe()
+        ),
     }
 }

@@ -5,6 +5,7 @@
 //! from the previous slot, never from "now".
 
 use crate::clock::{Clock, ClockWatch, Discontinuity};
+use crate::model::RunTrigger;
 use crate::model::Trigger;
 use crate::model::{JobSpec, Missed};
 use crate::runner::{Admission, JobState, Runner, Ticket};
@@ -89,7 +90,7 @@ enum Context {
 pub struct Scheduler {
     /// Disabled jobs (id, schedule): their cursors follow "now", so that enabling one later does
     /// not count the disabled time as missed.
-    disabled: Vec<(Arc<str>, String)>,
+    disabled: Vec<Arc<JobSpec>>,
     clock: Arc<dyn Clock>,
     store: Store,
     runner: Runner,
@@ -121,15 +122,12 @@ impl Scheduler {
     ) -> Self {
         let (enabled, disabled): (Vec<JobSpec>, Vec<JobSpec>) =
             jobs.into_iter().partition(|j| j.enabled);
-        let disabled = disabled
-            .into_iter()
-            .map(|j| (j.id.clone(), j.trigger.describe()))
-            .collect();
+        let disabled = disabled.into_iter().map(Arc::new).collect();
         let entries = enabled
             .into_iter()
             .map(|spec| Entry {
+                state: runner.state_of(&spec.id),
                 spec: Arc::new(spec),
-                state: Arc::new(JobState::default()),
                 next: None,
                 removed: false,
             })
@@ -159,6 +157,8 @@ impl Scheduler {
         self
     }
 
+    /// Every job, the disabled ones included (their `enabled` is false and they have no next
+    /// slot), so that each answer about a job says the same thing about it.
     fn views(&self) -> Vec<JobView> {
         self.entries
             .iter()
@@ -169,6 +169,12 @@ impl Scheduler {
                 next: e.next,
                 running: e.state.active(),
             })
+            .chain(self.disabled.iter().map(|spec| JobView {
+                spec: spec.clone(),
+                id: spec.id.to_string(),
+                next: None,
+                running: self.runner.state_of(&spec.id).active(),
+            }))
             .collect()
     }
 
@@ -222,8 +228,8 @@ impl Scheduler {
                     let at_start = matches!(spec.trigger, Trigger::AtStart);
                     let trigger = spec.trigger.describe();
                     self.entries.push(Entry {
+                        state: self.runner.state_of(&spec.id),
                         spec: Arc::new(spec),
-                        state: Arc::new(JobState::default()),
                         next: None,
                         removed: false,
                     });
@@ -241,10 +247,7 @@ impl Scheduler {
                 }
             }
         }
-        self.disabled = disabled
-            .into_iter()
-            .map(|j| (j.id.clone(), j.trigger.describe()))
-            .collect();
+        self.disabled = disabled.into_iter().map(Arc::new).collect();
         let mut reset: Vec<(&str, i64, String)> = fresh_cursors
             .iter()
             .map(|(id, t)| (id.as_str(), now_s, t.clone()))
@@ -252,7 +255,7 @@ impl Scheduler {
         reset.extend(
             self.disabled
                 .iter()
-                .map(|(id, schedule)| (&**id, now_s, schedule.clone())),
+                .map(|j| (&*j.id, now_s, j.trigger.describe())),
         );
         if let Err(e) = self.store.reset_cursors(&reset) {
             warn!("cannot record the reloaded jobs' cursors: {e}");
@@ -311,7 +314,7 @@ impl Scheduler {
         reset.extend(
             self.disabled
                 .iter()
-                .map(|(id, schedule)| (&**id, now_s, schedule.clone())),
+                .map(|j| (&*j.id, now_s, j.trigger.describe())),
         );
         self.store.reset_cursors(&reset)?;
         for idx in fresh {
@@ -337,7 +340,7 @@ impl Scheduler {
         if self.store.at_start_done(&e.spec.id, &self.boot_id)? {
             self.store.record_skipped_run(
                 &e.spec.id,
-                "at_start",
+                RunTrigger::AtStart.as_str(),
                 now.timestamp(),
                 &self.boot_id,
                 "at_start: already ran in this boot",
@@ -353,7 +356,7 @@ impl Scheduler {
         };
         let run_id = self.store.start_run(
             &e.spec.id,
-            "at_start",
+            RunTrigger::AtStart.as_str(),
             now.timestamp(),
             &self.boot_id,
             now.timestamp_millis(),
@@ -361,12 +364,7 @@ impl Scheduler {
         self.runner.spawn(
             e.spec.clone(),
             e.state.clone(),
-            Ticket {
-                run_id,
-                slot: now.timestamp(),
-                trigger: "at_start",
-                admission,
-            },
+            Ticket::new(run_id, now.timestamp(), RunTrigger::AtStart, admission),
         );
         Ok(())
     }
@@ -538,9 +536,7 @@ impl Scheduler {
                     Err(reason) => pending.push(Pending {
                         idx,
                         slot,
-                        decision: SlotDecision::Skip {
-                            reason: reason.into(),
-                        },
+                        decision: SlotDecision::Skip { reason },
                         admission: None,
                     }),
                 }
@@ -602,12 +598,7 @@ impl Scheduler {
                 Some(run_id) => self.runner.spawn(
                     e.spec.clone(),
                     e.state.clone(),
-                    Ticket {
-                        run_id,
-                        slot: p.slot,
-                        trigger: "schedule",
-                        admission,
-                    },
+                    Ticket::new(run_id, p.slot, RunTrigger::Schedule, admission),
                 ),
                 None => {
                     e.state.withdraw(admission);
@@ -620,9 +611,8 @@ impl Scheduler {
             }
         }
         // Only once the slots are recorded: a notice about slots that have no row would lie.
-        let mut queued = 0;
         for (idx, reason, first, last, ran, skipped) in missed_notices {
-            queued += crate::notify::on_missed(
+            crate::notify::on_missed(
                 &self.store,
                 &self.entries[idx].spec,
                 reason,
@@ -632,9 +622,6 @@ impl Scheduler {
                 skipped,
                 now.timestamp_millis(),
             );
-        }
-        if queued > 0 {
-            self.runner.notifier_wake().notify_one();
         }
         true
     }

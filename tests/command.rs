@@ -24,18 +24,14 @@ async fn run(
             .collect(),
         workdir,
     });
-    let on_spawn = |_pid: u32| {};
-    let ctx = AttemptCtx {
-        job: "test",
-        run_id: 1,
-        attempt: 1,
-        deadline: timeout.map(|t| tokio::time::Instant::now() + t),
-        cancel: CancellationToken::new(),
-        kill_grace: Duration::from_millis(500),
-        env: vec![("CLAWCRON_JOB".into(), "test".into())],
-        on_spawn: &on_spawn,
-        store: None,
-    };
+    let ctx = AttemptCtx::new(
+        "test",
+        1,
+        CancellationToken::new(),
+        Duration::from_millis(500),
+    )
+    .deadline(timeout.map(|t| tokio::time::Instant::now() + t))
+    .env(vec![("CLAWCRON_JOB".into(), "test".into())]);
     spec.run(&ctx).await
 }
 

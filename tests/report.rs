@@ -8,9 +8,9 @@
 
 use chrono::TimeZone;
 use clawcron::model::Metric;
+use clawcron::model::{Delivery, Notice};
 use clawcron::model::{Evidence, Lang, PeriodSpec, ReportSpec, Sources};
 use clawcron::model::{RunOutcome, RunStatus};
-use clawcron::notify::outbox::Delivery;
 use clawcron::report::advice::{DockerFacts, LoadedModel, Observed};
 use clawcron::store::Store;
 
@@ -57,26 +57,25 @@ fn run(
     let id = store
         .start_run(job, "schedule", slot_ms / 1000, boot, slot_ms)
         .unwrap();
-    store
-        .finish(
-            id,
-            &RunOutcome {
-                status: if ok {
-                    RunStatus::Succeeded
-                } else {
-                    RunStatus::Failed
-                },
-                reason: None,
-                attempts: 1,
-                started_at_ms: slot_ms,
-                finished_at_ms: slot_ms + took_ms,
-                exit_code: Some(if ok { 0 } else { 1 }),
-                error: (!ok).then(|| "exited with status 1".to_string()),
-                output_tail: String::new(),
-                metrics: metrics.iter().map(|(n, v)| Metric::new(*n, *v)).collect(),
+    store.finish_later(
+        id,
+        RunOutcome {
+            status: if ok {
+                RunStatus::Succeeded
+            } else {
+                RunStatus::Failed
             },
-        )
-        .unwrap();
+            reason: None,
+            attempts: 1,
+            started_at_ms: slot_ms,
+            finished_at_ms: slot_ms + took_ms,
+            exit_code: Some(if ok { 0 } else { 1 }),
+            error: (!ok).then(|| "exited with status 1".to_string()),
+            output_tail: String::new(),
+            metrics: metrics.iter().map(|(n, v)| Metric::new(*n, *v)).collect(),
+        },
+    );
+    store.flush();
 }
 
 /// The known week (2026-W47) and the week before it.
@@ -227,7 +226,12 @@ fn seed(store: &Store) {
     for (n, ok) in [(1, true), (2, true), (3, true), (4, false)] {
         let at = w + n * DAY;
         store
-            .enqueue_notice(&format!("run:{n}:failure:hook"), "hook", "{}", at, DAY)
+            .enqueue_notices(&[Notice {
+                key: format!("run:{n}:failure:hook"),
+                channel: "hook".into(),
+                payload: serde_json::json!({}),
+                at_ms: at,
+            }])
             .unwrap();
         let id = store.notices(1).unwrap()[0].id;
         let outcome = if ok {

@@ -59,7 +59,14 @@ pub async fn run(spec: &CommandSpec, ctx: &AttemptCtx<'_>) -> AttemptResult {
     let pgid = pid as i32;
     let tail = Arc::new(Mutex::new(OutputTail::default()));
     let job: Arc<str> = Arc::from(ctx.job);
-    let reader = tokio::spawn(pump(output.reader, "output", job, ctx.run_id, tail.clone()));
+    let reader = tokio::spawn(pump(
+        output.reader,
+        "output",
+        job,
+        ctx.run_id,
+        tail.clone(),
+        ctx.output.clone(),
+    ));
 
     let deadline = ctx.deadline;
     let timed_out = async move {

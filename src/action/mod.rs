@@ -108,6 +108,79 @@ pub struct AttemptCtx<'a> {
     pub on_spawn: &'a (dyn Fn(u32) + Send + Sync),
     /// The ledger, for kinds that read it (reports, baselines).
     pub store: Option<crate::store::Store>,
+    /// Each output line as it comes, for a `clawcron trigger` that watches the run.
+    pub output: Option<OutputSink>,
+}
+
+/// Where a watched run's output lines go as they come.
+pub type OutputSink = tokio::sync::mpsc::UnboundedSender<String>;
+
+fn no_spawn(_: u32) {}
+
+impl<'a> AttemptCtx<'a> {
+    /// The first attempt of run `run_id` of `job`: no deadline, no extra environment, no ledger,
+    /// nobody watching. The builder methods below add what a caller has.
+    pub fn new(job: &'a str, run_id: i64, cancel: CancellationToken, kill_grace: Duration) -> Self {
+        AttemptCtx {
+            job,
+            run_id,
+            attempt: 1,
+            deadline: None,
+            cancel,
+            kill_grace,
+            env: Vec::new(),
+            on_spawn: &no_spawn,
+            store: None,
+            output: None,
+        }
+    }
+
+    pub fn attempt(mut self, attempt: u32) -> Self {
+        self.attempt = attempt;
+        self
+    }
+
+    pub fn deadline(mut self, deadline: Option<Instant>) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    pub fn env(mut self, env: Vec<(String, String)>) -> Self {
+        self.env = env;
+        self
+    }
+
+    pub fn on_spawn(mut self, on_spawn: &'a (dyn Fn(u32) + Send + Sync)) -> Self {
+        self.on_spawn = on_spawn;
+        self
+    }
+
+    pub fn store(mut self, store: Option<crate::store::Store>) -> Self {
+        self.store = store;
+        self
+    }
+
+    pub fn output(mut self, output: Option<OutputSink>) -> Self {
+        self.output = output;
+        self
+    }
+
+    /// The context of a part of this attempt (a monitor's probe, a report's check): the same
+    /// run, environment and cancellation, with its own deadline.
+    pub fn part(&self, deadline: Option<Instant>) -> AttemptCtx<'a> {
+        AttemptCtx {
+            job: self.job,
+            run_id: self.run_id,
+            attempt: self.attempt,
+            deadline,
+            cancel: self.cancel.clone(),
+            kill_grace: self.kill_grace,
+            env: self.env.clone(),
+            on_spawn: self.on_spawn,
+            store: self.store.clone(),
+            output: self.output.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

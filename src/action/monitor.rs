@@ -13,17 +13,7 @@ use crate::model::{Metric, MonitorSpec};
 /// Samples every probe; see the module's documentation for what is recorded.
 pub async fn run(spec: &MonitorSpec, ctx: &AttemptCtx<'_>) -> AttemptResult {
     let runs = spec.probes.iter().map(|p| async move {
-        let probe_ctx = AttemptCtx {
-            job: ctx.job,
-            run_id: ctx.run_id,
-            attempt: ctx.attempt,
-            deadline: ctx.deadline,
-            cancel: ctx.cancel.clone(),
-            kill_grace: ctx.kill_grace,
-            env: ctx.env.clone(),
-            on_spawn: ctx.on_spawn,
-            store: ctx.store.clone(),
-        };
+        let probe_ctx = ctx.part(ctx.deadline);
         (p, Box::pin(p.action.run(&probe_ctx)).await)
     });
     let results = futures_util::future::join_all(runs).await;

@@ -45,6 +45,7 @@ pub async fn pump<R: AsyncRead + Unpin>(
     job: Arc<str>,
     run_id: i64,
     tail: Arc<Mutex<OutputTail>>,
+    sink: Option<super::OutputSink>,
 ) {
     let mut buf = vec![0u8; 8192];
     let mut line: Vec<u8> = Vec::new();
@@ -58,6 +59,9 @@ pub async fn pump<R: AsyncRead + Unpin>(
             text.push_str(" […]");
         }
         tracing::info!(target: "clawcron::output", job = &*job, run_id, stream, "{text}");
+        if let Some(sink) = &sink {
+            let _ = sink.send(crate::redact::scrub(&text).into_owned());
+        }
         if let Ok(mut t) = tail.lock() {
             t.push(text);
         }

@@ -178,17 +178,9 @@ pub async fn observe(
     let ollama = ollama.unwrap_or_else(|_| Err(late()));
     let mut checks = Vec::new();
     for check in &spec.checks {
-        let c = AttemptCtx {
-            job: ctx.job,
-            run_id: ctx.run_id,
-            attempt: 1,
-            deadline: Some(tokio::time::Instant::now() + timeout),
-            cancel: ctx.cancel.clone(),
-            kill_grace: ctx.kill_grace,
-            env: ctx.env.clone(),
-            on_spawn: &|_| {},
-            store: None,
-        };
+        let mut c = ctx.part(Some(tokio::time::Instant::now() + timeout));
+        c.store = None;
+        c.output = None;
         let r = Box::pin(check.action.run(&c)).await;
         let ok = r.status == AttemptStatus::Succeeded;
         let seen = r

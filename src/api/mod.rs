@@ -274,9 +274,19 @@ async fn status(State(api): State<Arc<Api>>) -> Response {
     .into_response()
 }
 
+#[derive(serde::Deserialize, Default)]
+struct TriggerQuery {
+    /// Past admission (overlap, locks) and a disabled job, on purpose.
+    #[serde(default)]
+    force: bool,
+}
+
+/// Runs a job now, through the same admission as a scheduled run. Answers with the run's
+/// outcome if it ends (or is refused) within a moment, else `202` with its run id.
 async fn trigger(
     State(api): State<Arc<Api>>,
     Path(id): Path<String>,
+    Query(q): Query<TriggerQuery>,
     headers: HeaderMap,
 ) -> Response {
     if !authorized(&api, &headers) {
@@ -288,18 +298,51 @@ async fn trigger(
     let Some(v) = views.into_iter().find(|v| v.id == id) else {
         return (StatusCode::NOT_FOUND, format!("no job `{id}`\n")).into_response();
     };
+    if !v.spec.enabled && !q.force {
+        return (
+            StatusCode::CONFLICT,
+            Json(serde_json::json!({
+                "job": id, "accepted": false,
+                "error": format!("job `{id}` is disabled (enabled: false); add ?force=true to run it anyway"),
+            })),
+        )
+            .into_response();
+    }
     let runner = api.runner.clone();
-    let boot = api.boot_id.clone();
-    tokio::spawn(async move {
-        if let Err(e) = runner.run_now(&v.spec, "manual", &boot).await {
-            tracing::warn!(job = v.id, "the triggered run could not be recorded: {e}");
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let spec = v.spec.clone();
+    let force = q.force;
+    api.runner.track(async move {
+        let manual = crate::runner::Manual {
+            force,
+            started: Some(started_tx),
+            ..Default::default()
+        };
+        let r = runner.run_now(&spec, manual).await;
+        if let Err(e) = &r {
+            tracing::warn!(
+                job = &*spec.id,
+                "the triggered run could not be recorded: {e}"
+            );
         }
+        let _ = done_tx.send(r);
     });
-    (
-        StatusCode::ACCEPTED,
-        Json(serde_json::json!({ "job": id, "accepted": true })),
-    )
-        .into_response()
+    let run_id = started_rx.await.ok();
+    match tokio::time::timeout(std::time::Duration::from_millis(500), done_rx).await {
+        Ok(Ok(Ok((run_id, outcome)))) => Json(serde_json::json!({
+            "job": id, "accepted": outcome.status != crate::model::RunStatus::Skipped,
+            "run_id": run_id, "status": outcome.status.as_str(),
+            "reason": outcome.reason, "error": outcome.error,
+        }))
+        .into_response(),
+        Ok(Ok(Err(e))) => (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response(),
+        _ => (
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({ "job": id, "accepted": true, "run_id": run_id })),
+        )
+            .into_response(),
+    }
 }
 
 async fn metrics(State(api): State<Arc<Api>>) -> Response {

@@ -103,3 +103,21 @@ pub struct WebhookSpec {
     /// The name of an environment variable holding the HMAC secret.
     pub secret_env: Option<String>,
 }
+
+/// One notice for one channel, ready for the outbox. `key` (`<event key>:<channel>`) makes it
+/// idempotent: a second notice with the same key is not queued.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    pub key: String,
+    pub channel: String,
+    pub payload: serde_json::Value,
+    pub at_ms: i64,
+}
+
+/// How one delivery attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    Sent { answer: String },
+    Retry { error: String, at: i64 },
+    Failed { error: String },
+}

@@ -7,7 +7,7 @@
 //!
 //! A 4xx answer, a refused connection or a timeout is retried; a 5xx answer is not.
 
-use super::outbox::Delivery;
+use crate::model::Delivery;
 use crate::model::{EmailSpec, Tls};
 use crate::template::Templates;
 use lettre::message::header::{Header, HeaderName, HeaderValue};

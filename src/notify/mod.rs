@@ -6,12 +6,11 @@
 //! (and alert transitions) make notices.
 
 pub mod email;
-pub mod outbox;
 pub mod webhook;
 
 use crate::model::{Channel, Event, JobSpec, RunOutcome, RunStatus};
+use crate::model::{Delivery, Notice};
 use crate::store::Store;
-use outbox::Delivery;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,9 +36,6 @@ impl Channel {
     }
 }
 
-/// How long a notice is retried before it expires.
-pub const TTL: Duration = Duration::from_secs(24 * 3600);
-
 fn text_of(job: &JobSpec, event: &str, outcome: &RunOutcome, extra: &str) -> (String, String) {
     let title = format!("clawcron: {} {event}", job.id);
     let mut text = format!("{} {event}: {}", job.id, outcome.status.as_str());
@@ -52,13 +48,12 @@ fn text_of(job: &JobSpec, event: &str, outcome: &RunOutcome, extra: &str) -> (St
 
 /// Queues the notices a finished run deserves. `previous` is the job's previous outcome status
 /// and since when it has been failing (Unix ms), if it was.
-pub fn on_run(
-    store: &Store,
+pub fn for_run(
     job: &JobSpec,
     run_id: i64,
     outcome: &RunOutcome,
     previous: Option<(String, i64)>,
-) -> usize {
+) -> Vec<Notice> {
     let failed = matches!(outcome.status, RunStatus::Failed | RunStatus::TimedOut);
     let was_failing = previous
         .as_ref()
@@ -84,7 +79,7 @@ pub fn on_run(
             events.push(("success", String::new()));
         }
     }
-    let mut queued = 0;
+    let mut out = Vec::new();
     for (event, extra) in events {
         let (title, text) = text_of(job, event, outcome, &extra);
         let metrics: serde_json::Map<String, serde_json::Value> = outcome
@@ -97,29 +92,27 @@ pub fn on_run(
             "status": outcome.status.as_str(), "started_at_ms": outcome.started_at_ms, "finished_at_ms": outcome.finished_at_ms,
             "attempts": outcome.attempts, "error": outcome.error, "output_tail": outcome.output_tail, "metrics": metrics,
         });
-        queued += enqueue_for(
-            store,
-            job,
+        out.extend(to_channels(
+            &job.notify.to,
             &format!("run:{run_id}:{event}"),
             &payload,
             outcome.finished_at_ms,
-        );
+        ));
     }
-    queued
+    out
 }
 
 /// Queues the notices of an alert transition.
-pub fn on_alert(
-    store: &Store,
+pub fn for_alert(
     job: &JobSpec,
     rule: &crate::model::Rule,
     kind: &str,
     value: f64,
     detail: &str,
     at: i64,
-) -> usize {
+) -> Vec<Notice> {
     if !job.notify.on.contains(&Event::Alert) {
-        return 0;
+        return Vec::new();
     }
     let title = format!("clawcron: {} {} {kind}", job.id, rule.name);
     let text = format!(
@@ -130,9 +123,8 @@ pub fn on_alert(
         "event": format!("alert.{kind}"), "title": title, "text": text, "job": &*job.id,
         "alert": { "name": rule.name, "rule": rule.describe(), "state": kind, "value": value, "detail": detail }, "at_ms": at,
     });
-    enqueue_for(
-        store,
-        job,
+    to_channels(
+        &job.notify.to,
         &format!("alert:{}:{}:{kind}:{at}", job.id, rule.name),
         &payload,
         at,
@@ -140,15 +132,9 @@ pub fn on_alert(
 }
 
 /// Queues the notice of a regression found in run `run_id`.
-pub fn on_regression(
-    store: &Store,
-    job: &JobSpec,
-    run_id: i64,
-    r: &crate::model::Found,
-    at: i64,
-) -> usize {
+pub fn for_regression(job: &JobSpec, run_id: i64, r: &crate::model::Found, at: i64) -> Vec<Notice> {
     if !job.notify.on.contains(&Event::Regression) {
-        return 0;
+        return Vec::new();
     }
     let text = format!("{} regression: {}", job.id, r.detail);
     let payload = serde_json::json!({
@@ -157,9 +143,8 @@ pub fn on_regression(
         "regression": { "metric": r.metric, "value": r.value, "baseline": r.baseline, "ratio": r.ratio, "detail": r.detail },
         "at_ms": at,
     });
-    enqueue_for(
-        store,
-        job,
+    to_channels(
+        &job.notify.to,
         &format!("regression:{run_id}:{}", r.metric),
         &payload,
         at,
@@ -194,28 +179,36 @@ pub fn on_missed(
         "event": "missed", "title": format!("clawcron: {} missed slots", job.id), "text": text, "job": &*job.id,
         "missed": { "reason": reason, "first_slot": slot(first), "last_slot": slot(last), "ran_late": ran, "skipped": skipped },
     });
-    enqueue_for(
+    queue(
         store,
-        job,
-        &format!("missed:{}:{first}-{last}", job.id),
-        &payload,
-        now_ms,
+        &to_channels(
+            &job.notify.to,
+            &format!("missed:{}:{first}-{last}", job.id),
+            &payload,
+            now_ms,
+        ),
     )
 }
 
-/// Queues `payload` for each of the job's channels, keyed `<key>:<channel>`; returns how many
-/// were new.
-fn enqueue_for(
-    store: &Store,
-    job: &JobSpec,
+/// `payload` as one notice per channel, keyed `<key>:<channel>`.
+pub fn to_channels(
+    channels: &[String],
     key: &str,
     payload: &serde_json::Value,
-    now_ms: i64,
-) -> usize {
-    enqueue_to(store, &job.notify.to, key, payload, now_ms)
+    at_ms: i64,
+) -> Vec<Notice> {
+    channels
+        .iter()
+        .map(|channel| Notice {
+            key: format!("{key}:{channel}"),
+            channel: channel.clone(),
+            payload: payload.clone(),
+            at_ms,
+        })
+        .collect()
 }
 
-/// Queues `payload` for each of `channels`, keyed `<key>:<channel>`; returns how many were new.
+/// Queues `payload` for each of `channels` now; returns how many notices were new.
 pub fn enqueue_to(
     store: &Store,
     channels: &[String],
@@ -223,42 +216,18 @@ pub fn enqueue_to(
     payload: &serde_json::Value,
     now_ms: i64,
 ) -> usize {
-    channels
-        .iter()
-        .map(|channel| {
-            usize::from(enqueue(
-                store,
-                &format!("{key}:{channel}"),
-                channel,
-                payload,
-                now_ms,
-            ))
-        })
-        .sum()
+    queue(store, &to_channels(channels, key, payload, now_ms))
 }
 
-fn enqueue(
-    store: &Store,
-    key: &str,
-    channel: &str,
-    payload: &serde_json::Value,
-    now_ms: i64,
-) -> bool {
-    let r = store.enqueue_notice(
-        key,
-        channel,
-        &payload.to_string(),
-        now_ms,
-        TTL.as_millis() as i64,
-    );
+/// Queues notices in the outbox now (one transaction; the dispatcher is woken); returns how many
+/// were new. A notice that cannot be queued is logged, never an error that climbs the stack.
+pub fn queue(store: &Store, notices: &[Notice]) -> usize {
+    let r = store.enqueue_notices(notices);
     store.health().observe("a notification", &r);
-    match r {
-        Ok(new) => new,
-        Err(e) => {
-            tracing::warn!(channel, "cannot queue a notification: {e}");
-            false
-        }
-    }
+    r.unwrap_or_else(|e| {
+        tracing::warn!("cannot queue {} notification(s): {e}", notices.len());
+        0
+    })
 }
 
 /// The pause before retry number `attempt` (0, 1, ...): `base` doubling, at most 30 min.
@@ -275,22 +244,23 @@ pub async fn dispatch(
     store: Store,
     channels: Arc<HashMap<String, Channel>>,
     templates: Arc<crate::template::Templates>,
-    wake: Arc<tokio::sync::Notify>,
     stop: CancellationToken,
     send_timeout: Duration,
     retry_base: Duration,
 ) {
+    let wake = store.outbox_wake();
+    // A claimed notice is not picked by another process until its send is over or this lease
+    // ends (a send is bounded by `send_timeout`).
+    let lease_ms = 2 * send_timeout.as_millis() as i64 + 5_000;
     let mut sends: tokio::task::JoinSet<i64> = tokio::task::JoinSet::new();
     // Notices being sent: not picked again until their send is over.
     let mut inflight: std::collections::HashSet<i64> = std::collections::HashSet::new();
     loop {
         let now = chrono::Utc::now().timestamp_millis();
-        let due = store
-            .due_notices(now, 64 + inflight.len())
-            .unwrap_or_else(|e| {
-                tracing::warn!("cannot read the outbox: {e}");
-                Vec::new()
-            });
+        let due = store.claim_notices(now, 64, lease_ms).unwrap_or_else(|e| {
+            tracing::warn!("cannot read the outbox: {e}");
+            Vec::new()
+        });
         let mut waiting_only_on_inflight = !due.is_empty();
         for item in due {
             if !inflight.insert(item.id) {
@@ -300,43 +270,14 @@ pub async fn dispatch(
             let channels = channels.clone();
             let templates = templates.clone();
             let store = store.clone();
-            sends.spawn(async move {
-                let retry_at = chrono::Utc::now().timestamp_millis()
-                    + backoff(retry_base, item.attempts).as_millis() as i64;
-                let outcome = match channels.get(&item.channel) {
-                    None => Delivery::Failed {
-                        error: format!("no channel `{}` in clawcron.yaml", item.channel),
-                    },
-                    Some(channel) => {
-                        let payload: serde_json::Value =
-                            serde_json::from_str(&item.payload).unwrap_or_default();
-                        channel
-                            .send(&item.key, &payload, &templates, send_timeout, retry_at)
-                            .await
-                    }
-                };
-                match &outcome {
-                    Delivery::Sent { .. } => {
-                        tracing::info!(channel = item.channel, key = item.key, "notification sent")
-                    }
-                    Delivery::Retry { error, .. } => tracing::warn!(
-                        channel = item.channel,
-                        key = item.key,
-                        "notification not delivered, will retry: {error}"
-                    ),
-                    Delivery::Failed { error } => tracing::warn!(
-                        channel = item.channel,
-                        key = item.key,
-                        "notification refused, not retried: {error}"
-                    ),
-                }
-                if let Err(e) =
-                    store.record_delivery(item.id, &outcome, chrono::Utc::now().timestamp_millis())
-                {
-                    tracing::warn!("cannot record a delivery: {e}");
-                }
-                item.id
-            });
+            sends.spawn(send_one(
+                store,
+                channels,
+                templates,
+                item,
+                send_timeout,
+                retry_base,
+            ));
         }
         let next = store.next_notice_at().ok().flatten();
         // What is due is all being sent: wait for a send to end (or a wake, or a second).
@@ -376,4 +317,84 @@ pub async fn dispatch(
             }
         }
     }
+}
+
+/// Sends one claimed notice (bounded by `send_timeout`) and records how it went; returns its id.
+async fn send_one(
+    store: Store,
+    channels: Arc<HashMap<String, Channel>>,
+    templates: Arc<crate::template::Templates>,
+    item: crate::store::OutboxItem,
+    send_timeout: Duration,
+    retry_base: Duration,
+) -> i64 {
+    let retry_at = chrono::Utc::now().timestamp_millis()
+        + backoff(retry_base, item.attempts).as_millis() as i64;
+    let outcome = match channels.get(&item.channel) {
+        None => Delivery::Failed {
+            error: format!("no channel `{}` in clawcron.yaml", item.channel),
+        },
+        Some(channel) => {
+            let payload: serde_json::Value =
+                serde_json::from_str(&item.payload).unwrap_or_default();
+            channel
+                .send(&item.key, &payload, &templates, send_timeout, retry_at)
+                .await
+        }
+    };
+    match &outcome {
+        Delivery::Sent { .. } => {
+            tracing::info!(channel = item.channel, key = item.key, "notification sent")
+        }
+        Delivery::Retry { error, .. } => tracing::warn!(
+            channel = item.channel,
+            key = item.key,
+            "notification not delivered, will retry: {error}"
+        ),
+        Delivery::Failed { error } => tracing::warn!(
+            channel = item.channel,
+            key = item.key,
+            "notification refused, not retried: {error}"
+        ),
+    }
+    if let Err(e) = store.record_delivery(item.id, &outcome, chrono::Utc::now().timestamp_millis())
+    {
+        tracing::warn!("cannot record a delivery: {e}");
+    }
+    item.id
+}
+
+/// Sends every notice due now, once, and returns when each send is over (each bounded by
+/// `send_timeout`): a `clawcron trigger` run without a daemon delivers its own notices before it
+/// exits. What is not delivered stays in the outbox for the daemon's next start.
+pub async fn deliver_due(
+    store: Store,
+    channels: Arc<HashMap<String, Channel>>,
+    templates: Arc<crate::template::Templates>,
+    send_timeout: Duration,
+    retry_base: Duration,
+) -> usize {
+    let lease_ms = 2 * send_timeout.as_millis() as i64 + 5_000;
+    let now = chrono::Utc::now().timestamp_millis();
+    let due = store.claim_notices(now, 256, lease_ms).unwrap_or_else(|e| {
+        tracing::warn!("cannot read the outbox: {e}");
+        Vec::new()
+    });
+    let n = due.len();
+    let mut sends = tokio::task::JoinSet::new();
+    for item in due {
+        sends.spawn(send_one(
+            store.clone(),
+            channels.clone(),
+            templates.clone(),
+            item,
+            send_timeout,
+            retry_base,
+        ));
+    }
+    let _ = tokio::time::timeout(send_timeout + Duration::from_secs(1), async {
+        while sends.join_next().await.is_some() {}
+    })
+    .await;
+    n
 }

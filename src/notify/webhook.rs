@@ -3,7 +3,7 @@
 //! (`X-Clawcron-Signature: sha256=<hex>`) so the receiver can check it came from us.
 //! 2xx is delivered; 5xx, 429, timeouts and refused connections are retried; other 4xx are not.
 
-use super::outbox::Delivery;
+use crate::model::Delivery;
 use crate::model::{Format, WebhookSpec};
 use hmac::{Hmac, Mac};
 use std::time::Duration;

@@ -105,4 +105,10 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (job, metric)
     ) WITHOUT ROWID;
     "#,
+    // 7: outbox claims (a lease, so that two processes never send one notice twice), and what
+    // caused a run (a remediation's alert and the run that fired it).
+    r#"
+    ALTER TABLE outbox ADD COLUMN claimed_until INTEGER;
+    ALTER TABLE runs ADD COLUMN cause TEXT;
+    "#,
 ];

@@ -4,12 +4,14 @@
 //! cursor says up to where every slot has its row, so none is forgotten across a crash.
 
 mod migrations;
+mod outbox;
 mod report;
+pub use outbox::{Item as OutboxItem, NOTICE_TTL_MS};
 pub use report::{Baseline, Gap, HEARTBEAT_MS, NoticeRow};
 pub mod health;
 mod writer;
 
-use crate::model::RunOutcome;
+use crate::model::{NewAlertEvent, Notice, RunOutcome, RunRecord, State};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -104,6 +106,8 @@ pub struct Store {
     health: Arc<health::WriteHealth>,
     /// The open daemon session (id, when its `alive_at` was last written), if any.
     session: Arc<Mutex<Option<(i64, i64)>>>,
+    /// Notified whenever a notice is queued, so that the dispatcher sends it at once.
+    outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 /// Holds the state directory's daemon lock for as long as it lives.
@@ -153,11 +157,17 @@ impl Store {
         }
         let conn = Arc::new(Mutex::new(conn));
         let health = Arc::new(health::WriteHealth::default());
+        let outbox_wake = Arc::new(tokio::sync::Notify::new());
         Ok(Store {
-            writer: Arc::new(writer::Writer::new(conn.clone(), health.clone())),
+            writer: Arc::new(writer::Writer::new(
+                conn.clone(),
+                health.clone(),
+                outbox_wake.clone(),
+            )),
             conn,
             health,
             session: Arc::new(Mutex::new(None)),
+            outbox_wake,
         })
     }
 
@@ -363,6 +373,25 @@ impl Store {
         Ok(conn.last_insert_rowid())
     }
 
+    /// Starts a run caused by something else (a remediation: its alert and the run that fired
+    /// it); returns its id.
+    pub fn start_run_caused(
+        &self,
+        job: &str,
+        trigger: &str,
+        slot: i64,
+        boot_id: &str,
+        now_ms: i64,
+        cause: &str,
+    ) -> Result<i64, StoreError> {
+        let id = self.start_run(job, trigger, slot, boot_id, now_ms)?;
+        self.conn().execute(
+            "UPDATE runs SET cause = ?2 WHERE id = ?1",
+            params![id, cause],
+        )?;
+        Ok(id)
+    }
+
     /// Records a non-slot run that was skipped (e.g. `at_start` already done this boot).
     pub fn record_skipped_run(
         &self,
@@ -400,26 +429,21 @@ impl Store {
 
     /// Records a run's outcome from the writer thread, batched with others; `flush` waits for it.
     pub fn finish_later(&self, run_id: i64, outcome: RunOutcome) {
+        self.record_later(run_id, RunRecord::of(outcome));
+    }
+
+    /// Records what a run's after-run stage produced (its outcome, alert states, alert events
+    /// and notices) in one transaction, from the writer thread. If the ledger cannot be written
+    /// (a full disk), the record is kept whole and tried again every second.
+    pub fn record_later(&self, run_id: i64, record: RunRecord) {
         self.writer
-            .send(writer::Write::Finish(run_id, Box::new(outcome)));
+            .send(writer::Write::Finish(run_id, Box::new(record)));
     }
 
     /// Waits until every write handed to the writer thread is committed, or failed and waits
     /// for a retry (the ledger cannot be written); returns how many wait.
     pub fn flush(&self) -> usize {
         self.writer.flush()
-    }
-
-    /// Records a run's outcome (its terminal state), now; if the ledger cannot be written (a
-    /// full disk), the writer thread keeps it and tries again every second. Returns the error
-    /// of the first try.
-    pub fn finish(&self, run_id: i64, outcome: &RunOutcome) -> Result<(), StoreError> {
-        let r = finish_on(&self.conn(), run_id, outcome);
-        self.health.observe("a run's outcome", &r);
-        if r.is_err() {
-            self.finish_later(run_id, outcome.clone());
-        }
-        r
     }
 }
 
@@ -450,6 +474,41 @@ fn finish_on(conn: &Connection, run_id: i64, outcome: &RunOutcome) -> Result<(),
                 insert.execute(params![run_id, m.name, m.value, outcome.finished_at_ms])?;
             }
         }
+    }
+    Ok(())
+}
+
+/// Writes a run's whole record on `conn` (inside the caller's transaction).
+fn record_on(conn: &Connection, run_id: i64, r: &RunRecord) -> Result<(), StoreError> {
+    finish_on(conn, run_id, &r.outcome)?;
+    if !r.alert_states.is_empty() {
+        let mut put = conn.prepare_cached(
+            "INSERT INTO alert_state (job, rule, state, updated) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (job, rule) DO UPDATE SET state = excluded.state, updated = excluded.updated",
+        )?;
+        for (job, rule, state, at) in &r.alert_states {
+            let json = serde_json::to_string(state).unwrap_or_default();
+            put.execute(params![job, rule, json, at])?;
+        }
+    }
+    events_on(conn, &r.events)?;
+    outbox::enqueue_on(conn, &r.notices)?;
+    Ok(())
+}
+
+fn events_on(conn: &Connection, events: &[NewAlertEvent]) -> Result<(), StoreError> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO alert_events (job, rule, kind, value, detail, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for e in events {
+        insert.execute(params![
+            e.job,
+            e.rule,
+            e.kind,
+            e.value,
+            crate::redact::scrub(&e.detail),
+            e.at
+        ])?;
     }
     Ok(())
 }
@@ -493,43 +552,38 @@ pub struct AlertEvent {
 }
 
 impl Store {
-    /// Feeds one sample to an alert rule: loads its state, applies the sample, saves the state
-    /// and logs any transition, in one transaction.
-    pub fn observe_alert(
-        &self,
-        job: &str,
-        rule: &crate::model::Rule,
-        at: i64,
-        step: impl FnOnce(&mut crate::model::State) -> Option<crate::model::Transition>,
-    ) -> Result<Option<crate::model::Transition>, StoreError> {
-        use crate::model::State;
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let saved: Option<String> = tx
+    /// A rule's saved state (the default, ok, if it has none).
+    pub fn alert_state(&self, job: &str, rule: &str) -> Result<State, StoreError> {
+        let saved: Option<String> = self
+            .conn()
             .query_row(
                 "SELECT state FROM alert_state WHERE job = ?1 AND rule = ?2",
-                params![job, rule.name],
+                params![job, rule],
                 |r| r.get(0),
             )
             .optional()?;
-        let mut state: State = saved
+        Ok(saved
             .and_then(|s| serde_json::from_str(&s).ok())
-            .unwrap_or_default();
-        let t = step(&mut state);
-        let json = serde_json::to_string(&state).unwrap_or_default();
-        tx.execute(
-            "INSERT INTO alert_state (job, rule, state, updated) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (job, rule) DO UPDATE SET state = excluded.state, updated = excluded.updated",
-            params![job, rule.name, json, at],
-        )?;
-        if let Some(t) = &t {
-            tx.execute(
-                "INSERT INTO alert_events (job, rule, kind, value, detail, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![job, rule.name, t.kind(), t.value(), t.detail(rule), at],
-            )?;
-        }
+            .unwrap_or_default())
+    }
+
+    /// Records alert events and their notices in one transaction (a remediation's, an
+    /// escalation's); wakes the dispatcher if a notice is new.
+    pub fn record_events(
+        &self,
+        events: &[NewAlertEvent],
+        notices: &[Notice],
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        events_on(&tx, events)?;
+        let new = outbox::enqueue_on(&tx, notices)?;
         tx.commit()?;
-        Ok(t)
+        drop(conn);
+        if new > 0 {
+            self.outbox_wake.notify_one();
+        }
+        Ok(())
     }
 
     /// The job's last finished outcome before run `run_id` (status) and, if that was a failure,
@@ -543,7 +597,7 @@ impl Store {
         let last: Option<String> = conn
             .query_row(
                 "SELECT status FROM runs WHERE job = ?1 AND id < ?2 AND status IN ('succeeded', 'failed', 'timed_out')
-                 ORDER BY id DESC LIMIT 1",
+                   AND trigger != 'remediation' ORDER BY id DESC LIMIT 1",
                 params![job, run_id],
                 |r| r.get(0),
             )

@@ -7,15 +7,15 @@
 //! second until it is written, so an outcome is recorded once space returns.
 
 use super::health::WriteHealth;
-use super::{Connection, StoreError, finish_on, set_pid_on};
-use crate::model::RunOutcome;
+use super::{Connection, StoreError, record_on, set_pid_on};
+use crate::model::RunRecord;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 pub enum Write {
     Pid(i64, u32),
-    Finish(i64, Box<RunOutcome>),
+    Finish(i64, Box<RunRecord>),
 }
 
 /// Writes handed over and not yet committed, and how many of those failed and wait for a retry.
@@ -30,6 +30,8 @@ type Shared = Arc<(Mutex<Counts>, Condvar)>;
 pub struct Writer {
     conn: Arc<Mutex<Connection>>,
     health: Arc<WriteHealth>,
+    /// Notified after a commit that queued notices.
+    wake: Arc<tokio::sync::Notify>,
     tx: Mutex<Option<Sender<Write>>>,
     counts: Shared,
 }
@@ -44,10 +46,15 @@ const BATCH_WINDOW: Duration = Duration::from_millis(5);
 const RETRY_EVERY: Duration = Duration::from_secs(1);
 
 impl Writer {
-    pub fn new(conn: Arc<Mutex<Connection>>, health: Arc<WriteHealth>) -> Self {
+    pub fn new(
+        conn: Arc<Mutex<Connection>>,
+        health: Arc<WriteHealth>,
+        wake: Arc<tokio::sync::Notify>,
+    ) -> Self {
         Writer {
             conn,
             health,
+            wake,
             tx: Mutex::new(None),
             counts: Shared::default(),
         }
@@ -66,9 +73,10 @@ impl Writer {
             let conn = self.conn.clone();
             let counts = self.counts.clone();
             let health = self.health.clone();
+            let wake = self.wake.clone();
             std::thread::Builder::new()
                 .name("clawcron-ledger".into())
-                .spawn(move || run(conn, rx, counts, health))
+                .spawn(move || run(conn, rx, counts, health, wake))
                 .map(|_| tx)
                 .unwrap_or_else(|e| {
                     tracing::error!("cannot start the ledger writer thread: {e}");
@@ -80,8 +88,10 @@ impl Writer {
             let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
             let r = apply(&conn, &w);
             self.health.observe("a run's outcome", &r);
-            if let Err(e) = r {
-                lost(&w, &e);
+            match r {
+                Ok(()) if has_notices(&w) => self.wake.notify_one(),
+                Ok(()) => {}
+                Err(e) => lost(&w, &e),
             }
             settle(&self.counts, 1, 0);
         }
@@ -129,8 +139,12 @@ fn lost(w: &Write, e: &StoreError) {
 fn apply(conn: &Connection, w: &Write) -> Result<(), StoreError> {
     match w {
         Write::Pid(id, pid) => set_pid_on(conn, *id, *pid),
-        Write::Finish(id, outcome) => finish_on(conn, *id, outcome),
+        Write::Finish(id, record) => record_on(conn, *id, record),
     }
+}
+
+fn has_notices(w: &Write) -> bool {
+    matches!(w, Write::Finish(_, r) if !r.notices.is_empty())
 }
 
 /// Commits `batch` in one transaction; if that fails, each write on its own. Returns the writes
@@ -164,6 +178,7 @@ fn run(
     rx: Receiver<Write>,
     counts: Shared,
     health: Arc<WriteHealth>,
+    wake: Arc<tokio::sync::Notify>,
 ) {
     let mut stuck: Vec<Write> = Vec::new();
     loop {
@@ -193,10 +208,14 @@ fn run(
             }
         }
         let n = batch.len();
+        let notices = batch.iter().filter(|w| has_notices(w)).count();
         stuck = {
             let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
             commit(&conn, batch, &health)
         };
+        if notices > stuck.iter().filter(|w| has_notices(w)).count() {
+            wake.notify_one();
+        }
         settle(&counts, n - stuck.len(), stuck.len());
     }
     // The Store is gone: what still cannot be written is lost here and shows as `interrupted`

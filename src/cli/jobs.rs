@@ -1,0 +1,140 @@
+//! The job commands: `check`, `list`, `next`.
+
+use super::*;
+
+pub(super) fn check(loaded: &Loaded) -> Result<(), Error> {
+    if !loaded.errors.is_empty() {
+        return Err(invalid(loaded, loaded.errors.clone()));
+    }
+    out!(
+        "ok: {} job{} valid in {}",
+        loaded.jobs.len(),
+        if loaded.jobs.len() == 1 { "" } else { "s" },
+        loaded.jobs_dir.display()
+    );
+    Ok(())
+}
+
+pub(super) fn list(loaded: &Loaded) -> Result<(), Error> {
+    let now = Utc::now().timestamp();
+    out!(
+        "{:<24} {:<15} {:<36} {:<26} DESCRIPTION",
+        "JOB",
+        "KIND",
+        "SCHEDULE",
+        "NEXT"
+    );
+    for job in &loaded.jobs {
+        let tz = job_tz(loaded, job);
+        let next = if !job.enabled {
+            "disabled".to_string()
+        } else {
+            match job.trigger.next_after(now) {
+                Some(t) => crate::util::to_utc(t)
+                    .with_timezone(&tz)
+                    .format("%Y-%m-%d %H:%M:%S %Z")
+                    .to_string(),
+                None => "at daemon start".into(),
+            }
+        };
+        out!(
+            "{:<24} {:<8} {:<36} {:<26} {}",
+            job.id,
+            job.action.kind(),
+            job.trigger.describe(),
+            next,
+            job.description
+        );
+    }
+    if !loaded.errors.is_empty() {
+        return Err(invalid(loaded, loaded.errors.clone()));
+    }
+    Ok(())
+}
+
+pub(super) fn parse_from(text: &str, tz: Tz) -> Result<i64, Error> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.timestamp());
+    }
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(naive) = NaiveDateTime::parse_from_str(text, fmt) {
+            return tz
+                .from_local_datetime(&naive)
+                .earliest()
+                .map(|t| t.timestamp())
+                .ok_or_else(|| Error::Usage(format!("`{text}` does not exist in {tz} (DST gap)")));
+        }
+    }
+    Err(Error::Usage(format!(
+        "cannot read `--from {text}`: expected RFC 3339 (2026-03-29T01:00:00Z) or `YYYY-MM-DD HH:MM[:SS]`"
+    )))
+}
+
+pub(super) fn next(
+    loaded: &Loaded,
+    id: &str,
+    count: usize,
+    from: Option<&str>,
+    json: bool,
+) -> Result<(), Error> {
+    let job = find_job(loaded, id)?;
+    let tz = job_tz(loaded, job);
+    let start = match from {
+        Some(text) => parse_from(text, tz)? - 1,
+        None => Utc::now().timestamp(),
+    };
+    let mut slots = Vec::new();
+    let mut t = start;
+    while slots.len() < count {
+        let Some(n) = job.trigger.next_after(t) else {
+            break;
+        };
+        slots.push(n);
+        t = n;
+    }
+    let rows: Vec<(String, String, Option<String>)> = slots
+        .iter()
+        .map(|&s| {
+            let utc = crate::util::to_utc(s);
+            let mark = match &job.trigger {
+                Trigger::Cron(c) => schedule::dst_mark(c, s).map(|m| m.describe()),
+                _ => None,
+            };
+            (
+                utc.with_timezone(&tz).to_rfc3339(),
+                utc.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                mark,
+            )
+        })
+        .collect();
+    if json {
+        let items: Vec<serde_json::Value> = rows
+            .iter()
+            .map(
+                |(local, utc, mark)| serde_json::json!({ "local": local, "utc": utc, "dst": mark }),
+            )
+            .collect();
+        out!("{}", serde_json::Value::Array(items));
+        return Ok(());
+    }
+    if matches!(job.trigger, Trigger::AtStart) {
+        out!("{id}: runs when the daemon starts (at most once per boot); no clock slots");
+        return Ok(());
+    }
+    out!("{id}: {} in {tz}", job.trigger.describe());
+    for (&s, (_, utc, mark)) in slots.iter().zip(&rows) {
+        let local = crate::util::to_utc(s)
+            .with_timezone(&tz)
+            .format("%Y-%m-%d %H:%M:%S %Z (%:z)");
+        match mark {
+            Some(m) => out!("  {local}  {utc}  * {m}"),
+            None => out!("  {local}  {utc}"),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,335 @@
+//! What the ledger remembers: `status`, `history`, `metrics`, `alerts`, `notifications`.
+
+use super::*;
+
+pub(super) fn status(json: bool, state_dir: &std::path::Path) -> Result<(), Error> {
+    let addr = std::fs::read_to_string(state_dir.join("api.addr")).map_err(|_| {
+        Error::Usage(format!(
+            "no running daemon with its status API on the state directory {} (is `clawcron run` running, with `api` enabled?)",
+            state_dir.display()
+        ))
+    })?;
+    let token = std::fs::read_to_string(state_dir.join("api-token")).unwrap_or_default();
+    let get = |path: &str| {
+        let url = format!("http://{}{path}", addr.trim());
+        let token = token.trim().to_string();
+        async move {
+            let resp = reqwest::Client::new()
+                .get(&url)
+                .bearer_auth(token)
+                .timeout(std::time::Duration::from_secs(5))
+                .send()
+                .await
+                .map_err(|e| {
+                    Error::Usage(format!(
+                        "the daemon's API at {url} did not answer: {}",
+                        crate::util::chain(&e)
+                    ))
+                })?;
+            resp.json::<serde_json::Value>()
+                .await
+                .map_err(|e| Error::Usage(format!("{url}: {e}")))
+        }
+    };
+    let (jobs, st) = runtime()?
+        .block_on(async { Ok::<_, Error>((get("/api/jobs").await?, get("/api/status").await?)) })?;
+    if json {
+        out!("{}", serde_json::json!({ "status": st, "jobs": jobs }));
+        return Ok(());
+    }
+    out!(
+        "clawcron {} pid {}, up since {}, {} run(s) going",
+        st["version"].as_str().unwrap_or("?"),
+        st["pid"],
+        st["started_at"].as_str().unwrap_or("?"),
+        st["running"]
+    );
+    let fault = &st["ledger_fault"];
+    if !fault.is_null() {
+        let since = fault["since_ms"]
+            .as_i64()
+            .map(|ms| crate::util::to_utc(ms / 1000).to_rfc3339())
+            .unwrap_or_default();
+        out!(
+            "✗ the ledger cannot be written since {since} ({} failed writes): {}; no slot starts until it can",
+            fault["failures"],
+            fault["error"].as_str().unwrap_or("?")
+        );
+    }
+    if let Some(errors) = st["reload"]["errors"].as_array().filter(|e| !e.is_empty()) {
+        out!(
+            "last reload left {} file(s) at their last good version:",
+            errors.len()
+        );
+        for e in errors {
+            out!(
+                "  {}",
+                e.as_str().unwrap_or("").lines().next().unwrap_or("")
+            );
+        }
+    }
+    out!("{:<24} {:<16} {:<27} LAST", "JOB", "KIND", "NEXT");
+    for j in jobs.as_array().into_iter().flatten() {
+        let last = &j["last"];
+        let last = if last.is_null() {
+            "-".to_string()
+        } else {
+            format!(
+                "{} {}",
+                last["status"].as_str().unwrap_or("?"),
+                last["finished_at"].as_str().unwrap_or("")
+            )
+        };
+        out!(
+            "{:<24} {:<16} {:<27} {last}{}",
+            j["id"].as_str().unwrap_or("?"),
+            j["kind"].as_str().unwrap_or("?"),
+            j["next"].as_str().unwrap_or("-"),
+            if j["running"].as_u64().unwrap_or(0) > 0 {
+                " (running)"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(())
+}
+
+pub(super) fn notifications(
+    loaded: &Loaded,
+    limit: usize,
+    json: bool,
+    state_dir: &std::path::Path,
+) -> Result<(), Error> {
+    let items = match existing_store(state_dir)? {
+        Some(store) => store.notices(limit)?,
+        None => Vec::new(),
+    };
+    if json {
+        out!(
+            "{}",
+            serde_json::to_string(&items).unwrap_or_else(|_| "[]".into())
+        );
+        return Ok(());
+    }
+    let tz = loaded.global.timezone;
+    let when = |ms: i64| local_ms(ms, tz);
+    out!(
+        "{:<20} {:<14} {:<8} {:>3} {:<34} ANSWER / ERROR",
+        "QUEUED",
+        "CHANNEL",
+        "STATUS",
+        "TRY",
+        "KEY"
+    );
+    for i in items {
+        let detail = i.answer.or(i.last_error).unwrap_or_default();
+        out!(
+            "{:<20} {:<14} {:<8} {:>3} {:<34} {detail}",
+            when(i.created_at),
+            i.channel,
+            i.status,
+            i.attempts,
+            i.key
+        );
+    }
+    Ok(())
+}
+
+pub(super) fn alerts(
+    loaded: &Loaded,
+    since: &str,
+    json: bool,
+    state_dir: &std::path::Path,
+) -> Result<(), Error> {
+    let cutoff = since_ms(since)?;
+    let (states, events) = match existing_store(state_dir)? {
+        Some(store) => (store.alerts()?, store.alert_events(cutoff)?),
+        None => (Vec::new(), Vec::new()),
+    };
+    if json {
+        out!(
+            "{}",
+            serde_json::json!({ "alerts": states, "events": events })
+        );
+        return Ok(());
+    }
+    let tz = loaded.global.timezone;
+    let when = |ms: i64| local_ms(ms, tz);
+    out!(
+        "{:<22} {:<28} {:<8} {:<25} PEAK",
+        "JOB",
+        "ALERT",
+        "STATE",
+        "SINCE"
+    );
+    for a in &states {
+        let since = a.since.map(when).unwrap_or_default();
+        let peak = a.peak.map(|p| p.to_string()).unwrap_or_default();
+        out!(
+            "{:<22} {:<28} {:<8} {since:<25} {peak}",
+            a.job,
+            a.rule,
+            a.phase
+        );
+    }
+    if !events.is_empty() {
+        out!(
+            "\n{:<25} {:<22} {:<28} {:<9} DETAIL",
+            "AT",
+            "JOB",
+            "ALERT",
+            "EVENT"
+        );
+    }
+    for e in &events {
+        out!(
+            "{:<25} {:<22} {:<28} {:<9} value {}; {}",
+            when(e.at),
+            e.job,
+            e.rule,
+            e.kind,
+            e.value,
+            e.detail
+        );
+    }
+    Ok(())
+}
+
+pub(super) fn metrics(
+    loaded: &Loaded,
+    id: &str,
+    since: &str,
+    json: bool,
+    state_dir: &std::path::Path,
+) -> Result<(), Error> {
+    let rows = match existing_store(state_dir)? {
+        Some(store) => store.metrics(id, since_ms(since)?)?,
+        None => Vec::new(),
+    };
+    if rows.is_empty() && loaded.job(id).is_none() {
+        find_job(loaded, id)?;
+    }
+    if json {
+        out!(
+            "{}",
+            serde_json::to_string(&rows).unwrap_or_else(|_| "[]".into())
+        );
+        return Ok(());
+    }
+    let tz = loaded
+        .job(id)
+        .map_or(loaded.global.timezone, |j| job_tz(loaded, j));
+    out!("{:<25} {:>6} {:<24} {:>14}", "AT", "RUN", "METRIC", "VALUE");
+    for r in &rows {
+        let at = local_ms(r.at, tz);
+        out!("{at:<25} {:>6} {:<24} {:>14.3}", r.run_id, r.name, r.value);
+    }
+    let mut names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    if !names.is_empty() {
+        out!(
+            "\n{:<24} {:>6} {:>12} {:>12} {:>12} {:>12}",
+            "SUMMARY",
+            "N",
+            "MIN",
+            "MEDIAN",
+            "MAX",
+            "LAST"
+        );
+    }
+    for name in names {
+        let values: Vec<f64> = rows
+            .iter()
+            .filter(|r| r.name == name)
+            .map(|r| r.value)
+            .collect();
+        let mut sorted = values.clone();
+        sorted.sort_by(f64::total_cmp);
+        let median = sorted[sorted.len() / 2];
+        let last = values[values.len() - 1];
+        out!(
+            "{name:<24} {:>6} {:>12.3} {median:>12.3} {:>12.3} {last:>12.3}",
+            values.len(),
+            sorted[0],
+            sorted[sorted.len() - 1]
+        );
+    }
+    Ok(())
+}
+
+pub(super) fn history(
+    loaded: &Loaded,
+    job: Option<&str>,
+    limit: usize,
+    json: bool,
+    state_dir: &std::path::Path,
+) -> Result<(), Error> {
+    if !state_dir.join("clawcron.db").exists() {
+        if json {
+            out!("[]");
+        } else {
+            out!(
+                "no runs recorded yet ({} has no ledger)",
+                state_dir.display()
+            );
+        }
+        return Ok(());
+    }
+    let store = Store::open(state_dir)?;
+    let rows = store.history(job, limit)?;
+    let tz = loaded.global.timezone;
+    if json {
+        let items: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|r| {
+                let mut v = serde_json::to_value(r).unwrap_or_default();
+                v["slot_utc"] = serde_json::Value::String(
+                    crate::util::to_utc(r.slot).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                );
+                v
+            })
+            .collect();
+        out!("{}", serde_json::Value::Array(items));
+        return Ok(());
+    }
+    out!(
+        "{:>6} {:<22} {:<9} {:<25} {:<12} {:>3} {:>9}  DETAIL",
+        "RUN",
+        "JOB",
+        "TRIGGER",
+        "SLOT",
+        "STATUS",
+        "TRY",
+        "DURATION"
+    );
+    for r in rows {
+        let slot = crate::util::to_utc(r.slot)
+            .with_timezone(&tz)
+            .format("%Y-%m-%d %H:%M:%S %Z");
+        let dur = r
+            .duration_ms
+            .map(|ms| {
+                crate::util::duration::format(std::time::Duration::from_millis(ms.max(0) as u64))
+            })
+            .unwrap_or_default();
+        let detail = [r.reason.as_deref(), r.error.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("; ");
+        out!(
+            "{:>6} {:<22} {:<9} {:<25} {:<12} {:>3} {:>9}  {}",
+            r.id,
+            r.job,
+            r.trigger,
+            slot,
+            r.status,
+            r.attempts,
+            dur,
+            detail
+        );
+    }
+    Ok(())
+}

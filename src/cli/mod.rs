@@ -1,0 +1,375 @@
+//! The command line: clap subcommands, each mapped to the library, and the exit code.
+
+use crate::config::{self, Diagnostic, Loaded, Sources};
+
+use crate::error::{self, Error};
+use crate::model::Trigger;
+use crate::model::{JobSpec, LogFormat};
+use crate::schedule;
+use crate::store::{self, Store};
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+mod jobs;
+mod ledger;
+mod reports;
+mod service;
+mod trigger;
+
+/// Prints a line to standard output, scrubbed of secrets; a closed pipe (`clawcron alerts |
+/// head`) ends the command quietly instead of panicking.
+macro_rules! out {
+    () => {
+        $crate::cli::emit("")
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::emit(&format!($($arg)*))
+    };
+}
+pub(crate) use out;
+
+/// See `out!`.
+pub(crate) fn emit(text: &str) {
+    use std::io::Write;
+    let text = crate::redact::scrub(text);
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        // Nowhere left to say it: standard output is gone for another reason.
+        std::process::exit(2);
+    }
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "clawcron",
+    version,
+    about = "A job scheduler for a self-hosted AI stack"
+)]
+pub struct Cli {
+    /// Global config file [default: ./clawcron.yaml, if present]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Directory of job files [default: the config's jobs_dir, else ./jobs]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub jobs: Option<PathBuf>,
+    /// State directory (ledger, lock) [default: the config's state_dir, else the user's state dir]
+    #[arg(long, global = true, value_name = "DIR", env = "CLAWCRON_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Log format
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: schedule every valid job until SIGTERM/SIGINT
+    Run,
+    /// Validate the config and every job file; report all errors
+    Check,
+    /// List the jobs with their schedule and next run
+    List,
+    /// Show a job's upcoming slots, local and UTC, with DST shifts marked
+    Next {
+        job: String,
+        /// How many slots
+        #[arg(short = 'n', default_value_t = 5)]
+        count: usize,
+        /// Start from this time (RFC 3339, or `YYYY-MM-DD HH:MM[:SS]` in the job's time zone)
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a job now, once: through the running daemon if there is one, else in this process
+    Trigger {
+        job: String,
+        /// Run past admission (overlap, locks, the concurrency limit) and a disabled job
+        #[arg(long)]
+        force: bool,
+    },
+    /// Show a job's recorded figures (latency, tokens/s, memory...) and a summary of each
+    Metrics {
+        job: String,
+        /// How far back, e.g. 7d or 12h
+        #[arg(long, default_value = "7d")]
+        since: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show every alert rule's state and the recent firing/resolved events
+    Alerts {
+        /// How far back to list events
+        #[arg(long, default_value = "7d")]
+        since: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a test message through a notification channel now and print the receiver's answer
+    NotifyTest { channel: String },
+    /// Show the notification outbox: what was sent, what is pending, what failed and why
+    Notifications {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Render a report job's report now: both files into its reports folder, or one to --out
+    Report {
+        job: String,
+        /// `last-week`, `this-week` or an ISO week such as 2026-W47 [default: the job's]
+        #[arg(long)]
+        period: Option<String>,
+        /// Write only this file (`.html` for HTML, else Markdown), or `-` for Markdown on stdout
+        #[arg(long, value_name = "FILE|-")]
+        out: Option<String>,
+    },
+    /// Show a job's pinned baseline, or pin its current figures as the "before" of a tuning session
+    Baseline {
+        job: String,
+        /// Pin the figures of the latest successful run (or the median of the last --runs)
+        #[arg(long)]
+        set: bool,
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
+        /// A note kept with the pin, e.g. "before OLLAMA_NUM_PARALLEL=1"
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// Install the service that starts the daemon at login (launchd on macOS, systemd on Linux)
+    Install {
+        /// Print what would be written and run, and do nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// launchd or systemd [default: this OS's]
+        #[arg(long, value_enum)]
+        target: Option<crate::install::Target>,
+    },
+    /// Stop and remove the installed service
+    Uninstall {
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long, value_enum)]
+        target: Option<crate::install::Target>,
+    },
+    /// Check what the jobs need (config, state dir, Docker, Ollama, SMTP, webhooks, time zone, service)
+    Doctor {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move in from elsewhere: `clawcron import crontab [FILE|-]`
+    Import {
+        #[command(subcommand)]
+        what: ImportWhat,
+    },
+    /// Show the running daemon's jobs (next slot, last outcome) from its status API
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show recorded runs, newest first
+    History {
+        job: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportWhat {
+    /// One job file per crontab line (default: the output of `crontab -l`), never overwriting
+    Crontab {
+        /// A crontab file, or `-` for standard input
+        file: Option<String>,
+        /// Print the job files instead of writing them
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// Parses the arguments, runs the command and returns the process's exit code.
+pub fn main() -> ExitCode {
+    // A panic's message goes through the same redaction as every log line.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!(
+            "clawcron panicked (a bug): {}",
+            crate::redact::scrub(&info.to_string())
+        );
+    }));
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error::report(&e);
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Result<(), Error> {
+    let sources = Sources {
+        config: cli.config.clone(),
+        jobs_dir: cli.jobs.clone(),
+    };
+    let loaded = config::load(&sources);
+    let mut log = loaded.global.log.clone();
+    if let Some(f) = cli.log_format {
+        log.format = f;
+    }
+    if !matches!(cli.command, Command::Run) {
+        log.file = None;
+    }
+    let _guard = crate::logging::init(&log);
+    let state_dir = cli
+        .state_dir
+        .clone()
+        .or_else(|| loaded.global.state_dir.clone())
+        .unwrap_or_else(store::default_state_dir);
+    // The paths this invocation was given, for `install` to keep.
+    let paths = service::Paths {
+        config: cli.config.clone(),
+        jobs: cli.jobs.clone(),
+        state_dir: cli.state_dir.clone(),
+    };
+    match cli.command {
+        Command::Run => runtime()?.block_on(async {
+            // Registered before READY, so that a signal right after it is not lost.
+            let mut sigterm = signal(tokio::signal::unix::SignalKind::terminate())?;
+            let mut sigint = signal(tokio::signal::unix::SignalKind::interrupt())?;
+            let shutdown = async move {
+                tokio::select! {
+                    _ = sigterm.recv() => tracing::info!("SIGTERM: shutting down"),
+                    _ = sigint.recv() => tracing::info!("SIGINT: shutting down"),
+                }
+            };
+            crate::daemon::run(loaded, &state_dir, sources, shutdown).await
+        }),
+        Command::Check => jobs::check(&loaded),
+        Command::List => jobs::list(&loaded),
+        Command::Next {
+            job,
+            count,
+            from,
+            json,
+        } => jobs::next(&loaded, &job, count, from.as_deref(), json),
+        Command::Trigger { job, force } => trigger::trigger(&loaded, &job, force, &state_dir),
+        Command::NotifyTest { channel } => service::notify_test(&loaded, &channel),
+        Command::Status { json } => ledger::status(json, &state_dir),
+        Command::Doctor { json } => {
+            service::doctor(&loaded, &sources.config_path(), json, &state_dir)
+        }
+        Command::Import {
+            what: ImportWhat::Crontab { file, dry_run },
+        } => service::import_crontab(&loaded, file.as_deref(), dry_run),
+        Command::Install { dry_run, target } => {
+            service::install(&loaded, &paths, dry_run, target, false)
+        }
+        Command::Uninstall { dry_run, target } => {
+            service::install(&loaded, &paths, dry_run, target, true)
+        }
+        Command::Report { job, period, out } => {
+            reports::report(&loaded, &job, period.as_deref(), out.as_deref(), &state_dir)
+        }
+        Command::Baseline {
+            job,
+            set,
+            runs,
+            label,
+        } => reports::baseline(&loaded, &job, set, runs, label.as_deref(), &state_dir),
+        Command::Notifications { limit, json } => {
+            ledger::notifications(&loaded, limit, json, &state_dir)
+        }
+        Command::Alerts { since, json } => ledger::alerts(&loaded, &since, json, &state_dir),
+        Command::Metrics { job, since, json } => {
+            ledger::metrics(&loaded, &job, &since, json, &state_dir)
+        }
+        Command::History { job, limit, json } => {
+            ledger::history(&loaded, job.as_deref(), limit, json, &state_dir)
+        }
+    }
+}
+
+/// One thread: the scheduler's work is small and latency-bound; one thread means no
+/// cross-thread wake-ups while idle.
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| Error::Io {
+            context: "cannot start the async runtime".into(),
+            source,
+        })
+}
+
+fn invalid(loaded: &Loaded, diagnostics: Vec<Diagnostic>) -> Error {
+    Error::ConfigInvalid {
+        diagnostics,
+        valid: loaded.jobs.len(),
+    }
+}
+
+fn find_job<'a>(loaded: &'a Loaded, id: &str) -> Result<&'a JobSpec, Error> {
+    loaded.job(id).ok_or_else(|| {
+        let bad_file = loaded
+            .errors
+            .iter()
+            .find(|d| d.path.file_stem().and_then(|s| s.to_str()) == Some(id));
+        let help = match bad_file {
+            Some(d) => Some(format!(
+                "{} has errors: run `clawcron check`",
+                d.path.display()
+            )),
+            None => config::diag::did_you_mean(id, loaded.jobs.iter().map(|j| &*j.id)),
+        };
+        Error::UnknownJob {
+            id: id.to_string(),
+            dir: loaded.jobs_dir.display().to_string(),
+            help,
+        }
+    })
+}
+
+fn job_tz(loaded: &Loaded, job: &JobSpec) -> Tz {
+    job.trigger.tz().unwrap_or(loaded.global.timezone)
+}
+
+/// The ledger, if the state directory has one (commands that only read do not create it).
+fn existing_store(state_dir: &std::path::Path) -> Result<Option<Store>, Error> {
+    if state_dir.join("clawcron.db").exists() {
+        Ok(Some(Store::open(state_dir)?))
+    } else {
+        Ok(None)
+    }
+}
+
+/// Unix milliseconds as local time in `tz`.
+fn local_ms(ms: i64, tz: Tz) -> String {
+    DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .with_timezone(&tz)
+        .format("%Y-%m-%d %H:%M:%S %Z")
+        .to_string()
+}
+
+/// `--since 7d` as a cutoff in Unix milliseconds.
+fn since_ms(since: &str) -> Result<i64, Error> {
+    let window =
+        crate::util::duration::parse(since).map_err(|e| Error::Usage(format!("--since: {e}")))?;
+    Ok(Utc::now().timestamp_millis() - window.as_millis() as i64)
+}
+
+fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::Signal, Error> {
+    tokio::signal::unix::signal(kind).map_err(|source| Error::Io {
+        context: "cannot install a signal handler".into(),
+        source,
+    })
+}

@@ -1,0 +1,222 @@
+//! `clawcron trigger`: through the running daemon when there is one (its control socket), so
+//! that one process owns runs, locks and notices; else in this process, holding the state
+//! directory's lock so that no daemon starts beside it, and delivering its own notices before it
+//! exits. It says which of the two it did.
+
+use super::*;
+use crate::control::{Answer, Ended, Request};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+pub(super) fn trigger(
+    loaded: &Loaded,
+    id: &str,
+    force: bool,
+    state_dir: &std::path::Path,
+) -> Result<(), Error> {
+    let job = find_job(loaded, id)?.clone();
+    if !job.enabled && !force {
+        return Err(Error::Usage(format!(
+            "job `{id}` is disabled (enabled: false in {}); `clawcron trigger --force {id}` runs it anyway",
+            job.path.display()
+        )));
+    }
+    let rt = runtime()?;
+    let socket = crate::control::socket_path(state_dir);
+    let ended = match rt.block_on(tokio::net::UnixStream::connect(&socket)) {
+        Ok(stream) => {
+            eprintln!(
+                "trigger: running `{id}` in the daemon on {}",
+                state_dir.display()
+            );
+            spinner(&job);
+            let r = rt.block_on(through_daemon(stream, id, force));
+            crate::logging::clear_spinner();
+            r?
+        }
+        Err(connect) => {
+            // No daemon answers: run here, unless one holds the state directory anyway.
+            let _lock = match Store::lock_daemon(state_dir) {
+                Ok(lock) => lock,
+                Err(crate::store::StoreError::Locked { pid, .. }) => {
+                    return Err(Error::Usage(format!(
+                        "a clawcron daemon (pid {pid}) holds the state directory {} but its control socket {} does not answer ({connect}); not running beside it",
+                        state_dir.display(),
+                        socket.display()
+                    )));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            eprintln!(
+                "trigger: no daemon runs on {}; running `{id}` in this process",
+                state_dir.display()
+            );
+            spinner(&job);
+            let r = rt.block_on(in_process(loaded, &job, force, state_dir));
+            crate::logging::clear_spinner();
+            r?
+        }
+    };
+    print_outcome(id, &ended)
+}
+
+/// On a terminal: a spinner with the elapsed time under the run's live output.
+fn spinner(job: &JobSpec) {
+    use std::io::IsTerminal;
+    if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new_spinner().with_message(format!(
+            "{}: {}",
+            job.id,
+            job.action.summary()
+        ));
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_msg}")
+        {
+            bar.set_style(style);
+        }
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        crate::logging::set_spinner(bar);
+    }
+}
+
+fn print_outcome(id: &str, e: &Ended) -> Result<(), Error> {
+    if e.status == "skipped" {
+        out!(
+            "{id}: run {} skipped: {}",
+            e.run_id,
+            e.reason.as_deref().unwrap_or("not admitted")
+        );
+    } else {
+        out!(
+            "{id}: run {} {} after {} ({} attempt{}){}",
+            e.run_id,
+            e.status,
+            crate::util::duration::format(std::time::Duration::from_millis(e.duration_ms)),
+            e.attempts,
+            if e.attempts == 1 { "" } else { "s" },
+            e.error
+                .as_deref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default()
+        );
+    }
+    if e.status != crate::model::RunStatus::Succeeded.as_str() {
+        return Err(Error::RunFailed {
+            job: id.to_string(),
+            status: e.status.replace('_', " "),
+        });
+    }
+    Ok(())
+}
+
+/// Asks the daemon to run `id`, shows its output lines as they come, and returns how it ended.
+/// Ctrl-C shuts the sending half: the daemon cancels the run and still sends the outcome.
+async fn through_daemon(
+    stream: tokio::net::UnixStream,
+    id: &str,
+    force: bool,
+) -> Result<Ended, Error> {
+    let io = |context: &'static str| {
+        move |source| Error::Io {
+            context: context.into(),
+            source,
+        }
+    };
+    let (read, mut write) = stream.into_split();
+    let mut request = serde_json::to_string(&Request {
+        trigger: id.to_string(),
+        force,
+    })
+    .unwrap_or_default();
+    request.push('\n');
+    write
+        .write_all(request.as_bytes())
+        .await
+        .map_err(io("cannot write to the daemon's control socket"))?;
+    let mut lines = BufReader::new(read).lines();
+    let mut run_id = 0;
+    let mut interrupted = false;
+    loop {
+        let line = tokio::select! {
+            l = lines.next_line() => l.map_err(io("cannot read the daemon's answer"))?,
+            _ = tokio::signal::ctrl_c(), if !interrupted => {
+                interrupted = true;
+                let _ = write.shutdown().await;
+                continue;
+            }
+        };
+        let Some(line) = line else {
+            return Err(Error::Usage(
+                "the daemon closed the control socket before the run ended".into(),
+            ));
+        };
+        match serde_json::from_str::<Answer>(&line) {
+            Ok(Answer::Started(id)) => run_id = id,
+            Ok(Answer::Line(text)) => {
+                tracing::info!(target: "clawcron::output", job = id, run_id, stream = "output", "{text}")
+            }
+            Ok(Answer::Outcome(e)) => return Ok(e),
+            Ok(Answer::Error(e)) => return Err(Error::Usage(e)),
+            Err(e) => {
+                return Err(Error::Usage(format!(
+                    "the daemon answered something this clawcron does not read ({e}): {line}"
+                )));
+            }
+        }
+    }
+}
+
+/// Runs the job here, through the same pipeline as the daemon's, then delivers the notices it
+/// queued (each send bounded by the notify timeout).
+async fn in_process(
+    loaded: &Loaded,
+    job: &JobSpec,
+    force: bool,
+    state_dir: &std::path::Path,
+) -> Result<Ended, Error> {
+    let store = Store::open(state_dir)?;
+    let g = &loaded.global;
+    let clock: std::sync::Arc<dyn crate::clock::Clock> =
+        std::sync::Arc::new(crate::clock::SystemClock::default());
+    let runner = crate::runner::Runner::with_env(
+        store.clone(),
+        clock,
+        g.max_concurrent_runs,
+        g.kill_grace,
+        g.retention.clone(),
+        crate::daemon::job_env(state_dir),
+    );
+    let manual = crate::runner::Manual {
+        force,
+        ..Default::default()
+    };
+    let run = runner.run_now(job, manual);
+    tokio::pin!(run);
+    // Ctrl-C while the run goes: stop it as the daemon would, and record it.
+    let result = tokio::select! {
+        r = &mut run => r,
+        _ = tokio::signal::ctrl_c() => {
+            let shutdown = runner.shutdown(std::time::Duration::ZERO);
+            let (r, ()) = tokio::join!(run, shutdown);
+            r
+        }
+    };
+    let (run_id, outcome) = result?;
+    // The outcome and its notices are in the ledger before they are sent.
+    runner.shutdown(std::time::Duration::ZERO).await;
+    crate::notify::deliver_due(
+        store,
+        std::sync::Arc::new(g.notifiers.clone()),
+        std::sync::Arc::new(loaded.templates()),
+        g.notify_timeout,
+        g.notify_retry,
+    )
+    .await;
+    Ok(Ended {
+        run_id,
+        status: outcome.status.as_str().to_string(),
+        reason: outcome.reason.clone(),
+        error: outcome.error.clone(),
+        attempts: outcome.attempts,
+        duration_ms: outcome.duration().as_millis() as u64,
+    })
+}

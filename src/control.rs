@@ -1,0 +1,237 @@
+//! The daemon's control socket: `clawcron trigger` asks the running daemon to run a job, so that
+//! one process owns runs, locks and notices. A Unix socket in the state directory, mode 0600:
+//! only the state directory's owner can use it, and it works with the HTTP API turned off.
+//!
+//! The protocol is JSON lines. The client sends one request, `{"trigger": "<job>", "force":
+//! false}`; the daemon answers `{"started": <run id>}`, then `{"line": "..."}` for each output
+//! line as it comes, then `{"outcome": {...}}`, or `{"error": "..."}` at any point. A client
+//! that shuts its sending half (Ctrl-C) cancels the run; the outcome still follows.
+
+use crate::model::{JobSpec, RunOutcome};
+use crate::runner::{Manual, Runner};
+use crate::scheduler::Control;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+/// The socket's file name in the state directory.
+pub const SOCKET: &str = "clawcron.sock";
+
+/// A request's longest line: a job id and a flag.
+const MAX_REQUEST: u64 = 64 * 1024;
+
+pub fn socket_path(state_dir: &Path) -> PathBuf {
+    state_dir.join(SOCKET)
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Request {
+    pub trigger: String,
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// How a run ended, as the socket reports it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Ended {
+    pub run_id: i64,
+    pub status: String,
+    pub reason: Option<String>,
+    pub error: Option<String>,
+    pub attempts: u32,
+    pub duration_ms: u64,
+}
+
+impl Ended {
+    fn of(run_id: i64, o: &RunOutcome) -> Self {
+        Ended {
+            run_id,
+            status: o.status.as_str().to_string(),
+            reason: o.reason.clone(),
+            error: o.error.clone(),
+            attempts: o.attempts,
+            duration_ms: o.duration().as_millis() as u64,
+        }
+    }
+}
+
+/// One line of the daemon's answer.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Answer {
+    Started(i64),
+    Line(String),
+    Outcome(Ended),
+    Error(String),
+}
+
+/// Binds the socket (0600), replacing a stale one: the caller holds the state directory's lock,
+/// so no other daemon uses it.
+pub fn bind(state_dir: &Path) -> std::io::Result<UnixListener> {
+    let path = socket_path(state_dir);
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path)?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
+}
+
+/// Answers requests until `stop`; each connection is a task on the runner's tracker.
+pub async fn serve(
+    listener: UnixListener,
+    control: mpsc::Sender<Control>,
+    runner: Runner,
+    stop: CancellationToken,
+) {
+    loop {
+        let stream = tokio::select! {
+            () = stop.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    warn!("control socket: cannot accept a connection: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let (control, runner2) = (control.clone(), runner.clone());
+        runner.track(async move {
+            if let Err(e) = answer(stream, control, runner2).await {
+                warn!("control socket: {e}");
+            }
+        });
+    }
+}
+
+async fn send(w: &mut tokio::net::unix::OwnedWriteHalf, a: &Answer) -> std::io::Result<()> {
+    let mut line = serde_json::to_string(a).unwrap_or_default();
+    line.push('\n');
+    w.write_all(line.as_bytes()).await
+}
+
+async fn answer(
+    stream: UnixStream,
+    control: mpsc::Sender<Control>,
+    runner: Runner,
+) -> std::io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(tokio::io::AsyncReadExt::take(read, MAX_REQUEST)).lines();
+    let Some(first) = lines.next_line().await? else {
+        return Ok(());
+    };
+    let request: Request = match serde_json::from_str(&first) {
+        Ok(r) => r,
+        Err(e) => {
+            return send(&mut write, &Answer::Error(format!("bad request: {e}"))).await;
+        }
+    };
+    let spec = match find(&control, &request.trigger).await {
+        Ok(s) => s,
+        Err(e) => return send(&mut write, &Answer::Error(e)).await,
+    };
+    if !spec.enabled && !request.force {
+        let e = format!(
+            "job `{}` is disabled (enabled: false); `clawcron trigger --force` runs it anyway",
+            spec.id
+        );
+        return send(&mut write, &Answer::Error(e)).await;
+    }
+    info!(
+        job = &*spec.id,
+        force = request.force,
+        "manual run asked over the control socket"
+    );
+    let (lines_tx, mut lines_rx) = mpsc::unbounded_channel();
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    let cancel = CancellationToken::new();
+    let manual = Manual {
+        force: request.force,
+        watch: Some(lines_tx),
+        cancel: Some(cancel.clone()),
+        started: Some(started_tx),
+    };
+    let run = runner.run_now(&spec, manual);
+    tokio::pin!(run);
+    let mut started_rx = Some(started_rx);
+    let mut client_gone = false;
+    let mut reading = true;
+    let mut reader = lines.into_inner();
+    let mut sink = [0u8; 64];
+    loop {
+        tokio::select! {
+            biased;
+            r = &mut run => {
+                // Output sent before the end goes first.
+                while let Ok(line) = lines_rx.try_recv() {
+                    if !client_gone {
+                        let _ = send(&mut write, &Answer::Line(line)).await;
+                    }
+                }
+                let a = match r {
+                    Ok((run_id, outcome)) => Answer::Outcome(Ended::of(run_id, &outcome)),
+                    Err(e) => Answer::Error(format!("the run could not be recorded: {e}")),
+                };
+                if !client_gone {
+                    send(&mut write, &a).await?;
+                }
+                return Ok(());
+            }
+            Some(id) = async {
+                match started_rx.as_mut() {
+                    Some(rx) => rx.await.ok(),
+                    None => std::future::pending().await,
+                }
+            }, if started_rx.is_some() => {
+                started_rx = None;
+                if !client_gone && send(&mut write, &Answer::Started(id)).await.is_err() {
+                    client_gone = true;
+                    cancel.cancel();
+                }
+            }
+            Some(line) = lines_rx.recv() => {
+                if !client_gone && send(&mut write, &Answer::Line(line)).await.is_err() {
+                    client_gone = true;
+                    cancel.cancel();
+                }
+            }
+            n = tokio::io::AsyncReadExt::read(&mut reader, &mut sink), if reading => {
+                // The client shut its sending half (Ctrl-C) or went away: cancel the run. Its
+                // receiving half may still be open for the outcome.
+                if matches!(n, Ok(0) | Err(_)) {
+                    info!(job = &*spec.id, "the trigger's client stopped: cancelling the run");
+                    cancel.cancel();
+                    reading = false;
+                    client_gone = n.is_err();
+                }
+            }
+        }
+    }
+}
+
+/// The job's spec as the running scheduler has it (a disabled job included).
+async fn find(control: &mpsc::Sender<Control>, id: &str) -> Result<Arc<JobSpec>, String> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    control
+        .send(Control::Jobs(tx))
+        .await
+        .map_err(|_| "the scheduler is not running".to_string())?;
+    let views = rx
+        .await
+        .map_err(|_| "the scheduler did not answer".to_string())?;
+    match views.iter().find(|v| v.id == id) {
+        Some(v) => Ok(v.spec.clone()),
+        None => {
+            let help = crate::config::diag::did_you_mean(id, views.iter().map(|v| v.id.as_str()));
+            Err(format!(
+                "the daemon has no job `{id}`{}",
+                help.map(|h| format!("; {h}")).unwrap_or_default()
+            ))
+        }
+    }
+}

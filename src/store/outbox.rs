@@ -1,0 +1,167 @@
+//! The outbox's rows: enqueue (idempotent), claim what is due, record each attempt. A notice is
+//! claimed before it is sent (a lease a little longer than a send may take), so that two
+//! processes on one ledger (a daemon and a `clawcron trigger` run without one) never send the
+//! same notice twice.
+
+use super::{Connection, Store, StoreError};
+use crate::model::{Delivery, Notice};
+use rusqlite::params;
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Item {
+    pub id: i64,
+    pub key: String,
+    pub channel: String,
+    pub payload: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_at: i64,
+    pub expires_at: i64,
+    pub created_at: i64,
+    pub sent_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub answer: Option<String>,
+}
+
+fn item(r: &rusqlite::Row<'_>) -> rusqlite::Result<Item> {
+    Ok(Item {
+        id: r.get(0)?,
+        key: r.get(1)?,
+        channel: r.get(2)?,
+        payload: r.get(3)?,
+        status: r.get(4)?,
+        attempts: r.get(5)?,
+        next_at: r.get(6)?,
+        expires_at: r.get(7)?,
+        created_at: r.get(8)?,
+        sent_at: r.get(9)?,
+        last_error: r.get(10)?,
+        answer: r.get(11)?,
+    })
+}
+
+const COLUMNS: &str = "id, key, channel, payload, status, attempts, next_at, expires_at, created_at, sent_at, last_error, answer";
+
+impl Store {
+    /// Queues notices in one transaction; one with a key already queued is ignored. Returns how
+    /// many were new, and wakes the dispatcher if any.
+    pub fn enqueue_notices(&self, notices: &[Notice]) -> Result<usize, StoreError> {
+        if notices.is_empty() {
+            return Ok(0);
+        }
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let n = enqueue_on(&tx, notices)?;
+        tx.commit()?;
+        drop(conn);
+        if n > 0 {
+            self.outbox_wake.notify_one();
+        }
+        Ok(n)
+    }
+
+    /// Claims up to `limit` pending notices due at `now_ms`, oldest first, for `lease_ms`: no
+    /// other process picks them until the lease ends or their delivery is recorded. Expired
+    /// notices are marked so on the way.
+    pub fn claim_notices(
+        &self,
+        now_ms: i64,
+        limit: usize,
+        lease_ms: i64,
+    ) -> Result<Vec<Item>, StoreError> {
+        self.with_conn(|c| {
+            c.execute(
+                "UPDATE outbox SET status = 'expired', last_error = coalesce(last_error, 'not delivered') || ' (expired)'
+                 WHERE status = 'pending' AND expires_at <= ?1",
+                [now_ms],
+            )?;
+            let mut stmt = c.prepare(&format!(
+                "UPDATE outbox SET claimed_until = ?3
+                 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_at <= ?1
+                              AND coalesce(claimed_until, 0) <= ?1 ORDER BY next_at, id LIMIT ?2)
+                 RETURNING {COLUMNS}"
+            ))?;
+            let mut rows = stmt
+                .query_map(params![now_ms, limit as i64, now_ms + lease_ms], item)?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.sort_by_key(|r| (r.next_at, r.id));
+            Ok(rows)
+        })
+    }
+
+    /// The dispatcher's wake-up: notified whenever a notice is queued (by any path).
+    pub fn outbox_wake(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.outbox_wake.clone()
+    }
+
+    /// When the next pending notice is due, if any.
+    pub fn next_notice_at(&self) -> Result<Option<i64>, StoreError> {
+        self.with_conn(|c| {
+            c.query_row(
+                "SELECT min(max(next_at, coalesce(claimed_until, 0))) FROM outbox WHERE status = 'pending'",
+                [],
+                |r| r.get(0),
+            )
+        })
+    }
+
+    /// Records one delivery attempt: sent, to retry at `retry_at`, or failed for good.
+    pub fn record_delivery(
+        &self,
+        id: i64,
+        outcome: &Delivery,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let scrub = |s: &str| crate::redact::scrub(s).into_owned();
+        self.with_conn(|c| match outcome {
+            Delivery::Sent { answer } => c.execute(
+                "UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?2, answer = ?3, claimed_until = NULL WHERE id = ?1",
+                params![id, now_ms, scrub(answer)],
+            ),
+            Delivery::Retry { error, at } => c.execute(
+                "UPDATE outbox SET attempts = attempts + 1, next_at = ?2, last_error = ?3, claimed_until = NULL WHERE id = ?1",
+                params![id, at, scrub(error)],
+            ),
+            Delivery::Failed { error } => c.execute(
+                "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2, claimed_until = NULL WHERE id = ?1",
+                params![id, scrub(error)],
+            ),
+        })?;
+        Ok(())
+    }
+
+    /// The newest notices, for `clawcron notifications`.
+    pub fn notices(&self, limit: usize) -> Result<Vec<Item>, StoreError> {
+        self.with_conn(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {COLUMNS} FROM outbox ORDER BY id DESC LIMIT ?1"
+            ))?;
+            let rows = stmt
+                .query_map([limit as i64], item)?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+    }
+}
+
+/// How long a queued notice is retried before it expires.
+pub const NOTICE_TTL_MS: i64 = 24 * 3600 * 1000;
+
+/// Inserts notices on `conn` (inside the caller's transaction); returns how many were new.
+pub(super) fn enqueue_on(conn: &Connection, notices: &[Notice]) -> Result<usize, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO outbox (key, channel, payload, status, next_at, expires_at, created_at)
+         VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?4) ON CONFLICT (key) DO NOTHING",
+    )?;
+    let mut new = 0;
+    for n in notices {
+        new += stmt.execute(params![
+            n.key,
+            n.channel,
+            crate::redact::scrub(&n.payload.to_string()),
+            n.at_ms,
+            n.at_ms + NOTICE_TTL_MS
+        ])?;
+    }
+    Ok(new)
+}
