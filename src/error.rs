@@ -15,6 +15,9 @@ pub enum Error {
     },
     #[error("job `{job}` {status}")]
     RunFailed { job: String, status: String },
+    /// A command that ran and gave a negative answer (`doctor` found problems).
+    #[error("`clawcron {command}` {status}")]
+    CommandFailed { command: String, status: String },
     #[error("no job `{id}` in {dir}{}", .help.as_deref().map(|h| format!("\n  = help: {h}")).unwrap_or_default())]
     UnknownJob {
         id: String,
@@ -35,7 +38,9 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::ConfigInvalid { .. } | Error::RunFailed { .. } => 1,
+            Error::ConfigInvalid { .. } | Error::RunFailed { .. } | Error::CommandFailed { .. } => {
+                1
+            }
             Error::UnknownJob { .. } | Error::Store(_) | Error::Usage(_) | Error::Io { .. } => 2,
         }
     }

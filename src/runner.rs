@@ -524,7 +524,7 @@ impl Inner {
         self.regressions(job, run_id, &mut outcome, &mut events, &mut notices);
         let (alert_states, fixes) = self.alerts(job, &outcome, &mut events, &mut notices);
         notices.extend(crate::notify::for_run(job, run_id, &outcome, previous));
-        self.store.record_later(
+        self.store.record(
             run_id,
             RunRecord {
                 outcome: outcome.clone(),

@@ -401,8 +401,9 @@ fn install_writes_a_valid_launchd_plist_and_systemd_unit() {
     assert_eq!(
         text(&out.stdout),
         format!(
-            "com.clawcron.agent True True 60 int ['--config', '{}', 'run'] True True True\n",
-            cwd.join("clawcron.yaml").display()
+            "com.clawcron.agent True True 60 int ['--config', '{}', '--state-dir', '{}', 'run'] True True True\n",
+            cwd.join("clawcron.yaml").display(),
+            cwd.join("state").display()
         )
     );
     // The systemd unit, written for real (systemctl is not run: --dry-run prints the commands).
@@ -620,7 +621,7 @@ not a crontab line
         text(&out.stderr),
         "line 13: skipped: `61 * * * *`: invalid cron expression `61 * * * *`: the minute field `61` is not valid (allowed: 0-59)
 line 14: skipped: expected five schedule fields and a command
-error: job `import crontab` skipped 2 line(s)
+error: `clawcron import crontab` skipped 2 line(s)
 "
     );
     let stdout = text(&out.stdout);
@@ -672,10 +673,32 @@ error: job `import crontab` skipped 2 line(s)
         "{}",
         text(&out.stderr)
     );
-    // A second import never overwrites: it writes beside.
+    // A second import of the same crontab writes nothing: each job is already there.
     let before = job("restart-openclaw-gateway");
     let out = env.run(&["import", "crontab", crontab.to_str().unwrap()]);
-    assert!(text(&out.stdout).contains("wrote jobs/restart-openclaw-gateway-2.yaml (line 8)"));
+    let again = text(&out.stdout);
+    assert!(
+        again.contains("unchanged: line 8 is already jobs/restart-openclaw-gateway.yaml"),
+        "{again}"
+    );
+    assert!(!again.contains("wrote "), "{again}");
+    assert_eq!(job("restart-openclaw-gateway"), before);
+    assert_eq!(
+        std::fs::read_dir(env.path().join("jobs")).unwrap().count(),
+        6,
+        "no job written twice"
+    );
+    // A changed line is a new job beside the old one, never an overwrite.
+    let changed = std::fs::read_to_string(&crontab)
+        .unwrap()
+        .replace("0 3 * * *", "30 3 * * *");
+    std::fs::write(&crontab, changed).unwrap();
+    let out = env.run(&["import", "crontab", crontab.to_str().unwrap()]);
+    assert!(
+        text(&out.stdout).contains("wrote jobs/restart-openclaw-gateway-2.yaml (line 8)"),
+        "{}",
+        text(&out.stdout)
+    );
     assert_eq!(job("restart-openclaw-gateway"), before);
 }
 

@@ -317,16 +317,16 @@ fn monitor_probe_and_remediation_errors_name_their_key() {
     );
     check(
         "fix",
-        "every: 5m\nrun: { shell: \"true\" }\nalerts:\n  - when: \"x > 1\"\n    remediate: { run: { docker.restart: {} }, max: 0 }\n",
-        "fix.yaml:5:41: `alerts.remediate.run.docker.restart`: name the container: `container: NAME` or `service: COMPOSE_SERVICE`, one of them
+        "every: 5m\nrun: { shell: \"true\" }\nmetrics: [{ regex: 'x=(?P<x>[0-9]+)' }]\nalerts:\n  - when: \"x > 1\"\n    remediate: { run: { docker.restart: {} }, max: 0 }\n",
+        "fix.yaml:6:41: `alerts.remediate.run.docker.restart`: name the container: `container: NAME` or `service: COMPOSE_SERVICE`, one of them
   |
-5 |     remediate: { run: { docker.restart: {} }, max: 0 }
+6 |     remediate: { run: { docker.restart: {} }, max: 0 }
   |                                         ^
   = expected e.g. `container: openclaw-gateway`
 
-fix.yaml:5:52: `alerts.remediate.max`: must be at least 1
+fix.yaml:6:52: `alerts.remediate.max`: must be at least 1
   |
-5 |     remediate: { run: { docker.restart: {} }, max: 0 }
+6 |     remediate: { run: { docker.restart: {} }, max: 0 }
   |                                                    ^",
     );
 }

@@ -121,9 +121,12 @@ fn a_4xx_is_not_retried() {
     let out = Command::new(env!("CARGO_BIN_EXE_clawcron"))
         .current_dir(dir.path())
         .args(["--state-dir", "state", "trigger", "fails"])
+        .env("HOOK_SECRET", "s3cret")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
+    // The trigger, with no daemon running, delivered its notice itself: refused, not retried.
+    assert_eq!(received(&log).len(), 1, "one attempt");
     run_daemon(dir.path(), 2.0, || {});
     assert_eq!(received(&log).len(), 1, "one attempt, no retry");
     let out = Command::new(env!("CARGO_BIN_EXE_clawcron"))

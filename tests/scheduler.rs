@@ -253,7 +253,7 @@ async fn missed_policies_after_a_six_hour_sleep() {
     // `all` runs its catch-up slots one at a time, oldest first.
     let all: Vec<RunRow> = rows(&store, "hourly-all")
         .into_iter()
-        .filter(|r| r.status == "succeeded")
+        .filter(|r| r.status.as_str() == "succeeded")
         .skip(1)
         .collect();
     for w in all.windows(2) {
@@ -315,10 +315,10 @@ async fn overlap_skip_queue_allow() {
         summary(&store, "skip"),
         [
             "00:00:10 succeeded",
-            "00:00:20 skipped overlap: the previous run is still running",
-            "00:00:30 skipped overlap: the previous run is still running",
+            "00:00:20 skipped overlap: the previous run is still running (run 1)",
+            "00:00:30 skipped overlap: the previous run is still running (run 1)",
             "00:00:40 succeeded",
-            "00:00:50 skipped overlap: the previous run is still running",
+            "00:00:50 skipped overlap: the previous run is still running (run 10)",
         ]
     );
     assert_eq!(
@@ -445,7 +445,7 @@ async fn shutdown_waits_for_the_grace_then_interrupts() {
             .history(None, 100)
             .unwrap()
             .iter()
-            .all(|r| r.status != "running")
+            .all(|r| r.status.as_str() != "running")
     );
 }
 
@@ -476,7 +476,7 @@ async fn two_schedulers_on_one_ledger_run_each_slot_once() {
         .map(|i| t("2026-06-01T00:00:00Z").timestamp() + i)
         .collect();
     assert_eq!(slots, expected, "every slot exactly once");
-    assert!(r.iter().all(|r| r.status == "succeeded"));
+    assert!(r.iter().all(|r| r.status.as_str() == "succeeded"));
     assert_eq!(a.calls().len() + b.calls().len(), 30, "no slot ran twice");
 }
 
@@ -610,7 +610,7 @@ async fn named_locks_serialize_jobs_or_skip_them() {
     );
     assert_eq!(
         summary(&store, "other"),
-        ["03:00:10 skipped lock busy: gpu"]
+        ["03:00:10 skipped lock busy: gpu (held by preload run 1)"]
     );
     assert_eq!(
         bench.calls()[0].started.as_secs(),
@@ -674,7 +674,7 @@ async fn a_very_long_downtime_still_runs_the_newest_missed_slot() {
     let rows = rows(&store, "tick");
     let late: Vec<&RunRow> = rows
         .iter()
-        .filter(|r| r.status == "succeeded" && r.reason.is_some())
+        .filter(|r| r.status.as_str() == "succeeded" && r.reason.is_some())
         .collect();
     assert_eq!(late.len(), 1, "exactly one late run");
     assert_eq!(hhmm(late[0].slot), "03:59:59");
@@ -891,7 +891,8 @@ async fn a_benchmark_below_80_percent_of_its_recent_median_is_a_regression() {
         )]
     );
     assert_eq!(
-        runs[9].status, "succeeded",
+        runs[9].status.as_str(),
+        "succeeded",
         "a regression is an outcome, not a failure"
     );
     assert!(runs[9].reason.is_some());

@@ -96,6 +96,24 @@ pub(crate) fn no_answer() -> Response {
         .into_response()
 }
 
+/// Every answer leaves scrubbed of the registered secrets, with the same rules as the log: a
+/// job's summary, a run's error and output, an alert's detail.
+async fn scrub_body(res: Response) -> Response {
+    let (mut parts, body) = res.into_parts();
+    let bytes = match axum::body::to_bytes(body, 64 << 20).await {
+        Ok(b) => b,
+        Err(_) => return (StatusCode::INTERNAL_SERVER_ERROR, "answer too large\n").into_response(),
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    match crate::redact::scrub(&text) {
+        std::borrow::Cow::Borrowed(_) => Response::from_parts(parts, axum::body::Body::from(bytes)),
+        std::borrow::Cow::Owned(clean) => {
+            parts.headers.remove(header::CONTENT_LENGTH);
+            Response::from_parts(parts, axum::body::Body::from(clean))
+        }
+    }
+}
+
 async fn jobs_of(api: &Api) -> Option<Vec<JobView>> {
     let (tx, rx) = oneshot::channel();
     api.control.send(Control::Jobs(tx)).await.ok()?;
@@ -123,6 +141,7 @@ pub async fn serve(
         .route("/api/status", get(status))
         .route("/api/jobs/{id}/trigger", post(trigger))
         .route("/metrics", get(metrics))
+        .layer(axum::middleware::map_response(scrub_body))
         .layer(axum::middleware::from_fn(
             move |headers: HeaderMap, req: axum::extract::Request, next: axum::middleware::Next| {
                 let gate = gate.clone();
@@ -176,6 +195,8 @@ pub struct JobInfo {
     /// What it does, in one line.
     pub summary: String,
     pub schedule: String,
+    /// `false`: `enabled: false` in its file; it has no next slot and a trigger needs `force`.
+    pub enabled: bool,
     pub next: Option<String>,
     pub running: usize,
     pub last: Option<LastRun>,
@@ -201,13 +222,10 @@ pub(crate) fn job_infos(api: &Api, views: &[JobView]) -> Vec<JobInfo> {
                 .store
                 .history(Some(&v.id), 5)
                 .ok()
-                .and_then(|rows| {
-                    rows.into_iter()
-                        .find(|r| r.status != "skipped" && r.status != "running")
-                })
+                .and_then(|rows| rows.into_iter().find(|r| r.status.ran()))
                 .map(|r| LastRun {
                     run_id: r.id,
-                    status: r.status,
+                    status: r.status.as_str().to_string(),
                     finished_at: r.finished_at.map(|ms| rfc3339_s(ms / 1000, api.timezone)),
                     error: r.error,
                 });
@@ -217,6 +235,7 @@ pub(crate) fn job_infos(api: &Api, views: &[JobView]) -> Vec<JobInfo> {
                 kind: v.spec.action.kind(),
                 summary: v.spec.action.summary(),
                 schedule: v.spec.trigger.describe(),
+                enabled: v.spec.enabled,
                 next: v.next.map(|s| rfc3339_s(s, api.timezone)),
                 running: v.running,
                 last,
@@ -330,12 +349,23 @@ async fn trigger(
     });
     let run_id = started_rx.await.ok();
     match tokio::time::timeout(std::time::Duration::from_millis(500), done_rx).await {
-        Ok(Ok(Ok((run_id, outcome)))) => Json(serde_json::json!({
-            "job": id, "accepted": outcome.status != crate::model::RunStatus::Skipped,
-            "run_id": run_id, "status": outcome.status.as_str(),
-            "reason": outcome.reason, "error": outcome.error,
-        }))
-        .into_response(),
+        // Refused by admission (overlap, a busy lock): recorded, and said.
+        Ok(Ok(Ok((run_id, outcome)))) if outcome.status == crate::model::RunStatus::Skipped => (
+            StatusCode::CONFLICT,
+            Json(serde_json::json!({
+                "job": id, "accepted": false, "run_id": run_id, "status": "skipped",
+                "reason": outcome.reason,
+            })),
+        )
+            .into_response(),
+        Ok(Ok(Ok((run_id, outcome)))) => (
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({
+                "job": id, "accepted": true, "run_id": run_id, "status": outcome.status.as_str(),
+                "reason": outcome.reason, "error": outcome.error,
+            })),
+        )
+            .into_response(),
         Ok(Ok(Err(e))) => (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response(),
         _ => (
             StatusCode::ACCEPTED,
@@ -358,7 +388,8 @@ async fn metrics(State(api): State<Arc<Api>>) -> Response {
         );
         let mut by_job: std::collections::BTreeMap<&str, u64> = Default::default();
         for s in &states {
-            *by_job.entry(s.job.as_str()).or_default() += u64::from(s.phase == "firing");
+            *by_job.entry(s.job.as_str()).or_default() +=
+                u64::from(s.phase == crate::model::Phase::Firing);
         }
         for (job, n) in by_job {
             let _ = writeln!(out, "clawcron_alerts_firing{{job=\"{}\"}} {n}", esc(job));

@@ -115,18 +115,37 @@ pub(super) fn next(
     if json {
         let items: Vec<serde_json::Value> = rows
             .iter()
-            .map(
-                |(local, utc, mark)| serde_json::json!({ "local": local, "utc": utc, "dst": mark }),
-            )
+            .map(|(local, utc, mark)| {
+                let mut item = serde_json::json!({ "local": local, "utc": utc, "dst": mark });
+                if !job.enabled {
+                    item["disabled"] = serde_json::json!(true);
+                }
+                item
+            })
             .collect();
         out!("{}", serde_json::Value::Array(items));
         return Ok(());
     }
     if matches!(job.trigger, Trigger::AtStart) {
-        out!("{id}: runs when the daemon starts (at most once per boot); no clock slots");
+        out!(
+            "{id}: runs when the daemon starts (at most once per boot); no clock slots{}",
+            if job.enabled {
+                ""
+            } else {
+                "; disabled (enabled: false)"
+            }
+        );
         return Ok(());
     }
-    out!("{id}: {} in {tz}", job.trigger.describe());
+    if job.enabled {
+        out!("{id}: {} in {tz}", job.trigger.describe());
+    } else {
+        out!(
+            "{id}: {} in {tz}; disabled (enabled: false in {}): none of these slots runs",
+            job.trigger.describe(),
+            job.path.display()
+        );
+    }
     for (&s, (_, utc, mark)) in slots.iter().zip(&rows) {
         let local = crate::util::to_utc(s)
             .with_timezone(&tz)

@@ -266,7 +266,13 @@ pub(super) fn history(
     json: bool,
     state_dir: &std::path::Path,
 ) -> Result<(), Error> {
+    // A job that is neither in jobs/ nor in the ledger is a mistake, as everywhere else.
+    let unknown = |rows: &[crate::store::RunRow]| match job {
+        Some(id) if rows.is_empty() && loaded.job(id).is_none() => find_job(loaded, id).map(|_| ()),
+        _ => Ok(()),
+    };
     if !state_dir.join("clawcron.db").exists() {
+        unknown(&[])?;
         if json {
             out!("[]");
         } else {
@@ -279,6 +285,7 @@ pub(super) fn history(
     }
     let store = Store::open(state_dir)?;
     let rows = store.history(job, limit)?;
+    unknown(&rows)?;
     let tz = loaded.global.timezone;
     if json {
         let items: Vec<serde_json::Value> = rows

@@ -102,6 +102,9 @@ pub(super) fn baseline(
         .into_iter()
         .filter(|b| b.job == id)
         .collect();
+    if pinned.is_empty() && loaded.job(id).is_none() {
+        find_job(loaded, id)?;
+    }
     if pinned.is_empty() {
         out!("{id}: no baseline pinned (the regression check uses the median of recent runs)");
     }

@@ -35,8 +35,8 @@ pub(super) fn notify_test(loaded: &Loaded, name: &str) -> Result<(), Error> {
         }
         crate::model::Delivery::Retry { error, .. } | crate::model::Delivery::Failed { error } => {
             out!("{name}: not delivered: {error}");
-            Err(Error::RunFailed {
-                job: format!("notify-test {name}"),
+            Err(Error::CommandFailed {
+                command: format!("notify-test {name}"),
                 status: "failed".into(),
             })
         }
@@ -71,8 +71,8 @@ pub(super) fn doctor(
     if bad == 0 {
         Ok(())
     } else {
-        Err(Error::RunFailed {
-            job: "doctor".into(),
+        Err(Error::CommandFailed {
+            command: "doctor".into(),
             status: format!("found {bad} problem(s)"),
         })
     }
@@ -111,10 +111,22 @@ pub(super) fn import_crontab(
         dir.join(format!("{id}.yaml")).exists() || dir.join(format!("{id}.yml")).exists()
     };
     let found = crate::import::crontab(&text, loaded.global.timezone, &exists);
+    // A line whose job is already there, word for word, is not imported twice.
+    let existing: std::collections::HashMap<String, PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+        .filter_map(|p| std::fs::read_to_string(&p).ok().map(|t| (t, p)))
+        .collect();
     if !dry_run && !found.jobs.is_empty() {
         std::fs::create_dir_all(dir).map_err(io(format!("cannot create {}", dir.display())))?;
     }
     for job in &found.jobs {
+        if let Some(same) = existing.get(&job.yaml) {
+            out!("unchanged: line {} is already {}", job.line, same.display());
+            continue;
+        }
         let path = dir.join(format!("{}.yaml", job.id));
         if dry_run {
             out!(
@@ -145,8 +157,8 @@ pub(super) fn import_crontab(
     if found.errors.is_empty() {
         Ok(())
     } else {
-        Err(Error::RunFailed {
-            job: "import crontab".into(),
+        Err(Error::CommandFailed {
+            command: "import crontab".into(),
             status: format!("skipped {} line(s)", found.errors.len()),
         })
     }

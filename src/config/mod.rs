@@ -170,9 +170,18 @@ pub fn load_jobs(dir: &Path, global: &GlobalConfig) -> (Vec<JobSpec>, Vec<Diagno
     };
     let mut paths: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| is_job_file(p))
+        .filter(|p| is_job_name(p))
         .collect();
     paths.sort();
+    // A job-named entry that is not a readable regular file is an error, never a silent drop
+    // (a reload then keeps the job's last good version).
+    paths.retain(|p| match not_a_job_file(p) {
+        None => true,
+        Some(why) => {
+            errors.push(Diagnostic::new(p, why));
+            false
+        }
+    });
     let mut seen: std::collections::HashMap<String, PathBuf> = std::collections::HashMap::new();
     let mut unique = Vec::with_capacity(paths.len());
     for path in paths {
@@ -240,13 +249,35 @@ fn load_files_in_parallel(
     })
 }
 
-fn is_job_file(path: &Path) -> bool {
+/// A `*.yaml` / `*.yml` name, not hidden (editors' `.swp` files and the like are not jobs).
+fn is_job_name(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let ext_ok = matches!(
         path.extension().and_then(|e| e.to_str()),
         Some("yaml" | "yml")
     );
-    ext_ok && !name.starts_with('.') && path.is_file()
+    ext_ok && !name.starts_with('.')
+}
+
+/// Why a job-named entry cannot be read as a job file, if it cannot.
+fn not_a_job_file(path: &Path) -> Option<String> {
+    let link = std::fs::symlink_metadata(path).ok()?;
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => None,
+        Ok(m) if m.is_dir() => Some("is a directory, not a job file".into()),
+        Ok(_) => Some("is not a regular file (a socket, a pipe or a device)".into()),
+        Err(e) if link.file_type().is_symlink() => {
+            let target = std::fs::read_link(path)
+                .map(|t| t.display().to_string())
+                .unwrap_or_default();
+            Some(if e.raw_os_error() == Some(libc::ELOOP) {
+                format!("is a symbolic link that loops (-> {target})")
+            } else {
+                format!("is a symbolic link whose target {target} cannot be read: {e}")
+            })
+        }
+        Err(e) => Some(format!("cannot be read: {e}")),
+    }
 }
 
 fn job_id(path: &Path) -> String {

@@ -609,6 +609,8 @@ pub fn job(
         }
     }
     let mut alerts = Vec::new();
+    // Where each rule's `when` is, to say so if it names a figure the job never records.
+    let mut whens = Vec::new();
     for a in raw.alerts.iter().flat_map(|a| a.value.iter()) {
         let a = &a.value;
         let repeat = c
@@ -655,6 +657,7 @@ pub fn job(
             }
             Ok(mut r) => {
                 r.remediate = remediate;
+                whens.push((r.metric.clone(), &a.when));
                 alerts.push(r)
             }
             Err(msg) => {
@@ -724,6 +727,35 @@ pub fn job(
             against,
         })
     });
+    if let Some(mut figures) = action.as_ref().and_then(ActionSpec::figures) {
+        figures.extend(extract.iter().flat_map(Extract::names));
+        for (metric, when) in &whens {
+            if names_a_figure(&figures, metric) {
+                continue;
+            }
+            let shown: Vec<&str> = figures.iter().map(String::as_str).collect();
+            // "did you mean" among the figures in full and by their own names.
+            let short: Vec<&str> = shown
+                .iter()
+                .map(|f| f.rsplit_once('.').map_or(*f, |(_, s)| s))
+                .chain(shown.iter().copied())
+                .collect();
+            let help = did_you_mean(metric, short.iter().copied());
+            let d = c.error(
+                *when,
+                "alerts.when",
+                format!(
+                    "`{metric}` is not a figure this job records, so the rule could never fire"
+                ),
+            );
+            d.expected = Some(if shown.is_empty() {
+                "a figure from the job's `metrics:` (this kind records none of its own)".into()
+            } else {
+                format!("one of: {}", shown.join(", "))
+            });
+            d.help = help;
+        }
+    }
     let spec = match (trigger, action) {
         (Some(trigger), Some(action)) => Some(JobSpec {
             id: Arc::from(id),

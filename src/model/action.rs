@@ -261,3 +261,96 @@ mod tests {
         assert!(!metric_matches("xcpu_percent", "cpu_percent"));
     }
 }
+
+impl Extract {
+    /// The figure names this extraction can record.
+    pub fn names(&self) -> Vec<String> {
+        match self {
+            Extract::Regex(re) => re.capture_names().flatten().map(str::to_string).collect(),
+            Extract::Json { name, .. } => vec![name.clone()],
+        }
+    }
+}
+
+impl ActionSpec {
+    /// The figures a run of this kind can record, by name (a name ending in `*` stands for any
+    /// suffix: `gpu_percent.*` per loaded model); `None` when they cannot be known before it
+    /// runs. A job's `metrics:` extractions add theirs.
+    pub fn figures(&self) -> Option<Vec<String>> {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        Some(match self {
+            ActionSpec::Command(_) | ActionSpec::DockerExec(_) | ActionSpec::Report(_) => {
+                Vec::new()
+            }
+            ActionSpec::Http(_) => names(&["total_ms", "status", "connect_ms"]),
+            ActionSpec::DockerRestart(_) => names(&[
+                "restart_ms",
+                "healthy_ms",
+                "running_ms",
+                "probe_ms",
+                "total_ms",
+            ]),
+            ActionSpec::DockerStats(_) => names(&[
+                "cpu_percent",
+                "mem_used_bytes",
+                "mem_limit_bytes",
+                "mem_percent",
+                "net_rx_bytes",
+                "net_tx_bytes",
+                "block_read_bytes",
+                "block_write_bytes",
+                "pids",
+            ]),
+            ActionSpec::OllamaPreload(p) => {
+                let mut v = names(&["wait_ms", "models_loaded"]);
+                v.extend(
+                    p.models
+                        .iter()
+                        .chain(&p.embed_models)
+                        .map(|m| format!("load_ms.{m}")),
+                );
+                v
+            }
+            ActionSpec::OllamaUnload(_) => names(&["models_unloaded"]),
+            ActionSpec::OllamaBench(_) => names(&[
+                "tokens_per_s",
+                "prompt_tokens_per_s",
+                "load_ms",
+                "ttft_ms",
+                "total_ms",
+            ]),
+            ActionSpec::OllamaStatus(_) => names(&[
+                "models_loaded",
+                "models_available",
+                "loaded_bytes",
+                "vram_bytes",
+                "gpu_percent.*",
+            ]),
+            ActionSpec::Monitor(m) => {
+                let mut v = Vec::new();
+                for p in &m.probes {
+                    v.extend(
+                        p.action
+                            .figures()?
+                            .into_iter()
+                            .map(|f| format!("{}.{f}", p.name)),
+                    );
+                    v.push(format!("{}.up", p.name));
+                }
+                v
+            }
+            ActionSpec::Scripted(_) => return None,
+        })
+    }
+}
+
+/// Whether a rule's `metric` names one of `figures` (in full, by its own name, or under a
+/// `prefix.*` figure).
+pub fn names_a_figure(figures: &[String], wanted: &str) -> bool {
+    figures.iter().any(|f| match f.strip_suffix('*') {
+        Some(prefix) => {
+            wanted.starts_with(prefix) || metric_matches(wanted, prefix.trim_end_matches('.'))
+        }
+        None => metric_matches(f, wanted),
+    })
+}

@@ -144,11 +144,34 @@ impl Rule {
     }
 }
 
+/// Where a rule stands. Its serde form (`Ok`, `Pending`, `Firing`) is the stored state's;
+/// `as_str` is what people and the API read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Phase {
     Ok,
     Pending,
     Firing,
+}
+
+impl Phase {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Phase::Ok => "ok",
+            Phase::Pending => "pending",
+            Phase::Firing => "firing",
+        }
+    }
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// Serializes a phase as people read it (`firing`).
+pub fn phase_as_str<S: serde::Serializer>(p: &Phase, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(p.as_str())
 }
 
 /// A rule's state, as persisted between samples and across restarts.

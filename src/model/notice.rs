@@ -121,3 +121,43 @@ pub enum Delivery {
     Retry { error: String, at: i64 },
     Failed { error: String },
 }
+
+/// Where a notice stands in the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoticeStatus {
+    Pending,
+    Sent,
+    /// Refused for good (a 4xx, a 5xx from SMTP, no such channel).
+    Failed,
+    /// Not delivered within its time to live.
+    Expired,
+}
+
+impl NoticeStatus {
+    pub const ALL: [NoticeStatus; 4] = [
+        NoticeStatus::Pending,
+        NoticeStatus::Sent,
+        NoticeStatus::Failed,
+        NoticeStatus::Expired,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            NoticeStatus::Pending => "pending",
+            NoticeStatus::Sent => "sent",
+            NoticeStatus::Failed => "failed",
+            NoticeStatus::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<NoticeStatus> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for NoticeStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}

@@ -2,9 +2,12 @@
 
 use std::time::Duration;
 
+/// How a run ended, as its ledger row says; `Running` only while it goes (a row's status, never
+/// an outcome's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
+    Running,
     Succeeded,
     Failed,
     TimedOut,
@@ -13,14 +16,45 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
+    pub const ALL: [RunStatus; 6] = [
+        RunStatus::Running,
+        RunStatus::Succeeded,
+        RunStatus::Failed,
+        RunStatus::TimedOut,
+        RunStatus::Interrupted,
+        RunStatus::Skipped,
+    ];
+
     pub fn as_str(&self) -> &'static str {
         match self {
+            RunStatus::Running => "running",
             RunStatus::Succeeded => "succeeded",
             RunStatus::Failed => "failed",
             RunStatus::TimedOut => "timed_out",
             RunStatus::Interrupted => "interrupted",
             RunStatus::Skipped => "skipped",
         }
+    }
+
+    /// The status stored as `s`.
+    pub fn parse(s: &str) -> Option<RunStatus> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// A failure a recovery notice would end (`failed` or `timed_out`).
+    pub fn is_failure(&self) -> bool {
+        matches!(self, RunStatus::Failed | RunStatus::TimedOut)
+    }
+
+    /// The run ran and ended (not skipped, not still running).
+    pub fn ran(&self) -> bool {
+        !matches!(self, RunStatus::Skipped | RunStatus::Running)
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
     }
 }
 

@@ -52,12 +52,10 @@ pub fn for_run(
     job: &JobSpec,
     run_id: i64,
     outcome: &RunOutcome,
-    previous: Option<(String, i64)>,
+    previous: Option<(RunStatus, i64)>,
 ) -> Vec<Notice> {
     let failed = matches!(outcome.status, RunStatus::Failed | RunStatus::TimedOut);
-    let was_failing = previous
-        .as_ref()
-        .filter(|(s, _)| s == "failed" || s == "timed_out");
+    let was_failing = previous.as_ref().filter(|(s, _)| s.is_failure());
     let mut events: Vec<(&str, String)> = Vec::new();
     if failed && job.notify.on.contains(&Event::Failure) {
         events.push(("failure", String::new()));

@@ -384,47 +384,52 @@ pub fn checklist(
         .filter(|r| {
             !observed.boot_id.is_empty() && r.boot_id.as_deref() == Some(observed.boot_id.as_str())
         })
-        .filter(|r| r.status != "skipped")
+        .filter(|r| r.status != crate::model::RunStatus::Skipped)
         .collect();
     let item = t(
         lang,
         "Models preloaded this boot",
         "Modèles préchargés depuis le démarrage",
     );
-    out.push(match this_boot.iter().find(|r| r.status == "succeeded") {
-        Some(r) => CheckLine {
-            item,
-            ok: Some(true),
-            observed: format!(
-                "{preload} {} {}",
-                t(lang, "succeeded at", "réussi le"),
-                fmt_time(r.finished_at, spec.timezone)
-            ),
-        },
-        None => match this_boot.first() {
+    out.push(
+        match this_boot
+            .iter()
+            .find(|r| r.status == crate::model::RunStatus::Succeeded)
+        {
             Some(r) => CheckLine {
                 item,
-                ok: Some(false),
+                ok: Some(true),
                 observed: format!(
-                    "{preload}: {} {}",
-                    r.status,
-                    r.error.clone().unwrap_or_default()
+                    "{preload} {} {}",
+                    t(lang, "succeeded at", "réussi le"),
+                    fmt_time(r.finished_at, spec.timezone)
                 ),
             },
-            None => CheckLine {
-                item,
-                ok: None,
-                observed: not_observed(&format!(
-                    "{preload} {}",
-                    t(
-                        lang,
-                        "has not run this boot",
-                        "n'a pas tourné depuis le démarrage"
-                    )
-                )),
+            None => match this_boot.first() {
+                Some(r) => CheckLine {
+                    item,
+                    ok: Some(false),
+                    observed: format!(
+                        "{preload}: {} {}",
+                        r.status,
+                        r.error.clone().unwrap_or_default()
+                    ),
+                },
+                None => CheckLine {
+                    item,
+                    ok: None,
+                    observed: not_observed(&format!(
+                        "{preload} {}",
+                        t(
+                            lang,
+                            "has not run this boot",
+                            "n'a pas tourné depuis le démarrage"
+                        )
+                    )),
+                },
             },
         },
-    });
+    );
     for (name, ok, seen) in &observed.checks {
         out.push(CheckLine {
             item: name.clone(),

@@ -4,7 +4,7 @@
 
 use super::advice;
 use super::stats::{self, Summary, change_pct, summarize};
-use crate::model::{Lang, Period, ReportSpec};
+use crate::model::{Lang, NoticeStatus, Period, Phase, ReportSpec, RunStatus};
 use crate::store::{Store, StoreError};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -152,19 +152,19 @@ const DAY_MS: i64 = 86_400_000;
 fn counts(rows: &[&crate::store::RunRow]) -> Counts {
     let mut c = Counts::default();
     for r in rows {
-        match r.status.as_str() {
-            "succeeded" => c.succeeded += 1,
-            "failed" | "timed_out" => c.failed += 1,
-            "interrupted" => c.interrupted += 1,
-            "skipped" => {
+        match r.status {
+            RunStatus::Succeeded => c.succeeded += 1,
+            RunStatus::Failed | RunStatus::TimedOut => c.failed += 1,
+            RunStatus::Interrupted => c.interrupted += 1,
+            RunStatus::Skipped => {
                 c.skipped += 1;
                 if r.reason.as_deref().is_some_and(|x| x.starts_with("missed")) {
                     c.missed += 1;
                 }
             }
-            _ => {}
+            RunStatus::Running => {}
         }
-        if r.status != "skipped" && r.status != "running" {
+        if r.status.ran() {
             c.runs += 1;
             if r.reason.as_deref().is_some_and(|x| x.contains("run late")) {
                 c.late += 1;
@@ -202,11 +202,11 @@ pub fn build(
         let c = counts(&mine);
         let durations: Vec<f64> = mine
             .iter()
-            .filter(|r| r.status != "skipped")
+            .filter(|r| r.status != RunStatus::Skipped)
             .filter_map(|r| r.duration_ms.map(|d| d as f64))
             .collect();
         let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
-        for r in mine.iter().filter(|r| r.status == "skipped") {
+        for r in mine.iter().filter(|r| r.status == RunStatus::Skipped) {
             *reasons
                 .entry(r.reason.clone().unwrap_or_else(|| "skipped".into()))
                 .or_default() += 1;
@@ -226,8 +226,8 @@ pub fn build(
             last_status: mine
                 .iter()
                 .rev()
-                .find(|r| r.status != "skipped")
-                .map(|r| r.status.clone()),
+                .find(|r| r.status != RunStatus::Skipped)
+                .map(|r| r.status.as_str().to_string()),
             previous: counts(&before),
         });
     }
@@ -268,17 +268,17 @@ pub fn build(
 
     let mut notifications = NoticeStats::default();
     for n in store.notices_between(period.start_ms, period.end_ms)? {
-        match n.status.as_str() {
-            "sent" => notifications.sent += 1,
-            "pending" => notifications.pending += 1,
-            "expired" => notifications.expired += 1,
-            _ => notifications.failed += 1,
+        match n.status {
+            NoticeStatus::Sent => notifications.sent += 1,
+            NoticeStatus::Pending => notifications.pending += 1,
+            NoticeStatus::Expired => notifications.expired += 1,
+            NoticeStatus::Failed => notifications.failed += 1,
         }
-        if n.status == "failed" || n.status == "expired" {
+        if matches!(n.status, NoticeStatus::Failed | NoticeStatus::Expired) {
             notifications.failures.push(NoticeFailure {
                 channel: n.channel,
                 key: n.key,
-                status: n.status,
+                status: n.status.as_str().to_string(),
                 error: n.last_error.unwrap_or_default(),
             });
         }
@@ -468,10 +468,10 @@ fn alert_stats(
             escalated: count("escalated"),
             firing_ms: clipped.iter().map(|(a, b)| b - a).sum(),
             peak,
-            state: state.map_or_else(|| "ok".to_string(), |s| s.phase.clone()),
+            state: state.map_or(Phase::Ok, |s| s.phase).as_str().to_string(),
             firing_since_ms: state
                 .and_then(|s| s.since)
-                .filter(|_| state.is_some_and(|s| s.phase == "firing")),
+                .filter(|_| state.is_some_and(|s| s.phase == Phase::Firing)),
             describe,
             job,
             rule,

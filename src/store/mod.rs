@@ -11,7 +11,7 @@ pub use report::{Baseline, Gap, HEARTBEAT_MS, NoticeRow};
 pub mod health;
 mod writer;
 
-use crate::model::{NewAlertEvent, Notice, RunOutcome, RunRecord, State};
+use crate::model::{NewAlertEvent, Notice, RunOutcome, RunRecord, RunStatus, State};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -49,6 +49,22 @@ pub enum SlotDecision {
     Skip { reason: String },
 }
 
+/// A text column stored from an enum's `as_str`, read back as the enum.
+pub(crate) fn status_at<T>(
+    r: &rusqlite::Row<'_>,
+    i: usize,
+    parse: fn(&str) -> Option<T>,
+) -> rusqlite::Result<T> {
+    let s: String = r.get(i)?;
+    parse(&s).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            format!("unknown status `{s}`").into(),
+        )
+    })
+}
+
 /// A `RunRow` from the columns `id, job, trigger, slot, status, reason, started_at, finished_at,
 /// attempts, exit_code, duration_ms, error, output_tail, boot_id`, in that order.
 pub(crate) fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
@@ -57,7 +73,7 @@ pub(crate) fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
         job: r.get(1)?,
         trigger: r.get(2)?,
         slot: r.get(3)?,
-        status: r.get(4)?,
+        status: status_at(r, 4, RunStatus::parse)?,
         reason: r.get(5)?,
         started_at: r.get(6)?,
         finished_at: r.get(7)?,
@@ -77,7 +93,7 @@ pub struct RunRow {
     pub job: String,
     pub trigger: String,
     pub slot: i64,
-    pub status: String,
+    pub status: RunStatus,
     pub reason: Option<String>,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
@@ -440,6 +456,31 @@ impl Store {
             .send(writer::Write::Finish(run_id, Box::new(record)));
     }
 
+    /// As `record_later`, but committed now when the record carries more than the outcome
+    /// (alert states, events, notices), so that the next sample, a remediation's budget and the
+    /// order of events read what it wrote. A plain outcome (a burst of a thousand `true` runs)
+    /// still goes through the writer thread. If the ledger cannot be written now, the record is
+    /// handed to the writer thread, which keeps it and tries again.
+    pub fn record(&self, run_id: i64, record: RunRecord) {
+        if record.alert_states.is_empty() && record.events.is_empty() && record.notices.is_empty() {
+            return self.record_later(run_id, record);
+        }
+        let r = {
+            let mut conn = self.conn();
+            conn.transaction().map_err(StoreError::from).and_then(|tx| {
+                record_on(&tx, run_id, &record)?;
+                tx.commit()?;
+                Ok(())
+            })
+        };
+        self.health.observe("a run's outcome", &r);
+        match r {
+            Ok(()) if !record.notices.is_empty() => self.outbox_wake.notify_one(),
+            Ok(()) => {}
+            Err(_) => self.record_later(run_id, record),
+        }
+    }
+
     /// Waits until every write handed to the writer thread is committed, or failed and waits
     /// for a retry (the ledger cannot be written); returns how many wait.
     pub fn flush(&self) -> usize {
@@ -534,7 +575,8 @@ pub struct MetricRow {
 pub struct AlertRow {
     pub job: String,
     pub rule: String,
-    pub phase: String,
+    #[serde(serialize_with = "crate::model::phase_as_str")]
+    pub phase: crate::model::Phase,
     pub since: Option<i64>,
     pub peak: Option<f64>,
     pub updated: i64,
@@ -592,14 +634,14 @@ impl Store {
         &self,
         job: &str,
         run_id: i64,
-    ) -> Result<Option<(String, i64)>, StoreError> {
+    ) -> Result<Option<(RunStatus, i64)>, StoreError> {
         let conn = self.conn();
-        let last: Option<String> = conn
+        let last: Option<RunStatus> = conn
             .query_row(
                 "SELECT status FROM runs WHERE job = ?1 AND id < ?2 AND status IN ('succeeded', 'failed', 'timed_out')
                    AND trigger != 'remediation' ORDER BY id DESC LIMIT 1",
                 params![job, run_id],
-                |r| r.get(0),
+                |r| status_at(r, 0, RunStatus::parse),
             )
             .optional()?;
         let Some(status) = last else { return Ok(None) };
@@ -631,15 +673,10 @@ impl Store {
             .into_iter()
             .map(|(job, rule, state, updated)| {
                 let s: crate::model::State = serde_json::from_str(&state).unwrap_or_default();
-                let phase = match s.phase {
-                    crate::model::Phase::Ok => "ok",
-                    crate::model::Phase::Pending => "pending",
-                    crate::model::Phase::Firing => "firing",
-                };
                 AlertRow {
                     job,
                     rule,
-                    phase: phase.into(),
+                    phase: s.phase,
                     since: s.since,
                     peak: s.peak,
                     updated,

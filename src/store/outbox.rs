@@ -4,7 +4,7 @@
 //! same notice twice.
 
 use super::{Connection, Store, StoreError};
-use crate::model::{Delivery, Notice};
+use crate::model::{Delivery, Notice, NoticeStatus};
 use rusqlite::params;
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -13,7 +13,7 @@ pub struct Item {
     pub key: String,
     pub channel: String,
     pub payload: String,
-    pub status: String,
+    pub status: NoticeStatus,
     pub attempts: i64,
     pub next_at: i64,
     pub expires_at: i64,
@@ -29,7 +29,7 @@ fn item(r: &rusqlite::Row<'_>) -> rusqlite::Result<Item> {
         key: r.get(1)?,
         channel: r.get(2)?,
         payload: r.get(3)?,
-        status: r.get(4)?,
+        status: super::status_at(r, 4, NoticeStatus::parse)?,
         attempts: r.get(5)?,
         next_at: r.get(6)?,
         expires_at: r.get(7)?,

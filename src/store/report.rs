@@ -29,7 +29,7 @@ pub struct Gap {
 pub struct NoticeRow {
     pub channel: String,
     pub key: String,
-    pub status: String,
+    pub status: crate::model::NoticeStatus,
     pub created_at: i64,
     pub last_error: Option<String>,
 }
@@ -273,7 +273,7 @@ impl Store {
                 Ok(NoticeRow {
                     channel: r.get(0)?,
                     key: r.get(1)?,
-                    status: r.get(2)?,
+                    status: super::status_at(r, 2, crate::model::NoticeStatus::parse)?,
                     created_at: r.get(3)?,
                     last_error: r.get(4)?,
                 })
