@@ -248,20 +248,6 @@ impl Metric {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rules_name_a_figure_in_full_or_by_its_own_name() {
-        assert!(metric_matches("stats.cpu_percent", "cpu_percent"));
-        assert!(metric_matches("stats.cpu_percent", "stats.cpu_percent"));
-        assert!(metric_matches("cpu_percent", "cpu_percent"));
-        assert!(!metric_matches("stats.cpu_percent", "percent"));
-        assert!(!metric_matches("xcpu_percent", "cpu_percent"));
-    }
-}
-
 impl Extract {
     /// The figure names this extraction can record.
     pub fn names(&self) -> Vec<String> {
@@ -353,4 +339,18 @@ pub fn names_a_figure(figures: &[String], wanted: &str) -> bool {
         }
         None => metric_matches(f, wanted),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_name_a_figure_in_full_or_by_its_own_name() {
+        assert!(metric_matches("stats.cpu_percent", "cpu_percent"));
+        assert!(metric_matches("stats.cpu_percent", "stats.cpu_percent"));
+        assert!(metric_matches("cpu_percent", "cpu_percent"));
+        assert!(!metric_matches("stats.cpu_percent", "percent"));
+        assert!(!metric_matches("xcpu_percent", "cpu_percent"));
+    }
 }
