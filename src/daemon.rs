@@ -136,16 +136,18 @@ pub async fn run(
             None
         }
     };
-    print_table(&scheduler, g.timezone, api.as_ref().map(|a| a.0));
-
-    let loop_task = tokio::spawn(scheduler.run(stop.clone()));
+    // Watching before READY: a file changed right after READY is seen.
+    let watching = crate::reload::start_watching(&sources, &jobs_dir);
     let reloader = tokio::spawn(crate::reload::run(
+        watching,
         sources,
-        jobs_dir,
         control_tx.clone(),
         reload_status.clone(),
         stop.clone(),
     ));
+    print_table(&scheduler, g.timezone, api.as_ref().map(|a| a.0));
+
+    let loop_task = tokio::spawn(scheduler.run(stop.clone()));
     // Only when nothing else refreshed the session for `HEARTBEAT_MS` (see there).
     let heartbeat = session.map(|_| {
         let (store, stop) = (store.clone(), stop.clone());

@@ -61,15 +61,17 @@ fn watch(
 }
 
 /// Reloads on file changes and SIGHUP until `stop`.
-pub async fn run(
-    sources: Sources,
-    jobs_dir: PathBuf,
-    control: mpsc::Sender<Control>,
-    status: Arc<Mutex<ReloadStatus>>,
-    stop: CancellationToken,
-) {
+/// The watch on `jobs_dir` and the config file, started now (before READY, so that a change
+/// right after it is seen); `run` takes it.
+pub struct Watching {
+    _watcher: Option<notify::RecommendedWatcher>,
+    wake: Arc<Notify>,
+    hup: Option<tokio::signal::unix::Signal>,
+}
+
+pub fn start_watching(sources: &Sources, jobs_dir: &std::path::Path) -> Watching {
     let wake = Arc::new(Notify::new());
-    let _watcher = match watch(&jobs_dir, sources.config_path(), wake.clone()) {
+    let watcher = match watch(jobs_dir, sources.config_path(), wake.clone()) {
         Ok(w) => Some(w),
         Err(e) => {
             warn!(
@@ -79,13 +81,30 @@ pub async fn run(
             None
         }
     };
-    let mut hup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+    let hup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
         Ok(s) => Some(s),
         Err(e) => {
             warn!("no SIGHUP handler: {e}");
             None
         }
     };
+    Watching {
+        _watcher: watcher,
+        wake,
+        hup,
+    }
+}
+
+pub async fn run(
+    watching: Watching,
+    sources: Sources,
+    control: mpsc::Sender<Control>,
+    status: Arc<Mutex<ReloadStatus>>,
+    stop: CancellationToken,
+) {
+    let wake = watching.wake.clone();
+    let mut watching = watching;
+    let mut hup = watching.hup.take();
     loop {
         let hangup = async {
             match hup.as_mut() {

@@ -39,7 +39,7 @@ pub(super) fn trigger(
                 Ok(lock) => lock,
                 Err(crate::store::StoreError::Locked { pid, .. }) => {
                     return Err(Error::Usage(format!(
-                        "a clawcron daemon (pid {pid}) holds the state directory {} but its control socket {} does not answer ({connect}); not running beside it",
+                        "a clawcron process (pid {pid}: a daemon, or a trigger run without one) holds the state directory {} but its control socket {} does not answer ({connect}); not running beside it",
                         state_dir.display(),
                         socket.display()
                     )));

@@ -165,3 +165,71 @@ pub(super) fn enqueue_on(conn: &Connection, notices: &[Notice]) -> Result<usize,
     }
     Ok(new)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn notice(key: &str) -> Notice {
+        Notice {
+            key: key.into(),
+            channel: "hook".into(),
+            payload: serde_json::json!({ "event": "failure" }),
+            at_ms: 1_000,
+        }
+    }
+
+    #[test]
+    fn a_claimed_notice_is_not_picked_by_a_second_process_until_its_lease_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        // Two handles on one ledger, as a daemon and a `clawcron trigger` have.
+        let daemon = Store::open(dir.path()).unwrap();
+        let cli = Store::open(dir.path()).unwrap();
+        assert_eq!(
+            daemon
+                .enqueue_notices(&[notice("run:1:failure:hook"), notice("run:1:failure:hook")])
+                .unwrap(),
+            1,
+            "a key is queued once"
+        );
+        let mine = daemon.claim_notices(2_000, 10, 30_000).unwrap();
+        assert_eq!(mine.len(), 1);
+        assert!(cli.claim_notices(2_000, 10, 30_000).unwrap().is_empty());
+        assert!(cli.claim_notices(31_000, 10, 30_000).unwrap().is_empty());
+        // Past the lease (its sender died mid-send), another process may try it.
+        assert_eq!(cli.claim_notices(32_001, 10, 30_000).unwrap().len(), 1);
+        // Once delivered it is never picked again.
+        cli.record_delivery(
+            mine[0].id,
+            &Delivery::Sent {
+                answer: "200".into(),
+            },
+            33_000,
+        )
+        .unwrap();
+        assert!(
+            daemon
+                .claim_notices(99_000_000, 10, 30_000)
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(daemon.notices(10).unwrap()[0].status, NoticeStatus::Sent);
+    }
+
+    #[test]
+    fn queueing_a_notice_wakes_the_dispatcher() {
+        let store = Store::open_in_memory().unwrap();
+        let wake = store.outbox_wake();
+        store.enqueue_notices(&[notice("k:hook")]).unwrap();
+        // A permit is stored: the next wait returns at once.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            tokio::time::timeout(std::time::Duration::from_millis(100), wake.notified())
+                .await
+                .expect("woken")
+        });
+    }
+}
