@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -427,23 +429,17 @@ fn install_writes_a_valid_launchd_plist_and_systemd_unit() {
         .unwrap();
     let unit_file = env.path().join("clawcron.service");
     std::fs::write(&unit_file, unit).unwrap();
-    match Command::new("systemd-analyze")
-        .arg("verify")
-        .arg(&unit_file)
-        .output()
-    {
-        Ok(o) => assert!(
+    if common::require("systemd-analyze", "systemd") {
+        let o = Command::new("systemd-analyze")
+            .arg("verify")
+            .arg(&unit_file)
+            .output()
+            .unwrap();
+        assert!(
             o.status.success() && text(&o.stderr).trim().is_empty(),
             "systemd-analyze verify: {}",
             text(&o.stderr)
-        ),
-        Err(e) => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "systemd-analyze is needed in CI: {e}"
-            );
-            eprintln!("skipped systemd-analyze verify: {e}");
-        }
+        );
     }
     let out = env
         .cmd(&["uninstall", "--target", "systemd", "--dry-run"])
@@ -718,22 +714,24 @@ fn trigger_shows_a_spinner_with_elapsed_time_on_a_terminal_and_plain_lines_other
         "{plain}"
     );
     assert!(!plain.contains("[00:00:0"), "{plain}");
-    // A terminal (a pseudo-terminal from util-linux's `script`), where it is installed.
+    // A terminal: a pseudo-terminal from util-linux's `script`.
     let cmd = format!(
         "{} --state-dir state trigger slow",
         env!("CARGO_BIN_EXE_clawcron")
     );
-    match Command::new("script")
-        .args(["-qec", &cmd, "/dev/null"])
-        .current_dir(env.path())
-        .output()
-    {
-        Ok(o) => {
-            let tty = text(&o.stdout);
-            assert!(tty.contains("[00:00:01] slow: sh -c"), "{tty}");
-            assert!(tty.contains(" one ") && tty.contains(" two "), "{tty}");
-            assert!(tty.contains("slow: run 2 succeeded"), "{tty}");
-        }
-        Err(e) => eprintln!("skipped the terminal case: no `script` ({e})"),
+    if common::require_probe(
+        "script",
+        &["script", "-qec", "true", "/dev/null"],
+        "util-linux",
+    ) {
+        let o = Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .current_dir(env.path())
+            .output()
+            .unwrap();
+        let tty = text(&o.stdout);
+        assert!(tty.contains("[00:00:01] slow: sh -c"), "{tty}");
+        assert!(tty.contains(" one ") && tty.contains(" two "), "{tty}");
+        assert!(tty.contains("slow: run 2 succeeded"), "{tty}");
     }
 }

@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use chrono::TimeZone;
 use clawcron::model::Metric;
 use clawcron::model::{Delivery, Notice};
@@ -392,25 +394,6 @@ fn artifacts() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/report-artifacts")
 }
 
-/// Headless Chromium (Debian's `chromium`), or why not. Required in CI.
-fn chromium() -> Option<&'static str> {
-    for bin in ["chromium", "chromium-browser", "google-chrome"] {
-        if std::process::Command::new(bin)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-        {
-            return Some(bin);
-        }
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "chromium is needed in CI (.ci/run installs it)"
-    );
-    eprintln!("skipped: no chromium here");
-    None
-}
-
 fn headless(bin: &str, args: &[&str]) -> std::process::Output {
     std::process::Command::new(bin)
         .args([
@@ -473,7 +456,9 @@ fn the_html_report_renders_in_headless_chromium_with_its_charts() {
             );
             continue;
         }
-        let Some(bin) = chromium() else { return };
+        let Some(bin) = common::chromium() else {
+            continue;
+        };
         let url = format!("file://{}", html.display());
         let dom = headless(bin, &["--dump-dom", &url]);
         let dom_text = String::from_utf8_lossy(&dom.stdout);

@@ -339,3 +339,70 @@ pub fn assert_each_slot_once(rows: &[serde_json::Value]) -> (i64, i64) {
     }
     (first, last)
 }
+
+// A part a test needs that this machine lacks fails the test with what to install; it never
+// passes without checking. Only a part that scripts/test-deps could not install here (no
+// apt-get), listed by scripts/test in CLAWCRON_TEST_MISSING, is reported NOT CHECKED instead.
+
+fn declared_missing(part: &str) -> bool {
+    std::env::var("CLAWCRON_TEST_MISSING")
+        .unwrap_or_default()
+        .split_whitespace()
+        .any(|p| p == part)
+}
+
+/// `part` is missing: panics with what to install, unless scripts/test declared it cannot be had
+/// on this machine; then says so and returns false (the caller skips that check only).
+#[track_caller]
+pub fn part_missing(part: &str, install: &str, why: impl std::fmt::Display) -> bool {
+    if declared_missing(part) {
+        eprintln!("NOT CHECKED: {part}: {why} (install {install})");
+        return false;
+    }
+    panic!("missing {part}: {why}: install {install} (scripts/test installs it on Debian)");
+}
+
+/// Whether `probe` (the part's command with harmless arguments) runs and succeeds; see
+/// `part_missing` for when it does not.
+#[track_caller]
+pub fn require_probe(part: &str, probe: &[&str], install: &str) -> bool {
+    match Command::new(probe[0]).args(&probe[1..]).output() {
+        Ok(o) if o.status.success() => true,
+        Ok(o) => part_missing(
+            part,
+            install,
+            format!(
+                "`{}` failed: {}",
+                probe.join(" "),
+                String::from_utf8_lossy(&o.stderr).trim()
+            ),
+        ),
+        Err(e) => part_missing(part, install, format!("cannot run `{}`: {e}", probe[0])),
+    }
+}
+
+/// `tool --version` runs.
+#[track_caller]
+pub fn require(tool: &str, install: &str) -> bool {
+    require_probe(tool, &[tool, "--version"], install)
+}
+
+/// Headless Chromium (Debian's `chromium`), for the pages and reports.
+#[track_caller]
+pub fn chromium() -> Option<&'static str> {
+    for bin in ["chromium", "chromium-browser", "google-chrome"] {
+        if Command::new(bin)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
+            return Some(bin);
+        }
+    }
+    part_missing(
+        "chromium",
+        "chromium and fonts-dejavu-core",
+        "no chromium, chromium-browser or google-chrome runs",
+    );
+    None
+}
