@@ -1,0 +1,213 @@
+//! Raw config -> typed specs. Each check reports where the value is, what it is, and what was
+//! expected; all problems of a file are collected, not just the first.
+
+mod action;
+mod channels;
+mod global;
+mod job;
+mod report;
+
+use action::action;
+use channels::email_channel;
+pub use global::global;
+pub use job::job;
+use report::report;
+
+use crate::config::diag::{Diagnostic, Pos, did_you_mean};
+use crate::config::raw::{RawExtract, RawGlobal, RawHttp, RawJob, RawOllamaModels, RawRun, S};
+use crate::config::{interp, parse_timezone};
+use crate::model::ActionSpec;
+use crate::model::BenchSpec;
+use crate::model::ExecSpec;
+use crate::model::Extract;
+use crate::model::PreloadSpec;
+use crate::model::RestartSpec;
+use crate::model::StatsSpec as DockerStatsSpec;
+use crate::model::StatusSpec;
+use crate::model::Target;
+use crate::model::UnloadSpec;
+use crate::model::*;
+use crate::model::{CommandSpec, Program};
+use crate::model::{CronSchedule, Trigger};
+use crate::model::{Expect, HttpSpec};
+use crate::util::duration;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Collects diagnostics for one file.
+pub(super) struct Checker<'a> {
+    path: &'a Path,
+    text: &'a str,
+    errors: Vec<Diagnostic>,
+    /// What `run` stands for in keys: `run`, or `run.monitor.probes.NAME` inside a monitor.
+    run_key: String,
+    /// For job files: the global config and the job's time zone.
+    global: Option<&'a GlobalConfig>,
+    tz: chrono_tz::Tz,
+}
+
+impl<'a> Checker<'a> {
+    fn pos<T>(s: &S<T>) -> Pos {
+        let l = s.referenced;
+        Pos {
+            line: l.line().max(1),
+            col: l.column().max(1),
+            len: l.span().len().max(1),
+        }
+    }
+
+    fn error<T>(&mut self, s: &S<T>, key: &str, message: impl Into<String>) -> &mut Diagnostic {
+        let key = match key.strip_prefix("run") {
+            Some(rest) if self.run_key != "run" && (rest.is_empty() || rest.starts_with('.')) => {
+                format!("{}{rest}", self.run_key)
+            }
+            _ => key.to_string(),
+        };
+        let d = Diagnostic::new(self.path, message)
+            .at(self.text, Self::pos(s))
+            .key(&key);
+        self.errors.push(d);
+        let last = self.errors.len() - 1;
+        &mut self.errors[last]
+    }
+
+    fn error_top(&mut self, message: impl Into<String>) -> &mut Diagnostic {
+        let d = Diagnostic::new(self.path, message).at(self.text, Pos::START);
+        self.errors.push(d);
+        let last = self.errors.len() - 1;
+        &mut self.errors[last]
+    }
+
+    fn duration(&mut self, s: &Option<S<String>>, key: &str) -> Option<Duration> {
+        let s = s.as_ref()?;
+        match duration::parse(&s.value) {
+            Ok(d) => Some(d),
+            Err(msg) => {
+                let d = self.error(s, key, msg);
+                d.expected = Some(duration::EXPECTED.into());
+                None
+            }
+        }
+    }
+
+    fn choice(&mut self, s: &Option<S<String>>, key: &str, names: &[&str]) -> Option<usize> {
+        let s = s.as_ref()?;
+        match names.iter().position(|n| *n == s.value) {
+            Some(i) => Some(i),
+            None => {
+                let help = did_you_mean(&s.value, names.iter().copied());
+                let d = self.error(s, key, format!("`{}` is not a valid value", s.value));
+                d.expected = Some(format!("one of: {}", names.join(", ")));
+                d.help = help;
+                None
+            }
+        }
+    }
+
+    fn timezone(&mut self, s: &Option<S<String>>, key: &str) -> Option<chrono_tz::Tz> {
+        let s = s.as_ref()?;
+        match parse_timezone(&s.value) {
+            Ok(tz) => Some(tz),
+            Err((msg, help)) => {
+                let d = self.error(s, key, msg);
+                d.expected =
+                    Some("an IANA time zone name such as Europe/Paris or America/New_York".into());
+                d.help = help;
+                None
+            }
+        }
+    }
+
+    fn interp(&mut self, s: &S<String>, key: &str) -> Option<String> {
+        match interp::expand(&s.value, |name| std::env::var(name).ok()) {
+            Ok(v) => Some(v),
+            Err(msg) => {
+                self.error(s, key, msg);
+                None
+            }
+        }
+    }
+
+    fn finish<T>(self, value: Option<T>) -> Result<T, Vec<Diagnostic>> {
+        match value {
+            Some(v) if self.errors.is_empty() => Ok(v),
+            _ => Err(self.errors),
+        }
+    }
+}
+
+fn expand_home(p: &str) -> PathBuf {
+    match (p.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(p),
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines()
+        .rfind(|l| !l.trim().is_empty())
+        .unwrap_or(s)
+        .trim()
+        .to_string()
+}
+
+pub(super) fn extracts(c: &mut Checker<'_>, list: &S<Vec<S<RawExtract>>>) -> Vec<Extract> {
+    let mut out = Vec::new();
+    for item in &list.value {
+        let e = &item.value;
+        match (&e.regex, &e.json) {
+            (Some(re), None) => match regex::Regex::new(&re.value) {
+                Ok(r) if r.capture_names().flatten().next().is_some() => {
+                    out.push(Extract::Regex(r))
+                }
+                Ok(_) => {
+                    let d = c.error(
+                        re,
+                        "metrics.regex",
+                        "the regex has no named group, so it names no metric",
+                    );
+                    d.expected = Some(
+                        "a named group per figure, e.g. tokens_per_s=(?P<tokens_per_s>[0-9.]+)"
+                            .into(),
+                    );
+                }
+                Err(err) => {
+                    c.error(
+                        re,
+                        "metrics.regex",
+                        format!("invalid regex: {}", first_line(&err.to_string())),
+                    );
+                }
+            },
+            (None, Some(ptr)) => {
+                if !ptr.value.starts_with('/') {
+                    let d = c.error(
+                        ptr,
+                        "metrics.json",
+                        format!("`{}` is not a JSON pointer", ptr.value),
+                    );
+                    d.expected = Some("a pointer such as /eval_count".into());
+                    continue;
+                }
+                let name = e.name.as_ref().map(|n| n.value.clone()).unwrap_or_else(|| {
+                    ptr.value.rsplit('/').next().unwrap_or_default().to_string()
+                });
+                out.push(Extract::Json {
+                    pointer: ptr.value.clone(),
+                    name,
+                });
+            }
+            _ => {
+                let d = c.error(item, "metrics", "each entry takes either `regex` or `json`");
+                d.expected = Some(
+                    "`- regex: 'x=(?P<x>[0-9.]+)'` or `- json: /pointer` with an optional `name`"
+                        .into(),
+                );
+            }
+        }
+    }
+    out
+}
+
+type OllamaModels = (String, Vec<String>, Vec<String>, String, Duration);
