@@ -1,11 +1,15 @@
 //! The shape of the YAML files, exactly as written (unknown keys rejected). These types never
-//! leave `config/`: `validate` turns them into the typed specs the rest of the crate uses.
+//! leave `config/`: `validate` turns them into the typed specs the rest of the crate uses. The
+//! shapes of `run:` and of the job kinds are in `validate/action.rs`, beside their checks.
 
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
 
 pub type S<T> = Spanned<T>;
+
+// `run:` and each job kind's shape live beside their validation.
+pub use super::validate::action::RawRun;
 
 /// `clawcron.yaml`.
 #[derive(Debug, Default, Deserialize)]
@@ -188,71 +192,6 @@ pub struct RawRetry {
     pub jitter: Option<S<bool>>,
 }
 
-/// `run:` holds exactly one job kind key, plus the options that kind takes.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawRun {
-    pub command: Option<S<Vec<S<String>>>>,
-    pub shell: Option<S<String>>,
-    pub env: Option<S<BTreeMap<String, S<String>>>>,
-    pub workdir: Option<S<String>>,
-    pub http: Option<S<RawHttp>>,
-    #[serde(rename = "docker.restart")]
-    pub docker_restart: Option<S<RawDockerRestart>>,
-    #[serde(rename = "docker.exec")]
-    pub docker_exec: Option<S<RawDockerExec>>,
-    #[serde(rename = "docker.stats")]
-    pub docker_stats: Option<S<RawDockerStats>>,
-    #[serde(rename = "ollama.preload")]
-    pub ollama_preload: Option<S<RawOllamaModels>>,
-    #[serde(rename = "ollama.unload")]
-    pub ollama_unload: Option<S<RawOllamaModels>>,
-    #[serde(rename = "ollama.bench")]
-    pub ollama_bench: Option<S<RawOllamaBench>>,
-    #[serde(rename = "ollama.status")]
-    pub ollama_status: Option<S<RawOllamaStatus>>,
-    pub monitor: Option<S<RawMonitor>>,
-    pub report: Option<S<RawReport>>,
-}
-
-/// `run: { report: {...} }`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawReport {
-    pub title: Option<S<String>>,
-    pub template: Option<S<String>>,
-    pub lang: Option<S<String>>,
-    pub period: Option<S<String>>,
-    pub out_dir: Option<S<String>>,
-    pub send_to: Option<S<Vec<S<String>>>>,
-    pub sources: Option<S<BTreeMap<String, S<String>>>>,
-    pub evidence: Option<S<RawEvidence>>,
-    pub checks: Option<S<Vec<S<RawCheck>>>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawEvidence {
-    pub container: Option<S<String>>,
-    pub docker_host: Option<S<String>>,
-    pub ollama_url: Option<S<String>>,
-    pub min_docker_memory_gib: Option<S<u32>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawCheck {
-    pub name: S<String>,
-    pub run: S<RawRun>,
-}
-
-/// `run: { monitor: { probes: { NAME: { <job kind> }, ... } } }`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawMonitor {
-    pub probes: S<BTreeMap<String, S<RawRun>>>,
-}
-
 /// `remediate: { run: { <job kind> }, max: 2, per: 1h, timeout: 5m }` on an alert.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -261,93 +200,6 @@ pub struct RawRemediate {
     pub max: Option<S<u32>>,
     pub per: Option<S<String>>,
     pub timeout: Option<S<String>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawDockerRestart {
-    pub container: Option<S<String>>,
-    pub service: Option<S<String>>,
-    pub host: Option<S<String>>,
-    pub stop_timeout: Option<S<String>>,
-    pub wait: Option<S<String>>,
-    pub probe: Option<S<RawHttp>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawDockerExec {
-    pub container: Option<S<String>>,
-    pub service: Option<S<String>>,
-    pub host: Option<S<String>>,
-    pub command: S<Vec<S<String>>>,
-    pub env: Option<S<BTreeMap<String, S<String>>>>,
-    pub user: Option<S<String>>,
-    pub workdir: Option<S<String>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawDockerStats {
-    pub container: Option<S<String>>,
-    pub service: Option<S<String>>,
-    pub host: Option<S<String>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawOllamaModels {
-    pub url: Option<S<String>>,
-    pub models: Option<S<Vec<S<String>>>>,
-    pub embed_models: Option<S<Vec<S<String>>>>,
-    /// Preload only.
-    pub keep_alive: Option<S<String>>,
-    /// Preload only: how long to wait for the server to answer.
-    pub wait: Option<S<String>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawOllamaBench {
-    pub url: Option<S<String>>,
-    pub model: S<String>,
-    pub prompt: Option<S<String>>,
-    pub rounds: Option<S<u32>>,
-    pub num_predict: Option<S<u32>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawOllamaStatus {
-    pub url: Option<S<String>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawHttp {
-    pub url: S<String>,
-    pub method: Option<S<String>>,
-    pub headers: Option<S<BTreeMap<String, S<String>>>>,
-    pub bearer_env: Option<S<String>>,
-    pub body: Option<S<String>>,
-    pub timeout: Option<S<String>>,
-    pub expect: Option<S<RawExpect>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawExpect {
-    pub status: Option<S<Vec<S<u16>>>>,
-    pub content_type: Option<S<String>>,
-    pub body_regex: Option<S<String>>,
-    pub json: Option<S<RawJsonExpect>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawJsonExpect {
-    pub pointer: S<String>,
-    pub equals: S<serde_json::Value>,
 }
 
 /// The keys a job file may hold, for "did you mean" (kept in step with `RawJob`).

@@ -1,7 +1,7 @@
 //! Raw config -> typed specs. Each check reports where the value is, what it is, and what was
 //! expected; all problems of a file are collected, not just the first.
 
-mod action;
+pub(crate) mod action;
 mod channels;
 mod global;
 mod job;
@@ -14,7 +14,7 @@ pub use job::job;
 use report::report;
 
 use crate::config::diag::{Diagnostic, Pos, did_you_mean};
-use crate::config::raw::{RawExtract, RawGlobal, RawHttp, RawJob, RawOllamaModels, RawRun, S};
+use crate::config::raw::{RawExtract, RawGlobal, RawJob, S};
 use crate::config::{interp, parse_timezone};
 use crate::model::ActionSpec;
 use crate::model::BenchSpec;

@@ -4,7 +4,7 @@ use super::*;
 
 pub(super) fn report(
     c: &mut Checker<'_>,
-    rep: &S<crate::config::raw::RawReport>,
+    rep: &S<super::action::RawReport>,
     global_docker_host: &Option<String>,
 ) -> Option<crate::model::ReportSpec> {
     use crate::model::{Check, Evidence, Lang, PeriodSpec, ReportSpec, Sources};
