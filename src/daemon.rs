@@ -33,23 +33,9 @@ pub async fn run(
             valid: loaded.jobs.len(),
         });
     }
-    let _lock = Store::lock_daemon(state_dir)?;
-    let store = Store::open(state_dir)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::default());
     let now = clock.now();
-    for r in store.recover_interrupted(now.timestamp_millis())? {
-        let alive = r.pid.is_some_and(|pid| {
-            // SAFETY: signal 0 only probes whether the process group exists.
-            unsafe { libc::kill(-(pid as i32), 0) == 0 }
-        });
-        warn!(
-            job = r.job,
-            run_id = r.id,
-            slot = %crate::util::to_utc(r.slot).to_rfc3339(),
-            "run interrupted by a previous daemon's crash{}",
-            if alive { format!("; its process group {} is still alive", r.pid.unwrap_or_default()) } else { String::new() }
-        );
-    }
+    let (_lock, store) = open_ledger(state_dir, now.timestamp_millis())?;
     let g = &loaded.global;
     if let Some(w) = config::permission_warning(&sources.config_path(), g) {
         warn!("{w}");
@@ -70,14 +56,7 @@ pub async fn run(
     let store_for_notices = store.clone();
     // The daemon's own session: its downtime shows in reports.
     let boot = boot_id();
-    let session = store.start_session(&boot, now.timestamp_millis()).ok();
-    let downtime = session.and_then(|_| {
-        store
-            .downtime(0, now.timestamp_millis() + 1)
-            .ok()
-            .and_then(|g| g.last().cloned())
-            .filter(|g| g.to_ms >= now.timestamp_millis() - 1)
-    });
+    let (session, downtime) = open_session(&store, &boot, now.timestamp_millis());
     let jobs_dir = loaded.jobs_dir.clone();
     let (control_tx, control_rx) = tokio::sync::mpsc::channel(16);
     let mut scheduler = Scheduler::new(
@@ -148,27 +127,7 @@ pub async fn run(
     print_table(&scheduler, g.timezone, api.as_ref().map(|a| a.0));
 
     let loop_task = tokio::spawn(scheduler.run(stop.clone()));
-    // Only when nothing else refreshed the session for `HEARTBEAT_MS` (see there).
-    let heartbeat = session.map(|_| {
-        let (store, stop) = (store.clone(), stop.clone());
-        tokio::spawn(async move {
-            let every = crate::store::HEARTBEAT_MS;
-            loop {
-                let now = chrono::Utc::now().timestamp_millis();
-                let last = store.last_beat_ms().unwrap_or(now);
-                let wait = (last + every - now).clamp(1000, every) as u64;
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    () = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {}
-                }
-                let now = chrono::Utc::now().timestamp_millis();
-                if now - store.last_beat_ms().unwrap_or(now) >= every - 1000 {
-                    let r = store.session_alive(now);
-                    store.health().observe("the daemon's heartbeat", &r);
-                }
-            }
-        })
-    });
+    let heartbeat = session.map(|_| tokio::spawn(heartbeat(store.clone(), stop.clone())));
     let ledger_watch = tokio::spawn(watch_ledger(
         store.clone(),
         g.daemon_notify.clone(),
@@ -184,35 +143,18 @@ pub async fn run(
     ));
     shutdown.await;
     stop.cancel();
-    if let Err(e) = loop_task.await {
-        error!("the scheduler loop failed: {e}");
+    Services {
+        scheduler: loop_task,
+        notices,
+        heartbeat,
+        reloader,
+        ledger_watch,
+        heartbeat_ping,
+        control_socket,
+        api: api.map(|(_, task)| task),
     }
-    info!(
-        running = runner.running(),
-        "no new runs start; waiting up to {} for running jobs",
-        crate::util::duration::format(g.shutdown_grace)
-    );
-    runner.shutdown(g.shutdown_grace).await;
-    // Pending notices stay in the outbox; the next start resumes them.
-    if let Err(e) = notices.await {
-        error!("the notification dispatcher failed: {e}");
-    }
-    if let Some(h) = heartbeat {
-        let _ = h.await;
-    }
-    let _ = reloader.await;
-    let _ = ledger_watch.await;
-    if let Some(h) = heartbeat_ping {
-        let _ = h.await;
-    }
-    if let Some(task) = control_socket {
-        let _ = task.await;
-        let _ = std::fs::remove_file(crate::control::socket_path(state_dir));
-    }
-    if let Some((_, task)) = api {
-        let _ = task.await;
-        let _ = std::fs::remove_file(state_dir.join("api.addr"));
-    }
+    .stop(&runner, g.shutdown_grace, state_dir)
+    .await;
     if let Some(id) = session
         && let Err(e) = store.end_session(id, chrono::Utc::now().timestamp_millis())
     {
@@ -220,6 +162,113 @@ pub async fn run(
     }
     info!("stopped");
     Ok(())
+}
+
+/// The daemon's tasks, stopped in order by `stop`.
+struct Services {
+    scheduler: tokio::task::JoinHandle<()>,
+    notices: tokio::task::JoinHandle<()>,
+    heartbeat: Option<tokio::task::JoinHandle<()>>,
+    reloader: tokio::task::JoinHandle<()>,
+    ledger_watch: tokio::task::JoinHandle<()>,
+    heartbeat_ping: Option<tokio::task::JoinHandle<()>>,
+    control_socket: Option<tokio::task::JoinHandle<()>>,
+    api: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Services {
+    /// After `stop` was cancelled: the scheduler stops first (no new runs), running jobs get
+    /// `grace`, then the rest end; pending notices stay in the outbox for the next start.
+    async fn stop(self, runner: &Runner, grace: std::time::Duration, state_dir: &Path) {
+        if let Err(e) = self.scheduler.await {
+            error!("the scheduler loop failed: {e}");
+        }
+        info!(
+            running = runner.running(),
+            "no new runs start; waiting up to {} for running jobs",
+            crate::util::duration::format(grace)
+        );
+        runner.shutdown(grace).await;
+        if let Err(e) = self.notices.await {
+            error!("the notification dispatcher failed: {e}");
+        }
+        for task in [
+            self.heartbeat,
+            Some(self.reloader),
+            Some(self.ledger_watch),
+            self.heartbeat_ping,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let _ = task.await;
+        }
+        if let Some(task) = self.control_socket {
+            let _ = task.await;
+            let _ = std::fs::remove_file(crate::control::socket_path(state_dir));
+        }
+        if let Some(task) = self.api {
+            let _ = task.await;
+            let _ = std::fs::remove_file(state_dir.join("api.addr"));
+        }
+    }
+}
+
+/// Takes the state directory's lock, opens the ledger, and turns the runs a crashed daemon left
+/// `running` into `interrupted` (saying whether their process group still lives).
+fn open_ledger(state_dir: &Path, now_ms: i64) -> Result<(crate::store::DaemonLock, Store), Error> {
+    let lock = Store::lock_daemon(state_dir)?;
+    let store = Store::open(state_dir)?;
+    for r in store.recover_interrupted(now_ms)? {
+        let alive = r.pid.is_some_and(|pid| {
+            // SAFETY: signal 0 only probes whether the process group exists.
+            unsafe { libc::kill(-(pid as i32), 0) == 0 }
+        });
+        warn!(
+            job = r.job,
+            run_id = r.id,
+            slot = %crate::util::to_utc(r.slot).to_rfc3339(),
+            "run interrupted by a previous daemon's crash{}",
+            if alive { format!("; its process group {} is still alive", r.pid.unwrap_or_default()) } else { String::new() }
+        );
+    }
+    Ok((lock, store))
+}
+
+/// Records this daemon's session; returns its id and the downtime that ended with it, if any.
+fn open_session(
+    store: &Store,
+    boot: &str,
+    now_ms: i64,
+) -> (Option<i64>, Option<crate::store::Gap>) {
+    let session = store.start_session(boot, now_ms).ok();
+    let downtime = session.and_then(|_| {
+        store
+            .downtime(0, now_ms + 1)
+            .ok()
+            .and_then(|g| g.last().cloned())
+            .filter(|g| g.to_ms >= now_ms - 1)
+    });
+    (session, downtime)
+}
+
+/// Refreshes the session's `alive_at`, only when nothing else did for `HEARTBEAT_MS` (see there).
+async fn heartbeat(store: Store, stop: CancellationToken) {
+    let every = crate::store::HEARTBEAT_MS;
+    loop {
+        let now = chrono::Utc::now().timestamp_millis();
+        let last = store.last_beat_ms().unwrap_or(now);
+        let wait = (last + every - now).clamp(1000, every) as u64;
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {}
+        }
+        let now = chrono::Utc::now().timestamp_millis();
+        if now - store.last_beat_ms().unwrap_or(now) >= every - 1000 {
+            let r = store.session_alive(now);
+            store.health().observe("the daemon's heartbeat", &r);
+        }
+    }
 }
 
 /// What every job is told about the daemon that runs it.
