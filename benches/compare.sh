@@ -2,11 +2,11 @@
 # Measures clawcron against the harness's ideal loop (and optionally other peers) in one sitting:
 #   benches/compare.sh [PEER...]      e.g. benches/compare.sh ideal tcs apscheduler cron
 # (apscheduler: pip install apscheduler==3.11.3; cron: apt-get install cron, needs root)
-# Needs ../shared/bench (the harness). Builds clawcron (release) and the Rust peers, then runs
+# The harness is benches/harness (bench.py, the stamp job, the peers). Builds clawcron (release) and the Rust peers, then runs
 # precision, idle, scale x2 and throughput x3 for each, one at a time, and prints the table.
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
-bench=${BENCH_DIR:-$here/../shared/bench}
+bench=${BENCH_DIR:-$here/benches/harness}
 export BENCH_OUT=${BENCH_OUT:-/tmp/clawcron-bench}
 peers=${*:-ideal}
 (cd "$here" && cargo build --release --quiet)

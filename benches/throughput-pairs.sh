@@ -2,10 +2,10 @@
 # The 1,000-jobs-at-one-instant burst, clawcron and the ideal loop alternating, N pairs (default 7):
 # on this noisy 2-core machine a pair's two runs see the same conditions, so the median of the
 # pair ratios is the figure to read.   benches/throughput-pairs.sh [N]
-# Needs ../shared/bench, built peers (benches/compare.sh ideal does it) and a release build.
+# Needs built peers (benches/compare.sh ideal does it) and a release build.
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
-bench=${BENCH_DIR:-$here/../shared/bench}
+bench=${BENCH_DIR:-$here/benches/harness}
 export BENCH_OUT=${BENCH_OUT:-/tmp/clawcron-bench}
 n=${1:-7}
 out=$BENCH_OUT/pairs-$(date +%Y%m%d-%H%M%S)

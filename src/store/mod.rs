@@ -193,7 +193,7 @@ impl Store {
     }
 
     /// Runs `f` on the connection (for the other modules' tables, e.g. the outbox).
-    pub fn with_conn<T>(
+    pub(crate) fn with_conn<T>(
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
