@@ -25,6 +25,9 @@ pub const SOCKET: &str = "clawcron.sock";
 /// A request's longest line: a job id and a flag.
 const MAX_REQUEST: u64 = 64 * 1024;
 
+/// How long a client may take to send its request.
+const REQUEST_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub fn socket_path(state_dir: &Path) -> PathBuf {
     state_dir.join(SOCKET)
 }
@@ -122,7 +125,14 @@ async fn answer(
 ) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(tokio::io::AsyncReadExt::take(read, MAX_REQUEST)).lines();
-    let Some(first) = lines.next_line().await? else {
+    // A client that connects and says nothing is not waited for (nor is daemon shutdown).
+    let first = match tokio::time::timeout(REQUEST_WITHIN, lines.next_line()).await {
+        Ok(line) => line?,
+        Err(_) => {
+            return send(&mut write, &Answer::Error("no request within 5s".into())).await;
+        }
+    };
+    let Some(first) = first else {
         return Ok(());
     };
     let request: Request = match serde_json::from_str(&first) {

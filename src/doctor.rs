@@ -83,7 +83,31 @@ pub async fn check(
             "chmod 600 clawcron.yaml, or move the secrets into environment variables (${VAR})",
         ));
     }
-    // The state directory.
+    lines.extend(state_dir_lines(state_dir));
+    lines.extend(docker_lines(loaded, timeout).await);
+    lines.extend(ollama_lines(loaded, timeout).await);
+    lines.extend(channel_lines(loaded, timeout).await);
+    lines.extend(timezone_lines(loaded));
+    lines.extend(service_lines(home_dir));
+    lines
+}
+
+/// Below this much free space on the state directory's disk, doctor warns.
+const LOW_DISK: u64 = 100_000_000;
+
+/// Bytes free for an unprivileged user on the filesystem holding `dir`.
+fn free_bytes(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is a valid C string and `st` a valid out-parameter for the call.
+    let rc = unsafe { libc::statvfs(path.as_ptr(), &mut st) };
+    (rc == 0).then(|| st.f_bavail as u64 * st.f_frsize as u64)
+}
+
+/// The state directory.
+fn state_dir_lines(state_dir: &Path) -> Vec<Line> {
+    let mut lines = Vec::new();
     let probe = state_dir.join(".doctor-probe");
     let writable = std::fs::create_dir_all(state_dir)
         .and_then(|()| std::fs::write(&probe, b"ok"))
@@ -107,7 +131,12 @@ pub async fn check(
         });
     }
 
-    // Docker and the containers the jobs name.
+    lines
+}
+
+/// Docker and the containers the jobs name.
+async fn docker_lines(loaded: &Loaded, timeout: Duration) -> Vec<Line> {
+    let mut lines = Vec::new();
     let acts = actions(loaded);
     let mut containers: BTreeSet<(Option<String>, String)> = BTreeSet::new();
     for a in &acts {
@@ -158,7 +187,13 @@ pub async fn check(
         }
     }
 
-    // Ollama and the models the jobs name.
+    lines
+}
+
+/// Ollama and the models the jobs name.
+async fn ollama_lines(loaded: &Loaded, timeout: Duration) -> Vec<Line> {
+    let mut lines = Vec::new();
+    let acts = actions(loaded);
     let mut ollama: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
     for a in &acts {
         match a {
@@ -221,7 +256,12 @@ pub async fn check(
         }
     }
 
-    // Notification channels: SMTP login (no mail sent), webhook reachable.
+    lines
+}
+
+/// Notification channels: SMTP login (no mail sent), webhook reachable.
+async fn channel_lines(loaded: &Loaded, timeout: Duration) -> Vec<Line> {
+    let mut lines = Vec::new();
     for (name, channel) in &loaded.global.notifiers {
         match channel {
             Channel::Email(e) => {
@@ -249,7 +289,12 @@ pub async fn check(
         }
     }
 
-    // The time zone.
+    lines
+}
+
+/// The time zone.
+fn timezone_lines(loaded: &Loaded) -> Vec<Line> {
+    let mut lines = Vec::new();
     let tz = loaded.global.timezone;
     let system = std::env::var("TZ").ok().or_else(|| {
         std::fs::read_link("/etc/localtime").ok().and_then(|p| {
@@ -267,7 +312,12 @@ pub async fn check(
         ),
     });
 
-    // The service.
+    lines
+}
+
+/// The service.
+fn service_lines(home_dir: Option<&Path>) -> Vec<Line> {
+    let mut lines = Vec::new();
     if let Some(home) = home_dir {
         let target = crate::install::Target::native();
         let path = crate::install::unit_path(target, home);
@@ -281,17 +331,4 @@ pub async fn check(
         });
     }
     lines
-}
-
-/// Below this much free space on the state directory's disk, doctor warns.
-const LOW_DISK: u64 = 100_000_000;
-
-/// Bytes free for an unprivileged user on the filesystem holding `dir`.
-fn free_bytes(dir: &Path) -> Option<u64> {
-    use std::os::unix::ffi::OsStrExt;
-    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `path` is a valid C string and `st` a valid out-parameter for the call.
-    let rc = unsafe { libc::statvfs(path.as_ptr(), &mut st) };
-    (rc == 0).then(|| st.f_bavail as u64 * st.f_frsize as u64)
 }

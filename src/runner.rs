@@ -442,6 +442,8 @@ impl Inner {
 
     /// The pipeline of one admitted run: its turn, its attempts, its after-run stage.
     async fn run(&self, job: &JobSpec, state: &JobState, ticket: Ticket) -> RunOutcome {
+        // Notices the action asked for (a report's delivery), written with the outcome.
+        let mut notices = Vec::new();
         let outcome = match self.wait_turn(job, state, &ticket).await {
             Turn::Go { note, .. } => {
                 info!(
@@ -457,7 +459,8 @@ impl Inner {
                     self.stats.started_late(&job.id, late_ms as f64 / 1000.0);
                 }
                 *state.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(ticket.run_id);
-                let mut o = self.attempts(job, &ticket).await;
+                let (mut o, asked) = self.attempts(job, &ticket).await;
+                notices = asked;
                 *state.current.lock().unwrap_or_else(|p| p.into_inner()) = None;
                 if let Some(n) = note {
                     o.reason = Some(match o.reason {
@@ -474,7 +477,7 @@ impl Inner {
             ),
         };
         state.active.fetch_sub(1, Ordering::SeqCst);
-        let (outcome, fixes) = self.after_run(job, ticket.run_id, outcome);
+        let (outcome, fixes) = self.after_run(job, ticket.run_id, outcome, notices);
         for (rule, value) in fixes {
             Box::pin(self.remediate(job, rule, value, ticket.run_id)).await;
         }
@@ -489,6 +492,7 @@ impl Inner {
         job: &'j JobSpec,
         run_id: i64,
         mut outcome: RunOutcome,
+        asked: Vec<Notice>,
     ) -> (RunOutcome, Vec<(&'j crate::model::Rule, f64)>) {
         // Record: the log line and the counters.
         info!(
@@ -524,6 +528,7 @@ impl Inner {
         self.regressions(job, run_id, &mut outcome, &mut events, &mut notices);
         let (alert_states, fixes) = self.alerts(job, &outcome, &mut events, &mut notices);
         notices.extend(crate::notify::for_run(job, run_id, &outcome, previous));
+        notices.extend(asked);
         self.store.record(
             run_id,
             RunRecord {
@@ -888,7 +893,8 @@ impl Inner {
             .clone()
     }
 
-    async fn attempts(&self, job: &JobSpec, ticket: &Ticket) -> RunOutcome {
+    /// The attempts of a run; returns its outcome and the notices its last attempt asked for.
+    async fn attempts(&self, job: &JobSpec, ticket: &Ticket) -> (RunOutcome, Vec<Notice>) {
         let run_id = ticket.run_id;
         let started_at_ms = self.clock.now().timestamp_millis();
         let mut env = self.base_env.clone();
@@ -921,6 +927,7 @@ impl Inner {
         let mut reason = None;
         let mut attempt = 0;
         let mut last: AttemptResult;
+        let mut asked;
         loop {
             attempt += 1;
             let ctx = AttemptCtx::new(&job.id, run_id, kill.clone(), self.kill_grace)
@@ -932,6 +939,7 @@ impl Inner {
                 .output(ticket.watch.clone());
             let span = tracing::info_span!("run", job = &*job.id, run_id, attempt);
             last = job.action.run(&ctx).instrument(span).await;
+            asked = ctx.take_notices();
             if let Some(w) = &ticket.watch
                 && !matches!(job.action, ActionSpec::Command(_))
             {
@@ -987,7 +995,7 @@ impl Inner {
             &job.extract,
             &last.output_tail,
         ));
-        RunOutcome {
+        let outcome = RunOutcome {
             metrics,
             status,
             reason,
@@ -998,7 +1006,8 @@ impl Inner {
             // Secrets never reach the ledger or a notice.
             error: last.error.map(|e| crate::redact::scrub(&e).into_owned()),
             output_tail: crate::redact::scrub(&last.output_tail).into_owned(),
-        }
+        };
+        (outcome, asked)
     }
 
     fn retain(&self) {

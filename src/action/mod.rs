@@ -110,6 +110,9 @@ pub struct AttemptCtx<'a> {
     pub store: Option<crate::store::Store>,
     /// Each output line as it comes, for a `clawcron trigger` that watches the run.
     pub output: Option<OutputSink>,
+    /// Notices the attempt asks for (a report's delivery): the after-run stage writes them with
+    /// the run's outcome.
+    pub notices: std::sync::Arc<std::sync::Mutex<Vec<crate::model::Notice>>>,
 }
 
 /// Where a watched run's output lines go as they come.
@@ -132,7 +135,21 @@ impl<'a> AttemptCtx<'a> {
             on_spawn: &no_spawn,
             store: None,
             output: None,
+            notices: Default::default(),
         }
+    }
+
+    /// Asks for notices to be written with the run's outcome.
+    pub fn queue(&self, notices: Vec<crate::model::Notice>) {
+        self.notices
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(notices);
+    }
+
+    /// The notices asked for so far.
+    pub fn take_notices(&self) -> Vec<crate::model::Notice> {
+        std::mem::take(&mut *self.notices.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     pub fn attempt(mut self, attempt: u32) -> Self {
@@ -179,6 +196,7 @@ impl<'a> AttemptCtx<'a> {
             on_spawn: self.on_spawn,
             store: self.store.clone(),
             output: self.output.clone(),
+            notices: self.notices.clone(),
         }
     }
 }

@@ -1,10 +1,11 @@
 //! `report`: renders a report of the ledger (see `crate::report`) to Markdown and HTML files in
-//! the reports folder, and queues it for the job's `send_to` channels (the email carries the HTML
+//! the reports folder, and hands a notice for each of the job's `send_to` channels to the run's
+//! after-run stage (the email carries the HTML
 //! as its body, the Markdown as its text part and as an attachment; a webhook gets the summary and
 //! the file paths).
 
 use super::{AttemptCtx, AttemptResult, AttemptStatus};
-use crate::model::ReportSpec;
+use crate::model::{Notice, ReportSpec};
 use crate::report::advice::{DockerFacts, LoadedModel, Observed};
 
 /// How long the evidence (Docker, Ollama, each declared check) may take.
@@ -27,28 +28,33 @@ pub async fn run(spec: &ReportSpec, ctx: &AttemptCtx<'_>) -> AttemptResult {
     let spec2 = spec.clone();
     let job = ctx.job.to_string();
     let rendered = tokio::task::spawn_blocking(move || {
-        let r = crate::report::render(&spec2, &store, &period, now, &observed)
+        let mut r = crate::report::render(&spec2, &store, &period, now, &observed)
             .map_err(|e| e.to_string())?;
+        // A report leaves the process as files and notices: scrubbed as the log is.
+        let scrub = |t: &str| crate::redact::scrub(t).into_owned();
+        (r.markdown, r.html, r.summary) = (scrub(&r.markdown), scrub(&r.html), scrub(&r.summary));
         let paths = crate::report::write(&spec2, &job, &r).map_err(|e| {
             format!(
                 "cannot write the report into {}: {e}",
                 spec2.out_dir.display()
             )
         })?;
-        let queued = queue(&spec2, &store, &job, &r, &paths, now);
-        Ok::<_, String>((r, paths, queued))
+        let notices = notices(&spec2, &job, &r, &paths, now);
+        Ok::<_, String>((r, paths, notices))
     })
     .await;
     match rendered {
-        Ok(Ok((r, (md, html), queued))) => {
+        Ok(Ok((r, (md, html), notices))) => {
             let mut out = format!(
                 "{}\nwrote {}\nwrote {}\n",
                 r.summary,
                 md.display(),
                 html.display()
             );
-            if queued > 0 {
+            if !notices.is_empty() {
                 out.push_str(&format!("queued for {}\n", spec.send_to.join(", ")));
+                // Written with the run's outcome, in its after-run stage.
+                ctx.queue(notices);
             }
             AttemptResult {
                 status: AttemptStatus::Succeeded,
@@ -63,15 +69,14 @@ pub async fn run(spec: &ReportSpec, ctx: &AttemptCtx<'_>) -> AttemptResult {
     }
 }
 
-/// Queues the report for its channels; returns how many notices are new.
-fn queue(
+/// The report's notice for each of its channels.
+fn notices(
     spec: &ReportSpec,
-    store: &crate::store::Store,
     job: &str,
     r: &crate::report::Rendered,
     (md, html): &(std::path::PathBuf, std::path::PathBuf),
     now: i64,
-) -> usize {
+) -> Vec<Notice> {
     let payload = serde_json::json!({
         "event": "report", "title": format!("clawcron: {} {}", r.title, r.period.label),
         "text": format!("{}\n{}", r.summary, html.display()), "job": job,
@@ -81,13 +86,16 @@ fn queue(
         },
         "at_ms": now,
     });
-    crate::notify::enqueue_to(
-        store,
-        &spec.send_to,
-        &format!("report:{job}:{}:{now}", r.period.label),
-        &payload,
-        now,
-    )
+    let key = format!("report:{job}:{}:{now}", r.period.label);
+    spec.send_to
+        .iter()
+        .map(|channel| Notice {
+            key: format!("{key}:{channel}"),
+            channel: channel.clone(),
+            payload: payload.clone(),
+            at_ms: now,
+        })
+        .collect()
 }
 
 /// Asks Docker, Ollama and the declared checks, each bounded by `timeout`.

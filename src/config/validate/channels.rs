@@ -2,6 +2,78 @@
 
 use super::*;
 
+/// The notification channels, and the channels told about the daemon itself.
+pub(super) fn notifiers(c: &mut Checker<'_>, raw: &RawGlobal, g: &mut GlobalConfig) {
+    for (name, n) in raw.notifiers.iter().flat_map(|m| m.value.iter()) {
+        let key = format!("notifiers.{name}");
+        match (&n.value.webhook, &n.value.email) {
+            (Some(w), None) => {
+                let w = &w.value;
+                let Some(url) = c.interp(&w.url, &format!("{key}.webhook.url")) else {
+                    continue;
+                };
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    c.error(
+                        &w.url,
+                        &format!("{key}.webhook.url"),
+                        format!("`{url}` is not an http:// or https:// URL"),
+                    );
+                    continue;
+                }
+                let format = match c.choice(
+                    &w.format,
+                    &format!("{key}.webhook.format"),
+                    crate::model::Format::NAMES,
+                ) {
+                    Some(1) => crate::model::Format::Slack,
+                    Some(2) => crate::model::Format::Discord,
+                    Some(3) => crate::model::Format::Ntfy,
+                    _ => crate::model::Format::Generic,
+                };
+                let mut headers = Vec::new();
+                for (k, v) in w.headers.iter().flat_map(|h| h.value.iter()) {
+                    if let Some(v) = c.interp(v, &format!("{key}.webhook.headers.{k}")) {
+                        headers.push((k.clone(), v));
+                    }
+                }
+                let secret_env = w.secret_env.as_ref().map(|s| s.value.clone());
+                g.notifiers.insert(
+                    name.clone(),
+                    crate::model::Channel::Webhook(crate::model::WebhookSpec {
+                        url,
+                        format,
+                        headers,
+                        secret_env,
+                    }),
+                );
+            }
+            (None, Some(e)) => {
+                if let Some(spec) = email_channel(c, &key, &e.value) {
+                    g.notifiers
+                        .insert(name.clone(), crate::model::Channel::Email(spec));
+                }
+            }
+            _ => {
+                let d = c.error(n, &key, "a notifier is exactly one of `webhook` or `email`");
+                d.expected = Some(
+                    "`webhook: { url: ..., format: generic|slack|discord|ntfy }` or `email: { smtp: {...}, from: ..., to: [...] }`".into(),
+                );
+            }
+        }
+    }
+    for to in raw.daemon_notify.iter().flat_map(|d| d.value.iter()) {
+        if g.notifiers.contains_key(&to.value) {
+            g.daemon_notify.push(to.value.clone());
+        } else {
+            c.error(
+                to,
+                "daemon_notify",
+                format!("no notifier `{}` declared under `notifiers:`", to.value),
+            );
+        }
+    }
+}
+
 pub(super) fn email_channel(
     c: &mut Checker<'_>,
     key: &str,

@@ -8,7 +8,7 @@ mod job;
 mod report;
 
 use action::action;
-use channels::email_channel;
+use channels::notifiers;
 pub use global::global;
 pub use job::job;
 use report::report;
