@@ -36,7 +36,7 @@
 //!
 //! Doing:
 //! - [`action`]: what a job does, one file per job kind; one attempt, one result.
-//!   Uses: `model`, `store`, `report`, `notify`, `redact`, `util`.
+//!   Uses: `model`, `store`, `report`, `redact`, `util`.
 //! - [`runner`]: one run pipeline for every trigger: admission, attempts, the after-run stage.
 //!   Uses: `action`, `clock`, `model`, `monitor`, `notify`, `redact`, `store`, `telemetry`,
 //!   `util`.
