@@ -51,7 +51,7 @@ pub struct Ended {
 }
 
 impl Ended {
-    fn of(run_id: i64, o: &RunOutcome) -> Self {
+    pub fn of(run_id: i64, o: &RunOutcome) -> Self {
         Ended {
             run_id,
             status: o.status.as_str().to_string(),

@@ -13,7 +13,7 @@
 use crate::action::{AttemptCtx, AttemptResult, AttemptStatus, OutputSink};
 use crate::clock::Clock;
 use crate::model::{
-    ActionSpec, JobSpec, NewAlertEvent, Notice, Overlap, Retention, RetryPolicy, RunOutcome,
+    ActionSpec, AlertEvent, JobSpec, Notice, Overlap, Retention, RetryPolicy, RunOutcome,
     RunRecord, RunStatus, RunTrigger, State, Transition,
 };
 use crate::store::{Store, StoreError};
@@ -551,7 +551,7 @@ impl Inner {
         job: &JobSpec,
         run_id: i64,
         outcome: &mut RunOutcome,
-        events: &mut Vec<NewAlertEvent>,
+        events: &mut Vec<AlertEvent>,
         notices: &mut Vec<Notice>,
     ) {
         let Some(spec) = &job.regression else {
@@ -582,7 +582,7 @@ impl Inner {
                 "REGRESSION: {}",
                 r.detail
             );
-            events.push(NewAlertEvent {
+            events.push(AlertEvent {
                 job: job.id.to_string(),
                 rule: format!("regression:{}", r.metric),
                 kind: "regression".into(),
@@ -614,7 +614,7 @@ impl Inner {
         &self,
         job: &'j JobSpec,
         outcome: &RunOutcome,
-        events: &mut Vec<NewAlertEvent>,
+        events: &mut Vec<AlertEvent>,
         notices: &mut Vec<Notice>,
     ) -> (Vec<AlertStateRow>, Vec<(&'j crate::model::Rule, f64)>) {
         let mut states = Vec::new();
@@ -652,7 +652,7 @@ impl Inner {
             drop(cache);
             let Some(t) = transition else { continue };
             log_transition(job, rule, &t);
-            events.push(NewAlertEvent {
+            events.push(AlertEvent {
                 job: job.id.to_string(),
                 rule: rule.name.clone(),
                 kind: t.kind().into(),
@@ -785,7 +785,7 @@ impl Inner {
             }
         };
         let at = self.clock.now().timestamp_millis();
-        let event = NewAlertEvent {
+        let event = AlertEvent {
             job: job.id.to_string(),
             rule: rule.name.clone(),
             kind: kind.into(),

@@ -211,12 +211,5 @@ async fn in_process(
         g.notify_retry,
     )
     .await;
-    Ok(Ended {
-        run_id,
-        status: outcome.status.as_str().to_string(),
-        reason: outcome.reason.clone(),
-        error: outcome.error.clone(),
-        attempts: outcome.attempts,
-        duration_ms: outcome.duration().as_millis() as u64,
-    })
+    Ok(Ended::of(run_id, &outcome))
 }

@@ -103,9 +103,9 @@ impl RunTrigger {
     }
 }
 
-/// An alert event to record: a transition, a remediation, an escalation or a regression.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewAlertEvent {
+/// An alert event: a transition, a remediation, an escalation or a regression.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AlertEvent {
     pub job: String,
     pub rule: String,
     pub kind: String,
@@ -122,7 +122,7 @@ pub struct RunRecord {
     pub outcome: RunOutcome,
     /// (job, rule, new state, when).
     pub alert_states: Vec<(String, String, super::alert::State, i64)>,
-    pub events: Vec<NewAlertEvent>,
+    pub events: Vec<AlertEvent>,
     pub notices: Vec<super::notice::Notice>,
 }
 

@@ -11,7 +11,7 @@ pub use report::{Baseline, Gap, HEARTBEAT_MS, NoticeRow};
 pub mod health;
 mod writer;
 
-use crate::model::{NewAlertEvent, Notice, RunOutcome, RunRecord, RunStatus, State};
+use crate::model::{Notice, RunOutcome, RunRecord, RunStatus, State};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -537,7 +537,7 @@ fn record_on(conn: &Connection, run_id: i64, r: &RunRecord) -> Result<(), StoreE
     Ok(())
 }
 
-fn events_on(conn: &Connection, events: &[NewAlertEvent]) -> Result<(), StoreError> {
+fn events_on(conn: &Connection, events: &[AlertEvent]) -> Result<(), StoreError> {
     let mut insert = conn.prepare_cached(
         "INSERT INTO alert_events (job, rule, kind, value, detail, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
@@ -582,16 +582,7 @@ pub struct AlertRow {
     pub updated: i64,
 }
 
-/// One transition of a rule.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct AlertEvent {
-    pub job: String,
-    pub rule: String,
-    pub kind: String,
-    pub value: f64,
-    pub detail: String,
-    pub at: i64,
-}
+pub use crate::model::AlertEvent;
 
 impl Store {
     /// A rule's saved state (the default, ok, if it has none).
@@ -613,7 +604,7 @@ impl Store {
     /// escalation's); wakes the dispatcher if a notice is new.
     pub fn record_events(
         &self,
-        events: &[NewAlertEvent],
+        events: &[AlertEvent],
         notices: &[Notice],
     ) -> Result<(), StoreError> {
         let mut conn = self.conn();
