@@ -135,39 +135,13 @@ pub fn crontab(text: &str, tz: chrono_tz::Tz, existing: &dyn Fn(&str) -> bool) -
             comment.clear();
             continue;
         }
-        // The schedule: an @word or five fields.
         // The schedule (`None`: @reboot) and the command.
-        let (schedule, command) = if let Some(rest) = line.strip_prefix('@') {
-            let (word, cmd) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
-            match word {
-                "reboot" => (None, cmd),
-                "yearly" | "annually" => (Some("@yearly".to_string()), cmd),
-                "monthly" | "weekly" | "daily" | "hourly" => (Some(format!("@{word}")), cmd),
-                "midnight" => (Some("@daily".to_string()), cmd),
-                _ => {
-                    out.errors
-                        .push((n, format!("`@{word}` is not a crontab schedule")));
-                    continue;
-                }
-            }
-        } else {
-            let fields: Vec<&str> = line
-                .splitn(6, char::is_whitespace)
-                .filter(|f| !f.is_empty())
-                .collect();
-            let mut parts = line.split_whitespace();
-            let five: Vec<&str> = parts.by_ref().take(5).collect();
-            if five.len() < 5 || fields.len() < 6 {
-                out.errors
-                    .push((n, "expected five schedule fields and a command".into()));
+        let (schedule, command) = match schedule_and_command(line) {
+            Ok(sc) => sc,
+            Err(e) => {
+                out.errors.push((n, e));
                 continue;
             }
-            // The command is what follows the fifth field, spacing kept.
-            let mut rest = line;
-            for f in &five {
-                rest = rest.trim_start()[f.len()..].trim_start();
-            }
-            (Some(five.join(" ")), rest)
         };
         let command = command.trim();
         if command.is_empty() {
@@ -198,51 +172,7 @@ pub fn crontab(text: &str, tz: chrono_tz::Tz, existing: &dyn Fn(&str) -> bool) -
             yaml.push_str(&format!("timezone: {}\n", job_tz.name()));
         }
         yaml.push_str("# cron never catches up: a slot missed while the machine slept is skipped\nmissed: { policy: skip }\n");
-        let (id, run) = if let Some(c) = stdin
-            .is_none()
-            .then(|| docker.as_ref().and_then(|d| d.captures(&cmd)))
-            .flatten()
-        {
-            let name = c[2].to_string();
-            let timeout = c
-                .get(1)
-                .map(|t| format!(", stop_timeout: {}s", t.as_str()))
-                .unwrap_or_default();
-            (
-                format!("restart-{}", id_for(&name)),
-                format!(
-                    "run:\n  docker.restart: {{ container: {}{timeout} }}\n",
-                    quote(&name)
-                ),
-            )
-        } else {
-            let (cmd, note) = match strip_log_redirect(&cmd) {
-                Some(c) => (
-                    c,
-                    "# its output, once appended to a log file, is kept in the ledger: clawcron history ID\n",
-                ),
-                None => (cmd.clone(), ""),
-            };
-            let shell = match &stdin {
-                Some(lines) => format!(
-                    "printf '%s\\n' {} | {cmd}",
-                    lines
-                        .iter()
-                        .map(|l| format!("'{}'", l.replace('\'', "'\\''")))
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                ),
-                None => cmd.clone(),
-            };
-            let mut run = format!("{note}run:\n  shell: {}\n", quote(&shell));
-            if !env.is_empty() {
-                run.push_str("  env:\n");
-                for (k, v) in &env {
-                    run.push_str(&format!("    {k}: {}\n", quote(v)));
-                }
-            }
-            (id_for(&cmd), run)
-        };
+        let (id, run) = run_yaml(&cmd, stdin.as_deref(), &env, docker.as_ref());
         yaml.push_str(&run);
         let mut unique = id.clone();
         let mut k = 2;
@@ -259,6 +189,91 @@ pub fn crontab(text: &str, tz: chrono_tz::Tz, existing: &dyn Fn(&str) -> bool) -
         comment.clear();
     }
     out
+}
+
+/// A crontab line's schedule (an `@word` or five fields; `None` for `@reboot`) and its command,
+/// spacing kept.
+fn schedule_and_command(line: &str) -> Result<(Option<String>, &str), String> {
+    if let Some(rest) = line.strip_prefix('@') {
+        let (word, cmd) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+        return match word {
+            "reboot" => Ok((None, cmd)),
+            "yearly" | "annually" => Ok((Some("@yearly".to_string()), cmd)),
+            "monthly" | "weekly" | "daily" | "hourly" => Ok((Some(format!("@{word}")), cmd)),
+            "midnight" => Ok((Some("@daily".to_string()), cmd)),
+            _ => Err(format!("`@{word}` is not a crontab schedule")),
+        };
+    }
+    let fields: Vec<&str> = line
+        .splitn(6, char::is_whitespace)
+        .filter(|f| !f.is_empty())
+        .collect();
+    let mut parts = line.split_whitespace();
+    let five: Vec<&str> = parts.by_ref().take(5).collect();
+    if five.len() < 5 || fields.len() < 6 {
+        return Err("expected five schedule fields and a command".into());
+    }
+    // The command is what follows the fifth field, spacing kept.
+    let mut rest = line;
+    for f in &five {
+        rest = rest.trim_start()[f.len()..].trim_start();
+    }
+    Ok((Some(five.join(" ")), rest))
+}
+
+/// The job's id and its `run:` part: `docker restart NAME` becomes a `docker.restart` job, any
+/// other command a `shell:` job (its log redirection dropped, `%` lines fed on stdin, the
+/// crontab's environment as its `env`).
+fn run_yaml(
+    cmd: &str,
+    stdin: Option<&[String]>,
+    env: &BTreeMap<String, String>,
+    docker: Option<&regex::Regex>,
+) -> (String, String) {
+    if let Some(c) = stdin
+        .is_none()
+        .then(|| docker.and_then(|d| d.captures(cmd)))
+        .flatten()
+    {
+        let name = c[2].to_string();
+        let timeout = c
+            .get(1)
+            .map(|t| format!(", stop_timeout: {}s", t.as_str()))
+            .unwrap_or_default();
+        return (
+            format!("restart-{}", id_for(&name)),
+            format!(
+                "run:\n  docker.restart: {{ container: {}{timeout} }}\n",
+                quote(&name)
+            ),
+        );
+    }
+    let (cmd, note) = match strip_log_redirect(cmd) {
+        Some(c) => (
+            c,
+            "# its output, once appended to a log file, is kept in the ledger: clawcron history ID\n",
+        ),
+        None => (cmd.to_string(), ""),
+    };
+    let shell = match stdin {
+        Some(lines) => format!(
+            "printf '%s\\n' {} | {cmd}",
+            lines
+                .iter()
+                .map(|l| format!("'{}'", l.replace('\'', "'\\''")))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+        None => cmd.clone(),
+    };
+    let mut run = format!("{note}run:\n  shell: {}\n", quote(&shell));
+    if !env.is_empty() {
+        run.push_str("  env:\n");
+        for (k, v) in env {
+            run.push_str(&format!("    {k}: {}\n", quote(v)));
+        }
+    }
+    (id_for(&cmd), run)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ pub(super) fn report(
     rep: &S<super::action::RawReport>,
     global_docker_host: &Option<String>,
 ) -> Option<crate::model::ReportSpec> {
-    use crate::model::{Check, Evidence, Lang, PeriodSpec, ReportSpec, Sources};
+    use crate::model::{Lang, PeriodSpec, ReportSpec};
     let r = &rep.value;
     let default_global = GlobalConfig::default();
     let global = c.global.unwrap_or(&default_global);
@@ -64,7 +64,36 @@ pub(super) fn report(
             d.help = help;
         }
     }
-    let mut sources = Sources::default();
+    let sources = sources(c, r);
+    let evidence = evidence(c, r, global_docker_host);
+    let checks = checks(c, r, global_docker_host);
+    Some(ReportSpec {
+        title: r.title.as_ref().map_or_else(
+            || match lang {
+                Lang::En => "OpenClaw weekly report".to_string(),
+                Lang::Fr => "Rapport hebdomadaire OpenClaw".to_string(),
+            },
+            |t| t.value.clone(),
+        ),
+        template,
+        lang,
+        period,
+        out_dir,
+        templates_dir: global
+            .templates_dir
+            .clone()
+            .unwrap_or_else(|| global.base_dir.join("templates")),
+        timezone: c.tz,
+        send_to,
+        sources,
+        evidence,
+        checks,
+    })
+}
+
+/// Which recorded figures the recommendations read (`job/metric`).
+fn sources(c: &mut Checker<'_>, r: &super::action::RawReport) -> crate::model::Sources {
+    let mut sources = crate::model::Sources::default();
     for (k, v) in r.sources.iter().flat_map(|s| s.value.iter()) {
         let key = format!("run.report.sources.{k}");
         let pair = || -> Option<(String, String)> {
@@ -99,7 +128,16 @@ pub(super) fn report(
             }
         }
     }
-    let mut evidence = Evidence {
+    sources
+}
+
+/// Where the checklist's evidence comes from.
+fn evidence(
+    c: &mut Checker<'_>,
+    r: &super::action::RawReport,
+    global_docker_host: &Option<String>,
+) -> crate::model::Evidence {
+    let mut evidence = crate::model::Evidence {
         container: None,
         docker_host: global_docker_host.clone(),
         ollama_url: Some("http://127.0.0.1:11434".into()),
@@ -129,38 +167,26 @@ pub(super) fn report(
             evidence.min_docker_memory_gib = m.value;
         }
     }
+    evidence
+}
+
+/// The checklist lines the job file declares, each a probe.
+fn checks(
+    c: &mut Checker<'_>,
+    r: &super::action::RawReport,
+    global_docker_host: &Option<String>,
+) -> Vec<crate::model::Check> {
     let mut checks = Vec::new();
     for (i, ch) in r.checks.iter().flat_map(|s| s.value.iter()).enumerate() {
         c.run_key = format!("run.report.checks.{i}.run");
         let a = action(c, &ch.value.run, global_docker_host);
         c.run_key = "run".into();
         if let Some(action) = a {
-            checks.push(Check {
+            checks.push(crate::model::Check {
                 name: ch.value.name.value.clone(),
                 action,
             });
         }
     }
-    Some(ReportSpec {
-        title: r.title.as_ref().map_or_else(
-            || match lang {
-                Lang::En => "OpenClaw weekly report".to_string(),
-                Lang::Fr => "Rapport hebdomadaire OpenClaw".to_string(),
-            },
-            |t| t.value.clone(),
-        ),
-        template,
-        lang,
-        period,
-        out_dir,
-        templates_dir: global
-            .templates_dir
-            .clone()
-            .unwrap_or_else(|| global.base_dir.join("templates")),
-        timezone: c.tz,
-        send_to,
-        sources,
-        evidence,
-        checks,
-    })
+    checks
 }
