@@ -79,7 +79,8 @@ fn spinner(job: &JobSpec) {
 }
 
 fn print_outcome(id: &str, e: &Ended) -> Result<(), Error> {
-    if e.status == "skipped" {
+    let status = crate::model::RunStatus::parse(&e.status);
+    if status == Some(crate::model::RunStatus::Skipped) {
         out!(
             "{id}: run {} skipped: {}",
             e.run_id,
@@ -99,7 +100,7 @@ fn print_outcome(id: &str, e: &Ended) -> Result<(), Error> {
                 .unwrap_or_default()
         );
     }
-    if e.status != crate::model::RunStatus::Succeeded.as_str() {
+    if status != Some(crate::model::RunStatus::Succeeded) {
         return Err(Error::RunFailed {
             job: id.to_string(),
             status: e.status.replace('_', " "),

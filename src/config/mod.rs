@@ -261,12 +261,13 @@ fn is_job_name(path: &Path) -> bool {
 
 /// Why a job-named entry cannot be read as a job file, if it cannot.
 fn not_a_job_file(path: &Path) -> Option<String> {
-    let link = std::fs::symlink_metadata(path).ok()?;
     match std::fs::metadata(path) {
         Ok(m) if m.is_file() => None,
         Ok(m) if m.is_dir() => Some("is a directory, not a job file".into()),
         Ok(_) => Some("is not a regular file (a socket, a pipe or a device)".into()),
-        Err(e) if link.file_type().is_symlink() => {
+        // Gone since it was listed: nothing to load, nothing to say.
+        Err(_) if std::fs::symlink_metadata(path).is_err() => None,
+        Err(e) if std::fs::symlink_metadata(path).is_ok_and(|l| l.file_type().is_symlink()) => {
             let target = std::fs::read_link(path)
                 .map(|t| t.display().to_string())
                 .unwrap_or_default();

@@ -234,6 +234,12 @@ pub fn backoff(base: Duration, attempt: i64) -> Duration {
         .min(Duration::from_secs(1800))
 }
 
+/// How long a claimed notice is not picked by another process: until its send is over or this
+/// lease ends (a send is bounded by `send_timeout`).
+fn lease_ms(send_timeout: Duration) -> i64 {
+    2 * send_timeout.as_millis() as i64 + 5_000
+}
+
 /// Delivers the outbox until `stop`: each due notice is sent in its own task, bounded by a
 /// timeout, and the loop never waits for a send: a hung receiver delays no other notice, not even
 /// one queued while it hangs. Then it sleeps until the next due notice, a finished send, or a
@@ -247,9 +253,7 @@ pub async fn dispatch(
     retry_base: Duration,
 ) {
     let wake = store.outbox_wake();
-    // A claimed notice is not picked by another process until its send is over or this lease
-    // ends (a send is bounded by `send_timeout`).
-    let lease_ms = 2 * send_timeout.as_millis() as i64 + 5_000;
+    let lease_ms = lease_ms(send_timeout);
     let mut sends: tokio::task::JoinSet<i64> = tokio::task::JoinSet::new();
     // Notices being sent: not picked again until their send is over.
     let mut inflight: std::collections::HashSet<i64> = std::collections::HashSet::new();
@@ -372,7 +376,7 @@ pub async fn deliver_due(
     send_timeout: Duration,
     retry_base: Duration,
 ) -> usize {
-    let lease_ms = 2 * send_timeout.as_millis() as i64 + 5_000;
+    let lease_ms = lease_ms(send_timeout);
     let now = chrono::Utc::now().timestamp_millis();
     let due = store.claim_notices(now, 256, lease_ms).unwrap_or_else(|e| {
         tracing::warn!("cannot read the outbox: {e}");

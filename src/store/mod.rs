@@ -49,6 +49,11 @@ pub enum SlotDecision {
     Skip { reason: String },
 }
 
+/// A row that is one of the job's own runs: a remediation is recorded under the job it answers
+/// (so `history` shows it), but it is the fix's run, not the job's, so it never counts in the
+/// job's figures (recovery, baselines, last success, the report's counts).
+pub(crate) const OWN_RUN: &str = "trigger != 'remediation'";
+
 /// A text column stored from an enum's `as_str`, read back as the enum.
 pub(crate) fn status_at<T>(
     r: &rusqlite::Row<'_>,
@@ -373,20 +378,7 @@ impl Store {
         boot_id: &str,
         now_ms: i64,
     ) -> Result<i64, StoreError> {
-        let conn = self.conn();
-        conn.execute(
-            "INSERT INTO runs (job, trigger, slot, status, boot_id, daemon_pid, started_at)
-             VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6)",
-            params![
-                job,
-                trigger,
-                slot,
-                boot_id,
-                i64::from(std::process::id()),
-                now_ms
-            ],
-        )?;
-        Ok(conn.last_insert_rowid())
+        self.insert_run(job, trigger, slot, boot_id, now_ms, None)
     }
 
     /// Starts a run caused by something else (a remediation: its alert and the run that fired
@@ -400,12 +392,33 @@ impl Store {
         now_ms: i64,
         cause: &str,
     ) -> Result<i64, StoreError> {
-        let id = self.start_run(job, trigger, slot, boot_id, now_ms)?;
-        self.conn().execute(
-            "UPDATE runs SET cause = ?2 WHERE id = ?1",
-            params![id, cause],
+        self.insert_run(job, trigger, slot, boot_id, now_ms, Some(cause))
+    }
+
+    fn insert_run(
+        &self,
+        job: &str,
+        trigger: &str,
+        slot: i64,
+        boot_id: &str,
+        now_ms: i64,
+        cause: Option<&str>,
+    ) -> Result<i64, StoreError> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO runs (job, trigger, slot, status, boot_id, daemon_pid, started_at, cause)
+             VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7)",
+            params![
+                job,
+                trigger,
+                slot,
+                boot_id,
+                i64::from(std::process::id()),
+                now_ms,
+                cause
+            ],
         )?;
-        Ok(id)
+        Ok(conn.last_insert_rowid())
     }
 
     /// Records a non-slot run that was skipped (e.g. `at_start` already done this boot).
@@ -629,16 +642,16 @@ impl Store {
         let conn = self.conn();
         let last: Option<RunStatus> = conn
             .query_row(
-                "SELECT status FROM runs WHERE job = ?1 AND id < ?2 AND status IN ('succeeded', 'failed', 'timed_out')
-                   AND trigger != 'remediation' ORDER BY id DESC LIMIT 1",
+                &format!("SELECT status FROM runs WHERE job = ?1 AND id < ?2 AND status IN ('succeeded', 'failed', 'timed_out')
+                   AND {OWN_RUN} ORDER BY id DESC LIMIT 1"),
                 params![job, run_id],
                 |r| status_at(r, 0, RunStatus::parse),
             )
             .optional()?;
         let Some(status) = last else { return Ok(None) };
         let since: Option<i64> = conn.query_row(
-            "SELECT min(coalesce(started_at, slot * 1000)) FROM runs WHERE job = ?1 AND id < ?2 AND status IN ('failed', 'timed_out')
-               AND id > coalesce((SELECT max(id) FROM runs WHERE job = ?1 AND id < ?2 AND status = 'succeeded'), 0)",
+            &format!("SELECT min(coalesce(started_at, slot * 1000)) FROM runs WHERE job = ?1 AND id < ?2 AND status IN ('failed', 'timed_out')
+               AND {OWN_RUN} AND id > coalesce((SELECT max(id) FROM runs WHERE job = ?1 AND id < ?2 AND status = 'succeeded' AND {OWN_RUN}), 0)"),
             params![job, run_id],
             |r| r.get(0),
         )?;

@@ -1,7 +1,7 @@
 //! What reports and baselines read from the ledger: runs, figures, alert events and notices of a
 //! period; the daemon's own sessions (for its downtime); pinned baselines.
 
-use super::{RunRow, Store, StoreError};
+use super::{OWN_RUN, RunRow, Store, StoreError};
 use rusqlite::{OptionalExtension, params};
 
 /// One pinned "before" figure.
@@ -133,11 +133,11 @@ impl Store {
     /// Ledger rows whose slot is in `[from_ms, to_ms)`, oldest first.
     pub fn runs_between(&self, from_ms: i64, to_ms: i64) -> Result<Vec<RunRow>, StoreError> {
         let c = self.conn();
-        let mut stmt = c.prepare(
+        let mut stmt = c.prepare(&format!(
             "SELECT id, job, trigger, slot, status, reason, started_at, finished_at, attempts, exit_code,
                     duration_ms, error, NULL, boot_id
-             FROM runs WHERE slot >= ?1 AND slot < ?2 ORDER BY slot, id",
-        )?;
+             FROM runs WHERE slot >= ?1 AND slot < ?2 AND {OWN_RUN} ORDER BY slot, id"
+        ))?;
         let rows = stmt
             .query_map(
                 params![from_ms.div_euclid(1000), to_ms.div_euclid(1000)],
@@ -202,10 +202,10 @@ impl Store {
     ) -> Result<Vec<(String, f64)>, StoreError> {
         let c = self.conn();
         let mut stmt = c.prepare(
-            "SELECT m.name, m.value FROM metrics m
+            &format!("SELECT m.name, m.value FROM metrics m
              WHERE m.run_id IN (SELECT id FROM runs WHERE job = ?1 AND status = 'succeeded' AND id < ?2
-                                ORDER BY id DESC LIMIT ?3)
-             ORDER BY m.run_id DESC",
+                                AND {OWN_RUN} ORDER BY id DESC LIMIT ?3)
+             ORDER BY m.run_id DESC"),
         )?;
         let rows = stmt
             .query_map(params![job, before_run, n as i64], |r| {
@@ -297,7 +297,7 @@ impl Store {
     pub fn last_success_by_job(&self) -> Result<Vec<(String, i64)>, StoreError> {
         let c = self.conn();
         let mut stmt = c.prepare(
-            "SELECT job, max(finished_at) FROM runs WHERE status = 'succeeded' AND finished_at IS NOT NULL GROUP BY job ORDER BY job",
+            &format!("SELECT job, max(finished_at) FROM runs WHERE status = 'succeeded' AND finished_at IS NOT NULL AND {OWN_RUN} GROUP BY job ORDER BY job"),
         )?;
         let rows = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -312,4 +312,79 @@ pub(super) fn beat_on(c: &rusqlite::Connection, id: i64, now_ms: i64) -> rusqlit
         "UPDATE daemon_sessions SET alive_at = ?2 WHERE id = ?1",
         params![id, now_ms],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{RunOutcome, RunStatus};
+
+    fn ended(store: &Store, id: i64, status: RunStatus, at: i64) {
+        store.finish_later(
+            id,
+            RunOutcome {
+                status,
+                reason: None,
+                attempts: 1,
+                started_at_ms: at,
+                finished_at_ms: at + 1,
+                exit_code: None,
+                error: None,
+                output_tail: String::new(),
+                metrics: vec![crate::model::Metric::new("x", 1.0)]
+                    .into_iter()
+                    .filter(|_| status == RunStatus::Succeeded)
+                    .collect(),
+            },
+        );
+        store.flush();
+    }
+
+    #[test]
+    fn a_remediation_row_never_counts_as_one_of_its_jobs_own_runs() {
+        let store = Store::open_in_memory().unwrap();
+        let ok = store
+            .start_run("health", "schedule", 1, "b", 1_000)
+            .unwrap();
+        ended(&store, ok, RunStatus::Succeeded, 1_000);
+        let failed = store
+            .start_run("health", "schedule", 2, "b", 2_000)
+            .unwrap();
+        ended(&store, failed, RunStatus::Failed, 2_000);
+        let fix = store
+            .start_run_caused(
+                "health",
+                "remediation",
+                3,
+                "b",
+                3_000,
+                "alert x fired by run 2",
+            )
+            .unwrap();
+        ended(&store, fix, RunStatus::Succeeded, 3_000);
+        let next = store
+            .start_run("health", "schedule", 4, "b", 4_000)
+            .unwrap();
+        // Still failing since run 2: the remediation's success is not the job's recovery.
+        assert_eq!(
+            store.previous_outcome("health", next).unwrap(),
+            Some((RunStatus::Failed, 2_000))
+        );
+        assert_eq!(
+            store.last_success_by_job().unwrap(),
+            vec![("health".to_string(), 1_001)]
+        );
+        assert_eq!(
+            store.recent_successful_metrics("health", next, 1).unwrap(),
+            vec![("x".to_string(), 1.0)],
+            "the baseline window skips the remediation run"
+        );
+        let rows = store.runs_between(0, 10_000).unwrap();
+        assert_eq!(
+            rows.iter().map(|r| r.id).collect::<Vec<_>>(),
+            vec![ok, failed, next]
+        );
+        // It is still in the job's history, with its cause.
+        assert_eq!(store.history(Some("health"), 10).unwrap().len(), 4);
+    }
 }
