@@ -48,10 +48,19 @@ pub enum Discontinuity {
 }
 
 impl Discontinuity {
+    /// Why a slot it passed over was missed, as the ledger says it.
     pub fn reason(&self) -> &'static str {
         match self {
             Discontinuity::Asleep(_) => "missed: machine asleep",
             Discontinuity::ClockSet(_) => "missed: clock jumped forward",
+        }
+    }
+
+    /// Why a slot it made late (but not missed) ran late.
+    pub fn cause(&self) -> &'static str {
+        match self {
+            Discontinuity::Asleep(_) => "machine asleep",
+            Discontinuity::ClockSet(_) => "clock jumped forward",
         }
     }
 }

@@ -7,7 +7,7 @@
 use crate::clock::{Clock, ClockWatch, Discontinuity};
 use crate::model::RunTrigger;
 use crate::model::Trigger;
-use crate::model::{JobSpec, Missed};
+use crate::model::{JobSpec, Missed, Overlap};
 use crate::runner::{Admission, JobState, Runner, Ticket};
 use crate::schedule::Window;
 use crate::store::{SlotDecision, Store, StoreError};
@@ -22,6 +22,11 @@ use tracing::{info, warn};
 /// A slot the scheduler reaches later than this after its instant, with no sleep or clock
 /// change to explain it, counts as missed ("daemon stalled") instead of merely late.
 pub const LATE_GRACE: Duration = Duration::from_secs(60);
+
+/// A timer wake-up at least this long after the instant the loop slept towards, with the wall
+/// and monotonic clocks agreeing, means the daemon did not run meanwhile: it was stopped
+/// (SIGSTOP, a debugger), swapped out, its VM paused, or launchd throttled it.
+const STALL_NOTICE_MS: i64 = 1000;
 
 /// While the ledger cannot be written, due slots are tried again this often.
 const LEDGER_RETRY: Duration = Duration::from_secs(1);
@@ -81,8 +86,12 @@ pub struct ReloadSummary {
 enum Context {
     /// At daemon start: slots before `start` passed while it was not running.
     Startup { start: i64 },
-    /// A timer wake-up, after a sleep or clock change if one was seen.
-    Wake(Option<Discontinuity>),
+    /// A timer wake-up, after a sleep or clock change if one was seen; `stalled` when the
+    /// wake-up came late with no such change to explain it (see `STALL_NOTICE_MS`).
+    Wake {
+        jump: Option<Discontinuity>,
+        stalled: bool,
+    },
     /// Trying again slots that could not be recorded because the ledger could not be written.
     LedgerRetry,
 }
@@ -389,6 +398,7 @@ impl Scheduler {
         let mut after_fault = false;
         loop {
             let deadline = self.heap.peek().map(|Reverse((t, _))| *t);
+            let retrying = retry_at.is_some();
             let request = async {
                 match control.as_mut() {
                     Some(rx) => rx.recv().await,
@@ -426,7 +436,19 @@ impl Scheduler {
             if let Some(j) = jump {
                 info!("wall clock discontinuity: {j:?}; re-checking every job's slots");
             }
-            let now_s = self.clock.now().timestamp();
+            let now = self.clock.now();
+            let now_s = now.timestamp();
+            let overslept = match deadline {
+                Some(d) if !retrying && jump.is_none() => now.timestamp_millis() - d * 1000,
+                _ => 0,
+            };
+            let stalled = overslept >= STALL_NOTICE_MS;
+            if stalled {
+                warn!(
+                    "the daemon did not run for {:.1} s after a slot came due (stopped, paused or starved); catching up",
+                    overslept as f64 / 1000.0
+                );
+            }
             let mut due = Vec::new();
             while let Some(&Reverse((t, idx))) = self.heap.peek() {
                 if t > now_s {
@@ -459,7 +481,7 @@ impl Scheduler {
                     .collect();
                 let ctx = match jump {
                     None if after_fault => Context::LedgerRetry,
-                    j => Context::Wake(j),
+                    jump => Context::Wake { jump, stalled },
                 };
                 recorded &= self.handle_due(windows, ctx, now_s);
                 tokio::task::yield_now().await;
@@ -509,11 +531,14 @@ impl Scheduler {
             restore.push((idx, slots[0]));
             cursors.push((idx, after));
             self.heap_push(idx, next);
-            let (missed, on_time): (Vec<(i64, &'static str)>, Vec<i64>) =
+            let (missed, on_time) =
                 classify(&slots, now_s, ctx, self.clock.wake_slack().as_secs() as i64);
+            // A run of this job was going before this batch: only then can overlap refuse one
+            // of its slots.
+            let busy = self.entries[idx].state.active() > 0;
+            let before = pending.len();
             if !missed.is_empty() {
-                let before = pending.len();
-                self.apply_missed_policy(idx, &missed, now_s, &mut pending);
+                self.apply_missed_policy(idx, &missed, now_s, !on_time.is_empty(), &mut pending);
                 let ran = pending[before..]
                     .iter()
                     .filter(|p| matches!(p.decision, SlotDecision::Run { .. }))
@@ -524,13 +549,28 @@ impl Scheduler {
                 s.1 += ran;
                 s.2 += missed.len() - ran;
             }
-            for slot in on_time {
+            let late = on_time.iter().filter(|(_, why)| why.is_some()).count();
+            if matches!(ctx, Context::Wake { stalled: true, .. }) && late > 0 {
+                let s = summary.get_or_insert(("daemon stalled", 0, 0));
+                s.1 += late;
+            }
+            // Slots of this batch that run behind one of this batch's own runs wait for it, one
+            // at a time (unless the job allows overlap): they are this job's catch-up, not an
+            // overlap with a run that was going.
+            let mut ours = pending[before..].iter().any(|p| p.admission.is_some());
+            for (slot, late) in on_time {
                 let e = &self.entries[idx];
-                match e.state.admit(e.spec.overlap) {
+                let admitted = if ours && !busy && e.spec.overlap != Overlap::Allow {
+                    Ok(e.state.admit_serial())
+                } else {
+                    e.state.admit(e.spec.overlap)
+                };
+                ours |= admitted.is_ok();
+                match admitted {
                     Ok(admission) => pending.push(Pending {
                         idx,
                         slot,
-                        decision: SlotDecision::Run { reason: None },
+                        decision: SlotDecision::Run { reason: late },
                         admission: Some(admission),
                     }),
                     Err(reason) => pending.push(Pending {
@@ -626,11 +666,14 @@ impl Scheduler {
         true
     }
 
+    /// `newer_due`: a slot of the job that is not missed is due too (it runs, so `latest` runs
+    /// none of the missed ones).
     fn apply_missed_policy(
         &self,
         idx: usize,
         missed: &[(i64, &'static str)],
         now_s: i64,
+        newer_due: bool,
         out: &mut Vec<Pending>,
     ) {
         let e = &self.entries[idx];
@@ -647,7 +690,7 @@ impl Scheduler {
             let in_time = now_s - slot <= max_late;
             let run = match policy.policy {
                 Missed::Skip => false,
-                Missed::Latest => i == newest && in_time,
+                Missed::Latest => i == newest && in_time && !newer_due,
                 Missed::All => in_time,
             };
             let decision = if run {
@@ -662,8 +705,9 @@ impl Scheduler {
                     reason: too_late(reason),
                 }
             } else if policy.policy == Missed::Latest {
+                let newer = if newer_due { "slot" } else { "missed slot" };
                 SlotDecision::Skip {
-                    reason: format!("{reason}; a newer missed slot runs instead"),
+                    reason: format!("{reason}; a newer {newer} runs instead"),
                 }
             } else {
                 SlotDecision::Skip {
@@ -706,28 +750,39 @@ fn policy_name(m: Missed) -> &'static str {
     }
 }
 
-/// Splits due slots into missed ones (with why) and on-time ones.
+/// Splits due slots into missed ones (with why) and the ones that run, each with why it runs
+/// late when it does (a second or more).
 fn classify(
     slots: &[i64],
     now_s: i64,
     ctx: Context,
     wake_slack: i64,
-) -> (Vec<(i64, &'static str)>, Vec<i64>) {
+) -> (Vec<(i64, &'static str)>, Vec<(i64, Option<String>)>) {
+    let stalled = matches!(ctx, Context::Wake { stalled: true, .. });
     let mut missed = Vec::new();
     let mut on_time = Vec::new();
     for &slot in slots {
         let late = now_s - slot;
         let reason = match ctx {
             Context::Startup { start } if slot < start => Some("missed: daemon not running"),
-            Context::Wake(Some(j)) if late >= wake_slack.max(1) => Some(j.reason()),
+            Context::Wake { jump: Some(j), .. } if late >= wake_slack.max(1) => Some(j.reason()),
             Context::LedgerRetry if late >= 1 => Some("missed: ledger not writable"),
-            _ if late > LATE_GRACE.as_secs() as i64 => Some("missed: daemon stalled"),
+            _ if late > LATE_GRACE.as_secs() as i64 && stalled => Some("missed: daemon stalled"),
+            _ if late > LATE_GRACE.as_secs() as i64 => Some("missed: scheduler overloaded"),
             _ => None,
         };
-        match reason {
-            Some(r) => missed.push((slot, r)),
-            None => on_time.push(slot),
+        if let Some(r) = reason {
+            missed.push((slot, r));
+            continue;
         }
+        let cause = match ctx {
+            _ if late < 1 => None,
+            Context::Wake { jump: Some(j), .. } => Some(j.cause()),
+            Context::Wake { stalled: true, .. } => Some("daemon stalled"),
+            Context::LedgerRetry => Some("ledger not writable"),
+            _ => Some("scheduler busy"),
+        };
+        on_time.push((slot, cause.map(|c| format!("{c}; run {late} s late"))));
     }
     (missed, on_time)
 }

@@ -672,19 +672,20 @@ async fn a_very_long_downtime_still_runs_the_newest_missed_slot() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let store = d.stop(secs(5)).await;
     let rows = rows(&store, "tick");
-    let late: Vec<&RunRow> = rows
-        .iter()
-        .filter(|r| r.status.as_str() == "succeeded" && r.reason.is_some())
-        .collect();
-    assert_eq!(late.len(), 1, "exactly one late run");
-    assert_eq!(hhmm(late[0].slot), "03:59:59");
+    // The newest missed slot is listed; the slot at the start instant is due on time, so
+    // `latest` runs that one instead.
+    let at = |hms: &str| rows.iter().rev().find(|r| hhmm(r.slot) == hms).unwrap();
     assert_eq!(
-        late[0].reason.as_deref(),
-        Some("missed: daemon not running; run late by policy latest")
+        at("03:59:59").reason.as_deref(),
+        Some("missed: daemon not running; a newer slot runs instead")
     );
+    assert_eq!(at("04:00:00").status.as_str(), "succeeded");
+    assert_eq!(at("04:00:00").reason, None);
     assert!(
-        rows.iter().any(|r| hhmm(r.slot) == "04:00:00"),
-        "the slot at the start instant has its row"
+        !rows
+            .iter()
+            .any(|r| r.status.as_str() == "succeeded" && r.reason.is_some()),
+        "nothing ran late"
     );
 }
 
@@ -1125,4 +1126,88 @@ async fn random_clock_jumps_by_minutes_and_hours_follow_the_documented_rule() {
         "{jumps:?}"
     );
     assert!(compared > 10_000, "{compared} rows");
+}
+
+/// A stall (SIGSTOP, a debugger, a paused VM, launchd throttling a background agent): tokio time
+/// moves on in one jump while the loop does not run, so the wall and monotonic clocks agree and
+/// only the lateness tells. Each slot that came due is handled as any late slot: within 60 s it
+/// runs late (one at a time, behind the job's own catch-up), beyond that the missed policy
+/// decides; none is skipped for "overlap" while no run of its job was running.
+#[tokio::test(start_paused = true)]
+async fn a_stalled_daemon_catches_up_by_the_missed_policy_and_never_claims_an_overlap() {
+    let s = Arc::new(Script::new(ok(0), []));
+    let d = start(
+        vec![
+            job("all", Trigger::Every(5), &s).missed(Missed::All, secs(3600)),
+            job("latest", Trigger::Every(5), &s).missed(Missed::Latest, secs(3600)),
+            job("skip", Trigger::Every(5), &s).missed(Missed::Skip, secs(3600)),
+            job("queue", Trigger::Every(5), &s)
+                .missed(Missed::All, secs(3600))
+                .overlap(Overlap::Queue),
+        ],
+        "2026-06-01T12:00:00Z",
+    );
+    tokio::time::sleep(Duration::from_millis(32_500)).await; // 12:00:32.5
+    tokio::time::advance(secs(20)).await; // stalled until 12:00:52.5
+    tokio::time::sleep(secs(30)).await; // 12:01:22.5
+    tokio::time::advance(secs(90)).await; // stalled until 12:02:52.5
+    tokio::time::sleep(secs(20)).await; // 12:03:12.5
+    let store = d.stop(secs(30)).await;
+    let stall_end = |slot: i64| {
+        let s = hhmm(slot);
+        if ("12:00:35".."12:00:52").contains(&s.as_str()) {
+            Some(t("2026-06-01T12:00:52Z").timestamp())
+        } else if ("12:01:25".."12:02:52").contains(&s.as_str()) {
+            Some(t("2026-06-01T12:02:52Z").timestamp())
+        } else {
+            None
+        }
+    };
+    for id in ["all", "latest", "skip", "queue"] {
+        let r = rows(&store, id);
+        // One row per slot, 12:00:05 to 12:03:10, no gap and no double.
+        let slots: Vec<i64> = r.iter().map(|r| r.slot).collect();
+        let want: Vec<i64> = (1..=38)
+            .map(|k| t("2026-06-01T12:00:00Z").timestamp() + 5 * k)
+            .collect();
+        assert_eq!(slots, want, "{id}: {:?}", summary(&store, id));
+        let mut ran_beyond = 0;
+        for row in &r {
+            let reason = row.reason.clone().unwrap_or_default();
+            let line = format!("{id} {} {} {reason}", hhmm(row.slot), row.status);
+            assert!(!reason.contains("overlap"), "untrue overlap: {line}");
+            match stall_end(row.slot) {
+                None => assert_eq!(line, format!("{id} {} succeeded ", hhmm(row.slot))),
+                Some(end) if end - row.slot <= 60 => assert_eq!(
+                    line,
+                    format!(
+                        "{id} {} succeeded daemon stalled; run {} s late",
+                        hhmm(row.slot),
+                        end - row.slot
+                    )
+                ),
+                Some(_) => {
+                    let expect = match id {
+                        "all" | "queue" => {
+                            ran_beyond += 1;
+                            "succeeded missed: daemon stalled; run late by policy all"
+                        }
+                        "latest" => "skipped missed: daemon stalled; a newer slot runs instead",
+                        _ => "skipped missed: daemon stalled",
+                    };
+                    assert_eq!(line, format!("{id} {} {expect}", hhmm(row.slot)));
+                }
+            }
+        }
+        // Beyond 60 s late: 12:01:25 to 12:01:50 (62 to 87 s late).
+        let expect_beyond = if id == "all" || id == "queue" { 6 } else { 0 };
+        assert_eq!(ran_beyond, expect_beyond, "{id}");
+        // What ran late after a stall ran one at a time, oldest first.
+        let late: Vec<&RunRow> = r.iter().filter(|r| stall_end(r.slot).is_some()).collect();
+        for w in late.windows(2) {
+            if let (Some(a), Some(b)) = (w[0].finished_at, w[1].started_at) {
+                assert!(b >= a, "{id}: catch-up runs overlapped");
+            }
+        }
+    }
 }
