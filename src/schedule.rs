@@ -7,7 +7,7 @@
 //! no slots inside a gap. See `../shared/TIME.md` and the README.
 
 use crate::model::{CronSchedule, Trigger};
-use chrono::{LocalResult, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, LocalResult, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
@@ -100,12 +100,7 @@ impl CronSchedule {
         if cron.determine_job_type() != croner::JobType::FixedTime {
             return None;
         }
-        let one = |c: &croner::CronComponent| c.values().first().copied();
-        NaiveTime::from_hms_opt(
-            u32::from(one(&cron.pattern.hours)?),
-            u32::from(one(&cron.pattern.minutes)?),
-            u32::from(one(&cron.pattern.seconds)?),
-        )
+        fixed_time_of(&cron)
     }
 }
 
@@ -142,9 +137,109 @@ impl ParseCache {
     }
 }
 
+/// The next slot strictly after `t`. croner carries a fixed-time slot across a gap of at most
+/// two hours; a zone that skipped a whole date (Pacific/Apia went from 29 to 31 December 2011)
+/// makes it give up, so such a gap is crossed here, by the same rule: a fixed-time slot whose
+/// wall time the gap skipped runs once, at the first instant after it; interval slots in it do
+/// not exist; the job goes on from there.
 fn next_with(cron: &Cron, tz: Tz, t: i64) -> Option<i64> {
-    let from = tz.timestamp_opt(t, 0).single()?;
-    Some(cron.find_next_occurrence(&from, false).ok()?.timestamp())
+    let mut from = tz.timestamp_opt(t, 0).single()?;
+    let mut inclusive = false;
+    // Each turn crosses one gap croner could not; zones have never skipped two in a row.
+    for _ in 0..4 {
+        if let Ok(next) = cron.find_next_occurrence(&from, inclusive) {
+            return Some(next.timestamp());
+        }
+        let gap = long_gap_after(tz, from.timestamp())?;
+        if cron.determine_job_type() == croner::JobType::FixedTime && gap.skips_a_slot_of(cron) {
+            return Some(gap.end);
+        }
+        from = tz.timestamp_opt(gap.end, 0).single()?;
+        inclusive = true;
+    }
+    None
+}
+
+/// A stretch of wall-clock time a zone skipped: local `from..until` did not exist, and `end` is
+/// the first instant after it.
+struct Gap {
+    from: chrono::NaiveDateTime,
+    until: chrono::NaiveDateTime,
+    end: i64,
+}
+
+impl Gap {
+    /// Whether a wall time the fixed-time `cron` schedules fell in the gap.
+    fn skips_a_slot_of(&self, cron: &Cron) -> bool {
+        let mut day = self.from.date();
+        while day <= self.until.date() {
+            if let Some(time) = fixed_time_of(cron) {
+                let wall = day.and_time(time);
+                if self.from <= wall
+                    && wall < self.until
+                    && cron
+                        .is_time_matching(&Utc.from_utc_datetime(&wall))
+                        .unwrap_or(false)
+                {
+                    return true;
+                }
+            }
+            day = match day.succ_opt() {
+                Some(d) => d,
+                None => break,
+            };
+        }
+        false
+    }
+}
+
+/// The time of day of a fixed-time pattern.
+fn fixed_time_of(cron: &Cron) -> Option<NaiveTime> {
+    let one = |c: &croner::CronComponent| c.values().first().copied();
+    NaiveTime::from_hms_opt(
+        u32::from(one(&cron.pattern.hours)?),
+        u32::from(one(&cron.pattern.minutes)?),
+        u32::from(one(&cron.pattern.seconds)?),
+    )
+}
+
+/// The first gap of more than two hours (longer than croner crosses) within 400 days after `t`.
+fn long_gap_after(tz: Tz, t: i64) -> Option<Gap> {
+    use chrono::Offset;
+    let offset = |at: i64| -> Option<i64> {
+        let utc = DateTime::from_timestamp(at, 0)?.naive_utc();
+        Some(i64::from(
+            tz.offset_from_utc_datetime(&utc).fix().local_minus_utc(),
+        ))
+    };
+    const HOUR: i64 = 3600;
+    let mut at = t;
+    let mut before = offset(at)?;
+    while at < t + 400 * 24 * HOUR {
+        let after = offset(at + HOUR)?;
+        if after - before > 2 * HOUR {
+            // The change lies in (at, at + 1 h]: find its instant.
+            let (mut lo, mut hi) = (at, at + HOUR);
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if offset(mid)? == before {
+                    lo = mid
+                } else {
+                    hi = mid
+                }
+            }
+            let wall =
+                |at: i64, off: i64| DateTime::from_timestamp(at + off, 0).map(|d| d.naive_utc());
+            return Some(Gap {
+                from: wall(hi, before)?,
+                until: wall(hi, after)?,
+                end: hi,
+            });
+        }
+        at += HOUR;
+        before = after;
+    }
+    None
 }
 
 /// Names the field that makes `expr` invalid, found by parsing each field alone.
@@ -301,6 +396,8 @@ pub struct Window {
 pub enum DstMark {
     /// A fixed-time slot whose wall time did not exist; it runs at the first instant after the gap.
     ShiftedFromGap(NaiveTime),
+    /// The zone skipped this whole date; its fixed-time slot runs at the first instant after it.
+    DateSkipped(chrono::NaiveDate, NaiveTime),
     /// The slot's wall time happens twice that night; this is the first pass.
     RepeatedFirstPass,
     /// The slot's wall time happens twice that night; this is the second pass.
@@ -312,6 +409,10 @@ impl DstMark {
         match self {
             DstMark::ShiftedFromGap(t) => format!(
                 "DST gap: {} does not exist, runs at the end of the gap",
+                t.format("%H:%M:%S")
+            ),
+            DstMark::DateSkipped(d, t) => format!(
+                "date skipped: the zone went past {d}; its {} runs at the end of the gap",
                 t.format("%H:%M:%S")
             ),
             DstMark::RepeatedFirstPass => "DST repeat: first pass".into(),
@@ -327,7 +428,11 @@ pub fn dst_mark(schedule: &CronSchedule, slot: i64) -> Option<DstMark> {
     if let Some(fixed) = schedule.fixed_time()
         && local.time() != fixed
     {
-        return Some(DstMark::ShiftedFromGap(fixed));
+        let before = tz.timestamp_opt(slot - 1, 0).single()?.date_naive();
+        return Some(match before.succ_opt() {
+            Some(skipped) if skipped < local.date_naive() => DstMark::DateSkipped(skipped, fixed),
+            _ => DstMark::ShiftedFromGap(fixed),
+        });
     }
     match tz.from_local_datetime(&local.naive_local()) {
         LocalResult::Ambiguous(first, _) if first.timestamp() == slot => {

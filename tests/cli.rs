@@ -188,6 +188,35 @@ fn next_shows_local_and_utc_with_dst_marks() {
             {"local": "2026-10-26T02:30:00+01:00", "utc": "2026-10-26T01:30:00Z", "dst": null},
         ])
     );
+    // Samoa skipped 30 December 2011: the job goes on, its slot that day at the end of the gap.
+    env.job(
+        "apia",
+        "schedule: \"0 12 * * *\"\ntimezone: Pacific/Apia\nrun: { command: [\"true\"] }\n",
+    );
+    let out = env.run(&[
+        "next",
+        "apia",
+        "-n",
+        "3",
+        "--from",
+        "2011-12-29T23:59:59-10:00",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        text(&out.stdout),
+        "apia: cron \"0 12 * * *\" (Pacific/Apia) in Pacific/Apia
+  2011-12-31 00:00:00 +14 (+14:00)  2011-12-30T10:00:00Z  * date skipped: the zone went past 2011-12-30; its 12:00:00 runs at the end of the gap
+  2011-12-31 12:00:00 +14 (+14:00)  2011-12-30T22:00:00Z
+  2012-01-01 12:00:00 +14 (+14:00)  2011-12-31T22:00:00Z
+"
+    );
+    let out = env.run(&["next", "apia", "-n", "100000000"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("100000000 is not in 1..=10000"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = env.run(&["next", "restrat"]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(

@@ -417,3 +417,86 @@ fn a_stray_comma_is_an_error_not_a_hang() {
     );
     assert!(std::path::Path::new(corpus).exists());
 }
+
+/// Instants (Unix seconds) where `tz`'s UTC offset changed between 1970 and 2037, with the
+/// change in seconds: a daily scan, then a bisection to the second.
+fn transitions(tz: chrono_tz::Tz) -> Vec<(i64, i64)> {
+    use chrono::{Offset, TimeZone};
+    let offset = |at: i64| {
+        let utc = DateTime::from_timestamp(at, 0).unwrap().naive_utc();
+        i64::from(tz.offset_from_utc_datetime(&utc).fix().local_minus_utc())
+    };
+    let (start, end) = (ts("1970-01-01T00:00:00Z"), ts("2038-01-01T00:00:00Z"));
+    let mut out = Vec::new();
+    let mut at = start;
+    let mut before = offset(at);
+    while at < end {
+        let after = offset(at + 86_400);
+        if after != before {
+            let (mut lo, mut hi) = (at, at + 86_400);
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if offset(mid) == before {
+                    lo = mid
+                } else {
+                    hi = mid
+                }
+            }
+            out.push((hi, after - before));
+        }
+        at += 86_400;
+        before = after;
+    }
+    out
+}
+
+/// Every IANA zone, 1970 to 2037, around each offset change (skipped dates among them: Samoa
+/// went from 29 to 31 December 2011): a daily job at six times of day always has a next slot
+/// within 48 hours, from starts two days before to two days after the change.
+#[test]
+fn a_daily_job_always_fires_again_within_48_hours_in_every_zone() {
+    let times = [
+        "0 0 * * *",
+        "30 1 * * *",
+        "30 2 * * *",
+        "0 12 * * *",
+        "30 23 * * *",
+        "59 23 * * *",
+    ];
+    let mut seen = std::collections::HashSet::new();
+    let (mut checked, mut skipped_dates) = (0usize, 0usize);
+    for tz in chrono_tz::TZ_VARIANTS {
+        let changes = transitions(tz);
+        if changes.iter().any(|&(_, change)| change.abs() >= 20 * 3600) {
+            skipped_dates += 1;
+        }
+        // Links (US/Eastern is America/New_York) share their history: check it once.
+        if !seen.insert(format!("{changes:?}")) {
+            continue;
+        }
+        let schedules: Vec<Trigger> = times
+            .iter()
+            .map(|e| Trigger::Cron(CronSchedule::parse_at(e, tz, 0).unwrap()))
+            .collect();
+        for &(at, change) in &changes {
+            for start in (at - 2 * 86_400..=at + 2 * 86_400).step_by(12 * 3600 + 1) {
+                for (s, expr) in schedules.iter().zip(times) {
+                    let next = s.next_after(start);
+                    assert!(
+                        next.is_some_and(|n| n > start && n - start <= 48 * 3600),
+                        "`{expr}` in {tz} from {}: next {:?} (change of {change} s at {})",
+                        utc(start),
+                        next.map(utc),
+                        utc(at)
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(
+        skipped_dates >= 7,
+        "only {skipped_dates} zones that skipped a date"
+    );
+    assert!(checked > 100_000, "{checked}");
+}

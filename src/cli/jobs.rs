@@ -155,5 +155,14 @@ pub(super) fn next(
             None => out!("  {local}  {utc}"),
         }
     }
+    if slots.len() < count {
+        out!(
+            "  (no slot after {}: this schedule never fires again)",
+            slots.last().map_or_else(
+                || "the start".to_string(),
+                |&s| crate::util::to_utc(s).to_rfc3339()
+            )
+        );
+    }
     Ok(())
 }

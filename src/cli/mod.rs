@@ -79,9 +79,10 @@ pub enum Command {
     /// Show a job's upcoming slots, local and UTC, with DST shifts marked
     Next {
         job: String,
-        /// How many slots
-        #[arg(short = 'n', default_value_t = 5)]
-        count: usize,
+        /// How many slots (at most 10000)
+        #[arg(short = 'n', default_value_t = 5,
+              value_parser = clap::value_parser!(u16).range(1..=10_000))]
+        count: u16,
         /// Start from this time (RFC 3339, or `YYYY-MM-DD HH:MM[:SS]` in the job's time zone)
         #[arg(long)]
         from: Option<String>,
@@ -260,7 +261,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             count,
             from,
             json,
-        } => jobs::next(&loaded, &job, count, from.as_deref(), json),
+        } => jobs::next(&loaded, &job, usize::from(count), from.as_deref(), json),
         Command::Trigger { job, force } => trigger::trigger(&loaded, &job, force, &state_dir),
         Command::NotifyTest { channel } => service::notify_test(&loaded, &channel),
         Command::Status { json } => ledger::status(json, &state_dir),
