@@ -750,6 +750,9 @@ fn policy_name(m: Missed) -> &'static str {
     }
 }
 
+/// A slot that runs, with why it runs late when it does.
+type LateSlot = (i64, Option<String>);
+
 /// Splits due slots into missed ones (with why) and the ones that run, each with why it runs
 /// late when it does (a second or more).
 fn classify(
@@ -757,7 +760,7 @@ fn classify(
     now_s: i64,
     ctx: Context,
     wake_slack: i64,
-) -> (Vec<(i64, &'static str)>, Vec<(i64, Option<String>)>) {
+) -> (Vec<(i64, &'static str)>, Vec<LateSlot>) {
     let stalled = matches!(ctx, Context::Wake { stalled: true, .. });
     let mut missed = Vec::new();
     let mut on_time = Vec::new();
