@@ -53,6 +53,11 @@ pub async fn run(
         g.retention.clone(),
         job_env(state_dir),
     );
+    runner.set_log_limit(g.log.output_per_run);
+    // Orphans of runs come to the daemon, not to init, so that none outlives its run.
+    if !crate::action::procs::become_subreaper() && cfg!(target_os = "linux") {
+        warn!("cannot become a child subreaper: a run's `setsid` descendants may outlive it");
+    }
     let store_for_notices = store.clone();
     // The daemon's own session: its downtime shows in reports.
     let boot = boot_id();
@@ -72,6 +77,7 @@ pub async fn run(
         report_downtime(&store, g, &gap, scheduler.last_catch_up());
     }
     let stop = CancellationToken::new();
+    let reaper = tokio::spawn(crate::action::procs::reaper(stop.clone()));
     let heartbeat_ping = g
         .heartbeat
         .clone()
@@ -150,6 +156,7 @@ pub async fn run(
         reloader,
         ledger_watch,
         heartbeat_ping,
+        reaper,
         control_socket,
         api: api.map(|(_, task)| task),
     }
@@ -172,6 +179,7 @@ struct Services {
     reloader: tokio::task::JoinHandle<()>,
     ledger_watch: tokio::task::JoinHandle<()>,
     heartbeat_ping: Option<tokio::task::JoinHandle<()>>,
+    reaper: tokio::task::JoinHandle<()>,
     control_socket: Option<tokio::task::JoinHandle<()>>,
     api: Option<tokio::task::JoinHandle<()>>,
 }
@@ -197,6 +205,7 @@ impl Services {
             Some(self.reloader),
             Some(self.ledger_watch),
             self.heartbeat_ping,
+            Some(self.reaper),
         ]
         .into_iter()
         .flatten()

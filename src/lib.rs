@@ -35,7 +35,8 @@
 //!   Uses: `model`, `store`, `template`, `util`.
 //!
 //! Doing:
-//! - [`action`]: what a job does, one file per job kind; one attempt, one result.
+//! - [`action`]: what a job does, one file per job kind; one attempt, one result; the
+//!   processes a run leaves behind (`action::procs`).
 //!   Uses: `model`, `store`, `report`, `redact`, `util`.
 //! - [`runner`]: one run pipeline for every trigger: admission, attempts, the after-run stage.
 //!   Uses: `action`, `clock`, `model`, `monitor`, `notify`, `redact`, `store`, `telemetry`,
@@ -59,8 +60,8 @@
 //! - [`doctor`]: checks of the machine and of each job's targets.
 //!   Uses: `action`, `config`, `install`, `model`, `notify`, `util`.
 //! - [`daemon`]: wires it all; `daemon::run(.., shutdown)` takes its shutdown as a parameter.
-//!   Uses: `api`, `clock`, `config`, `control`, `error`, `model`, `notify`, `redact`, `reload`,
-//!   `runner`, `scheduler`, `store`, `util`.
+//!   Uses: `action` (the subreaper of runs' orphans), `api`, `clock`, `config`, `control`,
+//!   `error`, `model`, `notify`, `redact`, `reload`, `runner`, `scheduler`, `store`, `util`.
 //! - [`cli`]: the commands, one file per group. Uses: every module above.
 
 pub mod action;

@@ -176,6 +176,7 @@ struct Inner {
     /// Running attempts are killed once this is cancelled.
     kill: CancellationToken,
     kill_grace: Duration,
+    log_limit: AtomicU64,
     retention: Retention,
     finished: AtomicU64,
     /// Named locks, made on first use.
@@ -287,6 +288,7 @@ impl Runner {
                 kill: CancellationToken::new(),
                 kill_grace,
                 retention,
+                log_limit: AtomicU64::new(u64::MAX),
                 finished: AtomicU64::new(0),
                 locks: Mutex::new(HashMap::new()),
                 states: Mutex::new(HashMap::new()),
@@ -296,6 +298,11 @@ impl Runner {
                 stats: Arc::default(),
             }),
         }
+    }
+
+    /// At most this many bytes of one run's output go to the daemon log (`log.output_per_run`).
+    pub fn set_log_limit(&self, bytes: u64) {
+        self.inner.log_limit.store(bytes, Ordering::Relaxed);
     }
 
     /// The run counters and histograms (for `/metrics`).
@@ -936,10 +943,17 @@ impl Inner {
                 .env(env.clone())
                 .on_spawn(&on_spawn)
                 .store(Some(self.store.clone()))
-                .output(ticket.watch.clone());
+                .output(ticket.watch.clone())
+                .log_limit(self.log_limit.load(Ordering::Relaxed));
             let span = tracing::info_span!("run", job = &*job.id, run_id, attempt);
             last = job.action.run(&ctx).instrument(span).await;
             asked = ctx.take_notices();
+            if let Some(n) = ctx.take_notes() {
+                reason = Some(match reason.take() {
+                    Some(r) => format!("{r}; {n}"),
+                    None => n,
+                });
+            }
             if let Some(w) = &ticket.watch
                 && !matches!(job.action, ActionSpec::Command(_))
             {

@@ -17,6 +17,7 @@ async fn run(
     timeout: Option<Duration>,
 ) -> AttemptResult {
     let spec = ActionSpec::Command(CommandSpec {
+        keep_leftovers: false,
         program,
         env: env
             .into_iter()

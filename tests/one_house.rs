@@ -670,7 +670,7 @@ fn a_closed_pipe_ends_a_command_quietly() {
     write_job(dir.path(), "often", "every: 1s\nrun: { shell: \"true\" }\n");
     let mut child = Command::new(env!("CARGO_BIN_EXE_clawcron"))
         .current_dir(dir.path())
-        .args(["--state-dir", "state", "next", "often", "-n", "200000"])
+        .args(["--state-dir", "state", "next", "often", "-n", "10000"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -1,6 +1,7 @@
 //! The `command` job kind: an argv list (no shell) or a shell string, with env and working
 //! directory, run in its own process group so that a timeout or shutdown can end the whole
-//! tree: SIGTERM to the group, SIGKILL after a grace.
+//! tree: SIGTERM to the group, SIGKILL after a grace. What the run leaves behind when its main
+//! process exits is stopped the same way (see `procs`), unless the job keeps it.
 
 use super::output::{OutputTail, pump};
 use super::{AttemptCtx, AttemptResult, AttemptStatus};
@@ -46,10 +47,10 @@ pub async fn run(spec: &CommandSpec, ctx: &AttemptCtx<'_>) -> AttemptResult {
     cmd.stdin(dev_null())
         .stdout(output.stdout)
         .stderr(output.stderr);
-    let spawned = cmd.spawn();
+    let spawned = super::procs::spawn(&mut cmd);
     // Our copies of the write end must go now, or the reader never sees end-of-file.
     drop(cmd);
-    let mut child = match spawned {
+    let (mut child, _registered) = match spawned {
         Ok(c) => c,
         Err(e) => return AttemptResult::failed(format!("cannot start `{name}`: {e}")),
     };
@@ -66,6 +67,7 @@ pub async fn run(spec: &CommandSpec, ctx: &AttemptCtx<'_>) -> AttemptResult {
         ctx.run_id,
         tail.clone(),
         ctx.output.clone(),
+        ctx.log_limit,
     ));
 
     let deadline = ctx.deadline;
@@ -106,6 +108,13 @@ pub async fn run(spec: &CommandSpec, ctx: &AttemptCtx<'_>) -> AttemptResult {
             (AttemptStatus::Interrupted, Some("interrupted by daemon shutdown; process group terminated".to_string()), None)
         }
     };
+    // Whatever the run left behind (`sleep 20 &`, a `setsid` grandchild) is stopped now, or
+    // kept and recorded.
+    let left = super::procs::sweep(pgid, ctx.run_id, spec.keep_leftovers, ctx.kill_grace).await;
+    if let Some(words) = left.describe(spec.keep_leftovers) {
+        tracing::info!(job = ctx.job, run_id = ctx.run_id, "{words}");
+        ctx.note(words);
+    }
     let mut reader = reader;
     if tokio::time::timeout(READER_LINGER, &mut reader)
         .await

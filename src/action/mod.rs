@@ -8,6 +8,7 @@ pub mod http;
 pub mod monitor;
 pub mod ollama;
 mod output;
+pub mod procs;
 pub mod report;
 mod scripted;
 
@@ -113,6 +114,11 @@ pub struct AttemptCtx<'a> {
     /// Notices the attempt asks for (a report's delivery): the after-run stage writes them with
     /// the run's outcome.
     pub notices: std::sync::Arc<std::sync::Mutex<Vec<crate::model::Notice>>>,
+    /// What the attempt has to say in the run's reason ("left 1 process behind; stopped").
+    notes: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// At most this many bytes of the run's output go to the daemon log (the ledger keeps the
+    /// tail whatever the size).
+    pub log_limit: u64,
 }
 
 /// Where a watched run's output lines go as they come.
@@ -136,7 +142,28 @@ impl<'a> AttemptCtx<'a> {
             store: None,
             output: None,
             notices: Default::default(),
+            notes: Default::default(),
+            log_limit: u64::MAX,
         }
+    }
+
+    /// Adds a line to the run's reason.
+    pub fn note(&self, text: String) {
+        self.notes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(text);
+    }
+
+    /// The notes so far, joined ("a; b").
+    pub fn take_notes(&self) -> Option<String> {
+        let notes = std::mem::take(&mut *self.notes.lock().unwrap_or_else(|p| p.into_inner()));
+        (!notes.is_empty()).then(|| notes.join("; "))
+    }
+
+    pub fn log_limit(mut self, bytes: u64) -> Self {
+        self.log_limit = bytes;
+        self
     }
 
     /// Asks for notices to be written with the run's outcome.
@@ -197,6 +224,8 @@ impl<'a> AttemptCtx<'a> {
             store: self.store.clone(),
             output: self.output.clone(),
             notices: self.notices.clone(),
+            notes: self.notes.clone(),
+            log_limit: self.log_limit,
         }
     }
 }

@@ -46,11 +46,15 @@ pub async fn pump<R: AsyncRead + Unpin>(
     run_id: i64,
     tail: Arc<Mutex<OutputTail>>,
     sink: Option<super::OutputSink>,
+    log_limit: u64,
 ) {
+    // What went to the daemon log, and what was left out of it once over `log_limit`.
+    let mut logged: u64 = 0;
+    let (mut left_lines, mut left_bytes): (u64, u64) = (0, 0);
     let mut buf = vec![0u8; 8192];
     let mut line: Vec<u8> = Vec::new();
     let mut truncated = false;
-    let emit = |line: &mut Vec<u8>, truncated: &mut bool| {
+    let mut emit = |line: &mut Vec<u8>, truncated: &mut bool| {
         let mut text = String::from_utf8_lossy(line).into_owned();
         if text.ends_with('\r') {
             text.pop();
@@ -58,7 +62,14 @@ pub async fn pump<R: AsyncRead + Unpin>(
         if *truncated {
             text.push_str(" […]");
         }
-        tracing::info!(target: "clawcron::output", job = &*job, run_id, stream, "{text}");
+        let size = text.len() as u64 + 1;
+        if logged + size <= log_limit {
+            logged += size;
+            tracing::info!(target: "clawcron::output", job = &*job, run_id, stream, "{text}");
+        } else {
+            left_lines += 1;
+            left_bytes += size;
+        }
         if let Some(sink) = &sink {
             let _ = sink.send(crate::redact::scrub(&text).into_owned());
         }
@@ -85,6 +96,17 @@ pub async fn pump<R: AsyncRead + Unpin>(
     }
     if !line.is_empty() {
         emit(&mut line, &mut truncated);
+    }
+    if left_lines > 0 {
+        tracing::warn!(
+            target: "clawcron::output",
+            job = &*job,
+            run_id,
+            stream,
+            "{left_lines} more line(s) of output ({}) not logged: over the log's {} per run (log.output_per_run); the ledger keeps the tail",
+            crate::util::size::format(left_bytes),
+            crate::util::size::format(log_limit)
+        );
     }
 }
 

@@ -186,6 +186,8 @@ async fn in_process(
         g.retention.clone(),
         crate::daemon::job_env(state_dir),
     );
+    runner.set_log_limit(g.log.output_per_run);
+    crate::action::procs::become_subreaper();
     let manual = crate::runner::Manual {
         force,
         ..Default::default()

@@ -121,6 +121,7 @@ pub struct RawLog {
     pub file: Option<S<String>>,
     pub rotation: Option<S<String>>,
     pub level: Option<S<String>>,
+    pub output_per_run: Option<S<String>>,
 }
 
 /// One file in `jobs/`.

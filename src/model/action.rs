@@ -17,6 +17,9 @@ pub struct CommandSpec {
     pub program: Program,
     pub env: Vec<(String, String)>,
     pub workdir: Option<PathBuf>,
+    /// `leftovers: keep`: processes the run leaves behind on purpose live on (recorded);
+    /// by default they are stopped when the main process exits.
+    pub keep_leftovers: bool,
 }
 
 impl CommandSpec {

@@ -96,6 +96,8 @@ pub struct LogConfig {
     pub file: Option<PathBuf>,
     pub rotation: Rotation,
     pub level: String,
+    /// At most this many bytes of one run's output go to the daemon log.
+    pub output_per_run: u64,
 }
 
 impl Default for LogConfig {
@@ -105,6 +107,7 @@ impl Default for LogConfig {
             file: None,
             rotation: Rotation::Daily,
             level: "info".into(),
+            output_per_run: 1_000_000,
         }
     }
 }

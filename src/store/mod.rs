@@ -503,7 +503,10 @@ impl Store {
 
 fn finish_on(conn: &Connection, run_id: i64, outcome: &RunOutcome) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "UPDATE runs SET status = ?2, reason = coalesce(?3, reason), started_at = ?4, finished_at = ?5,
+        "UPDATE runs SET status = ?2,
+             reason = CASE WHEN ?3 IS NULL THEN reason WHEN reason IS NULL THEN ?3
+                           ELSE reason || '; ' || ?3 END,
+             started_at = ?4, finished_at = ?5,
              attempts = ?6, exit_code = ?7, duration_ms = ?8, error = ?9, output_tail = ?10
          WHERE id = ?1",
     )?

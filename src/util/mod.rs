@@ -4,6 +4,7 @@
 pub mod duration;
 pub mod errors;
 pub mod host;
+pub mod size;
 pub mod stats;
 pub mod time;
 

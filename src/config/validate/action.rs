@@ -65,11 +65,11 @@ pub(super) fn action(
         || r.ollama_status.is_some()
         || r.monitor.is_some()
         || r.report.is_some();
-    if native && (r.env.is_some() || r.workdir.is_some()) {
+    if native && (r.env.is_some() || r.workdir.is_some() || r.leftovers.is_some()) {
         c.error(
             run,
             "run",
-            "`env` and `workdir` belong to `command` and `shell` jobs",
+            "`env`, `workdir` and `leftovers` belong to `command` and `shell` jobs",
         );
         return None;
     }
@@ -160,10 +160,12 @@ pub(super) fn action(
         // Not expanded here: the shell expands `${VAR}` itself, with the job's environment.
         Program::Shell(shell.value.clone())
     };
+    let keep_leftovers = c.choice(&r.leftovers, "run.leftovers", &["stop", "keep"]) == Some(1);
     Some(ActionSpec::Command(CommandSpec {
         program,
         env,
         workdir,
+        keep_leftovers,
     }))
 }
 
@@ -594,6 +596,8 @@ pub struct RawRun {
     pub shell: Option<S<String>>,
     pub env: Option<S<BTreeMap<String, S<String>>>>,
     pub workdir: Option<S<String>>,
+    /// `stop` (default) or `keep`: what becomes of processes the run leaves behind.
+    pub leftovers: Option<S<String>>,
     pub http: Option<S<RawHttp>>,
     #[serde(rename = "docker.restart")]
     pub docker_restart: Option<S<RawDockerRestart>>,

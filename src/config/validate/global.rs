@@ -71,6 +71,15 @@ pub fn global(path: &Path, text: &str, raw: RawGlobal) -> Result<GlobalConfig, V
         ) {
             g.log.level = ["error", "warn", "info", "debug", "trace"][i].into();
         }
+        if let Some(s) = &l.output_per_run {
+            match crate::util::size::parse(&s.value) {
+                Ok(n) => g.log.output_per_run = n,
+                Err(msg) => {
+                    let d = c.error(s, "log.output_per_run", msg);
+                    d.expected = Some(crate::util::size::EXPECTED.into());
+                }
+            }
+        }
         g.log.file = l
             .file
             .as_ref()

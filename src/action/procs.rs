@@ -1,0 +1,325 @@
+//! What a run leaves behind: processes still alive when its main process has exited (`sleep
+//! 20 &`), or that escaped its process group (`setsid`), are found and stopped, as systemd's
+//! control-group kill does, unless the job keeps them (`leftovers: keep`).
+//!
+//! On Linux the daemon is a child subreaper (`PR_SET_CHILD_SUBREAPER`): an orphan of any run is
+//! re-parented to the daemon, not to init. It is told apart from tokio's own children (the runs'
+//! main processes, registered here as they are spawned) and attributed to its run by the
+//! `CLAWCRON_RUN_ID` it inherited. Adopted orphans are reaped by pid, never with `wait(-1)`,
+//! so tokio keeps the exit status of each of its children. Elsewhere (macOS) only the run's
+//! process group can be found: a process that leaves it with `setsid` is out of reach.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, RwLock};
+use std::time::Duration;
+
+/// Held (shared) while a child is spawned and registered, (exclusive) while orphans are reaped:
+/// a child that exits before it is registered is never reaped here.
+static SPAWNING: RwLock<()> = RwLock::new(());
+/// Pids tokio owns (the runs' main processes), from spawn until tokio has reaped them.
+static OURS: Mutex<Option<HashSet<u32>>> = Mutex::new(None);
+/// Adopted orphans seen and not yet reaped.
+static ADOPTED: Mutex<Option<HashSet<u32>>> = Mutex::new(None);
+static SUBREAPER: AtomicBool = AtomicBool::new(false);
+
+/// Makes this process a child subreaper (Linux); returns whether it is one.
+pub fn become_subreaper() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: prctl with PR_SET_CHILD_SUBREAPER only sets a flag of this process.
+        let ok = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } == 0;
+        SUBREAPER.store(ok, Ordering::SeqCst);
+        ok
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        false
+    }
+}
+
+/// A registered main process: unregistered when dropped (after tokio reaped it).
+pub struct Registered(u32);
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        if let Ok(mut g) = OURS.lock()
+            && let Some(set) = g.as_mut()
+        {
+            set.remove(&self.0);
+        }
+    }
+}
+
+/// Spawns `cmd` and registers its pid as tokio's.
+pub fn spawn(
+    cmd: &mut tokio::process::Command,
+) -> std::io::Result<(tokio::process::Child, Option<Registered>)> {
+    let _guard = SPAWNING.read().unwrap_or_else(|p| p.into_inner());
+    let child = cmd.spawn()?;
+    let reg = child.id().map(|pid| {
+        if let Ok(mut g) = OURS.lock() {
+            g.get_or_insert_with(HashSet::new).insert(pid);
+        }
+        Registered(pid)
+    });
+    Ok((child, reg))
+}
+
+/// What a run left behind, and what became of it.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Leftovers {
+    pub found: usize,
+    pub remaining: usize,
+}
+
+impl Leftovers {
+    /// The ledger's words ("left 1 process behind; stopped"), if anything was left.
+    pub fn describe(&self, kept: bool) -> Option<String> {
+        if self.found == 0 {
+            return None;
+        }
+        let n = match self.found {
+            1 => "1 process".to_string(),
+            n => format!("{n} processes"),
+        };
+        Some(match (kept, self.remaining) {
+            (true, _) => format!("left {n} behind; kept (leftovers: keep)"),
+            (false, 0) => format!("left {n} behind; stopped"),
+            (false, r) => format!("left {n} behind; {r} could not be stopped"),
+        })
+    }
+}
+
+/// The processes of run `run_id` still alive once its main process (leader of group `pgid`)
+/// has exited: its group's members, and (Linux) the orphans it left that were adopted by the
+/// daemon. Unless `keep`, they get SIGTERM, then SIGKILL after `grace`.
+pub async fn sweep(pgid: i32, run_id: i64, keep: bool, grace: Duration) -> Leftovers {
+    let first = members(pgid, run_id);
+    let found = first.len();
+    if found == 0 || keep {
+        return Leftovers {
+            found,
+            remaining: 0,
+        };
+    }
+    // Rounds: killing a member can orphan a process it started in its own session.
+    let deadline = tokio::time::Instant::now() + grace;
+    let mut left = first;
+    let mut killed = false;
+    for _ in 0..20 {
+        if left.is_empty() {
+            break;
+        }
+        let sig = if tokio::time::Instant::now() >= deadline {
+            killed = true;
+            libc::SIGKILL
+        } else {
+            libc::SIGTERM
+        };
+        signal(pgid, &left, sig);
+        let until = (tokio::time::Instant::now() + Duration::from_millis(200)).min(deadline);
+        while tokio::time::Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            reap_adopted();
+            if members(pgid, run_id).is_empty() {
+                break;
+            }
+        }
+        left = members(pgid, run_id);
+        if killed && !left.is_empty() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            reap_adopted();
+            left = members(pgid, run_id);
+            if !left.is_empty() && tokio::time::Instant::now() > deadline + Duration::from_secs(5) {
+                break;
+            }
+        }
+    }
+    reap_adopted();
+    Leftovers {
+        found,
+        remaining: left.len(),
+    }
+}
+
+fn signal(pgid: i32, pids: &[u32], sig: i32) {
+    // SAFETY: kill(2) on our run's group and on processes found to be our run's; a process
+    // that has gone meanwhile gives ESRCH, which is fine.
+    unsafe {
+        libc::kill(-pgid, sig);
+        for &pid in pids.iter().filter(|&&p| p != 0) {
+            // A setsid'd leftover leads a group of its own: end that group too.
+            libc::kill(-(pid as i32), sig);
+            libc::kill(pid as i32, sig);
+        }
+    }
+}
+
+/// The live processes that belong to the run: members of its group and adopted orphans that
+/// carry its run id.
+fn members(pgid: i32, run_id: i64) -> Vec<u32> {
+    // SAFETY: signal 0 only checks that the group has a member.
+    let group_alive = unsafe { libc::kill(-pgid, 0) } == 0;
+    let mut out = if group_alive {
+        group_members(pgid)
+    } else {
+        Vec::new()
+    };
+    if SUBREAPER.load(Ordering::SeqCst) {
+        let marker = format!("CLAWCRON_RUN_ID={run_id}");
+        for pid in adopted() {
+            if !out.contains(&pid) && !is_zombie(pid) && carries(pid, &marker) {
+                out.push(pid);
+            }
+        }
+    }
+    if group_alive && out.is_empty() {
+        // A member the platform cannot list (no /proc): counted, and signalled through the
+        // group; 0 is never signalled on its own.
+        out.push(0);
+    }
+    out
+}
+
+#[cfg(target_os = "linux")]
+fn stat_fields(pid: u32) -> Option<(char, i32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut f = rest.split(' ');
+    let state = f.next()?.chars().next()?;
+    let _ppid = f.next()?;
+    let pgrp = f.next()?.parse().ok()?;
+    Some((state, pgrp))
+}
+
+#[cfg(target_os = "linux")]
+fn is_zombie(pid: u32) -> bool {
+    stat_fields(pid).is_none_or(|(state, _)| state == 'Z' || state == 'X')
+}
+
+#[cfg(not(target_os = "linux"))]
+fn is_zombie(_pid: u32) -> bool {
+    false
+}
+
+#[cfg(target_os = "linux")]
+fn group_members(pgid: i32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| {
+            stat_fields(pid).is_some_and(|(state, g)| g == pgid && state != 'Z' && state != 'X')
+        })
+        .collect()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn group_members(_pgid: i32) -> Vec<u32> {
+    Vec::new()
+}
+
+#[cfg(target_os = "linux")]
+fn carries(pid: u32, marker: &str) -> bool {
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .is_ok_and(|env| env.split(|&b| b == 0).any(|kv| kv == marker.as_bytes()))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn carries(_pid: u32, _marker: &str) -> bool {
+    false
+}
+
+/// The daemon's children that tokio does not own: orphans it adopted as subreaper.
+fn adopted() -> Vec<u32> {
+    let ours = OURS
+        .lock()
+        .map(|g| g.clone().unwrap_or_default())
+        .unwrap_or_default();
+    let found: Vec<u32> = children_of_self()
+        .into_iter()
+        .filter(|p| !ours.contains(p))
+        .collect();
+    if let Ok(mut g) = ADOPTED.lock() {
+        g.get_or_insert_with(HashSet::new)
+            .extend(found.iter().copied());
+    }
+    found
+}
+
+#[cfg(target_os = "linux")]
+fn children_of_self() -> Vec<u32> {
+    let mut out = Vec::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for t in tasks.flatten() {
+        if let Ok(text) = std::fs::read_to_string(t.path().join("children")) {
+            out.extend(
+                text.split_whitespace()
+                    .filter_map(|p| p.parse::<u32>().ok()),
+            );
+        }
+    }
+    out
+}
+
+#[cfg(not(target_os = "linux"))]
+fn children_of_self() -> Vec<u32> {
+    Vec::new()
+}
+
+/// Reaps the adopted orphans that have exited (by pid: tokio's children are never touched).
+/// Returns how many were reaped.
+pub fn reap_adopted() -> usize {
+    if !SUBREAPER.load(Ordering::SeqCst) {
+        return 0;
+    }
+    let _guard = SPAWNING.write().unwrap_or_else(|p| p.into_inner());
+    let ours = OURS
+        .lock()
+        .map(|g| g.clone().unwrap_or_default())
+        .unwrap_or_default();
+    let mut pids: HashSet<u32> = ADOPTED
+        .lock()
+        .map(|g| g.clone().unwrap_or_default())
+        .unwrap_or_default();
+    pids.extend(children_of_self().into_iter().filter(|p| !ours.contains(p)));
+    let mut reaped = 0;
+    let mut still = HashSet::new();
+    for pid in pids {
+        let mut status = 0;
+        // SAFETY: waitpid on one pid that is our child and not tokio's; WNOHANG never blocks.
+        match unsafe { libc::waitpid(pid as i32, &mut status, libc::WNOHANG) } {
+            0 => {
+                still.insert(pid);
+            }
+            p if p == pid as i32 => reaped += 1,
+            _ => {} // not (or no longer) our child
+        }
+    }
+    if let Ok(mut g) = ADOPTED.lock() {
+        *g = Some(still);
+    }
+    reaped
+}
+
+/// Reaps adopted orphans whenever a child exits, until `stop` (Linux, as subreaper).
+pub async fn reaper(stop: tokio_util::sync::CancellationToken) {
+    if !SUBREAPER.load(Ordering::SeqCst) {
+        return;
+    }
+    let Ok(mut sigchld) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::child())
+    else {
+        return;
+    };
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            s = sigchld.recv() => if s.is_none() { break },
+        }
+        reap_adopted();
+    }
+}
