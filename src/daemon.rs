@@ -95,6 +95,9 @@ pub async fn run(
                     reload: reload_status.clone(),
                     token: String::new(),
                     token_everywhere: !listen.ip().is_loopback(),
+                    public_reads: g.api_public_reads && listen.ip().is_loopback(),
+                    listen,
+                    sessions: Default::default(),
                     boot_id: boot.clone(),
                     timezone: g.timezone,
                     templates: templates.clone(),
@@ -432,13 +435,15 @@ async fn start_api(
     api.token = match crate::api::token(state_dir) {
         Ok(t) => t,
         Err(e) => {
-            warn!(
-                "status API off: cannot make its token in {}: {e}",
-                state_dir.display()
-            );
+            error!("status API off: {e}");
             return None;
         }
     };
+    if api.public_reads {
+        warn!(
+            "api.public_reads: reads need no token; anything that reaches this machine's loopback (a container through host.docker.internal, an agent) can read the dashboard and /api"
+        );
+    }
     match crate::api::serve(Arc::new(api), listen, stop).await {
         Ok((addr, task)) => {
             let _ = std::fs::write(state_dir.join("api.addr"), addr.to_string());

@@ -66,13 +66,13 @@ fn the_api_answers_checks_its_token_and_serves_valid_metrics() {
     let health = json(&addr, "/healthz", None);
     assert_eq!(health["ok"], true, "{health}");
     wait_for("a few runs", || {
-        json(&addr, "/api/runs?job=ok&limit=5", None)
+        json(&addr, "/api/runs?job=ok&limit=5", Some(&token))
             .as_array()
             .unwrap()
             .len()
             >= 3
     });
-    let jobs = json(&addr, "/api/jobs", None);
+    let jobs = json(&addr, "/api/jobs", Some(&token));
     let ok = jobs
         .as_array()
         .unwrap()
@@ -100,13 +100,13 @@ fn the_api_answers_checks_its_token_and_serves_valid_metrics() {
     );
     assert!(nightly["last"].is_null());
     assert_eq!(
-        json(&addr, "/api/runs?job=ok&limit=2", None)
+        json(&addr, "/api/runs?job=ok&limit=2", Some(&token))
             .as_array()
             .unwrap()
             .len(),
         2
     );
-    let alerts = json(&addr, "/api/alerts", None);
+    let alerts = json(&addr, "/api/alerts", Some(&token));
     assert_eq!(alerts["alerts"][0]["rule"], "load-high", "{alerts}");
     assert_eq!(alerts["alerts"][0]["phase"], "ok");
 
@@ -126,7 +126,7 @@ fn the_api_answers_checks_its_token_and_serves_valid_metrics() {
     let (code, body) = http(&addr, "POST", "/api/jobs/nightly/trigger", Some(&token));
     assert_eq!(code, 202, "{body}");
     wait_for("the triggered run", || {
-        json(&addr, "/api/runs?job=nightly", None)
+        json(&addr, "/api/runs?job=nightly", Some(&token))
             .as_array()
             .unwrap()
             .iter()
@@ -134,7 +134,7 @@ fn the_api_answers_checks_its_token_and_serves_valid_metrics() {
     });
 
     // Metrics: valid for promtool (where it can be installed; CI installs it).
-    let (code, metrics) = http(&addr, "GET", "/metrics", None);
+    let (code, metrics) = http(&addr, "GET", "/metrics", Some(&token));
     assert_eq!(code, 200);
     for needle in [
         "clawcron_runs_total{job=\"ok\",outcome=\"succeeded\"}",
@@ -194,12 +194,16 @@ fn the_api_answers_checks_its_token_and_serves_valid_metrics() {
     );
 
     // The dashboard, in headless Chromium where it is installed.
-    let (code, page) = http(&addr, "GET", "/", None);
+    let (code, page) = http(&addr, "GET", "/", Some(&token));
     assert_eq!(code, 200);
     assert!(page.contains("<meta http-equiv=\"refresh\" content=\"30\">"));
     assert!(!page.contains("<script"), "no JavaScript");
     if let Some(bin) = common::chromium() {
-        let url = format!("http://{addr}/");
+        // A browser gets in through a one-time link, which sets its session cookie.
+        let (code, once) = http(&addr, "POST", "/api/session/once", Some(&token));
+        assert_eq!(code, 200, "{once}");
+        let once: serde_json::Value = serde_json::from_str(&once).unwrap();
+        let url = format!("http://{addr}{}", once["path"].as_str().unwrap());
         let dom = Command::new(bin)
             .args([
                 "--headless",

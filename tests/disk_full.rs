@@ -75,11 +75,15 @@ fn fill(path: &Path) -> u64 {
     n
 }
 
-fn runs(addr: &str, job: &str) -> Vec<serde_json::Value> {
-    http_json(addr, &format!("/api/runs?job={job}&limit=1000"), None)
-        .as_array()
-        .unwrap()
-        .clone()
+fn runs(addr: &str, token: &str, job: &str) -> Vec<serde_json::Value> {
+    http_json(
+        addr,
+        &format!("/api/runs?job={job}&limit=1000"),
+        Some(token),
+    )
+    .as_array()
+    .unwrap()
+    .clone()
 }
 
 #[test]
@@ -134,7 +138,7 @@ fn a_full_disk_is_reported_nothing_is_lost_and_the_daemon_recovers() {
     let token = std::fs::read_to_string(state.join("api-token")).unwrap();
 
     wait_for("three ticks", Duration::from_secs(20), || {
-        runs(&addr, "tick")
+        runs(&addr, &token, "tick")
             .iter()
             .filter(|r| r["status"] == "succeeded")
             .count()
@@ -143,7 +147,9 @@ fn a_full_disk_is_reported_nothing_is_lost_and_the_daemon_recovers() {
     let (code, body) = http(&addr, "POST", "/api/jobs/held/trigger", Some(&token));
     assert_eq!(code, 202, "{body}");
     wait_for("the held run to start", Duration::from_secs(10), || {
-        runs(&addr, "held").iter().any(|r| r["status"] == "running")
+        runs(&addr, &token, "held")
+            .iter()
+            .any(|r| r["status"] == "running")
     });
 
     // The disk fills up.
@@ -190,7 +196,7 @@ fn a_full_disk_is_reported_nothing_is_lost_and_the_daemon_recovers() {
     std::thread::sleep(Duration::from_secs(4));
     let mut d = d;
     assert!(d.try_wait().unwrap().is_none(), "the daemon is still up");
-    let (code, metrics) = http(&addr, "GET", "/metrics", None);
+    let (code, metrics) = http(&addr, "GET", "/metrics", Some(&token));
     assert_eq!(code, 200);
     assert!(
         metrics.contains("\nclawcron_ledger_writable 0\n"),
@@ -205,7 +211,11 @@ fn a_full_disk_is_reported_nothing_is_lost_and_the_daemon_recovers() {
     assert!(errors >= 3, "retried every second: {errors} failed writes");
     // The history still reads, and shows the held run as running: its outcome is not lost, only
     // not written yet.
-    assert!(runs(&addr, "held").iter().all(|r| r["status"] == "running"));
+    assert!(
+        runs(&addr, &token, "held")
+            .iter()
+            .all(|r| r["status"] == "running")
+    );
 
     // Space returns.
     std::fs::remove_file(&filler).unwrap();
@@ -216,7 +226,7 @@ fn a_full_disk_is_reported_nothing_is_lost_and_the_daemon_recovers() {
         "the held outcome to be written",
         Duration::from_secs(10),
         || {
-            let r = runs(&addr, "held");
+            let r = runs(&addr, &token, "held");
             r.len() == 1 && r[0]["status"] == "succeeded"
         },
     );
@@ -227,9 +237,9 @@ fn a_full_disk_is_reported_nothing_is_lost_and_the_daemon_recovers() {
                 .is_some_and(|b| b.contains("\"daemon.ledger\""))
         })
     });
-    let before_stop = runs(&addr, "tick").len();
+    let before_stop = runs(&addr, &token, "tick").len();
     wait_for("ticks after the fault", Duration::from_secs(10), || {
-        runs(&addr, "tick").len() >= before_stop + 2
+        runs(&addr, &token, "tick").len() >= before_stop + 2
     });
     stop_daemon(d);
 

@@ -217,3 +217,190 @@ fn the_daemon_log_takes_at_most_its_share_of_one_run() {
         "{row}"
     );
 }
+
+/// A raw HTTP/1.1 request with these headers: (status, head, body).
+fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, String, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut text = format!("{method} {path} HTTP/1.1\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        text.push_str(&format!("Host: {addr}\r\n"));
+    }
+    for (k, v) in headers {
+        text.push_str(&format!("{k}: {v}\r\n"));
+    }
+    text.push_str("Content-Length: 0\r\nConnection: close\r\n\r\n");
+    s.write_all(text.as_bytes()).unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, head.to_string(), body.to_string())
+}
+
+fn header_of<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// A web page cannot read the local API: a rebound `Host` is refused, reads need the token (or
+/// the session cookie of a one-time link), a change with the cookie needs its CSRF token, and
+/// every answer forbids framing, sniffing and scripts. A job file that links to /etc/passwd is
+/// never quoted.
+#[test]
+fn the_local_api_cannot_be_reached_from_a_web_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::create_dir_all(p.join("jobs")).unwrap();
+    std::fs::write(
+        p.join("clawcron.yaml"),
+        "api: { listen: \"127.0.0.1:0\" }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("jobs/nightly.yaml"),
+        "schedule: \"0 3 * * *\"\nrun: { shell: \"true\" }\n",
+    )
+    .unwrap();
+    let (d, addr) = common::daemon_with_api(p);
+    let token = std::fs::read_to_string(p.join("state/api-token")).unwrap();
+    let bearer = format!("Bearer {token}");
+
+    // DNS rebinding: the page's own name as the Host.
+    let (code, _, _) = request(
+        &addr,
+        "GET",
+        "/api/jobs",
+        &[
+            ("Host", "attacker.example:8787"),
+            ("Authorization", &bearer),
+        ],
+    );
+    assert_eq!(code, 421);
+    for host in ["localhost", "127.0.0.1", "[::1]:8787"] {
+        let (code, _, _) = request(&addr, "GET", "/healthz", &[("Host", host)]);
+        assert_eq!(code, 200, "{host}");
+    }
+    // Reads need the token; the scheme is case-insensitive.
+    for path in ["/", "/api/jobs", "/api/runs", "/api/status", "/metrics"] {
+        assert_eq!(request(&addr, "GET", path, &[]).0, 401, "{path}");
+    }
+    let lower = format!("bearer {token}");
+    let (code, head, page) = request(&addr, "GET", "/", &[("Authorization", &lower)]);
+    assert_eq!(code, 200);
+    assert_eq!(header_of(&head, "x-content-type-options"), Some("nosniff"));
+    assert_eq!(header_of(&head, "x-frame-options"), Some("DENY"));
+    let csp = header_of(&head, "content-security-policy").unwrap();
+    assert!(
+        csp.contains("default-src 'none'") && !csp.contains("script-src"),
+        "{csp}"
+    );
+    assert!(!page.contains("<script"), "the dashboard runs no script");
+    // A job file that is a link to /etc/passwd (added while it runs) is named, never quoted.
+    std::os::unix::fs::symlink("/etc/passwd", p.join("jobs/passwd.yaml")).unwrap();
+    let status_now = || request(&addr, "GET", "/api/status", &[("Authorization", &bearer)]).2;
+    common::wait_for("the reload", Duration::from_secs(10), || {
+        status_now().contains("passwd.yaml")
+    });
+    let status = status_now();
+    assert!(status.contains("passwd.yaml"), "{status}");
+    assert!(status.contains("not a job file"), "{status}");
+    assert!(!status.contains("root:"), "{status}");
+
+    // The browser's way in: a one-time link sets an HttpOnly, SameSite=Strict cookie.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_clawcron"))
+        .current_dir(p)
+        .args(["--state-dir", "state", "open", "--print"])
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout);
+    let link = printed.lines().next().unwrap();
+    let path = &link[link.find("/login").expect(&printed)..];
+    let (code, head, _) = request(&addr, "GET", path, &[]);
+    assert_eq!(code, 303);
+    let cookie = header_of(&head, "set-cookie").unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    assert_eq!(request(&addr, "GET", path, &[]).0, 403, "a link works once");
+    let session = cookie.split(';').next().unwrap();
+    let (code, head, _) = request(&addr, "GET", "/api/jobs", &[("Cookie", session)]);
+    assert_eq!(code, 200);
+    let csrf = header_of(&head, "x-csrf-token").unwrap().to_string();
+    // A change with the cookie alone (what a cross-site form would send) is refused.
+    let trigger = "/api/jobs/nightly/trigger";
+    assert_eq!(
+        request(&addr, "POST", trigger, &[("Cookie", session)]).0,
+        403
+    );
+    let (code, _, body) = request(
+        &addr,
+        "POST",
+        trigger,
+        &[("Cookie", session), ("X-CSRF-Token", &csrf)],
+    );
+    assert_eq!(code, 202, "{body}");
+    common::stop_daemon(d);
+}
+
+/// A token file others may read is tightened to 0600; a short token is refused, saying why;
+/// `api.public_reads` opens the reads (with a warning), never the changes.
+#[test]
+fn the_token_file_is_private_and_strong() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::create_dir_all(p.join("jobs")).unwrap();
+    std::fs::create_dir_all(p.join("state")).unwrap();
+    std::fs::set_permissions(p.join("state"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::write(
+        p.join("clawcron.yaml"),
+        "api: { listen: \"127.0.0.1:0\", public_reads: true }\n",
+    )
+    .unwrap();
+    let file = p.join("state/api-token");
+    std::fs::write(&file, "short").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let log = p.join("daemon.log");
+    let (d, addr) = common::spawn_daemon(p, &[], Stdio::from(std::fs::File::create(&log).unwrap()));
+    common::stop_daemon(d);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(addr.is_none(), "a short token serves no API");
+    assert!(
+        text.contains("has 5 characters; at least 32 are needed"),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let strong = "k".repeat(40);
+    std::fs::write(&file, &strong).unwrap();
+    let (d, addr) = common::spawn_daemon(p, &[], Stdio::from(std::fs::File::create(&log).unwrap()));
+    let addr = addr.unwrap();
+    assert_eq!(
+        request(&addr, "GET", "/api/jobs", &[]).0,
+        200,
+        "public reads"
+    );
+    assert_eq!(
+        request(&addr, "POST", "/api/jobs/x/trigger", &[]).0,
+        401,
+        "changes still need the token"
+    );
+    common::stop_daemon(d);
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("api.public_reads: reads need no token"),
+    );
+}

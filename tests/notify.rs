@@ -503,7 +503,10 @@ fn after_a_downtime_one_notice_says_how_long_and_what_became_of_the_missed_slots
     );
     // Policy latest: one slot runs, the newest missed one late, or none of them when the slot
     // at the start instant is due on time with them.
-    assert!(late <= 1, "policy latest: at most one missed slot runs late: {text}");
+    assert!(
+        late <= 1,
+        "policy latest: at most one missed slot runs late: {text}"
+    );
     assert!(skipped >= 1, "{text}");
     assert!(
         text.ends_with(&format!(

@@ -309,8 +309,9 @@ fn a_hot_reloaded_jobs_secrets_appear_in_no_output() {
         "leaky-cmd",
         "schedule: \"@yearly\"\nrun: { command: [sh, -c, \"echo using $2; exit 1\", sh, \"--token\", \"${GW_ARG_VALUE}\"] }\nnotify: { on: [failure], to: [hook] }\n",
     );
+    let t = token(dir.path());
     let reloaded = Instant::now();
-    while http_json(&addr, "/api/jobs", None)
+    while http_json(&addr, "/api/jobs", Some(&t))
         .as_array()
         .unwrap()
         .len()
@@ -319,12 +320,11 @@ fn a_hot_reloaded_jobs_secrets_appear_in_no_output() {
         assert!(
             reloaded.elapsed() < Duration::from_secs(10),
             "the reload: {} {}",
-            http_json(&addr, "/api/status", None),
+            http_json(&addr, "/api/status", Some(&t)),
             std::fs::read_to_string(&log_file).unwrap()
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let t = token(dir.path());
     for job in ["leaky-http", "leaky-cmd"] {
         let (code, body) = http(&addr, "POST", &format!("/api/jobs/{job}/trigger"), Some(&t));
         assert_eq!(code, 202, "{body}");
@@ -333,9 +333,9 @@ fn a_hot_reloaded_jobs_secrets_appear_in_no_output() {
         common::received(&hook_log).len() >= 2
     });
     let mut seen = vec![
-        ("/api/jobs", http(&addr, "GET", "/api/jobs", None).1),
-        ("/api/runs", http(&addr, "GET", "/api/runs", None).1),
-        ("dashboard", http(&addr, "GET", "/", None).1),
+        ("/api/jobs", http(&addr, "GET", "/api/jobs", Some(&t)).1),
+        ("/api/runs", http(&addr, "GET", "/api/runs", Some(&t)).1),
+        ("dashboard", http(&addr, "GET", "/", Some(&t)).1),
         (
             "status --json",
             text(&clawcron(dir.path(), &["status", "--json"], &[]).stdout),
@@ -539,16 +539,17 @@ error: jobs/loop.yaml: is a symbolic link that loops (-> loop.yaml)
     }
     // While the daemon runs, a job file replaced by a folder keeps the job as it was.
     let (d, addr) = common::daemon_with_api(dir.path());
+    let t = token(dir.path());
     std::fs::remove_file(jobs.join("good.yaml")).unwrap();
     std::fs::create_dir(jobs.join("good.yaml")).unwrap();
     wait_for("the reload", Duration::from_secs(10), || {
-        let s = http_json(&addr, "/api/status", None);
+        let s = http_json(&addr, "/api/status", Some(&t));
         s["reload"]["errors"].as_array().is_some_and(|e| {
             e.iter()
                 .any(|e| e.as_str().unwrap_or("").contains("is a directory"))
         })
     });
-    let listed = http_json(&addr, "/api/jobs", None);
+    let listed = http_json(&addr, "/api/jobs", Some(&t));
     stop_daemon(d);
     assert_eq!(listed[0]["id"], "good", "{listed}");
 }
@@ -615,7 +616,7 @@ fn disabled_jobs_are_refused_without_force_and_next_says_disabled() {
     let (code, body) = http(&addr, "POST", "/api/jobs/off/trigger", Some(&t));
     assert_eq!(code, 409, "{body}");
     assert!(body.contains("is disabled"), "{body}");
-    let jobs = http_json(&addr, "/api/jobs", None);
+    let jobs = http_json(&addr, "/api/jobs", Some(&t));
     assert_eq!(jobs[0]["enabled"], false, "{jobs}");
     // Through the daemon, and with --force, it runs.
     let out = clawcron(dir.path(), &["trigger", "off"], &[]);

@@ -6,8 +6,13 @@
 //! - `GET /metrics`: Prometheus text format;
 //! - `GET /`: the dashboard, server-rendered, refreshing itself.
 //!
-//! The token is made at first start in `<state dir>/api-token` (mode 0600). Bound to anything
-//! but loopback, every endpoint needs it.
+//! The token is made at first start in `<state dir>/api-token` (mode 0600; an existing file is
+//! tightened to 0600, and one shorter than 32 characters is refused). Every endpoint but
+//! `/healthz` needs it (`api.public_reads: true` opens the reads on loopback), as the bearer
+//! header or as the session cookie that `clawcron open`'s one-time link sets; a state-changing
+//! request with the cookie also needs its CSRF token (`X-CSRF-Token`). Bound to loopback, only
+//! a loopback `Host` is answered (DNS rebinding); every answer forbids framing and sniffing,
+//! and the dashboard runs no script (CSP). Bound beyond loopback, every endpoint needs the token.
 
 mod dashboard;
 
@@ -33,49 +38,272 @@ pub struct Api {
     pub token: String,
     /// Every endpoint needs the token (the API is bound beyond loopback).
     pub token_everywhere: bool,
+    /// `api.public_reads` on loopback: reads need no token.
+    pub public_reads: bool,
+    /// Where it listens (its address is an accepted `Host`).
+    pub listen: SocketAddr,
+    /// One-time links and the browser sessions they opened.
+    pub sessions: Mutex<Sessions>,
     pub boot_id: String,
     pub timezone: chrono_tz::Tz,
     pub templates: crate::template::Templates,
     pub started_ms: i64,
 }
 
-/// Reads the API token, making it (random, mode 0600) on first start.
-pub fn token(state_dir: &std::path::Path) -> std::io::Result<String> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt;
-    let path = state_dir.join("api-token");
-    match std::fs::read_to_string(&path) {
-        Ok(t) if !t.trim().is_empty() => return Ok(t.trim().to_string()),
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
-    }
-    let token: String = (0..32)
-        .map(|_| format!("{:02x}", rand::random::<u8>()))
-        .collect();
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&path)?;
-    f.write_all(token.as_bytes())?;
-    Ok(token)
+/// A token shorter than this is refused (a guessable secret guards nothing).
+pub const MIN_TOKEN_LEN: usize = 32;
+
+/// One-time links (`clawcron open`) and the browser sessions they opened, in memory: a restart
+/// of the daemon ends them.
+#[derive(Default)]
+pub struct Sessions {
+    /// Nonce -> when it expires (ms).
+    once: std::collections::HashMap<String, i64>,
+    /// Session id -> its CSRF token.
+    live: std::collections::HashMap<String, String>,
 }
 
+const SESSION_COOKIE: &str = "clawcron_session";
+const ONCE_TTL_MS: i64 = 60_000;
+
+fn random_hex() -> String {
+    (0..32)
+        .map(|_| format!("{:02x}", rand::random::<u8>()))
+        .collect()
+}
+
+/// Reads the API token, making it (random, mode 0600) on first start. An existing file that
+/// others may read is tightened to 0600; a token shorter than `MIN_TOKEN_LEN` is an error.
+pub fn token(state_dir: &std::path::Path) -> Result<String, String> {
+    use std::io::Write as _;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let path = state_dir.join("api-token");
+    let shown = path.display();
+    match std::fs::read_to_string(&path) {
+        Ok(t) if !t.trim().is_empty() => {
+            let mode = std::fs::metadata(&path)
+                .map(|m| m.permissions().mode() & 0o777)
+                .unwrap_or(0o600);
+            if mode & 0o077 != 0 {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                    .map_err(|e| format!("{shown} is readable by others (mode {mode:o}) and cannot be made 0600: {e}"))?;
+                tracing::warn!("{shown} was readable by others (mode {mode:o}): now 0600");
+            }
+            let t = t.trim();
+            if t.chars().count() < MIN_TOKEN_LEN {
+                return Err(format!(
+                    "the token in {shown} has {} characters; at least {MIN_TOKEN_LEN} are needed (delete the file and a strong one is made at start)",
+                    t.chars().count()
+                ));
+            }
+            return Ok(t.to_string());
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("cannot read {shown}: {e}")),
+    }
+    let make = || -> std::io::Result<String> {
+        let token = random_hex();
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)?;
+        f.write_all(token.as_bytes())?;
+        Ok(token)
+    };
+    make().map_err(|e| format!("cannot make the API token {shown}: {e}"))
+}
+
+/// Constant time: compares every byte.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// `Authorization: Bearer <token>`; the scheme is case-insensitive (RFC 7235).
 fn authorized(api: &Api, headers: &HeaderMap) -> bool {
-    let given = headers
+    let value = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    // Constant time: compare every byte.
-    given.len() == api.token.len()
-        && given
-            .bytes()
-            .zip(api.token.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+    let given = match value.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        _ => "",
+    };
+    same(given, &api.token)
+}
+
+/// The browser session the cookie names, with its CSRF token.
+fn session_of(api: &Api, headers: &HeaderMap) -> Option<String> {
+    let cookies = headers.get_all(header::COOKIE);
+    let id = cookies
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.to_string())?;
+    let sessions = api.sessions.lock().ok()?;
+    sessions
+        .live
+        .iter()
+        .find(|(k, _)| same(k, &id))
+        .map(|(_, csrf)| csrf.clone())
+}
+
+/// Whether `host` (the `Host` header) names this machine's loopback or the bound address.
+fn loopback_host(host: &str, listen: SocketAddr) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']')
+            .next()
+            .map(|h| format!("[{h}]"))
+            .unwrap_or_default()
+    } else {
+        host.split(':').next().unwrap_or("").to_string()
+    };
+    let bound = match listen.ip() {
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    let name = name.to_ascii_lowercase();
+    matches!(name.as_str(), "localhost" | "127.0.0.1" | "[::1]") || name == bound
+}
+
+/// The gate in front of every route: the `Host` (on loopback), then the token, the cookie or
+/// the public reads; state changes with the cookie need its CSRF token.
+async fn gate(
+    api: Arc<Api>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let headers = req.headers();
+    if !api.token_everywhere {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        if !loopback_host(host, api.listen) {
+            return (
+                StatusCode::MISDIRECTED_REQUEST,
+                "this API answers only to localhost, 127.0.0.1 and [::1]\n",
+            )
+                .into_response();
+        }
+    }
+    let path = req.uri().path();
+    let read = matches!(
+        *req.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD
+    );
+    let open_path = path == "/login" || (path == "/healthz" && !api.token_everywhere);
+    let bearer = authorized(&api, headers);
+    let session = if bearer {
+        None
+    } else {
+        session_of(&api, headers)
+    };
+    let allowed = open_path
+        || bearer
+        || (read && (session.is_some() || api.public_reads))
+        || (!read
+            && session.as_ref().is_some_and(|csrf| {
+                headers
+                    .get("x-csrf-token")
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|given| same(given, csrf))
+            }));
+    if !allowed {
+        if !read && session.is_some() {
+            return (
+                StatusCode::FORBIDDEN,
+                "the X-CSRF-Token header is missing or wrong\n",
+            )
+                .into_response();
+        }
+        return unauthorized();
+    }
+    let mut res = next.run(req).await;
+    if let Some(csrf) = session
+        && let Ok(v) = axum::http::HeaderValue::from_str(&csrf)
+    {
+        res.headers_mut().insert("x-csrf-token", v);
+    }
+    res
+}
+
+/// Headers every answer carries: no sniffing, no framing, and for pages no script at all.
+async fn secure_headers(mut res: Response) -> Response {
+    use axum::http::HeaderValue;
+    let h = res.headers_mut();
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        ),
+    );
+    res
+}
+
+/// `POST /api/session/once` (bearer only): a one-time link for a browser, valid a minute.
+async fn session_once(State(api): State<Arc<Api>>, headers: HeaderMap) -> Response {
+    if !authorized(&api, &headers) {
+        return unauthorized();
+    }
+    let nonce = random_hex();
+    let now = chrono::Utc::now().timestamp_millis();
+    if let Ok(mut s) = api.sessions.lock() {
+        s.once.retain(|_, exp| *exp > now);
+        s.once.insert(nonce.clone(), now + ONCE_TTL_MS);
+    }
+    Json(serde_json::json!({ "path": format!("/login?once={nonce}") })).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct Once {
+    once: String,
+}
+
+/// `GET /login?once=...`: spends a one-time link; sets the session cookie (HttpOnly,
+/// SameSite=Strict) and goes to the dashboard.
+async fn login(State(api): State<Arc<Api>>, Query(q): Query<Once>) -> Response {
+    let now = chrono::Utc::now().timestamp_millis();
+    let id = random_hex();
+    let ok = api.sessions.lock().is_ok_and(|mut s| {
+        let valid = s.once.remove(&q.once).is_some_and(|exp| exp > now);
+        if valid {
+            s.live.insert(id.clone(), random_hex());
+        }
+        valid
+    });
+    if !ok {
+        return (
+            StatusCode::FORBIDDEN,
+            "this link was used already or has expired: run `clawcron open` again\n",
+        )
+            .into_response();
+    }
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (
+                header::SET_COOKIE,
+                format!("{SESSION_COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/"),
+            ),
+            (header::LOCATION, "/".to_string()),
+        ],
+    )
+        .into_response()
 }
 
 fn unauthorized() -> Response {
@@ -131,7 +359,7 @@ pub async fn serve(
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
-    let gate = api.clone();
+    let guard = api.clone();
     let app = Router::new()
         .route("/", get(dashboard::page))
         .route("/healthz", get(healthz))
@@ -140,19 +368,16 @@ pub async fn serve(
         .route("/api/alerts", get(alerts))
         .route("/api/status", get(status))
         .route("/api/jobs/{id}/trigger", post(trigger))
+        .route("/api/session/once", post(session_once))
+        .route("/login", get(login))
         .route("/metrics", get(metrics))
         .layer(axum::middleware::map_response(scrub_body))
         .layer(axum::middleware::from_fn(
-            move |headers: HeaderMap, req: axum::extract::Request, next: axum::middleware::Next| {
-                let gate = gate.clone();
-                async move {
-                    if gate.token_everywhere && !authorized(&gate, &headers) {
-                        return unauthorized();
-                    }
-                    next.run(req).await
-                }
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                gate(guard.clone(), req, next)
             },
         ))
+        .layer(axum::middleware::map_response(secure_headers))
         .with_state(api);
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app)
@@ -306,11 +531,7 @@ async fn trigger(
     State(api): State<Arc<Api>>,
     Path(id): Path<String>,
     Query(q): Query<TriggerQuery>,
-    headers: HeaderMap,
 ) -> Response {
-    if !authorized(&api, &headers) {
-        return unauthorized();
-    }
     let Some(views) = jobs_of(&api).await else {
         return no_answer();
     };

@@ -2,6 +2,57 @@
 
 use super::*;
 
+/// `clawcron open`: asks the daemon for a one-time link (with the token) and gives it to the
+/// browser, which then holds a session cookie instead of the token.
+pub(super) fn open(print: bool, state_dir: &std::path::Path) -> Result<(), Error> {
+    let addr = std::fs::read_to_string(state_dir.join("api.addr")).map_err(|_| {
+        Error::Usage(format!(
+            "no running daemon with its status API on the state directory {}",
+            state_dir.display()
+        ))
+    })?;
+    let token = std::fs::read_to_string(state_dir.join("api-token")).unwrap_or_default();
+    let base = format!("http://{}", addr.trim());
+    let answer: serde_json::Value = runtime()?.block_on(async {
+        let resp = reqwest::Client::new()
+            .post(format!("{base}/api/session/once"))
+            .bearer_auth(token.trim())
+            .timeout(std::time::Duration::from_secs(5))
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| {
+                Error::Usage(format!(
+                    "the daemon's API at {base} refused a link: {}",
+                    crate::util::chain(&e)
+                ))
+            })?;
+        resp.json()
+            .await
+            .map_err(|e| Error::Usage(format!("{base}: {e}")))
+    })?;
+    let url = format!("{base}{}", answer["path"].as_str().unwrap_or("/"));
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
+    if !print
+        && std::process::Command::new(opener)
+            .arg(&url)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    {
+        out!("opened the dashboard (the link works once, within a minute)");
+        return Ok(());
+    }
+    out!("{url}");
+    out!("(works once, within a minute; it gives this browser a session cookie)");
+    Ok(())
+}
+
 pub(super) fn status(json: bool, state_dir: &std::path::Path) -> Result<(), Error> {
     let addr = std::fs::read_to_string(state_dir.join("api.addr")).map_err(|_| {
         Error::Usage(format!(

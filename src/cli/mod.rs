@@ -175,6 +175,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Open the dashboard in a browser through a one-time link (it sets a session cookie)
+    Open {
+        /// Print the link instead of starting a browser
+        #[arg(long)]
+        print: bool,
+    },
     /// Show recorded runs, newest first
     History {
         job: Option<String>,
@@ -265,6 +271,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Trigger { job, force } => trigger::trigger(&loaded, &job, force, &state_dir),
         Command::NotifyTest { channel } => service::notify_test(&loaded, &channel),
         Command::Status { json } => ledger::status(json, &state_dir),
+        Command::Open { print } => ledger::open(print, &state_dir),
         Command::Doctor { json } => {
             service::doctor(&loaded, &sources.config_path(), json, &state_dir)
         }

@@ -262,6 +262,16 @@ fn is_job_name(path: &Path) -> bool {
 /// Why a job-named entry cannot be read as a job file, if it cannot.
 fn not_a_job_file(path: &Path) -> Option<String> {
     match std::fs::metadata(path) {
+        // A link to something that is not a job file (`/etc/passwd`) is never read, so its
+        // contents never reach an error message, the log or the API.
+        Ok(m) if m.is_file() && !links_to_a_job_name(path) => {
+            let target = std::fs::canonicalize(path)
+                .map(|t| t.display().to_string())
+                .unwrap_or_default();
+            Some(format!(
+                "is a symbolic link to {target}, which is not a job file (*.yaml, *.yml): not read"
+            ))
+        }
         Ok(m) if m.is_file() => None,
         Ok(m) if m.is_dir() => Some("is a directory, not a job file".into()),
         Ok(_) => Some("is not a regular file (a socket, a pipe or a device)".into()),
@@ -279,6 +289,12 @@ fn not_a_job_file(path: &Path) -> Option<String> {
         }
         Err(e) => Some(format!("cannot be read: {e}")),
     }
+}
+
+/// Whether `path`, followed through its links, ends at a `*.yaml` / `*.yml` name.
+fn links_to_a_job_name(path: &Path) -> bool {
+    !std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+        || std::fs::canonicalize(path).is_ok_and(|t| is_job_name(&t))
 }
 
 fn job_id(path: &Path) -> String {

@@ -51,6 +51,7 @@ pub struct RawHeartbeat {
 pub struct RawApi {
     pub listen: Option<S<String>>,
     pub enabled: Option<S<bool>>,
+    pub public_reads: Option<S<bool>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -32,6 +32,8 @@ pub struct GlobalConfig {
     pub notify_timeout: Duration,
     /// Where the status API listens (`None`: off).
     pub api_listen: Option<std::net::SocketAddr>,
+    /// `api.public_reads`: reads on loopback need no token (opt-out, warned about).
+    pub api_public_reads: bool,
     /// Channels told about the daemon's downtime.
     pub daemon_notify: Vec<String>,
     /// (URL, interval) pinged while the daemon runs.
@@ -56,6 +58,7 @@ impl Default for GlobalConfig {
             notify_retry: Duration::from_secs(10),
             notify_timeout: Duration::from_secs(15),
             api_listen: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 8787))),
+            api_public_reads: false,
             daemon_notify: Vec::new(),
             heartbeat: None,
         }

@@ -96,6 +96,7 @@ pub fn global(path: &Path, text: &str, raw: RawGlobal) -> Result<GlobalConfig, V
         g.notify_timeout = d;
     }
     if let Some(api) = &raw.api {
+        g.api_public_reads = api.value.public_reads.as_ref().is_some_and(|p| p.value);
         if api.value.enabled.as_ref().is_some_and(|e| !e.value) {
             g.api_listen = None;
         } else if let Some(l) = &api.value.listen {
