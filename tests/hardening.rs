@@ -404,3 +404,66 @@ fn the_token_file_is_private_and_strong() {
             .contains("api.public_reads: reads need no token"),
     );
 }
+
+/// A ledger written by an older clawcron is backed up (`VACUUM INTO`, named in the log) before
+/// it is migrated; one migrated by a newer clawcron is refused with the versions, never used.
+#[test]
+fn the_ledger_across_versions() {
+    let env = common::Env::new();
+    let state = env.dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    let db = state.join("clawcron.db");
+    let known = clawcron::store::migrations::MIGRATIONS.len();
+    {
+        // The ledger as the version before the last migration left it, with one run.
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        for sql in &clawcron::store::migrations::MIGRATIONS[..known - 1] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", (known - 1) as i64)
+            .unwrap();
+        conn.execute(
+            "INSERT INTO runs (job, trigger, slot, status) VALUES ('old', 'manual', 1, 'succeeded')",
+            [],
+        )
+        .unwrap();
+    }
+    let out = env.clawcron(&["history", "--json"], &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = String::from_utf8_lossy(&out.stderr);
+    let backups: Vec<String> = std::fs::read_dir(&state)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with(&format!("clawcron.db.backup-v{}-", known - 1)))
+        .collect();
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    assert!(log.contains(&backups[0]), "the log names the backup: {log}");
+    let kept: i64 = rusqlite::Connection::open(state.join(&backups[0]))
+        .unwrap()
+        .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(kept, 1, "the backup holds the old rows");
+
+    // Now as if a newer binary had migrated it further.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .pragma_update(None, "user_version", (known + 2) as i64)
+        .unwrap();
+    for args in [&["history"][..], &["run"][..]] {
+        let out = env.clawcron(args, &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(
+            err.contains(&format!(
+                "was migrated by a newer clawcron (schema version {}; this binary knows up to {known})",
+                known + 2
+            )),
+            "{args:?}: {err}"
+        );
+    }
+}

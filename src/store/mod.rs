@@ -3,7 +3,7 @@
 //! (job, slot), so a slot runs at most once even with two daemons on one state directory; the
 //! cursor says up to where every slot has its row, so none is forgotten across a crash.
 
-mod migrations;
+pub mod migrations;
 mod outbox;
 mod report;
 pub use outbox::{Item as OutboxItem, NOTICE_TTL_MS};
@@ -31,6 +31,19 @@ pub enum StoreError {
     },
     #[error("state database: {0}")]
     Sql(#[from] rusqlite::Error),
+    #[error(
+        "the ledger {path} was migrated by a newer clawcron (schema version {found}; this binary knows up to {known}): run that newer version, or restore a backup made before its migration (clawcron.db.backup-v*)"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: usize,
+    },
+    #[error("cannot back up the ledger {path} before migrating it: {source}")]
+    Backup {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
     #[error("another clawcron daemon (pid {pid}) is running on the state directory {dir}")]
     Locked { dir: PathBuf, pid: String },
     #[error("state directory lock {path}: {source}")]
@@ -150,22 +163,63 @@ impl Store {
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
         }
-        Self::init(conn).map_err(|source| StoreError::Open { path, source })
+        Self::prepare(&conn).map_err(|source| StoreError::Open {
+            path: path.clone(),
+            source,
+        })?;
+        Self::migrate(&conn, Some(&path))?;
+        Ok(Self::init(conn))
     }
 
     /// A private in-memory ledger, for tests.
     pub fn open_in_memory() -> Result<Store, StoreError> {
-        Ok(Self::init(Connection::open_in_memory()?)?)
+        let conn = Connection::open_in_memory()?;
+        Self::prepare(&conn)?;
+        Self::migrate(&conn, None)?;
+        Ok(Self::init(conn))
     }
 
-    fn init(conn: Connection) -> Result<Store, rusqlite::Error> {
+    fn prepare(conn: &Connection) -> Result<(), rusqlite::Error> {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // NORMAL in WAL mode: a commit survives a process crash; only an OS crash or power cut
         // can lose the last transactions, never corrupt the database.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        Ok(())
+    }
+
+    /// Brings the schema up to this binary's version. A ledger from a newer binary is refused
+    /// (its rows mean things this one does not know); an existing ledger is first copied to
+    /// `clawcron.db.backup-v<version>-<when>` beside it (`VACUUM INTO`), named in the log.
+    fn migrate(conn: &Connection, path: Option<&Path>) -> Result<(), StoreError> {
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let known = migrations::MIGRATIONS.len();
+        if version > known as i64 {
+            return Err(StoreError::TooNew {
+                path: path.map(Path::to_path_buf).unwrap_or_default(),
+                found: version,
+                known,
+            });
+        }
+        if let Some(path) = path
+            && version > 0
+            && version < known as i64
+        {
+            let backup = path.with_file_name(format!(
+                "clawcron.db.backup-v{version}-{}",
+                chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+            ));
+            conn.execute("VACUUM INTO ?1", params![backup.to_string_lossy()])
+                .map_err(|source| StoreError::Backup {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+            tracing::info!(
+                "ledger schema {version} -> {known}: backed up first to {}",
+                backup.display()
+            );
+        }
         for (i, sql) in migrations::MIGRATIONS
             .iter()
             .enumerate()
@@ -176,10 +230,14 @@ impl Store {
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
         }
+        Ok(())
+    }
+
+    fn init(conn: Connection) -> Store {
         let conn = Arc::new(Mutex::new(conn));
         let health = Arc::new(health::WriteHealth::default());
         let outbox_wake = Arc::new(tokio::sync::Notify::new());
-        Ok(Store {
+        Store {
             writer: Arc::new(writer::Writer::new(
                 conn.clone(),
                 health.clone(),
@@ -189,7 +247,7 @@ impl Store {
             health,
             session: Arc::new(Mutex::new(None)),
             outbox_wake,
-        })
+        }
     }
 
     /// Whether the ledger can be written (see `health`).
