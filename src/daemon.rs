@@ -37,6 +37,9 @@ pub async fn run(
     let now = clock.now();
     let (_lock, store) = open_ledger(state_dir, now.timestamp_millis())?;
     let g = &loaded.global;
+    if let Some(w) = crate::util::time::tz_env_problem() {
+        warn!("{w}");
+    }
     if let Some(w) = config::permission_warning(&sources.config_path(), g) {
         warn!("{w}");
     }

@@ -5,6 +5,9 @@
 //! the ledger keeps the output now. `@reboot` becomes `at_start`. `%` follows crontab's rule (the
 //! first unescaped `%` ends the command, the rest is its standard input, `\%` is a `%`). A bad line
 //! is reported with its line number and skipped; an existing job file is never overwritten.
+//! A system crontab (`/etc/crontab`, `/etc/cron.d/*`, `--system`, or a line whose sixth field
+//! names a user of this machine) has a user between the schedule and the command: it is taken
+//! out of the command, and a note says when it is not the user clawcron runs as.
 
 use crate::model::CronSchedule;
 use std::collections::BTreeMap;
@@ -93,8 +96,54 @@ fn strip_log_redirect(cmd: &str) -> Option<String> {
     Some(c.name("cmd")?.as_str().trim().to_string())
 }
 
+/// Whether a crontab has a user field (system crontabs do).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A user's crontab (`crontab -l`): schedule, then command.
+    User,
+    /// `/etc/crontab`, `/etc/cron.d/*`: schedule, user, command.
+    System,
+    /// Per line: a sixth field that names a user of this machine is a user field.
+    Detect,
+}
+
+/// Whether `name` is a user of this machine.
+fn is_user(name: &str) -> bool {
+    let Ok(c) = std::ffi::CString::new(name) else {
+        return false;
+    };
+    // SAFETY: getpwnam reads the user database; we only test the pointer.
+    !unsafe { libc::getpwnam(c.as_ptr()) }.is_null()
+}
+
+/// Whether `name` is a program on PATH.
+fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+}
+
+/// The user this process runs as.
+fn current_user() -> String {
+    // SAFETY: getpwuid returns a pointer into static storage, read at once.
+    unsafe {
+        let pw = libc::getpwuid(libc::geteuid());
+        if pw.is_null() {
+            return String::new();
+        }
+        std::ffi::CStr::from_ptr((*pw).pw_name)
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
 /// Parses a crontab; `existing` says whether a job id is taken already.
-pub fn crontab(text: &str, tz: chrono_tz::Tz, existing: &dyn Fn(&str) -> bool) -> Import {
+pub fn crontab(
+    text: &str,
+    tz: chrono_tz::Tz,
+    existing: &dyn Fn(&str) -> bool,
+    format: Format,
+) -> Import {
+    let me = current_user();
     let mut out = Import::default();
     let mut env: BTreeMap<String, String> = BTreeMap::new();
     let mut job_tz = tz;
@@ -143,7 +192,30 @@ pub fn crontab(text: &str, tz: chrono_tz::Tz, existing: &dyn Fn(&str) -> bool) -
                 continue;
             }
         };
-        let command = command.trim();
+        let mut command = command.trim();
+        // A system crontab's user field.
+        let user = command.split_whitespace().next().unwrap_or("");
+        let has_user = match format {
+            Format::User => false,
+            Format::System => true,
+            // `mail` and `backup` are users on Debian, and commands too: a name that is a
+            // program on PATH is taken as the command.
+            Format::Detect => {
+                !user.is_empty() && command.len() > user.len() && is_user(user) && !on_path(user)
+            }
+        };
+        if has_user {
+            if user.is_empty() {
+                out.errors.push((n, "no user and no command".into()));
+                continue;
+            }
+            if user != me {
+                out.notes.push(format!(
+                    "line {n}: ran as user `{user}`; clawcron runs it as `{me}` (run the daemon as `{user}`, or prefix the command with sudo -u {user})"
+                ));
+            }
+            command = command[user.len()..].trim();
+        }
         if command.is_empty() {
             out.errors.push((n, "no command".into()));
             continue;

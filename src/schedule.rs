@@ -30,6 +30,19 @@ impl CronSchedule {
 
     /// As `parse`, precomputing the first slot after `now`.
     pub fn parse_at(expr: &str, tz: Tz, now: i64) -> Result<Self, String> {
+        let trimmed = expr.trim();
+        if let Some(rest) = trimmed.strip_prefix("@every") {
+            let d = rest.trim();
+            return Err(format!(
+                "`{trimmed}` is not a cron schedule: write `every: {}` instead of `schedule:`",
+                if d.is_empty() { "5m" } else { d }
+            ));
+        }
+        if trimmed == "@reboot" {
+            return Err(
+                "`@reboot` is not a cron schedule: write `at_start: true` instead of `schedule:` (once per boot; at login with launchd)".into(),
+            );
+        }
         let fields = expr.split_whitespace().count();
         if !expr.trim_start().starts_with('@') && !(5..=6).contains(&fields) {
             return Err(format!(
@@ -56,6 +69,33 @@ impl CronSchedule {
                     return Err(format!(
                         "the {name} field `{field}` has an empty list item (a stray comma)"
                     ));
+                }
+                // `*/61` parses, but a step as long as the field fires once per turn of the
+                // next field up (`*/61` minutes is hourly): refuse it rather than surprise.
+                let size = match *name {
+                    "second" | "minute" => 60,
+                    "hour" => 24,
+                    "day-of-month" => 31,
+                    "month" => 12,
+                    _ => 7,
+                };
+                for item in field.split(',') {
+                    if let Some((_, step)) = item.split_once('/')
+                        && let Ok(step) = step.parse::<u32>()
+                        && step >= size
+                    {
+                        return Err(format!(
+                            "the {name} field `{field}` steps by {step}, but the field has only {size} values: it would fire once per {}; use a smaller step, or a single value",
+                            match *name {
+                                "second" => "minute",
+                                "minute" => "hour",
+                                "hour" => "day",
+                                "day-of-month" => "month",
+                                "month" => "year",
+                                _ => "week",
+                            }
+                        ));
+                    }
                 }
             }
         }

@@ -467,3 +467,129 @@ fn the_ledger_across_versions() {
         );
     }
 }
+
+/// Odd inputs get useful words: a system crontab's user field, `@every` and `@reboot` in
+/// `schedule`, a step longer than its field, an empty time zone, a `TZ` that names no zone, a
+/// state directory that cannot be read.
+#[test]
+fn odd_inputs_get_useful_words() {
+    let env = common::Env::new();
+    let p = env.dir.path();
+    // Debian's /etc/cron.d/e2scrub_all, and a line for another user.
+    let crontab = p.join("e2scrub_all");
+    std::fs::write(
+        &crontab,
+        "30 3 * * 0 root test -e /run/systemd/system || SERVICE_MODE=1 /usr/lib/x86_64-linux-gnu/e2fsprogs/e2scrub_all_cron\n@daily nobody /usr/local/bin/cleanup --old\n",
+    )
+    .unwrap();
+    for args in [
+        &[
+            "import",
+            "crontab",
+            crontab.to_str().unwrap(),
+            "--dry-run",
+            "--system",
+        ][..],
+        &["import", "crontab", crontab.to_str().unwrap(), "--dry-run"][..],
+    ] {
+        let out = env.clawcron(args, &[]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        assert!(
+            text.contains("jobs/test.yaml"),
+            "named after the command: {text}"
+        );
+        assert!(text.contains("jobs/cleanup.yaml"), "{text}");
+        assert!(
+            text.contains("shell: \"test -e /run/systemd/system"),
+            "the user is not part of the command: {text}"
+        );
+        assert!(!text.contains("shell: \"root"), "{text}");
+        assert!(
+            text.contains("shell: \"/usr/local/bin/cleanup --old\""),
+            "{text}"
+        );
+        assert!(text.contains("ran as user `nobody`"), "{text}");
+    }
+
+    let check = |name: &str, yaml: &str| {
+        std::fs::write(p.join(format!("jobs/{name}.yaml")), yaml).unwrap();
+        let out = env.clawcron(&["check"], &[]);
+        std::fs::remove_file(p.join(format!("jobs/{name}.yaml"))).unwrap();
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let run = "run: { shell: \"true\" }\n";
+    let e = check("every", &format!("schedule: \"@every 5m\"\n{run}"));
+    assert!(
+        e.contains("write `every: 5m` instead of `schedule:`"),
+        "{e}"
+    );
+    let e = check("reboot", &format!("schedule: \"@reboot\"\n{run}"));
+    assert!(e.contains("write `at_start: true`"), "{e}");
+    let e = check("steps", &format!("schedule: \"*/61 * * * *\"\n{run}"));
+    assert!(
+        e.contains("steps by 61, but the field has only 60 values: it would fire once per hour"),
+        "{e}"
+    );
+    let e = check(
+        "nozone",
+        &format!("schedule: \"0 3 * * *\"\ntimezone: \"\"\n{run}"),
+    );
+    assert!(e.contains("the time zone is empty"), "{e}");
+    assert!(!e.contains("did you mean"), "{e}");
+
+    // A TZ that names no zone is said at start, not silently replaced.
+    std::fs::write(p.join("clawcron.yaml"), "api: { enabled: false }\n").unwrap();
+    let log = p.join("daemon.log");
+    let (d, _) = common::spawn_daemon(
+        p,
+        &[("TZ", "Mars/Olympus_Mons")],
+        Stdio::from(std::fs::File::create(&log).unwrap()),
+    );
+    common::stop_daemon(d);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("TZ=`Mars/Olympus_Mons` in the environment is not an IANA time zone"),
+        "{text}"
+    );
+
+    // A state directory that cannot be read or written is named, with the problem.
+    let missing = std::process::Command::new(env!("CARGO_BIN_EXE_clawcron"))
+        .current_dir(p)
+        .args(["--state-dir", "nowhere", "history"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&missing.stdout)
+            .contains("the state directory nowhere does not exist"),
+        "{}",
+        String::from_utf8_lossy(&missing.stdout)
+    );
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let state = p.join("state");
+    assert!(state.join("clawcron.db").exists());
+    // Checkpointed and closed: only clawcron.db is left, as after a clean stop.
+    for f in ["clawcron.db-wal", "clawcron.db-shm"] {
+        let _ = std::fs::remove_file(state.join(f));
+    }
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o555)).unwrap();
+    std::fs::set_permissions(
+        state.join("clawcron.db"),
+        std::fs::Permissions::from_mode(0o444),
+    )
+    .unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_clawcron"));
+    cmd.current_dir(p).args(["--state-dir", "state", "history"]);
+    // Root may write anywhere: read as nobody.
+    if unsafe { libc::geteuid() } == 0 {
+        cmd.uid(65534).gid(65534);
+    }
+    let out = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("cannot open the ledger in state"), "{err}");
+    assert!(err.contains("must be writable by this user"), "{err}");
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o700)).unwrap();
+}

@@ -322,19 +322,15 @@ pub(super) fn history(
         Some(id) if rows.is_empty() && loaded.job(id).is_none() => find_job(loaded, id).map(|_| ()),
         _ => Ok(()),
     };
-    if !state_dir.join("clawcron.db").exists() {
+    let Some(store) = existing_store(state_dir)? else {
         unknown(&[])?;
         if json {
             out!("[]");
         } else {
-            out!(
-                "no runs recorded yet ({} has no ledger)",
-                state_dir.display()
-            );
+            out!("no runs recorded yet ({})", no_ledger(state_dir));
         }
         return Ok(());
-    }
-    let store = Store::open(state_dir)?;
+    };
     let rows = store.history(job, limit)?;
     unknown(&rows)?;
     let tz = loaded.global.timezone;

@@ -200,6 +200,10 @@ pub enum ImportWhat {
         /// Print the job files instead of writing them
         #[arg(long)]
         dry_run: bool,
+        /// A system crontab: a user between the schedule and the command (assumed for
+        /// /etc/crontab and /etc/cron.d/*)
+        #[arg(long)]
+        system: bool,
     },
 }
 
@@ -276,8 +280,13 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             service::doctor(&loaded, &sources.config_path(), json, &state_dir)
         }
         Command::Import {
-            what: ImportWhat::Crontab { file, dry_run },
-        } => service::import_crontab(&loaded, file.as_deref(), dry_run),
+            what:
+                ImportWhat::Crontab {
+                    file,
+                    dry_run,
+                    system,
+                },
+        } => service::import_crontab(&loaded, file.as_deref(), dry_run, system),
         Command::Install { dry_run, target } => {
             service::install(&loaded, &paths, dry_run, target, false)
         }
@@ -350,12 +359,57 @@ fn job_tz(loaded: &Loaded, job: &JobSpec) -> Tz {
     job.trigger.tz().unwrap_or(loaded.global.timezone)
 }
 
-/// The ledger, if the state directory has one (commands that only read do not create it).
+/// The ledger, if the state directory has one (commands that only read do not create it). A
+/// directory or ledger that cannot be read, or a ledger that cannot be opened, is an error that
+/// names it and says why; a missing one is `None`.
 fn existing_store(state_dir: &std::path::Path) -> Result<Option<Store>, Error> {
-    if state_dir.join("clawcron.db").exists() {
-        Ok(Some(Store::open(state_dir)?))
+    let dir = state_dir.display();
+    match std::fs::metadata(state_dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(Error::Usage(format!(
+                "cannot read the state directory {dir}: {e}"
+            )));
+        }
+        Ok(m) if !m.is_dir() => {
+            return Err(Error::Usage(format!(
+                "the state directory {dir} is not a directory"
+            )));
+        }
+        Ok(_) => {}
+    }
+    let db = state_dir.join("clawcron.db");
+    match std::fs::metadata(&db) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(Error::Usage(format!(
+                "cannot read the ledger {}: {e}",
+                db.display()
+            )));
+        }
+        Ok(_) => {}
+    }
+    Store::open(state_dir).map(Some).map_err(|e| {
+        let text = e.to_string();
+        if text.contains("readonly") || text.contains("unable to open") {
+            Error::Usage(format!(
+                "cannot open the ledger in {dir}: {text}; the state directory must be writable by this user, even to read (SQLite keeps its write-ahead log beside the ledger)"
+            ))
+        } else {
+            e.into()
+        }
+    })
+}
+
+/// Why there is no ledger to show: the state directory or its ledger does not exist.
+fn no_ledger(state_dir: &std::path::Path) -> String {
+    if state_dir.exists() {
+        format!("{} has no ledger", state_dir.display())
     } else {
-        Ok(None)
+        format!(
+            "the state directory {} does not exist; is --state-dir (or CLAWCRON_STATE_DIR, or state_dir in clawcron.yaml) the daemon's?",
+            state_dir.display()
+        )
     }
 }
 

@@ -82,6 +82,7 @@ pub(super) fn import_crontab(
     loaded: &Loaded,
     file: Option<&str>,
     dry_run: bool,
+    system: bool,
 ) -> Result<(), Error> {
     let io = |context: String| move |source| Error::Io { context, source };
     let text = match file {
@@ -110,7 +111,14 @@ pub(super) fn import_crontab(
     let exists = |id: &str| {
         dir.join(format!("{id}.yaml")).exists() || dir.join(format!("{id}.yml")).exists()
     };
-    let found = crate::import::crontab(&text, loaded.global.timezone, &exists);
+    let format = match file {
+        _ if system => crate::import::Format::System,
+        Some(f) if f == "/etc/crontab" || f.starts_with("/etc/cron.d/") => {
+            crate::import::Format::System
+        }
+        _ => crate::import::Format::Detect,
+    };
+    let found = crate::import::crontab(&text, loaded.global.timezone, &exists, format);
     // A line whose job is already there, word for word, is not imported twice.
     let existing: std::collections::HashMap<String, PathBuf> = std::fs::read_dir(dir)
         .into_iter()

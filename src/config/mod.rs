@@ -514,6 +514,12 @@ fn parent_of(key: &str) -> String {
 
 /// Checks an IANA time zone name, suggesting the nearest known name.
 pub fn parse_timezone(name: &str) -> Result<Tz, (String, Option<String>)> {
+    if name.trim().is_empty() {
+        return Err((
+            "the time zone is empty".into(),
+            Some("write an IANA name such as `Europe/Paris`, or leave the key out for the system's zone".into()),
+        ));
+    }
     name.parse::<Tz>().map_err(|_| {
         let lower = name.to_ascii_lowercase();
         let exact_case = chrono_tz::TZ_VARIANTS

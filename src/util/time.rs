@@ -18,12 +18,21 @@ pub fn to_utc(t: i64) -> DateTime<Utc> {
 }
 
 /// The machine's time zone: `$TZ`, else the `/etc/localtime` link, else UTC.
-pub fn system_timezone() -> Tz {
-    if let Ok(tz) = std::env::var("TZ")
-        && let Ok(tz) = tz.trim_start_matches(':').parse::<Tz>()
-    {
-        return tz;
+/// What is wrong with `TZ` in the environment, if it is set and names no zone clawcron knows
+/// (it is then ignored in favour of /etc/localtime).
+pub fn tz_env_problem() -> Option<String> {
+    let tz = std::env::var("TZ").ok()?;
+    let name = tz.trim_start_matches(':');
+    if name.is_empty() || name.parse::<Tz>().is_ok() {
+        return None;
     }
+    Some(format!(
+        "TZ=`{tz}` in the environment is not an IANA time zone (such as Europe/Paris): it is ignored, and times are in {}",
+        zone_of_localtime().name()
+    ))
+}
+
+fn zone_of_localtime() -> Tz {
     std::fs::read_link("/etc/localtime")
         .ok()
         .and_then(|p| {
@@ -32,4 +41,13 @@ pub fn system_timezone() -> Tz {
                 .and_then(|(_, name)| name.parse::<Tz>().ok())
         })
         .unwrap_or(Tz::UTC)
+}
+
+pub fn system_timezone() -> Tz {
+    if let Ok(tz) = std::env::var("TZ")
+        && let Ok(tz) = tz.trim_start_matches(':').parse::<Tz>()
+    {
+        return tz;
+    }
+    zone_of_localtime()
 }
