@@ -593,3 +593,134 @@ fn odd_inputs_get_useful_words() {
     assert!(err.contains("must be writable by this user"), "{err}");
     std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o700)).unwrap();
 }
+
+/// One secret with a quote and a backslash in it, and one that goes into URLs, fed through
+/// every path out: a header, a URL password, signed-URL query values, an environment variable,
+/// a command argument, a receiver's answer that echoes them (a quoted body snippet), output
+/// echoed whole and cut at 4 KB, error text, a webhook and an email channel, `notify-test` and
+/// a report's checklist. Neither appears in any output, raw or escaped.
+#[test]
+fn one_secret_through_every_path_appears_in_no_output() {
+    const QUOTED: &str = "qu\"ote\\back-5ecret-e1d7";
+    const URLISH: &str = "url-5ecret-93ab1e57c2";
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::create_dir_all(p.join("jobs")).unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let echo = common::standin(
+        "webhook",
+        &[
+            "--log",
+            logs.path().join("echo.jsonl").to_str().unwrap(),
+            "--echo",
+        ],
+    );
+    let hook_log = logs.path().join("hook.jsonl");
+    let hook = common::standin("webhook", &["--log", hook_log.to_str().unwrap()]);
+    let maildir = logs.path().join("maildir");
+    let smtp = common::standin("smtp", &["--maildir", maildir.to_str().unwrap()]);
+    std::fs::write(
+        p.join("clawcron.yaml"),
+        format!(
+            "timezone: UTC\nshutdown_grace: 2s\nnotify_retry: 200ms\napi: {{ listen: \"127.0.0.1:0\" }}\ntemplates_dir: {}\nnotifiers:\n  hook: {{ webhook: {{ url: \"http://127.0.0.1:{}/hook\" }} }}\n  echo: {{ webhook: {{ url: \"http://127.0.0.1:{}/echo\", headers: {{ Authorization: \"Bearer ${{GW_TOKEN}}\" }} }} }}\n  mail:\n    email:\n      smtp: {{ host: 127.0.0.1, port: {}, tls: none }}\n      from: a@example.org\n      to: [b@example.org]\n",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/templates"),
+            hook.port,
+            echo.port,
+            smtp.port
+        ),
+    )
+    .unwrap();
+    let notify = "notify: { on: [failure], to: [hook, mail] }\n";
+    std::fs::write(
+        p.join("jobs/http-leak.yaml"),
+        format!(
+            "schedule: \"@yearly\"\nrun:\n  http:\n    url: \"http://probe:${{GW_URL_TOKEN}}@127.0.0.1:{}/x?X-Amz-Signature=${{GW_URL_TOKEN}}&sig=${{GW_URL_TOKEN}}&sas=${{GW_URL_TOKEN}}\"\n    headers: {{ Authorization: \"Bearer ${{GW_TOKEN}}\" }}\n    expect: {{ body_regex: \"never-there\" }}\n{notify}",
+            echo.port
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("jobs/cmd-leak.yaml"),
+        format!(
+            "schedule: \"@yearly\"\nrun:\n  command: [sh, -c, \"printf 'arg=%s env=%s\\\\n' \\\"$2\\\" \\\"$MY_PASS\\\"; printf '%s\\\\n' \\\"$2\\\" >&2; head -c 4090 /dev/zero | tr '\\\\0' a; printf '%s\\\\n' \\\"$2\\\"; exit 3\", sh, --token, \"${{GW_TOKEN}}\"]\n  env: {{ MY_PASS: \"${{GW_URL_TOKEN}}\" }}\n{notify}"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("jobs/report-leak.yaml"),
+        "schedule: \"@yearly\"\nrun:\n  report:\n    template: weekly-report\n    out_dir: reports\n    checks:\n      - { name: token check, run: { shell: 'printf \"token is %s\\\\n\" \"$GW_TOKEN\"' } }\n",
+    )
+    .unwrap();
+    let secrets = [("GW_TOKEN", QUOTED), ("GW_URL_TOKEN", URLISH)];
+    let log_file = p.join("daemon.log");
+    let (d, addr) = common::spawn_daemon(
+        p,
+        &secrets,
+        Stdio::from(std::fs::File::create(&log_file).unwrap()),
+    );
+    let addr = addr.unwrap();
+    let token = std::fs::read_to_string(p.join("state/api-token")).unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_clawcron"))
+            .current_dir(p)
+            .args(["--state-dir", "state"])
+            .args(args)
+            .envs(secrets)
+            .output()
+            .unwrap();
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    let mut seen: Vec<(&str, String)> = Vec::new();
+    for job in ["http-leak", "cmd-leak", "report-leak"] {
+        seen.push(("trigger", run(&["trigger", job])));
+    }
+    common::wait_for("the notices", Duration::from_secs(20), || {
+        common::received(&hook_log).len() >= 2 && common::mails(&maildir).len() >= 2
+    });
+    seen.push(("notify-test", run(&["notify-test", "echo"])));
+    for path in ["/api/runs", "/api/jobs", "/api/status", "/"] {
+        let (_, _, body) = request(
+            &addr,
+            "GET",
+            path,
+            &[("Authorization", &format!("Bearer {token}"))],
+        );
+        seen.push(("api", body));
+    }
+    common::stop_daemon(d);
+    seen.push(("history --json", run(&["history", "--json"])));
+    seen.push(("history", run(&["history"])));
+    seen.push(("notifications --json", run(&["notifications", "--json"])));
+    seen.push((
+        "webhook received",
+        std::fs::read_to_string(&hook_log).unwrap(),
+    ));
+    seen.push((
+        "mail received",
+        serde_json::to_string(&common::mails(&maildir)).unwrap(),
+    ));
+    seen.push(("daemon log", std::fs::read_to_string(&log_file).unwrap()));
+    for entry in std::fs::read_dir(p.join("reports")).unwrap().flatten() {
+        seen.push(("report", std::fs::read_to_string(entry.path()).unwrap()));
+    }
+    for f in ["clawcron.db", "clawcron.db-wal"] {
+        if let Ok(bytes) = std::fs::read(p.join("state").join(f)) {
+            seen.push(("ledger", String::from_utf8_lossy(&bytes).into_owned()));
+        }
+    }
+    let all: String = seen.iter().map(|(_, s)| s.as_str()).collect();
+    assert!(all.contains("[redacted]"), "redaction is visible");
+    assert!(all.contains("token check"), "the report ran");
+    for (what, body) in &seen {
+        for secret in [QUOTED, URLISH] {
+            let json = serde_json::to_string(secret).unwrap();
+            for form in [secret, &json[1..json.len() - 1], "5ecret"] {
+                assert!(!body.contains(form), "{what} shows {form}:\n{body}");
+            }
+        }
+    }
+}

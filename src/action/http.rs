@@ -252,7 +252,11 @@ fn judge(expect: &Expect, status: u16, ctype: &str, body: &str) -> Result<(), St
 
 /// The start of a body, for an error message.
 fn snippet(body: &str) -> String {
-    let t: String = body.trim().chars().take(120).collect();
+    // Redacted before it is quoted (quoting escapes `"` and `\`) and before it is cut.
+    let t: String = crate::redact::scrub(body.trim())
+        .chars()
+        .take(120)
+        .collect();
     if t.is_empty() {
         String::new()
     } else {

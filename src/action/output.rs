@@ -54,8 +54,20 @@ pub async fn pump<R: AsyncRead + Unpin>(
     let mut buf = vec![0u8; 8192];
     let mut line: Vec<u8> = Vec::new();
     let mut truncated = false;
+    // A long line is kept a secret's length past the cut, redacted, and only then cut: no part
+    // of a secret that straddles the cut is left.
+    let keep = MAX_LINE + crate::redact::longest();
     let mut emit = |line: &mut Vec<u8>, truncated: &mut bool| {
-        let mut text = String::from_utf8_lossy(line).into_owned();
+        let raw = String::from_utf8_lossy(line);
+        let mut text = crate::redact::scrub(&raw).into_owned();
+        if text.len() > MAX_LINE {
+            let mut cut = MAX_LINE;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+            *truncated = true;
+        }
         if text.ends_with('\r') {
             text.pop();
         }
@@ -87,7 +99,7 @@ pub async fn pump<R: AsyncRead + Unpin>(
         for &b in &buf[..n] {
             if b == b'\n' {
                 emit(&mut line, &mut truncated);
-            } else if line.len() < MAX_LINE {
+            } else if line.len() < keep {
                 line.push(b);
             } else {
                 truncated = true;

@@ -125,7 +125,11 @@ pub async fn send(
                     _ => break,
                 }
             }
-            let text: String = String::from_utf8_lossy(&head).chars().take(300).collect();
+            // Redacted before it is cut, so that no part of a secret survives the cut.
+            let text: String = crate::redact::scrub(&String::from_utf8_lossy(&head))
+                .chars()
+                .take(300)
+                .collect();
             let answer = format!("{} {}", status.as_u16(), text.trim());
             if status.is_success() {
                 Delivery::Sent { answer }

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """A webhook receiver for tests: records every request (headers and body) as a JSON line in
 --log, and answers with the statuses given by --statuses in turn (the last one repeats).
-Usage: webhook.py --log FILE [--port 0] [--statuses 500,200] [--delay-first SECS]   Prints "PORT <n>" once listening."""
+Usage: webhook.py --log FILE [--port 0] [--statuses 500,200] [--delay-first SECS] [--echo]
+--echo: every answer's body is the request itself (path, headers, body) as JSON, as a careless
+receiver or a proxy's error page shows it.   Prints "PORT <n>" once listening."""
 import argparse, json, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -12,6 +14,7 @@ def main():
     ap.add_argument("--log", required=True)
     ap.add_argument("--statuses", default="200")
     ap.add_argument("--delay-first", type=float, default=0.0, help="seconds the first answer waits")
+    ap.add_argument("--echo", action="store_true", help="answer with the request")
     args = ap.parse_args()
     statuses = [int(s) for s in args.statuses.split(",")]
     lock = threading.Lock()
@@ -23,15 +26,20 @@ def main():
         def log_message(self, *a):
             pass
 
+        def echo(self, body):
+            return json.dumps({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
+                               "body": body.decode("utf-8", "replace")}).encode()
+
         def do_GET(self):
             # Heartbeat pings: logged, always 200.
             with lock:
                 with open(args.log, "a") as f:
                     f.write(json.dumps({"method": "GET", "path": self.path}) + "\n")
+            reply = self.echo(b"") if args.echo else b"ok"
             self.send_response(200)
-            self.send_header("Content-Length", "2")
+            self.send_header("Content-Length", str(len(reply)))
             self.end_headers()
-            self.wfile.write(b"ok")
+            self.wfile.write(reply)
 
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -44,7 +52,7 @@ def main():
             if seen["n"] == 1 and args.delay_first:
                 import time
                 time.sleep(args.delay_first)
-            reply = b"ok" if status < 300 else b"nope"
+            reply = self.echo(body) if args.echo else (b"ok" if status < 300 else b"nope")
             self.send_response(status)
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", str(len(reply)))
