@@ -103,7 +103,8 @@ pub enum Format {
     User,
     /// `/etc/crontab`, `/etc/cron.d/*`: schedule, user, command.
     System,
-    /// Per line: a sixth field that names a user of this machine is a user field.
+    /// A system crontab when every schedule line's sixth field names a user of this machine
+    /// (`mail` and `backup` are Debian users and commands too: one line is not enough).
     Detect,
 }
 
@@ -114,12 +115,6 @@ fn is_user(name: &str) -> bool {
     };
     // SAFETY: getpwnam reads the user database; we only test the pointer.
     !unsafe { libc::getpwnam(c.as_ptr()) }.is_null()
-}
-
-/// Whether `name` is a program on PATH.
-fn on_path(name: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
 }
 
 /// The user this process runs as.
@@ -144,6 +139,23 @@ pub fn crontab(
     format: Format,
 ) -> Import {
     let me = current_user();
+    let format = match format {
+        Format::Detect => {
+            let mut sixth = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .filter_map(|l| schedule_and_command(l).ok())
+                .map(|(_, cmd)| cmd.split_whitespace().next().unwrap_or("").to_string())
+                .peekable();
+            if sixth.peek().is_some() && sixth.all(|u| is_user(&u)) {
+                Format::System
+            } else {
+                Format::User
+            }
+        }
+        f => f,
+    };
     let mut out = Import::default();
     let mut env: BTreeMap<String, String> = BTreeMap::new();
     let mut job_tz = tz;
@@ -200,9 +212,7 @@ pub fn crontab(
             Format::System => true,
             // `mail` and `backup` are users on Debian, and commands too: a name that is a
             // program on PATH is taken as the command.
-            Format::Detect => {
-                !user.is_empty() && command.len() > user.len() && is_user(user) && !on_path(user)
-            }
+            Format::Detect => false,
         };
         if has_user {
             if user.is_empty() {
