@@ -37,7 +37,21 @@ fn a_daemon_stopped_and_continued_runs_each_slot_late_and_claims_no_overlap() {
     let mut late = 0;
     for r in rows {
         let reason = r["reason"].as_str().unwrap_or_default();
-        assert!(!reason.contains("overlap"), "untrue overlap: {r}");
+        if reason.contains("overlap") {
+            // Only true when the run it names was still going at the slot (a loaded machine
+            // can make `true` take a second).
+            let named: i64 = reason
+                .rsplit("(run ")
+                .next()
+                .and_then(|n| n.trim_end_matches(')').parse().ok())
+                .unwrap_or_else(|| panic!("an overlap names its run: {r}"));
+            let other = rows.iter().find(|o| o["id"] == named).unwrap();
+            assert!(
+                other["finished_at"].as_i64().unwrap() > r["slot"].as_i64().unwrap() * 1000,
+                "untrue overlap: {r} (named run {other})"
+            );
+            continue;
+        }
         assert_eq!(r["status"], "succeeded", "{r}");
         if !reason.is_empty() {
             assert!(

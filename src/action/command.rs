@@ -184,8 +184,7 @@ fn dev_null() -> Stdio {
 }
 
 fn group_alive(pgid: i32) -> bool {
-    // SAFETY: kill(2) with signal 0 only checks for existence; a negative pid names the group.
-    unsafe { libc::kill(-pgid, 0) == 0 }
+    super::procs::group_alive(pgid)
 }
 
 fn signal_group(pgid: i32, sig: i32) {

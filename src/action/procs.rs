@@ -156,10 +156,18 @@ fn signal(pgid: i32, pids: &[u32], sig: i32) {
     }
 }
 
+/// Whether group `pgid` has a live member; on the way, reaps the members that exited and were
+/// adopted by the daemon (a zombie keeps a group "alive" for kill(2)).
+pub fn group_alive(pgid: i32) -> bool {
+    // Any run id: only the group matters here.
+    !members(pgid, -1).is_empty()
+}
+
 /// The live processes that belong to the run: members of its group and adopted orphans that
-/// carry its run id.
+/// carry its run id. Adopted orphans of the run that have exited (zombies in its group, which
+/// keep the group alive) are reaped on the way.
 fn members(pgid: i32, run_id: i64) -> Vec<u32> {
-    // SAFETY: signal 0 only checks that the group has a member.
+    // SAFETY: signal 0 only checks that the group has a member (a zombie counts).
     let group_alive = unsafe { libc::kill(-pgid, 0) } == 0;
     let mut out = if group_alive {
         group_members(pgid)
@@ -168,13 +176,28 @@ fn members(pgid: i32, run_id: i64) -> Vec<u32> {
     };
     if SUBREAPER.load(Ordering::SeqCst) {
         let marker = format!("CLAWCRON_RUN_ID={run_id}");
+        let mut reap = false;
         for pid in adopted() {
-            if !out.contains(&pid) && !is_zombie(pid) && carries(pid, &marker) {
+            let Some((state, group)) = stat_fields(pid) else {
+                continue;
+            };
+            let zombie = state == 'Z' || state == 'X';
+            if group != pgid && (zombie || run_id < 0 || !carries(pid, &marker)) {
+                continue;
+            }
+            if let Ok(mut g) = ADOPTED.lock() {
+                g.get_or_insert_with(HashSet::new).insert(pid);
+            }
+            reap |= zombie;
+            if !zombie && !out.contains(&pid) {
                 out.push(pid);
             }
         }
+        if reap {
+            reap_adopted();
+        }
     }
-    if group_alive && out.is_empty() {
+    if group_alive && out.is_empty() && !cfg!(target_os = "linux") {
         // A member the platform cannot list (no /proc): counted, and signalled through the
         // group; 0 is never signalled on its own.
         out.push(0);
@@ -194,14 +217,13 @@ fn stat_fields(pid: u32) -> Option<(char, i32)> {
     Some((state, pgrp))
 }
 
-#[cfg(target_os = "linux")]
-fn is_zombie(pid: u32) -> bool {
-    stat_fields(pid).is_none_or(|(state, _)| state == 'Z' || state == 'X')
+#[cfg(not(target_os = "linux"))]
+fn stat_fields(_pid: u32) -> Option<(char, i32)> {
+    None
 }
 
-#[cfg(not(target_os = "linux"))]
-fn is_zombie(_pid: u32) -> bool {
-    false
+fn is_zombie(pid: u32) -> bool {
+    stat_fields(pid).is_some_and(|(state, _)| state == 'Z' || state == 'X')
 }
 
 #[cfg(target_os = "linux")]
@@ -232,21 +254,21 @@ fn carries(_pid: u32, _marker: &str) -> bool {
     false
 }
 
-/// The daemon's children that tokio does not own: orphans it adopted as subreaper.
+/// The daemon's children that tokio does not own: orphans it adopted as subreaper. No lock
+/// is taken: a child spawned meanwhile and not yet registered is a run's main process with its
+/// own run id, which callers never act on (they look for one run's marker).
 fn adopted() -> Vec<u32> {
-    let ours = OURS
-        .lock()
-        .map(|g| g.clone().unwrap_or_default())
-        .unwrap_or_default();
-    let found: Vec<u32> = children_of_self()
-        .into_iter()
-        .filter(|p| !ours.contains(p))
-        .collect();
-    if let Ok(mut g) = ADOPTED.lock() {
-        g.get_or_insert_with(HashSet::new)
-            .extend(found.iter().copied());
+    let found = children_of_self();
+    if found.is_empty() {
+        return found;
     }
+    let Ok(ours) = OURS.lock() else {
+        return Vec::new();
+    };
     found
+        .into_iter()
+        .filter(|p| !ours.as_ref().is_some_and(|o| o.contains(p)))
+        .collect()
 }
 
 #[cfg(target_os = "linux")]
@@ -271,40 +293,52 @@ fn children_of_self() -> Vec<u32> {
     Vec::new()
 }
 
-/// Reaps the adopted orphans that have exited (by pid: tokio's children are never touched).
-/// Returns how many were reaped.
+/// Reaps the adopted orphans seen so far that have exited (by pid: tokio's children are never
+/// touched). Cheap: no /proc read. Returns how many were reaped.
 pub fn reap_adopted() -> usize {
-    if !SUBREAPER.load(Ordering::SeqCst) {
-        return 0;
-    }
-    let _guard = SPAWNING.write().unwrap_or_else(|p| p.into_inner());
-    let ours = OURS
-        .lock()
-        .map(|g| g.clone().unwrap_or_default())
-        .unwrap_or_default();
-    let mut pids: HashSet<u32> = ADOPTED
-        .lock()
-        .map(|g| g.clone().unwrap_or_default())
-        .unwrap_or_default();
-    pids.extend(children_of_self().into_iter().filter(|p| !ours.contains(p)));
-    let mut reaped = 0;
-    let mut still = HashSet::new();
+    let pids: Vec<u32> = match ADOPTED.lock() {
+        Ok(g) => g
+            .as_ref()
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default(),
+        Err(_) => return 0,
+    };
+    let mut reaped = Vec::new();
     for pid in pids {
         let mut status = 0;
-        // SAFETY: waitpid on one pid that is our child and not tokio's; WNOHANG never blocks.
+        // SAFETY: waitpid on one pid that was adopted (never tokio's); WNOHANG never blocks.
         match unsafe { libc::waitpid(pid as i32, &mut status, libc::WNOHANG) } {
-            0 => {
-                still.insert(pid);
-            }
-            p if p == pid as i32 => reaped += 1,
-            _ => {} // not (or no longer) our child
+            0 => {}
+            _ => reaped.push(pid), // reaped now, or no longer our child
         }
     }
-    if let Ok(mut g) = ADOPTED.lock() {
-        *g = Some(still);
+    if !reaped.is_empty()
+        && let Ok(mut g) = ADOPTED.lock()
+        && let Some(set) = g.as_mut()
+    {
+        for pid in &reaped {
+            set.remove(pid);
+        }
     }
-    reaped
+    reaped.len()
 }
+
+/// Reaps any exited child tokio does not own, found by listing the daemon's children: orphans
+/// no run claimed (one that cleared its environment). Holds the spawn lock exclusively, so a
+/// child that exited before it was registered is never taken from tokio.
+fn reap_strays() {
+    let _guard = SPAWNING.write().unwrap_or_else(|p| p.into_inner());
+    for pid in adopted() {
+        if is_zombie(pid) {
+            let mut status = 0;
+            // SAFETY: as in `reap_adopted`; the pid is our child and not tokio's.
+            unsafe { libc::waitpid(pid as i32, &mut status, libc::WNOHANG) };
+        }
+    }
+}
+
+/// How often, at most, the daemon's children are listed for strays.
+const STRAY_SWEEP: Duration = Duration::from_secs(10);
 
 /// Reaps adopted orphans whenever a child exits, until `stop` (Linux, as subreaper).
 pub async fn reaper(stop: tokio_util::sync::CancellationToken) {
@@ -315,11 +349,16 @@ pub async fn reaper(stop: tokio_util::sync::CancellationToken) {
     else {
         return;
     };
+    let mut last_strays = tokio::time::Instant::now();
     loop {
         tokio::select! {
             () = stop.cancelled() => break,
             s = sigchld.recv() => if s.is_none() { break },
         }
         reap_adopted();
+        if last_strays.elapsed() >= STRAY_SWEEP {
+            last_strays = tokio::time::Instant::now();
+            reap_strays();
+        }
     }
 }
