@@ -10,6 +10,10 @@ const MAX_LINE: usize = 4096;
 const TAIL_LINES: usize = 50;
 const TAIL_BYTES: usize = 8192;
 
+/// What a log line adds to the output line it carries (timestamp, level, `job`, `run_id`,
+/// `stream`), counted against `log.output_per_run` so that the figure is the log's size.
+const LOG_LINE_FIELDS: u64 = 80;
+
 /// The last lines of a run's output (stdout and stderr interleaved as they came).
 #[derive(Debug, Default)]
 pub struct OutputTail {
@@ -74,13 +78,13 @@ pub async fn pump<R: AsyncRead + Unpin>(
         if *truncated {
             text.push_str(" […]");
         }
-        let size = text.len() as u64 + 1;
+        let size = text.len() as u64 + 1 + LOG_LINE_FIELDS + job.len() as u64;
         if logged + size <= log_limit {
             logged += size;
             tracing::info!(target: "clawcron::output", job = &*job, run_id, stream, "{text}");
         } else {
             left_lines += 1;
-            left_bytes += size;
+            left_bytes += text.len() as u64 + 1;
         }
         if let Some(sink) = &sink {
             let _ = sink.send(crate::redact::scrub(&text).into_owned());
