@@ -97,7 +97,14 @@ impl Leftovers {
 pub async fn sweep(pgid: i32, run_id: i64, keep: bool, grace: Duration) -> Leftovers {
     let first = members(pgid, run_id);
     let found = first.len();
+    if SUBREAPER.load(Ordering::SeqCst) {
+        strays_now_and_then();
+    }
     if found == 0 || keep {
+        if found > 0 {
+            // Kept: the reaper waits for them.
+            ORPHANS.notify_one();
+        }
         return Leftovers {
             found,
             remaining: 0,
@@ -370,25 +377,52 @@ fn reap_strays() {
 /// How often, at most, the daemon's children are listed for strays.
 const STRAY_SWEEP: Duration = Duration::from_secs(10);
 
-/// Reaps adopted orphans whenever a child exits, until `stop` (Linux, as subreaper).
+/// Told when an adopted orphan is alive that the reaper must wait for (a kept leftover).
+static ORPHANS: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// Reaps the adopted orphans that live on (kept leftovers) as they exit, until `stop` (Linux,
+/// as subreaper). It listens to SIGCHLD only while there are such orphans, so a burst of runs
+/// wakes nothing here; strays are listed at most every 10 s, at the end of a run.
 pub async fn reaper(stop: tokio_util::sync::CancellationToken) {
     if !SUBREAPER.load(Ordering::SeqCst) {
         return;
     }
-    let Ok(mut sigchld) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::child())
-    else {
-        return;
-    };
-    let mut last_strays = tokio::time::Instant::now();
     loop {
         tokio::select! {
-            () = stop.cancelled() => break,
-            s = sigchld.recv() => if s.is_none() { break },
+            () = stop.cancelled() => return,
+            () = ORPHANS.notified() => {}
         }
+        let Ok(mut sigchld) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::child())
+        else {
+            return;
+        };
+        // Those that exited before the stream existed.
         reap_adopted();
-        if last_strays.elapsed() >= STRAY_SWEEP {
-            last_strays = tokio::time::Instant::now();
-            reap_strays();
+        while ADOPTED
+            .lock()
+            .is_ok_and(|g| g.as_ref().is_some_and(|s| !s.is_empty()))
+        {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                s = sigchld.recv() => if s.is_none() { return },
+            }
+            reap_adopted();
         }
+    }
+}
+
+/// When strays were last listed (ms since the Unix epoch).
+static LAST_STRAYS_MS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+/// Lists strays if the last listing is older than `STRAY_SWEEP`.
+fn strays_now_and_then() {
+    let now = chrono::Utc::now().timestamp_millis();
+    let last = LAST_STRAYS_MS.load(Ordering::Relaxed);
+    if now - last >= STRAY_SWEEP.as_millis() as i64
+        && LAST_STRAYS_MS
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        reap_strays();
     }
 }
