@@ -2,21 +2,26 @@
 
 use super::*;
 
-/// `clawcron open`: asks the daemon for a one-time link (with the token) and gives it to the
-/// browser, which then holds a session cookie instead of the token.
-pub(super) fn open(print: bool, state_dir: &std::path::Path) -> Result<(), Error> {
+/// The running daemon's API (`http://ADDR`) and its token, from the state directory.
+fn daemon_api(state_dir: &std::path::Path) -> Result<(String, String), Error> {
     let addr = std::fs::read_to_string(state_dir.join("api.addr")).map_err(|_| {
         Error::Usage(format!(
-            "no running daemon with its status API on the state directory {}",
+            "no running daemon with its status API on the state directory {} (is `clawcron run` running, with `api` enabled?)",
             state_dir.display()
         ))
     })?;
     let token = std::fs::read_to_string(state_dir.join("api-token")).unwrap_or_default();
-    let base = format!("http://{}", addr.trim());
+    Ok((format!("http://{}", addr.trim()), token.trim().to_string()))
+}
+
+/// `clawcron open`: asks the daemon for a one-time link (with the token) and gives it to the
+/// browser, which then holds a session cookie instead of the token.
+pub(super) fn open(print: bool, state_dir: &std::path::Path) -> Result<(), Error> {
+    let (base, token) = daemon_api(state_dir)?;
     let answer: serde_json::Value = runtime()?.block_on(async {
         let resp = reqwest::Client::new()
             .post(format!("{base}/api/session/once"))
-            .bearer_auth(token.trim())
+            .bearer_auth(&token)
             .timeout(std::time::Duration::from_secs(5))
             .send()
             .await
@@ -54,16 +59,10 @@ pub(super) fn open(print: bool, state_dir: &std::path::Path) -> Result<(), Error
 }
 
 pub(super) fn status(json: bool, state_dir: &std::path::Path) -> Result<(), Error> {
-    let addr = std::fs::read_to_string(state_dir.join("api.addr")).map_err(|_| {
-        Error::Usage(format!(
-            "no running daemon with its status API on the state directory {} (is `clawcron run` running, with `api` enabled?)",
-            state_dir.display()
-        ))
-    })?;
-    let token = std::fs::read_to_string(state_dir.join("api-token")).unwrap_or_default();
+    let (base, token) = daemon_api(state_dir)?;
     let get = |path: &str| {
-        let url = format!("http://{}{path}", addr.trim());
-        let token = token.trim().to_string();
+        let url = format!("{base}{path}");
+        let token = token.clone();
         async move {
             let resp = reqwest::Client::new()
                 .get(&url)
