@@ -15,7 +15,10 @@
 //! - [`clock`]: what time it is, and sleeping until a wall-clock instant (injectable).
 //!   Uses: nothing.
 //! - [`telemetry`]: run counters and histograms for `/metrics`. Uses: nothing.
-//! - [`template`]: the minijinja renderer shared by notices and reports. Uses: `util`.
+//! - [`i18n`]: what the user reads, in their language: the catalogue of words and sentences,
+//!   and numbers, durations, dates and figures with their units. Uses: `model`, `util`.
+//! - [`template`]: the minijinja renderer shared by notices, reports and the dashboard, with the
+//!   catalogue and the language's formats as functions and filters. Uses: `i18n`, `model`, `util`.
 //! - [`schedule`]: when: the next slot of a cron, `every` or `at_start` trigger, with the DST
 //!   rule (pure). Uses: `model`, `util`.
 //!
@@ -73,6 +76,7 @@ pub mod control;
 pub mod daemon;
 pub mod doctor;
 pub mod error;
+pub mod i18n;
 pub mod import;
 pub mod install;
 pub mod logging;

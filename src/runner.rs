@@ -533,8 +533,10 @@ impl Inner {
         let mut events = Vec::new();
         let mut notices = Vec::new();
         self.regressions(job, run_id, &mut outcome, &mut events, &mut notices);
-        let (alert_states, fixes) = self.alerts(job, &outcome, &mut events, &mut notices);
-        notices.extend(crate::notify::for_run(job, run_id, &outcome, previous));
+        let (alert_states, fixes) = self.alerts(job, run_id, &outcome, &mut events, &mut notices);
+        let told = crate::notify::for_run(&self.store, job, run_id, &outcome, previous);
+        notices.extend(told.notices);
+        events.extend(told.events);
         notices.extend(asked);
         self.store.record(
             run_id,
@@ -581,6 +583,16 @@ impl Inner {
             }
         };
         let at = outcome.finished_at_ms;
+        let pins: Vec<crate::store::Baseline> = if found.is_empty() {
+            Vec::new()
+        } else {
+            self.store
+                .baselines()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|b| b.job == *job.id)
+                .collect()
+        };
         for r in &found {
             warn!(
                 job = &*job.id,
@@ -597,7 +609,19 @@ impl Inner {
                 detail: r.detail.clone(),
                 at,
             });
-            notices.extend(crate::notify::for_regression(job, run_id, r, at));
+            // The pinned baseline it was compared with, if it was (its label, when pinned).
+            let pinned = pins
+                .iter()
+                .find(|b| b.metric == r.metric && b.value == r.baseline)
+                .map(|b| (b.label.clone(), b.pinned_at));
+            let others: Vec<(String, f64)> = outcome
+                .metrics
+                .iter()
+                .map(|m| (m.name.clone(), m.value))
+                .collect();
+            notices.extend(crate::notify::for_regression(
+                job, run_id, r, &others, pinned, at,
+            ));
         }
         if !found.is_empty() {
             let note = format!(
@@ -620,6 +644,7 @@ impl Inner {
     fn alerts<'j>(
         &self,
         job: &'j JobSpec,
+        run_id: i64,
         outcome: &RunOutcome,
         events: &mut Vec<AlertEvent>,
         notices: &mut Vec<Notice>,
@@ -654,8 +679,11 @@ impl Inner {
                     }
                 }
             };
+            let before_since = state.since;
             let transition = state.observe(rule, m.value, at);
             states.push((job.id.to_string(), rule.name.clone(), state.clone(), at));
+            let state_since = state.since.or(before_since);
+            let state_window: Vec<f64> = state.window.iter().map(|(v, _)| *v).collect();
             drop(cache);
             let Some(t) = transition else { continue };
             log_transition(job, rule, &t);
@@ -670,10 +698,31 @@ impl Inner {
             notices.extend(crate::notify::for_alert(
                 job,
                 rule,
-                t.kind(),
-                t.value(),
-                &t.detail(rule),
-                at,
+                &crate::notify::AlertFacts {
+                    kind: t.kind().into(),
+                    value: t.value(),
+                    detail: t.detail(rule),
+                    at,
+                    samples: match &t {
+                        Transition::Fired { samples, .. } => samples.clone(),
+                        _ => state_window,
+                    },
+                    since: state_since,
+                    lasted_ms: match &t {
+                        Transition::Repeat { firing_for, .. } => Some(firing_for.as_millis() as i64),
+                        Transition::Resolved { lasted, .. } => Some(lasted.as_millis() as i64),
+                        Transition::Fired { .. } => None,
+                    },
+                    peak: match &t {
+                        Transition::Repeat { peak, .. } | Transition::Resolved { peak, .. } => {
+                            Some(*peak)
+                        }
+                        Transition::Fired { .. } => None,
+                    },
+                    run_id: Some(run_id),
+                    output_tail: Some(outcome.output_tail.clone()).filter(|t| !t.is_empty()),
+                    ..Default::default()
+                },
             ));
             if let Transition::Fired { value, .. } = t
                 && rule.remediate.is_some()
@@ -715,6 +764,14 @@ impl Inner {
                 fix.max,
                 duration::format(fix.per)
             )
+        };
+        // The fired notice is in the outbox before anything of the remediation is: the notices
+        // of one incident are sent in the order they happened.
+        self.store.flush();
+        let mut facts = crate::notify::AlertFacts {
+            value,
+            used: Some(used),
+            ..Default::default()
         };
         let (kind, detail) = if used >= fix.max {
             warn!(
@@ -763,6 +820,13 @@ impl Inner {
                 .instrument(span)
                 .await;
             let n = used + 1;
+            facts.used = Some(n);
+            facts.remediation_run = Some(run_id);
+            facts.run_id = Some(run_id);
+            facts.output_tail = Some(r.output_tail.clone()).filter(|t| !t.is_empty());
+            if r.status != RunStatus::Succeeded {
+                facts.error = r.error.clone().or(r.reason.clone());
+            }
             if r.status == RunStatus::Succeeded {
                 info!(
                     job = &*job.id,
@@ -800,7 +864,10 @@ impl Inner {
             detail: detail.clone(),
             at,
         };
-        let notices = crate::notify::for_alert(job, rule, kind, value, &detail, at);
+        facts.kind = kind.into();
+        facts.detail = detail.clone();
+        facts.at = at;
+        let notices = crate::notify::for_alert(job, rule, &facts);
         if let Err(e) = self.store.record_events(&[event], &notices) {
             warn!(
                 job = &*job.id,

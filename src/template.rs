@@ -2,6 +2,7 @@
 //! shipped copy compiled in as the fallback when the file is absent. Errors name the template's
 //! file and line.
 
+use crate::i18n::{self, Lang};
 use chrono_tz::Tz;
 use std::path::{Path, PathBuf};
 
@@ -15,11 +16,16 @@ pub struct Shipped {
     pub text: &'static str,
 }
 
-/// Where the user's templates are, and how times are shown.
+/// Where the user's templates are, and how times are shown, in which language.
 #[derive(Debug, Clone)]
 pub struct Templates {
     pub dir: PathBuf,
     pub timezone: Tz,
+    pub lang: Lang,
+    /// Channels with their own language (notices only).
+    pub channel_langs: std::collections::HashMap<String, Lang>,
+    /// The dashboard's address, for links (`http://127.0.0.1:8787/`), when the API is on.
+    pub dashboard: Option<String>,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -35,7 +41,38 @@ impl Templates {
         Templates {
             dir: dir.into(),
             timezone,
+            lang: Lang::En,
+            channel_langs: std::collections::HashMap::new(),
+            dashboard: None,
         }
+    }
+
+    /// The same templates, written in `lang`.
+    pub fn in_lang(&self, lang: Lang) -> Templates {
+        Templates {
+            lang,
+            ..self.clone()
+        }
+    }
+
+    /// The file name of template `name` (`email.txt.j2`) in a language: `email.fr.txt.j2` for
+    /// French, `name` itself for English.
+    pub fn localized_name(name: &str, lang: Lang) -> String {
+        match (lang, name.split_once('.')) {
+            (Lang::En, _) | (_, None) => name.to_string(),
+            (lang, Some((stem, rest))) => format!("{stem}.{}.{rest}", lang.code()),
+        }
+    }
+
+    /// Renders template `name` in this language: the user's file for the language in the
+    /// templates folder, else the shipped text for the language (`shipped(lang)`).
+    pub fn render_localized(
+        &self,
+        name: &str,
+        shipped: Option<&str>,
+        ctx: &serde_json::Value,
+    ) -> Result<String, TemplateError> {
+        self.render(&Self::localized_name(name, self.lang), shipped, ctx)
     }
 
     /// Renders `name` from the templates folder, or the shipped text if the file is absent.
@@ -112,15 +149,33 @@ impl Templates {
             }
         });
         let tz = self.timezone;
+        let lang = self.lang;
+        // A date and time in the user's zone and language.
         env.add_filter("time", move |ms: i64| -> String {
-            crate::util::to_utc(ms / 1000)
-                .with_timezone(&tz)
-                .format("%Y-%m-%d %H:%M:%S %Z")
-                .to_string()
+            i18n::datetime(ms, tz, lang)
         });
-        env.add_filter("duration_ms", |ms: i64| -> String {
-            crate::util::duration::format(std::time::Duration::from_millis(ms.max(0) as u64))
+        env.add_filter("duration_ms", move |ms: f64| -> String {
+            i18n::duration_ms(ms, lang)
         });
+        // `value | figure(metric)`: with the figure's unit.
+        env.add_filter("figure", move |v: f64, metric: String| -> String {
+            i18n::figure(&metric, v, lang)
+        });
+        env.add_filter("status", move |s: String| -> String { i18n::status(&s, lang) });
+        // The catalogue: `t("key")`, and `t("key", name=value, ...)` for a sentence.
+        env.add_function(
+            "t",
+            move |key: String, kwargs: minijinja::value::Kwargs| -> Result<String, minijinja::Error> {
+                let mut args = Vec::new();
+                for k in kwargs.args() {
+                    let v: minijinja::Value = kwargs.get(k)?;
+                    args.push((k.to_string(), v.to_string()));
+                }
+                let args: Vec<(&str, &str)> =
+                    args.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                Ok(i18n::tf(lang, &key, &args))
+            },
+        );
         setup(&mut env);
         let fail = |e: minijinja::Error| TemplateError {
             file: file.to_string(),
@@ -170,7 +225,7 @@ mod tests {
         assert_eq!(
             t.render("a.txt.j2", Some("{{ e }} {{ at | time }}"), &ctx)
                 .unwrap(),
-            "<b>& 1970-01-01 00:00:00 UTC"
+            "<b>& Thursday 1 January 1970 00:00 (UTC)"
         );
     }
 }

@@ -13,13 +13,14 @@ pub(super) fn notify_test(loaded: &Loaded, name: &str) -> Result<(), Error> {
     };
     let now = Utc::now();
     let payload = serde_json::json!({
-        "event": "test", "title": "clawcron: test", "text": format!("clawcron test message from {}", now.to_rfc3339()),
-        "job": null, "at_ms": now.timestamp_millis(),
+        "v": 2, "event": "test", "title": "clawcron: test", "text": format!("clawcron test message from {}", now.to_rfc3339()),
+        "job": null, "channel": name, "at_ms": now.timestamp_millis(),
     });
     let key = format!("test:{name}:{}", now.timestamp_millis());
     let outcome = runtime()?.block_on(async {
         channel
             .send(
+                name,
                 &key,
                 &payload,
                 &loaded.templates(),

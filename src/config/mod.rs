@@ -90,8 +90,15 @@ pub fn permission_warning(path: &Path, global: &GlobalConfig) -> Option<String> 
 }
 
 impl Loaded {
+    /// The templates, in the global language, with the channels' own languages and the
+    /// dashboard's address for the links in notices.
     pub fn templates(&self) -> crate::template::Templates {
-        crate::template::Templates::new(self.templates_dir.clone(), self.global.timezone)
+        let mut t =
+            crate::template::Templates::new(self.templates_dir.clone(), self.global.timezone)
+                .in_lang(self.global.lang);
+        t.channel_langs = self.global.channel_langs.clone();
+        t.dashboard = self.global.dashboard_url();
+        t
     }
 
     pub fn job(&self, id: &str) -> Option<&JobSpec> {

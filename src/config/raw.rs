@@ -37,6 +37,8 @@ pub struct RawGlobal {
     /// A URL pinged every `every` (healthchecks.io style), so that an outside service notices
     /// if clawcron itself dies.
     pub heartbeat: Option<S<RawHeartbeat>>,
+    /// `en` (the default) or `fr`: notices, the dashboard and reports.
+    pub language: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -59,6 +61,8 @@ pub struct RawApi {
 pub struct RawNotifier {
     pub webhook: Option<S<RawWebhook>>,
     pub email: Option<S<RawEmail>>,
+    /// This channel's language, over the global one.
+    pub language: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -100,6 +104,10 @@ pub struct RawWebhook {
 pub struct RawNotify {
     pub on: Option<S<Vec<S<String>>>>,
     pub to: S<Vec<S<String>>>,
+    /// While a job keeps failing, a reminder at most this often (default 4h).
+    pub repeat: Option<S<String>>,
+    /// `state` (default: once per failing streak, reminders, one recovery) or `every`.
+    pub failures: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -145,6 +153,8 @@ pub struct RawJob {
     pub alerts: Option<S<Vec<S<RawAlert>>>>,
     pub notify: Option<S<RawNotify>>,
     pub regression: Option<S<RawRegression>>,
+    /// This job's notices' language, over the channel's and the global one.
+    pub language: Option<S<String>>,
 }
 
 /// `regression: { metrics: { ollama.tokens_per_s: higher }, runs: 7, threshold: 80%, against: recent }`.
@@ -167,6 +177,15 @@ pub struct RawAlert {
     pub window: Option<S<String>>,
     pub repeat: Option<S<String>>,
     pub remediate: Option<S<RawRemediate>>,
+    /// What to do when it fires: a line, or one per language (`{en: ..., fr: ...}`).
+    pub advice: Option<S<RawAdvice>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawAdvice {
+    One(String),
+    PerLanguage(BTreeMap<String, String>),
 }
 
 /// `metrics:` entries: `{regex: '...(?P<name>...)'}` or `{json: /pointer, name: x}`.
@@ -222,4 +241,5 @@ pub const JOB_KEYS: &[&str] = &[
     "alerts",
     "notify",
     "regression",
+    "language",
 ];

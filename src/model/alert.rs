@@ -54,6 +54,25 @@ pub struct Rule {
     pub repeat: Duration,
     /// What to do when it fires, within a budget.
     pub remediate: Option<Box<Remediation>>,
+    /// `advice:`: a line for the notice saying what to do, per language (`en`, `fr`); a plain
+    /// string is for every language.
+    pub advice: Vec<(Option<crate::model::Lang>, String)>,
+}
+
+impl Rule {
+    /// The rule's advice in `lang`: its own line for that language, else the one for every
+    /// language, else English.
+    pub fn advice_in(&self, lang: crate::model::Lang) -> Option<&str> {
+        let pick = |l: Option<crate::model::Lang>| {
+            self.advice
+                .iter()
+                .find(|(x, _)| *x == l)
+                .map(|(_, s)| s.as_str())
+        };
+        pick(Some(lang))
+            .or_else(|| pick(None))
+            .or_else(|| pick(Some(crate::model::Lang::En)))
+    }
 }
 
 /// An action run when a rule fires, at most `max` times per `per`; past that, an escalation
@@ -131,6 +150,7 @@ impl Rule {
             m,
             repeat,
             remediate: None,
+            advice: Vec::new(),
         })
     }
 

@@ -11,10 +11,42 @@ pub enum Channel {
 }
 
 /// What a job asks to be told about, and whom to tell.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotifyPolicy {
     pub on: Vec<Event>,
     pub to: Vec<String>,
+    /// The job's own `language:` for its notices, over the channel's and the global one.
+    pub lang: Option<crate::model::Lang>,
+    /// A failing job is told once when it starts failing, then again at most this often while it
+    /// keeps failing (`notify.repeat`, default 4 h), and once when it works again.
+    pub repeat: std::time::Duration,
+    /// `notify.failures`: `state` (the default, above) or `every` (one notice per failed run).
+    pub failures: Failures,
+}
+
+impl Default for NotifyPolicy {
+    fn default() -> Self {
+        NotifyPolicy {
+            on: Vec::new(),
+            to: Vec::new(),
+            lang: None,
+            repeat: std::time::Duration::from_secs(4 * 3600),
+            failures: Failures::State,
+        }
+    }
+}
+
+/// How a job's failures are told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failures {
+    /// As state: once when it starts failing, a reminder every `repeat`, once when it recovers.
+    State,
+    /// One notice per failed run.
+    Every,
+}
+
+impl Failures {
+    pub const NAMES: &[&str] = &["state", "every"];
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

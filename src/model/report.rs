@@ -6,15 +6,21 @@ use chrono::{Datelike, NaiveDate, TimeZone};
 use chrono_tz::Tz;
 use std::path::PathBuf;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Lang {
+    #[default]
     En,
     Fr,
 }
 
 impl Lang {
     pub const NAMES: &[&str] = &["en", "fr"];
+    pub const ALL: [Lang; 2] = [Lang::En, Lang::Fr];
+
+    pub fn parse(s: &str) -> Option<Lang> {
+        Self::ALL.into_iter().find(|l| l.code() == s)
+    }
 
     pub fn code(&self) -> &'static str {
         match self {

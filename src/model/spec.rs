@@ -38,6 +38,24 @@ pub struct GlobalConfig {
     pub daemon_notify: Vec<String>,
     /// (URL, interval) pinged while the daemon runs.
     pub heartbeat: Option<(String, Duration)>,
+    /// `language:`: what notices, the dashboard and reports are written in (default English).
+    pub lang: crate::model::Lang,
+    /// A channel's own `language:`, over the global one.
+    pub channel_langs: std::collections::HashMap<String, crate::model::Lang>,
+}
+
+impl GlobalConfig {
+    /// The dashboard's address as a browser on this machine opens it, when the API is on.
+    pub fn dashboard_url(&self) -> Option<String> {
+        self.api_listen.map(|a| {
+            let host = if a.ip().is_unspecified() {
+                "127.0.0.1".to_string()
+            } else {
+                a.ip().to_string()
+            };
+            format!("http://{host}:{}/", a.port())
+        })
+    }
 }
 
 impl Default for GlobalConfig {
@@ -55,6 +73,8 @@ impl Default for GlobalConfig {
             log: LogConfig::default(),
             docker_host: None,
             notifiers: std::collections::HashMap::new(),
+            lang: crate::model::Lang::En,
+            channel_langs: std::collections::HashMap::new(),
             notify_retry: Duration::from_secs(10),
             notify_timeout: Duration::from_secs(15),
             api_listen: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 8787))),

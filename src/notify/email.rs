@@ -21,6 +21,22 @@ use std::time::Duration;
 const SUBJECT: &str = include_str!("../../templates/email.subject.j2");
 const TEXT: &str = include_str!("../../templates/email.txt.j2");
 const HTML: &str = include_str!("../../templates/email.html.j2");
+const SUBJECT_FR: &str = include_str!("../../templates/email.fr.subject.j2");
+const TEXT_FR: &str = include_str!("../../templates/email.fr.txt.j2");
+const HTML_FR: &str = include_str!("../../templates/email.fr.html.j2");
+
+/// The shipped template `suffix` (`txt.j2`) in `lang`.
+fn shipped(suffix: &str, lang: crate::i18n::Lang) -> &'static str {
+    use crate::i18n::Lang;
+    match (suffix, lang) {
+        ("subject.j2", Lang::En) => SUBJECT,
+        ("subject.j2", Lang::Fr) => SUBJECT_FR,
+        ("txt.j2", Lang::En) => TEXT,
+        ("txt.j2", Lang::Fr) => TEXT_FR,
+        ("html.j2", Lang::En) => HTML,
+        _ => HTML_FR,
+    }
+}
 
 /// The rendered message parts: (subject, text, html).
 pub fn render(
@@ -29,11 +45,19 @@ pub fn render(
     payload: &serde_json::Value,
 ) -> (String, String, String) {
     let p = &spec.templates;
-    let part = |suffix: &str, shipped: &str| {
-        let name = format!("{p}.{suffix}");
-        let shipped = (p == "email").then_some(shipped);
+    let lang = templates.lang;
+    // The user's template for the language, else the shipped one for the language; a custom
+    // prefix without a file for the language uses its own file.
+    let part = |suffix: &str| {
+        let base = format!("{p}.{suffix}");
+        let name = crate::template::Templates::localized_name(&base, lang);
+        let shipped = (p == "email").then(|| shipped(suffix, lang));
+        let name = if shipped.is_none() && !templates.dir().join(&name).exists() {
+            base
+        } else {
+            name
+        };
         templates.render(&name, shipped, payload).or_else(|e| {
-            // A broken template must not lose the notice: the shipped one renders it instead.
             tracing::warn!("email template: {e}; using the shipped template");
             templates.render_str(
                 &format!("{name} (shipped)"),
@@ -43,13 +67,13 @@ pub fn render(
             )
         })
     };
-    let subject = part("subject.j2", SUBJECT).unwrap_or_default();
+    let subject = part("subject.j2").unwrap_or_default();
     let subject = subject
         .lines()
         .find(|l| !l.trim().is_empty())
         .unwrap_or("clawcron");
-    let text = part("txt.j2", TEXT).unwrap_or_default();
-    let html = part("html.j2", HTML).unwrap_or_default();
+    let text = part("txt.j2").unwrap_or_default();
+    let html = part("html.j2").unwrap_or_default();
     (subject.trim().to_string(), text, html)
 }
 

@@ -6,6 +6,7 @@
 //! (and alert transitions) make notices.
 
 pub mod email;
+pub mod text;
 pub mod webhook;
 
 use crate::model::{Channel, Event, JobSpec, RunOutcome, RunStatus};
@@ -19,132 +20,304 @@ use tokio_util::sync::CancellationToken;
 impl Channel {
     /// One delivery attempt of `payload` under the idempotency `key`; `retry_at` says when to
     /// try again if it should be.
+    /// The notice is written for its reader first: in the language of the job, else of the
+    /// channel `name`, else of `clawcron.yaml`.
     pub async fn send(
         &self,
+        name: &str,
         key: &str,
         payload: &serde_json::Value,
         templates: &crate::template::Templates,
         timeout: Duration,
         retry_at: i64,
     ) -> Delivery {
+        let (payload, templates) = localized(name, payload, templates);
         match self {
-            Channel::Webhook(spec) => webhook::send(spec, key, payload, timeout, retry_at).await,
+            Channel::Webhook(spec) => webhook::send(spec, key, &payload, timeout, retry_at).await,
             Channel::Email(spec) => {
-                email::send(spec, key, payload, templates, timeout, retry_at).await
+                email::send(spec, key, &payload, &templates, timeout, retry_at).await
             }
         }
     }
 }
 
-fn text_of(job: &JobSpec, event: &str, outcome: &RunOutcome, extra: &str) -> (String, String) {
-    let title = format!("clawcron: {} {event}", job.id);
-    let mut text = format!("{} {event}: {}", job.id, outcome.status.as_str());
-    if let Some(e) = &outcome.error {
-        text.push_str(&format!(" ({e})"));
-    }
-    text.push_str(extra);
-    (title, text)
+/// `payload` written for the readers of channel `name`, and the templates in their language.
+pub fn localized(
+    name: &str,
+    payload: &serde_json::Value,
+    templates: &crate::template::Templates,
+) -> (serde_json::Value, crate::template::Templates) {
+    let lang = text::lang_of(
+        payload,
+        templates.channel_langs.get(name).copied(),
+        templates.lang,
+    );
+    let reader = text::Reader {
+        lang,
+        tz: text::tz_of(payload, templates.timezone),
+        dashboard: templates.dashboard.as_deref(),
+    };
+    (text::localize(payload, reader), templates.in_lang(lang))
 }
 
-/// Queues the notices a finished run deserves. `previous` is the job's previous outcome status
-/// and since when it has been failing (Unix ms), if it was.
+/// The event kind recorded (in `alert_events`, rule [`FAILURES`]) when a job's failure streak
+/// is told, reminded, or ends.
+pub const FAILURES: &str = "failures";
+
+/// The fields every v2 notice carries: the data it is written from at send time
+/// (see `text::localize`).
+fn base(job: &JobSpec, event: &str) -> serde_json::Map<String, serde_json::Value> {
+    let mut m = serde_json::Map::new();
+    m.insert("v".into(), serde_json::json!(2));
+    m.insert("event".into(), serde_json::json!(event));
+    m.insert("job".into(), serde_json::json!(&*job.id));
+    // The job's own zone (a cron's); otherwise the reader's, known at send time.
+    if let crate::model::Trigger::Cron(c) = &job.trigger {
+        m.insert("tz".into(), serde_json::json!(c.tz.name()));
+    }
+    if let Some(l) = job.notify.lang {
+        m.insert("lang".into(), serde_json::json!(l.code()));
+    }
+    // English until the channel's reader is known: what `clawcron notifications` shows.
+    m.insert("title".into(), serde_json::json!(format!("clawcron: {} {event}", job.id)));
+    m
+}
+
+/// What a finished run's failure streak deserves: the notices, and the events that record what
+/// was told (so that the next run knows when the streak was last told).
+pub struct RunNotices {
+    pub notices: Vec<Notice>,
+    pub events: Vec<crate::model::AlertEvent>,
+}
+
+/// The notices a finished run deserves. `previous` is the job's previous outcome status and
+/// since when it has been failing (Unix ms), if it was. A job's failures are state: one notice
+/// when it starts failing, a reminder at most every `notify.repeat` while it keeps failing, one
+/// when it works again (`notify.failures: every` tells each failed run instead).
 pub fn for_run(
+    store: &Store,
     job: &JobSpec,
     run_id: i64,
     outcome: &RunOutcome,
     previous: Option<(RunStatus, i64)>,
-) -> Vec<Notice> {
+) -> RunNotices {
+    let mut told = RunNotices {
+        notices: Vec::new(),
+        events: Vec::new(),
+    };
     let failed = matches!(outcome.status, RunStatus::Failed | RunStatus::TimedOut);
-    let was_failing = previous.as_ref().filter(|(s, _)| s.is_failure());
-    let mut events: Vec<(&str, String)> = Vec::new();
+    let was_failing = previous.filter(|(s, _)| s.is_failure()).map(|(_, since)| since);
+    let state = job.notify.failures == crate::model::Failures::State;
+    let at = outcome.finished_at_ms;
+    let since = was_failing.unwrap_or(outcome.started_at_ms);
+    let streak = |store: &Store| {
+        store.failures_told(&job.id, since).unwrap_or_else(|e| {
+            tracing::warn!(job = &*job.id, "cannot read the failure streak: {e}");
+            (None, 1)
+        })
+    };
+    let mut events: Vec<(&str, serde_json::Map<String, serde_json::Value>)> = Vec::new();
+    let mut record = |kind: &str, detail: String| {
+        told.events.push(crate::model::AlertEvent {
+            job: job.id.to_string(),
+            rule: FAILURES.into(),
+            kind: kind.into(),
+            value: 0.0,
+            detail,
+            at,
+        })
+    };
     if failed && job.notify.on.contains(&Event::Failure) {
-        events.push(("failure", String::new()));
+        if !state {
+            events.push(("failure", serde_json::Map::new()));
+        } else {
+            let (last_told, count) = if was_failing.is_some() {
+                streak(store)
+            } else {
+                (None, 1)
+            };
+            let due = last_told.is_none_or(|t| at - t >= job.notify.repeat.as_millis() as i64);
+            if due {
+                let event = if last_told.is_some() { "failure.repeat" } else { "failure" };
+                let mut extra = serde_json::Map::new();
+                extra.insert("failing_since_ms".into(), serde_json::json!(since));
+                extra.insert("failures".into(), serde_json::json!(count));
+                extra.insert(
+                    "repeat_ms".into(),
+                    serde_json::json!(job.notify.repeat.as_millis() as i64),
+                );
+                record(
+                    if last_told.is_some() { "failing-repeat" } else { "failing" },
+                    format!("{count} failed run(s) since {}", crate::util::to_utc(since / 1000).to_rfc3339()),
+                );
+                events.push((event, extra));
+            }
+        }
     }
     if outcome.status == RunStatus::Succeeded {
-        if let Some((_, since)) = was_failing
+        if let Some(since) = was_failing
             && job.notify.on.contains(&Event::Recovery)
         {
-            let failing_for = Duration::from_millis((outcome.finished_at_ms - since).max(0) as u64);
-            events.push((
-                "recovery",
-                format!(
-                    "; it had been failing for {}",
-                    crate::util::duration::format(failing_for)
-                ),
-            ));
+            let (_, count) = if state { streak(store) } else { (None, 0) };
+            let mut extra = serde_json::Map::new();
+            extra.insert("failing_since_ms".into(), serde_json::json!(since));
+            extra.insert("failures".into(), serde_json::json!(count));
+            if state {
+                record(
+                    "recovered",
+                    format!(
+                        "after {count} failed run(s) over {}",
+                        crate::i18n::duration_ms((at - since).max(0) as f64, crate::i18n::Lang::En)
+                    ),
+                );
+            }
+            events.push(("recovery", extra));
         }
         if job.notify.on.contains(&Event::Success) {
-            events.push(("success", String::new()));
+            events.push(("success", serde_json::Map::new()));
         }
     }
-    let mut out = Vec::new();
     for (event, extra) in events {
-        let (title, text) = text_of(job, event, outcome, &extra);
         let metrics: serde_json::Map<String, serde_json::Value> = outcome
             .metrics
             .iter()
             .map(|m| (m.name.clone(), serde_json::json!(m.value)))
             .collect();
-        let payload = serde_json::json!({
-            "event": event, "title": title, "text": text, "job": &*job.id, "run_id": run_id,
-            "status": outcome.status.as_str(), "started_at_ms": outcome.started_at_ms, "finished_at_ms": outcome.finished_at_ms,
-            "attempts": outcome.attempts, "error": outcome.error, "output_tail": outcome.output_tail, "metrics": metrics,
-        });
-        out.extend(to_channels(
+        let mut p = base(job, event);
+        let mut text = format!("{} {event}: {}", job.id, outcome.status.as_str());
+        if let Some(e) = &outcome.error {
+            text.push_str(&format!(" ({e})"));
+        }
+        p.insert("text".into(), serde_json::json!(text));
+        for (k, v) in [
+            ("run_id", serde_json::json!(run_id)),
+            ("status", serde_json::json!(outcome.status.as_str())),
+            ("started_at_ms", serde_json::json!(outcome.started_at_ms)),
+            ("finished_at_ms", serde_json::json!(outcome.finished_at_ms)),
+            ("attempts", serde_json::json!(outcome.attempts)),
+            ("error", serde_json::json!(outcome.error)),
+            ("output_tail", serde_json::json!(outcome.output_tail)),
+            ("metrics", serde_json::json!(metrics)),
+        ] {
+            p.insert(k.into(), v);
+        }
+        p.extend(extra);
+        told.notices.extend(to_channels(
             &job.notify.to,
             &format!("run:{run_id}:{event}"),
-            &payload,
+            &serde_json::Value::Object(p),
             outcome.finished_at_ms,
         ));
     }
-    out
+    told
 }
 
-/// Queues the notices of an alert transition.
-pub fn for_alert(
-    job: &JobSpec,
-    rule: &crate::model::Rule,
-    kind: &str,
-    value: f64,
-    detail: &str,
-    at: i64,
-) -> Vec<Notice> {
+/// An alert transition, as a notice is written from it.
+#[derive(Debug, Clone, Default)]
+pub struct AlertFacts {
+    /// `fired`, `repeat`, `resolved`, `remediated`, `remediation-failed`, `escalated`.
+    pub kind: String,
+    pub value: f64,
+    /// The English line of the event log.
+    pub detail: String,
+    pub at: i64,
+    pub samples: Vec<f64>,
+    pub since: Option<i64>,
+    pub lasted_ms: Option<i64>,
+    pub peak: Option<f64>,
+    /// A remediation's run, its result, and how much of its budget is used (this one included).
+    pub remediation_run: Option<i64>,
+    pub used: Option<u32>,
+    pub error: Option<String>,
+    /// The run that tipped it (or the remediation's), and its output's last lines.
+    pub run_id: Option<i64>,
+    pub output_tail: Option<String>,
+}
+
+/// The notices of an alert transition.
+pub fn for_alert(job: &JobSpec, rule: &crate::model::Rule, a: &AlertFacts) -> Vec<Notice> {
     if !job.notify.on.contains(&Event::Alert) {
         return Vec::new();
     }
-    let title = format!("clawcron: {} {} {kind}", job.id, rule.name);
-    let text = format!(
-        "{} alert {} {kind}: value {value}; {detail}",
-        job.id, rule.name
+    let kind = a.kind.as_str();
+    let mut p = base(job, &format!("alert.{kind}"));
+    p.insert(
+        "title".into(),
+        serde_json::json!(format!("clawcron: {} {} {kind}", job.id, rule.name)),
     );
-    let payload = serde_json::json!({
-        "event": format!("alert.{kind}"), "title": title, "text": text, "job": &*job.id,
-        "alert": { "name": rule.name, "rule": rule.describe(), "state": kind, "value": value, "detail": detail }, "at_ms": at,
+    p.insert(
+        "text".into(),
+        serde_json::json!(format!("{} alert {} {kind}: {}", job.id, rule.name, a.detail)),
+    );
+    let remediation = rule.remediate.as_ref().map(|fix| {
+        serde_json::json!({
+            "action": fix.action.summary(), "max": fix.max, "per_ms": fix.per.as_millis() as i64,
+            "used": a.used, "run_id": a.remediation_run, "error": a.error,
+        })
     });
+    let op = rule.op.symbol();
+    p.insert(
+        "alert".into(),
+        serde_json::json!({
+            "name": rule.name, "rule": rule.describe(), "metric": rule.metric, "op": op,
+            "threshold": rule.threshold, "n": rule.n, "m": rule.m, "state": kind,
+            "value": a.value, "detail": a.detail, "samples": a.samples, "since_ms": a.since,
+            "lasted_ms": a.lasted_ms, "peak": a.peak, "remediation": remediation,
+            "advice": rule.advice.iter().map(|(l, s)| serde_json::json!([l.map(|l| l.code()), s])).collect::<Vec<_>>(),
+        }),
+    );
+    p.insert("at_ms".into(), serde_json::json!(a.at));
+    if let Some(r) = a.run_id {
+        p.insert("run_id".into(), serde_json::json!(r));
+    }
+    if let Some(t) = &a.output_tail {
+        p.insert("output_tail".into(), serde_json::json!(t));
+    }
     to_channels(
         &job.notify.to,
-        &format!("alert:{}:{}:{kind}:{at}", job.id, rule.name),
-        &payload,
-        at,
+        &format!("alert:{}:{}:{kind}:{}", job.id, rule.name, a.at),
+        &serde_json::Value::Object(p),
+        a.at,
     )
 }
 
-/// Queues the notice of a regression found in run `run_id`.
-pub fn for_regression(job: &JobSpec, run_id: i64, r: &crate::model::Found, at: i64) -> Vec<Notice> {
+/// Queues the notice of a regression found in run `run_id`; `others` are the run's other
+/// figures, `label` and `pinned_at` the pinned baseline's (when it is one).
+pub fn for_regression(
+    job: &JobSpec,
+    run_id: i64,
+    r: &crate::model::Found,
+    others: &[(String, f64)],
+    pinned: Option<(Option<String>, i64)>,
+    at: i64,
+) -> Vec<Notice> {
     if !job.notify.on.contains(&Event::Regression) {
         return Vec::new();
     }
-    let text = format!("{} regression: {}", job.id, r.detail);
-    let payload = serde_json::json!({
-        "event": "regression", "title": format!("clawcron: {} regression", job.id), "text": text,
-        "job": &*job.id, "run_id": run_id,
-        "regression": { "metric": r.metric, "value": r.value, "baseline": r.baseline, "ratio": r.ratio, "detail": r.detail },
-        "at_ms": at,
-    });
+    let mut p = base(job, "regression");
+    p.insert(
+        "text".into(),
+        serde_json::json!(format!("{} regression: {}", job.id, r.detail)),
+    );
+    let others: serde_json::Map<String, serde_json::Value> = others
+        .iter()
+        .filter(|(k, _)| *k != r.metric)
+        .map(|(k, v)| (k.clone(), serde_json::json!(v)))
+        .collect();
+    let (label, pinned_at) = pinned.map_or((None, None), |(l, t)| (l, Some(t)));
+    p.insert(
+        "regression".into(),
+        serde_json::json!({
+            "metric": r.metric, "value": r.value, "baseline": r.baseline, "ratio": r.ratio,
+            "detail": r.detail, "label": label, "pinned_at_ms": pinned_at, "others": others,
+        }),
+    );
+    p.insert("run_id".into(), serde_json::json!(run_id));
+    p.insert("at_ms".into(), serde_json::json!(at));
     to_channels(
         &job.notify.to,
         &format!("regression:{run_id}:{}", r.metric),
-        &payload,
+        &serde_json::Value::Object(p),
         at,
     )
 }
@@ -173,16 +346,19 @@ pub fn on_missed(
         slot(first),
         slot(last)
     );
-    let payload = serde_json::json!({
-        "event": "missed", "title": format!("clawcron: {} missed slots", job.id), "text": text, "job": &*job.id,
-        "missed": { "reason": reason, "first_slot": slot(first), "last_slot": slot(last), "ran_late": ran, "skipped": skipped },
-    });
+    let mut p = base(job, "missed");
+    p.insert("text".into(), serde_json::json!(text));
+    p.insert(
+        "missed".into(),
+        serde_json::json!({ "reason": reason, "first_slot": slot(first), "last_slot": slot(last),
+            "first_ms": first * 1000, "last_ms": last * 1000, "ran_late": ran, "skipped": skipped }),
+    );
     queue(
         store,
         &to_channels(
             &job.notify.to,
             &format!("missed:{}:{first}-{last}", job.id),
-            &payload,
+            &serde_json::Value::Object(p),
             now_ms,
         ),
     )
@@ -340,7 +516,14 @@ async fn send_one(
             let payload: serde_json::Value =
                 serde_json::from_str(&item.payload).unwrap_or_default();
             channel
-                .send(&item.key, &payload, &templates, send_timeout, retry_at)
+                .send(
+                    &item.channel,
+                    &item.key,
+                    &payload,
+                    &templates,
+                    send_timeout,
+                    retry_at,
+                )
                 .await
         }
     };

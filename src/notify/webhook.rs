@@ -44,6 +44,7 @@ pub fn shape(
                 payload.get("event").and_then(|e| e.as_str()),
                 Some(
                     "failure"
+                        | "failure.repeat"
                         | "alert.fired"
                         | "alert.repeat"
                         | "alert.escalated"
@@ -52,7 +53,8 @@ pub fn shape(
                 )
             );
             let headers = vec![
-                ("Title".to_string(), title),
+                // Accents arrive intact: non-ASCII in a header is RFC 2047-encoded.
+                ("Title".to_string(), super::text::encode_header(&title)),
                 (
                     "Priority".to_string(),
                     if bad { "high" } else { "default" }.to_string(),

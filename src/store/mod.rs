@@ -719,6 +719,25 @@ impl Store {
         Ok(Some((status, since.unwrap_or(0))))
     }
 
+    /// A job's failure streak since `since_ms`: when it was last told (a `failing` or
+    /// `failing-repeat` event, Unix ms) and how many of its runs failed since.
+    pub fn failures_told(&self, job: &str, since_ms: i64) -> Result<(Option<i64>, i64), StoreError> {
+        let conn = self.conn();
+        let told: Option<i64> = conn.query_row(
+            "SELECT max(at) FROM alert_events WHERE job = ?1 AND rule = 'failures'
+               AND kind IN ('failing', 'failing-repeat') AND at >= ?2",
+            params![job, since_ms],
+            |r| r.get(0),
+        )?;
+        let failed: i64 = conn.query_row(
+            &format!("SELECT count(*) FROM runs WHERE job = ?1 AND status IN ('failed', 'timed_out')
+               AND coalesce(started_at, slot * 1000) >= ?2 AND {OWN_RUN}"),
+            params![job, since_ms],
+            |r| r.get(0),
+        )?;
+        Ok((told, failed))
+    }
+
     /// Every rule's current phase.
     pub fn alerts(&self) -> Result<Vec<AlertRow>, StoreError> {
         let conn = self.conn();

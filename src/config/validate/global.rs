@@ -10,6 +10,7 @@ pub fn global(path: &Path, text: &str, raw: RawGlobal) -> Result<GlobalConfig, V
         run_key: "run".into(),
         global: None,
         tz: chrono_tz::UTC,
+        lang: None,
     };
     let mut g = GlobalConfig::default();
     if let Some(tz) = c.timezone(&raw.timezone, "timezone") {
@@ -130,6 +131,15 @@ pub fn global(path: &Path, text: &str, raw: RawGlobal) -> Result<GlobalConfig, V
                     format!("`{url}` is not an http:// or https:// URL"),
                 );
             }
+        }
+    }
+    if let Some(l) = language(&mut c, &raw.language, "language") {
+        g.lang = l;
+    }
+    for (name, n) in raw.notifiers.iter().flat_map(|m| m.value.iter()) {
+        if let Some(l) = language(&mut c, &n.value.language, &format!("notifiers.{name}.language"))
+        {
+            g.channel_langs.insert(name.clone(), l);
         }
     }
     notifiers(&mut c, &raw, &mut g);

@@ -16,6 +16,7 @@ pub fn job(
         run_key: "run".into(),
         global: Some(global),
         tz: global.timezone,
+        lang: None,
     };
     if id.is_empty()
         || !id
@@ -30,6 +31,7 @@ pub fn job(
         .timezone(&raw.timezone, "timezone")
         .unwrap_or(global.timezone);
     c.tz = tz;
+    c.lang = language(&mut c, &raw.language, "language");
     let trigger = trigger(&mut c, &raw, tz);
 
     let (missed, overlap, timeout, retry) = policies(&mut c, &raw);
@@ -228,9 +230,18 @@ fn locks(c: &mut Checker<'_>, raw: &RawJob) -> Vec<String> {
 
 /// Who is told about what: each channel must exist in the global file.
 fn notify_policy(c: &mut Checker<'_>, raw: &RawJob, global: &GlobalConfig) -> NotifyPolicy {
-    let mut notify = crate::model::NotifyPolicy::default();
+    let mut notify = crate::model::NotifyPolicy {
+        lang: c.lang,
+        ..Default::default()
+    };
     if let Some(n) = &raw.notify {
         let n = &n.value;
+        if let Some(d) = c.duration(&n.repeat, "notify.repeat") {
+            notify.repeat = d;
+        }
+        if let Some(i) = c.choice(&n.failures, "notify.failures", crate::model::Failures::NAMES) {
+            notify.failures = [crate::model::Failures::State, crate::model::Failures::Every][i];
+        }
         notify.on = match &n.on {
             None => vec![
                 crate::model::Event::Failure,
@@ -333,6 +344,7 @@ fn alerts<'r>(
             }
             Ok(mut r) => {
                 r.remediate = remediate;
+                r.advice = advice(c, &a.advice);
                 whens.push((r.metric.clone(), &a.when));
                 alerts.push(r)
             }
@@ -445,6 +457,38 @@ fn check_figures(
                 format!("one of: {}", shown.join(", "))
             });
             d.help = help;
+        }
+    }
+}
+
+/// `advice:` of an alert: one line, or one per language.
+fn advice(
+    c: &mut Checker<'_>,
+    raw: &Option<S<crate::config::raw::RawAdvice>>,
+) -> Vec<(Option<crate::model::Lang>, String)> {
+    use crate::config::raw::RawAdvice;
+    let Some(a) = raw else { return Vec::new() };
+    match &a.value {
+        RawAdvice::One(s) => vec![(None, s.trim().to_string())],
+        RawAdvice::PerLanguage(m) => {
+            let mut out = Vec::new();
+            for (k, v) in m {
+                match crate::model::Lang::parse(k) {
+                    Some(l) => out.push((Some(l), v.trim().to_string())),
+                    None => {
+                        let d = c.error(
+                            a,
+                            "alerts.advice",
+                            format!("`{k}` is not a language clawcron writes"),
+                        );
+                        d.expected = Some(format!(
+                            "a line of text, or one per language: {}",
+                            crate::model::Lang::NAMES.join(", ")
+                        ));
+                    }
+                }
+            }
+            out
         }
     }
 }

@@ -45,6 +45,8 @@ pub(super) struct Checker<'a> {
     /// For job files: the global config and the job's time zone.
     global: Option<&'a GlobalConfig>,
     tz: chrono_tz::Tz,
+    /// The job's own `language:`, the default of a report job's `lang`.
+    lang: Option<crate::model::Lang>,
 }
 
 impl<'a> Checker<'a> {
@@ -211,3 +213,13 @@ pub(super) fn extracts(c: &mut Checker<'_>, list: &S<Vec<S<RawExtract>>>) -> Vec
 }
 
 type OllamaModels = (String, Vec<String>, Vec<String>, String, Duration);
+
+/// A `language:` key: `en` or `fr`.
+pub(super) fn language(
+    c: &mut Checker<'_>,
+    v: &Option<S<String>>,
+    key: &str,
+) -> Option<crate::model::Lang> {
+    c.choice(v, key, crate::model::Lang::NAMES)
+        .map(|i| crate::model::Lang::ALL[i])
+}

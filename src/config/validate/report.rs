@@ -11,9 +11,10 @@ pub(super) fn report(
     let r = &rep.value;
     let default_global = GlobalConfig::default();
     let global = c.global.unwrap_or(&default_global);
+    // Its own `lang`, else the job's `language`, else the global one.
     let lang = match c.choice(&r.lang, "run.report.lang", Lang::NAMES) {
-        Some(1) => Lang::Fr,
-        _ => Lang::En,
+        Some(i) => Lang::ALL[i],
+        None => c.lang.unwrap_or(global.lang),
     };
     let period = match &r.period {
         None => PeriodSpec::LastWeek,
