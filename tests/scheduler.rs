@@ -696,6 +696,7 @@ async fn a_catch_up_queues_one_missed_notice() {
     j.0.notify = clawcron::model::NotifyPolicy {
         on: vec![clawcron::model::Event::Missed],
         to: vec!["hook".into()],
+        ..Default::default()
     };
     let d = start(vec![j], "2026-06-01T00:00:00Z");
     tokio::time::sleep(secs(3630)).await;
@@ -763,6 +764,7 @@ async fn a_monitor_fires_remediates_within_budget_escalates_repeats_and_survives
     j.0.notify = clawcron::model::NotifyPolicy {
         on: vec![clawcron::model::Event::Alert],
         to: vec!["hook".into()],
+        ..Default::default()
     };
     let d = start_with(
         vec![j],
@@ -874,6 +876,7 @@ async fn a_benchmark_below_80_percent_of_its_recent_median_is_a_regression() {
     j.0.notify = clawcron::model::NotifyPolicy {
         on: vec![clawcron::model::Event::Regression],
         to: vec!["hook".into()],
+        ..Default::default()
     };
     let d = start(vec![j], "2026-06-01T00:00:00Z");
     tokio::time::sleep(secs(11 * 86_400)).await;

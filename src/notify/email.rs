@@ -314,22 +314,34 @@ mod tests {
             templates: "email".into(),
         };
         let payload = serde_json::json!({
-            "event": "failure", "title": "clawcron: backup failure", "text": "backup failure: failed (exit 3)",
+            "v": 2, "event": "failure", "title": "clawcron: backup failure", "text": "backup failure: failed (exit 3)",
             "job": "backup", "run_id": 7, "status": "failed", "started_at_ms": 0, "finished_at_ms": 61_000,
-            "attempts": 2, "error": "exit 3 <stderr>", "output_tail": "disk full", "metrics": {"latency_ms": 12.5},
+            "attempts": 2, "error": "exit 3 <stderr>", "output_tail": "disk full", "metrics": {"latency_ms": 12.4},
+            "failing_since_ms": 0, "failures": 1, "repeat_ms": 14_400_000,
         });
-        let (subject, text, html) = render(
-            &spec,
-            &Templates::new("/nonexistent", chrono_tz::UTC),
-            &payload,
-        );
-        assert_eq!(subject, "[clawcron] backup failure");
-        assert!(text.contains("backup failure: failed (exit 3)"), "{text}");
+        let mut templates = Templates::new("/nonexistent", chrono_tz::UTC);
+        templates.dashboard = Some("http://127.0.0.1:8787/".into());
+        let (en, t) = crate::notify::localized("ops", &payload, &templates);
+        let (subject, text, html) = render(&spec, &t, &en);
+        assert_eq!(subject, "[clawcron] backup is failing");
+        assert!(text.contains("backup failed: exit 3 <stderr>"), "{text}");
         assert!(
-            text.contains("disk full") && text.contains("latency_ms"),
+            text.contains("disk full") && text.contains("latency_ms = 12 ms"),
             "{text}"
         );
+        assert!(text.contains("Thursday 1 January 1970 00:00 (UTC) (1 min 1 s)"), "{text}");
+        assert!(text.contains("Next reminder in 4 h"), "{text}");
+        assert!(text.contains("http://127.0.0.1:8787/"), "{text}");
         assert!(html.contains("exit 3 &lt;stderr&gt;"), "{html}");
+        assert!(html.contains("<pre>disk full</pre>"), "{html}");
+        // The same notice for a French channel.
+        templates.channel_langs.insert("ops".into(), crate::i18n::Lang::Fr);
+        let (fr, t) = crate::notify::localized("ops", &payload, &templates);
+        let (subject, text, _) = render(&spec, &t, &fr);
+        assert_eq!(subject, "[clawcron] backup est en échec");
+        assert!(text.contains("backup a échoué : exit 3 <stderr>"), "{text}");
+        assert!(text.contains("jeudi 1 janvier 1970 00:00 (UTC) (1 min 1 s)"), "{text}");
+        assert!(text.contains("clawcron, votre planificateur"), "{text}");
         assert!(html.contains("<pre>disk full</pre>"), "{html}");
     }
 }

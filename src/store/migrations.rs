@@ -111,4 +111,10 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE outbox ADD COLUMN claimed_until INTEGER;
     ALTER TABLE runs ADD COLUMN cause TEXT;
     "#,
+    // 8: a notice's lane (its job): the notices of one lane to one channel are sent in the
+    // order they were queued, so one incident's fired, remediated and resolved arrive in order.
+    r#"
+    ALTER TABLE outbox ADD COLUMN lane TEXT;
+    CREATE INDEX outbox_lanes ON outbox(channel, lane, id) WHERE status = 'pending';
+    "#,
 ];

@@ -61,8 +61,9 @@ impl Store {
     }
 
     /// Claims up to `limit` pending notices due at `now_ms`, oldest first, for `lease_ms`: no
-    /// other process picks them until the lease ends or their delivery is recorded. Expired
-    /// notices are marked so on the way.
+    /// other process picks them until the lease ends or their delivery is recorded. A notice
+    /// waits for the older pending notices of its lane (its job) to the same channel: one job's
+    /// notices arrive in order. Expired notices are marked so on the way.
     pub fn claim_notices(
         &self,
         now_ms: i64,
@@ -77,8 +78,13 @@ impl Store {
             )?;
             let mut stmt = c.prepare(&format!(
                 "UPDATE outbox SET claimed_until = ?3
-                 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_at <= ?1
-                              AND coalesce(claimed_until, 0) <= ?1 ORDER BY next_at, id LIMIT ?2)
+                 WHERE id IN (SELECT id FROM outbox o WHERE status = 'pending' AND next_at <= ?1
+                              AND coalesce(claimed_until, 0) <= ?1
+                              -- in order within a lane: only its oldest pending notice
+                              AND (lane IS NULL OR NOT EXISTS (SELECT 1 FROM outbox e
+                                   WHERE e.status = 'pending' AND e.channel = o.channel
+                                   AND e.lane = o.lane AND e.id < o.id))
+                              ORDER BY next_at, id LIMIT ?2)
                  RETURNING {COLUMNS}"
             ))?;
             let mut rows = stmt
@@ -98,7 +104,10 @@ impl Store {
     pub fn next_notice_at(&self) -> Result<Option<i64>, StoreError> {
         self.with_conn(|c| {
             c.query_row(
-                "SELECT min(max(next_at, coalesce(claimed_until, 0))) FROM outbox WHERE status = 'pending'",
+                "SELECT min(max(next_at, coalesce(claimed_until, 0))) FROM outbox o WHERE status = 'pending'
+                   AND (lane IS NULL OR NOT EXISTS (SELECT 1 FROM outbox e
+                        WHERE e.status = 'pending' AND e.channel = o.channel
+                        AND e.lane = o.lane AND e.id < o.id))",
                 [],
                 |r| r.get(0),
             )
@@ -150,8 +159,8 @@ pub const NOTICE_TTL_MS: i64 = 24 * 3600 * 1000;
 /// Inserts notices on `conn` (inside the caller's transaction); returns how many were new.
 pub(super) fn enqueue_on(conn: &Connection, notices: &[Notice]) -> Result<usize, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "INSERT INTO outbox (key, channel, payload, status, next_at, expires_at, created_at)
-         VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?4) ON CONFLICT (key) DO NOTHING",
+        "INSERT INTO outbox (key, channel, payload, status, next_at, expires_at, created_at, lane)
+         VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?4, ?6) ON CONFLICT (key) DO NOTHING",
     )?;
     let mut new = 0;
     for n in notices {
@@ -160,7 +169,8 @@ pub(super) fn enqueue_on(conn: &Connection, notices: &[Notice]) -> Result<usize,
             n.channel,
             crate::redact::scrub(&n.payload.to_string()),
             n.at_ms,
-            n.at_ms + NOTICE_TTL_MS
+            n.at_ms + NOTICE_TTL_MS,
+            n.payload.get("job").and_then(|j| j.as_str()),
         ])?;
     }
     Ok(new)
@@ -231,5 +241,42 @@ mod tests {
                 .await
                 .expect("woken")
         });
+    }
+
+    #[test]
+    fn one_jobs_notices_to_a_channel_go_in_order_even_across_a_retry() {
+        let store = Store::open_in_memory().unwrap();
+        let of = |key: &str, job: &str, at: i64| Notice {
+            key: key.into(),
+            channel: "hook".into(),
+            payload: serde_json::json!({ "event": key, "job": job }),
+            at_ms: at,
+        };
+        store
+            .enqueue_notices(&[
+                of("fired", "health", 1_000),
+                of("remediated", "health", 1_500),
+                of("other", "bench", 1_200),
+            ])
+            .unwrap();
+        let keys = |v: &[Item]| v.iter().map(|i| i.key.clone()).collect::<Vec<_>>();
+        // Only the head of each lane is claimable.
+        let first = store.claim_notices(2_000, 10, 1).unwrap();
+        assert_eq!(keys(&first), ["fired", "other"]);
+        // `fired` is retried later: `remediated` still waits for it.
+        store
+            .record_delivery(first[1].id, &Delivery::Sent { answer: "200".into() }, 2_000)
+            .unwrap();
+        store
+            .record_delivery(first[0].id, &Delivery::Retry { error: "503".into(), at: 5_000 }, 2_000)
+            .unwrap();
+        assert!(store.claim_notices(3_000, 10, 1).unwrap().iter().all(|i| i.key != "remediated"));
+        assert_eq!(store.next_notice_at().unwrap(), Some(5_000), "no busy wait on a blocked lane");
+        let again = store.claim_notices(5_000, 10, 1).unwrap();
+        assert_eq!(keys(&again)[0], "fired");
+        store
+            .record_delivery(again[0].id, &Delivery::Sent { answer: "200".into() }, 5_000)
+            .unwrap();
+        assert_eq!(keys(&store.claim_notices(5_001, 10, 1).unwrap()), ["remediated"]);
     }
 }
