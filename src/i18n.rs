@@ -54,6 +54,7 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     ("duration", "Duration", "Durée"),
     ("done", "Done by clawcron", "Fait par clawcron"),
     ("next", "What to do", "Que faire"),
+    ("reminders", "Reminders", "Rappels"),
     ("advice", "Advice", "Conseil"),
     ("dashboard", "Dashboard", "Tableau de bord"),
     ("figures", "Figures", "Mesures"),
@@ -82,7 +83,7 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     ("title.success", "{job} ran fine", "{job} a réussi"),
     ("title.missed", "{job}: slots missed", "{job} : exécutions manquées"),
     ("title.regression", "{job}: a figure got worse", "{job} : une mesure s'est dégradée"),
-    ("title.test", "clawcron test", "test de clawcron"),
+    ("title.test", "test notice", "notification de test"),
     // Sentences.
     ("s.fired", "{job}: {metric} is {value}, over the threshold of {threshold} ({window})",
         "{job} : {metric} vaut {value}, au-delà du seuil de {threshold} ({window})"),

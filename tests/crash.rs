@@ -53,7 +53,7 @@ fn kill_9_at_random_moments_loses_and_doubles_nothing() {
     // A failing job that notifies, so that notices are being delivered when the kills come.
     std::fs::write(
         p.join("jobs/alarm.yaml"),
-        "schedule: \"*/2 * * * * *\"\nmissed: { policy: skip }\nrun: { shell: \"exit 1\" }\nnotify: { on: [failure], to: [hook] }\n",
+        "schedule: \"*/2 * * * * *\"\nmissed: { policy: skip }\nrun: { shell: \"exit 1\" }\nnotify: { on: [failure], to: [hook], failures: every }\n",
     )
     .unwrap();
     // A fixed pseudo-random sequence: the same moments on every run of the suite.

@@ -78,7 +78,7 @@ fn a_failure_arrives_over_starttls_with_auth_and_both_parts() {
     let got = mails(&maildir);
     assert_eq!(got.len(), 1, "{got:?}");
     let m = &got[0];
-    assert_eq!(header(m, "Subject"), ["[clawcron] backup failure"]);
+    assert_eq!(header(m, "Subject"), ["[clawcron] backup is failing"]);
     assert_eq!(header(m, "From"), ["clawcron <clawcron@example.org>"]);
     assert_eq!(header(m, "To"), ["ops@example.org"]);
     assert_eq!(header(m, "Cc"), ["boss@example.org"]);
@@ -90,12 +90,12 @@ fn a_failure_arrives_over_starttls_with_auth_and_both_parts() {
     assert!(header(m, "Message-ID")[0].ends_with(".clawcron@example.org>"));
     assert_eq!(m["content_type"], "multipart/alternative");
     let text = part(m, "text/plain");
-    assert!(text.contains("backup failure: failed"), "{text}");
-    assert!(text.contains("Job:       backup"), "{text}");
+    assert!(text.contains("backup failed: exited with status 3"), "{text}");
+    assert!(text.contains("Status: failed"), "{text}");
     assert!(text.contains("disk <full>"), "{text}");
     let html = part(m, "text/html");
     assert!(html.contains("<pre>disk &lt;full&gt;</pre>"), "{html}");
-    assert!(html.contains("<strong>failed</strong>"), "{html}");
+    assert!(html.contains(">failed</td>"), "{html}");
     // The ledger of notices says it was sent, with the server's answer.
     let out = clawcron(dir.path(), &["notifications", "--json"], PASSWORD);
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
@@ -143,7 +143,7 @@ fn notify_test_over_implicit_tls_prints_the_answer_and_a_bad_login_is_not_retrie
     assert!(stdout.starts_with("mail: delivered: 250"), "{stdout}");
     let got = mails(&maildir);
     assert_eq!(got.len(), 1);
-    assert_eq!(header(&got[0], "Subject"), ["[clawcron] test"]);
+    assert_eq!(header(&got[0], "Subject"), ["[clawcron] test notice"]);
 
     let wrong = "wrong-password-123";
     let out = clawcron(dir.path(), &["notify-test", "mail"], wrong);
@@ -182,7 +182,7 @@ fn notices_queued_while_smtp_is_down_arrive_once_each_across_a_restart() {
     write_config(dir.path(), &format!("{{ host: 127.0.0.1, port: {port} }}"));
     std::fs::write(
         dir.path().join("jobs/flaky.yaml"),
-        "schedule: \"* * * * * *\"\nrun: { shell: \"exit 1\" }\nnotify: { on: [failure], to: [mail] }\n",
+        "schedule: \"* * * * * *\"\nrun: { shell: \"exit 1\" }\nnotify: { on: [failure], to: [mail], failures: every }\n",
     )
     .unwrap();
     // First daemon: failures every second, every delivery refused (connection refused).

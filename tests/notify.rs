@@ -104,7 +104,7 @@ fn failure_then_recovery_signed_retried_and_delivered_once() {
         recovery["text"]
             .as_str()
             .unwrap()
-            .contains("it had been failing for"),
+            .contains("flaky works again after "),
         "{recovery}"
     );
     assert_eq!(recovery["job"], "flaky");
@@ -270,7 +270,8 @@ fn each_preset_shapes_its_payload_and_custom_headers_are_sent() {
         assert_eq!(got.len(), 1, "{got:?}");
         got.into_iter().next().unwrap()
     };
-    let text = "backup failure: failed (exited with status 2)";
+    // The text is written for its reader: the sentence, then a line per fact.
+    let text = "backup failed: exited with status 2";
 
     // Generic: the documented JSON payload, and the custom header.
     let g = one(&generic_log);
@@ -294,14 +295,15 @@ fn each_preset_shapes_its_payload_and_custom_headers_are_sent() {
         assert!(body.get(key).is_some(), "no `{key}` in {body}");
     }
     assert_eq!(
-        (&body["event"], &body["job"], &body["status"], &body["text"]),
-        (
-            &"failure".into(),
-            &"backup".into(),
-            &"failed".into(),
-            &text.into()
-        )
+        (&body["event"], &body["job"], &body["status"]),
+        (&"failure".into(), &"backup".into(), &"failed".into())
     );
+    let full = body["text"].as_str().unwrap();
+    assert!(full.starts_with(text), "{full}");
+    assert!(full.contains("\nFigures: disk_percent = 97 %"), "{full}");
+    assert!(full.contains("\nOutput (last lines): used=97"), "{full}");
+    assert_eq!(body["sentence"], text);
+    let text = full;
     assert_eq!(body["metrics"]["disk_percent"], 97.0);
     assert_eq!(body["output_tail"], "used=97\n");
 
@@ -321,7 +323,7 @@ fn each_preset_shapes_its_payload_and_custom_headers_are_sent() {
     let n = one(&ntfy_log);
     assert_eq!(n["path"], "/clawcron-alerts");
     assert_eq!(n["body"], text);
-    assert_eq!(n["headers"]["title"], "clawcron: backup failure");
+    assert_eq!(n["headers"]["title"], "backup is failing");
     assert_eq!(n["headers"]["priority"], "high");
     assert_eq!(n["headers"]["tags"], "warning");
 }
@@ -549,7 +551,7 @@ fn a_hung_smtp_server_delays_no_job_and_no_other_notice() {
     .unwrap();
     std::fs::write(
         dir.path().join("jobs/later.yaml"),
-        "schedule: \"* * * * * *\"\nrun: { shell: \"exit 1\" }\nnotify: { on: [failure], to: [fast] }\n",
+        "schedule: \"* * * * * *\"\nrun: { shell: \"exit 1\" }\nnotify: { on: [failure], to: [fast], failures: every }\n",
     )
     .unwrap();
     let ticks = dir.path().join("ticks");
@@ -618,7 +620,7 @@ fn a_hung_receiver_delays_no_other_notice_not_even_one_queued_while_it_hangs() {
     .unwrap();
     std::fs::write(
         dir.path().join("jobs/later.yaml"),
-        "schedule: \"* * * * * *\"\nrun: { shell: \"exit 1\" }\nnotify: { on: [failure], to: [fast] }\n",
+        "schedule: \"* * * * * *\"\nrun: { shell: \"exit 1\" }\nnotify: { on: [failure], to: [fast], failures: every }\n",
     )
     .unwrap();
     let started = std::time::Instant::now();

@@ -363,7 +363,7 @@ fn run(p: &Value, r: Reader<'_>, event: &str, facts: &mut Facts) -> String {
         }
         if let Some(rep) = i(p, "repeat_ms") {
             facts.push((
-                label("next"),
+                label("reminders"),
                 i18n::tf(
                     lang,
                     "s.failure.quiet",
