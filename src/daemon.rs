@@ -43,7 +43,7 @@ pub async fn run(
     if let Some(w) = config::permission_warning(&sources.config_path(), g) {
         warn!("{w}");
     }
-    let templates = loaded.templates();
+    let mut templates = loaded.templates();
     let cutoff = now.timestamp_millis() - g.retention.max_age.as_millis() as i64;
     if let Err(e) = store.apply_retention(g.retention.max_runs_per_job, cutoff) {
         warn!("ledger retention failed: {e}");
@@ -145,6 +145,12 @@ pub async fn run(
         g.daemon_notify.clone(),
         stop.clone(),
     ));
+    // Notices link to the dashboard where it really listens (a port 0 in the file is chosen now).
+    templates.dashboard = api.as_ref().map(|(addr, _)| {
+        let mut g = g.clone();
+        g.api_listen = Some(*addr);
+        g.dashboard_url().unwrap_or_default()
+    });
     let notices = tokio::spawn(crate::notify::dispatch(
         store_for_notices,
         Arc::new(g.notifiers.clone()),

@@ -18,8 +18,16 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     ("fired", "alert", "alerte"),
     ("repeat", "still alerting", "toujours en alerte"),
     ("resolved", "back to normal", "revenu à la normale"),
-    ("remediated", "fixed automatically", "corrigé automatiquement"),
-    ("remediation-failed", "automatic fix failed", "échec de la correction automatique"),
+    (
+        "remediated",
+        "fixed automatically",
+        "corrigé automatiquement",
+    ),
+    (
+        "remediation-failed",
+        "automatic fix failed",
+        "échec de la correction automatique",
+    ),
     ("escalated", "needs a human", "à traiter par une personne"),
     ("failure", "failing", "en échec"),
     ("failure.repeat", "still failing", "toujours en échec"),
@@ -63,7 +71,11 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     ("attempt", "attempt", "tentative"),
     ("baseline", "Baseline", "Référence"),
     ("change", "Change", "Évolution"),
-    ("other_figures", "Other figures of the run", "Autres mesures de l'exécution"),
+    (
+        "other_figures",
+        "Other figures of the run",
+        "Autres mesures de l'exécution",
+    ),
     ("missed_slots", "Missed", "Manquées"),
     ("no_data", "no data", "pas de données"),
     ("yes", "yes", "oui"),
@@ -71,54 +83,152 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     ("cores", "about {n} cores", "environ {n} cœurs"),
     ("core", "about 1 core", "environ 1 cœur"),
     // Titles of notices, by event.
-    ("title.alert.fired", "{job}: {rule} alert", "{job} : alerte {rule}"),
-    ("title.alert.repeat", "{job}: {rule} still alerting", "{job} : {rule} toujours en alerte"),
-    ("title.alert.resolved", "{job}: {rule} back to normal", "{job} : {rule} revenu à la normale"),
-    ("title.alert.remediated", "{job}: {rule} fixed automatically", "{job} : {rule} corrigé automatiquement"),
-    ("title.alert.remediation-failed", "{job}: {rule} automatic fix failed", "{job} : {rule} échec de la correction automatique"),
-    ("title.alert.escalated", "{job}: {rule} needs a human", "{job} : {rule} à traiter par une personne"),
+    (
+        "title.alert.fired",
+        "{job}: {rule} alert",
+        "{job} : alerte {rule}",
+    ),
+    (
+        "title.alert.repeat",
+        "{job}: {rule} still alerting",
+        "{job} : {rule} toujours en alerte",
+    ),
+    (
+        "title.alert.resolved",
+        "{job}: {rule} back to normal",
+        "{job} : {rule} revenu à la normale",
+    ),
+    (
+        "title.alert.remediated",
+        "{job}: {rule} fixed automatically",
+        "{job} : {rule} corrigé automatiquement",
+    ),
+    (
+        "title.alert.remediation-failed",
+        "{job}: {rule} automatic fix failed",
+        "{job} : {rule} échec de la correction automatique",
+    ),
+    (
+        "title.alert.escalated",
+        "{job}: {rule} needs a human",
+        "{job} : {rule} à traiter par une personne",
+    ),
     ("title.failure", "{job} is failing", "{job} est en échec"),
-    ("title.failure.repeat", "{job} is still failing", "{job} est toujours en échec"),
-    ("title.recovery", "{job} works again", "{job} fonctionne de nouveau"),
+    (
+        "title.failure.repeat",
+        "{job} is still failing",
+        "{job} est toujours en échec",
+    ),
+    (
+        "title.recovery",
+        "{job} works again",
+        "{job} fonctionne de nouveau",
+    ),
     ("title.success", "{job} ran fine", "{job} a réussi"),
-    ("title.missed", "{job}: slots missed", "{job} : exécutions manquées"),
-    ("title.regression", "{job}: a figure got worse", "{job} : une mesure s'est dégradée"),
+    (
+        "title.missed",
+        "{job}: slots missed",
+        "{job} : exécutions manquées",
+    ),
+    (
+        "title.regression",
+        "{job}: a figure got worse",
+        "{job} : une mesure s'est dégradée",
+    ),
     ("title.test", "test notice", "notification de test"),
     // Sentences.
-    ("s.fired", "{job}: {metric} is {value}, over the threshold of {threshold} ({window})",
-        "{job} : {metric} vaut {value}, au-delà du seuil de {threshold} ({window})"),
-    ("s.fired.below", "{job}: {metric} is {value}, under the threshold of {threshold} ({window})",
-        "{job} : {metric} vaut {value}, en dessous du seuil de {threshold} ({window})"),
-    ("s.window", "{n} of the last {m} samples", "{n} des {m} dernières mesures"),
+    (
+        "s.fired",
+        "{job}: {metric} is {value}, over the threshold of {threshold} ({window})",
+        "{job} : {metric} vaut {value}, au-delà du seuil de {threshold} ({window})",
+    ),
+    (
+        "s.fired.below",
+        "{job}: {metric} is {value}, under the threshold of {threshold} ({window})",
+        "{job} : {metric} vaut {value}, en dessous du seuil de {threshold} ({window})",
+    ),
+    (
+        "s.window",
+        "{n} of the last {m} samples",
+        "{n} des {m} dernières mesures",
+    ),
     ("s.window1", "one sample", "une mesure"),
-    ("s.repeat", "{job}: {metric} has been past {threshold} for {lasted} (now {value}, peak {peak})",
-        "{job} : {metric} dépasse {threshold} depuis {lasted} (maintenant {value}, pic {peak})"),
-    ("s.resolved", "{job}: {metric} is back to normal ({value}); the alert lasted {lasted}, peak {peak}",
-        "{job} : {metric} est revenu à la normale ({value}) ; l'alerte a duré {lasted}, pic {peak}"),
-    ("s.remediated", "{job}: {action}: done (remediation {n} of {max} per {per})",
-        "{job} : {action} : fait (correction {n} sur {max} par {per})"),
-    ("s.remediation-failed", "{job}: {action} failed: {error} (remediation {n} of {max} per {per})",
-        "{job} : échec de {action} : {error} (correction {n} sur {max} par {per})"),
-    ("s.escalated", "{job}: the automatic fix ({action}) ran {used} times in the last {per}, its limit: it will not run again until then; someone has to look",
-        "{job} : la correction automatique ({action}) a déjà tourné {used} fois dans la dernière période de {per}, sa limite : elle ne sera pas relancée d'ici là ; quelqu'un doit regarder"),
-    ("s.will_remediate", "clawcron runs {action} now (at most {max} per {per}); a notice follows with the result.",
-        "clawcron lance {action} maintenant (au plus {max} par {per}) ; une notification suivra avec le résultat."),
-    ("s.no_remediation", "Nothing was done automatically.", "Rien n'a été fait automatiquement."),
-    ("s.failure", "{job} failed: {error}", "{job} a échoué : {error}"),
-    ("s.failure.repeat", "{job} is still failing: {count} failed runs since {since} ({lasted})",
-        "{job} échoue toujours : {count} exécutions en échec depuis le {since} ({lasted})"),
-    ("s.failure.quiet", "Next reminder in {repeat} at the earliest if it keeps failing; one notice when it works again.",
-        "Prochain rappel dans {repeat} au plus tôt si l'échec continue ; une notification quand cela refonctionnera."),
-    ("s.recovery", "{job} works again after {lasted} of failures ({count} failed runs)",
-        "{job} fonctionne de nouveau après {lasted} d'échecs ({count} exécutions en échec)"),
+    (
+        "s.repeat",
+        "{job}: {metric} has been past {threshold} for {lasted} (now {value}, peak {peak})",
+        "{job} : {metric} dépasse {threshold} depuis {lasted} (maintenant {value}, pic {peak})",
+    ),
+    (
+        "s.resolved",
+        "{job}: {metric} is back to normal ({value}); the alert lasted {lasted}, peak {peak}",
+        "{job} : {metric} est revenu à la normale ({value}) ; l'alerte a duré {lasted}, pic {peak}",
+    ),
+    (
+        "s.remediated",
+        "{job}: {action}: done (remediation {n} of {max} per {per})",
+        "{job} : {action} : fait (correction {n} sur {max} par {per})",
+    ),
+    (
+        "s.remediation-failed",
+        "{job}: {action} failed: {error} (remediation {n} of {max} per {per})",
+        "{job} : échec de {action} : {error} (correction {n} sur {max} par {per})",
+    ),
+    (
+        "s.escalated",
+        "{job}: the automatic fix ({action}) ran {used} times in the last {per}, its limit: it will not run again until then; someone has to look",
+        "{job} : la correction automatique ({action}) a déjà tourné {used} fois dans la dernière période de {per}, sa limite : elle ne sera pas relancée d'ici là ; quelqu'un doit regarder",
+    ),
+    (
+        "s.will_remediate",
+        "clawcron runs {action} now (at most {max} per {per}); a notice follows with the result.",
+        "clawcron lance {action} maintenant (au plus {max} par {per}) ; une notification suivra avec le résultat.",
+    ),
+    (
+        "s.no_remediation",
+        "Nothing was done automatically.",
+        "Rien n'a été fait automatiquement.",
+    ),
+    (
+        "s.failure",
+        "{job} failed: {error}",
+        "{job} a échoué : {error}",
+    ),
+    (
+        "s.failure.repeat",
+        "{job} is still failing: {count} failed runs since {since} ({lasted})",
+        "{job} échoue toujours : {count} exécutions en échec depuis le {since} ({lasted})",
+    ),
+    (
+        "s.failure.quiet",
+        "Next reminder in {repeat} at the earliest if it keeps failing; one notice when it works again.",
+        "Prochain rappel dans {repeat} au plus tôt si l'échec continue ; une notification quand cela refonctionnera.",
+    ),
+    (
+        "s.recovery",
+        "{job} works again after {lasted} of failures ({count} failed runs)",
+        "{job} fonctionne de nouveau après {lasted} d'échecs ({count} exécutions en échec)",
+    ),
     ("s.success", "{job} ran fine", "{job} a réussi"),
-    ("s.missed", "{job}: {n} slots missed ({reason}) from {first} to {last}: {ran} ran late, {skipped} not run",
-        "{job} : {n} exécutions manquées ({reason}) du {first} au {last} : {ran} lancées en retard, {skipped} non lancées"),
-    ("s.regression", "{job}: {metric} is {value}, {change} against the baseline {baseline}",
-        "{job} : {metric} vaut {value}, {change} par rapport à la référence {baseline}"),
-    ("s.look", "Look at the dashboard: {url}", "Voir le tableau de bord : {url}"),
-    ("s.test", "clawcron test notice for channel {channel}: if you read this, it works.",
-        "Notification de test de clawcron pour le canal {channel} : si vous lisez ceci, tout fonctionne."),
+    (
+        "s.missed",
+        "{job}: {n} slots missed ({reason}) from {first} to {last}: {ran} ran late, {skipped} not run",
+        "{job} : {n} exécutions manquées ({reason}) du {first} au {last} : {ran} lancées en retard, {skipped} non lancées",
+    ),
+    (
+        "s.regression",
+        "{job}: {metric} is {value}, {change} against the baseline {baseline}",
+        "{job} : {metric} vaut {value}, {change} par rapport à la référence {baseline}",
+    ),
+    (
+        "s.look",
+        "Look at the dashboard: {url}",
+        "Voir le tableau de bord : {url}",
+    ),
+    (
+        "s.test",
+        "clawcron test notice for channel {channel}: if you read this, it works.",
+        "Notification de test de clawcron pour le canal {channel} : si vous lisez ceci, tout fonctionne.",
+    ),
 ];
 
 /// The catalogue's text for `key` in `lang`; the key itself if it is not in the catalogue.
@@ -452,6 +562,32 @@ pub fn cpu_percent(v: f64, lang: Lang) -> String {
     }
 }
 
+/// The errors runs report most, in French: (English start, French start). The rest of an
+/// error (a server's answer, a path) is kept as it came.
+const ERRORS_FR: &[(&str, &str)] = &[
+    ("exited with status ", "terminé avec le code "),
+    ("killed by signal ", "tué par le signal "),
+    (
+        "timed out; process group terminated",
+        "délai dépassé ; groupe de processus arrêté",
+    ),
+    ("timed out", "délai dépassé"),
+    ("connection refused", "connexion refusée"),
+];
+
+/// A run's error in the language (the common ones; others as they came).
+pub fn error(e: &str, lang: Lang) -> String {
+    if lang == Lang::En {
+        return e.to_string();
+    }
+    for (en, fr) in ERRORS_FR {
+        if let Some(rest) = e.strip_prefix(en) {
+            return format!("{fr}{rest}");
+        }
+    }
+    e.to_string()
+}
+
 /// A run status in the language.
 pub fn status(s: &str, lang: Lang) -> String {
     let key = format!("status.{s}");
@@ -498,7 +634,10 @@ mod tests {
             figure("ollama.tokens_per_s", 20.0, Lang::En),
             "20.0 tokens/s"
         );
-        assert_eq!(figure("stats.mem_bytes", 512.0 * 1048576.0, Lang::Fr), "512 Mio");
+        assert_eq!(
+            figure("stats.mem_bytes", 512.0 * 1048576.0, Lang::Fr),
+            "512 Mio"
+        );
         assert_eq!(figure("ready.up", 0.0, Lang::Fr), "non");
     }
 

@@ -709,7 +709,9 @@ impl Inner {
                     },
                     since: state_since,
                     lasted_ms: match &t {
-                        Transition::Repeat { firing_for, .. } => Some(firing_for.as_millis() as i64),
+                        Transition::Repeat { firing_for, .. } => {
+                            Some(firing_for.as_millis() as i64)
+                        }
                         Transition::Resolved { lasted, .. } => Some(lasted.as_millis() as i64),
                         Transition::Fired { .. } => None,
                     },

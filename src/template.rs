@@ -161,11 +161,15 @@ impl Templates {
         env.add_filter("figure", move |v: f64, metric: String| -> String {
             i18n::figure(&metric, v, lang)
         });
-        env.add_filter("status", move |s: String| -> String { i18n::status(&s, lang) });
+        env.add_filter("status", move |s: String| -> String {
+            i18n::status(&s, lang)
+        });
         // The catalogue: `t("key")`, and `t("key", name=value, ...)` for a sentence.
         env.add_function(
             "t",
-            move |key: String, kwargs: minijinja::value::Kwargs| -> Result<String, minijinja::Error> {
+            move |key: String,
+                  kwargs: minijinja::value::Kwargs|
+                  -> Result<String, minijinja::Error> {
                 let mut args = Vec::new();
                 for k in kwargs.args() {
                     let v: minijinja::Value = kwargs.get(k)?;

@@ -90,7 +90,10 @@ fn a_failure_arrives_over_starttls_with_auth_and_both_parts() {
     assert!(header(m, "Message-ID")[0].ends_with(".clawcron@example.org>"));
     assert_eq!(m["content_type"], "multipart/alternative");
     let text = part(m, "text/plain");
-    assert!(text.contains("backup failed: exited with status 3"), "{text}");
+    assert!(
+        text.contains("backup failed: exited with status 3"),
+        "{text}"
+    );
     assert!(text.contains("Status: failed"), "{text}");
     assert!(text.contains("disk <full>"), "{text}");
     let html = part(m, "text/html");

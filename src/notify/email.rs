@@ -329,18 +329,26 @@ mod tests {
             text.contains("disk full") && text.contains("latency_ms = 12 ms"),
             "{text}"
         );
-        assert!(text.contains("Thursday 1 January 1970 00:00 (UTC) (1 min 1 s)"), "{text}");
+        assert!(
+            text.contains("Thursday 1 January 1970 00:00 (UTC) (1 min 1 s)"),
+            "{text}"
+        );
         assert!(text.contains("Next reminder in 4 h"), "{text}");
         assert!(text.contains("http://127.0.0.1:8787/"), "{text}");
         assert!(html.contains("exit 3 &lt;stderr&gt;"), "{html}");
         assert!(html.contains("<pre>disk full</pre>"), "{html}");
         // The same notice for a French channel.
-        templates.channel_langs.insert("ops".into(), crate::i18n::Lang::Fr);
+        templates
+            .channel_langs
+            .insert("ops".into(), crate::i18n::Lang::Fr);
         let (fr, t) = crate::notify::localized("ops", &payload, &templates);
         let (subject, text, _) = render(&spec, &t, &fr);
         assert_eq!(subject, "[clawcron] backup est en échec");
         assert!(text.contains("backup a échoué : exit 3 <stderr>"), "{text}");
-        assert!(text.contains("jeudi 1 janvier 1970 00:00 (UTC) (1 min 1 s)"), "{text}");
+        assert!(
+            text.contains("jeudi 1 janvier 1970 00:00 (UTC) (1 min 1 s)"),
+            "{text}"
+        );
         assert!(text.contains("clawcron, votre planificateur"), "{text}");
         assert!(html.contains("<pre>disk full</pre>"), "{html}");
     }

@@ -72,14 +72,17 @@ fn base(job: &JobSpec, event: &str) -> serde_json::Map<String, serde_json::Value
     m.insert("event".into(), serde_json::json!(event));
     m.insert("job".into(), serde_json::json!(&*job.id));
     // The job's own zone (a cron's); otherwise the reader's, known at send time.
-    if let crate::model::Trigger::Cron(c) = &job.trigger {
-        m.insert("tz".into(), serde_json::json!(c.tz.name()));
+    if let Some(tz) = job.trigger.tz() {
+        m.insert("tz".into(), serde_json::json!(tz.name()));
     }
     if let Some(l) = job.notify.lang {
         m.insert("lang".into(), serde_json::json!(l.code()));
     }
     // English until the channel's reader is known: what `clawcron notifications` shows.
-    m.insert("title".into(), serde_json::json!(format!("clawcron: {} {event}", job.id)));
+    m.insert(
+        "title".into(),
+        serde_json::json!(format!("clawcron: {} {event}", job.id)),
+    );
     m
 }
 
@@ -106,7 +109,9 @@ pub fn for_run(
         events: Vec::new(),
     };
     let failed = matches!(outcome.status, RunStatus::Failed | RunStatus::TimedOut);
-    let was_failing = previous.filter(|(s, _)| s.is_failure()).map(|(_, since)| since);
+    let was_failing = previous
+        .filter(|(s, _)| s.is_failure())
+        .map(|(_, since)| since);
     let state = job.notify.failures == crate::model::Failures::State;
     let at = outcome.finished_at_ms;
     let since = was_failing.unwrap_or(outcome.started_at_ms);
@@ -138,7 +143,11 @@ pub fn for_run(
             };
             let due = last_told.is_none_or(|t| at - t >= job.notify.repeat.as_millis() as i64);
             if due {
-                let event = if last_told.is_some() { "failure.repeat" } else { "failure" };
+                let event = if last_told.is_some() {
+                    "failure.repeat"
+                } else {
+                    "failure"
+                };
                 let mut extra = serde_json::Map::new();
                 extra.insert("failing_since_ms".into(), serde_json::json!(since));
                 extra.insert("failures".into(), serde_json::json!(count));
@@ -147,8 +156,15 @@ pub fn for_run(
                     serde_json::json!(job.notify.repeat.as_millis() as i64),
                 );
                 record(
-                    if last_told.is_some() { "failing-repeat" } else { "failing" },
-                    format!("{count} failed run(s) since {}", crate::util::to_utc(since / 1000).to_rfc3339()),
+                    if last_told.is_some() {
+                        "failing-repeat"
+                    } else {
+                        "failing"
+                    },
+                    format!(
+                        "{count} failed run(s) since {}",
+                        crate::util::to_utc(since / 1000).to_rfc3339()
+                    ),
                 );
                 events.push((event, extra));
             }
@@ -247,7 +263,10 @@ pub fn for_alert(job: &JobSpec, rule: &crate::model::Rule, a: &AlertFacts) -> Ve
     );
     p.insert(
         "text".into(),
-        serde_json::json!(format!("{} alert {} {kind}: {}", job.id, rule.name, a.detail)),
+        serde_json::json!(format!(
+            "{} alert {} {kind}: {}",
+            job.id, rule.name, a.detail
+        )),
     );
     let remediation = rule.remediate.as_ref().map(|fix| {
         serde_json::json!({

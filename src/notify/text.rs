@@ -226,7 +226,7 @@ fn alert(p: &Value, r: Reader<'_>, facts: &mut Facts) -> String {
                 ("n", &i(&fix, "used").unwrap_or(0).to_string()),
                 ("max", &max),
                 ("per", &per),
-                ("error", s(&fix, "error").unwrap_or("")),
+                ("error", &i18n::error(s(&fix, "error").unwrap_or(""), lang)),
             ],
         ),
         "escalated" => i18n::tf(
@@ -276,8 +276,10 @@ fn alert(p: &Value, r: Reader<'_>, facts: &mut Facts) -> String {
             },
         ));
     }
-    if matches!(kind, "fired" | "repeat" | "escalated" | "remediation-failed")
-        && let Some(advice) = advice_in(&a, lang)
+    if matches!(
+        kind,
+        "fired" | "repeat" | "escalated" | "remediation-failed"
+    ) && let Some(advice) = advice_in(&a, lang)
     {
         facts.push((label("next"), advice));
     }
@@ -305,7 +307,7 @@ fn run(p: &Value, r: Reader<'_>, event: &str, facts: &mut Facts) -> String {
     let job = s(p, "job").unwrap_or("");
     let status = s(p, "status").map(|st| i18n::status(st, lang));
     let error = s(p, "error")
-        .map(str::to_string)
+        .map(|e| i18n::error(e, lang))
         .or_else(|| status.clone())
         .unwrap_or_default();
     let since = i(p, "failing_since_ms");
@@ -356,7 +358,7 @@ fn run(p: &Value, r: Reader<'_>, event: &str, facts: &mut Facts) -> String {
     }
     if matches!(event, "failure" | "failure.repeat") {
         if let Some(e) = s(p, "error") {
-            facts.push((label("error"), e.to_string()));
+            facts.push((label("error"), i18n::error(e, lang)));
         }
         if event == "failure.repeat" || since.is_some_and(|s| Some(s) != i(p, "started_at_ms")) {
             facts.push((label("since"), since_text.clone()));
@@ -467,17 +469,26 @@ mod tests {
     fn a_header_with_accents_is_encoded_and_decodes_back() {
         use base64::Engine;
         assert_eq!(encode_header("plain"), "plain");
-        let e = encode_header("gateway-health : alerte mémoire élevée, très élevée, vraiment très élevée");
+        let e = encode_header(
+            "gateway-health : alerte mémoire élevée, très élevée, vraiment très élevée",
+        );
         assert!(e.is_ascii() && e.starts_with("=?UTF-8?B?"), "{e}");
         let back: String = e
             .split(' ')
             .map(|w| {
                 let b64 = w.trim_start_matches("=?UTF-8?B?").trim_end_matches("?=");
-                String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b64).unwrap())
-                    .unwrap()
+                String::from_utf8(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(b64)
+                        .unwrap(),
+                )
+                .unwrap()
             })
             .collect();
-        assert_eq!(back, "gateway-health : alerte mémoire élevée, très élevée, vraiment très élevée");
+        assert_eq!(
+            back,
+            "gateway-health : alerte mémoire élevée, très élevée, vraiment très élevée"
+        );
         assert!(e.split(' ').all(|w| w.len() <= 75));
     }
 }

@@ -721,7 +721,11 @@ impl Store {
 
     /// A job's failure streak since `since_ms`: when it was last told (a `failing` or
     /// `failing-repeat` event, Unix ms) and how many of its runs failed since.
-    pub fn failures_told(&self, job: &str, since_ms: i64) -> Result<(Option<i64>, i64), StoreError> {
+    pub fn failures_told(
+        &self,
+        job: &str,
+        since_ms: i64,
+    ) -> Result<(Option<i64>, i64), StoreError> {
         let conn = self.conn();
         let told: Option<i64> = conn.query_row(
             "SELECT max(at) FROM alert_events WHERE job = ?1 AND rule = 'failures'
@@ -730,8 +734,10 @@ impl Store {
             |r| r.get(0),
         )?;
         let failed: i64 = conn.query_row(
-            &format!("SELECT count(*) FROM runs WHERE job = ?1 AND status IN ('failed', 'timed_out')
-               AND coalesce(started_at, slot * 1000) >= ?2 AND {OWN_RUN}"),
+            &format!(
+                "SELECT count(*) FROM runs WHERE job = ?1 AND status IN ('failed', 'timed_out')
+               AND coalesce(started_at, slot * 1000) >= ?2 AND {OWN_RUN}"
+            ),
             params![job, since_ms],
             |r| r.get(0),
         )?;

@@ -265,18 +265,50 @@ mod tests {
         assert_eq!(keys(&first), ["fired", "other"]);
         // `fired` is retried later: `remediated` still waits for it.
         store
-            .record_delivery(first[1].id, &Delivery::Sent { answer: "200".into() }, 2_000)
+            .record_delivery(
+                first[1].id,
+                &Delivery::Sent {
+                    answer: "200".into(),
+                },
+                2_000,
+            )
             .unwrap();
         store
-            .record_delivery(first[0].id, &Delivery::Retry { error: "503".into(), at: 5_000 }, 2_000)
+            .record_delivery(
+                first[0].id,
+                &Delivery::Retry {
+                    error: "503".into(),
+                    at: 5_000,
+                },
+                2_000,
+            )
             .unwrap();
-        assert!(store.claim_notices(3_000, 10, 1).unwrap().iter().all(|i| i.key != "remediated"));
-        assert_eq!(store.next_notice_at().unwrap(), Some(5_000), "no busy wait on a blocked lane");
+        assert!(
+            store
+                .claim_notices(3_000, 10, 1)
+                .unwrap()
+                .iter()
+                .all(|i| i.key != "remediated")
+        );
+        assert_eq!(
+            store.next_notice_at().unwrap(),
+            Some(5_000),
+            "no busy wait on a blocked lane"
+        );
         let again = store.claim_notices(5_000, 10, 1).unwrap();
         assert_eq!(keys(&again)[0], "fired");
         store
-            .record_delivery(again[0].id, &Delivery::Sent { answer: "200".into() }, 5_000)
+            .record_delivery(
+                again[0].id,
+                &Delivery::Sent {
+                    answer: "200".into(),
+                },
+                5_000,
+            )
             .unwrap();
-        assert_eq!(keys(&store.claim_notices(5_001, 10, 1).unwrap()), ["remediated"]);
+        assert_eq!(
+            keys(&store.claim_notices(5_001, 10, 1).unwrap()),
+            ["remediated"]
+        );
     }
 }

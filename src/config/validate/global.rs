@@ -137,8 +137,11 @@ pub fn global(path: &Path, text: &str, raw: RawGlobal) -> Result<GlobalConfig, V
         g.lang = l;
     }
     for (name, n) in raw.notifiers.iter().flat_map(|m| m.value.iter()) {
-        if let Some(l) = language(&mut c, &n.value.language, &format!("notifiers.{name}.language"))
-        {
+        if let Some(l) = language(
+            &mut c,
+            &n.value.language,
+            &format!("notifiers.{name}.language"),
+        ) {
             g.channel_langs.insert(name.clone(), l);
         }
     }

@@ -239,7 +239,11 @@ fn notify_policy(c: &mut Checker<'_>, raw: &RawJob, global: &GlobalConfig) -> No
         if let Some(d) = c.duration(&n.repeat, "notify.repeat") {
             notify.repeat = d;
         }
-        if let Some(i) = c.choice(&n.failures, "notify.failures", crate::model::Failures::NAMES) {
+        if let Some(i) = c.choice(
+            &n.failures,
+            "notify.failures",
+            crate::model::Failures::NAMES,
+        ) {
             notify.failures = [crate::model::Failures::State, crate::model::Failures::Every][i];
         }
         notify.on = match &n.on {
