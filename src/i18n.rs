@@ -7,9 +7,33 @@
 //! a percent (a CPU percent may exceed 100: one core is 100 %), `*_bytes` a size, `*_per_s` a
 //! rate, `up` and `ready` a yes/no.
 
-pub use crate::model::Lang;
 use chrono::{Datelike, Timelike};
 use chrono_tz::Tz;
+
+/// A language clawcron writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    #[default]
+    En,
+    Fr,
+}
+
+impl Lang {
+    pub const NAMES: &[&str] = &["en", "fr"];
+    pub const ALL: [Lang; 2] = [Lang::En, Lang::Fr];
+
+    pub fn parse(s: &str) -> Option<Lang> {
+        Self::ALL.into_iter().find(|l| l.code() == s)
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Fr => "fr",
+        }
+    }
+}
 
 /// The catalogue: `(key, English, French)`. A sentence with `{name}` placeholders is filled by
 /// [`tf`]. Keys are stable; templates call `t("key")`.

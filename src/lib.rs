@@ -10,15 +10,16 @@
 //! - [`util`]: durations as people write them, instants, error chains, medians, the boot id.
 //!   Uses: nothing.
 //! - [`model`]: plain data: what was asked (jobs, schedules, actions, alert rules, channels,
-//!   reports) and what happened (run outcomes, statuses and triggers as enums). Uses: `util`.
+//!   reports) and what happened (run outcomes, statuses and triggers as enums).
+//!   Uses: `i18n` (the language enum, and figures in event lines), `util`.
 //! - [`redact`]: the registry of secret values, and scrubbing them out of any text. Uses: nothing.
 //! - [`clock`]: what time it is, and sleeping until a wall-clock instant (injectable).
 //!   Uses: nothing.
 //! - [`telemetry`]: run counters and histograms for `/metrics`. Uses: nothing.
 //! - [`i18n`]: what the user reads, in their language: the catalogue of words and sentences,
-//!   and numbers, durations, dates and figures with their units. Uses: `model`, `util`.
+//!   and numbers, durations, dates and figures with their units. Uses: `util`.
 //! - [`template`]: the minijinja renderer shared by notices, reports and the dashboard, with the
-//!   catalogue and the language's formats as functions and filters. Uses: `i18n`, `model`, `util`.
+//!   catalogue and the language's formats as functions and filters. Uses: `i18n`, `util`.
 //! - [`schedule`]: when: the next slot of a cron, `every` or `at_start` trigger, with the DST
 //!   rule (pure). Uses: `model`, `util`.
 //!
@@ -33,9 +34,9 @@
 //! - [`monitor`]: alert rules as state (N of M, repeat, resolve) and regressions against a
 //!   baseline. Uses: `model`, `store`, `util`.
 //! - [`notify`]: notices queued in the outbox and delivered by email and webhook.
-//!   Uses: `model`, `config`, `store`, `template`, `redact`, `util`.
+//!   Uses: `i18n`, `model`, `config`, `store`, `template`, `redact`, `util`.
 //! - [`report`]: the weekly report rendered from the ledger (context, charts, advice).
-//!   Uses: `model`, `store`, `template`, `util`.
+//!   Uses: `i18n`, `model`, `store`, `template`, `util`.
 //!
 //! Doing:
 //! - [`action`]: what a job does, one file per job kind; one attempt, one result; the

@@ -213,9 +213,20 @@ pub(super) fn alerts(
         "STATE",
         "SINCE"
     );
+    // A figure with its unit, as the rule's metric gives it.
+    let metric_of = |job: &str, rule: &str| {
+        loaded
+            .job(job)
+            .and_then(|j| j.alerts.iter().find(|r| r.name == rule))
+            .map(|r| r.metric.clone())
+            .unwrap_or_default()
+    };
+    let fig = |job: &str, rule: &str, v: f64| {
+        crate::i18n::figure(&metric_of(job, rule), v, crate::i18n::Lang::En)
+    };
     for a in &states {
         let since = a.since.map(when).unwrap_or_default();
-        let peak = a.peak.map(|p| p.to_string()).unwrap_or_default();
+        let peak = a.peak.map(|p| fig(&a.job, &a.rule, p)).unwrap_or_default();
         out!(
             "{:<22} {:<28} {:<8} {since:<25} {peak}",
             a.job,
@@ -233,13 +244,18 @@ pub(super) fn alerts(
         );
     }
     for e in &events {
+        // A failure streak's events carry no figure.
+        let value = if e.rule == crate::notify::FAILURES {
+            String::new()
+        } else {
+            format!("value {}; ", fig(&e.job, &e.rule, e.value))
+        };
         out!(
-            "{:<25} {:<22} {:<28} {:<9} value {}; {}",
+            "{:<25} {:<22} {:<28} {:<9} {value}{}",
             when(e.at),
             e.job,
             e.rule,
             e.kind,
-            e.value,
             e.detail
         );
     }

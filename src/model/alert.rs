@@ -228,12 +228,13 @@ impl Transition {
         }
     }
 
-    /// One line for the event log and notices.
+    /// One line for the event log (`clawcron alerts`), in English, each figure with its unit.
     pub fn detail(&self, rule: &Rule) -> String {
-        let f = crate::util::duration::format;
+        use crate::i18n::{Lang, duration, figure};
+        let fig = |v: f64| figure(&rule.metric, v, Lang::En);
         match self {
             Transition::Fired { samples, .. } => {
-                let shown: Vec<String> = samples.iter().map(|v| round2(*v).to_string()).collect();
+                let shown: Vec<String> = samples.iter().map(|v| fig(*v)).collect();
                 format!("{}; samples [{}]", rule.describe(), shown.join(", "))
             }
             Transition::Repeat {
@@ -241,15 +242,15 @@ impl Transition {
             } => format!(
                 "{}; firing for {}; peak {}",
                 rule.describe(),
-                f(*firing_for),
-                round2(*peak)
+                duration(*firing_for, Lang::En),
+                fig(*peak)
             ),
             Transition::Resolved { lasted, peak, .. } => {
                 format!(
                     "{}; lasted {}; peak {}",
                     rule.describe(),
-                    f(*lasted),
-                    round2(*peak)
+                    duration(*lasted, Lang::En),
+                    fig(*peak)
                 )
             }
         }
@@ -273,11 +274,6 @@ pub enum Transition {
         lasted: Duration,
         peak: f64,
     },
-}
-
-/// A figure as shown in notices: at most two decimals.
-fn round2(v: f64) -> f64 {
-    (v * 100.0).round() / 100.0
 }
 
 impl Default for State {

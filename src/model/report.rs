@@ -6,29 +6,7 @@ use chrono::{Datelike, NaiveDate, TimeZone};
 use chrono_tz::Tz;
 use std::path::PathBuf;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Lang {
-    #[default]
-    En,
-    Fr,
-}
-
-impl Lang {
-    pub const NAMES: &[&str] = &["en", "fr"];
-    pub const ALL: [Lang; 2] = [Lang::En, Lang::Fr];
-
-    pub fn parse(s: &str) -> Option<Lang> {
-        Self::ALL.into_iter().find(|l| l.code() == s)
-    }
-
-    pub fn code(&self) -> &'static str {
-        match self {
-            Lang::En => "en",
-            Lang::Fr => "fr",
-        }
-    }
-}
+pub use crate::i18n::Lang;
 
 /// Which week a report covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
