@@ -69,6 +69,9 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     ("status.running", "running", "en cours"),
     ("status.late", "late", "en retard"),
     ("status.missed", "missed", "manqué"),
+    ("status.firing", "alerting", "en alerte"),
+    ("status.pending", "watching", "en observation"),
+    ("status.ok", "ok", "normal"),
     // Labels of notices.
     ("job", "Job", "Tâche"),
     ("run", "Run", "Exécution"),
@@ -160,6 +163,15 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "{job} : une mesure s'est dégradée",
     ),
     ("title.test", "test notice", "notification de test"),
+    // Charts.
+    ("chart.measured", "measured", "mesuré"),
+    ("chart.baseline", "baseline (before)", "référence (avant)"),
+    ("chart.threshold", "threshold", "seuil"),
+    (
+        "chart.one",
+        "{title}: one sample, {value} on {at}",
+        "{title} : une seule mesure, {value} le {at}",
+    ),
     // Sentences.
     (
         "s.fired",

@@ -131,6 +131,9 @@ pub enum Command {
         /// Write only this file (`.html` for HTML, else Markdown), or `-` for Markdown on stdout
         #[arg(long, value_name = "FILE|-")]
         out: Option<String>,
+        /// Write it in this language for this render [default: the job's `lang`]
+        #[arg(long, value_parser = ["en", "fr"])]
+        lang: Option<String>,
     },
     /// Show a job's pinned baseline, or pin its current figures as the "before" of a tuning session
     Baseline {
@@ -293,9 +296,19 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Uninstall { dry_run, target } => {
             service::install(&loaded, &paths, dry_run, target, true)
         }
-        Command::Report { job, period, out } => {
-            reports::report(&loaded, &job, period.as_deref(), out.as_deref(), &state_dir)
-        }
+        Command::Report {
+            job,
+            period,
+            out,
+            lang,
+        } => reports::report(
+            &loaded,
+            &job,
+            period.as_deref(),
+            out.as_deref(),
+            lang.as_deref().and_then(crate::i18n::Lang::parse),
+            &state_dir,
+        ),
         Command::Baseline {
             job,
             set,

@@ -7,6 +7,7 @@ pub(super) fn report(
     id: &str,
     period: Option<&str>,
     out: Option<&str>,
+    lang: Option<crate::i18n::Lang>,
     state_dir: &std::path::Path,
 ) -> Result<(), Error> {
     let job = find_job(loaded, id)?;
@@ -19,6 +20,9 @@ pub(super) fn report(
     let mut spec = (**spec).clone();
     if let Some(p) = period {
         spec.period = crate::model::PeriodSpec::parse(p).map_err(Error::Usage)?;
+    }
+    if let Some(l) = lang {
+        spec.set_lang(l);
     }
     let store = Store::open(state_dir)?;
     let now = Utc::now().timestamp_millis();

@@ -36,6 +36,10 @@ impl Default for NotifyPolicy {
     }
 }
 
+/// The rule name under which a job's failure streak is recorded in the alert events (`failing`,
+/// `failing-repeat`, `recovered`).
+pub const FAILURES_RULE: &str = "failures";
+
 /// How a job's failures are told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failures {

@@ -151,6 +151,24 @@ pub struct ReportSpec {
     pub checks: Vec<Check>,
 }
 
+impl ReportSpec {
+    /// The default title in each language.
+    pub fn default_title(lang: Lang) -> &'static str {
+        match lang {
+            Lang::En => "OpenClaw weekly report",
+            Lang::Fr => "Rapport hebdomadaire OpenClaw",
+        }
+    }
+
+    /// Writes it in `lang` (`report --lang`): a default title follows.
+    pub fn set_lang(&mut self, lang: Lang) {
+        if self.title == Self::default_title(self.lang) {
+            self.title = Self::default_title(lang).to_string();
+        }
+        self.lang = lang;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -62,7 +62,7 @@ pub fn localized(
 
 /// The event kind recorded (in `alert_events`, rule [`FAILURES`]) when a job's failure streak
 /// is told, reminded, or ends.
-pub const FAILURES: &str = "failures";
+pub const FAILURES: &str = crate::model::FAILURES_RULE;
 
 /// The fields every v2 notice carries: the data it is written from at send time
 /// (see `text::localize`).

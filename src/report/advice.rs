@@ -105,29 +105,46 @@ pub fn recommend(
         })
     );
     if mem_alert.is_some() || oom {
+        // The rule measures the gateway container's memory against its own limit: the cause
+        // is the container's limit, or what grows inside it; Ollama runs on the host and loads
+        // its models there, so its settings are not the lever here.
+        let limit = match &observed.docker {
+            Ok(d) => d.container_limit.filter(|l| *l > 0.0),
+            Err(_) => None,
+        };
         let mut ev = Vec::new();
         if let Some(a) = mem_alert {
             let peak = a
                 .peak
-                .map(|p| format!(", peak {} %", fmt_num(p, 1, lang)))
+                .map(|p| {
+                    format!(
+                        ", {} {}",
+                        t(lang, "peak", "pic"),
+                        crate::i18n::figure(&a.metric, p, lang)
+                    )
+                })
                 .unwrap_or_default();
+            let active = crate::i18n::duration_ms(a.firing_ms.max(0) as f64, lang);
             ev.push(match lang {
                 Lang::En => format!(
-                    "{} fired {} time(s), firing {} in all{peak}",
-                    a.rule,
-                    a.fired,
-                    crate::util::duration::format(std::time::Duration::from_millis(
-                        a.firing_ms.max(0) as u64
-                    ))
+                    "{} fired {} time(s), alerting {active} in all{peak}",
+                    a.rule, a.fired
                 ),
                 Lang::Fr => format!(
-                    "{} déclenchée {} fois, active {} au total{}",
-                    a.rule,
-                    a.fired,
-                    crate::util::duration::format(std::time::Duration::from_millis(
-                        a.firing_ms.max(0) as u64
-                    )),
-                    peak.replace("peak", "pic")
+                    "{} s'est déclenchée {} fois, en alerte {active} au total{peak}",
+                    a.rule, a.fired
+                ),
+            });
+        }
+        if let Some(l) = limit {
+            ev.push(match lang {
+                Lang::En => format!(
+                    "the container's memory limit is {}",
+                    crate::i18n::bytes(l, lang)
+                ),
+                Lang::Fr => format!(
+                    "la limite mémoire du conteneur est de {}",
+                    crate::i18n::bytes(l, lang)
                 ),
             });
         }
@@ -138,15 +155,28 @@ pub fn recommend(
                 "le conteneur a été tué faute de mémoire (OOMKilled)",
             ));
         }
+        let small = limit.is_some_and(|l| l < 2.0 * (1u64 << 30) as f64);
         out.push(Recommendation {
             id: "memory".into(),
-            title: t(lang, "Load fewer models at once", "Charger moins de modèles à la fois"),
+            title: if small {
+                t(lang, "Raise the gateway container's memory limit", "Augmenter la limite mémoire du conteneur de la passerelle")
+            } else {
+                t(lang, "Find what fills the gateway container's memory", "Chercher ce qui remplit la mémoire du conteneur de la passerelle")
+            },
             evidence: ev.join("; "),
-            action: t(
-                lang,
-                "Set OLLAMA_MAX_LOADED_MODELS=1, or unload a model you do not use (ollama stop MODEL).",
-                "Réglez OLLAMA_MAX_LOADED_MODELS=1, ou déchargez un modèle inutilisé (ollama stop MODELE).",
-            ),
+            action: if small {
+                t(
+                    lang,
+                    "Give it at least 2 GiB (docker update --memory 2g --memory-swap 2g openclaw-gateway, or mem_limit: 2g in its compose file), then watch memory-high for a week.",
+                    "Donnez-lui au moins 2 Gio (docker update --memory 2g --memory-swap 2g openclaw-gateway, ou mem_limit: 2g dans son fichier compose), puis surveillez memory-high pendant une semaine.",
+                )
+            } else {
+                t(
+                    lang,
+                    "Look at what grows in the gateway (docker stats, its sessions and caches); the nightly restart bounds it meanwhile.",
+                    "Regardez ce qui grossit dans la passerelle (docker stats, ses sessions et caches) ; le redémarrage nocturne le borne en attendant.",
+                )
+            },
         });
     }
 
@@ -292,43 +322,63 @@ fn daily_trend(series: &[(i64, f64)], tz: chrono_tz::Tz) -> Option<(f64, f64, i6
 pub fn checklist(
     spec: &ReportSpec,
     store: &Store,
+    ctx: &Context,
     observed: &Observed,
 ) -> Result<Vec<CheckLine>, StoreError> {
     let lang = spec.lang;
     let not_observed = |why: &str| format!("{} ({why})", t(lang, "not observed", "non observé"));
     let mut out = Vec::new();
-    // Docker's memory.
+    // Docker's memory: the engine's, and the container's limit judged by what it did this week
+    // (a limit that made the memory rule fire is not "raised", whatever the engine has).
+    let mem_alert = ctx
+        .alerts
+        .iter()
+        .find(|a| a.job == spec.sources.memory_alert.0 && a.rule == spec.sources.memory_alert.1);
+    let item = t(lang, "Docker memory raised", "Mémoire Docker augmentée");
     out.push(match &observed.docker {
         Ok(d) => {
-            let limit = match d.container_limit {
-                Some(l) if l > 0.0 => format!("{} GiB", fmt_num(gib(l), 1, lang)),
+            let engine_ok =
+                gib(d.engine_memory) + 0.05 >= f64::from(spec.evidence.min_docker_memory_gib);
+            let limit = d.container_limit.filter(|l| *l > 0.0);
+            let fired = mem_alert.map_or(0, |a| a.fired);
+            let limit_text = match d.container_limit {
+                Some(l) if l > 0.0 => crate::i18n::bytes(l, lang),
                 Some(_) => t(lang, "none", "aucune"),
                 None => match &d.container_error {
                     Some(e) => format!("{} ({e})", t(lang, "not observed", "non observée")),
                     None => t(lang, "not observed", "non observée"),
                 },
             };
-            CheckLine {
-                item: t(lang, "Docker memory raised", "Mémoire Docker augmentée"),
-                ok: Some(
-                    gib(d.engine_memory) + 0.05 >= f64::from(spec.evidence.min_docker_memory_gib),
+            let mut observed_text = match lang {
+                Lang::En => format!(
+                    "the engine has {} (at least {} GiB wanted); container limit {limit_text}",
+                    crate::i18n::bytes(d.engine_memory, lang),
+                    spec.evidence.min_docker_memory_gib
                 ),
-                observed: match lang {
-                    Lang::En => format!(
-                        "the engine has {} GiB (at least {} wanted); container limit {limit}",
-                        fmt_num(gib(d.engine_memory), 1, lang),
-                        spec.evidence.min_docker_memory_gib
-                    ),
+                Lang::Fr => format!(
+                    "le moteur a {} (au moins {} Gio voulus) ; limite du conteneur {limit_text}",
+                    crate::i18n::bytes(d.engine_memory, lang),
+                    spec.evidence.min_docker_memory_gib
+                ),
+            };
+            if limit.is_some() && fired > 0 {
+                observed_text.push_str(&match lang {
+                    Lang::En => {
+                        format!("; that limit made memory-high fire {fired} time(s) this week")
+                    }
                     Lang::Fr => format!(
-                        "le moteur a {} Gio (au moins {} voulus) ; limite du conteneur {limit}",
-                        fmt_num(gib(d.engine_memory), 1, lang),
-                        spec.evidence.min_docker_memory_gib
+                        " ; cette limite a déclenché memory-high {fired} fois cette semaine"
                     ),
-                },
+                });
+            }
+            CheckLine {
+                item,
+                ok: Some(engine_ok && !(limit.is_some() && fired > 0)),
+                observed: observed_text,
             }
         }
         Err(e) => CheckLine {
-            item: t(lang, "Docker memory raised", "Mémoire Docker augmentée"),
+            item,
             ok: None,
             observed: not_observed(e),
         },

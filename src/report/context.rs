@@ -19,6 +19,8 @@ pub struct Context {
     pub regressions: Vec<Regression>,
     pub notifications: NoticeStats,
     pub downtime: Downtime,
+    /// The latest figures against their pinned baselines: the guide's before/after.
+    pub before_after: Vec<BeforeAfter>,
     pub recommendations: Vec<advice::Recommendation>,
     pub checklist: Vec<advice::CheckLine>,
     /// The headline, one line.
@@ -79,6 +81,14 @@ pub struct AlertStats {
     pub rule: String,
     /// The rule as written, e.g. `stats.mem_percent > 85 for 3 of 5`.
     pub describe: String,
+    /// The rule in the report's language, with its unit: `stats.mem_percent > 85 % (3 des 5
+    /// dernières mesures)`.
+    pub rule_text: String,
+    /// The peak with its unit.
+    pub peak_text: String,
+    /// The rule's figure and threshold (for charts' threshold lines).
+    pub metric: String,
+    pub threshold: Option<f64>,
     pub fired: usize,
     pub resolved: usize,
     pub remediated: usize,
@@ -105,6 +115,49 @@ pub struct MetricStats {
     pub baseline_label: Option<String>,
     /// Median against the pinned baseline, in percent.
     pub vs_baseline_pct: Option<f64>,
+    /// A setting rather than a measure (a limit in bytes, an HTTP status): left out of the
+    /// "all figures" table.
+    pub noise: bool,
+}
+
+/// Whether a figure is a setting rather than a measure.
+fn is_noise(name: &str) -> bool {
+    let last = name.rsplit(['.', ':']).next().unwrap_or(name);
+    last.contains("limit")
+        || last == "status"
+        || last.ends_with("status_code")
+        || last == "http_status"
+}
+
+/// One figure's latest value against its pinned baseline.
+#[derive(Debug, Clone, Serialize)]
+pub struct BeforeAfter {
+    pub job: String,
+    pub metric: String,
+    /// The label given with `baseline --set --label`.
+    pub label: Option<String>,
+    pub pinned_at_ms: i64,
+    pub baseline: f64,
+    pub latest: f64,
+    pub latest_at_ms: i64,
+    /// Latest against the baseline, in percent.
+    pub change_pct: Option<f64>,
+    /// The same, written: `+175.0 %`.
+    pub change_text: String,
+    /// Whether the change is for the better (`None`: the figure has no better direction).
+    pub better: Option<bool>,
+    pub baseline_text: String,
+    pub latest_text: String,
+}
+
+/// Which way a figure is better, from its unit: rates up, durations and percents down.
+pub fn higher_is_better(metric: &str) -> Option<bool> {
+    use crate::i18n::Unit;
+    match Unit::of(metric) {
+        Unit::PerSecond => Some(true),
+        Unit::Ms | Unit::Percent | Unit::CpuPercent => Some(false),
+        _ => None,
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -112,7 +165,10 @@ pub struct Regression {
     pub job: String,
     pub metric: String,
     pub value: f64,
+    /// The English line of the event log.
     pub detail: String,
+    /// The figure with its unit against the baseline it was compared with, in the language.
+    pub text: String,
     pub at_ms: i64,
 }
 
@@ -133,10 +189,21 @@ pub struct NoticeFailure {
     pub error: String,
 }
 
+/// What the ledger knows of the daemon's presence in the period: when it first started, the
+/// part of the period before that (nothing was recorded then), and each downtime after it.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Downtime {
+    /// Down time after the first start, in all.
     pub total_ms: i64,
     pub gaps: Vec<crate::store::Gap>,
+    /// The daemon's first start on this ledger, ever.
+    pub first_start_ms: Option<i64>,
+    /// The daemon had not started yet by the period's end: nothing of it was recorded.
+    pub not_started: bool,
+    /// The first start is inside the period: the part before it, in ms (nothing recorded).
+    pub before_first_start_ms: i64,
+    /// It ran the whole period, with no downtime.
+    pub whole_period: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -256,6 +323,7 @@ pub fn build(
                 baseline: base.map(|b| b.value),
                 baseline_pinned_at_ms: base.map(|b| b.pinned_at),
                 baseline_label: base.and_then(|b| b.label.clone()),
+                noise: is_noise(&name),
                 job,
                 name,
                 this,
@@ -264,7 +332,36 @@ pub fn build(
         );
     }
 
-    let (alerts, regressions) = alert_stats(store, period, now_ms)?;
+    let (alerts, regressions) = alert_stats(store, period, now_ms, spec.lang)?;
+    let lang = spec.lang;
+    let mut before_after = Vec::new();
+    for b in &baselines {
+        let end = period.end_ms.min(now_ms.max(period.start_ms));
+        let Some(&(at, latest)) = store
+            .series(&b.job, &b.metric, end - 30 * DAY_MS, end + 1)?
+            .last()
+        else {
+            continue;
+        };
+        let change = change_pct(latest, b.value);
+        before_after.push(BeforeAfter {
+            job: b.job.clone(),
+            metric: b.metric.clone(),
+            label: b.label.clone(),
+            pinned_at_ms: b.pinned_at,
+            baseline: b.value,
+            latest,
+            latest_at_ms: at,
+            change_text: change.map_or_else(|| no_data(lang).to_string(), |c| fmt_pct(c, lang)),
+            better: higher_is_better(&b.metric)
+                .zip(change)
+                .filter(|(_, c)| c.abs() >= 0.05)
+                .map(|(up, c)| (c > 0.0) == up),
+            change_pct: change,
+            baseline_text: crate::i18n::figure(&b.metric, b.value, lang),
+            latest_text: crate::i18n::figure(&b.metric, latest, lang),
+        });
+    }
 
     let mut notifications = NoticeStats::default();
     for n in store.notices_between(period.start_ms, period.end_ms)? {
@@ -283,10 +380,25 @@ pub fn build(
             });
         }
     }
-    let gaps = store.downtime(period.start_ms, period.end_ms.min(now_ms))?;
+    let end = period.end_ms.min(now_ms);
+    let first_start_ms = store.first_start_ms()?;
+    let not_started = first_start_ms.is_none_or(|f| f >= end);
+    let gaps = if not_started {
+        Vec::new()
+    } else {
+        store.downtime(period.start_ms, end)?
+    };
+    let before_first_start_ms = match first_start_ms {
+        Some(f) if !not_started && f > period.start_ms => f - period.start_ms,
+        _ => 0,
+    };
     let downtime = Downtime {
         total_ms: gaps.iter().map(|g| g.to_ms - g.from_ms).sum(),
+        whole_period: !not_started && gaps.is_empty() && before_first_start_ms == 0,
         gaps,
+        first_start_ms,
+        not_started,
+        before_first_start_ms,
     };
 
     let mut totals = Totals::default();
@@ -350,13 +462,14 @@ pub fn build(
         regressions,
         notifications,
         downtime,
+        before_after,
         recommendations: Vec::new(),
         checklist: Vec::new(),
         summary: String::new(),
         totals,
     };
     ctx.recommendations = advice::recommend(spec, store, &ctx, observed)?;
-    ctx.checklist = advice::checklist(spec, store, observed)?;
+    ctx.checklist = advice::checklist(spec, store, &ctx, observed)?;
     ctx.summary = summary(spec, &ctx);
     Ok(ctx)
 }
@@ -405,7 +518,9 @@ fn alert_stats(
     store: &Store,
     period: &Period,
     now_ms: i64,
+    lang: Lang,
 ) -> Result<(Vec<AlertStats>, Vec<Regression>), StoreError> {
+    let baselines = store.baselines()?;
     // Enough history to know whether a rule was already firing when the period began.
     let mut events = store.alert_events(period.start_ms - 90 * DAY_MS)?;
     events.reverse();
@@ -413,6 +528,7 @@ fn alert_stats(
     let mut keys: BTreeSet<(String, String)> = events
         .iter()
         .filter(|e| e.kind != "regression" && e.at >= period.start_ms && e.at < period.end_ms)
+        .filter(|e| e.rule != crate::model::FAILURES_RULE)
         .map(|e| (e.job.clone(), e.rule.clone()))
         .collect();
     keys.extend(states.iter().map(|s| (s.job.clone(), s.rule.clone())));
@@ -461,7 +577,20 @@ fn alert_stats(
             .unwrap_or_default();
         let peak = peak_while_firing(store, &job, &describe, &clipped)?;
         let state = states.iter().find(|s| s.job == job && s.rule == rule);
+        let parsed = parse_describe(&describe);
+        let metric = parsed
+            .as_ref()
+            .map(|r| r.metric.clone())
+            .unwrap_or_default();
         out.push(AlertStats {
+            rule_text: parsed
+                .as_ref()
+                .map_or_else(|| describe.clone(), |r| rule_text(r, lang)),
+            peak_text: peak
+                .map(|p| crate::i18n::figure(&metric, p, lang))
+                .unwrap_or_default(),
+            threshold: parsed.as_ref().map(|r| r.threshold),
+            metric,
             fired: count("fired"),
             resolved: count("resolved"),
             remediated: count("remediated") + count("remediation-failed"),
@@ -480,15 +609,101 @@ fn alert_stats(
     let regressions = events
         .iter()
         .filter(|e| e.kind == "regression" && e.at >= period.start_ms && e.at < period.end_ms)
-        .map(|e| Regression {
-            job: e.job.clone(),
-            metric: e.rule.trim_start_matches("regression:").to_string(),
-            value: e.value,
-            detail: e.detail.clone(),
-            at_ms: e.at,
+        .map(|e| {
+            let metric = e.rule.trim_start_matches("regression:").to_string();
+            let base = baselines
+                .iter()
+                .find(|b| b.job == e.job && b.metric == metric);
+            let value = crate::i18n::figure(&metric, e.value, lang);
+            let text = match base {
+                Some(b) => {
+                    let label = b
+                        .label
+                        .as_ref()
+                        .map(|l| format!("« {l} » "))
+                        .unwrap_or_default();
+                    crate::i18n::tf(
+                        lang,
+                        "s.regression",
+                        &[
+                            ("job", &e.job),
+                            ("metric", &metric),
+                            ("value", &value),
+                            (
+                                "change",
+                                &change_pct(e.value, b.value).map_or_else(
+                                    || no_data(lang).to_string(),
+                                    |c| fmt_pct(c, lang),
+                                ),
+                            ),
+                            (
+                                "baseline",
+                                &format!("{label}{}", crate::i18n::figure(&metric, b.value, lang)),
+                            ),
+                        ],
+                    )
+                }
+                None => format!("{} : {metric} = {value}", e.job),
+            };
+            Regression {
+                job: e.job.clone(),
+                metric,
+                value: e.value,
+                detail: e.detail.clone(),
+                text,
+                at_ms: e.at,
+            }
         })
         .collect();
     Ok((out, regressions))
+}
+
+/// The thresholds of a job's alert rules on `metric`, from their events of the last 90 days.
+fn thresholds_of(store: &Store, job: &str, metric: &str) -> Result<Vec<f64>, StoreError> {
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut out: Vec<f64> = Vec::new();
+    for e in store.alert_events(now - 90 * DAY_MS)? {
+        if e.job != job || e.rule == crate::model::FAILURES_RULE {
+            continue;
+        }
+        let describe = e.detail.split(';').next().unwrap_or("").trim();
+        if let Some(r) = parse_describe(describe)
+            && crate::model::metric_matches(metric, &r.metric)
+            && !out.contains(&r.threshold)
+        {
+            out.push(r.threshold);
+        }
+    }
+    Ok(out)
+}
+
+/// A rule from its event line's first part: `stats.mem_percent > 85 for 3 of 5`.
+fn parse_describe(describe: &str) -> Option<crate::model::Rule> {
+    let (when, window) = match describe.split_once(" for ") {
+        Some((w, n)) => (w, Some(n)),
+        None => (describe, None),
+    };
+    crate::model::Rule::parse(None, when, window, std::time::Duration::ZERO).ok()
+}
+
+/// A rule in `lang`, its threshold with its unit: `stats.mem_percent > 85 % (3 of the last 5
+/// samples)`.
+pub fn rule_text(r: &crate::model::Rule, lang: Lang) -> String {
+    let window = if r.m > 1 {
+        crate::i18n::tf(
+            lang,
+            "s.window",
+            &[("n", &r.n.to_string()), ("m", &r.m.to_string())],
+        )
+    } else {
+        crate::i18n::t(lang, "s.window1").to_string()
+    };
+    format!(
+        "{} {} {} ({window})",
+        r.metric,
+        r.op.symbol(),
+        crate::i18n::threshold(&r.metric, r.threshold, lang)
+    )
 }
 
 /// The worst sample of the rule's metric within the firing intervals.
@@ -563,72 +778,16 @@ pub fn per_day(points: &[(i64, f64)], p: f64, tz: chrono_tz::Tz) -> Vec<(i64, f6
         .collect()
 }
 
-/// A duration in milliseconds as people read it: `850 ms`, `12.4 s`, `3 min 20 s`, `1 h 05 min`.
-pub fn fmt_duration(ms: f64) -> String {
-    let ms = ms.max(0.0);
-    if ms < 1000.0 {
-        format!("{ms:.0} ms")
-    } else if ms < 60_000.0 {
-        format!("{:.1} s", ms / 1000.0)
-    } else if ms < 3_600_000.0 {
-        let s = (ms / 1000.0).round() as u64;
-        format!("{} min {:02} s", s / 60, s % 60)
-    } else {
-        let m = (ms / 60_000.0).round() as u64;
-        format!("{} h {:02} min", m / 60, m % 60)
-    }
+/// A duration in milliseconds as people read it, in the report's language.
+pub fn fmt_duration(ms: f64, lang: Lang) -> String {
+    crate::i18n::duration_ms(ms, lang)
 }
 
 pub fn no_data(lang: Lang) -> &'static str {
-    match lang {
-        Lang::En => "no data",
-        Lang::Fr => "pas de données",
-    }
+    crate::i18n::t(lang, "no_data")
 }
 
-/// A number with `digits` decimals and thousands grouped, in the language's style.
-pub fn fmt_num(v: f64, digits: usize, lang: Lang) -> String {
-    if !v.is_finite() {
-        return no_data(lang).to_string();
-    }
-    let s = format!("{:.*}", digits, v.abs());
-    let (int, frac) = s.split_once('.').unwrap_or((&s, ""));
-    let (sep, dec) = match lang {
-        Lang::En => (",", "."),
-        Lang::Fr => ("\u{202f}", ","),
-    };
-    let mut grouped = String::new();
-    for (i, ch) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            grouped.push_str(sep);
-        }
-        grouped.push(ch);
-    }
-    let sign = if v < 0.0 && s.chars().any(|c| c != '0' && c != '.') {
-        "-"
-    } else {
-        ""
-    };
-    if frac.is_empty() {
-        format!("{sign}{grouped}")
-    } else {
-        format!("{sign}{grouped}{dec}{frac}")
-    }
-}
-
-/// A change in percent with its sign: `+12.3 %`, `-4.0 %`.
-pub fn fmt_pct(v: f64, lang: Lang) -> String {
-    let n = fmt_num(v.abs(), 1, lang);
-    // What rounds to 0.0 has no sign.
-    let sign = if v >= 0.05 {
-        "+"
-    } else if v <= -0.05 {
-        "-"
-    } else {
-        "±"
-    };
-    format!("{sign}{n} %")
-}
+pub use crate::i18n::{change as fmt_pct, num as fmt_num};
 
 /// Functions and filters for report templates: `series(job, metric, days=30)`,
 /// `chart(job, metric, days=30, title=, unit=)`, `percentile(values, p)`, and the filters
@@ -656,16 +815,11 @@ pub fn functions<'a>(
         env.add_filter("date", move |ms: Option<i64>| -> String {
             ms.map_or_else(
                 || no_data(lang).to_string(),
-                |ms| {
-                    crate::util::to_utc(ms.div_euclid(1000))
-                        .with_timezone(&tz)
-                        .format("%Y-%m-%d %H:%M")
-                        .to_string()
-                },
+                |ms| crate::i18n::datetime_short(ms, tz, lang),
             )
         });
         env.add_filter("dur", move |ms: Option<f64>| -> String {
-            ms.map_or_else(|| no_data(lang).to_string(), fmt_duration)
+            ms.map_or_else(|| no_data(lang).to_string(), |ms| fmt_duration(ms, lang))
         });
         env.add_function("percentile", |values: Vec<f64>, p: f64| -> Option<f64> {
             crate::util::stats::percentile(&values, p)
@@ -715,32 +869,21 @@ pub fn functions<'a>(
                     .into_iter()
                     .find(|b| b.job == job && b.metric == metric)
                     .map(|b| b.value);
+                // The thresholds of the alert rules on this figure, as their events name them.
+                let thresholds: Vec<f64> = thresholds_of(&store_c, &job, &metric).map_err(err)?;
                 let svg = super::chart::line_chart(&super::chart::ChartSpec {
                     title: &title,
                     unit: &unit,
                     points: &stats::downsample(&pts, 400),
                     baseline,
+                    thresholds: &thresholds,
                     timezone: tz,
                     no_data: no_data(lang),
+                    lang,
+                    metric: &metric,
                 });
                 Ok(minijinja::Value::from_safe_string(svg))
             },
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_in_english_and_french() {
-        assert_eq!(fmt_num(1234567.891, 2, Lang::En), "1,234,567.89");
-        assert_eq!(fmt_num(1234.5, 1, Lang::Fr), "1\u{202f}234,5");
-        assert_eq!(fmt_num(-0.04, 1, Lang::En), "0.0");
-        assert_eq!(fmt_num(-12.0, 0, Lang::En), "-12");
-        assert_eq!(fmt_pct(-20.0, Lang::En), "-20.0 %");
-        assert_eq!(fmt_pct(-0.01, Lang::En), "±0.0 %");
-        assert_eq!(fmt_pct(3.26, Lang::Fr), "+3,3 %");
     }
 }

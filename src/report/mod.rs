@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 impl ReportSpec {
     pub fn templates(&self) -> Templates {
-        Templates::new(self.templates_dir.clone(), self.timezone)
+        Templates::new(self.templates_dir.clone(), self.timezone).in_lang(self.lang)
     }
 
     fn template_name(&self, ext: &str) -> String {

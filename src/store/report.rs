@@ -112,6 +112,21 @@ impl Store {
             })?
             .collect::<Result<Vec<_>, _>>()?;
         let mut gaps = Vec::new();
+        // After the last session, if it ended (stopped, or its beats stopped long ago): down
+        // until `to`.
+        if let Some(&(_, end, clean)) = sessions.last()
+            && (clean || to - end > 2 * HEARTBEAT_MS)
+            && end < to
+        {
+            let a = end.max(from);
+            if a < to {
+                gaps.push(Gap {
+                    from_ms: a,
+                    to_ms: to,
+                    clean,
+                });
+            }
+        }
         for w in sessions.windows(2) {
             let ((_, end, clean), (next_start, _, _)) = (w[0], w[1]);
             // A gap shorter than a heartbeat is not downtime (a crash's last beat may be up to
@@ -127,7 +142,17 @@ impl Store {
                 }
             }
         }
+        gaps.sort_by_key(|g| g.from_ms);
         Ok(gaps)
+    }
+
+    /// When the daemon first started on this ledger (Unix ms), if it ever did.
+    pub fn first_start_ms(&self) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row("SELECT min(started_at) FROM daemon_sessions", [], |r| {
+                r.get(0)
+            })?)
     }
 
     /// Ledger rows whose slot is in `[from_ms, to_ms)`, oldest first.

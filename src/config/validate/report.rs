@@ -70,10 +70,7 @@ pub(super) fn report(
     let checks = checks(c, r, global_docker_host);
     Some(ReportSpec {
         title: r.title.as_ref().map_or_else(
-            || match lang {
-                Lang::En => "OpenClaw weekly report".to_string(),
-                Lang::Fr => "Rapport hebdomadaire OpenClaw".to_string(),
-            },
+            || ReportSpec::default_title(lang).to_string(),
             |t| t.value.clone(),
         ),
         template,
