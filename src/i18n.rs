@@ -256,6 +256,11 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "{job} : {metric} vaut {value}, {change} par rapport à la référence {baseline}",
     ),
     (
+        "s.regression.recent",
+        "{job}: {metric} is {value}, {change} against the median of its last {runs} runs ({baseline})",
+        "{job} : {metric} vaut {value}, {change} par rapport à la médiane de ses {runs} dernières exécutions ({baseline})",
+    ),
+    (
         "s.look",
         "Look at the dashboard: {url}",
         "Voir le tableau de bord : {url}",

@@ -187,7 +187,7 @@ fn seed(store: &Store) {
             "regression:ollama.tokens_per_s",
             "regression",
             20.0,
-            "20 is 40 % of the baseline 50 (median of the last 7 runs)",
+            "ollama.tokens_per_s 20 is 40 % of the median of the last 7 runs (50); the limit is 80 %",
             w + 5 * DAY + 3 * HOUR + HOUR / 2 + 60_000,
         )
         .unwrap();
@@ -253,6 +253,8 @@ fn seed(store: &Store) {
     store
         .start_session("boot-a", w + 2 * DAY + 14 * HOUR + 30 * 60_000)
         .unwrap();
+    // Still running when the report is made.
+    store.session_alive(w + 8 * DAY).unwrap();
     // The preload ran at start in this boot.
     run(
         store,
@@ -306,7 +308,7 @@ fn a_known_week_renders_its_figures_exactly() {
     let md = &r.markdown;
     std::fs::create_dir_all(artifacts()).unwrap();
     std::fs::write(artifacts().join("weekly-report.md"), md).unwrap();
-    assert!(md.starts_with("# OpenClaw weekly report: 2026-W47\n\n2026-11-16 00:00 to 2026-11-23 00:00 (Europe/Paris), compared with 2026-W46.\n"), "{md}");
+    assert!(md.starts_with("# OpenClaw weekly report: 2026-W47\n\nMonday 16 November 2026 00:00 to Monday 23 November 2026 00:00 (Europe/Paris), compared with 2026-W46.\n"), "{md}");
     assert_eq!(
         r.summary,
         "2026-W47: 55 runs, 94.5 % succeeded, 3 failed, 2 missed; 1 alert(s) fired; tokens/s median 41.0 (-18.0 %)"
@@ -328,9 +330,9 @@ fn a_known_week_renders_its_figures_exactly() {
 | job | runs | succeeded | failed | missed | skipped | median time | p95 time | last week: runs / failed |
 |---|---:|---:|---:|---:|---:|---:|---:|---:|
 | gateway-health | 40 | 38 | 2 | 2 | 2 | 120 ms | 137 ms | 42 / 0 |
-| gateway-restart | 7 | 6 | 1 | 0 | 0 | 20.0 s | 20.0 s | 7 / 0 |
-| model-preload | 1 | 1 | 0 | 0 | 0 | 9.0 s | 9.0 s | 0 / 0 |
-| nightly-benchmark | 7 | 7 | 0 | 0 | 0 | 1 min 00 s | 1 min 00 s | 7 / 0 |
+| gateway-restart | 7 | 6 | 1 | 0 | 0 | 20 s | 20 s | 7 / 0 |
+| model-preload | 1 | 1 | 0 | 0 | 0 | 9 s | 9 s | 0 / 0 |
+| nightly-benchmark | 7 | 7 | 0 | 0 | 0 | 1 min | 1 min | 7 / 0 |
 
 Skipped slots, by reason:
 
@@ -342,7 +344,16 @@ Skipped slots, by reason:
 
 | job | alert | rule | fired | firing time | peak | remediations | now |
 |---|---|---|---:|---:|---:|---:|---|
-| gateway-health | memory-high | stats.mem_percent > 50 for 2 of 3 | 1 | 12 h 00 min | 55.0 | 1 | ok |"
+| gateway-health | memory-high | stats.mem_percent > 50 % (2 of the last 3 samples) | 1 | 12 h | 55 % | 1 | ok |"
+    );
+    // The guide's before/after: the latest figure against the pinned baseline, with its label.
+    assert_eq!(
+        section(md, "Before and after"),
+        "## Before and after
+
+| figure | baseline | pinned | baseline value | latest | change |
+|---|---|---|---:|---:|---:|
+| nightly-benchmark ollama.tokens_per_s | before tuning | Sunday 8 November 2026 00:00 | 52.0 tokens/s | 41.0 tokens/s (Sunday 22 November 2026 03:31) | -21.2 % (worse) |"
     );
     let figures = section(md, "All figures");
     for line in [
@@ -356,7 +367,7 @@ Skipped slots, by reason:
         section(md, "Regressions"),
         "## Regressions
 
-- 2026-11-21 03:31 nightly-benchmark ollama.tokens_per_s = 20.00: 20 is 40 % of the baseline 50 (median of the last 7 runs)"
+- Saturday 21 November 2026 03:31: nightly-benchmark: ollama.tokens_per_s is 20.0 tokens/s, -60.0 % against the median of its last 7 runs (50.0 tokens/s)"
     );
     assert_eq!(
         section(md, "Notifications"),
@@ -370,12 +381,14 @@ Skipped slots, by reason:
         section(md, "Daemon downtime"),
         "## Daemon downtime
 
-Down 2 h 30 min in all:
+Down 2 h 30 min in all since it ran:
 
-- 2026-11-18 12:00 to 2026-11-18 14:30 (2 h 30 min)"
+- Wednesday 18 November 2026 12:00 to Wednesday 18 November 2026 14:30 (2 h 30 min)"
     );
     let recs = section(md, "Recommendations");
-    assert!(recs.contains("- **Load fewer models at once.** memory-high fired 1 time(s), firing 12h in all, peak 55.0 %."), "{recs}");
+    // The rule is on the gateway container: its cause is not Ollama's (on the host).
+    assert!(recs.contains("- **Find what fills the gateway container's memory.** memory-high fired 1 time(s), alerting 12 h in all, peak 55 %."), "{recs}");
+    assert!(!recs.contains("OLLAMA_MAX_LOADED_MODELS"), "{recs}");
     assert!(recs.contains("- **Check that the GPU is used.** tokens/s median 41.0 is -21.2 % of the baseline (52.0); in GPU memory (/api/ps): llama3.2:8b 75 %."), "{recs}");
     assert!(recs.contains("- **Lower the parallelism.** ready.total_ms p95 1,370 ms against 1,000 ms before (+37.0 %)."), "{recs}");
     assert!(recs.contains("- **Memory creeps up and the nightly restart is not doing its job.** stats.mem_percent daily median from 40.0 % to 70.0 % over 6 days (+5.0 points a day); 6 restarts succeeded of 7."), "{recs}");
@@ -383,9 +396,9 @@ Down 2 h 30 min in all:
         section(md, "Checklist"),
         "## Checklist
 
-- [x] Docker memory raised: the engine has 16.0 GiB (at least 8 wanted); container limit none
+- [x] Docker memory raised: the engine has 16 GiB (at least 8 GiB wanted); container limit none
 - [ ] Models run on the GPU: llama3.2:8b: 75 % in GPU memory
-- [x] Models preloaded this boot: model-preload succeeded at 2026-11-18 14:30
+- [x] Models preloaded this boot: model-preload succeeded at Wednesday 18 November 2026 14:30
 - [x] OLLAMA_NUM_PARALLEL set: 2"
     );
 }
@@ -497,6 +510,65 @@ fn the_html_report_renders_in_headless_chromium_with_its_charts() {
     }
 }
 
+/// A container whose 64 MiB limit is what made memory-high fire: the checklist does not tick
+/// "Docker memory raised", and the advice names the limit, not Ollama.
+#[test]
+fn a_small_container_limit_is_judged_as_the_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    seed(&store);
+    let spec = spec(dir.path(), Lang::Fr);
+    let period = spec.period.resolve(week47() + 10 * DAY, TZ);
+    let mut seen = observed();
+    seen.docker = Ok(DockerFacts {
+        engine_memory: 16.0 * (1u64 << 30) as f64,
+        container_limit: Some(64.0 * (1u64 << 20) as f64),
+        oom_killed: Some(false),
+        container_error: None,
+    });
+    let r = clawcron::report::render(&spec, &store, &period, week47() + 8 * DAY, &seen).unwrap();
+    let md = &r.markdown;
+    assert!(
+        md.contains("- [ ] Mémoire Docker augmentée : le moteur a 16 Gio (au moins 8 Gio voulus) ; limite du conteneur 64 Mio ; cette limite a déclenché memory-high 1 fois cette semaine"),
+        "{md}"
+    );
+    assert!(
+        md.contains("- **Augmenter la limite mémoire du conteneur de la passerelle.** memory-high s'est déclenchée 1 fois, en alerte 12 h au total, pic 55 % ; la limite mémoire du conteneur est de 64 Mio."),
+        "{md}"
+    );
+    assert!(!md.contains("OLLAMA_MAX_LOADED_MODELS"), "{md}");
+    // No English left in the French report's own words.
+    for word in [
+        "for 3 of", "for 2 of", "measured", "active ", "firing", "samples]",
+    ] {
+        assert!(!r.html.contains(word), "`{word}` in the French report");
+    }
+}
+
+/// The week of the first start says when it started and that nothing was recorded before.
+#[test]
+fn the_week_of_the_first_start_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    // First start on Thursday 19 November 12:00, running since.
+    store
+        .start_session("boot-x", week47() + 3 * DAY + 12 * HOUR)
+        .unwrap();
+    store.session_alive(week47() + 8 * DAY).unwrap();
+    let r = render(&store, &spec(dir.path(), Lang::En));
+    assert!(
+        r.markdown.contains("First start: Thursday 19 November 2026 12:00; nothing was recorded in the 3 d 12 h of the week before it.\nNo downtime since then."),
+        "{}",
+        r.markdown
+    );
+    let fr = render(&store, &spec(dir.path(), Lang::Fr));
+    assert!(
+        fr.markdown.contains("Premier démarrage : jeudi 19 novembre 2026 12:00 ; rien n'a été enregistré pendant les 3 j 12 h de la semaine qui l'ont précédé."),
+        "{}",
+        fr.markdown
+    );
+}
+
 #[test]
 fn an_empty_week_and_a_missing_figure_render_as_no_data() {
     let dir = tempfile::tempdir().unwrap();
@@ -511,7 +583,13 @@ fn an_empty_week_and_a_missing_figure_render_as_no_data() {
     );
     assert!(r.markdown.contains("| no runs recorded this week |"));
     assert!(r.markdown.contains("No alert rule recorded anything."));
-    assert!(r.markdown.contains("The daemon ran the whole week."));
+    // A week before the daemon ever started says so, not "ran the whole week".
+    assert!(
+        r.markdown
+            .contains("The daemon had not started yet: nothing was recorded this week."),
+        "{}",
+        r.markdown
+    );
     assert!(
         r.html.contains("Ollama tokens/s, last 30 days: no data"),
         "{}",

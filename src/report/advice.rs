@@ -163,7 +163,7 @@ pub fn recommend(
             } else {
                 t(lang, "Find what fills the gateway container's memory", "Chercher ce qui remplit la mémoire du conteneur de la passerelle")
             },
-            evidence: ev.join("; "),
+            evidence: ev.join(if lang == Lang::Fr { " ; " } else { "; " }),
             action: if small {
                 t(
                     lang,
@@ -406,7 +406,8 @@ pub fn checklist(
                     .iter()
                     .map(|(n, s)| {
                         format!(
-                            "{n}: {} % {}",
+                            "{n}{} {} % {}",
+                            if lang == Lang::Fr { " :" } else { ":" },
                             fmt_num(*s, 0, lang),
                             t(lang, "in GPU memory", "en mémoire GPU")
                         )
@@ -452,7 +453,7 @@ pub fn checklist(
                 observed: format!(
                     "{preload} {} {}",
                     t(lang, "succeeded at", "réussi le"),
-                    fmt_time(r.finished_at, spec.timezone)
+                    fmt_time(r.finished_at, spec.timezone, lang)
                 ),
             },
             None => match this_boot.first() {
@@ -494,12 +495,7 @@ pub fn checklist(
     Ok(out)
 }
 
-fn fmt_time(ms: Option<i64>, tz: chrono_tz::Tz) -> String {
-    ms.map(|ms| {
-        crate::util::to_utc(ms.div_euclid(1000))
-            .with_timezone(&tz)
-            .format("%Y-%m-%d %H:%M")
-            .to_string()
-    })
-    .unwrap_or_default()
+fn fmt_time(ms: Option<i64>, tz: chrono_tz::Tz, lang: Lang) -> String {
+    ms.map(|ms| crate::i18n::datetime_short(ms, tz, lang))
+        .unwrap_or_default()
 }

@@ -611,12 +611,20 @@ fn alert_stats(
         .filter(|e| e.kind == "regression" && e.at >= period.start_ms && e.at < period.end_ms)
         .map(|e| {
             let metric = e.rule.trim_start_matches("regression:").to_string();
-            let base = baselines
+            // What it was compared with: the pinned baseline, or the median of recent runs
+            // (as its event line says).
+            let pinned = baselines
                 .iter()
-                .find(|b| b.job == e.job && b.metric == metric);
+                .find(|b| b.job == e.job && b.metric == metric)
+                .filter(|_| e.detail.contains("the pinned baseline"));
+            let recent = recent_baseline(&e.detail);
             let value = crate::i18n::figure(&metric, e.value, lang);
-            let text = match base {
-                Some(b) => {
+            let change = |b: f64| {
+                change_pct(e.value, b)
+                    .map_or_else(|| no_data(lang).to_string(), |c| fmt_pct(c, lang))
+            };
+            let text = match (pinned, recent) {
+                (Some(b), _) => {
                     let label = b
                         .label
                         .as_ref()
@@ -629,13 +637,7 @@ fn alert_stats(
                             ("job", &e.job),
                             ("metric", &metric),
                             ("value", &value),
-                            (
-                                "change",
-                                &change_pct(e.value, b.value).map_or_else(
-                                    || no_data(lang).to_string(),
-                                    |c| fmt_pct(c, lang),
-                                ),
-                            ),
+                            ("change", &change(b.value)),
                             (
                                 "baseline",
                                 &format!("{label}{}", crate::i18n::figure(&metric, b.value, lang)),
@@ -643,7 +645,19 @@ fn alert_stats(
                         ],
                     )
                 }
-                None => format!("{} : {metric} = {value}", e.job),
+                (None, Some((runs, b))) => crate::i18n::tf(
+                    lang,
+                    "s.regression.recent",
+                    &[
+                        ("job", &e.job),
+                        ("metric", &metric),
+                        ("value", &value),
+                        ("change", &change(b)),
+                        ("runs", &runs.to_string()),
+                        ("baseline", &crate::i18n::figure(&metric, b, lang)),
+                    ],
+                ),
+                (None, None) => format!("{} : {metric} = {value}", e.job),
             };
             Regression {
                 job: e.job.clone(),
@@ -675,6 +689,14 @@ fn thresholds_of(store: &Store, job: &str, metric: &str) -> Result<Vec<f64>, Sto
         }
     }
     Ok(out)
+}
+
+/// "... of the median of the last 7 runs (50); ..." in a regression's event line: (7, 50).
+fn recent_baseline(detail: &str) -> Option<(u32, f64)> {
+    let rest = detail.split_once("the median of the last ")?.1;
+    let (runs, rest) = rest.split_once(" runs (")?;
+    let (value, _) = rest.split_once(')')?;
+    Some((runs.parse().ok()?, value.parse().ok()?))
 }
 
 /// A rule from its event line's first part: `stats.mem_percent > 85 for 3 of 5`.
