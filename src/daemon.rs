@@ -27,6 +27,7 @@ pub async fn run(
     for d in &loaded.errors {
         error!("invalid config, skipped: {d}");
     }
+    let start_errors: Vec<String> = loaded.errors.iter().map(ToString::to_string).collect();
     if !loaded.global_ok {
         return Err(Error::ConfigInvalid {
             diagnostics: loaded.errors,
@@ -85,7 +86,12 @@ pub async fn run(
         .heartbeat
         .clone()
         .map(|(url, every)| tokio::spawn(ping(url, every, stop.clone())));
-    let reload_status = Arc::new(std::sync::Mutex::new(crate::reload::ReloadStatus::default()));
+    // What the start found wrong shows on the dashboard until a reload says otherwise.
+    let reload_status = Arc::new(std::sync::Mutex::new(crate::reload::ReloadStatus {
+        at_ms: Some(now.timestamp_millis()),
+        summary: None,
+        errors: start_errors,
+    }));
     let api = match g.api_listen {
         Some(listen) => {
             start_api(
@@ -129,11 +135,30 @@ pub async fn run(
     };
     // Watching before READY: a file changed right after READY is seen.
     let watching = crate::reload::start_watching(&sources, &jobs_dir);
+    // A reload that keeps a file's last good version because of an error tells `daemon_notify`.
+    let kept_store = store.clone();
+    let kept_channels = g.daemon_notify.clone();
+    let on_kept: crate::reload::OnKept = Arc::new(move |errors: &[String]| {
+        let now = chrono::Utc::now().timestamp_millis();
+        let payload = serde_json::json!({
+            "v": 2, "event": "daemon.reload", "title": "clawcron: a job file has errors",
+            "text": format!("a reload kept the last good version of what has errors: {}", errors.join("; ")),
+            "job": null, "errors": errors, "at_ms": now,
+        });
+        notify_daemon(
+            &kept_store,
+            &kept_channels,
+            &format!("reload:{now}"),
+            &payload,
+            now,
+        );
+    });
     let reloader = tokio::spawn(crate::reload::run(
         watching,
         sources,
         control_tx.clone(),
         reload_status.clone(),
+        on_kept,
         stop.clone(),
     ));
     print_table(&scheduler, g.timezone, api.as_ref().map(|a| a.0));
@@ -328,7 +353,7 @@ fn report_downtime(
     let text = format!("clawcron was down for {lasted} since {since} (it {how}); {slots}");
     info!("{text}");
     let payload = serde_json::json!({
-        "event": "daemon.downtime", "title": "clawcron: back after a downtime", "text": text,
+        "v": 2, "event": "daemon.downtime", "title": "clawcron: back after a downtime", "text": text,
         "job": null, "downtime": { "from_ms": gap.from_ms, "to_ms": gap.to_ms, "clean": gap.clean,
             "ran_late": catch_up.map_or(0, |c| c.1), "skipped": catch_up.map_or(0, |c| c.2) },
         "at_ms": gap.to_ms,
@@ -379,7 +404,7 @@ async fn watch_ledger(store: Store, channels: Vec<String>, stop: CancellationTok
             );
             info!("{text}");
             let payload = serde_json::json!({
-                "event": "daemon.ledger", "title": "clawcron: the ledger can be written again",
+                "v": 2, "event": "daemon.ledger", "title": "clawcron: the ledger can be written again",
                 "text": text, "job": null,
                 "ledger": { "from_ms": f.since_ms, "to_ms": until, "failures": f.failures, "error": f.error },
                 "at_ms": until,

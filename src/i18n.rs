@@ -261,6 +261,41 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "{job} : {metric} vaut {value}, {change} par rapport à la médiane de ses {runs} dernières exécutions ({baseline})",
     ),
     (
+        "s.downtime.clean",
+        "clawcron was stopped for {lasted}, from {since}; {ran} missed slots ran late, {skipped} were not run",
+        "clawcron a été arrêté pendant {lasted}, à partir du {since} ; {ran} exécutions manquées ont été lancées en retard, {skipped} ne l'ont pas été",
+    ),
+    (
+        "s.downtime.crash",
+        "clawcron was down for {lasted}, from {since}, without a clean stop (crash, kill or power loss); {ran} missed slots ran late, {skipped} were not run",
+        "clawcron a été arrêté pendant {lasted}, à partir du {since}, sans arrêt propre (plantage, kill ou coupure) ; {ran} exécutions manquées ont été lancées en retard, {skipped} ne l'ont pas été",
+    ),
+    (
+        "s.ledger",
+        "the ledger could not be written for {lasted}, from {since} ({failures} failed writes: {error}); it can be again",
+        "le registre n'a pas pu être écrit pendant {lasted}, à partir du {since} ({failures} écritures en échec : {error}) ; il peut l'être de nouveau",
+    ),
+    (
+        "s.reload_kept",
+        "A job file has errors: the last good version of each keeps running until it is fixed.",
+        "Un fichier de tâche contient des erreurs : la dernière bonne version de chacun continue de tourner jusqu'à sa correction.",
+    ),
+    (
+        "title.daemon.downtime",
+        "back after a downtime",
+        "de retour après un arrêt",
+    ),
+    (
+        "title.daemon.ledger",
+        "the ledger can be written again",
+        "le registre peut de nouveau être écrit",
+    ),
+    (
+        "title.daemon.reload",
+        "a job file has errors",
+        "un fichier de tâche contient des erreurs",
+    ),
+    (
         "s.look",
         "Look at the dashboard: {url}",
         "Voir le tableau de bord : {url}",

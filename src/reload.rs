@@ -95,11 +95,15 @@ pub fn start_watching(sources: &Sources, jobs_dir: &std::path::Path) -> Watching
     }
 }
 
+/// Told the errors of a reload that kept last good versions (the daemon notifies them).
+pub type OnKept = Arc<dyn Fn(&[String]) + Send + Sync>;
+
 pub async fn run(
     watching: Watching,
     sources: Sources,
     control: mpsc::Sender<Control>,
     status: Arc<Mutex<ReloadStatus>>,
+    on_kept: OnKept,
     stop: CancellationToken,
 ) {
     let wake = watching.wake.clone();
@@ -138,6 +142,9 @@ pub async fn run(
         let errors: Vec<String> = loaded.errors.iter().map(ToString::to_string).collect();
         for d in &loaded.errors {
             error!("invalid config, not applied: {d}");
+        }
+        if !errors.is_empty() {
+            on_kept(&errors);
         }
         let now = chrono::Utc::now().timestamp_millis();
         if !loaded.global_ok {

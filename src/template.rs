@@ -164,6 +164,10 @@ impl Templates {
         env.add_filter("status", move |s: String| -> String {
             i18n::status(&s, lang)
         });
+        // A run's error in the language (the common ones).
+        env.add_filter("error", move |s: String| -> String {
+            i18n::error(&s, lang)
+        });
         // The catalogue: `t("key")`, and `t("key", name=value, ...)` for a sentence.
         env.add_function(
             "t",

@@ -336,3 +336,170 @@ fn french_notices_answer_the_users_questions_in_order_and_once_per_streak() {
 fn artifacts() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("target/report-artifacts")
 }
+
+/// The dashboard in French: a banner for a job file with errors (located), the figures that
+/// rules name first with their units (constant ones left out), reports linked and served over
+/// HTTP; screenshots of the dashboard and of the report kept as artifacts.
+#[test]
+fn the_french_dashboard_links_reports_over_http_and_shows_what_matters() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::create_dir_all(p.join("jobs")).unwrap();
+    std::fs::write(
+        p.join("clawcron.yaml"),
+        "timezone: Europe/Paris\nlanguage: fr\nshutdown_grace: 1s\napi: { listen: \"127.0.0.1:0\" }\n",
+    )
+    .unwrap();
+    // Twenty figures that sort before the one a rule names, and one that never changes.
+    let many: String = (1..=20)
+        .map(|i| format!("echo a{i:02}_count=$(( $(date +%s) % 97 ));"))
+        .collect();
+    let extract: String = (1..=20)
+        .map(|i| format!("  - {{ regex: 'a{i:02}_count=(?P<a{i:02}_count>[0-9]+)' }}\n"))
+        .collect();
+    std::fs::write(
+        p.join("jobs/aaa.yaml"),
+        format!("schedule: \"* * * * * *\"\nrun: {{ shell: \"{many} echo constant_count=5\" }}\nmetrics:\n{extract}  - {{ regex: 'constant_count=(?P<constant_count>[0-9]+)' }}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("jobs/zz-bench.yaml"),
+        "schedule: \"* * * * * *\"\nrun: { shell: \"echo tokens_per_s=5$(( $(date +%s) % 9 )).5\" }\nmetrics: [ { regex: 'tokens_per_s=(?P<tokens_per_s>[0-9.]+)' } ]\nalerts: [ { name: slow, when: \"tokens_per_s < 10\" } ]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("jobs/weekly.yaml"),
+        "at_start: true\nrun:\n  report:\n    period: this-week\n    out_dir: reports\n",
+    )
+    .unwrap();
+    // A job file with an error.
+    std::fs::write(
+        p.join("jobs/broken.yaml"),
+        "schedule: \"* * * * * *\"\nrun: { shell: \"true\" }\ntimeout: soon\n",
+    )
+    .unwrap();
+    let (d, addr) = spawn_daemon(p, &[], std::process::Stdio::null());
+    let addr = addr.unwrap();
+    let token = std::fs::read_to_string(p.join("state/api-token")).unwrap();
+    wait_for(
+        "the report and a few samples",
+        Duration::from_secs(20),
+        || {
+            std::fs::read_dir(p.join("reports"))
+                .map(|d| d.count() >= 2)
+                .unwrap_or(false)
+                && cli_value(p, &["history", "zz-bench", "--json"])
+                    .as_array()
+                    .is_some_and(|a| a.len() >= 3)
+        },
+    );
+    let (code, page) = http(&addr, "GET", "/", Some(&token));
+    assert_eq!(code, 200, "{page}");
+    // The banner names the file, the line and the key.
+    assert!(page.contains("id=\"config-errors\""), "{page}");
+    assert!(page.contains("broken.yaml:3:"), "{page}");
+    assert!(page.contains("timeout"), "{page}");
+    // Sparklines: the rule's figure first, with its unit; the constant one left out.
+    let first_spark = page.split("class=\"spark-card\"").nth(1).unwrap_or("");
+    assert!(
+        first_spark.starts_with("><div>zz-bench tokens_per_s : <strong>5"),
+        "{first_spark}"
+    );
+    assert!(
+        first_spark.contains(" tokens&#x2f;s</strong>"),
+        "{first_spark}"
+    );
+    assert!(page.contains("aaa a01_count"), "the others follow: {page}");
+    let sparks = page
+        .split("<h2>Mesures, dernières 24 heures</h2>")
+        .nth(1)
+        .and_then(|s| s.split("<h2>").next())
+        .unwrap();
+    assert!(!sparks.contains("constant_count"), "{sparks}");
+    // Reports: links to this server, and the file served.
+    let page = page.replace("&#x2f;", "/");
+    let href = page
+        .split("href=\"")
+        .map(|s| s.split('"').next().unwrap())
+        .find(|h| h.starts_with("/reports/weekly/") && h.ends_with(".html"))
+        .unwrap_or_else(|| panic!("no report link in {page}"))
+        .to_string();
+    assert!(!page.contains("file://"), "{page}");
+    let (code, report) = http(&addr, "GET", &href, Some(&token));
+    assert_eq!(code, 200);
+    assert!(report.contains("<html lang=\"fr\">"), "{report}");
+    assert!(report.contains("Rapport hebdomadaire OpenClaw"), "{report}");
+    let (code, _) = http(
+        &addr,
+        "GET",
+        "/reports/weekly/..%2Fclawcron.yaml",
+        Some(&token),
+    );
+    assert_eq!(code, 404, "only the report's own files");
+    let (code, _) = http(&addr, "GET", &href, None);
+    assert_eq!(
+        code, 401,
+        "reports need the token or the session like every read"
+    );
+
+    if let Some(bin) = chromium() {
+        let art = artifacts();
+        std::fs::create_dir_all(&art).unwrap();
+        for (next, name, check) in [
+            ("/", "dashboard.fr.png", true),
+            (href.as_str(), "weekly-report.fr.served.png", false),
+        ] {
+            // A browser gets in through a one-time link (its session cookie), then to `next`.
+            let (code, once) = http(&addr, "POST", "/api/session/once", Some(&token));
+            assert_eq!(code, 200, "{once}");
+            let once: serde_json::Value = serde_json::from_str(&once).unwrap();
+            let url = format!(
+                "http://{addr}{}&next={next}",
+                once["path"].as_str().unwrap()
+            );
+            let args = |extra: &[&str]| {
+                let mut a = vec![
+                    "--headless".to_string(),
+                    "--no-sandbox".into(),
+                    "--disable-gpu".into(),
+                    "--hide-scrollbars".into(),
+                ];
+                a.extend(extra.iter().map(|s| s.to_string()));
+                a
+            };
+            if check {
+                let dom = std::process::Command::new(bin)
+                    .args(args(&["--dump-dom", &url]))
+                    .output()
+                    .unwrap();
+                let dom = String::from_utf8_lossy(&dom.stdout);
+                assert!(dom.contains("<html lang=\"fr\">"), "{dom}");
+                assert!(
+                    dom.contains("Un fichier de tâche contient des erreurs"),
+                    "{dom}"
+                );
+                let seen = visible(&dom);
+                assert_eq!(english_words(&seen), Vec::<&str>::new(), "{seen}");
+            }
+            // Each one-time link is spent once: a fresh one for the screenshot.
+            let (_, once) = http(&addr, "POST", "/api/session/once", Some(&token));
+            let once: serde_json::Value = serde_json::from_str(&once).unwrap();
+            let url = format!(
+                "http://{addr}{}&next={next}",
+                once["path"].as_str().unwrap()
+            );
+            let png = art.join(name);
+            let shot = std::process::Command::new(bin)
+                .args(args(&[
+                    "--window-size=1100,1600",
+                    &format!("--screenshot={}", png.display()),
+                    &url,
+                ]))
+                .output()
+                .unwrap();
+            assert!(shot.status.success(), "{shot:?}");
+            assert_eq!(&std::fs::read(&png).unwrap()[1..4], b"PNG");
+        }
+    }
+    stop_daemon(d);
+}

@@ -272,6 +272,8 @@ async fn session_once(State(api): State<Arc<Api>>, headers: HeaderMap) -> Respon
 #[derive(serde::Deserialize)]
 struct Once {
     once: String,
+    /// Where to go once in: a path on this server (`/reports/...`); the dashboard otherwise.
+    next: Option<String>,
 }
 
 /// `GET /login?once=...`: spends a one-time link; sets the session cookie (HttpOnly,
@@ -300,10 +302,22 @@ async fn login(State(api): State<Arc<Api>>, Query(q): Query<Once>) -> Response {
                 header::SET_COOKIE,
                 format!("{SESSION_COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/"),
             ),
-            (header::LOCATION, "/".to_string()),
+            (header::LOCATION, local_path(q.next.as_deref())),
         ],
     )
         .into_response()
+}
+
+/// `next` if it is a path on this server (not `//host` nor a URL), else `/`.
+fn local_path(next: Option<&str>) -> String {
+    match next {
+        Some(p)
+            if p.starts_with('/') && !p.starts_with("//") && !p.contains(['\\', '\r', '\n']) =>
+        {
+            p.to_string()
+        }
+        _ => "/".to_string(),
+    }
 }
 
 fn unauthorized() -> Response {
@@ -362,6 +376,7 @@ pub async fn serve(
     let guard = api.clone();
     let app = Router::new()
         .route("/", get(dashboard::page))
+        .route("/reports/{job}/{file}", get(dashboard::report_file))
         .route("/healthz", get(healthz))
         .route("/api/jobs", get(jobs))
         .route("/api/runs", get(runs))

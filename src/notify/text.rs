@@ -116,6 +116,48 @@ fn write(p: &Value, r: Reader<'_>) -> (String, String, Facts) {
                 ],
             )
         }
+        "daemon.downtime" => {
+            let d = p.get("downtime").cloned().unwrap_or_default();
+            let (a, b) = (i(&d, "from_ms").unwrap_or(0), i(&d, "to_ms").unwrap_or(0));
+            let clean = d.get("clean").and_then(Value::as_bool).unwrap_or(false);
+            i18n::tf(
+                lang,
+                if clean {
+                    "s.downtime.clean"
+                } else {
+                    "s.downtime.crash"
+                },
+                &[
+                    ("lasted", &i18n::duration_ms((b - a).max(0) as f64, lang)),
+                    ("since", &when(a)),
+                    ("ran", &i(&d, "ran_late").unwrap_or(0).to_string()),
+                    ("skipped", &i(&d, "skipped").unwrap_or(0).to_string()),
+                ],
+            )
+        }
+        "daemon.ledger" => {
+            let d = p.get("ledger").cloned().unwrap_or_default();
+            let (a, b) = (i(&d, "from_ms").unwrap_or(0), i(&d, "to_ms").unwrap_or(0));
+            i18n::tf(
+                lang,
+                "s.ledger",
+                &[
+                    ("lasted", &i18n::duration_ms((b - a).max(0) as f64, lang)),
+                    ("since", &when(a)),
+                    ("failures", &i(&d, "failures").unwrap_or(0).to_string()),
+                    ("error", s(&d, "error").unwrap_or("")),
+                ],
+            )
+        }
+        "daemon.reload" => {
+            let errors: Vec<&str> = p
+                .get("errors")
+                .and_then(Value::as_array)
+                .map(|v| v.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            facts.push((label("error"), errors.join("\n")));
+            i18n::t(lang, "s.reload_kept").to_string()
+        }
         "test" => i18n::tf(
             lang,
             "s.test",
