@@ -58,7 +58,12 @@ fn draw_empty(spec: &ChartSpec<'_>, out: &mut String) -> DrawResult {
                 ("at", &crate::i18n::datetime_short(*at, spec.timezone, lang)),
             ],
         ),
-        _ => format!("{}: {}", spec.title, spec.no_data),
+        _ => format!(
+            "{}{} {}",
+            spec.title,
+            if lang == crate::i18n::Lang::Fr { " :" } else { ":" },
+            spec.no_data
+        ),
     };
     let root = SVGBackend::with_string(out, (W, 80)).into_drawing_area();
     root.fill(&WHITE)?;
