@@ -403,14 +403,14 @@ pub fn duration_ms(ms: f64, lang: Lang) -> String {
         format!("{} s", num(ms / 1000.0, 0, lang))
     } else if ms < 3_600_000.0 {
         let s = (ms / 1000.0).round() as u64;
-        if s % 60 == 0 {
+        if s.is_multiple_of(60) {
             format!("{} min", s / 60)
         } else {
             format!("{} min {} s", s / 60, s % 60)
         }
     } else if ms < 86_400_000.0 {
         let m = (ms / 60_000.0).round() as u64;
-        if m % 60 == 0 {
+        if m.is_multiple_of(60) {
             format!("{} h", m / 60)
         } else {
             format!("{} h {:02} min", m / 60, m % 60)
@@ -418,7 +418,7 @@ pub fn duration_ms(ms: f64, lang: Lang) -> String {
     } else {
         let h = (ms / 3_600_000.0).round() as u64;
         let d = if lang == Lang::Fr { "j" } else { "d" };
-        if h % 24 == 0 {
+        if h.is_multiple_of(24) {
             format!("{} {d}", h / 24)
         } else {
             format!("{} {d} {} h", h / 24, h % 24)
@@ -589,7 +589,7 @@ pub fn figure(metric: &str, v: f64, lang: Lang) -> String {
         return t(lang, "no_data").to_string();
     }
     match Unit::of(metric) {
-        Unit::Ms if v >= 1000.0 && v < 60_000.0 => format!("{} s", num(v / 1000.0, 1, lang)),
+        Unit::Ms if (1000.0..60_000.0).contains(&v) => format!("{} s", num(v / 1000.0, 1, lang)),
         Unit::Ms => duration_ms(v, lang),
         Unit::Percent => format!("{} %", num_trim(v, 1, lang)),
         Unit::CpuPercent => cpu_percent(v, lang),

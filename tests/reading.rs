@@ -3,6 +3,8 @@
 //! output tail, what clawcron did and the advice; one incident's notices in order; one notice
 //! per failing streak; accents intact in mail headers and ntfy's Title.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use base64::Engine;

@@ -61,7 +61,11 @@ fn draw_empty(spec: &ChartSpec<'_>, out: &mut String) -> DrawResult {
         _ => format!(
             "{}{} {}",
             spec.title,
-            if lang == crate::i18n::Lang::Fr { " :" } else { ":" },
+            if lang == crate::i18n::Lang::Fr {
+                " :"
+            } else {
+                ":"
+            },
             spec.no_data
         ),
     };
