@@ -125,7 +125,7 @@ fn check_reports_every_bad_file_and_exits_1() {
   |
 2 | ovrlap: skip
   | ^^^^^^
-  = expected one of: description, enabled, schedule, every, at_start, timezone, missed, overlap, timeout, retry, run, metrics, locks, alerts, notify, regression
+  = expected one of: description, enabled, schedule, every, at_start, timezone, missed, overlap, timeout, retry, run, metrics, locks, alerts, notify, regression, language
   = help: did you mean `overlap`?
 
 error: jobs/bad-tz.yaml:2:11: `timezone`: unknown time zone `Mars/Olympus`
@@ -522,7 +522,7 @@ fn alerts_fire_once_and_resolve_with_duration_and_peak() {
     let resolved = v["events"][0]["detail"].as_str().unwrap();
     assert!(
         resolved.starts_with("cpu_percent > 90 for 2 of 3; lasted ")
-            && resolved.ends_with("; peak 99"),
+            && resolved.ends_with("; peak 99 %"),
         "{resolved}"
     );
 }
