@@ -63,6 +63,15 @@ pub async fn run(
         warn!("cannot become a child subreaper: a run's `setsid` descendants may outlive it");
     }
     let store_for_notices = store.clone();
+    // Notices claimed by a process that died (a killed daemon) go now, not when their lease ends.
+    match store.release_dead_claims(|pid| {
+        pid == i64::from(std::process::id())
+            || u32::try_from(pid).is_ok_and(crate::action::procs::alive)
+    }) {
+        Ok(0) => {}
+        Ok(n) => info!("released {n} notice claim(s) of a process that is gone"),
+        Err(e) => warn!("cannot release stale notice claims: {e}"),
+    }
     // The daemon's own session: its downtime shows in reports.
     let boot = boot_id();
     let (session, downtime) = open_session(&store, &boot, now.timestamp_millis());

@@ -54,8 +54,8 @@
 //!   `clawcron trigger` runs a job in the running daemon.
 //!   Uses: `config`, `model`, `runner`, `scheduler`.
 //! - [`api`]: the status API, `/metrics` and the dashboard on 127.0.0.1.
-//!   Uses: `model`, `redact`, `reload`, `report`, `runner`, `scheduler`, `store`, `telemetry`,
-//!   `template`, `util`.
+//!   Uses: `i18n`, `model`, `redact`, `reload`, `report`, `runner`, `scheduler`, `store`,
+//!   `telemetry`, `template`, `util`.
 //! - [`logging`]: tracing set-up, with every line scrubbed. Uses: `model`, `redact`.
 //! - [`error`]: the top-level error, its exit codes, and the one place it is printed.
 //!   Uses: `config`, `store`.

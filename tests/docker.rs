@@ -513,23 +513,29 @@ fn a_busy_container_fires_a_cpu_alert_by_email_and_resolves_when_the_load_stops(
     assert_eq!(
         subjects(),
         [
-            "[clawcron] gateway-health cpu-high fired",
-            "[clawcron] gateway-health cpu-high resolved"
+            "[clawcron] gateway-health: cpu-high alert",
+            "[clawcron] gateway-health: cpu-high back to normal"
         ],
         "one email when it fires, one when it resolves, none for the samples between"
     );
     let mails = common::mails(&maildir);
     let fired = common::part(&mails[0], "text/plain");
+    // What crossed which threshold, with its unit, the window and the samples.
+    assert!(fired.contains("Rule: cpu-high"), "{fired}");
     assert!(
-        fired.contains("Alert:     cpu-high (cpu_percent > 50 for 2 of 3)"),
+        fired.contains("gateway-health: cpu_percent is ")
+            && fired.contains(", over the threshold of 50 % (2 of the last 3 samples)"),
         "{fired}"
     );
+    assert!(fired.contains("\nThreshold: "), "{fired}");
+    assert!(fired.contains("\nLast samples: "), "{fired}");
     assert!(
-        fired.contains("Detail:    cpu_percent > 50 for 2 of 3; samples ["),
+        fired.contains("\nDone by clawcron: Nothing was done automatically."),
         "{fired}"
     );
-    assert!(fired.contains("State:     fired"), "{fired}");
     let resolved = common::part(&mails[1], "text/plain");
-    assert!(resolved.contains("lasted"), "{resolved}");
-    assert!(common::part(&mails[1], "text/html").contains("resolved"));
+    assert!(resolved.contains("is back to normal"), "{resolved}");
+    assert!(resolved.contains("; the alert lasted "), "{resolved}");
+    assert!(!resolved.contains("Threshold:"), "{resolved}");
+    assert!(common::part(&mails[1], "text/html").contains("back to normal"));
 }

@@ -497,8 +497,11 @@ fn after_a_downtime_one_notice_says_how_long_and_what_became_of_the_missed_slots
     let n = &notices[0];
     assert_eq!(n["event"], "daemon.downtime");
     let text = n["text"].as_str().unwrap();
-    assert!(text.starts_with("clawcron was down for "), "{text}");
-    assert!(text.contains("(it stopped cleanly)"), "{text}");
+    assert!(text.starts_with("clawcron was stopped for "), "{text}");
+    assert!(
+        !text.contains("without a clean stop"),
+        "it stopped cleanly: {text}"
+    );
     let (late, skipped) = (
         n["downtime"]["ran_late"].as_u64().unwrap(),
         n["downtime"]["skipped"].as_u64().unwrap(),

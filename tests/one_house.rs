@@ -82,7 +82,7 @@ fn a_failed_manual_run_is_mailed_within_seconds_over_the_api_and_over_clawcron_t
     write_job(
         dir.path(),
         "broken",
-        "schedule: \"@yearly\"\nrun: { shell: \"echo about to fail; exit 4\" }\nnotify: { on: [failure], to: [mail] }\n",
+        "schedule: \"@yearly\"\nrun: { shell: \"echo about to fail; exit 4\" }\nnotify: { on: [failure], to: [mail], failures: every }\n",
     );
     let (d, addr) = common::daemon_with_api(dir.path());
     let t = token(dir.path());

@@ -851,7 +851,7 @@ async fn a_monitor_fires_remediates_within_budget_escalates_repeats_and_survives
     assert_eq!(restart.calls().len(), 2);
     let resolved = &store.alert_events(0).unwrap()[2];
     assert!(
-        resolved.detail.contains("lasted 1h15m; peak 90"),
+        resolved.detail.contains("lasted 1 h 15 min; peak 90 %"),
         "{}",
         resolved.detail
     );

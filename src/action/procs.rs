@@ -165,6 +165,19 @@ fn signal(pgid: i32, pids: &[u32], sig: i32) {
 
 /// Whether group `pgid` has a live member; on the way, reaps the members that exited and were
 /// adopted by the daemon (a zombie keeps a group "alive" for kill(2)).
+/// Whether process `pid` exists (it may be a zombie, or another user's: `EPERM` counts as alive).
+pub fn alive(pid: u32) -> bool {
+    let Ok(pid) = i32::try_from(pid) else {
+        return false;
+    };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+    let found = unsafe { libc::kill(pid, 0) } == 0;
+    found || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
 pub fn group_alive(pgid: i32) -> bool {
     // Any run id: only the group matters here.
     !members(pgid, -1).is_empty()

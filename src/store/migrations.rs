@@ -112,9 +112,11 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE runs ADD COLUMN cause TEXT;
     "#,
     // 8: a notice's lane (its job): the notices of one lane to one channel are sent in the
-    // order they were queued, so one incident's fired, remediated and resolved arrive in order.
+    // order they were queued, so one incident's fired, remediated and resolved arrive in order;
+    // and who claimed a notice, so that a claim of a process that died is released at once.
     r#"
     ALTER TABLE outbox ADD COLUMN lane TEXT;
+    ALTER TABLE outbox ADD COLUMN claimed_by INTEGER;   -- the claiming process's pid
     CREATE INDEX outbox_lanes ON outbox(channel, lane, id) WHERE status = 'pending';
     "#,
 ];

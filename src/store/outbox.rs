@@ -77,7 +77,7 @@ impl Store {
                 [now_ms],
             )?;
             let mut stmt = c.prepare(&format!(
-                "UPDATE outbox SET claimed_until = ?3
+                "UPDATE outbox SET claimed_until = ?3, claimed_by = ?4
                  WHERE id IN (SELECT id FROM outbox o WHERE status = 'pending' AND next_at <= ?1
                               AND coalesce(claimed_until, 0) <= ?1
                               -- in order within a lane: only its oldest pending notice
@@ -88,11 +88,39 @@ impl Store {
                  RETURNING {COLUMNS}"
             ))?;
             let mut rows = stmt
-                .query_map(params![now_ms, limit as i64, now_ms + lease_ms], item)?
+                .query_map(
+                    params![now_ms, limit as i64, now_ms + lease_ms, std::process::id()],
+                    item,
+                )?
                 .collect::<Result<Vec<_>, _>>()?;
             rows.sort_by_key(|r| (r.next_at, r.id));
             Ok(rows)
         })
+    }
+
+    /// Releases the claims of processes that are gone (`alive(pid)` says which are not), so
+    /// that a notice a killed process had claimed (and the notices of its lane behind it) go
+    /// now rather than when the lease ends. Returns how many were released.
+    pub fn release_dead_claims(&self, alive: impl Fn(i64) -> bool) -> Result<usize, StoreError> {
+        let holders: Vec<i64> = self.with_conn(|c| {
+            let mut stmt = c.prepare(
+                "SELECT DISTINCT claimed_by FROM outbox WHERE status = 'pending'
+                 AND claimed_until IS NOT NULL AND claimed_by IS NOT NULL",
+            )?;
+            let rows = stmt.query_map([], |r| r.get(0))?.collect();
+            rows
+        })?;
+        let mut n = 0;
+        for pid in holders.into_iter().filter(|p| !alive(*p)) {
+            n += self.with_conn(|c| {
+                c.execute(
+                    "UPDATE outbox SET claimed_until = NULL, claimed_by = NULL
+                     WHERE status = 'pending' AND claimed_by = ?1",
+                    [pid],
+                )
+            })?;
+        }
+        Ok(n)
     }
 
     /// The dispatcher's wake-up: notified whenever a notice is queued (by any path).
