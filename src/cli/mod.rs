@@ -64,6 +64,10 @@ pub struct Cli {
     /// Log format
     #[arg(long, global = true, value_enum)]
     pub log_format: Option<LogFormat>,
+    /// `run` logs to this file only (rotated per `log.rotation`), not to stderr [default: the
+    /// config's `log.file`, with stderr too]. The LaunchAgent runs the daemon with it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -149,6 +153,10 @@ pub enum Command {
         /// Print what would be written and run, and do nothing
         #[arg(long)]
         dry_run: bool,
+        /// Give the service this variable's current value (repeatable): it is written into the
+        /// plist or the unit's EnvironmentFile, each made 0600
+        #[arg(long = "env", value_name = "VAR")]
+        env: Vec<String>,
         /// launchd or systemd [default: this OS's]
         #[arg(long, value_enum)]
         target: Option<crate::install::Target>,
@@ -236,10 +244,14 @@ pub fn run(cli: Cli) -> Result<(), Error> {
     if let Some(f) = cli.log_format {
         log.format = f;
     }
+    let file_only = cli.log_file.is_some();
+    if let Some(f) = &cli.log_file {
+        log.file = Some(f.clone());
+    }
     if !matches!(cli.command, Command::Run) {
         log.file = None;
     }
-    let _guard = crate::logging::init(&log);
+    let _guard = crate::logging::init(&log, file_only);
     let state_dir = cli
         .state_dir
         .clone()
@@ -287,11 +299,13 @@ pub fn run(cli: Cli) -> Result<(), Error> {
                     system,
                 },
         } => service::import_crontab(&loaded, file.as_deref(), dry_run, system),
-        Command::Install { dry_run, target } => {
-            service::install(&loaded, &paths, dry_run, target, false)
-        }
+        Command::Install {
+            dry_run,
+            target,
+            env,
+        } => service::install(&loaded, &paths, dry_run, target, &env, false),
         Command::Uninstall { dry_run, target } => {
-            service::install(&loaded, &paths, dry_run, target, true)
+            service::install(&loaded, &paths, dry_run, target, &[], true)
         }
         Command::Report { job, period, out } => {
             reports::report(&loaded, &job, period.as_deref(), out.as_deref(), &state_dir)
