@@ -404,8 +404,9 @@ pub fn uninstall(target: Target, home_dir: &Path, uid: u32) -> Plan {
     }
 }
 
-/// Prints the plan, or carries it out.
-pub fn apply(plan: &Plan, dry_run: bool) -> Result<(), String> {
+/// Prints the plan, or carries it out; with `start: false` the service-manager commands are
+/// printed for you to run instead (`install --no-start`).
+pub fn apply(plan: &Plan, dry_run: bool, start: bool) -> Result<(), String> {
     for dir in &plan.dirs {
         if dry_run {
             println!("would make {}", dir.display());
@@ -458,6 +459,10 @@ pub fn apply(plan: &Plan, dry_run: bool) -> Result<(), String> {
         let line = cmd.join(" ");
         if dry_run {
             println!("would run: {line}");
+            continue;
+        }
+        if !start {
+            println!("not run (--no-start): {line}");
             continue;
         }
         println!("running: {line}");

@@ -157,6 +157,10 @@ pub enum Command {
         /// plist or the unit's EnvironmentFile, each made 0600
         #[arg(long = "env", value_name = "VAR")]
         env: Vec<String>,
+        /// Write the files and copy the binary, but do not load or enable the service (the
+        /// launchctl / systemctl commands are printed instead)
+        #[arg(long)]
+        no_start: bool,
         /// launchd or systemd [default: this OS's]
         #[arg(long, value_enum)]
         target: Option<crate::install::Target>,
@@ -303,9 +307,10 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             dry_run,
             target,
             env,
-        } => service::install(&loaded, &paths, dry_run, target, &env, false),
+            no_start,
+        } => service::install(&loaded, &paths, dry_run, target, &env, !no_start, false),
         Command::Uninstall { dry_run, target } => {
-            service::install(&loaded, &paths, dry_run, target, &[], true)
+            service::install(&loaded, &paths, dry_run, target, &[], true, true)
         }
         Command::Report { job, period, out } => {
             reports::report(&loaded, &job, period.as_deref(), out.as_deref(), &state_dir)

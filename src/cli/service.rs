@@ -252,6 +252,7 @@ pub(super) fn install(
     dry_run: bool,
     target: Option<crate::install::Target>,
     carry: &[String],
+    start: bool,
     remove: bool,
 ) -> Result<(), Error> {
     use crate::install::{Setup, Target};
@@ -348,5 +349,5 @@ pub(super) fn install(
         };
         crate::install::install(target, &setup)
     };
-    crate::install::apply(&plan, dry_run).map_err(Error::Usage)
+    crate::install::apply(&plan, dry_run, start).map_err(Error::Usage)
 }
