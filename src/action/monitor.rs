@@ -23,15 +23,19 @@ pub async fn run(spec: &MonitorSpec, ctx: &AttemptCtx<'_>) -> AttemptResult {
     let mut metrics = Vec::new();
     for (p, r) in results {
         let up = r.status == AttemptStatus::Succeeded;
+        // A probe that measures `up` itself (docker.stats: is the container running) says it.
+        let own_up = r.metrics.iter().any(|m| m.name == "up");
         metrics.extend(
             r.metrics
                 .into_iter()
                 .map(|m| Metric::new(format!("{}.{}", p.name, m.name), m.value)),
         );
-        metrics.push(Metric::new(
-            format!("{}.up", p.name),
-            f64::from(u8::from(up)),
-        ));
+        if !own_up {
+            metrics.push(Metric::new(
+                format!("{}.up", p.name),
+                f64::from(u8::from(up)),
+            ));
+        }
         if !up {
             errors.push(format!(
                 "probe {}: {}",
