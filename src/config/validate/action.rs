@@ -308,7 +308,7 @@ pub(super) fn ollama_models(
     if models.is_empty() && embed_models.is_empty() {
         let d = c.error(o, key, "no model given");
         d.expected =
-            Some("`models: [llama3.2:8b]` and/or `embed_models: [nomic-embed-text]`".into());
+            Some("`models: [llama3.2:3b]` and/or `embed_models: [nomic-embed-text]`".into());
         return None;
     }
     if !preload {
