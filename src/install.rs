@@ -130,7 +130,13 @@ pub struct EnvRef {
 
 /// What a service started by launchd or a systemd user manager has without `--env`.
 const SERVICE_HAS: &[&str] = &[
-    "HOME", "USER", "LOGNAME", "SHELL", "PATH", "TMPDIR", "XDG_RUNTIME_DIR",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "PATH",
+    "TMPDIR",
+    "XDG_RUNTIME_DIR",
 ];
 
 /// One warning per variable the service will not have although the configuration uses it.
@@ -352,18 +358,18 @@ pub fn install(target: Target, s: &Setup) -> Plan {
                 mode: 0o644,
             });
             Plan {
-            dirs: vec![],
-            copy,
-            write,
-            remove: vec![],
-            run: vec![
-                (str_(&["systemctl", "--user", "daemon-reload"]), false),
-                (
-                    str_(&["systemctl", "--user", "enable", "--now", "clawcron.service"]),
-                    false,
-                ),
-            ],
-        }
+                dirs: vec![],
+                copy,
+                write,
+                remove: vec![],
+                run: vec![
+                    (str_(&["systemctl", "--user", "daemon-reload"]), false),
+                    (
+                        str_(&["systemctl", "--user", "enable", "--now", "clawcron.service"]),
+                        false,
+                    ),
+                ],
+            }
         }
     }
 }
@@ -565,7 +571,10 @@ mod tests {
     fn a_binary_outside_a_build_folder_stays_where_it_is() {
         let home = Path::new("/home/me");
         let (bin, copy) = stable_bin(Path::new("/home/me/.cargo/bin/clawcron"), home);
-        assert_eq!((bin.as_path(), copy), (Path::new("/home/me/.cargo/bin/clawcron"), None));
+        assert_eq!(
+            (bin.as_path(), copy),
+            (Path::new("/home/me/.cargo/bin/clawcron"), None)
+        );
         let build = tempfile::tempdir().unwrap();
         std::fs::write(build.path().join("CACHEDIR.TAG"), "").unwrap();
         std::fs::write(build.path().join(".rustc_info.json"), "{}").unwrap();

@@ -94,9 +94,10 @@ pub fn init(cfg: &LogConfig, file_only: bool) -> LogGuard {
         .with_ansi(std::io::stderr().is_terminal() && cfg.file.is_none());
     let stderr = || Scrub(std::io::stderr());
     let result = match (cfg.format, file_writer) {
-        (LogFormat::Json, Some(w)) if file_only => {
-            builder.json().with_writer(move || Scrub(w.clone())).try_init()
-        }
+        (LogFormat::Json, Some(w)) if file_only => builder
+            .json()
+            .with_writer(move || Scrub(w.clone()))
+            .try_init(),
         (LogFormat::Human, Some(w)) if file_only => {
             builder.with_writer(move || Scrub(w.clone())).try_init()
         }

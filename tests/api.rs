@@ -157,7 +157,10 @@ fn the_api_answers_checks_its_token_and_serves_valid_metrics() {
             .map(|v| v.parse().unwrap())
     };
     let before = scrape();
-    assert!(sample(&before, "host", "cpu_percent").is_none(), "no run yet");
+    assert!(
+        sample(&before, "host", "cpu_percent").is_none(),
+        "no run yet"
+    );
     for round in 1..=2 {
         let (code, body) = http(&addr, "POST", "/api/jobs/host/trigger", Some(&token));
         assert_eq!(code, 202, "{body}");
@@ -171,9 +174,19 @@ fn the_api_answers_checks_its_token_and_serves_valid_metrics() {
                 == round
         });
         let rows = recorded("host");
-        let last_run = rows.iter().map(|r| r["run_id"].as_i64().unwrap()).max().unwrap();
+        let last_run = rows
+            .iter()
+            .map(|r| r["run_id"].as_i64().unwrap())
+            .max()
+            .unwrap();
         let metrics = scrape();
-        for name in ["cpu_percent", "mem_percent", "mem_total_bytes", "load1", "swap_used_bytes"] {
+        for name in [
+            "cpu_percent",
+            "mem_percent",
+            "mem_total_bytes",
+            "load1",
+            "swap_used_bytes",
+        ] {
             let want = rows
                 .iter()
                 .find(|r| r["run_id"] == last_run && r["name"] == name)
@@ -190,13 +203,16 @@ fn the_api_answers_checks_its_token_and_serves_valid_metrics() {
     }
     let metrics = scrape();
     assert!(
-        metrics.contains("# HELP clawcron_job_metric The latest value of each figure a job measured")
+        metrics
+            .contains("# HELP clawcron_job_metric The latest value of each figure a job measured")
             && metrics.contains("# TYPE clawcron_job_metric gauge\n"),
         "{metrics}"
     );
     assert!(sample(&metrics, "ok", "load").is_some(), "{metrics}");
     assert_eq!(
-        metrics.matches("clawcron_job_metric{job=\"host\",metric=\"cpu_percent\"}").count(),
+        metrics
+            .matches("clawcron_job_metric{job=\"host\",metric=\"cpu_percent\"}")
+            .count(),
         1,
         "one series per job and metric"
     );

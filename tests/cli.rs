@@ -442,7 +442,9 @@ fn install_writes_a_valid_launchd_plist_and_systemd_unit() {
             bin.display(),
             cwd.join("clawcron.yaml").display(),
             cwd.join("state").display(),
-            home.path().join("Library/Logs/clawcron/clawcron.log").display()
+            home.path()
+                .join("Library/Logs/clawcron/clawcron.log")
+                .display()
         )
     );
     // The systemd unit, written for real (systemctl is not run: --dry-run prints the commands).
@@ -520,18 +522,32 @@ fn install_carries_env_vars_into_0600_files_and_warns_about_the_others() {
     };
     let bin = home.path().join(".local/bin/clawcron");
     // Dry run: the stable binary path and the carried variable are shown; nothing is written.
-    let out = install(&["--target", "launchd", "--dry-run", "--env", "OPENCLAW_CONTAINER"]);
+    let out = install(&[
+        "--target",
+        "launchd",
+        "--dry-run",
+        "--env",
+        "OPENCLAW_CONTAINER",
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let shown = text(&out.stdout);
     assert!(
-        shown.contains(&format!("    <string>{}</string>\n    <string>--config</string>", bin.display())),
+        shown.contains(&format!(
+            "    <string>{}</string>\n    <string>--config</string>",
+            bin.display()
+        )),
         "{shown}"
     );
     assert!(
-        shown.contains("    <key>OPENCLAW_CONTAINER</key>\n    <string>my-gateway</string>\n  </dict>"),
+        shown.contains(
+            "    <key>OPENCLAW_CONTAINER</key>\n    <string>my-gateway</string>\n  </dict>"
+        ),
         "{shown}"
     );
-    assert!(shown.contains("(mode 0600: it holds the values given with --env):"), "{shown}");
+    assert!(
+        shown.contains("(mode 0600: it holds the values given with --env):"),
+        "{shown}"
+    );
     assert_eq!(
         text(&out.stderr),
         "warning: `HOOK_SECRET` (notifiers.hook: secret_env) is set in this shell, but the service will not have it: sends through it will fail; add `--env HOOK_SECRET` or use the `*_file` key beside it\n\
@@ -546,18 +562,34 @@ fn install_carries_env_vars_into_0600_files_and_warns_about_the_others() {
         text(&out.stderr)
     );
     // A variable that is not set cannot be carried.
-    let out = install(&["--target", "launchd", "--dry-run", "--env", "NOT_SET_ANYWHERE"]);
+    let out = install(&[
+        "--target",
+        "launchd",
+        "--dry-run",
+        "--env",
+        "NOT_SET_ANYWHERE",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        text(&out.stderr).contains("`--env NOT_SET_ANYWHERE`: NOT_SET_ANYWHERE is not set in this shell"),
+        text(&out.stderr)
+            .contains("`--env NOT_SET_ANYWHERE`: NOT_SET_ANYWHERE is not set in this shell"),
         "{}",
         text(&out.stderr)
     );
     // Real installs (the service manager is not started): files 0600, the binary copied.
-    let out = install(&["--target", "systemd", "--no-start", "--env", "HOOK_SECRET", "--env", "GW_NOTE"]);
+    let out = install(&[
+        "--target",
+        "systemd",
+        "--no-start",
+        "--env",
+        "HOOK_SECRET",
+        "--env",
+        "GW_NOTE",
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
-        text(&out.stdout).contains("not run (--no-start): systemctl --user enable --now clawcron.service"),
+        text(&out.stdout)
+            .contains("not run (--no-start): systemctl --user enable --now clawcron.service"),
         "{}",
         text(&out.stdout)
     );
@@ -568,7 +600,8 @@ fn install_carries_env_vars_into_0600_files_and_warns_about_the_others() {
         std::fs::read_to_string(&env_file).unwrap(),
         "# Written by `clawcron install --env`: the values the service is given.\nHOOK_SECRET=\"hmac-secret-value\"\nGW_NOTE=\"a \\\"quoted\\\" \\$value\"\n"
     );
-    let unit = std::fs::read_to_string(home.path().join(".config/systemd/user/clawcron.service")).unwrap();
+    let unit =
+        std::fs::read_to_string(home.path().join(".config/systemd/user/clawcron.service")).unwrap();
     assert!(
         unit.contains(&format!("\nEnvironmentFile={}\n", env_file.display()))
             && unit.contains(&format!("\nExecStart={} --config ", bin.display())),
@@ -583,21 +616,38 @@ fn install_carries_env_vars_into_0600_files_and_warns_about_the_others() {
             .arg(home.path().join(".config/systemd/user/clawcron.service"))
             .output()
             .unwrap();
-        assert!(o.status.success() && text(&o.stderr).trim().is_empty(), "systemd-analyze verify: {}", text(&o.stderr));
+        assert!(
+            o.status.success() && text(&o.stderr).trim().is_empty(),
+            "systemd-analyze verify: {}",
+            text(&o.stderr)
+        );
     }
     let out = install(&["--target", "launchd", "--no-start", "--env", "HOOK_SECRET"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let plist = home.path().join("Library/LaunchAgents/com.clawcron.agent.plist");
+    let plist = home
+        .path()
+        .join("Library/LaunchAgents/com.clawcron.agent.plist");
     assert_eq!(mode(&plist), 0o600);
     let o = Command::new("python3")
         .args(["-c", "import plistlib,sys\nd=plistlib.load(open(sys.argv[1],'rb'))\nprint(d['EnvironmentVariables']['HOOK_SECRET'], d['ProgramArguments'][0])"])
         .arg(&plist)
         .output()
         .unwrap();
-    assert_eq!(text(&o.stdout), format!("hmac-secret-value {}\n", bin.display()));
+    assert_eq!(
+        text(&o.stdout),
+        format!("hmac-secret-value {}\n", bin.display())
+    );
     // Uninstall removes the environment file with the unit.
-    let out = env.cmd(&["uninstall", "--target", "systemd", "--dry-run"]).env("HOME", home.path()).output().unwrap();
-    assert!(text(&out.stdout).contains(&format!("would remove {}", env_file.display())), "{}", text(&out.stdout));
+    let out = env
+        .cmd(&["uninstall", "--target", "systemd", "--dry-run"])
+        .env("HOME", home.path())
+        .output()
+        .unwrap();
+    assert!(
+        text(&out.stdout).contains(&format!("would remove {}", env_file.display())),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 #[test]

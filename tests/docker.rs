@@ -559,7 +559,10 @@ fn a_stopped_or_missing_container_is_an_up_0_sample_and_fires_the_shipped_gatewa
     assert_eq!(row["status"], "failed", "{row}");
     assert_eq!(
         row["error"],
-        format!("container `{}` is not running (no CPU statistics)", running.0)
+        format!(
+            "container `{}` is not running (no CPU statistics)",
+            running.0
+        )
     );
     assert_eq!(m.get("up"), Some(&0.0), "{m:?}");
     assert!(!m.contains_key("cpu_percent"), "no made-up figures: {m:?}");
@@ -576,9 +579,11 @@ fn a_stopped_or_missing_container_is_an_up_0_sample_and_fires_the_shipped_gatewa
     // The shipped health monitor, pointed at the stopped container: `stats.up` is 0 (once,
     // from the probe itself), the host's figures are there, and gateway-down fires on the
     // second sample of three.
-    let shipped =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/jobs/gateway-health.yaml"))
-            .unwrap();
+    let shipped = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/jobs/gateway-health.yaml"
+    ))
+    .unwrap();
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port().to_string();
     drop(closed);
@@ -605,7 +610,8 @@ fn a_stopped_or_missing_container_is_an_up_0_sample_and_fires_the_shipped_gatewa
         assert_eq!(m["host.up"], 1.0, "{m:?}");
         assert!(m["host.mem_total_bytes"] > 0.0, "{m:?}");
         let runs: Vec<serde_json::Value> = serde_json::from_slice(
-            &env.clawcron(&["metrics", "gateway-health", "--json"], &[]).stdout,
+            &env.clawcron(&["metrics", "gateway-health", "--json"], &[])
+                .stdout,
         )
         .unwrap();
         let ups = runs
@@ -614,6 +620,11 @@ fn a_stopped_or_missing_container_is_an_up_0_sample_and_fires_the_shipped_gatewa
             .count();
         assert_eq!(ups, 1, "one stats.up per sample");
         let want = if round == 1 { "pending" } else { "firing" };
-        assert_eq!(phase("gateway-down").as_deref(), Some(want), "round {round}: {:?}", alerts());
+        assert_eq!(
+            phase("gateway-down").as_deref(),
+            Some(want),
+            "round {round}: {:?}",
+            alerts()
+        );
     }
 }

@@ -159,7 +159,9 @@ fn doctor_says_when_a_model_a_job_names_is_not_available() {
         format!("✓ Ollama reachable at {url} (2 model(s))"),
         "✓ model `llama3.2:3b` present".to_string(),
         "✓ model `nomic-embed-text` present".to_string(),
-        format!("✗ model `llama3.2:8b` not available in Ollama at {url} (named by bench, preload); it has llama3.2:3b\n    fix: ollama pull llama3.2:8b (if that tag exists: `ollama show llama3.2` or ollama.com/library/llama3.2 lists the real ones), or name a model it has in the job\n"),
+        format!(
+            "✗ model `llama3.2:8b` not available in Ollama at {url} (named by bench, preload); it has llama3.2:3b\n    fix: ollama pull llama3.2:8b (if that tag exists: `ollama show llama3.2` or ollama.com/library/llama3.2 lists the real ones), or name a model it has in the job\n"
+        ),
     ] {
         assert!(text.contains(&line), "{line}\nnot in\n{text}");
     }
@@ -172,7 +174,11 @@ fn paths_in_privacy_protected_folders_are_flagged() {
     let home = tempfile::tempdir().unwrap();
     let project = home.path().join("Documents/clawcron");
     std::fs::create_dir_all(project.join("jobs")).unwrap();
-    std::fs::write(project.join("clawcron.yaml"), "timezone: UTC\njobs_dir: jobs\n").unwrap();
+    std::fs::write(
+        project.join("clawcron.yaml"),
+        "timezone: UTC\njobs_dir: jobs\n",
+    )
+    .unwrap();
     std::fs::write(
         project.join("jobs/hello.yaml"),
         "every: 5m\nrun: { command: [echo, hi] }\n",
@@ -206,7 +212,11 @@ fn paths_in_privacy_protected_folders_are_flagged() {
     // Out of the protected folders (the state directory in Application Support is fine).
     let elsewhere = home.path().join("clawcron");
     std::fs::create_dir_all(elsewhere.join("jobs")).unwrap();
-    std::fs::write(elsewhere.join("clawcron.yaml"), "timezone: UTC\njobs_dir: jobs\n").unwrap();
+    std::fs::write(
+        elsewhere.join("clawcron.yaml"),
+        "timezone: UTC\njobs_dir: jobs\n",
+    )
+    .unwrap();
     let config = elsewhere.join("clawcron.yaml");
     let loaded = clawcron::config::load(&clawcron::config::Sources {
         config: Some(config.clone()),
@@ -222,7 +232,10 @@ fn paths_in_privacy_protected_folders_are_flagged() {
     let lines = clawcron::doctor::privacy_lines(&loaded, &config, &icloud, home.path());
     assert_eq!(lines.len(), 1);
     assert!(
-        !lines[0].ok && lines[0].what.starts_with("the state directory is in iCloud Drive"),
+        !lines[0].ok
+            && lines[0]
+                .what
+                .starts_with("the state directory is in iCloud Drive"),
         "{}",
         lines[0].what
     );

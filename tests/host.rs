@@ -72,7 +72,10 @@ fn host_stats_is_a_probe_whose_figures_feed_rules() {
     let (row, m) = env.trigger("mon", job);
     assert_eq!(row["status"], "succeeded", "{row}");
     assert_eq!(m["host.up"], 1.0);
-    assert!(m["host.mem_total_bytes"] > 0.0 && m["host.cpus"] >= 1.0, "{m:?}");
+    assert!(
+        m["host.mem_total_bytes"] > 0.0 && m["host.cpus"] >= 1.0,
+        "{m:?}"
+    );
     let out = env.clawcron(&["alerts", "--json"], &[]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let phase = |rule: &str| {

@@ -338,7 +338,8 @@ mod tests {
 
     /// Captured on a 2-core Linux machine.
     const STAT_1: &str = "cpu  4705 356 584 3699 23 23 0 0 0 0\ncpu0 2352 178 292 1849 11 11 0 0 0 0\nintr 1462898\n";
-    const STAT_2: &str = "cpu  4805 356 634 3749 73 23 0 0 0 0\ncpu0 2402 178 317 1874 36 11 0 0 0 0\n";
+    const STAT_2: &str =
+        "cpu  4805 356 634 3749 73 23 0 0 0 0\ncpu0 2402 178 317 1874 36 11 0 0 0 0\n";
     const MEMINFO: &str = "MemTotal:        8044064 kB\nMemFree:          412312 kB\nMemAvailable:    5123456 kB\nBuffers:          201212 kB\nCached:          4012344 kB\nSwapCached:            0 kB\nSwapTotal:       2097148 kB\nSwapFree:        1048572 kB\n";
 
     #[test]
@@ -348,17 +349,26 @@ mod tests {
         assert_eq!(a.total, 4705 + 356 + 584 + 3699 + 23 + 23);
         // 250 ticks passed: 100 user + 50 system busy, 50 idle + 50 iowait.
         assert_eq!(cpu_percent(a, b), 60.0);
-        assert_eq!(cpu_percent(b, a), 0.0, "counters that went back give 0, not a panic");
+        assert_eq!(
+            cpu_percent(b, a),
+            0.0,
+            "counters that went back give 0, not a panic"
+        );
         let m = parse_meminfo(MEMINFO).unwrap();
         assert_eq!(m.total, 8044064.0 * 1024.0);
         assert_eq!(m.available, 5123456.0 * 1024.0);
         assert_eq!(m.swap_used, (2097148.0 - 1048572.0) * 1024.0);
         assert!((m.percent() - 36.307).abs() < 0.01, "{}", m.percent());
         // Without MemAvailable (old kernels): free + buffers + cache.
-        let old = parse_meminfo("MemTotal: 1000 kB\nMemFree: 100 kB\nBuffers: 50 kB\nCached: 250 kB\n").unwrap();
+        let old =
+            parse_meminfo("MemTotal: 1000 kB\nMemFree: 100 kB\nBuffers: 50 kB\nCached: 250 kB\n")
+                .unwrap();
         assert_eq!(old.available, 400.0 * 1024.0);
         assert_eq!(old.swap_used, 0.0);
-        assert_eq!(parse_loadavg("0.52 0.58 0.59 1/467 12345\n"), Some([0.52, 0.58, 0.59]));
+        assert_eq!(
+            parse_loadavg("0.52 0.58 0.59 1/467 12345\n"),
+            Some([0.52, 0.58, 0.59])
+        );
         assert_eq!(parse_meminfo("garbage"), None);
         assert_eq!(parse_proc_stat("cpu  x y"), None);
         assert_eq!(parse_loadavg("1.0"), None);

@@ -74,7 +74,10 @@ impl JobMetrics {
         }
         for r in rows {
             self.seen = self.seen.max(r.row);
-            let slot = self.latest.entry((r.job, r.name)).or_insert((r.value, r.at));
+            let slot = self
+                .latest
+                .entry((r.job, r.name))
+                .or_insert((r.value, r.at));
             if r.at >= slot.1 {
                 *slot = (r.value, r.at);
             }

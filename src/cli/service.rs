@@ -319,7 +319,10 @@ pub(super) fn install(
         if !env.is_empty() {
             eprintln!(
                 "note: the service file will hold the values of {} (made 0600: readable by you only)",
-                env.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(", ")
+                env.iter()
+                    .map(|(k, _)| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
         }
         let g = &loaded.global;

@@ -153,7 +153,14 @@ pub fn sleep_advice(
     let other = wakes
         .iter()
         .filter(|w| w.wakes())
-        .map(|w| format!(" (the wake scheduled is {} at {} {})", w.kind, w.time.format("%H:%M"), w.days))
+        .map(|w| {
+            format!(
+                " (the wake scheduled is {} at {} {})",
+                w.kind,
+                w.time.format("%H:%M"),
+                w.days
+            )
+        })
         .next()
         .unwrap_or_default();
     Some((
@@ -239,7 +246,10 @@ Scheduled power events:
         );
         let w = parse_sched(SCHED_WEEKDAYS);
         assert_eq!(w.len(), 2);
-        assert_eq!((w[0].time, w[0].wakes(), w[0].every_day()), (t(8, 0), true, false));
+        assert_eq!(
+            (w[0].time, w[0].wakes(), w[0].every_day()),
+            (t(8, 0), true, false)
+        );
         assert_eq!((w[1].time, w[1].wakes()), (t(23, 30), false));
         assert!(parse_sched(SCHED_NONE).is_empty());
         assert_eq!(parse_clock("12:05AM"), Some(t(0, 5)));
@@ -252,9 +262,12 @@ Scheduled power events:
             ("nightly-benchmark".to_string(), t(3, 30)),
             ("gateway-restart".to_string(), t(3, 0)),
         ];
-        let (what, fix) =
-            sleep_advice(parse_sleep_minutes(PMSET_G), &parse_sched(SCHED_WEEKDAYS), &night)
-                .unwrap();
+        let (what, fix) = sleep_advice(
+            parse_sleep_minutes(PMSET_G),
+            &parse_sched(SCHED_WEEKDAYS),
+            &night,
+        )
+        .unwrap();
         assert_eq!(
             what,
             "this Mac sleeps after 10 min idle and no daily wake comes before gateway-restart at 03:00 (the wake scheduled is wakepoweron at 08:00 weekdays only): the night's jobs (nightly-benchmark at 03:30, gateway-restart at 03:00) wait until it wakes, then follow their `missed` policy"
@@ -279,11 +292,26 @@ Scheduled power events:
     fn finds_paths_in_protected_folders() {
         let home = Path::new("/Users/me");
         let paths = vec![
-            ("job file".to_string(), PathBuf::from("/Users/me/Documents/clawcron/jobs/a.yaml")),
-            ("state directory".to_string(), PathBuf::from("/Users/me/Library/Application Support/clawcron")),
-            ("template".to_string(), PathBuf::from("/Users/me/Library/Mobile Documents/com~apple~CloudDocs/t.j2")),
-            ("jobs folder".to_string(), PathBuf::from("/Users/me/Desktop/jobs")),
-            ("config".to_string(), PathBuf::from("/Users/me/Documentsx/clawcron.yaml")),
+            (
+                "job file".to_string(),
+                PathBuf::from("/Users/me/Documents/clawcron/jobs/a.yaml"),
+            ),
+            (
+                "state directory".to_string(),
+                PathBuf::from("/Users/me/Library/Application Support/clawcron"),
+            ),
+            (
+                "template".to_string(),
+                PathBuf::from("/Users/me/Library/Mobile Documents/com~apple~CloudDocs/t.j2"),
+            ),
+            (
+                "jobs folder".to_string(),
+                PathBuf::from("/Users/me/Desktop/jobs"),
+            ),
+            (
+                "config".to_string(),
+                PathBuf::from("/Users/me/Documentsx/clawcron.yaml"),
+            ),
         ];
         let found = privacy_problems(&paths, home);
         let names: Vec<(&str, &str)> = found.iter().map(|(w, _, f)| (*w, *f)).collect();

@@ -167,12 +167,18 @@ pub fn privacy_lines(
         ("clawcron.yaml".to_string(), absolute(config_path)),
         ("the jobs folder".to_string(), absolute(&loaded.jobs_dir)),
         ("the state directory".to_string(), absolute(state_dir)),
-        ("the templates folder".to_string(), absolute(&loaded.templates_dir)),
+        (
+            "the templates folder".to_string(),
+            absolute(&loaded.templates_dir),
+        ),
     ];
     for j in &loaded.jobs {
         paths.push((format!("job file {}", j.id), absolute(&j.path)));
         if let ActionSpec::Report(r) = &j.action {
-            paths.push((format!("job {}'s reports folder", j.id), absolute(&r.out_dir)));
+            paths.push((
+                format!("job {}'s reports folder", j.id),
+                absolute(&r.out_dir),
+            ));
         }
     }
     let problems = mac::privacy_problems(&paths, home);
@@ -208,7 +214,9 @@ fn night_slots(loaded: &Loaded) -> Vec<(String, chrono::NaiveTime)> {
         let mut t = now;
         let mut first: Option<chrono::NaiveTime> = None;
         for _ in 0..64 {
-            let Some(next) = j.trigger.next_after(t) else { break };
+            let Some(next) = j.trigger.next_after(t) else {
+                break;
+            };
             if next > now + 7 * 86_400 {
                 break;
             }

@@ -539,7 +539,9 @@ fn host_stats(c: &mut Checker<'_>, h: &S<RawHostStats>) -> Option<ActionSpec> {
             d
         }
     };
-    Some(ActionSpec::HostStats(crate::model::HostStatsSpec { sample }))
+    Some(ActionSpec::HostStats(crate::model::HostStatsSpec {
+        sample,
+    }))
 }
 
 /// `run.ollama.preload`.
