@@ -69,6 +69,8 @@ pub fn init(cfg: &LogConfig, file_only: bool) -> LogGuard {
                 Rotation::Hourly => tracing_appender::rolling::Rotation::HOURLY,
                 Rotation::Never => tracing_appender::rolling::Rotation::NEVER,
             };
+            // The appender lists the folder to prune old files: it must exist first.
+            let _ = std::fs::create_dir_all(dir);
             match tracing_appender::rolling::RollingFileAppender::builder()
                 .rotation(rotation)
                 .filename_prefix(name)

@@ -651,6 +651,51 @@ fn install_carries_env_vars_into_0600_files_and_warns_about_the_others() {
 }
 
 #[test]
+fn log_file_takes_every_line_and_stderr_none() {
+    let env = Env::new();
+    env.job("tick", "every: 1s\nrun: { shell: \"echo tick-line\" }\n");
+    let logs = env.path().join("logs");
+    let mut child = env
+        .cmd(&[
+            "--log-file",
+            logs.join("clawcron.log").to_str().unwrap(),
+            "run",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let file = || {
+        std::fs::read_dir(&logs)
+            .ok()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok())
+            .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+            .collect::<String>()
+    };
+    common::wait_for(
+        "a run's output in the log file",
+        Duration::from_secs(20),
+        || file().contains("tick-line"),
+    );
+    let names: Vec<String> = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(
+        names[0].starts_with("clawcron.log."),
+        "rotated by date: {names:?}"
+    );
+    assert_eq!(terminate(&mut child).code(), Some(0));
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(err, "", "nothing on stderr once the log file is open");
+    assert!(file().contains("SIGTERM: shutting down"), "{}", file());
+}
+
+#[test]
 fn alerts_fire_once_and_resolve_with_duration_and_peak() {
     let env = Env::new();
     let value = env.path().join("cpu.txt");
