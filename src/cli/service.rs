@@ -303,6 +303,11 @@ pub(super) fn install(
                 )));
             }
             match std::env::var(name) {
+                Ok(v) if v.contains('\n') && target == Target::Systemd => {
+                    return Err(Error::Usage(format!(
+                        "`--env {name}`: its value has a line break, which an EnvironmentFile line cannot hold; put it in a file and use the `*_file` key"
+                    )));
+                }
                 Ok(v) if !v.is_empty() => env.push((name.clone(), v)),
                 _ => {
                     return Err(Error::Usage(format!(
