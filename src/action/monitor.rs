@@ -3,7 +3,8 @@
 //! extracted figure, Ollama's status). The probes run concurrently under the job's timeout.
 //!
 //! Each probe's figures are recorded as `<probe>.<metric>` (e.g. `stats.cpu_percent`), with
-//! `<probe>.up` (1 when the probe succeeded, 0 when not); a rule may name a figure in full or by
+//! `<probe>.up` (1 when the probe succeeded, 0 when not; a probe that measures `up` itself, as
+//! `docker.stats` does for a stopped container, gives its own); a rule may name a figure in full or by
 //! its own name when that is unambiguous (`cpu_percent`). The run fails when a probe fails, and
 //! its error names the probes that did.
 
