@@ -561,6 +561,18 @@ fn install_carries_env_vars_into_0600_files_and_warns_about_the_others() {
         "{}",
         text(&out.stderr)
     );
+    // `--env PATH` replaces the plist's PATH (one key, not two) and is no secret.
+    let out = install(&["--target", "launchd", "--dry-run", "--env", "PATH"]);
+    let shown = text(&out.stdout);
+    assert_eq!(shown.matches("<key>PATH</key>").count(), 1, "{shown}");
+    assert!(
+        shown.contains(&format!(
+            "<key>PATH</key>\n    <string>{}</string>\n  </dict>",
+            std::env::var("PATH").unwrap()
+        )),
+        "{shown}"
+    );
+    assert!(!shown.contains("mode 0600"), "{shown}");
     // A variable that is not set cannot be carried.
     let out = install(&[
         "--target",

@@ -316,6 +316,10 @@ pub(super) fn install(
                 }
             }
         }
+        let path_carried = env
+            .iter()
+            .position(|(k, _)| k == "PATH")
+            .map(|i| env.remove(i).1);
         for w in crate::install::env_warnings(&env_refs(loaded, &config), carry, |n| {
             std::env::var(n).ok()
         }) {
@@ -349,10 +353,12 @@ pub(super) fn install(
             home_dir,
             uid,
             stop_within: g.shutdown_grace + g.kill_grace,
-            path_env: match target {
+            path_env: match (path_carried, target) {
+                // `--env PATH`: the service's PATH is this shell's (written once, not twice).
+                (Some(p), _) => p,
                 // Docker Desktop's and Homebrew's binaries, for jobs that call docker or ollama.
-                Target::Launchd => "/usr/local/bin:/opt/homebrew/bin:/Applications/Docker.app/Contents/Resources/bin:/usr/bin:/bin:/usr/sbin:/sbin".into(),
-                Target::Systemd => std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into()),
+                (None, Target::Launchd) => "/usr/local/bin:/opt/homebrew/bin:/Applications/Docker.app/Contents/Resources/bin:/usr/bin:/bin:/usr/sbin:/sbin".into(),
+                (None, Target::Systemd) => std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into()),
             },
         };
         crate::install::install(target, &setup)
