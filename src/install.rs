@@ -86,13 +86,7 @@ pub struct Setup {
 /// `~/.local/bin/clawcron`; one anywhere else (`cargo install`'s `~/.cargo/bin`, Homebrew,
 /// `/usr/local/bin`) is run where it is.
 pub fn stable_bin(exe: &Path, home_dir: &Path) -> (PathBuf, Option<PathBuf>) {
-    // Cargo marks the root of every build folder with these two files.
-    let in_build = exe
-        .ancestors()
-        .skip(1)
-        .take(4)
-        .any(|d| d.join("CACHEDIR.TAG").is_file() && d.join(".rustc_info.json").is_file());
-    if in_build {
+    if in_build_folder(exe) {
         (
             home_dir.join(".local/bin/clawcron"),
             Some(exe.to_path_buf()),
@@ -100,6 +94,55 @@ pub fn stable_bin(exe: &Path, home_dir: &Path) -> (PathBuf, Option<PathBuf>) {
     } else {
         (exe.to_path_buf(), None)
     }
+}
+
+/// The binary an installed service file runs (its first `ProgramArguments` string, or the first
+/// word of `ExecStart=`), as the file says it.
+pub fn installed_bin(target: Target, text: &str) -> Option<PathBuf> {
+    match target {
+        Target::Launchd => {
+            let after = text.split_once("<key>ProgramArguments</key>")?.1;
+            let first = after.split_once("<string>")?.1.split_once("</string>")?.0;
+            Some(PathBuf::from(
+                first
+                    .replace("&lt;", "<")
+                    .replace("&gt;", ">")
+                    .replace("&quot;", "\"")
+                    .replace("&amp;", "&"),
+            ))
+        }
+        Target::Systemd => {
+            let line = text
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("ExecStart="))?
+                .trim();
+            let bin = match line.strip_prefix('"') {
+                Some(q) => {
+                    let mut out = String::new();
+                    let mut chars = q.chars();
+                    while let Some(c) = chars.next() {
+                        match c {
+                            '\\' => out.extend(chars.next()),
+                            '"' => break,
+                            c => out.push(c),
+                        }
+                    }
+                    out
+                }
+                None => line.split_whitespace().next()?.to_string(),
+            };
+            Some(PathBuf::from(bin))
+        }
+    }
+}
+
+/// Whether `exe` is in a cargo build folder (which the next build or `cargo clean` replaces):
+/// cargo marks the root of every build folder with these two files.
+pub fn in_build_folder(exe: &Path) -> bool {
+    exe.ancestors()
+        .skip(1)
+        .take(4)
+        .any(|d| d.join("CACHEDIR.TAG").is_file() && d.join(".rustc_info.json").is_file())
 }
 
 /// The systemd unit's `EnvironmentFile` (0600), holding the variables given with `--env`.
@@ -560,6 +603,35 @@ mod tests {
                 "`HOOK_SECRET` (jobs/x.yaml) is not set, here or in the service: set it and add `--env HOOK_SECRET`, or use the `*_file` key beside it",
             ]
         );
+    }
+
+    #[test]
+    fn reads_the_binary_an_installed_file_runs() {
+        let s = Setup {
+            bin: PathBuf::from("/Users/me/my bin/clawcron&co"),
+            copy_from: None,
+            home: PathBuf::from("/Users/me/claw"),
+            config: PathBuf::from("/Users/me/claw/clawcron.yaml"),
+            jobs: None,
+            state_dir: None,
+            home_dir: PathBuf::from("/Users/me"),
+            uid: 501,
+            stop_within: std::time::Duration::from_secs(35),
+            path_env: "/usr/bin:/bin".into(),
+            env: vec![],
+            log_file: None,
+        };
+        for target in [Target::Launchd, Target::Systemd] {
+            assert_eq!(
+                installed_bin(target, &render(target, &s)),
+                Some(s.bin.clone())
+            );
+        }
+        assert_eq!(
+            installed_bin(Target::Systemd, "[Service]\nExecStart=/opt/clawcron run\n"),
+            Some(PathBuf::from("/opt/clawcron"))
+        );
+        assert_eq!(installed_bin(Target::Launchd, "<plist/>"), None);
     }
 
     #[test]

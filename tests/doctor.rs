@@ -240,3 +240,49 @@ fn paths_in_privacy_protected_folders_are_flagged() {
         lines[0].what
     );
 }
+
+#[test]
+fn doctor_checks_the_binary_the_installed_service_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("jobs")).unwrap();
+    std::fs::write(dir.path().join("clawcron.yaml"), "timezone: UTC\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_clawcron"))
+        .current_dir(dir.path())
+        .args(["--state-dir", "state", "install", "--no-start"])
+        .env("HOME", dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The OS's own service manager, as doctor looks for it.
+    let unit = if cfg!(target_os = "macos") {
+        dir.path()
+            .join("Library/LaunchAgents/com.clawcron.agent.plist")
+    } else {
+        dir.path().join(".config/systemd/user/clawcron.service")
+    };
+    let bin = dir.path().join(".local/bin/clawcron");
+    let (_, text) = doctor(dir.path(), &[]);
+    assert!(
+        text.contains(&format!(
+            "✓ service installed: {} (runs {})\n",
+            unit.display(),
+            bin.display()
+        )),
+        "{text}"
+    );
+    std::fs::remove_file(&bin).unwrap();
+    let (code, text) = doctor(dir.path(), &[]);
+    assert_eq!(code, Some(1));
+    assert!(
+        text.contains(&format!(
+            "✗ service installed ({}), but the binary it runs is not there: {}\n    fix: clawcron install",
+            unit.display(),
+            bin.display()
+        )),
+        "{text}"
+    );
+}

@@ -539,7 +539,33 @@ fn service_lines(home_dir: Option<&Path>) -> Vec<Line> {
         let target = crate::install::Target::native();
         let path = crate::install::unit_path(target, home);
         lines.push(if path.exists() {
-            ok(format!("service installed: {}", path.display()))
+            let bin = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|t| crate::install::installed_bin(target, &t));
+            match bin {
+                Some(b) if !b.is_file() => bad(
+                    format!(
+                        "service installed ({}), but the binary it runs is not there: {}",
+                        path.display(),
+                        b.display()
+                    ),
+                    "clawcron install (from the folder holding clawcron.yaml): it copies the binary to a stable path",
+                ),
+                Some(b) if crate::install::in_build_folder(&b) => warn(
+                    format!(
+                        "service installed ({}), running a build output that the next `cargo build` or `cargo clean` replaces: {}",
+                        path.display(),
+                        b.display()
+                    ),
+                    "clawcron install again: it copies the binary to ~/.local/bin/clawcron and points the service there",
+                ),
+                Some(b) => ok(format!(
+                    "service installed: {} (runs {})",
+                    path.display(),
+                    b.display()
+                )),
+                None => ok(format!("service installed: {}", path.display())),
+            }
         } else {
             bad(
                 format!("service not installed ({} missing)", path.display()),
