@@ -302,6 +302,9 @@ pub(super) fn install(
                     "`--env {name}`: not a variable name (give the name, not NAME=value: its value is read from this shell)"
                 )));
             }
+            if env.iter().any(|(k, _)| k == name) {
+                continue;
+            }
             match std::env::var(name) {
                 Ok(v) if v.contains('\n') && target == Target::Systemd => {
                     return Err(Error::Usage(format!(
