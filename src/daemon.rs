@@ -120,6 +120,7 @@ pub async fn run(
                     timezone: g.timezone,
                     templates: templates.clone(),
                     started_ms: now.timestamp_millis(),
+                    job_metrics: Default::default(),
                 },
                 stop.clone(),
             )

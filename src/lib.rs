@@ -61,8 +61,9 @@
 //!   Uses: `config`, `store`.
 //! - [`import`]: crontab lines to job files. Uses: `config`, `model`, `schedule`.
 //! - [`install`]: the launchd agent and the systemd user unit. Uses: nothing.
-//! - [`doctor`]: checks of the machine and of each job's targets.
-//!   Uses: `action`, `config`, `install`, `model`, `notify`, `util`.
+//! - [`doctor`]: checks of the machine and of each job's targets, secrets included; on macOS
+//!   the Mac's sleep schedule and its privacy-protected folders (`doctor::mac`, pure parsers).
+//!   Uses: `action`, `config`, `install`, `model`, `notify`, `schedule`, `util`.
 //! - [`daemon`]: wires it all; `daemon::run(.., shutdown)` takes its shutdown as a parameter.
 //!   Uses: `action` (the subreaper of runs' orphans), `api`, `clock`, `config`, `control`,
 //!   `error`, `model`, `notify`, `redact`, `reload`, `runner`, `scheduler`, `store`, `util`.

@@ -1,5 +1,5 @@
 //! Logs: tracing with a human format (default) or JSON lines, to stderr and optionally to a
-//! rotating file. Every line of a run carries `job` and `run_id`.
+//! rotating file (or to the file only: `--log-file`, as the LaunchAgent runs it). Every line of a run carries `job` and `run_id`.
 
 use crate::model::{LogConfig, LogFormat, Rotation};
 use tracing_subscriber::EnvFilter;
@@ -49,8 +49,10 @@ pub struct LogGuard {
     _file: Option<tracing_appender::non_blocking::WorkerGuard>,
 }
 
-/// Installs the global subscriber. `RUST_LOG` overrides the configured level.
-pub fn init(cfg: &LogConfig) -> LogGuard {
+/// Installs the global subscriber. `RUST_LOG` overrides the configured level. With
+/// `file_only`, a log file that opens takes every line and stderr none (a LaunchAgent's stderr
+/// goes to a file launchd cannot rotate); one that does not open leaves the lines on stderr.
+pub fn init(cfg: &LogConfig, file_only: bool) -> LogGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cfg.level));
     let (file_writer, guard) = match &cfg.file {
         Some(path) => {
@@ -67,6 +69,8 @@ pub fn init(cfg: &LogConfig) -> LogGuard {
                 Rotation::Hourly => tracing_appender::rolling::Rotation::HOURLY,
                 Rotation::Never => tracing_appender::rolling::Rotation::NEVER,
             };
+            // The appender lists the folder to prune old files: it must exist first.
+            let _ = std::fs::create_dir_all(dir);
             match tracing_appender::rolling::RollingFileAppender::builder()
                 .rotation(rotation)
                 .filename_prefix(name)
@@ -92,6 +96,13 @@ pub fn init(cfg: &LogConfig) -> LogGuard {
         .with_ansi(std::io::stderr().is_terminal() && cfg.file.is_none());
     let stderr = || Scrub(std::io::stderr());
     let result = match (cfg.format, file_writer) {
+        (LogFormat::Json, Some(w)) if file_only => builder
+            .json()
+            .with_writer(move || Scrub(w.clone()))
+            .try_init(),
+        (LogFormat::Human, Some(w)) if file_only => {
+            builder.with_writer(move || Scrub(w.clone())).try_init()
+        }
         (LogFormat::Json, Some(w)) => {
             let file = move || Scrub(w.clone());
             builder.json().with_writer(stderr.and(file)).try_init()

@@ -110,6 +110,17 @@ pub fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
+/// A sample value in the text format (`NaN`, `+Inf`, `-Inf` as Prometheus spells them).
+pub fn number(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf" } else { "-Inf" }.into()
+    } else {
+        v.to_string()
+    }
+}
+
 /// A label value escaped for the text format.
 pub fn esc(v: &str) -> String {
     v.replace('\\', "\\\\")

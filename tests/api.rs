@@ -43,6 +43,12 @@ fn wait_for(what: &str, done: impl FnMut() -> bool) {
 #[test]
 fn the_api_answers_checks_its_token_and_serves_valid_metrics() {
     let dir = setup("127.0.0.1:0");
+    // Only ever run by hand: its figures reach /metrics all the same.
+    std::fs::write(
+        dir.path().join("jobs/host.yaml"),
+        "schedule: \"0 3 * * *\"\nrun: { host.stats: { sample: 100ms } }\n",
+    )
+    .unwrap();
     let (d, addr) = daemon(dir.path());
     let token_file = dir.path().join("state/api-token");
     assert_eq!(
@@ -132,6 +138,84 @@ fn the_api_answers_checks_its_token_and_serves_valid_metrics() {
             .iter()
             .any(|r| r["trigger"] == "manual" && r["status"] == "failed")
     });
+
+    // The jobs' own figures, latest per job and metric, from runs of any trigger.
+    let recorded = |job: &str| -> Vec<serde_json::Value> {
+        let out = Command::new(env!("CARGO_BIN_EXE_clawcron"))
+            .current_dir(dir.path())
+            .args(["--state-dir", "state", "metrics", job, "--json"])
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let scrape = || http(&addr, "GET", "/metrics", Some(&token)).1;
+    let sample = |metrics: &str, job: &str, metric: &str| -> Option<f64> {
+        let key = format!("clawcron_job_metric{{job=\"{job}\",metric=\"{metric}\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&key))
+            .map(|v| v.parse().unwrap())
+    };
+    let before = scrape();
+    assert!(
+        sample(&before, "host", "cpu_percent").is_none(),
+        "no run yet"
+    );
+    for round in 1..=2 {
+        let (code, body) = http(&addr, "POST", "/api/jobs/host/trigger", Some(&token));
+        assert_eq!(code, 202, "{body}");
+        wait_for("the host run", || {
+            json(&addr, "/api/runs?job=host", Some(&token))
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r["status"] == "succeeded")
+                .count()
+                == round
+        });
+        let rows = recorded("host");
+        let last_run = rows
+            .iter()
+            .map(|r| r["run_id"].as_i64().unwrap())
+            .max()
+            .unwrap();
+        let metrics = scrape();
+        for name in [
+            "cpu_percent",
+            "mem_percent",
+            "mem_total_bytes",
+            "load1",
+            "swap_used_bytes",
+        ] {
+            let want = rows
+                .iter()
+                .find(|r| r["run_id"] == last_run && r["name"] == name)
+                .unwrap()["value"]
+                .as_f64()
+                .unwrap();
+            // serde_json (without float_roundtrip) may read the last digit off by one ulp.
+            let got = sample(&metrics, "host", name).unwrap_or(f64::NAN);
+            assert!(
+                (got - want).abs() <= want.abs() * 1e-12,
+                "{name} of run {last_run}: {got} != {want}\n{metrics}"
+            );
+        }
+    }
+    let metrics = scrape();
+    assert!(
+        metrics
+            .contains("# HELP clawcron_job_metric The latest value of each figure a job measured")
+            && metrics.contains("# TYPE clawcron_job_metric gauge\n"),
+        "{metrics}"
+    );
+    assert!(sample(&metrics, "ok", "load").is_some(), "{metrics}");
+    assert_eq!(
+        metrics
+            .matches("clawcron_job_metric{job=\"host\",metric=\"cpu_percent\"}")
+            .count(),
+        1,
+        "one series per job and metric"
+    );
 
     // Metrics: valid for promtool (where it can be installed; CI installs it).
     let (code, metrics) = http(&addr, "GET", "/metrics", Some(&token));

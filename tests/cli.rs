@@ -397,10 +397,16 @@ fn install_writes_a_valid_launchd_plist_and_systemd_unit() {
     let plist = home
         .path()
         .join("Library/LaunchAgents/com.clawcron.agent.plist");
+    // The test binary is in cargo's build folder: the service runs a copy at a stable path.
+    let bin = home.path().join(".local/bin/clawcron");
     assert!(
         shown.starts_with(&format!(
-            "would make {}\nwould write {}:\n<?xml",
+            "would make {}\nwould copy {} to {}\nwould write {}:\n<?xml",
             home.path().join("Library/Logs/clawcron").display(),
+            std::fs::canonicalize(env!("CARGO_BIN_EXE_clawcron"))
+                .unwrap()
+                .display(),
+            bin.display(),
             plist.display()
         )),
         "{shown}"
@@ -420,7 +426,7 @@ fn install_writes_a_valid_launchd_plist_and_systemd_unit() {
         .unwrap();
     let file = env.path().join("agent.plist");
     std::fs::write(&file, body).unwrap();
-    let script = "import plistlib,sys\nd=plistlib.load(open(sys.argv[1],'rb'))\nprint(d['Label'], d['RunAtLoad'], d['KeepAlive'], d['ExitTimeOut'], type(d['ExitTimeOut']).__name__, d['ProgramArguments'][1:], d['WorkingDirectory'] == sys.argv[2], 'docker' in d['EnvironmentVariables']['PATH'].lower(), d['StandardErrorPath'].endswith('clawcron.err.log'))";
+    let script = "import plistlib,sys\nd=plistlib.load(open(sys.argv[1],'rb'))\nprint(d['Label'], d['RunAtLoad'], d['KeepAlive'], d['ProcessType'], d['ExitTimeOut'], type(d['ExitTimeOut']).__name__, d['ProgramArguments'], d['WorkingDirectory'] == sys.argv[2], 'docker' in d['EnvironmentVariables']['PATH'].lower(), d['StandardErrorPath'].endswith('clawcron.err.log'))";
     let cwd = std::fs::canonicalize(env.path()).unwrap();
     let out = Command::new("python3")
         .args(["-c", script])
@@ -432,9 +438,13 @@ fn install_writes_a_valid_launchd_plist_and_systemd_unit() {
     assert_eq!(
         text(&out.stdout),
         format!(
-            "com.clawcron.agent True True 60 int ['--config', '{}', '--state-dir', '{}', 'run'] True True True\n",
+            "com.clawcron.agent True {{'SuccessfulExit': False}} Standard 60 int ['{}', '--config', '{}', '--state-dir', '{}', '--log-file', '{}', 'run'] True True True\n",
+            bin.display(),
             cwd.join("clawcron.yaml").display(),
-            cwd.join("state").display()
+            cwd.join("state").display(),
+            home.path()
+                .join("Library/Logs/clawcron/clawcron.log")
+                .display()
         )
     );
     // The systemd unit, written for real (systemctl is not run: --dry-run prints the commands).
@@ -458,6 +468,9 @@ fn install_writes_a_valid_launchd_plist_and_systemd_unit() {
         .unwrap();
     let unit_file = env.path().join("clawcron.service");
     std::fs::write(&unit_file, unit).unwrap();
+    // verify checks that ExecStart exists: put the binary where the install would copy it.
+    std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_clawcron"), &bin).unwrap();
     if common::require("systemd-analyze", "systemd") {
         let o = Command::new("systemd-analyze")
             .arg("verify")
@@ -482,6 +495,216 @@ fn install_writes_a_valid_launchd_plist_and_systemd_unit() {
         "{}",
         text(&out.stdout)
     );
+}
+
+#[test]
+fn install_carries_env_vars_into_0600_files_and_warns_about_the_others() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    std::fs::write(
+        env.path().join("clawcron.yaml"),
+        "timezone: Europe/Paris\nnotifiers:\n  hook:\n    webhook: { url: \"http://127.0.0.1:9/h\", secret_env: HOOK_SECRET }\n",
+    )
+    .unwrap();
+    env.job(
+        "gw",
+        "every: 5m\nrun:\n  docker.stats: { container: \"${OPENCLAW_CONTAINER:-openclaw-gateway}\" }\n",
+    );
+    let home = tempfile::tempdir().unwrap();
+    let install = |args: &[&str]| {
+        env.cmd(&[&["install"], args].concat())
+            .env("HOME", home.path())
+            .env("OPENCLAW_CONTAINER", "my-gateway")
+            .env("HOOK_SECRET", "hmac-secret-value")
+            .env("GW_NOTE", "a \"quoted\" $value")
+            .output()
+            .unwrap()
+    };
+    let bin = home.path().join(".local/bin/clawcron");
+    // Dry run: the stable binary path and the carried variable are shown; nothing is written.
+    let out = install(&[
+        "--target",
+        "launchd",
+        "--dry-run",
+        "--env",
+        "OPENCLAW_CONTAINER",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains(&format!(
+            "    <string>{}</string>\n    <string>--config</string>",
+            bin.display()
+        )),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(
+            "    <key>OPENCLAW_CONTAINER</key>\n    <string>my-gateway</string>\n  </dict>"
+        ),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("(mode 0600: it holds the values given with --env):"),
+        "{shown}"
+    );
+    assert_eq!(
+        text(&out.stderr),
+        "warning: `HOOK_SECRET` (notifiers.hook: secret_env) is set in this shell, but the service will not have it: sends through it will fail; add `--env HOOK_SECRET` or use the `*_file` key beside it\n\
+         note: the service file will hold the values of OPENCLAW_CONTAINER (made 0600: readable by you only)\n"
+    );
+    assert!(!bin.exists() && !home.path().join("Library").exists());
+    // Without --env, the shell's value of ${OPENCLAW_CONTAINER} is said to be lost.
+    let out = install(&["--target", "launchd", "--dry-run"]);
+    assert!(
+        text(&out.stderr).contains("warning: `${OPENCLAW_CONTAINER}` (jobs/gw.yaml) is `my-gateway` in this shell, but the service will not have it and will use the default `openclaw-gateway`: add `--env OPENCLAW_CONTAINER` to keep `my-gateway`\n"),
+        "{}",
+        text(&out.stderr)
+    );
+    // `--env PATH` replaces the plist's PATH (one key, not two) and is no secret.
+    let out = install(&["--target", "launchd", "--dry-run", "--env", "PATH"]);
+    let shown = text(&out.stdout);
+    assert_eq!(shown.matches("<key>PATH</key>").count(), 1, "{shown}");
+    assert!(
+        shown.contains(&format!(
+            "<key>PATH</key>\n    <string>{}</string>\n  </dict>",
+            std::env::var("PATH").unwrap()
+        )),
+        "{shown}"
+    );
+    assert!(!shown.contains("mode 0600"), "{shown}");
+    // A variable that is not set cannot be carried.
+    let out = install(&[
+        "--target",
+        "launchd",
+        "--dry-run",
+        "--env",
+        "NOT_SET_ANYWHERE",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr)
+            .contains("`--env NOT_SET_ANYWHERE`: NOT_SET_ANYWHERE is not set in this shell"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Real installs (the service manager is not started): files 0600, the binary copied.
+    let out = install(&[
+        "--target",
+        "systemd",
+        "--no-start",
+        "--env",
+        "HOOK_SECRET",
+        "--env",
+        "GW_NOTE",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout)
+            .contains("not run (--no-start): systemctl --user enable --now clawcron.service"),
+        "{}",
+        text(&out.stdout)
+    );
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let env_file = home.path().join(".config/clawcron/service.env");
+    assert_eq!(mode(&env_file), 0o600);
+    assert_eq!(
+        std::fs::read_to_string(&env_file).unwrap(),
+        "# Written by `clawcron install --env`: the values the service is given.\nHOOK_SECRET=\"hmac-secret-value\"\nGW_NOTE=\"a \\\"quoted\\\" \\$value\"\n"
+    );
+    let unit =
+        std::fs::read_to_string(home.path().join(".config/systemd/user/clawcron.service")).unwrap();
+    assert!(
+        unit.contains(&format!("\nEnvironmentFile={}\n", env_file.display()))
+            && unit.contains(&format!("\nExecStart={} --config ", bin.display())),
+        "{unit}"
+    );
+    assert_eq!(mode(&bin), 0o755);
+    let version = Command::new(&bin).arg("--help").output().unwrap();
+    assert!(version.status.success(), "the copied binary runs");
+    if common::require("systemd-analyze", "systemd") {
+        let o = Command::new("systemd-analyze")
+            .arg("verify")
+            .arg(home.path().join(".config/systemd/user/clawcron.service"))
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success() && text(&o.stderr).trim().is_empty(),
+            "systemd-analyze verify: {}",
+            text(&o.stderr)
+        );
+    }
+    let out = install(&["--target", "launchd", "--no-start", "--env", "HOOK_SECRET"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let plist = home
+        .path()
+        .join("Library/LaunchAgents/com.clawcron.agent.plist");
+    assert_eq!(mode(&plist), 0o600);
+    let o = Command::new("python3")
+        .args(["-c", "import plistlib,sys\nd=plistlib.load(open(sys.argv[1],'rb'))\nprint(d['EnvironmentVariables']['HOOK_SECRET'], d['ProgramArguments'][0])"])
+        .arg(&plist)
+        .output()
+        .unwrap();
+    assert_eq!(
+        text(&o.stdout),
+        format!("hmac-secret-value {}\n", bin.display())
+    );
+    // Uninstall removes the environment file with the unit.
+    let out = env
+        .cmd(&["uninstall", "--target", "systemd", "--dry-run"])
+        .env("HOME", home.path())
+        .output()
+        .unwrap();
+    assert!(
+        text(&out.stdout).contains(&format!("would remove {}", env_file.display())),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn log_file_takes_every_line_and_stderr_none() {
+    let env = Env::new();
+    env.job("tick", "every: 1s\nrun: { shell: \"echo tick-line\" }\n");
+    let logs = env.path().join("logs");
+    let mut child = env
+        .cmd(&[
+            "--log-file",
+            logs.join("clawcron.log").to_str().unwrap(),
+            "run",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let file = || {
+        std::fs::read_dir(&logs)
+            .ok()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok())
+            .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+            .collect::<String>()
+    };
+    common::wait_for(
+        "a run's output in the log file",
+        Duration::from_secs(20),
+        || file().contains("tick-line"),
+    );
+    let names: Vec<String> = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(
+        names[0].starts_with("clawcron.log."),
+        "rotated by date: {names:?}"
+    );
+    assert_eq!(terminate(&mut child).code(), Some(0));
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(err, "", "nothing on stderr once the log file is open");
+    assert!(file().contains("SIGTERM: shutting down"), "{}", file());
 }
 
 #[test]

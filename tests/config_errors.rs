@@ -76,7 +76,7 @@ fn unknown_key_suggests_the_nearest() {
   |
 3 |   comand: [\"true\"]
   |   ^^^^^^
-  = expected one of: command, shell, env, workdir, leftovers, http, docker.restart, docker.exec, docker.stats, ollama.preload, ollama.unload, ollama.bench, ollama.status, monitor, report
+  = expected one of: command, shell, env, workdir, leftovers, http, docker.restart, docker.exec, docker.stats, host.stats, ollama.preload, ollama.unload, ollama.bench, ollama.status, monitor, report
   = help: did you mean `command`?",
     );
 }
@@ -328,5 +328,49 @@ fix.yaml:6:52: `alerts.remediate.max`: must be at least 1
   |
 6 |     remediate: { run: { docker.restart: {} }, max: 0 }
   |                                                    ^",
+    );
+}
+
+#[test]
+fn a_webhook_takes_secret_env_or_secret_file_not_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clawcron.yaml");
+    std::fs::write(
+        &path,
+        "notifiers:\n  hook:\n    webhook: { url: \"https://example.org/h\", secret_env: HOOK_SECRET, secret_file: ~/hook.secret }\n",
+    )
+    .unwrap();
+    let (_, errs, _) = config::load_global(Some(&path));
+    let text: Vec<String> = errs
+        .iter()
+        .map(|d| {
+            d.to_string()
+                .replace(&format!("{}/", dir.path().display()), "")
+        })
+        .collect();
+    assert_eq!(
+        text,
+        ["clawcron.yaml:3:58: `notifiers.hook.webhook.secret_env`: give `secret_env` or `secret_file`, not both
+  |
+3 |     webhook: { url: \"https://example.org/h\", secret_env: HOOK_SECRET, secret_file: ~/hook.secret }
+  |                                                          ^^^^^^^^^^^"]
+    );
+    // One of them is fine, and `~` in the file's path is the home folder.
+    std::fs::write(
+        &path,
+        "notifiers:\n  hook:\n    webhook: { url: \"https://example.org/h\", secret_file: ~/hook.secret }\n",
+    )
+    .unwrap();
+    let (g, errs, _) = config::load_global(Some(&path));
+    assert!(errs.is_empty(), "{errs:?}");
+    let Some(clawcron::model::Channel::Webhook(w)) = g.notifiers.get("hook") else {
+        panic!("a webhook")
+    };
+    let home = std::env::var("HOME").unwrap();
+    assert_eq!(
+        w.secret,
+        Some(clawcron::model::Password::File(
+            Path::new(&home).join("hook.secret")
+        ))
     );
 }

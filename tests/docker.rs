@@ -539,3 +539,98 @@ fn a_busy_container_fires_a_cpu_alert_by_email_and_resolves_when_the_load_stops(
     assert!(!resolved.contains("Threshold:"), "{resolved}");
     assert!(common::part(&mails[1], "text/html").contains("back to normal"));
 }
+
+#[test]
+fn a_stopped_or_missing_container_is_an_up_0_sample_and_fires_the_shipped_gateway_down_rule() {
+    if !engine() {
+        return;
+    }
+    let env = Env::new();
+    let stats = |name: &str, container: &str| {
+        env.trigger(
+            name,
+            &format!("every: 5m\nrun:\n  docker.stats: {{ container: {container} }}\n"),
+        )
+    };
+    // Running: up = 1 with the figures.
+    let running = container("up", &[], &["sleep", "3600"]);
+    let (row, m) = stats("running", &running.0);
+    assert_eq!(row["status"], "succeeded", "{row}");
+    assert_eq!(m["up"], 1.0, "{m:?}");
+    assert!(m.contains_key("cpu_percent"), "{m:?}");
+    // Stopped (it ran, then `docker stop`): the run fails, and the sample up = 0 is kept.
+    let out = docker(&["stop", "-t", "0", &running.0]);
+    assert!(out.status.success());
+    let (row, m) = stats("stopped", &running.0);
+    assert_eq!(row["status"], "failed", "{row}");
+    assert_eq!(
+        row["error"],
+        format!(
+            "container `{}` is not running (no CPU statistics)",
+            running.0
+        )
+    );
+    assert_eq!(m.get("up"), Some(&0.0), "{m:?}");
+    assert!(!m.contains_key("cpu_percent"), "no made-up figures: {m:?}");
+    // Missing: the same sample.
+    let ghost = unique("gone");
+    let (row, m) = stats("missing", &ghost);
+    assert_eq!(row["error"], format!("container `{ghost}` not found"));
+    assert_eq!(m.get("up"), Some(&0.0), "{m:?}");
+    // An engine that cannot be asked is not a stopped container: no `up` from docker.stats.
+    let (row, m) = env.trigger("no-engine", "every: 5m\nrun:\n  docker.stats: { container: x, host: \"unix:///nonexistent/docker.sock\" }\n");
+    assert_eq!(row["status"], "failed");
+    assert!(m.is_empty(), "{m:?}");
+
+    // The shipped health monitor, pointed at the stopped container: `stats.up` is 0 (once,
+    // from the probe itself), the host's figures are there, and gateway-down fires on the
+    // second sample of three.
+    let shipped = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/jobs/gateway-health.yaml"
+    ))
+    .unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port().to_string();
+    drop(closed);
+    let vars = [
+        ("OPENCLAW_CONTAINER", running.0.as_str()),
+        ("OPENCLAW_PORT", port.as_str()),
+    ];
+    let alerts = || -> Vec<serde_json::Value> {
+        let out = env.clawcron(&["alerts", "--json"], &[]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["alerts"].as_array().unwrap().clone()
+    };
+    let phase = |rule: &str| {
+        alerts()
+            .iter()
+            .find(|a| a["job"] == "gateway-health" && a["rule"] == rule)
+            .map(|a| a["phase"].as_str().unwrap().to_string())
+    };
+    for round in 1..=2 {
+        let (_, row, m) = env.trigger_with("gateway-health", &shipped, &vars);
+        assert_eq!(row["status"], "failed", "{row}");
+        assert_eq!(m["stats.up"], 0.0, "{m:?}");
+        assert_eq!(m["ready.up"], 0.0, "{m:?}");
+        assert_eq!(m["host.up"], 1.0, "{m:?}");
+        assert!(m["host.mem_total_bytes"] > 0.0, "{m:?}");
+        let runs: Vec<serde_json::Value> = serde_json::from_slice(
+            &env.clawcron(&["metrics", "gateway-health", "--json"], &[])
+                .stdout,
+        )
+        .unwrap();
+        let ups = runs
+            .iter()
+            .filter(|r| r["name"] == "stats.up" && r["run_id"] == row["id"])
+            .count();
+        assert_eq!(ups, 1, "one stats.up per sample");
+        let want = if round == 1 { "pending" } else { "firing" };
+        assert_eq!(
+            phase("gateway-down").as_deref(),
+            Some(want),
+            "round {round}: {:?}",
+            alerts()
+        );
+    }
+}

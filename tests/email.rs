@@ -361,7 +361,10 @@ fn doctor_checks_smtp_login_webhook_ollama_models_and_says_the_fix() {
             ollama.port
         ),
         "✓ model `llama3.2:8b` present".to_string(),
-        "✗ model `qwen2.5:7b` not in Ollama\n    fix: ollama pull qwen2.5:7b".to_string(),
+        format!(
+            "✗ model `qwen2.5:7b` not available in Ollama at http://127.0.0.1:{} (named by preload)\n    fix: ollama pull qwen2.5:7b",
+            ollama.port
+        ),
         format!(
             "✓ email `mail`: 127.0.0.1:{} STARTTLS, login accepted",
             smtp.port

@@ -19,7 +19,7 @@ fn preload_waits_for_a_starting_server_then_status_and_unload() {
     let env = Env::new();
     let (row, m) = env.trigger(
         "preload",
-        &format!("at_start: true\ntimeout: 30s\nrun:\n  ollama.preload:\n    url: http://127.0.0.1:{}\n    models: [\"llama3.2:8b\"]\n    embed_models: [nomic-embed-text]\n    keep_alive: 24h\n    wait: 20s\n", o.port),
+        &format!("at_start: true\ntimeout: 30s\nrun:\n  ollama.preload:\n    url: http://127.0.0.1:{}\n    models: [\"llama3.2:3b\"]\n    embed_models: [nomic-embed-text]\n    keep_alive: 24h\n    wait: 20s\n", o.port),
     );
     assert_eq!(row["status"], "succeeded", "{row}");
     assert!(m["wait_ms"] >= 1000.0, "it waited for the server: {m:?}");
@@ -28,7 +28,7 @@ fn preload_waits_for_a_starting_server_then_status_and_unload() {
         row["output_tail"]
             .as_str()
             .unwrap()
-            .contains("loaded llama3.2:8b (keep_alive 86400s)"),
+            .contains("loaded llama3.2:3b (keep_alive 86400s)"),
         "{row}"
     );
 
@@ -42,13 +42,13 @@ fn preload_waits_for_a_starting_server_then_status_and_unload() {
     assert_eq!(row["status"], "succeeded");
     assert_eq!(m["models_loaded"], 2.0);
     assert_eq!(m["models_available"], 2.0);
-    assert_eq!(m["gpu_percent.llama3.2:8b"], 100.0);
+    assert_eq!(m["gpu_percent.llama3.2:3b"], 100.0);
     let tail = row["output_tail"].as_str().unwrap();
     let until = tail
         .lines()
         .next()
         .unwrap()
-        .strip_prefix("loaded llama3.2:8b: 4.92 GB, 100% in GPU memory, until ")
+        .strip_prefix("loaded llama3.2:3b: 2.02 GB, 100% in GPU memory, until ")
         .expect(tail);
     let hours = (chrono::DateTime::parse_from_rfc3339(until)
         .unwrap()
@@ -60,7 +60,7 @@ fn preload_waits_for_a_starting_server_then_status_and_unload() {
         "keep_alive 24h reached Ollama: expires in {hours} h"
     );
 
-    let (row, m) = env.trigger("unload", &format!("every: 5m\nrun:\n  ollama.unload: {{ url: \"http://127.0.0.1:{}\", models: [\"llama3.2:8b\"] }}\n", o.port));
+    let (row, m) = env.trigger("unload", &format!("every: 5m\nrun:\n  ollama.unload: {{ url: \"http://127.0.0.1:{}\", models: [\"llama3.2:3b\"] }}\n", o.port));
     assert_eq!(
         (row["status"].as_str(), m["models_unloaded"]),
         (Some("succeeded"), 1.0)
@@ -81,7 +81,7 @@ fn bench_records_tokens_per_second_and_first_token() {
     let env = Env::new();
     let (row, m) = env.trigger(
         "bench",
-        &format!("schedule: \"30 3 * * *\"\ntimeout: 60s\nrun:\n  ollama.bench: {{ url: \"http://127.0.0.1:{}\", model: \"llama3.2:8b\", rounds: 3, num_predict: 8 }}\n", o.port),
+        &format!("schedule: \"30 3 * * *\"\ntimeout: 60s\nrun:\n  ollama.bench: {{ url: \"http://127.0.0.1:{}\", model: \"llama3.2:3b\", rounds: 3, num_predict: 8 }}\n", o.port),
     );
     assert_eq!(row["status"], "succeeded", "{row}");
     // The stand-in reports eval_duration for exactly 50 tokens/s; prompt tokens take 2 ms each.
@@ -92,7 +92,7 @@ fn bench_records_tokens_per_second_and_first_token() {
         row["output_tail"]
             .as_str()
             .unwrap()
-            .contains("llama3.2:8b: median of 3 rounds: 50.0 tokens/s"),
+            .contains("llama3.2:3b: median of 3 rounds: 50.0 tokens/s"),
         "{row}"
     );
 }
@@ -124,7 +124,7 @@ fn failures_are_clear() {
         .local_addr()
         .unwrap()
         .port();
-    let (row, _) = env.trigger("down", &format!("every: 5m\nrun:\n  ollama.preload: {{ url: \"http://127.0.0.1:{closed}\", models: [\"llama3.2:8b\"], wait: 1s }}\n"));
+    let (row, _) = env.trigger("down", &format!("every: 5m\nrun:\n  ollama.preload: {{ url: \"http://127.0.0.1:{closed}\", models: [\"llama3.2:3b\"], wait: 1s }}\n"));
     assert_eq!(row["status"], "failed");
     assert!(
         row["error"]

@@ -477,9 +477,12 @@ fn install_keeps_every_path_option_in_the_plist_and_the_unit() {
         let state = cwd.join("my-state").display().to_string();
         match target {
             "launchd" => {
+                // Then the daemon's own log file (launchd cannot rotate its redirections).
+                let log = home.path().join("Library/Logs/clawcron/clawcron.log");
                 assert!(
                     shown.contains(&format!(
-                        "    <string>--jobs</string>\n    <string>{jobs}</string>\n    <string>--state-dir</string>\n    <string>{state}</string>\n    <string>run</string>"
+                        "    <string>--jobs</string>\n    <string>{jobs}</string>\n    <string>--state-dir</string>\n    <string>{state}</string>\n    <string>--log-file</string>\n    <string>{}</string>\n    <string>run</string>",
+                        log.display()
                     )),
                     "{shown}"
                 );

@@ -4,6 +4,7 @@
 pub mod command;
 pub mod docker;
 pub mod extract;
+pub mod host;
 pub mod http;
 pub mod monitor;
 pub mod ollama;
@@ -27,6 +28,7 @@ impl ActionSpec {
             ActionSpec::DockerRestart(_) => "docker.restart",
             ActionSpec::DockerExec(_) => "docker.exec",
             ActionSpec::DockerStats(_) => "docker.stats",
+            ActionSpec::HostStats(_) => "host.stats",
             ActionSpec::OllamaPreload(_) => "ollama.preload",
             ActionSpec::OllamaUnload(_) => "ollama.unload",
             ActionSpec::OllamaBench(_) => "ollama.bench",
@@ -46,6 +48,7 @@ impl ActionSpec {
                 format!("exec in {}: {}", e.target.describe(), e.command.join(" "))
             }
             ActionSpec::DockerStats(s) => format!("stats of {}", s.target.describe()),
+            ActionSpec::HostStats(_) => "CPU, memory, swap and load of this machine".into(),
             ActionSpec::OllamaPreload(p) => format!(
                 "preload {} at {}",
                 [p.models.clone(), p.embed_models.clone()]
@@ -81,6 +84,7 @@ impl ActionSpec {
             ActionSpec::DockerRestart(r) => docker::restart::run(r, ctx).await,
             ActionSpec::DockerExec(e) => docker::exec::run(e, ctx).await,
             ActionSpec::DockerStats(s) => docker::stats::run(s, ctx).await,
+            ActionSpec::HostStats(h) => host::run(h, ctx).await,
             ActionSpec::OllamaPreload(p) => ollama::preload::run(p, ctx).await,
             ActionSpec::OllamaUnload(u) => ollama::unload::run(u, ctx).await,
             ActionSpec::OllamaBench(b) => ollama::bench::run(b, ctx).await,

@@ -3,7 +3,8 @@
 //! extracted figure, Ollama's status). The probes run concurrently under the job's timeout.
 //!
 //! Each probe's figures are recorded as `<probe>.<metric>` (e.g. `stats.cpu_percent`), with
-//! `<probe>.up` (1 when the probe succeeded, 0 when not); a rule may name a figure in full or by
+//! `<probe>.up` (1 when the probe succeeded, 0 when not; a probe that measures `up` itself, as
+//! `docker.stats` does for a stopped container, gives its own); a rule may name a figure in full or by
 //! its own name when that is unambiguous (`cpu_percent`). The run fails when a probe fails, and
 //! its error names the probes that did.
 
@@ -23,15 +24,19 @@ pub async fn run(spec: &MonitorSpec, ctx: &AttemptCtx<'_>) -> AttemptResult {
     let mut metrics = Vec::new();
     for (p, r) in results {
         let up = r.status == AttemptStatus::Succeeded;
+        // A probe that measures `up` itself (docker.stats: is the container running) says it.
+        let own_up = r.metrics.iter().any(|m| m.name == "up");
         metrics.extend(
             r.metrics
                 .into_iter()
                 .map(|m| Metric::new(format!("{}.{}", p.name, m.name), m.value)),
         );
-        metrics.push(Metric::new(
-            format!("{}.up", p.name),
-            f64::from(u8::from(up)),
-        ));
+        if !own_up {
+            metrics.push(Metric::new(
+                format!("{}.up", p.name),
+                f64::from(u8::from(up)),
+            ));
+        }
         if !up {
             errors.push(format!(
                 "probe {}: {}",

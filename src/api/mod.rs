@@ -48,6 +48,62 @@ pub struct Api {
     pub timezone: chrono_tz::Tz,
     pub templates: crate::template::Templates,
     pub started_ms: i64,
+    /// The latest figure per job and metric, for `/metrics` (read from the ledger, so runs of
+    /// every trigger count, a `clawcron trigger` run in its own process included).
+    pub job_metrics: Mutex<JobMetrics>,
+}
+
+/// The latest value of each (job, metric) recorded in the ledger, brought up to date at each
+/// scrape by reading only the rows added since the last one.
+#[derive(Debug, Default)]
+pub struct JobMetrics {
+    /// The last ledger row read.
+    seen: i64,
+    /// (job, metric) -> (value, when).
+    latest: std::collections::BTreeMap<(String, String), (f64, i64)>,
+}
+
+impl JobMetrics {
+    /// Reads what is new in the ledger. Row numbers only grow, unless the newest rows were
+    /// deleted (retention) and reused: then everything is read again.
+    pub fn refresh(&mut self, store: &Store) -> Result<(), crate::store::StoreError> {
+        let (rows, top) = store.metrics_after(self.seen)?;
+        if top < self.seen {
+            *self = JobMetrics::default();
+            return self.refresh(store);
+        }
+        for r in rows {
+            self.seen = self.seen.max(r.row);
+            let slot = self
+                .latest
+                .entry((r.job, r.name))
+                .or_insert((r.value, r.at));
+            if r.at >= slot.1 {
+                *slot = (r.value, r.at);
+            }
+        }
+        Ok(())
+    }
+
+    /// The `clawcron_job_metric` family in Prometheus text format.
+    pub fn write(&self, out: &mut String) {
+        use crate::telemetry::{esc, family, number};
+        family(
+            out,
+            "clawcron_job_metric",
+            "gauge",
+            "The latest value of each figure a job measured (CPU and memory %, latency, tokens/s...), by job and metric, from runs of any trigger.",
+        );
+        for ((job, metric), (value, _)) in &self.latest {
+            let _ = writeln!(
+                out,
+                "clawcron_job_metric{{job=\"{}\",metric=\"{}\"}} {}",
+                esc(job),
+                esc(metric),
+                number(*value)
+            );
+        }
+    }
 }
 
 /// A token shorter than this is refused (a guessable secret guards nothing).
@@ -686,6 +742,13 @@ async fn metrics(State(api): State<Arc<Api>>) -> Response {
         "Runs going now.",
     );
     let _ = writeln!(out, "clawcron_running_runs {}", api.runner.running());
+    {
+        let mut jm = api.job_metrics.lock().unwrap_or_else(|p| p.into_inner());
+        match jm.refresh(&api.store) {
+            Ok(()) => jm.write(&mut out),
+            Err(e) => tracing::warn!("/metrics: cannot read the jobs' figures: {e}"),
+        }
+    }
     (
         [(
             header::CONTENT_TYPE,

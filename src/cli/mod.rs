@@ -64,6 +64,10 @@ pub struct Cli {
     /// Log format
     #[arg(long, global = true, value_enum)]
     pub log_format: Option<LogFormat>,
+    /// `run` logs to this file only (rotated per `log.rotation`), not to stderr [default: the
+    /// config's `log.file`, with stderr too]. The LaunchAgent runs the daemon with it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -152,6 +156,14 @@ pub enum Command {
         /// Print what would be written and run, and do nothing
         #[arg(long)]
         dry_run: bool,
+        /// Give the service this variable's current value (repeatable): it is written into the
+        /// plist or the unit's EnvironmentFile, each made 0600
+        #[arg(long = "env", value_name = "VAR")]
+        env: Vec<String>,
+        /// Write the files and copy the binary, but do not load or enable the service (the
+        /// launchctl / systemctl commands are printed instead)
+        #[arg(long)]
+        no_start: bool,
         /// launchd or systemd [default: this OS's]
         #[arg(long, value_enum)]
         target: Option<crate::install::Target>,
@@ -239,10 +251,14 @@ pub fn run(cli: Cli) -> Result<(), Error> {
     if let Some(f) = cli.log_format {
         log.format = f;
     }
+    let file_only = cli.log_file.is_some();
+    if let Some(f) = &cli.log_file {
+        log.file = Some(f.clone());
+    }
     if !matches!(cli.command, Command::Run) {
         log.file = None;
     }
-    let _guard = crate::logging::init(&log);
+    let _guard = crate::logging::init(&log, file_only);
     let state_dir = cli
         .state_dir
         .clone()
@@ -290,11 +306,14 @@ pub fn run(cli: Cli) -> Result<(), Error> {
                     system,
                 },
         } => service::import_crontab(&loaded, file.as_deref(), dry_run, system),
-        Command::Install { dry_run, target } => {
-            service::install(&loaded, &paths, dry_run, target, false)
-        }
+        Command::Install {
+            dry_run,
+            target,
+            env,
+            no_start,
+        } => service::install(&loaded, &paths, dry_run, target, &env, !no_start, false),
         Command::Uninstall { dry_run, target } => {
-            service::install(&loaded, &paths, dry_run, target, true)
+            service::install(&loaded, &paths, dry_run, target, &[], true, true)
         }
         Command::Report {
             job,

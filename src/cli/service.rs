@@ -62,7 +62,12 @@ pub(super) fn doctor(
         out!("{}", serde_json::to_string(&lines).unwrap_or_default());
     } else {
         for l in &lines {
-            out!("{} {}", if l.ok { "✓" } else { "✗" }, l.what);
+            let mark = match (l.ok, l.warn) {
+                (false, _) => "✗",
+                (true, true) => "!",
+                (true, false) => "✓",
+            };
+            out!("{mark} {}", l.what);
             if let Some(fix) = &l.fix {
                 out!("    fix: {fix}");
             }
@@ -180,11 +185,75 @@ pub(super) struct Paths {
     pub state_dir: Option<PathBuf>,
 }
 
+/// Every variable the configuration reads from the environment: `${VAR}` in clawcron.yaml and
+/// the job files, and the `*_env` secrets of channels and `http` checks.
+fn env_refs(loaded: &Loaded, config: &std::path::Path) -> Vec<crate::install::EnvRef> {
+    use crate::install::EnvRef;
+    use crate::model::{ActionSpec, Channel, Password};
+    let mut refs = Vec::new();
+    let mut files = vec![config.to_path_buf()];
+    let mut jobs: Vec<PathBuf> = std::fs::read_dir(&loaded.jobs_dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+        .collect();
+    jobs.sort();
+    files.extend(jobs);
+    for f in files {
+        let Ok(text) = std::fs::read_to_string(&f) else {
+            continue;
+        };
+        for (name, default) in config::env_references(&text) {
+            refs.push(EnvRef {
+                name,
+                default,
+                secret: false,
+                used_in: f.display().to_string(),
+            });
+        }
+    }
+    let secret = |name: &str, used_in: String| EnvRef {
+        name: name.to_string(),
+        default: None,
+        secret: true,
+        used_in,
+    };
+    for (name, channel) in &loaded.global.notifiers {
+        let var = match channel {
+            Channel::Email(e) => match &e.password {
+                Some(Password::Env(v)) => Some((v, "password_env")),
+                _ => None,
+            },
+            Channel::Webhook(w) => match &w.secret {
+                Some(Password::Env(v)) => Some((v, "secret_env")),
+                _ => None,
+            },
+        };
+        if let Some((var, key)) = var {
+            refs.push(secret(var, format!("notifiers.{name}: {key}")));
+        }
+    }
+    for (job, action) in loaded.actions() {
+        let http = match action {
+            ActionSpec::Http(h) => Some(h),
+            ActionSpec::DockerRestart(r) => r.probe.as_ref(),
+            _ => None,
+        };
+        if let Some(var) = http.and_then(|h| h.bearer_env.as_ref()) {
+            refs.push(secret(var, format!("job {}: bearer_env", job.id)));
+        }
+    }
+    refs
+}
+
 pub(super) fn install(
     loaded: &Loaded,
     paths: &Paths,
     dry_run: bool,
     target: Option<crate::install::Target>,
+    carry: &[String],
+    start: bool,
     remove: bool,
 ) -> Result<(), Error> {
     use crate::install::{Setup, Target};
@@ -221,10 +290,66 @@ pub(super) fn install(
         let home = config
             .parent()
             .map_or(cwd.clone(), std::path::Path::to_path_buf);
-        let bin = std::env::current_exe().map_err(io("cannot find clawcron's own path"))?;
+        let exe = std::env::current_exe().map_err(io("cannot find clawcron's own path"))?;
+        let exe = std::fs::canonicalize(&exe).unwrap_or(exe);
+        let (bin, copy_from) = crate::install::stable_bin(&exe, &home_dir);
+        let mut env = Vec::new();
+        for name in carry {
+            if name.is_empty()
+                || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                || name.starts_with(|c: char| c.is_ascii_digit())
+            {
+                return Err(Error::Usage(format!(
+                    "`--env {name}`: not a variable name (give the name, not NAME=value: its value is read from this shell)"
+                )));
+            }
+            if env.iter().any(|(k, _)| k == name) {
+                continue;
+            }
+            match std::env::var(name) {
+                Ok(v) if v.contains('\n') && target == Target::Systemd => {
+                    return Err(Error::Usage(format!(
+                        "`--env {name}`: its value has a line break, which an EnvironmentFile line cannot hold; put it in a file and use the `*_file` key"
+                    )));
+                }
+                Ok(v) if !v.is_empty() => env.push((name.clone(), v)),
+                _ => {
+                    return Err(Error::Usage(format!(
+                        "`--env {name}`: {name} is not set in this shell, so there is no value to give the service"
+                    )));
+                }
+            }
+        }
+        let path_carried = env
+            .iter()
+            .position(|(k, _)| k == "PATH")
+            .map(|i| env.remove(i).1);
+        for w in crate::install::env_warnings(&env_refs(loaded, &config), carry, |n| {
+            std::env::var(n).ok()
+        }) {
+            eprintln!("warning: {w}");
+        }
+        if !env.is_empty() {
+            eprintln!(
+                "note: the service file will hold the values of {} (made 0600: readable by you only)",
+                env.iter()
+                    .map(|(k, _)| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
         let g = &loaded.global;
+        let log_file = g
+            .log
+            .file
+            .clone()
+            .or_else(|| crate::install::default_log_file(target, &home_dir))
+            .filter(|_| target == Target::Launchd);
         let setup = Setup {
-            bin: std::fs::canonicalize(&bin).unwrap_or(bin),
+            bin,
+            copy_from,
+            env,
+            log_file,
             home,
             config,
             jobs: paths.jobs.as_deref().map(absolute),
@@ -232,13 +357,15 @@ pub(super) fn install(
             home_dir,
             uid,
             stop_within: g.shutdown_grace + g.kill_grace,
-            path_env: match target {
+            path_env: match (path_carried, target) {
+                // `--env PATH`: the service's PATH is this shell's (written once, not twice).
+                (Some(p), _) => p,
                 // Docker Desktop's and Homebrew's binaries, for jobs that call docker or ollama.
-                Target::Launchd => "/usr/local/bin:/opt/homebrew/bin:/Applications/Docker.app/Contents/Resources/bin:/usr/bin:/bin:/usr/sbin:/sbin".into(),
-                Target::Systemd => std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into()),
+                (None, Target::Launchd) => "/usr/local/bin:/opt/homebrew/bin:/Applications/Docker.app/Contents/Resources/bin:/usr/bin:/bin:/usr/sbin:/sbin".into(),
+                (None, Target::Systemd) => std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into()),
             },
         };
         crate::install::install(target, &setup)
     };
-    crate::install::apply(&plan, dry_run).map_err(Error::Usage)
+    crate::install::apply(&plan, dry_run, start).map_err(Error::Usage)
 }

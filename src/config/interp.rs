@@ -38,8 +38,49 @@ pub fn expand(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Str
     Ok(out)
 }
 
+/// The `${VAR}` and `${VAR:-default}` references in `text` (`$${` skipped), in order; comment
+/// lines (`#` first) are not read. For `install`, which warns about each one the service lacks.
+pub fn references(text: &str) -> Vec<(String, Option<String>)> {
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| !l.trim_start().starts_with('#')) {
+        let mut rest = line;
+        while let Some(i) = rest.find('$') {
+            let tail = &rest[i..];
+            if let Some(after) = tail.strip_prefix("$${") {
+                rest = after;
+            } else if let Some(body) = tail.strip_prefix("${") {
+                let Some(end) = body.find('}') else { break };
+                let inner = &body[..end];
+                let (name, default) = match inner.split_once(":-") {
+                    Some((n, d)) => (n, Some(d.to_string())),
+                    None => (inner, None),
+                };
+                if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    out.push((name.to_string(), default));
+                }
+                rest = &body[end + 1..];
+            } else {
+                rest = &tail[1..];
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn lists_references_outside_comments() {
+        assert_eq!(
+            references("a: ${A}\n# b: ${B}\nc: \"$${C} ${D:-x:y} ${ E}\" # ${F}\n"),
+            [
+                ("A".to_string(), None),
+                ("D".to_string(), Some("x:y".to_string())),
+                ("F".to_string(), None)
+            ]
+        );
+    }
+
     use super::*;
 
     fn env(name: &str) -> Option<String> {

@@ -5,6 +5,7 @@
 pub mod diag;
 
 mod interp;
+pub use interp::references as env_references;
 mod raw;
 pub mod secrets;
 
@@ -103,6 +104,30 @@ impl Loaded {
 
     pub fn job(&self, id: &str) -> Option<&JobSpec> {
         self.jobs.iter().find(|j| &*j.id == id)
+    }
+
+    /// Every action of every job, with its job: monitors' probes, remediations, reports'
+    /// checks and `docker.restart` probes included.
+    pub fn actions(&self) -> Vec<(&JobSpec, &crate::model::ActionSpec)> {
+        use crate::model::ActionSpec;
+        fn walk<'a>(a: &'a ActionSpec, out: &mut Vec<&'a ActionSpec>) {
+            out.push(a);
+            match a {
+                ActionSpec::Monitor(m) => m.probes.iter().for_each(|p| walk(&p.action, out)),
+                ActionSpec::Report(r) => r.checks.iter().for_each(|c| walk(&c.action, out)),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        for j in &self.jobs {
+            let mut acts = Vec::new();
+            walk(&j.action, &mut acts);
+            for r in j.alerts.iter().filter_map(|r| r.remediate.as_ref()) {
+                walk(&r.action, &mut acts);
+            }
+            out.extend(acts.into_iter().map(|a| (j, a)));
+        }
+        out
     }
 }
 

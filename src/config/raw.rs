@@ -97,6 +97,7 @@ pub struct RawWebhook {
     pub format: Option<S<String>>,
     pub headers: Option<S<BTreeMap<String, S<String>>>>,
     pub secret_env: Option<S<String>>,
+    pub secret_file: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

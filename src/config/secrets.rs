@@ -101,10 +101,8 @@ fn register_channel(channel: &Channel) {
             for (k, v) in &w.headers {
                 redact::register_header(k, v);
             }
-            if let Some(var) = &w.secret_env
-                && let Ok(v) = std::env::var(var)
-            {
-                redact::register(&v);
+            if let Some(s) = &w.secret {
+                let _ = read(s, "the webhook's signing secret");
             }
         }
         Channel::Email(e) => {
@@ -117,13 +115,28 @@ fn register_channel(channel: &Channel) {
 
 /// Reads the password from where the config says it is.
 pub fn password(p: &Password) -> Result<String, String> {
+    read(p, "the SMTP password")
+}
+
+/// Reads a secret (`what` names it in the error) from where the config says it is, now: a
+/// variable, or a file (trailing newline dropped). An empty one is an error too. Each value
+/// read is registered for redaction.
+pub fn read(p: &Password, what: &str) -> Result<String, String> {
     let value = match p {
         Password::Env(var) => std::env::var(var)
-            .map_err(|_| format!("environment variable `{var}` (the SMTP password) is not set"))?,
-        Password::File(path) => std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the SMTP password file {}: {e}", path.display()))?
-            .trim_end_matches(['\r', '\n'])
-            .to_string(),
+            .ok()
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| format!("environment variable `{var}` ({what}) is not set"))?,
+        Password::File(path) => {
+            let v = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {what} from {}: {e}", path.display()))?
+                .trim_end_matches(['\r', '\n'])
+                .to_string();
+            if v.is_empty() {
+                return Err(format!("{what} file {} is empty", path.display()));
+            }
+            v
+        }
     };
     crate::redact::register(&value);
     Ok(value)

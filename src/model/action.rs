@@ -122,6 +122,13 @@ pub struct StatsSpec {
     pub target: Target,
 }
 
+/// `host.stats`: the machine's own CPU, memory (on macOS, memory pressure), swap and load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostStatsSpec {
+    /// How long CPU use is measured over (two readings of the CPU counters).
+    pub sample: Duration,
+}
+
 /// Where Ollama listens unless a job says otherwise.
 pub const DEFAULT_URL: &str = "http://127.0.0.1:11434";
 
@@ -224,6 +231,7 @@ pub enum ActionSpec {
     DockerRestart(RestartSpec),
     DockerExec(ExecSpec),
     DockerStats(StatsSpec),
+    HostStats(HostStatsSpec),
     OllamaPreload(PreloadSpec),
     OllamaUnload(UnloadSpec),
     OllamaBench(BenchSpec),
@@ -279,7 +287,21 @@ impl ActionSpec {
                 "probe_ms",
                 "total_ms",
             ]),
+            ActionSpec::HostStats(_) => names(&[
+                "cpu_percent",
+                "cpus",
+                "mem_total_bytes",
+                "mem_available_bytes",
+                "mem_used_bytes",
+                "mem_percent",
+                "swap_total_bytes",
+                "swap_used_bytes",
+                "load1",
+                "load5",
+                "load15",
+            ]),
             ActionSpec::DockerStats(_) => names(&[
+                "up",
                 "cpu_percent",
                 "mem_used_bytes",
                 "mem_limit_bytes",
@@ -324,7 +346,10 @@ impl ActionSpec {
                             .into_iter()
                             .map(|f| format!("{}.{f}", p.name)),
                     );
-                    v.push(format!("{}.up", p.name));
+                    let up = format!("{}.up", p.name);
+                    if !v.contains(&up) {
+                        v.push(up);
+                    }
                 }
                 v
             }

@@ -97,6 +97,8 @@ impl Tls {
     pub const NAMES: &[&str] = &["none", "starttls", "implicit"];
 }
 
+/// Where a secret (an SMTP password, a webhook's signing secret) is read from, at each use:
+/// an environment variable (`*_env`) or a file (`*_file`, trailing newline dropped).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Password {
     Env(String),
@@ -136,8 +138,8 @@ pub struct WebhookSpec {
     pub url: String,
     pub format: Format,
     pub headers: Vec<(String, String)>,
-    /// The name of an environment variable holding the HMAC secret.
-    pub secret_env: Option<String>,
+    /// The HMAC secret: `secret_env` (a variable's name) or `secret_file`.
+    pub secret: Option<Password>,
 }
 
 /// One notice for one channel, ready for the outbox. `key` (`<event key>:<channel>`) makes it

@@ -103,14 +103,15 @@ pub async fn send(
     for (k, v) in spec.headers.iter().chain(extra.iter()) {
         req = req.header(k, v);
     }
-    if let Some(var) = &spec.secret_env {
-        match std::env::var(var) {
-            Ok(secret) if !secret.is_empty() => {
+    // Read at each send, so that a changed or fixed secret needs no restart.
+    if let Some(s) = &spec.secret {
+        match crate::config::secrets::read(s, "the signing secret") {
+            Ok(secret) => {
                 req = req.header("X-Clawcron-Signature", signature(secret.as_bytes(), &body))
             }
-            _ => {
+            Err(error) => {
                 return Delivery::Retry {
-                    error: format!("environment variable `{var}` (the signing secret) is not set"),
+                    error,
                     at: retry_at,
                 };
             }
@@ -176,7 +177,7 @@ mod tests {
             url: String::new(),
             format,
             headers: vec![],
-            secret_env: None,
+            secret: None,
         };
         assert_eq!(
             shape(&spec(Format::Slack), &p).0,

@@ -658,6 +658,16 @@ pub struct AlertRow {
 
 pub use crate::model::AlertEvent;
 
+/// A recorded figure with its row number (see [`Store::metrics_after`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricSince {
+    pub row: i64,
+    pub job: String,
+    pub name: String,
+    pub value: f64,
+    pub at: i64,
+}
+
 impl Store {
     /// A rule's saved state (the default, ok, if it has none).
     pub fn alert_state(&self, job: &str, rule: &str) -> Result<State, StoreError> {
@@ -828,6 +838,31 @@ impl Store {
             })?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
+    }
+
+    /// The figures recorded after row `after` (0: all), oldest first, as (row, job, name,
+    /// value, at); and the highest row there is (for `/metrics`, which keeps the latest figure
+    /// per job and name and reads only what is new at each scrape).
+    pub fn metrics_after(&self, after: i64) -> Result<(Vec<MetricSince>, i64), StoreError> {
+        let conn = self.conn();
+        let top: i64 = conn.query_row("SELECT coalesce(max(rowid), 0) FROM metrics", [], |r| {
+            r.get(0)
+        })?;
+        let mut stmt = conn.prepare(
+            "SELECT rowid, job, name, value, at FROM metrics WHERE rowid > ?1 ORDER BY rowid",
+        )?;
+        let rows = stmt
+            .query_map(params![after], |r| {
+                Ok(MetricSince {
+                    row: r.get(0)?,
+                    job: r.get(1)?,
+                    name: r.get(2)?,
+                    value: r.get(3)?,
+                    at: r.get(4)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((rows, top))
     }
 
     /// A job's figures since `since_ms`, oldest first.

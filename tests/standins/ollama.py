@@ -4,7 +4,7 @@
 timings in nanoseconds), /api/embed, /api/ps, /api/tags, and error bodies {"error": "..."}.
 No Ollama can be installed here; clawcron's Ollama kinds were verified against this, not a live one.
 
-Usage: ollama.py [--port 0] [--models llama3.2:8b,nomic-embed-text] [--start-after S]
+Usage: ollama.py [--port 0] [--models llama3.2:3b,nomic-embed-text] [--start-after S]
                  [--tokens-per-s 40] [--fail N] [--hang]
   --start-after S   refuse connections for S seconds (Ollama still starting at login)
   --fail N          answer the first N requests with 500 {"error": ...}
@@ -36,6 +36,10 @@ def keep_alive_seconds(v):
     return total + (float(num) if num else 0.0)
 
 
+# Tag -> (size in bytes, parameter size), as Ollama's library lists llama3.2's.
+PARAMS = {"1b": (1_321_098_329, "1.2B"), "3b": (2_019_393_189, "3.2B")}
+
+
 def now():
     return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
 
@@ -43,13 +47,28 @@ def now():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--models", default="llama3.2:8b,nomic-embed-text")
+    # Real tags (llama3.2 comes in 1b and 3b), with their sizes as `ollama list` shows them.
+    ap.add_argument("--models", default="llama3.2:3b,nomic-embed-text")
     ap.add_argument("--start-after", type=float, default=0.0)
     ap.add_argument("--tokens-per-s", type=float, default=40.0)
     ap.add_argument("--fail", type=int, default=0)
     ap.add_argument("--hang", action="store_true")
     args = ap.parse_args()
-    models = {m: {"size": 4_920_000_000 if "embed" not in m else 274_000_000} for m in args.models.split(",") if m}
+    def size(m):
+        if "embed" in m:
+            return 274_000_000
+        for tag, (n, _) in PARAMS.items():
+            if m.endswith(":" + tag):
+                return n
+        return 4_920_000_000
+
+    def params(m):
+        for tag, (_, p) in PARAMS.items():
+            if m.endswith(":" + tag):
+                return p
+        return "8.0B"
+
+    models = {m: {"size": size(m), "params": params(m)} for m in args.models.split(",") if m}
     loaded = {}  # name -> expires_at
     lock = threading.Lock()
     counters = {"requests": 0}
@@ -90,7 +109,7 @@ def main():
 
         def model_entry(self, name, expires=None):
             m = {"name": name, "model": name, "size": models[name]["size"], "digest": "sha256:" + "0" * 64,
-                 "details": {"format": "gguf", "family": "llama", "parameter_size": "8.0B", "quantization_level": "Q4_K_M"}}
+                 "details": {"format": "gguf", "family": "llama", "parameter_size": models[name]["params"], "quantization_level": "Q4_K_M"}}
             if expires is not None:
                 m["expires_at"] = expires
                 m["size_vram"] = models[name]["size"]

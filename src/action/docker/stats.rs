@@ -1,6 +1,8 @@
 //! `docker.stats`: one sample of a container's CPU% (from the two CPU snapshots the engine
 //! returns, per online CPU, as `docker stats` computes it), memory used / limit / percent (page
-//! cache excluded, as the CLI does), network and block I/O; recorded as metrics.
+//! cache excluded, as the CLI does), network and block I/O; recorded as metrics, with `up` (1).
+//! A container that is stopped or missing fails the run and still records `up = 0`, so that a
+//! rule (`stats.up < 1`) sees a gateway that is down as a sample, not as a gap.
 
 use super::{connect, describe, resolve};
 use crate::action::{AttemptCtx, AttemptResult};
@@ -104,6 +106,7 @@ impl Sample {
 
     pub fn metrics(&self) -> Vec<Metric> {
         vec![
+            Metric::new("up", 1.0),
             Metric::new("cpu_percent", self.cpu_percent),
             Metric::new("mem_used_bytes", self.mem_used),
             Metric::new("mem_limit_bytes", self.mem_limit),
@@ -126,9 +129,20 @@ fn mib(b: f64) -> String {
 }
 
 pub async fn run(spec: &StatsSpec, ctx: &AttemptCtx<'_>) -> AttemptResult {
+    // Set when the engine answered that the container is not running or not there (as opposed
+    // to an engine that could not be asked).
+    let down = std::sync::atomic::AtomicBool::new(false);
+    let is_down = || down.store(true, std::sync::atomic::Ordering::Relaxed);
     let work = async {
         let (docker, host) = connect(spec.host.as_deref())?;
-        let id = resolve(&docker, &spec.target, &host).await?;
+        let id = match resolve(&docker, &spec.target, &host).await {
+            Ok(id) => id,
+            Err(e) if e.contains(" not found") => {
+                is_down();
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
         let opts = bollard::query_parameters::StatsOptions {
             stream: false,
             one_shot: false,
@@ -136,7 +150,18 @@ pub async fn run(spec: &StatsSpec, ctx: &AttemptCtx<'_>) -> AttemptResult {
         let mut stream = docker.stats(&id, Some(opts));
         let stats = match stream.next().await {
             Some(Ok(s)) => s,
-            Some(Err(e)) => return Err(describe(&e, &spec.target, &host)),
+            Some(Err(e)) => {
+                if matches!(
+                    e,
+                    bollard::errors::Error::DockerResponseServerError {
+                        status_code: 404,
+                        ..
+                    }
+                ) {
+                    is_down();
+                }
+                return Err(describe(&e, &spec.target, &host));
+            }
             None => {
                 return Err(format!(
                     "Docker sent no stats for {}",
@@ -155,6 +180,7 @@ pub async fn run(spec: &StatsSpec, ctx: &AttemptCtx<'_>) -> AttemptResult {
                 .and_then(|c| c.system_cpu_usage)
                 .is_none()
         {
+            is_down();
             return Err(format!(
                 "{} is not running (no CPU statistics)",
                 spec.target.describe()
@@ -162,7 +188,7 @@ pub async fn run(spec: &StatsSpec, ctx: &AttemptCtx<'_>) -> AttemptResult {
         }
         Ok(Sample::from_stats(&stats))
     };
-    super::bounded(ctx, work, |sample: Sample| {
+    let mut result = super::bounded(ctx, work, |sample: Sample| {
         let line = format!(
             "{}: CPU {:.2}%  memory {} / {} ({:.2}%)  net {} / {}  block {} / {}  pids {}",
             spec.target.describe(),
@@ -178,5 +204,11 @@ pub async fn run(spec: &StatsSpec, ctx: &AttemptCtx<'_>) -> AttemptResult {
         );
         (vec![line], sample.metrics())
     })
-    .await
+    .await;
+    if result.status == crate::action::AttemptStatus::Failed
+        && down.load(std::sync::atomic::Ordering::Relaxed)
+    {
+        result.metrics.push(Metric::new("up", 0.0));
+    }
+    result
 }

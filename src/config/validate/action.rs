@@ -11,6 +11,7 @@ pub(super) const KINDS: &[&str] = &[
     "docker.restart",
     "docker.exec",
     "docker.stats",
+    "host.stats",
     "ollama.preload",
     "ollama.unload",
     "ollama.bench",
@@ -32,6 +33,7 @@ pub(super) fn action(
         r.docker_restart.is_some(),
         r.docker_exec.is_some(),
         r.docker_stats.is_some(),
+        r.host_stats.is_some(),
         r.ollama_preload.is_some(),
         r.ollama_unload.is_some(),
         r.ollama_bench.is_some(),
@@ -59,6 +61,7 @@ pub(super) fn action(
         || r.docker_restart.is_some()
         || r.docker_exec.is_some()
         || r.docker_stats.is_some()
+        || r.host_stats.is_some()
         || r.ollama_preload.is_some()
         || r.ollama_unload.is_some()
         || r.ollama_bench.is_some()
@@ -87,6 +90,9 @@ pub(super) fn action(
     }
     if let Some(d) = &r.docker_stats {
         return docker_stats(c, d, global_docker_host);
+    }
+    if let Some(h) = &r.host_stats {
+        return host_stats(c, h);
     }
     if let Some(o) = &r.ollama_preload {
         return ollama_preload(c, o);
@@ -302,7 +308,7 @@ pub(super) fn ollama_models(
     if models.is_empty() && embed_models.is_empty() {
         let d = c.error(o, key, "no model given");
         d.expected =
-            Some("`models: [llama3.2:8b]` and/or `embed_models: [nomic-embed-text]`".into());
+            Some("`models: [llama3.2:3b]` and/or `embed_models: [nomic-embed-text]`".into());
         return None;
     }
     if !preload {
@@ -518,6 +524,26 @@ fn docker_stats(
     Some(ActionSpec::DockerStats(DockerStatsSpec { host, target }))
 }
 
+/// `run.host.stats`.
+fn host_stats(c: &mut Checker<'_>, h: &S<RawHostStats>) -> Option<ActionSpec> {
+    let key = "run.host.stats.sample";
+    let sample = match &h.value.sample {
+        None => Duration::from_secs(1),
+        Some(s) => {
+            let d = c.duration(&h.value.sample, key)?;
+            if !(Duration::from_millis(100)..=Duration::from_secs(60)).contains(&d) {
+                let e = c.error(s, key, format!("`{}` is out of range", s.value));
+                e.expected = Some("from 100ms to 60s".into());
+                return None;
+            }
+            d
+        }
+    };
+    Some(ActionSpec::HostStats(crate::model::HostStatsSpec {
+        sample,
+    }))
+}
+
 /// `run.ollama.preload`.
 fn ollama_preload(c: &mut Checker<'_>, o: &S<RawOllamaModels>) -> Option<ActionSpec> {
     ollama_models(c, o, "run.ollama.preload", true).map(
@@ -605,6 +631,8 @@ pub struct RawRun {
     pub docker_exec: Option<S<RawDockerExec>>,
     #[serde(rename = "docker.stats")]
     pub docker_stats: Option<S<RawDockerStats>>,
+    #[serde(rename = "host.stats")]
+    pub host_stats: Option<S<RawHostStats>>,
     #[serde(rename = "ollama.preload")]
     pub ollama_preload: Option<S<RawOllamaModels>>,
     #[serde(rename = "ollama.unload")]
@@ -684,6 +712,13 @@ pub struct RawDockerStats {
     pub container: Option<S<String>>,
     pub service: Option<S<String>>,
     pub host: Option<S<String>>,
+}
+
+/// `host.stats: {}` or `host.stats: { sample: 2s }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHostStats {
+    pub sample: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -36,14 +36,31 @@ pub(super) fn notifiers(c: &mut Checker<'_>, raw: &RawGlobal, g: &mut GlobalConf
                         headers.push((k.clone(), v));
                     }
                 }
-                let secret_env = w.secret_env.as_ref().map(|s| s.value.clone());
+                let secret = match (&w.secret_env, &w.secret_file) {
+                    (Some(v), None) => Some(crate::model::Password::Env(v.value.clone())),
+                    (None, Some(f)) => {
+                        let Some(f) = c.interp(f, &format!("{key}.webhook.secret_file")) else {
+                            continue;
+                        };
+                        Some(crate::model::Password::File(expand_home(&f)))
+                    }
+                    (None, None) => None,
+                    (Some(v), Some(_)) => {
+                        c.error(
+                            v,
+                            &format!("{key}.webhook.secret_env"),
+                            "give `secret_env` or `secret_file`, not both",
+                        );
+                        continue;
+                    }
+                };
                 g.notifiers.insert(
                     name.clone(),
                     crate::model::Channel::Webhook(crate::model::WebhookSpec {
                         url,
                         format,
                         headers,
-                        secret_env,
+                        secret,
                     }),
                 );
             }

@@ -1,7 +1,12 @@
 //! `clawcron doctor`: a checklist of what the jobs need, each line ✓ or ✗ with the fix: the
 //! config, the state directory, Docker and the containers the jobs name, Ollama and the models
 //! they name, each email channel's SMTP login (no mail sent), each webhook's reachability, the time
-//! zone, and the service install.
+//! zone, and the service install; each channel's and check's secret (the variable set, the file
+//! readable); on macOS whether the Mac sleeps through the night's slots and whether a path the
+//! daemon reads is in a folder macOS's privacy protection keeps from a LaunchAgent (`mac`).
+//! A line is ✓, ✗ (a problem: doctor exits 1) or ! (a warning: worth knowing, not a failure).
+
+pub mod mac;
 
 use crate::config::Loaded;
 use crate::model::ActionSpec;
@@ -15,6 +20,9 @@ use std::time::Duration;
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Line {
     pub ok: bool,
+    /// Ok, but worth saying (a Mac that sleeps through the night's slots).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub warn: bool,
     pub what: String,
     /// What to do when it is not ok.
     pub fix: Option<String>,
@@ -23,6 +31,7 @@ pub struct Line {
 fn ok(what: impl Into<String>) -> Line {
     Line {
         ok: true,
+        warn: false,
         what: what.into(),
         fix: None,
     }
@@ -31,29 +40,24 @@ fn ok(what: impl Into<String>) -> Line {
 fn bad(what: impl Into<String>, fix: impl Into<String>) -> Line {
     Line {
         ok: false,
+        warn: false,
         what: what.into(),
         fix: Some(fix.into()),
     }
 }
 
-/// Every action of every job, probes and remediations included.
+fn warn(what: impl Into<String>, fix: impl Into<String>) -> Line {
+    Line {
+        ok: true,
+        warn: true,
+        what: what.into(),
+        fix: Some(fix.into()),
+    }
+}
+
+/// Every action of every job, probes, checks and remediations included.
 fn actions(loaded: &Loaded) -> Vec<&ActionSpec> {
-    fn walk<'a>(a: &'a ActionSpec, out: &mut Vec<&'a ActionSpec>) {
-        out.push(a);
-        if let ActionSpec::Monitor(m) = a {
-            for p in &m.probes {
-                walk(&p.action, out);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    for j in &loaded.jobs {
-        walk(&j.action, &mut out);
-        for r in j.alerts.iter().filter_map(|r| r.remediate.as_ref()) {
-            walk(&r.action, &mut out);
-        }
-    }
-    out
+    loaded.actions().into_iter().map(|(_, a)| a).collect()
 }
 
 /// Runs every check (each bounded by `timeout`).
@@ -86,10 +90,180 @@ pub async fn check(
     lines.extend(state_dir_lines(state_dir));
     lines.extend(docker_lines(loaded, timeout).await);
     lines.extend(ollama_lines(loaded, timeout).await);
+    lines.extend(secret_lines(loaded));
     lines.extend(channel_lines(loaded, timeout).await);
     lines.extend(timezone_lines(loaded));
     lines.extend(service_lines(home_dir));
+    if cfg!(target_os = "macos") {
+        if let Some(home) = home_dir {
+            lines.extend(privacy_lines(loaded, config_path, state_dir, home));
+        }
+        lines.extend(sleep_lines(loaded));
+    }
     lines
+}
+
+/// The secret of each channel and of each `http` check with `bearer_env`: a variable that is
+/// not set (a LaunchAgent does not get your shell's) or a file that cannot be read fails here,
+/// before a notice or a run does.
+fn secret_lines(loaded: &Loaded) -> Vec<Line> {
+    use crate::model::Password;
+    let mut lines = Vec::new();
+    let fix = |p: &Password| match p {
+        Password::Env(v) => format!(
+            "set {v} where the daemon runs: `clawcron install --env {v}` gives the service its current value; or use the `*_file` key instead"
+        ),
+        Password::File(f) => format!(
+            "make {} readable by this user (chmod 600, owned by you), holding the secret",
+            f.display()
+        ),
+    };
+    for (name, channel) in &loaded.global.notifiers {
+        let (secret, what) = match channel {
+            Channel::Email(e) => (e.password.as_ref(), "the SMTP password"),
+            Channel::Webhook(w) => (w.secret.as_ref(), "the signing secret"),
+        };
+        let Some(secret) = secret else { continue };
+        lines.push(match crate::config::secrets::read(secret, what) {
+            Ok(_) => ok(format!("notifier `{name}`: {what} is there")),
+            Err(e) => bad(format!("notifier `{name}`: {e}"), fix(secret)),
+        });
+    }
+    let mut seen = BTreeSet::new();
+    for (job, a) in loaded.actions() {
+        let http = match a {
+            ActionSpec::Http(h) => Some(h),
+            ActionSpec::DockerRestart(r) => r.probe.as_ref(),
+            _ => None,
+        };
+        if let Some(var) = http.and_then(|h| h.bearer_env.as_ref())
+            && seen.insert((job.id.clone(), var.clone()))
+        {
+            let p = Password::Env(var.clone());
+            if let Err(e) = crate::config::secrets::read(&p, "the bearer token") {
+                lines.push(bad(format!("job `{}`: {e}", job.id), fix(&p)));
+            }
+        }
+    }
+    lines
+}
+
+/// macOS: the paths the daemon reads or writes that live where a LaunchAgent without Full
+/// Disk Access is silently refused.
+pub fn privacy_lines(
+    loaded: &Loaded,
+    config_path: &Path,
+    state_dir: &Path,
+    home: &Path,
+) -> Vec<Line> {
+    let absolute = |p: &Path| {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            std::env::current_dir().map_or(p.to_path_buf(), |d| d.join(p))
+        }
+    };
+    let mut paths = vec![
+        ("clawcron.yaml".to_string(), absolute(config_path)),
+        ("the jobs folder".to_string(), absolute(&loaded.jobs_dir)),
+        ("the state directory".to_string(), absolute(state_dir)),
+        (
+            "the templates folder".to_string(),
+            absolute(&loaded.templates_dir),
+        ),
+    ];
+    for j in &loaded.jobs {
+        paths.push((format!("job file {}", j.id), absolute(&j.path)));
+        if let ActionSpec::Report(r) = &j.action {
+            paths.push((
+                format!("job {}'s reports folder", j.id),
+                absolute(&r.out_dir),
+            ));
+        }
+    }
+    let problems = mac::privacy_problems(&paths, home);
+    if problems.is_empty() {
+        return vec![ok(
+            "no file the daemon reads is in Documents, Desktop, Downloads or iCloud Drive",
+        )];
+    }
+    problems
+        .into_iter()
+        .map(|(what, path, folder)| {
+            bad(
+                format!(
+                    "{what} is in {folder} ({}): macOS keeps {folder} from a LaunchAgent without Full Disk Access, and the daemon fails without a word",
+                    path.display()
+                ),
+                "move the clawcron folder out of it (e.g. to ~/clawcron) and run `clawcron install` again from there; or grant the clawcron binary Full Disk Access (System Settings > Privacy & Security)",
+            )
+        })
+        .collect()
+}
+
+/// The night's slots (00:00-07:00 machine time) of the enabled cron jobs in the next week,
+/// the earliest per job.
+fn night_slots(loaded: &Loaded) -> Vec<(String, chrono::NaiveTime)> {
+    use chrono::{Local, TimeZone, Timelike};
+    let now = chrono::Utc::now().timestamp();
+    let mut out = Vec::new();
+    for j in loaded.jobs.iter().filter(|j| j.enabled) {
+        if !matches!(j.trigger, crate::model::Trigger::Cron(_)) {
+            continue;
+        }
+        let mut t = now;
+        let mut first: Option<chrono::NaiveTime> = None;
+        for _ in 0..64 {
+            let Some(next) = j.trigger.next_after(t) else {
+                break;
+            };
+            if next > now + 7 * 86_400 {
+                break;
+            }
+            t = next;
+            if let Some(local) = Local.timestamp_opt(next, 0).single()
+                && local.hour() < 7
+            {
+                let time = local.time();
+                first = Some(first.map_or(time, |f| f.min(time)));
+            }
+        }
+        if let Some(f) = first {
+            out.push((j.id.to_string(), f));
+        }
+    }
+    out
+}
+
+/// macOS: whether the Mac sleeps through the night's slots (`pmset -g`, `pmset -g sched`).
+fn sleep_lines(loaded: &Loaded) -> Vec<Line> {
+    let night = night_slots(loaded);
+    if night.is_empty() {
+        return Vec::new();
+    }
+    let pmset = |args: &[&str]| {
+        std::process::Command::new("pmset")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let Some(settings) = pmset(&["-g"]) else {
+        return vec![warn(
+            "cannot run `pmset -g`: whether this Mac sleeps through the night's jobs is unknown",
+            "run `pmset -g` and `pmset -g sched` yourself",
+        )];
+    };
+    let sched = pmset(&["-g", "sched"]).unwrap_or_default();
+    match mac::sleep_advice(
+        mac::parse_sleep_minutes(&settings),
+        &mac::parse_sched(&sched),
+        &night,
+    ) {
+        Some((what, fix)) => vec![warn(what, fix)],
+        None => vec![ok("the Mac is awake (or woken) for the night's jobs")],
+    }
 }
 
 /// Below this much free space on the state directory's disk, doctor warns.
@@ -246,9 +420,28 @@ async fn ollama_lines(loaded: &Loaded, timeout: Duration) -> Vec<Line> {
                     lines.push(if present {
                         ok(format!("model `{m}` present"))
                     } else {
+                        // `llama3.2:8b` when `llama3.2:3b` is there: a tag that does not exist.
+                        let base = m.split(':').next().unwrap_or(&m);
+                        let others: Vec<&str> = have
+                            .iter()
+                            .filter(|h| h.split(':').next() == Some(base))
+                            .map(String::as_str)
+                            .collect();
+                        let used_by: Vec<&str> = jobs_naming(loaded, &url, &m);
+                        let what = format!(
+                            "model `{m}` not available in Ollama at {url} (named by {}){}",
+                            used_by.join(", "),
+                            if others.is_empty() {
+                                String::new()
+                            } else {
+                                format!("; it has {}", others.join(", "))
+                            }
+                        );
                         bad(
-                            format!("model `{m}` not in Ollama"),
-                            format!("ollama pull {m}"),
+                            what,
+                            format!(
+                                "ollama pull {m} (if that tag exists: `ollama show {base}` or ollama.com/library/{base} lists the real ones), or name a model it has in the job"
+                            ),
                         )
                     });
                 }
@@ -259,11 +452,35 @@ async fn ollama_lines(loaded: &Loaded, timeout: Duration) -> Vec<Line> {
     lines
 }
 
+/// The jobs whose Ollama actions at `url` name `model`.
+fn jobs_naming<'a>(loaded: &'a Loaded, url: &str, model: &str) -> Vec<&'a str> {
+    let mut out: Vec<&str> = Vec::new();
+    for (job, a) in loaded.actions() {
+        let named = match a {
+            ActionSpec::OllamaPreload(p) => {
+                p.url == url && p.models.iter().chain(&p.embed_models).any(|m| m == model)
+            }
+            ActionSpec::OllamaBench(b) => b.url == url && b.model == model,
+            _ => false,
+        };
+        if named && !out.contains(&&*job.id) {
+            out.push(&job.id);
+        }
+    }
+    out
+}
+
 /// Notification channels: SMTP login (no mail sent), webhook reachable.
 async fn channel_lines(loaded: &Loaded, timeout: Duration) -> Vec<Line> {
     let mut lines = Vec::new();
     for (name, channel) in &loaded.global.notifiers {
         match channel {
+            // Without its password the login cannot be tried: `secret_lines` said why.
+            Channel::Email(e)
+                if e
+                    .password
+                    .as_ref()
+                    .is_some_and(|p| crate::config::secrets::password(p).is_err()) => {}
             Channel::Email(e) => {
                 lines.push(match crate::notify::email::test_login(e, timeout).await {
                     Ok(what) => ok(format!("email `{name}`: {what}")),
@@ -322,7 +539,33 @@ fn service_lines(home_dir: Option<&Path>) -> Vec<Line> {
         let target = crate::install::Target::native();
         let path = crate::install::unit_path(target, home);
         lines.push(if path.exists() {
-            ok(format!("service installed: {}", path.display()))
+            let bin = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|t| crate::install::installed_bin(target, &t));
+            match bin {
+                Some(b) if !b.is_file() => bad(
+                    format!(
+                        "service installed ({}), but the binary it runs is not there: {}",
+                        path.display(),
+                        b.display()
+                    ),
+                    "clawcron install (from the folder holding clawcron.yaml): it copies the binary to a stable path",
+                ),
+                Some(b) if crate::install::in_build_folder(&b) => warn(
+                    format!(
+                        "service installed ({}), running a build output that the next `cargo build` or `cargo clean` replaces: {}",
+                        path.display(),
+                        b.display()
+                    ),
+                    "clawcron install again: it copies the binary to ~/.local/bin/clawcron and points the service there",
+                ),
+                Some(b) => ok(format!(
+                    "service installed: {} (runs {})",
+                    path.display(),
+                    b.display()
+                )),
+                None => ok(format!("service installed: {}", path.display())),
+            }
         } else {
             bad(
                 format!("service not installed ({} missing)", path.display()),
