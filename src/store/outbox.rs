@@ -107,8 +107,7 @@ impl Store {
                 "SELECT DISTINCT claimed_by FROM outbox WHERE status = 'pending'
                  AND claimed_until IS NOT NULL AND claimed_by IS NOT NULL",
             )?;
-            let rows = stmt.query_map([], |r| r.get(0))?.collect();
-            rows
+            stmt.query_map([], |r| r.get(0))?.collect()
         })?;
         let mut n = 0;
         for pid in holders.into_iter().filter(|p| !alive(*p)) {
