@@ -651,6 +651,53 @@ const ERRORS_FR: &[(&str, &str)] = &[
     ("connection refused", "connexion refusée"),
 ];
 
+/// The reasons the ledger gives for a slot, in French: (English, French), replaced wherever they
+/// appear in a reason.
+const REASONS_FR: &[(&str, &str)] = &[
+    ("missed: ", "manquée : "),
+    ("machine asleep", "machine en veille"),
+    ("daemon not running", "démon arrêté"),
+    ("daemon stalled", "démon bloqué"),
+    ("ledger not writable", "registre non inscriptible"),
+    ("scheduler overloaded", "planificateur surchargé"),
+    ("clock jumped forward", "l'horloge a sauté en avant"),
+    ("clock jump", "saut d'horloge"),
+    (
+        "a newer slot runs instead",
+        "une exécution plus récente a lieu à la place",
+    ),
+    (
+        "overlap: the previous run is still running",
+        "chevauchement : l'exécution précédente tourne encore",
+    ),
+    (
+        "overlap: a run is already waiting",
+        "chevauchement : une exécution attend déjà",
+    ),
+    ("lock busy: ", "verrou occupé : "),
+    (
+        "at_start: already ran in this boot",
+        "at_start : déjà lancée depuis ce démarrage",
+    ),
+    ("forced: ", "forcée : "),
+    ("; run ", " ; lancée avec "),
+    (" s late", " s de retard"),
+    ("held by ", "tenu par "),
+    (" run ", " exécution "),
+];
+
+/// A slot's reason in the language (its known words; the rest as it came).
+pub fn reason(r: &str, lang: Lang) -> String {
+    if lang == Lang::En {
+        return r.to_string();
+    }
+    let mut out = r.to_string();
+    for (en, fr) in REASONS_FR {
+        out = out.replace(en, fr);
+    }
+    out
+}
+
 /// A run's error in the language (the common ones; others as they came).
 pub fn error(e: &str, lang: Lang) -> String {
     if lang == Lang::En {
@@ -715,6 +762,29 @@ mod tests {
             "512 Mio"
         );
         assert_eq!(figure("ready.up", 0.0, Lang::Fr), "non");
+    }
+
+    #[test]
+    fn reasons_and_errors_in_french() {
+        assert_eq!(
+            reason("missed: daemon stalled; run 17 s late", Lang::Fr),
+            "manquée : démon bloqué ; lancée avec 17 s de retard"
+        );
+        assert_eq!(
+            reason(
+                "lock busy: gpu (held by nightly-benchmark run 41)",
+                Lang::Fr
+            ),
+            "verrou occupé : gpu (tenu par nightly-benchmark exécution 41)"
+        );
+        assert_eq!(
+            reason("missed: machine asleep", Lang::En),
+            "missed: machine asleep"
+        );
+        assert_eq!(
+            error("exited with status 3", Lang::Fr),
+            "terminé avec le code 3"
+        );
     }
 
     #[test]

@@ -467,6 +467,21 @@ fn the_html_report_renders_in_headless_chromium_with_its_charts() {
                 "{}",
                 r.markdown
             );
+            // The French report as its reader sees it.
+            if let Some(bin) = common::chromium() {
+                let png = artifacts().join("weekly-report.fr.png");
+                let url = format!("file://{}", html.display());
+                let shot = headless(
+                    bin,
+                    &[
+                        &format!("--screenshot={}", png.display()),
+                        "--window-size=1000,3600",
+                        &url,
+                    ],
+                );
+                assert!(shot.status.success());
+                assert_eq!(&std::fs::read(&png).unwrap()[1..4], b"PNG");
+            }
             continue;
         }
         let Some(bin) = common::chromium() else {

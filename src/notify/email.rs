@@ -300,6 +300,30 @@ mod tests {
     }
 
     #[test]
+    fn a_users_template_wins_for_its_language_only() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("email.fr.subject.j2"), "MIENNE {{ title }}").unwrap();
+        let spec = EmailSpec {
+            host: "127.0.0.1".into(),
+            port: 25,
+            tls: Tls::None,
+            username: None,
+            password: None,
+            ca_file: None,
+            from: "a@b.c".into(),
+            to: vec!["d@e.f".into()],
+            cc: vec![],
+            templates: "email".into(),
+        };
+        let payload = serde_json::json!({ "v": 2, "event": "success", "job": "j", "run_id": 1 });
+        let t = Templates::new(dir.path(), chrono_tz::UTC);
+        let (fr, tfr) = crate::notify::localized("c", &payload, &t.in_lang(crate::i18n::Lang::Fr));
+        assert_eq!(render(&spec, &tfr, &fr).0, "MIENNE j a réussi");
+        let (en, ten) = crate::notify::localized("c", &payload, &t);
+        assert_eq!(render(&spec, &ten, &en).0, "[clawcron] j ran fine");
+    }
+
+    #[test]
     fn shipped_templates_render_a_failure() {
         let spec = EmailSpec {
             host: "127.0.0.1".into(),

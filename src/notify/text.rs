@@ -508,6 +508,53 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_jobs_language_wins_then_the_channels_then_the_global_one() {
+        let job_fr = json!({ "v": 2, "lang": "fr" });
+        let none = json!({ "v": 2 });
+        assert_eq!(lang_of(&job_fr, Some(Lang::En), Lang::En), Lang::Fr);
+        assert_eq!(lang_of(&none, Some(Lang::Fr), Lang::En), Lang::Fr);
+        assert_eq!(lang_of(&none, None, Lang::Fr), Lang::Fr);
+        assert_eq!(lang_of(&none, None, Lang::En), Lang::En);
+    }
+
+    #[test]
+    fn a_regression_names_the_figure_the_pinned_baseline_with_its_label_and_the_other_figures() {
+        let p = json!({
+            "v": 2, "event": "regression", "job": "nightly-benchmark", "run_id": 9,
+            "regression": { "metric": "ollama.tokens_per_s", "value": 12.0, "baseline": 20.0,
+                "ratio": 0.6, "label": "avant réglage", "pinned_at_ms": 1_796_019_240_000_i64,
+                "others": { "ollama.ttft_ms": 850.0 } },
+        });
+        let r = Reader {
+            lang: Lang::Fr,
+            tz: "Europe/Paris".parse().unwrap(),
+            dashboard: None,
+        };
+        let out = localize(&p, r);
+        let text = out["text"].as_str().unwrap();
+        assert!(
+            text.starts_with("nightly-benchmark : ollama.tokens_per_s vaut 12,0 tokens/s, -40,0 % par rapport à la référence « avant réglage » 20,0 tokens/s (30 novembre 2026)"),
+            "{text}"
+        );
+        assert!(text.contains("ollama.ttft_ms = 850 ms"), "{text}");
+        assert_eq!(
+            out["title"],
+            "nightly-benchmark : une mesure s'est dégradée"
+        );
+    }
+
+    #[test]
+    fn a_notice_from_an_older_clawcron_is_sent_as_written() {
+        let old = json!({ "event": "failure", "title": "clawcron: x failure", "text": "x failure: failed" });
+        let r = Reader {
+            lang: Lang::Fr,
+            tz: chrono_tz::UTC,
+            dashboard: Some("http://127.0.0.1:8787/"),
+        };
+        assert_eq!(localize(&old, r), old);
+    }
+
+    #[test]
     fn a_header_with_accents_is_encoded_and_decodes_back() {
         use base64::Engine;
         assert_eq!(encode_header("plain"), "plain");
