@@ -505,3 +505,77 @@ fn the_french_dashboard_links_reports_over_http_and_shows_what_matters() {
     }
     stop_daemon(d);
 }
+
+/// A reload that keeps a job file's last good version because of an error tells `daemon_notify`,
+/// with the located error, in the reader's language.
+#[test]
+fn a_reload_that_keeps_a_last_good_version_tells_daemon_notify() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let log = p.join("hook.jsonl");
+    let hook = standin("webhook", &["--log", log.to_str().unwrap()]);
+    std::fs::create_dir_all(p.join("jobs")).unwrap();
+    std::fs::write(
+        p.join("clawcron.yaml"),
+        format!(
+            "language: fr\nshutdown_grace: 1s\nnotifiers:\n  hook: {{ webhook: {{ url: \"http://127.0.0.1:{}/h\" }} }}\ndaemon_notify: [hook]\n",
+            hook.port
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("jobs/tick.yaml"),
+        "every: 1h\nrun: { shell: \"true\" }\n",
+    )
+    .unwrap();
+    let (d, _) = spawn_daemon(p, &[], std::process::Stdio::null());
+    std::fs::write(
+        p.join("jobs/tick.yaml"),
+        "every: 1h\nrun: { shell: \"true\" }\ntimeout: bientot\n",
+    )
+    .unwrap();
+    wait_for("the reload notice", Duration::from_secs(20), || {
+        received(&log).iter().any(|r| {
+            r["body"]
+                .as_str()
+                .is_some_and(|b| b.contains("daemon.reload"))
+        })
+    });
+    stop_daemon(d);
+    let got = received(&log);
+    let n: serde_json::Value = got
+        .iter()
+        .map(|r| serde_json::from_str::<serde_json::Value>(r["body"].as_str().unwrap()).unwrap())
+        .find(|b| b["event"] == "daemon.reload")
+        .unwrap();
+    let text = n["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("Un fichier de tâche contient des erreurs : la dernière bonne version"),
+        "{text}"
+    );
+    assert!(text.contains("jobs/tick.yaml:3:"), "{text}");
+    assert_eq!(n["title"], "un fichier de tâche contient des erreurs");
+}
+
+/// `report --lang` writes one render in another language than the job's.
+#[test]
+fn report_lang_overrides_the_language_for_one_render() {
+    let env = Env::new();
+    env.write_job(
+        "weekly",
+        "schedule: \"0 8 * * 1\"\nrun:\n  report:\n    lang: en\n    out_dir: reports\n",
+    );
+    let fr = env.clawcron(&["report", "weekly", "--lang", "fr", "--out", "-"], &[]);
+    assert_eq!(
+        fr.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&fr.stderr)
+    );
+    let md = String::from_utf8_lossy(&fr.stdout);
+    assert!(md.starts_with("# Rapport hebdomadaire OpenClaw : "), "{md}");
+    assert!(md.contains("## Chiffres clés"), "{md}");
+    let en = env.clawcron(&["report", "weekly", "--out", "-"], &[]);
+    let md = String::from_utf8_lossy(&en.stdout);
+    assert!(md.starts_with("# OpenClaw weekly report: "), "{md}");
+}
