@@ -92,6 +92,7 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     ("reminders", "Reminders", "Rappels"),
     ("advice", "Advice", "Conseil"),
     ("dashboard", "Dashboard", "Tableau de bord"),
+    ("report", "Report", "Rapport"),
     ("figures", "Figures", "Mesures"),
     ("output", "Output (last lines)", "Sortie (dernières lignes)"),
     ("attempts", "attempts", "tentatives"),

@@ -168,6 +168,10 @@ impl Templates {
         env.add_filter("error", move |s: String| -> String {
             i18n::error(&s, lang)
         });
+        // A slot's reason in the language (its known words).
+        env.add_filter("reason", move |s: String| -> String {
+            i18n::reason(&s, lang)
+        });
         // The catalogue: `t("key")`, and `t("key", name=value, ...)` for a sentence.
         env.add_function(
             "t",

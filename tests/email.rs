@@ -264,7 +264,7 @@ fn a_report_is_emailed_with_its_html_its_text_and_the_markdown_attached() {
     assert_eq!(m["content_type"], "multipart/mixed");
     let subject = header(m, "Subject")[0];
     assert!(
-        subject.starts_with("[clawcron] OpenClaw weekly report 20"),
+        subject.starts_with("[clawcron] OpenClaw weekly report: 20"),
         "{subject}"
     );
     let text = part(m, "text/plain");

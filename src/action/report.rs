@@ -77,12 +77,20 @@ fn notices(
     (md, html): &(std::path::PathBuf, std::path::PathBuf),
     now: i64,
 ) -> Vec<Notice> {
+    let file = |p: &std::path::Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
     let payload = serde_json::json!({
+        "v": 2, "lang": spec.lang.code(),
         "event": "report", "title": format!("clawcron: {} {}", r.title, r.period.label),
         "text": format!("{}\n{}", r.summary, html.display()), "job": job,
         "report": {
             "title": r.title, "period": r.period.label, "summary": r.summary,
             "markdown_path": md.display().to_string(), "html_path": html.display().to_string(),
+            // Where the dashboard serves it.
+            "url_path": format!("reports/{job}/{}", file(html)),
         },
         "at_ms": now,
     });

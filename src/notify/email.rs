@@ -299,11 +299,8 @@ mod tests {
         assert!(!is_loopback("smtp.example.org") && !is_loopback("10.0.0.1"));
     }
 
-    #[test]
-    fn a_users_template_wins_for_its_language_only() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("email.fr.subject.j2"), "MIENNE {{ title }}").unwrap();
-        let spec = EmailSpec {
+    fn test_spec() -> EmailSpec {
+        EmailSpec {
             host: "127.0.0.1".into(),
             port: 25,
             tls: Tls::None,
@@ -314,7 +311,14 @@ mod tests {
             to: vec!["d@e.f".into()],
             cc: vec![],
             templates: "email".into(),
-        };
+        }
+    }
+
+    #[test]
+    fn a_users_template_wins_for_its_language_only() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("email.fr.subject.j2"), "MIENNE {{ title }}").unwrap();
+        let spec = test_spec();
         let payload = serde_json::json!({ "v": 2, "event": "success", "job": "j", "run_id": 1 });
         let t = Templates::new(dir.path(), chrono_tz::UTC);
         let (fr, tfr) = crate::notify::localized("c", &payload, &t.in_lang(crate::i18n::Lang::Fr));
@@ -325,18 +329,7 @@ mod tests {
 
     #[test]
     fn shipped_templates_render_a_failure() {
-        let spec = EmailSpec {
-            host: "127.0.0.1".into(),
-            port: 25,
-            tls: Tls::None,
-            username: None,
-            password: None,
-            ca_file: None,
-            from: "a@b.c".into(),
-            to: vec!["d@e.f".into()],
-            cc: vec![],
-            templates: "email".into(),
-        };
+        let spec = test_spec();
         let payload = serde_json::json!({
             "v": 2, "event": "failure", "title": "clawcron: backup failure", "text": "backup failure: failed (exit 3)",
             "job": "backup", "run_id": 7, "status": "failed", "started_at_ms": 0, "finished_at_ms": 61_000,

@@ -93,7 +93,18 @@ fn write(p: &Value, r: Reader<'_>) -> (String, String, Facts) {
         .get("alert")
         .and_then(|a| s(a, "name"))
         .unwrap_or_default();
-    let title = i18n::tf(lang, &title_key, &[("job", job), ("rule", rule_name)]);
+    let title = match event {
+        "report" => {
+            let r = p.get("report").cloned().unwrap_or_default();
+            let colon = if lang == Lang::Fr { " :" } else { ":" };
+            format!(
+                "{}{colon} {}",
+                s(&r, "title").unwrap_or(""),
+                s(&r, "period").unwrap_or("")
+            )
+        }
+        _ => i18n::tf(lang, &title_key, &[("job", job), ("rule", rule_name)]),
+    };
     let sentence = match event {
         e if e.starts_with("alert.") => alert(p, r, &mut facts),
         "failure" | "failure.repeat" | "recovery" | "success" => run(p, r, event, &mut facts),
@@ -157,6 +168,15 @@ fn write(p: &Value, r: Reader<'_>) -> (String, String, Facts) {
                 .unwrap_or_default();
             facts.push((label("error"), errors.join("\n")));
             i18n::t(lang, "s.reload_kept").to_string()
+        }
+        "report" => {
+            let rep = p.get("report").cloned().unwrap_or_default();
+            let link = match (r.dashboard, s(&rep, "url_path")) {
+                (Some(base), Some(path)) => format!("{base}{path}"),
+                _ => s(&rep, "html_path").unwrap_or("").to_string(),
+            };
+            facts.push((label("report"), link));
+            s(&rep, "summary").unwrap_or("").to_string()
         }
         "test" => i18n::tf(
             lang,
