@@ -58,6 +58,12 @@ pub async fn run(
         job_env(state_dir),
     );
     runner.set_log_limit(g.log.output_per_run);
+    runner.set_quiet(Arc::new(crate::quiet::Quiet::new(
+        store.clone(),
+        g.quiet_hours.clone(),
+        g.timezone,
+        now.timestamp_millis(),
+    )));
     // Orphans of runs come to the daemon, not to init, so that none outlives its run.
     if !crate::action::procs::become_subreaper() && cfg!(target_os = "linux") {
         warn!("cannot become a child subreaper: a run's `setsid` descendants may outlive it");
@@ -180,6 +186,12 @@ pub async fn run(
         g.daemon_notify.clone(),
         stop.clone(),
     ));
+    let silences = tokio::spawn(watch_silences(
+        store.clone(),
+        runner.clone(),
+        control_tx.clone(),
+        stop.clone(),
+    ));
     // Notices link to the dashboard where it really listens (a port 0 in the file is chosen now).
     templates.dashboard = api.as_ref().map(|(addr, _)| {
         let mut g = g.clone();
@@ -202,6 +214,7 @@ pub async fn run(
         heartbeat,
         reloader,
         ledger_watch,
+        silences,
         heartbeat_ping,
         reaper,
         control_socket,
@@ -225,6 +238,7 @@ struct Services {
     heartbeat: Option<tokio::task::JoinHandle<()>>,
     reloader: tokio::task::JoinHandle<()>,
     ledger_watch: tokio::task::JoinHandle<()>,
+    silences: tokio::task::JoinHandle<()>,
     heartbeat_ping: Option<tokio::task::JoinHandle<()>>,
     reaper: tokio::task::JoinHandle<()>,
     control_socket: Option<tokio::task::JoinHandle<()>>,
@@ -251,6 +265,7 @@ impl Services {
             self.heartbeat,
             Some(self.reloader),
             Some(self.ledger_watch),
+            Some(self.silences),
             self.heartbeat_ping,
             Some(self.reaper),
         ]
@@ -422,6 +437,102 @@ async fn watch_ledger(store: Store, channels: Vec<String>, stop: CancellationTok
             let key = format!("ledger:{}", f.since_ms);
             notify_daemon(&store, &channels, &key, &payload, until);
         }
+    }
+}
+
+/// When a silence ends (by itself or by `unsilence`), what it covered and still fires is told
+/// once: a reminder of each firing rule of its job (or of its one rule).
+async fn watch_silences(
+    store: Store,
+    runner: Runner,
+    control: tokio::sync::mpsc::Sender<crate::scheduler::Control>,
+    stop: CancellationToken,
+) {
+    loop {
+        let now = chrono::Utc::now().timestamp_millis();
+        let ended = store.silences_to_tell(now).unwrap_or_else(|e| {
+            warn!("cannot read the silences: {e}");
+            Vec::new()
+        });
+        if !ended.is_empty() {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            if control
+                .send(crate::scheduler::Control::Jobs(tx))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            let views = rx.await.unwrap_or_default();
+            for s in &ended {
+                if let Some(v) = views.iter().find(|v| v.id == s.job) {
+                    tell_still_firing(&store, &runner, &v.spec, s, now);
+                }
+                if let Err(e) = store.silence_told(s.id) {
+                    warn!("cannot record a silence's end: {e}");
+                }
+            }
+        }
+        // Ten seconds at most: a silence added or ended by another process is seen soon.
+        let next = store.next_silence_end(now).ok().flatten();
+        let wait = next.map_or(10_000, |t| (t - now).clamp(0, 10_000));
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(std::time::Duration::from_millis(wait as u64 + 5)) => {}
+        }
+    }
+}
+
+/// One reminder per rule of `job` the ended silence covered that still fires.
+fn tell_still_firing(
+    store: &Store,
+    runner: &Runner,
+    job: &crate::model::JobSpec,
+    s: &crate::model::Silence,
+    now: i64,
+) {
+    let mut notices = Vec::new();
+    for rule in job
+        .alerts
+        .iter()
+        .filter(|r| s.rule.as_ref().is_none_or(|x| *x == r.name))
+    {
+        let Ok(state) = store.alert_state(&job.id, &rule.name) else {
+            continue;
+        };
+        if state.phase != crate::model::Phase::Firing {
+            continue;
+        }
+        let facts = crate::notify::AlertFacts {
+            kind: "repeat".into(),
+            value: state.window.back().map_or(f64::NAN, |w| w.0),
+            detail: format!(
+                "{}; still firing when silence {} ended",
+                rule.describe(),
+                s.id
+            ),
+            at: now,
+            samples: state.window.iter().map(|w| w.0).collect(),
+            since: state.since,
+            lasted_ms: state.since.map(|t| now - t),
+            peak: state.peak,
+            ..Default::default()
+        };
+        for mut n in crate::notify::for_alert(job, rule, &facts) {
+            n.quiet = runner
+                .quiet()
+                .notice(&job.id, Some(&rule.name), "alert.repeat", now);
+            notices.push(n);
+        }
+    }
+    if !notices.is_empty() {
+        info!(
+            job = s.job,
+            silence = s.id,
+            "silence ended: {} notice(s) of what still fires",
+            notices.len()
+        );
+        crate::notify::queue(store, &notices);
     }
 }
 

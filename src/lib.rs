@@ -31,6 +31,8 @@
 //!   the outbox, metrics. Nothing else names rusqlite. Uses: `model`, `util`, `redact`.
 //!
 //! Judging and telling:
+//! - [`quiet`]: what is not to be run or told now: paused jobs, silences and quiet hours,
+//!   maintenance windows. Uses: `model`, `store`, `util`.
 //! - [`monitor`]: alert rules as state (N of M, repeat, resolve) and regressions against a
 //!   baseline. Uses: `model`, `store`, `util`.
 //! - [`notify`]: notices queued in the outbox and delivered by email and webhook.
@@ -43,8 +45,8 @@
 //!   processes a run leaves behind (`action::procs`).
 //!   Uses: `model`, `store`, `report`, `redact`, `util`.
 //! - [`runner`]: one run pipeline for every trigger: admission, attempts, the after-run stage.
-//!   Uses: `action`, `clock`, `model`, `monitor`, `notify`, `redact`, `store`, `telemetry`,
-//!   `util`.
+//!   Uses: `action`, `clock`, `model`, `monitor`, `notify`, `quiet`, `redact`, `store`,
+//!   `telemetry`, `util`.
 //! - [`scheduler`]: is it due: the timer loop, missed-slot policies, slot claims.
 //!   Uses: `clock`, `model`, `notify`, `runner`, `schedule`, `store`, `util`.
 //!
@@ -66,7 +68,7 @@
 //!   Uses: `action`, `config`, `install`, `model`, `notify`, `schedule`, `util`.
 //! - [`daemon`]: wires it all; `daemon::run(.., shutdown)` takes its shutdown as a parameter.
 //!   Uses: `action` (the subreaper of runs' orphans), `api`, `clock`, `config`, `control`,
-//!   `error`, `model`, `notify`, `redact`, `reload`, `runner`, `scheduler`, `store`, `util`.
+//!   `error`, `model`, `notify`, `quiet`, `redact`, `reload`, `runner`, `scheduler`, `store`, `util`.
 //! - [`cli`]: the commands, one file per group. Uses: every module above.
 
 pub mod action;
@@ -85,6 +87,7 @@ pub mod logging;
 pub mod model;
 pub mod monitor;
 pub mod notify;
+pub mod quiet;
 pub mod redact;
 pub mod reload;
 pub mod report;

@@ -191,6 +191,8 @@ struct Inner {
     boot_id: String,
     /// Counters for `/metrics`.
     stats: Arc<crate::telemetry::RunStats>,
+    /// Pauses, silences and maintenance windows.
+    quiet: std::sync::RwLock<Arc<crate::quiet::Quiet>>,
 }
 
 /// A rule's new state for the ledger: (job, rule, state, when).
@@ -249,6 +251,8 @@ enum Turn<'a> {
     },
     /// A named lock was held by another run: skipped (with why).
     LockBusy(String),
+    /// The job is paused: skipped (with its reason).
+    Paused(String),
     Shutdown,
 }
 
@@ -278,6 +282,7 @@ impl Runner {
         retention: Retention,
         base_env: Vec<(String, String)>,
     ) -> Self {
+        let store_q = store.clone();
         Runner {
             inner: Arc::new(Inner {
                 store,
@@ -296,8 +301,18 @@ impl Runner {
                 base_env,
                 boot_id: crate::util::boot_id(),
                 stats: Arc::default(),
+                quiet: std::sync::RwLock::new(Arc::new(crate::quiet::Quiet::none(store_q))),
             }),
         }
+    }
+
+    /// Pauses, silences (and quiet hours) and maintenance windows, as the daemon sets them up.
+    pub fn set_quiet(&self, quiet: Arc<crate::quiet::Quiet>) {
+        *self.inner.quiet.write().unwrap_or_else(|p| p.into_inner()) = quiet;
+    }
+
+    pub fn quiet(&self) -> Arc<crate::quiet::Quiet> {
+        self.inner.quiet()
     }
 
     /// At most this many bytes of one run's output go to the daemon log (`log.output_per_run`).
@@ -432,6 +447,10 @@ impl Runner {
 }
 
 impl Inner {
+    fn quiet(&self) -> Arc<crate::quiet::Quiet> {
+        self.quiet.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     fn not_run(&self, status: RunStatus, reason: String) -> RunOutcome {
         let now = self.clock.now().timestamp_millis();
         RunOutcome {
@@ -451,7 +470,17 @@ impl Inner {
     async fn run(&self, job: &JobSpec, state: &JobState, ticket: Ticket) -> RunOutcome {
         // Notices the action asked for (a report's delivery), written with the outcome.
         let mut notices = Vec::new();
-        let outcome = match self.wait_turn(job, state, &ticket).await {
+        // A paused job's automatic slots are recorded, not run (manual runs and backfills are
+        // asked for on purpose).
+        let paused = matches!(ticket.trigger, RunTrigger::Schedule | RunTrigger::AtStart)
+            .then(|| self.quiet().paused(&job.id))
+            .flatten();
+        let turn = match paused {
+            Some(p) => Turn::Paused(format!("paused ({})", p.reason)),
+            None => self.wait_turn(job, state, &ticket).await,
+        };
+        let outcome = match turn {
+            Turn::Paused(reason) => self.not_run(RunStatus::Skipped, reason),
             Turn::Go { note, .. } => {
                 info!(
                     job = &*job.id,
@@ -466,7 +495,13 @@ impl Inner {
                     self.stats.started_late(&job.id, late_ms as f64 / 1000.0);
                 }
                 *state.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(ticket.run_id);
+                // What this run disturbs is quiet while it goes and for its grace after.
+                let window = self.open_window(job, &ticket);
                 let (mut o, asked) = self.attempts(job, &ticket).await;
+                if let Some((id, grace)) = window {
+                    self.quiet()
+                        .close(id, o.finished_at_ms + grace.as_millis() as i64);
+                }
                 notices = asked;
                 *state.current.lock().unwrap_or_else(|p| p.into_inner()) = None;
                 if let Some(n) = note {
@@ -489,6 +524,28 @@ impl Inner {
             Box::pin(self.remediate(job, rule, value, ticket.run_id)).await;
         }
         outcome
+    }
+
+    /// Opens the maintenance window of a run of a job with `maintenance:` (over the jobs it
+    /// quiets), or of a `docker.restart` remediation (over its own job); returns its id and grace.
+    fn open_window(&self, job: &JobSpec, ticket: &Ticket) -> Option<(i64, Duration)> {
+        let (quiets, grace) = match (&job.maintenance, ticket.trigger, &job.action) {
+            (Some(m), _, _) => (m.quiets.clone(), m.grace),
+            (None, RunTrigger::Remediation, ActionSpec::DockerRestart(_)) => {
+                (vec![job.id.to_string()], crate::model::REMEDIATION_GRACE)
+            }
+            _ => return None,
+        };
+        let now = self.clock.now().timestamp_millis();
+        let id = self.quiet().open(&job.id, ticket.run_id, &quiets, now)?;
+        info!(
+            job = &*job.id,
+            run_id = ticket.run_id,
+            "maintenance: {} quiet until {} after this run",
+            quiets.join(", "),
+            duration::format(grace)
+        );
+        Some((id, grace))
     }
 
     /// Record → regressions → alerts → notices, written with the outcome in one transaction.
@@ -536,8 +593,10 @@ impl Inner {
         let (alert_states, fixes) = self.alerts(job, run_id, &outcome, &mut events, &mut notices);
         let told = crate::notify::for_run(&self.store, job, run_id, &outcome, previous);
         notices.extend(told.notices);
-        events.extend(told.events);
+        let mut streak = told.events;
         notices.extend(asked);
+        self.quieten(job, &mut outcome, &mut events, &mut streak, &mut notices);
+        events.extend(streak);
         self.store.record(
             run_id,
             RunRecord {
@@ -551,6 +610,62 @@ impl Inner {
             self.retain();
         }
         (outcome, fixes)
+    }
+
+    /// Records, not sends, the notices a silence, quiet hours or a maintenance window covers
+    /// (each says why); a quieted failure streak is not counted as told (so it is told when it
+    /// goes on after the quiet), and a run inside a window says so in its reason.
+    fn quieten(
+        &self,
+        job: &JobSpec,
+        outcome: &mut RunOutcome,
+        events: &mut [AlertEvent],
+        streak: &mut [AlertEvent],
+        notices: &mut [Notice],
+    ) {
+        let quiet = self.quiet();
+        let at = outcome.finished_at_ms;
+        if let Some(why) = quiet.maintenance(&job.id, at) {
+            outcome.reason = Some(match outcome.reason.take() {
+                Some(r) => format!("{r}; {why}"),
+                None => why,
+            });
+        }
+        if notices.is_empty() {
+            return;
+        }
+        let mut quieted_failure = false;
+        for n in notices.iter_mut().filter(|n| n.quiet.is_none()) {
+            let event = n
+                .payload
+                .get("event")
+                .and_then(|e| e.as_str())
+                .unwrap_or("");
+            let rule = n
+                .payload
+                .get("alert")
+                .and_then(|a| a.get("name"))
+                .and_then(|r| r.as_str());
+            let of = n
+                .payload
+                .get("job")
+                .and_then(|j| j.as_str())
+                .unwrap_or(&job.id);
+            n.quiet = quiet.notice(of, rule, event, at);
+            if let Some(why) = &n.quiet {
+                quieted_failure |= event.starts_with("failure");
+                for e in events.iter_mut().filter(|e| Some(e.rule.as_str()) == rule) {
+                    if !e.detail.contains(why.as_str()) {
+                        e.detail = format!("{}; {why}", e.detail);
+                    }
+                }
+            }
+        }
+        if quieted_failure {
+            for e in streak.iter_mut().filter(|e| e.kind.starts_with("failing")) {
+                e.kind = format!("{}-quiet", e.kind);
+            }
+        }
     }
 
     /// Compares a successful run's figures with their baselines: each regression becomes an
@@ -652,6 +767,12 @@ impl Inner {
         let mut states = Vec::new();
         let mut fixes = Vec::new();
         let at = outcome.finished_at_ms;
+        // Inside a maintenance window a breaching sample does not count toward a rule.
+        let in_window = if job.alerts.is_empty() {
+            None
+        } else {
+            self.quiet().maintenance(&job.id, at)
+        };
         for rule in &job.alerts {
             let Some(m) = outcome
                 .metrics
@@ -661,6 +782,9 @@ impl Inner {
             else {
                 continue;
             };
+            if in_window.is_some() && rule.op.breaches(m.value, rule.threshold) {
+                continue;
+            }
             let mut cache = self.alerts.lock().unwrap_or_else(|p| p.into_inner());
             let key = (job.id.clone(), rule.name.clone());
             let state = match cache.entry(key) {
@@ -1120,6 +1244,7 @@ fn remediation_spec(job: &JobSpec, action: &ActionSpec, timeout: Duration) -> Jo
         alerts: Vec::new(),
         notify: Default::default(),
         regression: None,
+        maintenance: None,
         ..job.clone()
     }
 }

@@ -233,6 +233,7 @@ fn seed(store: &Store) {
                 channel: "hook".into(),
                 payload: serde_json::json!({}),
                 at_ms: at,
+                quiet: None,
             }])
             .unwrap();
         let id = store.notices(1).unwrap()[0].id;

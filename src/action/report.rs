@@ -102,6 +102,7 @@ fn notices(
             channel: channel.clone(),
             payload: payload.clone(),
             at_ms: now,
+            quiet: None,
         })
         .collect()
 }

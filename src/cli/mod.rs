@@ -15,6 +15,7 @@ use std::process::ExitCode;
 
 mod jobs;
 mod ledger;
+mod quiet;
 mod reports;
 mod service;
 mod trigger;
@@ -119,6 +120,32 @@ pub enum Command {
     },
     /// Send a test message through a notification channel now and print the receiver's answer
     NotifyTest { channel: String },
+    /// Pause a job: its slots are recorded as skipped until `resume` (manual runs still run)
+    Pause {
+        job: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Resume a paused job (the slots it skipped are not re-run)
+    Resume { job: String },
+    /// Record, not send, a job's notices (one rule's with --rule) for a while
+    Silence {
+        job: String,
+        #[arg(long)]
+        rule: Option<String>,
+        /// How long, e.g. 2h
+        #[arg(long = "for", value_name = "DURATION")]
+        lasts: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// The active silences, the recurring quiet hours, and the paused jobs
+    Silences {
+        #[arg(long)]
+        json: bool,
+    },
+    /// End a silence now
+    Unsilence { id: i64 },
     /// Show the notification outbox: what was sent, what is pending, what failed and why
     Notifications {
         #[arg(long, default_value_t = 50)]
@@ -334,6 +361,16 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             runs,
             label,
         } => reports::baseline(&loaded, &job, set, runs, label.as_deref(), &state_dir),
+        Command::Pause { job, reason } => quiet::pause(&loaded, &job, &reason, &state_dir),
+        Command::Resume { job } => quiet::resume(&loaded, &job, &state_dir),
+        Command::Silence {
+            job,
+            rule,
+            lasts,
+            reason,
+        } => quiet::silence(&loaded, &job, rule.as_deref(), &lasts, &reason, &state_dir),
+        Command::Silences { json } => quiet::silences(&loaded, json, &state_dir),
+        Command::Unsilence { id } => quiet::unsilence(&loaded, id, &state_dir),
         Command::Notifications { limit, json } => {
             ledger::notifications(&loaded, limit, json, &state_dir)
         }

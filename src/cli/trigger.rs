@@ -187,6 +187,12 @@ async fn in_process(
         crate::daemon::job_env(state_dir),
     );
     runner.set_log_limit(g.log.output_per_run);
+    runner.set_quiet(std::sync::Arc::new(crate::quiet::Quiet::new(
+        store.clone(),
+        g.quiet_hours.clone(),
+        g.timezone,
+        chrono::Utc::now().timestamp_millis(),
+    )));
     crate::action::procs::become_subreaper();
     let manual = crate::runner::Manual {
         force,

@@ -39,6 +39,8 @@ pub struct RawGlobal {
     pub heartbeat: Option<S<RawHeartbeat>>,
     /// `en` (the default) or `fr`: notices, the dashboard and reports.
     pub language: Option<S<String>>,
+    /// Recurring quiet hours: `[{jobs: [nightly-benchmark], when: {days: [sat, sun]}}]`.
+    pub silences: Option<S<Vec<S<RawQuietHours>>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -156,6 +158,34 @@ pub struct RawJob {
     pub regression: Option<S<RawRegression>>,
     /// This job's notices' language, over the channel's and the global one.
     pub language: Option<S<String>>,
+    /// The jobs its runs disturb: `{ quiets: [gateway-health], grace: 2m }`.
+    pub maintenance: Option<S<RawMaintenance>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMaintenance {
+    pub quiets: S<Vec<S<String>>>,
+    pub grace: Option<S<String>>,
+}
+
+/// `silences:` in clawcron.yaml: recurring quiet hours.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawQuietHours {
+    pub jobs: Option<S<Vec<S<String>>>>,
+    pub rules: Option<S<Vec<S<String>>>>,
+    pub when: S<RawWhen>,
+    pub reason: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWhen {
+    /// `mon`..`sun`.
+    pub days: Option<S<Vec<S<String>>>>,
+    /// `"22:00-07:00"` (may cross midnight).
+    pub times: Option<S<Vec<S<String>>>>,
 }
 
 /// `regression: { metrics: { ollama.tokens_per_s: higher }, runs: 7, threshold: 80%, against: recent }`.
@@ -243,4 +273,5 @@ pub const JOB_KEYS: &[&str] = &[
     "notify",
     "regression",
     "language",
+    "maintenance",
 ];

@@ -6,6 +6,7 @@
 pub mod action;
 pub mod alert;
 pub mod notice;
+pub mod quiet;
 pub mod report;
 pub mod run;
 pub mod schedule;
@@ -16,6 +17,7 @@ pub mod spec;
 pub use action::*;
 pub use alert::*;
 pub use notice::*;
+pub use quiet::*;
 pub use report::*;
 pub use run::*;
 pub use schedule::*;

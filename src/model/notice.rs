@@ -150,6 +150,8 @@ pub struct Notice {
     pub channel: String,
     pub payload: serde_json::Value,
     pub at_ms: i64,
+    /// Why it is recorded and not sent (a silence, quiet hours, a maintenance window).
+    pub quiet: Option<String>,
 }
 
 /// How one delivery attempt ended.
@@ -170,14 +172,17 @@ pub enum NoticeStatus {
     Failed,
     /// Not delivered within its time to live.
     Expired,
+    /// Recorded, not sent: a silence, quiet hours or a maintenance window covered it.
+    Silenced,
 }
 
 impl NoticeStatus {
-    pub const ALL: [NoticeStatus; 4] = [
+    pub const ALL: [NoticeStatus; 5] = [
         NoticeStatus::Pending,
         NoticeStatus::Sent,
         NoticeStatus::Failed,
         NoticeStatus::Expired,
+        NoticeStatus::Silenced,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -186,6 +191,7 @@ impl NoticeStatus {
             NoticeStatus::Sent => "sent",
             NoticeStatus::Failed => "failed",
             NoticeStatus::Expired => "expired",
+            NoticeStatus::Silenced => "silenced",
         }
     }
 

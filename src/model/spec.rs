@@ -38,6 +38,8 @@ pub struct GlobalConfig {
     pub daemon_notify: Vec<String>,
     /// (URL, interval) pinged while the daemon runs.
     pub heartbeat: Option<(String, Duration)>,
+    /// Recurring quiet hours (`silences:`).
+    pub quiet_hours: Vec<crate::model::QuietHours>,
     /// `language:`: what notices, the dashboard and reports are written in (default English).
     pub lang: crate::model::Lang,
     /// A channel's own `language:`, over the global one.
@@ -73,6 +75,7 @@ impl Default for GlobalConfig {
             log: LogConfig::default(),
             docker_host: None,
             notifiers: std::collections::HashMap::new(),
+            quiet_hours: Vec::new(),
             lang: crate::model::Lang::En,
             channel_langs: std::collections::HashMap::new(),
             notify_retry: Duration::from_secs(10),
@@ -159,6 +162,8 @@ pub struct JobSpec {
     pub notify: crate::model::NotifyPolicy,
     /// Figures compared with their baseline after each successful run.
     pub regression: Option<crate::model::RegressionSpec>,
+    /// The jobs its runs disturb, quieted meanwhile (`maintenance:`).
+    pub maintenance: Option<crate::model::MaintenanceSpec>,
 }
 
 /// What to do with slots that passed while the daemon was down, the machine asleep, or the

@@ -171,10 +171,12 @@ pub fn for_run(
         }
     }
     if outcome.status == RunStatus::Succeeded {
+        // A streak never told (quieted by a silence or a maintenance window) ends untold too.
+        let told_streak = |store: &Store| if state { streak(store) } else { (Some(0), 0) };
         if let Some(since) = was_failing
             && job.notify.on.contains(&Event::Recovery)
+            && let (Some(_), count) = told_streak(store)
         {
-            let (_, count) = if state { streak(store) } else { (None, 0) };
             let mut extra = serde_json::Map::new();
             extra.insert("failing_since_ms".into(), serde_json::json!(since));
             extra.insert("failures".into(), serde_json::json!(count));
@@ -397,6 +399,7 @@ pub fn to_channels(
             channel: channel.clone(),
             payload: payload.clone(),
             at_ms,
+            quiet: None,
         })
         .collect()
 }

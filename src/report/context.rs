@@ -175,6 +175,8 @@ pub struct Regression {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct NoticeStats {
     pub sent: usize,
+    /// Recorded, not sent (a silence, quiet hours, a maintenance window).
+    pub silenced: usize,
     pub failed: usize,
     pub pending: usize,
     pub expired: usize,
@@ -370,6 +372,7 @@ pub fn build(
             NoticeStatus::Pending => notifications.pending += 1,
             NoticeStatus::Expired => notifications.expired += 1,
             NoticeStatus::Failed => notifications.failed += 1,
+            NoticeStatus::Silenced => notifications.silenced += 1,
         }
         if matches!(n.status, NoticeStatus::Failed | NoticeStatus::Expired) {
             notifications.failures.push(NoticeFailure {

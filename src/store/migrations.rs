@@ -119,4 +119,31 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE outbox ADD COLUMN claimed_by INTEGER;   -- the claiming process's pid
     CREATE INDEX outbox_lanes ON outbox(channel, lane, id) WHERE status = 'pending';
     "#,
+    // 9: what is not to be run or told now: paused jobs, silences, maintenance windows.
+    r#"
+    CREATE TABLE pauses (
+        job     TEXT PRIMARY KEY,
+        reason  TEXT NOT NULL,
+        by      TEXT NOT NULL,
+        at      INTEGER NOT NULL       -- Unix ms
+    ) WITHOUT ROWID;
+    CREATE TABLE silences (
+        id          INTEGER PRIMARY KEY,
+        job         TEXT NOT NULL,
+        rule        TEXT,              -- NULL: every notice of the job
+        reason      TEXT NOT NULL,
+        by          TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        ends_at     INTEGER NOT NULL,
+        told        INTEGER NOT NULL DEFAULT 0   -- what still fired at its end was told
+    );
+    CREATE TABLE maintenance (
+        id          INTEGER PRIMARY KEY,
+        by_job      TEXT NOT NULL,
+        run_id      INTEGER NOT NULL,
+        quiets      TEXT NOT NULL,     -- JSON list of job ids
+        started_at  INTEGER NOT NULL,
+        ends_at     INTEGER            -- NULL while its run goes
+    );
+    "#,
 ];

@@ -5,6 +5,7 @@
 
 pub mod migrations;
 mod outbox;
+mod quiet;
 mod report;
 pub use outbox::{Item as OutboxItem, NOTICE_TTL_MS};
 pub use report::{Baseline, Gap, HEARTBEAT_MS, NoticeRow};

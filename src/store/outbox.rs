@@ -186,8 +186,9 @@ pub const NOTICE_TTL_MS: i64 = 24 * 3600 * 1000;
 /// Inserts notices on `conn` (inside the caller's transaction); returns how many were new.
 pub(super) fn enqueue_on(conn: &Connection, notices: &[Notice]) -> Result<usize, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "INSERT INTO outbox (key, channel, payload, status, next_at, expires_at, created_at, lane)
-         VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?4, ?6) ON CONFLICT (key) DO NOTHING",
+        "INSERT INTO outbox (key, channel, payload, status, next_at, expires_at, created_at, lane, last_error)
+         VALUES (?1, ?2, ?3, CASE WHEN ?7 IS NULL THEN 'pending' ELSE 'silenced' END, ?4, ?5, ?4, ?6, ?7)
+         ON CONFLICT (key) DO NOTHING",
     )?;
     let mut new = 0;
     for n in notices {
@@ -198,6 +199,7 @@ pub(super) fn enqueue_on(conn: &Connection, notices: &[Notice]) -> Result<usize,
             n.at_ms,
             n.at_ms + NOTICE_TTL_MS,
             n.payload.get("job").and_then(|j| j.as_str()),
+            n.quiet,
         ])?;
     }
     Ok(new)
@@ -213,6 +215,7 @@ mod tests {
             channel: "hook".into(),
             payload: serde_json::json!({ "event": "failure" }),
             at_ms: 1_000,
+            quiet: None,
         }
     }
 
@@ -278,6 +281,7 @@ mod tests {
             channel: "hook".into(),
             payload: serde_json::json!({ "event": key, "job": job }),
             at_ms: at,
+            quiet: None,
         };
         store
             .enqueue_notices(&[

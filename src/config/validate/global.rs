@@ -145,6 +145,71 @@ pub fn global(path: &Path, text: &str, raw: RawGlobal) -> Result<GlobalConfig, V
             g.channel_langs.insert(name.clone(), l);
         }
     }
+    for q in raw.silences.iter().flat_map(|s| s.value.iter()) {
+        if let Some(h) = quiet_hours(&mut c, &q.value) {
+            g.quiet_hours.push(h);
+        }
+    }
     notifiers(&mut c, &raw, &mut g);
     c.finish(Some(g))
+}
+
+/// One `silences:` entry: recurring quiet hours.
+fn quiet_hours(
+    c: &mut Checker<'_>,
+    q: &crate::config::raw::RawQuietHours,
+) -> Option<crate::model::QuietHours> {
+    const DAYS: &[&str] = &["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    let names = |v: &Option<S<Vec<S<String>>>>| -> Vec<String> {
+        v.iter()
+            .flat_map(|l| l.value.iter())
+            .map(|s| s.value.clone())
+            .collect()
+    };
+    let mut days = Vec::new();
+    for d in q.when.value.days.iter().flat_map(|l| l.value.iter()) {
+        let i = c.choice(
+            &Some(S {
+                value: d.value.clone(),
+                referenced: d.referenced,
+                defined: d.defined,
+            }),
+            "silences.when.days",
+            DAYS,
+        )?;
+        days.push(chrono::Weekday::try_from(i as u8).unwrap_or(chrono::Weekday::Mon));
+    }
+    let mut times = Vec::new();
+    for t in q.when.value.times.iter().flat_map(|l| l.value.iter()) {
+        let parse = |hm: &str| -> Option<u32> {
+            let (h, m) = hm.trim().split_once(':')?;
+            let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+            (h <= 24 && m < 60 && h * 60 + m <= 1440).then_some(h * 60 + m)
+        };
+        match t
+            .value
+            .split_once('-')
+            .and_then(|(a, b)| Some((parse(a)?, parse(b)?)))
+        {
+            Some(r) => times.push(r),
+            None => {
+                let d = c.error(
+                    t,
+                    "silences.when.times",
+                    format!("`{}` is not a time range", t.value),
+                );
+                d.expected = Some("a range of local times such as \"22:00-07:00\"".into());
+            }
+        }
+    }
+    Some(crate::model::QuietHours {
+        jobs: names(&q.jobs),
+        rules: names(&q.rules),
+        days,
+        times,
+        reason: q
+            .reason
+            .as_ref()
+            .map_or_else(|| "quiet hours".to_string(), |r| r.value.clone()),
+    })
 }

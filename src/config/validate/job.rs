@@ -54,6 +54,21 @@ pub fn job(
     let notify = notify_policy(&mut c, &raw, global);
     let (alerts, whens) = alerts(&mut c, &raw, global);
     let regression = regression(&mut c, &raw);
+    let maintenance = raw
+        .maintenance
+        .as_ref()
+        .map(|m| crate::model::MaintenanceSpec {
+            quiets: m
+                .value
+                .quiets
+                .value
+                .iter()
+                .map(|q| q.value.clone())
+                .collect(),
+            grace: c
+                .duration(&m.value.grace, "maintenance.grace")
+                .unwrap_or(Duration::from_secs(120)),
+        });
     check_figures(&mut c, action.as_ref(), &extract, &whens);
     let spec = match (trigger, action) {
         (Some(trigger), Some(action)) => Some(JobSpec {
@@ -72,6 +87,7 @@ pub fn job(
             alerts,
             notify,
             regression,
+            maintenance,
         }),
         _ => None,
     };

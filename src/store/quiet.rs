@@ -1,0 +1,195 @@
+//! Paused jobs, silences and maintenance windows, kept in the ledger so that they survive
+//! restarts (and hold for every process on one ledger).
+
+use super::{Store, StoreError};
+use crate::model::{Pause, Silence, Window};
+use rusqlite::{OptionalExtension, params};
+
+fn silence(r: &rusqlite::Row<'_>) -> rusqlite::Result<Silence> {
+    Ok(Silence {
+        id: r.get(0)?,
+        job: r.get(1)?,
+        rule: r.get(2)?,
+        reason: r.get(3)?,
+        by: r.get(4)?,
+        created_at_ms: r.get(5)?,
+        ends_at_ms: r.get(6)?,
+    })
+}
+
+const SILENCE: &str = "id, job, rule, reason, by, created_at, ends_at";
+
+fn window(r: &rusqlite::Row<'_>) -> rusqlite::Result<Window> {
+    let quiets: String = r.get(3)?;
+    Ok(Window {
+        id: r.get(0)?,
+        by_job: r.get(1)?,
+        run_id: r.get(2)?,
+        quiets: serde_json::from_str(&quiets).unwrap_or_default(),
+        started_at_ms: r.get(4)?,
+        ends_at_ms: r.get(5)?,
+    })
+}
+
+impl Store {
+    /// Pauses `job` (again: the new reason replaces the old).
+    pub fn pause(&self, job: &str, reason: &str, by: &str, at_ms: i64) -> Result<(), StoreError> {
+        self.with_conn(|c| {
+            c.execute(
+                "INSERT INTO pauses (job, reason, by, at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (job) DO UPDATE SET reason = ?2, by = ?3, at = ?4",
+                params![job, reason, by, at_ms],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Resumes `job`; returns the pause it ended, if it was paused.
+    pub fn resume(&self, job: &str) -> Result<Option<Pause>, StoreError> {
+        Ok(self.with_conn(|c| {
+            c.query_row(
+                "DELETE FROM pauses WHERE job = ?1 RETURNING job, reason, by, at",
+                [job],
+                |r| {
+                    Ok(Pause {
+                        job: r.get(0)?,
+                        reason: r.get(1)?,
+                        by: r.get(2)?,
+                        at_ms: r.get(3)?,
+                    })
+                },
+            )
+            .optional()
+        })?)
+    }
+
+    pub fn pauses(&self) -> Result<Vec<Pause>, StoreError> {
+        Ok(self.with_conn(|c| {
+            let mut stmt = c.prepare("SELECT job, reason, by, at FROM pauses ORDER BY job")?;
+            stmt.query_map([], |r| {
+                Ok(Pause {
+                    job: r.get(0)?,
+                    reason: r.get(1)?,
+                    by: r.get(2)?,
+                    at_ms: r.get(3)?,
+                })
+            })?
+            .collect()
+        })?)
+    }
+
+    /// Adds a silence; returns its id.
+    pub fn add_silence(&self, s: &Silence) -> Result<i64, StoreError> {
+        Ok(self.with_conn(|c| {
+            c.query_row(
+                "INSERT INTO silences (job, rule, reason, by, created_at, ends_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+                params![s.job, s.rule, s.reason, s.by, s.created_at_ms, s.ends_at_ms],
+                |r| r.get(0),
+            )
+        })?)
+    }
+
+    /// Ends silence `id` now (its end is told as any silence's). Returns it, if it was active.
+    pub fn end_silence(&self, id: i64, now_ms: i64) -> Result<Option<Silence>, StoreError> {
+        Ok(self.with_conn(|c| {
+            c.query_row(
+                &format!(
+                    "UPDATE silences SET ends_at = ?2 WHERE id = ?1 AND ends_at > ?2 RETURNING {SILENCE}"
+                ),
+                params![id, now_ms],
+                silence,
+            )
+            .optional()
+        })?)
+    }
+
+    /// Silences still active at `now_ms`.
+    pub fn active_silences(&self, now_ms: i64) -> Result<Vec<Silence>, StoreError> {
+        Ok(self.with_conn(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {SILENCE} FROM silences WHERE ends_at > ?1 ORDER BY ends_at, id"
+            ))?;
+            stmt.query_map([now_ms], silence)?.collect()
+        })?)
+    }
+
+    /// Silences that ended by `now_ms` and whose end was not told yet.
+    pub fn silences_to_tell(&self, now_ms: i64) -> Result<Vec<Silence>, StoreError> {
+        Ok(self.with_conn(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {SILENCE} FROM silences WHERE ends_at <= ?1 AND told = 0 ORDER BY ends_at, id"
+            ))?;
+            stmt.query_map([now_ms], silence)?.collect()
+        })?)
+    }
+
+    /// The end of silence `id` was told.
+    pub fn silence_told(&self, id: i64) -> Result<(), StoreError> {
+        self.with_conn(|c| c.execute("UPDATE silences SET told = 1 WHERE id = ?1", [id]))?;
+        Ok(())
+    }
+
+    /// When the next active silence ends, if any.
+    pub fn next_silence_end(&self, now_ms: i64) -> Result<Option<i64>, StoreError> {
+        Ok(self.with_conn(|c| {
+            c.query_row(
+                "SELECT min(ends_at) FROM silences WHERE told = 0 AND ends_at > ?1",
+                [now_ms],
+                |r| r.get(0),
+            )
+        })?)
+    }
+
+    /// Opens a maintenance window of run `run_id` of `by_job` over `quiets`; returns its id.
+    pub fn open_window(
+        &self,
+        by_job: &str,
+        run_id: i64,
+        quiets: &[String],
+        started_ms: i64,
+    ) -> Result<i64, StoreError> {
+        let quiets = serde_json::to_string(quiets).unwrap_or_else(|_| "[]".into());
+        Ok(self.with_conn(|c| {
+            c.query_row(
+                "INSERT INTO maintenance (by_job, run_id, quiets, started_at) VALUES (?1, ?2, ?3, ?4)
+                 RETURNING id",
+                params![by_job, run_id, quiets, started_ms],
+                |r| r.get(0),
+            )
+        })?)
+    }
+
+    /// Sets the end of window `id` (its run's end plus the grace).
+    pub fn close_window(&self, id: i64, ends_ms: i64) -> Result<(), StoreError> {
+        self.with_conn(|c| {
+            c.execute(
+                "UPDATE maintenance SET ends_at = ?2 WHERE id = ?1",
+                params![id, ends_ms],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Windows open at `now_ms` (running, or in their grace). A window a crashed daemon left
+    /// open is closed at `now_ms + grace_ms` first.
+    pub fn open_windows(
+        &self,
+        now_ms: i64,
+        stale_grace_ms: Option<i64>,
+    ) -> Result<Vec<Window>, StoreError> {
+        Ok(self.with_conn(|c| {
+            if let Some(g) = stale_grace_ms {
+                c.execute(
+                    "UPDATE maintenance SET ends_at = ?1 WHERE ends_at IS NULL",
+                    [now_ms + g],
+                )?;
+            }
+            let mut stmt = c.prepare(
+                "SELECT id, by_job, run_id, quiets, started_at, ends_at FROM maintenance
+                 WHERE ends_at IS NULL OR ends_at > ?1 ORDER BY id",
+            )?;
+            stmt.query_map([now_ms], window)?.collect()
+        })?)
+    }
+}
