@@ -352,3 +352,120 @@ fn pause_and_resume_survive_a_restart_and_paused_slots_are_skipped() {
     slots.dedup();
     assert_eq!(slots.len(), n, "a slot ran twice");
 }
+
+/// One HTTP request with `headers` and a form `body`: (status, head, body).
+fn raw(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[String],
+    body: &str,
+) -> (u16, String, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+    (
+        head.split_whitespace().nth(1).unwrap().parse().unwrap(),
+        head.to_string(),
+        body.to_string(),
+    )
+}
+
+/// The dashboard's actions: pause, resume and silence are POSTs that need the token, or the
+/// session cookie with its CSRF token; the page shows who paused a job, when and why.
+#[test]
+fn dashboard_actions_need_the_token_or_the_cookie_and_its_csrf_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let log = p.join("hook.jsonl");
+    let hook = standin("webhook", &["--log", log.to_str().unwrap()]);
+    config(p, hook.port, "api: { listen: \"127.0.0.1:0\" }\n");
+    std::fs::write(
+        p.join("jobs/tick.yaml"),
+        "schedule: \"* * * * * *\"\nrun: { shell: \"echo cpu_percent=97\" }\nmetrics: [ { regex: 'cpu_percent=(?P<cpu_percent>[0-9]+)' } ]\nalerts: [ { name: cpu-high, when: \"cpu_percent > 90\" } ]\n",
+    )
+    .unwrap();
+    let (d, addr) = spawn_daemon(p, &[], std::process::Stdio::null());
+    let addr = addr.unwrap();
+    let token = std::fs::read_to_string(p.join("state/api-token")).unwrap();
+    // Without credentials: refused, nothing paused.
+    let (code, _) = http(&addr, "POST", "/api/jobs/tick/pause?reason=x", None);
+    assert_eq!(code, 401);
+    // A browser session: the page's forms carry the CSRF token.
+    let (_, once) = http(&addr, "POST", "/api/session/once", Some(&token));
+    let once: serde_json::Value = serde_json::from_str(&once).unwrap();
+    let (code, head, _) = raw(&addr, "GET", once["path"].as_str().unwrap(), &[], "");
+    assert_eq!(code, 303, "{head}");
+    let cookie = head
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("set-cookie: ")
+                .or_else(|| l.strip_prefix("Set-Cookie: "))
+        })
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let (code, _, page) = raw(&addr, "GET", "/", &[format!("Cookie: {cookie}")], "");
+    assert_eq!(code, 200);
+    let csrf = page
+        .split("csrf=")
+        .nth(1)
+        .and_then(|s| s.split(['"', '&']).next())
+        .expect("the forms carry the CSRF token")
+        .to_string();
+    // The cookie alone (what a cross-site form sends) is refused.
+    let (code, _, _) = raw(
+        &addr,
+        "POST",
+        "/api/jobs/tick/pause",
+        &[format!("Cookie: {cookie}")],
+        "reason=cross-site",
+    );
+    assert_eq!(code, 403);
+    // The dashboard's own form: paused, and back to the dashboard.
+    let (code, head, _) = raw(
+        &addr,
+        "POST",
+        &format!("/api/jobs/tick/pause?csrf={csrf}"),
+        &[format!("Cookie: {cookie}"), "Accept: text/html".into()],
+        &format!("csrf={csrf}&reason=new+model"),
+    );
+    assert_eq!(code, 303, "{head}");
+    let (_, _, page) = raw(&addr, "GET", "/", &[format!("Cookie: {cookie}")], "");
+    assert!(page.contains("paused by api on "), "{page}");
+    assert!(page.contains(": new model</span>"), "{page}");
+    let jobs = http_json(&addr, "/api/jobs", Some(&token));
+    assert_eq!(jobs[0]["paused"]["reason"], "new model", "{jobs}");
+    // A silence from the page's button, then listed; resume with the token.
+    let (code, head, _) = raw(
+        &addr,
+        "POST",
+        &format!("/api/silences?job=tick&rule=cpu-high&for=2h&csrf={csrf}"),
+        &[format!("Cookie: {cookie}"), "Accept: text/html".into()],
+        "",
+    );
+    assert_eq!(code, 303, "{head}");
+    let listed = http_json(&addr, "/api/silences", Some(&token));
+    assert_eq!(listed["silences"][0]["rule"], "cpu-high", "{listed}");
+    assert_eq!(listed["pauses"][0]["job"], "tick", "{listed}");
+    let (code, body) = http(&addr, "POST", "/api/jobs/tick/resume", Some(&token));
+    assert_eq!(code, 200, "{body}");
+    let (code, body) = http(&addr, "POST", "/api/silences/1/end", Some(&token));
+    assert_eq!(code, 200, "{body}");
+    stop_daemon(d);
+    let listed = cli_value(p, &["silences", "--json"]);
+    assert_eq!(listed["pauses"], serde_json::json!([]), "{listed}");
+    assert_eq!(listed["silences"], serde_json::json!([]), "{listed}");
+}

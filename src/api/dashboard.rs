@@ -45,7 +45,9 @@ pub fn sparkline(points: &[(i64, f64)]) -> String {
     )
 }
 
-pub async fn page(State(api): State<Arc<Api>>) -> Response {
+pub async fn page(State(api): State<Arc<Api>>, headers: axum::http::HeaderMap) -> Response {
+    // The forms (pause, resume, silence) carry the session's CSRF token.
+    let csrf = super::session_of(&api, &headers);
     let Some(views) = jobs_of(&api).await else {
         return super::no_answer();
     };
@@ -141,7 +143,8 @@ pub async fn page(State(api): State<Arc<Api>>) -> Response {
     let fault = api.store.health().fault();
     let ctx = serde_json::json!({
         "jobs": jobs, "runs": runs, "alerts": alerts, "reports": reports, "sparklines": sparks,
-        "now_ms": now, "boot_id": api.boot_id, "lang": lang.code(),
+        "now_ms": now, "boot_id": api.boot_id, "lang": lang.code(), "csrf": csrf,
+        "silences": api.store.active_silences(now).unwrap_or_default(),
         "health": { "errors": errors, "ledger": fault.map(|f| serde_json::json!({
             "since_ms": f.since_ms, "error": f.error, "failures": f.failures })) },
     });

@@ -15,6 +15,7 @@
 //! and the dashboard runs no script (CSP). Bound beyond loopback, every endpoint needs the token.
 
 mod dashboard;
+mod quiet;
 
 use crate::scheduler::{Control, JobView};
 use crate::store::Store;
@@ -268,9 +269,15 @@ async fn gate(
         || (read && (session.is_some() || api.public_reads))
         || (!read
             && session.as_ref().is_some_and(|csrf| {
+                // The header (scripts), or `?csrf=` (the dashboard's forms, which cannot set one).
                 headers
                     .get("x-csrf-token")
                     .and_then(|v| v.to_str().ok())
+                    .or_else(|| {
+                        req.uri()
+                            .query()
+                            .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("csrf=")))
+                    })
                     .is_some_and(|given| same(given, csrf))
             }));
     if !allowed {
@@ -439,6 +446,10 @@ pub async fn serve(
         .route("/api/alerts", get(alerts))
         .route("/api/status", get(status))
         .route("/api/jobs/{id}/trigger", post(trigger))
+        .route("/api/jobs/{id}/pause", post(quiet::pause))
+        .route("/api/jobs/{id}/resume", post(quiet::resume))
+        .route("/api/silences", get(quiet::list).post(quiet::silence))
+        .route("/api/silences/{sid}/end", post(quiet::unsilence))
         .route("/api/session/once", post(session_once))
         .route("/login", get(login))
         .route("/metrics", get(metrics))
@@ -496,6 +507,8 @@ pub struct JobInfo {
     pub next: Option<String>,
     pub running: usize,
     pub last: Option<LastRun>,
+    /// Who paused it, when and why, if it is paused.
+    pub paused: Option<crate::model::Pause>,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -511,6 +524,7 @@ fn rfc3339_s(s: i64, tz: chrono_tz::Tz) -> String {
 }
 
 pub(crate) fn job_infos(api: &Api, views: &[JobView]) -> Vec<JobInfo> {
+    let pauses = api.store.pauses().unwrap_or_default();
     views
         .iter()
         .map(|v| {
@@ -535,6 +549,7 @@ pub(crate) fn job_infos(api: &Api, views: &[JobView]) -> Vec<JobInfo> {
                 next: v.next.map(|s| rfc3339_s(s, api.timezone)),
                 running: v.running,
                 last,
+                paused: pauses.iter().find(|p| p.job == v.id).cloned(),
             }
         })
         .collect()

@@ -15,8 +15,13 @@ pub(super) fn check(loaded: &Loaded) -> Result<(), Error> {
     Ok(())
 }
 
-pub(super) fn list(loaded: &Loaded) -> Result<(), Error> {
+pub(super) fn list(loaded: &Loaded, state_dir: &std::path::Path) -> Result<(), Error> {
     let now = Utc::now().timestamp();
+    // Paused jobs say so, with who, when and why (the ledger is read only if it exists).
+    let pauses = match existing_store(state_dir) {
+        Ok(Some(s)) => s.pauses().unwrap_or_default(),
+        _ => Vec::new(),
+    };
     out!(
         "{:<24} {:<15} {:<36} {:<26} DESCRIPTION",
         "JOB",
@@ -26,8 +31,16 @@ pub(super) fn list(loaded: &Loaded) -> Result<(), Error> {
     );
     for job in &loaded.jobs {
         let tz = job_tz(loaded, job);
+        let paused = pauses.iter().find(|p| p.job == *job.id);
         let next = if !job.enabled {
             "disabled".to_string()
+        } else if let Some(p) = paused {
+            format!(
+                "paused by {} at {}: {}",
+                p.by,
+                local_ms(p.at_ms, tz),
+                p.reason
+            )
         } else {
             match job.trigger.next_after(now) {
                 Some(t) => crate::util::to_utc(t)

@@ -130,8 +130,22 @@ pub(super) fn status(json: bool, state_dir: &std::path::Path) -> Result<(), Erro
                 last["finished_at"].as_str().unwrap_or("")
             )
         };
+        let paused = &j["paused"];
+        let paused = if paused.is_null() {
+            String::new()
+        } else {
+            format!(
+                " (paused by {} at {}: {})",
+                paused["by"].as_str().unwrap_or("?"),
+                paused["at_ms"]
+                    .as_i64()
+                    .map(|ms| crate::util::to_utc(ms / 1000).to_rfc3339())
+                    .unwrap_or_default(),
+                paused["reason"].as_str().unwrap_or("")
+            )
+        };
         out!(
-            "{:<24} {:<16} {:<27} {last}{}",
+            "{:<24} {:<16} {:<27} {last}{}{paused}",
             j["id"].as_str().unwrap_or("?"),
             j["kind"].as_str().unwrap_or("?"),
             j["next"].as_str().unwrap_or("-"),

@@ -311,7 +311,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             crate::daemon::run(loaded, &state_dir, sources, shutdown).await
         }),
         Command::Check => jobs::check(&loaded),
-        Command::List => jobs::list(&loaded),
+        Command::List => jobs::list(&loaded, &state_dir),
         Command::Next {
             job,
             count,

@@ -46,7 +46,7 @@ impl Store {
 
     /// Resumes `job`; returns the pause it ended, if it was paused.
     pub fn resume(&self, job: &str) -> Result<Option<Pause>, StoreError> {
-        Ok(self.with_conn(|c| {
+        self.with_conn(|c| {
             c.query_row(
                 "DELETE FROM pauses WHERE job = ?1 RETURNING job, reason, by, at",
                 [job],
@@ -60,11 +60,11 @@ impl Store {
                 },
             )
             .optional()
-        })?)
+        })
     }
 
     pub fn pauses(&self) -> Result<Vec<Pause>, StoreError> {
-        Ok(self.with_conn(|c| {
+        self.with_conn(|c| {
             let mut stmt = c.prepare("SELECT job, reason, by, at FROM pauses ORDER BY job")?;
             stmt.query_map([], |r| {
                 Ok(Pause {
@@ -75,24 +75,24 @@ impl Store {
                 })
             })?
             .collect()
-        })?)
+        })
     }
 
     /// Adds a silence; returns its id.
     pub fn add_silence(&self, s: &Silence) -> Result<i64, StoreError> {
-        Ok(self.with_conn(|c| {
+        self.with_conn(|c| {
             c.query_row(
                 "INSERT INTO silences (job, rule, reason, by, created_at, ends_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
                 params![s.job, s.rule, s.reason, s.by, s.created_at_ms, s.ends_at_ms],
                 |r| r.get(0),
             )
-        })?)
+        })
     }
 
     /// Ends silence `id` now (its end is told as any silence's). Returns it, if it was active.
     pub fn end_silence(&self, id: i64, now_ms: i64) -> Result<Option<Silence>, StoreError> {
-        Ok(self.with_conn(|c| {
+        self.with_conn(|c| {
             c.query_row(
                 &format!(
                     "UPDATE silences SET ends_at = ?2 WHERE id = ?1 AND ends_at > ?2 RETURNING {SILENCE}"
@@ -101,27 +101,27 @@ impl Store {
                 silence,
             )
             .optional()
-        })?)
+        })
     }
 
     /// Silences still active at `now_ms`.
     pub fn active_silences(&self, now_ms: i64) -> Result<Vec<Silence>, StoreError> {
-        Ok(self.with_conn(|c| {
+        self.with_conn(|c| {
             let mut stmt = c.prepare(&format!(
                 "SELECT {SILENCE} FROM silences WHERE ends_at > ?1 ORDER BY ends_at, id"
             ))?;
             stmt.query_map([now_ms], silence)?.collect()
-        })?)
+        })
     }
 
     /// Silences that ended by `now_ms` and whose end was not told yet.
     pub fn silences_to_tell(&self, now_ms: i64) -> Result<Vec<Silence>, StoreError> {
-        Ok(self.with_conn(|c| {
+        self.with_conn(|c| {
             let mut stmt = c.prepare(&format!(
                 "SELECT {SILENCE} FROM silences WHERE ends_at <= ?1 AND told = 0 ORDER BY ends_at, id"
             ))?;
             stmt.query_map([now_ms], silence)?.collect()
-        })?)
+        })
     }
 
     /// The end of silence `id` was told.
@@ -132,13 +132,13 @@ impl Store {
 
     /// When the next active silence ends, if any.
     pub fn next_silence_end(&self, now_ms: i64) -> Result<Option<i64>, StoreError> {
-        Ok(self.with_conn(|c| {
+        self.with_conn(|c| {
             c.query_row(
                 "SELECT min(ends_at) FROM silences WHERE told = 0 AND ends_at > ?1",
                 [now_ms],
                 |r| r.get(0),
             )
-        })?)
+        })
     }
 
     /// Opens a maintenance window of run `run_id` of `by_job` over `quiets`; returns its id.
@@ -150,14 +150,14 @@ impl Store {
         started_ms: i64,
     ) -> Result<i64, StoreError> {
         let quiets = serde_json::to_string(quiets).unwrap_or_else(|_| "[]".into());
-        Ok(self.with_conn(|c| {
+        self.with_conn(|c| {
             c.query_row(
                 "INSERT INTO maintenance (by_job, run_id, quiets, started_at) VALUES (?1, ?2, ?3, ?4)
                  RETURNING id",
                 params![by_job, run_id, quiets, started_ms],
                 |r| r.get(0),
             )
-        })?)
+        })
     }
 
     /// Sets the end of window `id` (its run's end plus the grace).
@@ -178,7 +178,7 @@ impl Store {
         now_ms: i64,
         stale_grace_ms: Option<i64>,
     ) -> Result<Vec<Window>, StoreError> {
-        Ok(self.with_conn(|c| {
+        self.with_conn(|c| {
             if let Some(g) = stale_grace_ms {
                 c.execute(
                     "UPDATE maintenance SET ends_at = ?1 WHERE ends_at IS NULL",
@@ -190,6 +190,6 @@ impl Store {
                  WHERE ends_at IS NULL OR ends_at > ?1 ORDER BY id",
             )?;
             stmt.query_map([now_ms], window)?.collect()
-        })?)
+        })
     }
 }
