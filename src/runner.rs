@@ -191,6 +191,8 @@ struct Inner {
     boot_id: String,
     /// Counters for `/metrics`.
     stats: Arc<crate::telemetry::RunStats>,
+    /// The `external` attempts waiting for their pings (fed by the `/ping` handlers).
+    pings: crate::action::external::Pings,
 }
 
 /// A rule's new state for the ledger: (job, rule, state, when).
@@ -296,6 +298,7 @@ impl Runner {
                 base_env,
                 boot_id: crate::util::boot_id(),
                 stats: Arc::default(),
+                pings: Default::default(),
             }),
         }
     }
@@ -303,6 +306,11 @@ impl Runner {
     /// At most this many bytes of one run's output go to the daemon log (`log.output_per_run`).
     pub fn set_log_limit(&self, bytes: u64) {
         self.inner.log_limit.store(bytes, Ordering::Relaxed);
+    }
+
+    /// Where `external` jobs' attempts wait for their pings (for the `/ping` handlers).
+    pub fn pings(&self) -> crate::action::external::Pings {
+        self.inner.pings.clone()
     }
 
     /// The run counters and histograms (for `/metrics`).
@@ -946,18 +954,23 @@ impl Inner {
                 duration::format(Duration::from_millis(start.elapsed().as_millis() as u64))
             ));
         }
-        let permit = tokio::select! {
-            biased;
-            p = self.permits.acquire() => match p {
-                Ok(p) => p,
-                Err(_) => return Turn::Shutdown,
-            },
-            () = self.stop.cancelled() => return Turn::Shutdown,
+        // An `external` job only waits for pings: it takes no permit from the jobs that work.
+        let permit = if matches!(job.action, ActionSpec::External(_)) {
+            None
+        } else {
+            tokio::select! {
+                biased;
+                p = self.permits.acquire() => match p {
+                    Ok(p) => Some(p),
+                    Err(_) => return Turn::Shutdown,
+                },
+                () = self.stop.cancelled() => return Turn::Shutdown,
+            }
         };
         Turn::Go {
             _serial: serial,
             _locks: locks,
-            _permit: Some(permit),
+            _permit: permit,
             note: (!waited.is_empty()).then(|| waited.join(", ")),
         }
     }
@@ -972,7 +985,7 @@ impl Inner {
     /// The attempts of a run; returns its outcome and the notices its last attempt asked for.
     async fn attempts(&self, job: &JobSpec, ticket: &Ticket) -> (RunOutcome, Vec<Notice>) {
         let run_id = ticket.run_id;
-        let started_at_ms = self.clock.now().timestamp_millis();
+        let mut started_at_ms = self.clock.now().timestamp_millis();
         let mut env = self.base_env.clone();
         env.extend([
             ("CLAWCRON_JOB".to_string(), job.id.to_string()),
@@ -1000,15 +1013,35 @@ impl Inner {
             }
             None => self.kill.clone(),
         };
+        // An `external` job waits until its slot + grace, whatever its `timeout`; it stops
+        // waiting as soon as the daemon stops starting runs (a later ping turns it late).
+        let external = match &job.action {
+            ActionSpec::External(e) => Some(e.grace),
+            _ => None,
+        };
+        let cancel = match external {
+            Some(_) => self.stop.child_token(),
+            None => kill.clone(),
+        };
         let mut reason = None;
         let mut attempt = 0;
         let mut last: AttemptResult;
         let mut asked;
         loop {
             attempt += 1;
-            let ctx = AttemptCtx::new(&job.id, run_id, kill.clone(), self.kill_grace)
+            let deadline = match external {
+                Some(grace) => {
+                    let left = ticket.slot * 1000 + grace.as_millis() as i64
+                        - self.clock.now().timestamp_millis();
+                    Some(tokio::time::Instant::now() + Duration::from_millis(left.max(0) as u64))
+                }
+                None => job.timeout.map(|t| tokio::time::Instant::now() + t),
+            };
+            let ctx = AttemptCtx::new(&job.id, run_id, cancel.clone(), self.kill_grace)
                 .attempt(attempt)
-                .deadline(job.timeout.map(|t| tokio::time::Instant::now() + t))
+                .deadline(deadline)
+                .slot((ticket.trigger == RunTrigger::Schedule).then_some(ticket.slot))
+                .pings(Some(self.pings.clone()))
                 .env(env.clone())
                 .on_spawn(&on_spawn)
                 .store(Some(self.store.clone()))
@@ -1017,6 +1050,9 @@ impl Inner {
             let span = tracing::info_span!("run", job = &*job.id, run_id, attempt);
             last = job.action.run(&ctx).instrument(span).await;
             asked = ctx.take_notices();
+            if let Some(at) = ctx.take_started() {
+                started_at_ms = at;
+            }
             if let Some(n) = ctx.take_notes() {
                 reason = Some(match reason.take() {
                     Some(r) => format!("{r}; {n}"),

@@ -119,4 +119,13 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE outbox ADD COLUMN claimed_by INTEGER;   -- the claiming process's pid
     CREATE INDEX outbox_lanes ON outbox(channel, lane, id) WHERE status = 'pending';
     "#,
+    // N: external jobs' ping keys: each `external` job's key, stored as its SHA-256 (hex), never
+    // the key itself (`clawcron ping-url JOB [--rotate]` makes one).
+    r#"
+    CREATE TABLE ping_keys (
+        job         TEXT    PRIMARY KEY,
+        hash        TEXT    NOT NULL,
+        created_at  INTEGER NOT NULL    -- Unix ms
+    ) WITHOUT ROWID;
+    "#,
 ];
