@@ -128,11 +128,9 @@ fn pings_from_curl_record_one_row_per_slot_with_duration_output_and_metrics() {
     // The key is stored hashed: the ledger's row is its SHA-256, not the key.
     let db = rusqlite::Connection::open(env.dir.path().join("state/clawcron.db")).unwrap();
     let stored: String = db
-        .query_row(
-            "SELECT hash FROM ping_keys WHERE job = 'backup'",
-            [],
-            |r| r.get(0),
-        )
+        .query_row("SELECT hash FROM ping_keys WHERE job = 'backup'", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     assert_ne!(stored, key);
     assert!(!stored.contains(&key));
@@ -262,9 +260,11 @@ fn a_missing_ping_is_missed_and_notified_and_a_late_one_turns_the_row_late() {
     );
     wait_for("the failure notice", Duration::from_secs(5), || {
         received(&log).iter().any(|r| {
-            r["body"]
-                .as_str()
-                .is_some_and(|b| b.contains("offsite") && b.contains("missed"))
+            let notice: serde_json::Value =
+                serde_json::from_str(r["body"].as_str().unwrap_or("")).unwrap_or_default();
+            notice["event"] == "failure"
+                && notice["job"] == "offsite"
+                && notice.to_string().contains("missed: no ping within 2s")
         })
     });
 
@@ -280,11 +280,50 @@ fn a_missing_ping_is_missed_and_notified_and_a_late_one_turns_the_row_late() {
     assert_eq!(rows[0]["status"], "succeeded", "{:?}", rows[0]);
     let reason = rows[0]["reason"].as_str().unwrap();
     assert!(
-        reason.starts_with("late: ping 4") && reason.ends_with("s after the slot"),
+        [
+            "late: ping 4s after the slot",
+            "late: ping 5s after the slot"
+        ]
+        .contains(&reason),
         "{reason}"
     );
     assert_eq!(rows[0]["output_tail"], "finally\n");
     assert_eq!(rows[0]["error"], serde_json::Value::Null);
     stop_daemon(d);
     one_row_per_slot(&rows_of(&env, "offsite"));
+}
+
+#[test]
+fn an_external_job_with_a_timeout_or_no_slots_is_a_located_error() {
+    let env = setup("");
+    env.write_job(
+        "bad",
+        "every: 1h
+timeout: 5m
+run: { external: { grace: 30m } }
+",
+    );
+    env.write_job(
+        "nogrid",
+        "at_start: true
+run: { external: {} }
+",
+    );
+    env.write_job(
+        "short",
+        "every: 1h
+run: { external: { grace: 0s } }
+",
+    );
+    let out = env.clawcron(&["check"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        "error: jobs/bad.yaml:2:10: `timeout`: `timeout` does not apply to an `external` job: it runs elsewhere\n",
+        "error: jobs/nogrid.yaml:2:6: `run.external`: an `external` job needs a `schedule` or `every`: its pings are expected per slot\n",
+        "error: jobs/short.yaml:2:27: `run.external.grace`: `0s` is too short\n",
+        "3 errors in 3 files; 0 valid jobs",
+    ] {
+        assert!(err.contains(expected), "no `{expected}` in:\n{err}");
+    }
 }

@@ -17,7 +17,7 @@
 //! it late in the same way. A ping before the job's first slot is refused.
 
 use super::{AttemptCtx, AttemptResult, AttemptStatus, OutputTail};
-use crate::model::{Extract, ExternalSpec, Metric, RunStatus};
+use crate::model::{ExternalSpec, Extract, Metric, RunStatus};
 use crate::store::Store;
 use crate::util::duration;
 use sha2::Digest;
@@ -45,7 +45,10 @@ impl PingKind {
         match what {
             "start" => Some(PingKind::Start),
             "fail" => Some(PingKind::Fail),
-            code => code.parse::<u8>().ok().map(|c| PingKind::Exit(i32::from(c))),
+            code => code
+                .parse::<u8>()
+                .ok()
+                .map(|c| PingKind::Exit(i32::from(c))),
         }
     }
 
@@ -294,8 +297,9 @@ pub async fn receive(
     if status == RunStatus::Succeeded || ping.kind == PingKind::Start {
         return Answer::Unchanged { run_id };
     }
-    let late = duration::format(Duration::from_millis(
-        (ping.at_ms - slot * 1000).max(0) as u64,
+    // Whole seconds: "late: ping 3m12s after the slot".
+    let late = duration::format(Duration::from_secs(
+        ((ping.at_ms - slot * 1000).max(0) as u64 + 500) / 1000,
     ));
     let output = crate::redact::scrub(&tail(&ping.body)).into_owned();
     let metrics: Vec<Metric> = super::extract::apply(extract, &output);

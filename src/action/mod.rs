@@ -175,7 +175,10 @@ impl<'a> AttemptCtx<'a> {
 
     /// When the work really started, if the attempt said (`mark_started`).
     pub fn take_started(&self) -> Option<i64> {
-        self.started.lock().unwrap_or_else(|p| p.into_inner()).take()
+        self.started
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 
     pub fn slot(mut self, slot: Option<i64>) -> Self {

@@ -98,7 +98,9 @@ async fn take(desk: &PingDesk, job: &str, key: &str, kind: PingKind, body: &[u8]
         at_ms: chrono::Utc::now().timestamp_millis(),
     };
     match external::receive(&desk.pings, &desk.store, job, &extract, key, ping).await {
-        Answer::Taken { run_id, .. } => (StatusCode::OK, format!("ok: run {run_id}\n")).into_response(),
+        Answer::Taken { run_id, .. } => {
+            (StatusCode::OK, format!("ok: run {run_id}\n")).into_response()
+        }
         Answer::Late { run_id, reason } => {
             (StatusCode::OK, format!("ok: run {run_id}, {reason}\n")).into_response()
         }

@@ -26,7 +26,11 @@ pub fn ping_url(loaded: &Loaded, id: &str, rotate: bool, state_dir: &Path) -> Re
         )));
     }
     let key = external::new_key();
-    store.set_ping_key(id, &external::hash_key(&key), chrono::Utc::now().timestamp_millis())?;
+    store.set_ping_key(
+        id,
+        &external::hash_key(&key),
+        chrono::Utc::now().timestamp_millis(),
+    )?;
     let (addr, reachable) = where_pings_go(loaded, state_dir);
     let url = format!("http://{}/ping/{id}/{key}", host_port(addr));
     out!("url: {url}");

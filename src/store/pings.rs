@@ -32,11 +32,9 @@ impl Store {
     pub fn ping_key_hash(&self, job: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .conn()
-            .query_row(
-                "SELECT hash FROM ping_keys WHERE job = ?1",
-                [job],
-                |r| r.get(0),
-            )
+            .query_row("SELECT hash FROM ping_keys WHERE job = ?1", [job], |r| {
+                r.get(0)
+            })
             .optional()?)
     }
 

@@ -90,7 +90,9 @@ fn external_rules(c: &mut Checker<'_>, raw: &RawJob, trigger: Option<&Trigger>) 
             "timeout",
             "`timeout` does not apply to an `external` job: it runs elsewhere",
         );
-        d.expected = Some("`run: { external: { grace: 30m } }` says how long a slot waits for its ping".into());
+        d.expected = Some(
+            "`run: { external: { grace: 30m } }` says how long a slot waits for its ping".into(),
+        );
     }
     if matches!(trigger, Some(Trigger::AtStart))
         && let Some(run) = &raw.run
