@@ -348,6 +348,22 @@ impl Runner {
         let inner = &self.inner;
         let state = self.state_of(&job.id);
         let now = inner.clock.now();
+        // An `external` job runs elsewhere: its slots wait for its pings; by hand there is
+        // nothing to run, and a failure would tell of a run that never was.
+        if matches!(job.action, ActionSpec::External(_)) {
+            let reason = "an `external` job runs elsewhere: its slots wait for its pings (`clawcron ping-url`), it is not run from here".to_string();
+            let run_id = inner.store.record_skipped_run(
+                &job.id,
+                RunTrigger::Manual.as_str(),
+                now.timestamp(),
+                &inner.boot_id,
+                &reason,
+            )?;
+            if let Some(tx) = manual.started {
+                let _ = tx.send(run_id);
+            }
+            return Ok((run_id, inner.not_run(RunStatus::Skipped, reason)));
+        }
         let admission = if manual.force {
             state.admit_forced()
         } else {

@@ -214,6 +214,26 @@ fn pings_from_curl_record_one_row_per_slot_with_duration_output_and_metrics() {
     let row = row_at(&env, "backup", next).remove(0);
     assert_eq!(row["output_tail"], "new key\n");
     assert_eq!(row["exit_code"], 0);
+    // The status API on loopback takes pings too, with no token.
+    let new_key = new_url.rsplit('/').next().unwrap();
+    let (status, answer) = http(&api, "POST", &format!("/ping/backup/{new_key}/start"), None);
+    assert_eq!(status, 200, "{answer}");
+    // By hand there is nothing to run: a skipped manual row says why.
+    let out = env.clawcron(&["trigger", "backup"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let manual: Vec<serde_json::Value> = rows_of(&env, "backup")
+        .into_iter()
+        .filter(|r| r["trigger"] == "manual")
+        .collect();
+    assert_eq!(manual.len(), 1, "{manual:?}");
+    assert_eq!(manual[0]["status"], "skipped");
+    assert!(
+        manual[0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("an `external` job runs elsewhere"),
+        "{manual:?}"
+    );
 
     // The ping listener serves /ping and nothing else; the API stays where it was.
     for path in ["/api/jobs", "/healthz", "/", "/metrics"] {
@@ -222,7 +242,11 @@ fn pings_from_curl_record_one_row_per_slot_with_duration_output_and_metrics() {
     }
     assert_eq!(http(&api, "GET", "/api/jobs", None).0, 401);
     stop_daemon(d);
-    one_row_per_slot(&rows_of(&env, "backup"));
+    let scheduled: Vec<serde_json::Value> = rows_of(&env, "backup")
+        .into_iter()
+        .filter(|r| r["trigger"] == "schedule")
+        .collect();
+    one_row_per_slot(&scheduled);
 }
 
 #[test]
