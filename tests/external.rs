@@ -318,26 +318,17 @@ fn a_missing_ping_is_missed_and_notified_and_a_late_one_turns_the_row_late() {
 }
 
 #[test]
-fn an_external_job_with_a_timeout_or_no_slots_is_a_located_error() {
+fn an_external_job_with_a_timeout_retries_or_no_slots_is_a_located_error() {
     let env = setup("");
     env.write_job(
         "bad",
-        "every: 1h
-timeout: 5m
-run: { external: { grace: 30m } }
-",
+        "every: 1h\ntimeout: 5m\nrun: { external: { grace: 30m } }\n",
     );
+    env.write_job("nogrid", "at_start: true\nrun: { external: {} }\n");
+    env.write_job("short", "every: 1h\nrun: { external: { grace: 0s } }\n");
     env.write_job(
-        "nogrid",
-        "at_start: true
-run: { external: {} }
-",
-    );
-    env.write_job(
-        "short",
-        "every: 1h
-run: { external: { grace: 0s } }
-",
+        "retried",
+        "every: 1h\nretry: { attempts: 3 }\nrun: { external: {} }\n",
     );
     let out = env.clawcron(&["check"], &[]);
     assert_eq!(out.status.code(), Some(1));
@@ -346,8 +337,63 @@ run: { external: { grace: 0s } }
         "error: jobs/bad.yaml:2:10: `timeout`: `timeout` does not apply to an `external` job: it runs elsewhere\n",
         "error: jobs/nogrid.yaml:2:6: `run.external`: an `external` job needs a `schedule` or `every`: its pings are expected per slot\n",
         "error: jobs/short.yaml:2:27: `run.external.grace`: `0s` is too short\n",
-        "3 errors in 3 files; 0 valid jobs",
+        "error: jobs/retried.yaml:2:8: `retry`: `retry` does not apply to an `external` job: it runs elsewhere\n",
+        "4 errors in 4 files; 0 valid jobs",
     ] {
         assert!(err.contains(expected), "no `{expected}` in:\n{err}");
     }
+}
+
+#[test]
+fn a_slot_waiting_when_the_daemon_stops_is_interrupted_and_a_later_ping_makes_it_late() {
+    let env = setup("");
+    env.write_job(
+        "nas",
+        "schedule: \"*/10 * * * * *\"\nrun: { external: { grace: 1m } }\n",
+    );
+    let (d, _) = spawn_daemon(env.dir.path(), &[], Stdio::null());
+    let (_, line) = ping_url(&env, &["nas"]);
+    let slot = next_slot(10, 0.5);
+    wait_for("the slot's row", Duration::from_secs(3), || {
+        !row_at(&env, "nas", slot).is_empty()
+    });
+    // Stopping does not wait for pings (the grace is a minute, the shutdown grace 2 s).
+    let stopping = std::time::Instant::now();
+    stop_daemon(d);
+    assert!(
+        stopping.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        stopping.elapsed()
+    );
+    let row = row_at(&env, "nas", slot).remove(0);
+    assert_eq!(row["status"], "interrupted", "{row}");
+
+    let old = std::fs::read_to_string(env.dir.path().join("state/ping.addr"));
+    assert!(old.is_err(), "ping.addr is removed at stop");
+    let (d, _) = spawn_daemon(env.dir.path(), &[], Stdio::null());
+    // The listener's port is chosen anew (port 0): the same key at the new address.
+    let addr = std::fs::read_to_string(env.dir.path().join("state/ping.addr")).unwrap();
+    let line = match line.split_once("http://") {
+        Some((head, url)) => {
+            let path = &url[url.find('/').unwrap()..];
+            format!("{head}http://{addr}{path}")
+        }
+        None => panic!("no URL in {line}"),
+    };
+    let (code, answer) = curl(&line, "", "done at last\n");
+    assert_eq!(code, 200, "{answer}");
+    assert!(answer.contains("late"), "{answer}");
+    let rows = row_at(&env, "nas", slot);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["status"], "succeeded", "{:?}", rows[0]);
+    assert!(
+        rows[0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("late: ping "),
+        "{:?}",
+        rows[0]
+    );
+    assert_eq!(rows[0]["output_tail"], "done at last\n");
+    stop_daemon(d);
 }

@@ -94,6 +94,16 @@ fn external_rules(c: &mut Checker<'_>, raw: &RawJob, trigger: Option<&Trigger>) 
             "`run: { external: { grace: 30m } }` says how long a slot waits for its ping".into(),
         );
     }
+    if let Some(r) = &raw.retry {
+        let d = c.error(
+            r,
+            "retry",
+            "`retry` does not apply to an `external` job: it runs elsewhere",
+        );
+        d.expected = Some(
+            "a failed slot is told through `notify`; the job's next ping starts afresh".into(),
+        );
+    }
     if matches!(trigger, Some(Trigger::AtStart))
         && let Some(run) = &raw.run
     {
