@@ -134,6 +134,22 @@ pub async fn run(
         }
         None => None,
     };
+    let ping_listener = match g.ping_listen {
+        Some(listen) => {
+            start_pings(
+                listen,
+                state_dir,
+                crate::api::PingDesk {
+                    store: store.clone(),
+                    pings: runner.pings(),
+                    control: control_tx.clone(),
+                },
+                stop.clone(),
+            )
+            .await
+        }
+        None => None,
+    };
     let control_socket = match crate::control::bind(state_dir) {
         Ok(listener) => Some(tokio::spawn(crate::control::serve(
             listener,
@@ -219,6 +235,7 @@ pub async fn run(
         reaper,
         control_socket,
         api: api.map(|(_, task)| task),
+        pings: ping_listener,
     }
     .stop(&runner, g.shutdown_grace, state_dir)
     .await;
@@ -243,6 +260,7 @@ struct Services {
     reaper: tokio::task::JoinHandle<()>,
     control_socket: Option<tokio::task::JoinHandle<()>>,
     api: Option<tokio::task::JoinHandle<()>>,
+    pings: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Services {
@@ -281,6 +299,10 @@ impl Services {
         if let Some(task) = self.api {
             let _ = task.await;
             let _ = std::fs::remove_file(state_dir.join("api.addr"));
+        }
+        if let Some(task) = self.pings {
+            let _ = task.await;
+            let _ = std::fs::remove_file(state_dir.join("ping.addr"));
         }
     }
 }
@@ -611,6 +633,27 @@ async fn start_api(
         }
         Err(e) => {
             warn!("status API off: cannot listen on {listen}: {e}");
+            None
+        }
+    }
+}
+
+/// Binds the ping listener (`ping_listen`, `/ping` only) and writes its address to
+/// `<state dir>/ping.addr` (what `clawcron ping-url` prints); logs why not if it cannot.
+async fn start_pings(
+    listen: std::net::SocketAddr,
+    state_dir: &Path,
+    desk: crate::api::PingDesk,
+    stop: CancellationToken,
+) -> Option<tokio::task::JoinHandle<()>> {
+    match crate::api::serve_pings(Arc::new(desk), listen, stop).await {
+        Ok((addr, task)) => {
+            let _ = std::fs::write(state_dir.join("ping.addr"), addr.to_string());
+            info!("external jobs' pings are taken on {addr} (/ping only)");
+            Some(task)
+        }
+        Err(e) => {
+            warn!("no ping listener: cannot listen on {listen}: {e}");
             None
         }
     }

@@ -42,7 +42,8 @@
 //!
 //! Doing:
 //! - [`action`]: what a job does, one file per job kind; one attempt, one result; the
-//!   processes a run leaves behind (`action::procs`).
+//!   processes a run leaves behind (`action::procs`); the pings an `external` job's slots wait
+//!   for (`action::external`).
 //!   Uses: `model`, `store`, `report`, `redact`, `util`.
 //! - [`runner`]: one run pipeline for every trigger: admission, attempts, the after-run stage.
 //!   Uses: `action`, `clock`, `model`, `monitor`, `notify`, `quiet`, `redact`, `store`,
@@ -55,9 +56,10 @@
 //! - [`control`]: the daemon's control socket (0600, in the state directory), through which
 //!   `clawcron trigger` runs a job in the running daemon.
 //!   Uses: `config`, `model`, `runner`, `scheduler`.
-//! - [`api`]: the status API, `/metrics` and the dashboard on 127.0.0.1.
-//!   Uses: `i18n`, `model`, `redact`, `reload`, `report`, `runner`, `scheduler`, `store`,
-//!   `telemetry`, `template`, `util`.
+//! - [`api`]: the status API, `/metrics` and the dashboard on 127.0.0.1; `external` jobs'
+//!   pings (`/ping`, also on a listener of their own, `ping_listen`).
+//!   Uses: `action` (the pings' registry, `action::external`), `i18n`, `model`, `redact`,
+//!   `reload`, `report`, `runner`, `scheduler`, `store`, `telemetry`, `template`, `util`.
 //! - [`logging`]: tracing set-up, with every line scrubbed. Uses: `model`, `redact`.
 //! - [`error`]: the top-level error, its exit codes, and the one place it is printed.
 //!   Uses: `config`, `store`.

@@ -193,6 +193,8 @@ struct Inner {
     stats: Arc<crate::telemetry::RunStats>,
     /// Pauses, silences and maintenance windows.
     quiet: std::sync::RwLock<Arc<crate::quiet::Quiet>>,
+    /// The `external` attempts waiting for their pings (fed by the `/ping` handlers).
+    pings: crate::action::external::Pings,
 }
 
 /// A rule's new state for the ledger: (job, rule, state, when).
@@ -302,6 +304,7 @@ impl Runner {
                 boot_id: crate::util::boot_id(),
                 stats: Arc::default(),
                 quiet: std::sync::RwLock::new(Arc::new(crate::quiet::Quiet::none(store_q))),
+                pings: Default::default(),
             }),
         }
     }
@@ -318,6 +321,11 @@ impl Runner {
     /// At most this many bytes of one run's output go to the daemon log (`log.output_per_run`).
     pub fn set_log_limit(&self, bytes: u64) {
         self.inner.log_limit.store(bytes, Ordering::Relaxed);
+    }
+
+    /// Where `external` jobs' attempts wait for their pings (for the `/ping` handlers).
+    pub fn pings(&self) -> crate::action::external::Pings {
+        self.inner.pings.clone()
     }
 
     /// The run counters and histograms (for `/metrics`).
@@ -355,6 +363,22 @@ impl Runner {
         let inner = &self.inner;
         let state = self.state_of(&job.id);
         let now = inner.clock.now();
+        // An `external` job runs elsewhere: its slots wait for its pings; by hand there is
+        // nothing to run, and a failure would tell of a run that never was.
+        if matches!(job.action, ActionSpec::External(_)) {
+            let reason = "an `external` job runs elsewhere: its slots wait for its pings (`clawcron ping-url`), it is not run from here".to_string();
+            let run_id = inner.store.record_skipped_run(
+                &job.id,
+                RunTrigger::Manual.as_str(),
+                now.timestamp(),
+                &inner.boot_id,
+                &reason,
+            )?;
+            if let Some(tx) = manual.started {
+                let _ = tx.send(run_id);
+            }
+            return Ok((run_id, inner.not_run(RunStatus::Skipped, reason)));
+        }
         let admission = if manual.force {
             state.admit_forced()
         } else {
@@ -1070,18 +1094,23 @@ impl Inner {
                 duration::format(Duration::from_millis(start.elapsed().as_millis() as u64))
             ));
         }
-        let permit = tokio::select! {
-            biased;
-            p = self.permits.acquire() => match p {
-                Ok(p) => p,
-                Err(_) => return Turn::Shutdown,
-            },
-            () = self.stop.cancelled() => return Turn::Shutdown,
+        // An `external` job only waits for pings: it takes no permit from the jobs that work.
+        let permit = if matches!(job.action, ActionSpec::External(_)) {
+            None
+        } else {
+            tokio::select! {
+                biased;
+                p = self.permits.acquire() => match p {
+                    Ok(p) => Some(p),
+                    Err(_) => return Turn::Shutdown,
+                },
+                () = self.stop.cancelled() => return Turn::Shutdown,
+            }
         };
         Turn::Go {
             _serial: serial,
             _locks: locks,
-            _permit: Some(permit),
+            _permit: permit,
             note: (!waited.is_empty()).then(|| waited.join(", ")),
         }
     }
@@ -1096,7 +1125,7 @@ impl Inner {
     /// The attempts of a run; returns its outcome and the notices its last attempt asked for.
     async fn attempts(&self, job: &JobSpec, ticket: &Ticket) -> (RunOutcome, Vec<Notice>) {
         let run_id = ticket.run_id;
-        let started_at_ms = self.clock.now().timestamp_millis();
+        let mut started_at_ms = self.clock.now().timestamp_millis();
         let mut env = self.base_env.clone();
         env.extend([
             ("CLAWCRON_JOB".to_string(), job.id.to_string()),
@@ -1124,15 +1153,35 @@ impl Inner {
             }
             None => self.kill.clone(),
         };
+        // An `external` job waits until its slot + grace, whatever its `timeout`; it stops
+        // waiting as soon as the daemon stops starting runs (a later ping turns it late).
+        let external = match &job.action {
+            ActionSpec::External(e) => Some(e.grace),
+            _ => None,
+        };
+        let cancel = match external {
+            Some(_) => self.stop.child_token(),
+            None => kill.clone(),
+        };
         let mut reason = None;
         let mut attempt = 0;
         let mut last: AttemptResult;
         let mut asked;
         loop {
             attempt += 1;
-            let ctx = AttemptCtx::new(&job.id, run_id, kill.clone(), self.kill_grace)
+            let deadline = match external {
+                Some(grace) => {
+                    let left = ticket.slot * 1000 + grace.as_millis() as i64
+                        - self.clock.now().timestamp_millis();
+                    Some(tokio::time::Instant::now() + Duration::from_millis(left.max(0) as u64))
+                }
+                None => job.timeout.map(|t| tokio::time::Instant::now() + t),
+            };
+            let ctx = AttemptCtx::new(&job.id, run_id, cancel.clone(), self.kill_grace)
                 .attempt(attempt)
-                .deadline(job.timeout.map(|t| tokio::time::Instant::now() + t))
+                .deadline(deadline)
+                .slot((ticket.trigger == RunTrigger::Schedule).then_some(ticket.slot))
+                .pings(Some(self.pings.clone()))
                 .env(env.clone())
                 .on_spawn(&on_spawn)
                 .store(Some(self.store.clone()))
@@ -1141,6 +1190,9 @@ impl Inner {
             let span = tracing::info_span!("run", job = &*job.id, run_id, attempt);
             last = job.action.run(&ctx).instrument(span).await;
             asked = ctx.take_notices();
+            if let Some(at) = ctx.take_started() {
+                started_at_ms = at;
+            }
             if let Some(n) = ctx.take_notes() {
                 reason = Some(match reason.take() {
                     Some(r) => format!("{r}; {n}"),

@@ -76,7 +76,7 @@ fn unknown_key_suggests_the_nearest() {
   |
 3 |   comand: [\"true\"]
   |   ^^^^^^
-  = expected one of: command, shell, env, workdir, leftovers, http, docker.restart, docker.exec, docker.stats, host.stats, ollama.preload, ollama.unload, ollama.bench, ollama.status, monitor, report
+  = expected one of: command, shell, env, workdir, leftovers, http, docker.restart, docker.exec, docker.stats, host.stats, ollama.preload, ollama.unload, ollama.bench, ollama.status, monitor, report, external
   = help: did you mean `command`?",
     );
 }

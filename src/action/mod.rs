@@ -3,6 +3,7 @@
 
 pub mod command;
 pub mod docker;
+pub mod external;
 pub mod extract;
 pub mod host;
 pub mod http;
@@ -35,6 +36,7 @@ impl ActionSpec {
             ActionSpec::OllamaStatus(_) => "ollama.status",
             ActionSpec::Monitor(_) => "monitor",
             ActionSpec::Report(_) => "report",
+            ActionSpec::External(_) => "external",
             ActionSpec::Scripted(_) => "scripted",
         }
     }
@@ -72,6 +74,10 @@ impl ActionSpec {
                 r.lang.code(),
                 r.out_dir.display()
             ),
+            ActionSpec::External(e) => format!(
+                "wait for the pings of a job that runs elsewhere (grace {})",
+                crate::util::duration::format(e.grace)
+            ),
             ActionSpec::Scripted(_) => "scripted".into(),
         }
     }
@@ -91,6 +97,7 @@ impl ActionSpec {
             ActionSpec::OllamaStatus(s) => ollama::status::run(s, ctx).await,
             ActionSpec::Monitor(m) => monitor::run(m, ctx).await,
             ActionSpec::Report(r) => report::run(r, ctx).await,
+            ActionSpec::External(e) => external::run(e, ctx).await,
             ActionSpec::Scripted(s) => s.run(ctx).await,
         }
     }
@@ -123,6 +130,13 @@ pub struct AttemptCtx<'a> {
     /// At most this many bytes of the run's output go to the daemon log (the ledger keeps the
     /// tail whatever the size).
     pub log_limit: u64,
+    /// The schedule slot this attempt is for (Unix s; `None` for a manual or `at_start` run).
+    pub slot: Option<i64>,
+    /// Where `external` attempts wait for their pings.
+    pub pings: Option<external::Pings>,
+    /// When the work really started (Unix ms), if the attempt knows better than the runner
+    /// (an `external` job's `start` ping).
+    started: std::sync::Arc<std::sync::Mutex<Option<i64>>>,
 }
 
 /// Where a watched run's output lines go as they come.
@@ -148,7 +162,33 @@ impl<'a> AttemptCtx<'a> {
             notices: Default::default(),
             notes: Default::default(),
             log_limit: u64::MAX,
+            slot: None,
+            pings: None,
+            started: Default::default(),
         }
+    }
+
+    /// Says when the work really started (Unix ms): the run's start and duration use it.
+    pub fn mark_started(&self, at_ms: i64) {
+        *self.started.lock().unwrap_or_else(|p| p.into_inner()) = Some(at_ms);
+    }
+
+    /// When the work really started, if the attempt said (`mark_started`).
+    pub fn take_started(&self) -> Option<i64> {
+        self.started
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+    }
+
+    pub fn slot(mut self, slot: Option<i64>) -> Self {
+        self.slot = slot;
+        self
+    }
+
+    pub fn pings(mut self, pings: Option<external::Pings>) -> Self {
+        self.pings = pings;
+        self
     }
 
     /// Adds a line to the run's reason.
@@ -230,6 +270,9 @@ impl<'a> AttemptCtx<'a> {
             notices: self.notices.clone(),
             notes: self.notes.clone(),
             log_limit: self.log_limit,
+            slot: self.slot,
+            pings: self.pings.clone(),
+            started: self.started.clone(),
         }
     }
 }

@@ -4,7 +4,10 @@
 //! - `GET /api/jobs`, `GET /api/runs?job=&limit=`, `GET /api/alerts`, `GET /api/status`;
 //! - `POST /api/jobs/{id}/trigger` (needs the token: `Authorization: Bearer <token>`);
 //! - `GET /metrics`: Prometheus text format;
-//! - `GET /`: the dashboard, server-rendered, refreshing itself.
+//! - `GET /`: the dashboard, server-rendered, refreshing itself;
+//! - `POST /ping/{job}/{key}[/start|/fail|/{code}]`: an `external` job's pings (`ping`), which
+//!   need the job's key and no token; `ping_listen` serves them alone on a listener of their
+//!   own, for other machines.
 //!
 //! The token is made at first start in `<state dir>/api-token` (mode 0600; an existing file is
 //! tightened to 0600, and one shorter than 32 characters is refused). Every endpoint but
@@ -15,7 +18,10 @@
 //! and the dashboard runs no script (CSP). Bound beyond loopback, every endpoint needs the token.
 
 mod dashboard;
+mod ping;
 mod quiet;
+
+pub use ping::{PingDesk, serve_pings};
 
 use crate::scheduler::{Control, JobView};
 use crate::store::Store;
@@ -257,7 +263,10 @@ async fn gate(
         *req.method(),
         axum::http::Method::GET | axum::http::Method::HEAD
     );
-    let open_path = path == "/login" || (path == "/healthz" && !api.token_everywhere);
+    // A ping carries its job's key, which protects it (see `ping`).
+    let open_path = path == "/login"
+        || (path == "/healthz" && !api.token_everywhere)
+        || path.starts_with("/ping/");
     let bearer = authorized(&api, headers);
     let session = if bearer {
         None
@@ -437,7 +446,13 @@ pub async fn serve(
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     let guard = api.clone();
+    let desk = Arc::new(PingDesk {
+        store: api.store.clone(),
+        pings: api.runner.pings(),
+        control: api.control.clone(),
+    });
     let app = Router::new()
+        .merge(ping::routes(desk))
         .route("/", get(dashboard::page))
         .route("/reports/{job}/{file}", get(dashboard::report_file))
         .route("/healthz", get(healthz))

@@ -15,6 +15,7 @@ use std::process::ExitCode;
 
 mod jobs;
 mod ledger;
+mod ping;
 mod quiet;
 mod reports;
 mod service;
@@ -223,6 +224,13 @@ pub enum Command {
         #[arg(long)]
         print: bool,
     },
+    /// Print an `external` job's ping URL and a curl line for a crontab (makes its key)
+    PingUrl {
+        job: String,
+        /// Make a new key; the old one stops working
+        #[arg(long)]
+        rotate: bool,
+    },
     /// Show recorded runs, newest first
     History {
         job: Option<String>,
@@ -378,6 +386,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Metrics { job, since, json } => {
             ledger::metrics(&loaded, &job, &since, json, &state_dir)
         }
+        Command::PingUrl { job, rotate } => ping::ping_url(&loaded, &job, rotate, &state_dir),
         Command::History { job, limit, json } => {
             ledger::history(&loaded, job.as_deref(), limit, json, &state_dir)
         }

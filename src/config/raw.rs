@@ -32,6 +32,9 @@ pub struct RawGlobal {
     pub notify_timeout: Option<S<String>>,
     /// The status API and dashboard: `{listen: "127.0.0.1:8787", enabled: true}`.
     pub api: Option<S<RawApi>>,
+    /// A listener for `external` jobs' pings from other machines (`0.0.0.0:8788`): it serves
+    /// `/ping` only.
+    pub ping_listen: Option<S<String>>,
     /// Channels told about the daemon itself (its downtime, on start).
     pub daemon_notify: Option<S<Vec<S<String>>>>,
     /// A URL pinged every `every` (healthchecks.io style), so that an outside service notices

@@ -129,6 +129,14 @@ pub struct HostStatsSpec {
     pub sample: Duration,
 }
 
+/// `external`: a job that runs elsewhere (another machine, a vendor's tool) and pings clawcron
+/// at each slot: a dead-man's switch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalSpec {
+    /// How long after its slot the job has to report before the slot is `missed`.
+    pub grace: Duration,
+}
+
 /// Where Ollama listens unless a job says otherwise.
 pub const DEFAULT_URL: &str = "http://127.0.0.1:11434";
 
@@ -238,6 +246,7 @@ pub enum ActionSpec {
     OllamaStatus(StatusSpec),
     Monitor(MonitorSpec),
     Report(Box<crate::model::ReportSpec>),
+    External(ExternalSpec),
     /// Test support: a scripted action (not available in job files).
     #[doc(hidden)]
     Scripted(std::sync::Arc<super::scripted::Script>),
@@ -276,9 +285,10 @@ impl ActionSpec {
     pub fn figures(&self) -> Option<Vec<String>> {
         let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         Some(match self {
-            ActionSpec::Command(_) | ActionSpec::DockerExec(_) | ActionSpec::Report(_) => {
-                Vec::new()
-            }
+            ActionSpec::Command(_)
+            | ActionSpec::DockerExec(_)
+            | ActionSpec::Report(_)
+            | ActionSpec::External(_) => Vec::new(),
             ActionSpec::Http(_) => names(&["total_ms", "status", "connect_ms"]),
             ActionSpec::DockerRestart(_) => names(&[
                 "restart_ms",

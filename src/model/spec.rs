@@ -34,6 +34,8 @@ pub struct GlobalConfig {
     pub api_listen: Option<std::net::SocketAddr>,
     /// `api.public_reads`: reads on loopback need no token (opt-out, warned about).
     pub api_public_reads: bool,
+    /// `ping_listen`: where `external` jobs' pings are taken from other machines (`/ping` only).
+    pub ping_listen: Option<std::net::SocketAddr>,
     /// Channels told about the daemon's downtime.
     pub daemon_notify: Vec<String>,
     /// (URL, interval) pinged while the daemon runs.
@@ -82,6 +84,7 @@ impl Default for GlobalConfig {
             notify_timeout: Duration::from_secs(15),
             api_listen: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 8787))),
             api_public_reads: false,
+            ping_listen: None,
             daemon_notify: Vec::new(),
             heartbeat: None,
         }

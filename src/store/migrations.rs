@@ -146,4 +146,13 @@ pub const MIGRATIONS: &[&str] = &[
         ends_at     INTEGER            -- NULL while its run goes
     );
     "#,
+    // 10: external jobs' ping keys: each `external` job's key, stored as its SHA-256 (hex), never
+    // the key itself (`clawcron ping-url JOB [--rotate]` makes one).
+    r#"
+    CREATE TABLE ping_keys (
+        job         TEXT    PRIMARY KEY,
+        hash        TEXT    NOT NULL,
+        created_at  INTEGER NOT NULL    -- Unix ms
+    ) WITHOUT ROWID;
+    "#,
 ];

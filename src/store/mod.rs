@@ -5,9 +5,11 @@
 
 pub mod migrations;
 mod outbox;
+mod pings;
 mod quiet;
 mod report;
 pub use outbox::{Item as OutboxItem, NOTICE_TTL_MS};
+pub use pings::LateRow;
 pub use report::{Baseline, Gap, HEARTBEAT_MS, NoticeRow};
 pub mod health;
 mod writer;

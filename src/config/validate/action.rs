@@ -18,6 +18,7 @@ pub(super) const KINDS: &[&str] = &[
     "ollama.status",
     "monitor",
     "report",
+    "external",
 ];
 
 pub(super) fn action(
@@ -40,6 +41,7 @@ pub(super) fn action(
         r.ollama_status.is_some(),
         r.monitor.is_some(),
         r.report.is_some(),
+        r.external.is_some(),
     ]
     .into_iter()
     .filter(|k| *k)
@@ -67,7 +69,8 @@ pub(super) fn action(
         || r.ollama_bench.is_some()
         || r.ollama_status.is_some()
         || r.monitor.is_some()
-        || r.report.is_some();
+        || r.report.is_some()
+        || r.external.is_some();
     if native && (r.env.is_some() || r.workdir.is_some() || r.leftovers.is_some()) {
         c.error(
             run,
@@ -78,6 +81,9 @@ pub(super) fn action(
     }
     if let Some(rep) = &r.report {
         return report_kind(c, rep, global_docker_host);
+    }
+    if let Some(e) = &r.external {
+        return external(c, e);
     }
     if let Some(m) = &r.monitor {
         return monitor(c, m, global_docker_host);
@@ -544,6 +550,24 @@ fn host_stats(c: &mut Checker<'_>, h: &S<RawHostStats>) -> Option<ActionSpec> {
     }))
 }
 
+/// `run.external`: the grace after each slot (default 1h, at least 1s).
+fn external(c: &mut Checker<'_>, e: &S<RawExternal>) -> Option<ActionSpec> {
+    let key = "run.external.grace";
+    let grace = match &e.value.grace {
+        None => Duration::from_secs(3600),
+        Some(s) => {
+            let d = c.duration(&e.value.grace, key)?;
+            if d < Duration::from_secs(1) {
+                let err = c.error(s, key, format!("`{}` is too short", s.value));
+                err.expected = Some("at least 1s (e.g. `30m`)".into());
+                return None;
+            }
+            d
+        }
+    };
+    Some(ActionSpec::External(crate::model::ExternalSpec { grace }))
+}
+
 /// `run.ollama.preload`.
 fn ollama_preload(c: &mut Checker<'_>, o: &S<RawOllamaModels>) -> Option<ActionSpec> {
     ollama_models(c, o, "run.ollama.preload", true).map(
@@ -643,6 +667,15 @@ pub struct RawRun {
     pub ollama_status: Option<S<RawOllamaStatus>>,
     pub monitor: Option<S<RawMonitor>>,
     pub report: Option<S<RawReport>>,
+    /// A job that runs elsewhere and pings clawcron (see `action::external`).
+    pub external: Option<S<RawExternal>>,
+}
+
+/// `external: { grace: 30m }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExternal {
+    pub grace: Option<S<String>>,
 }
 
 /// `run: { report: {...} }`.

@@ -117,6 +117,20 @@ pub fn global(path: &Path, text: &str, raw: RawGlobal) -> Result<GlobalConfig, V
             }
         }
     }
+    if let Some(l) = &raw.ping_listen {
+        match l.value.parse::<std::net::SocketAddr>() {
+            Ok(a) => g.ping_listen = Some(a),
+            Err(_) => {
+                let d = c.error(
+                    l,
+                    "ping_listen",
+                    format!("`{}` is not an address and port", l.value),
+                );
+                d.expected =
+                    Some("e.g. `0.0.0.0:8788` (it serves `external` jobs' pings only)".into());
+            }
+        }
+    }
     if let Some(h) = &raw.heartbeat {
         let every = c
             .duration(&h.value.every, "heartbeat.every")

@@ -70,6 +70,9 @@ pub fn job(
                 .unwrap_or(Duration::from_secs(120)),
         });
     check_figures(&mut c, action.as_ref(), &extract, &whens);
+    if let Some(ActionSpec::External(_)) = &action {
+        external_rules(&mut c, &raw, trigger.as_ref());
+    }
     let spec = match (trigger, action) {
         (Some(trigger), Some(action)) => Some(JobSpec {
             id: Arc::from(id),
@@ -92,6 +95,41 @@ pub fn job(
         _ => None,
     };
     c.finish(spec)
+}
+
+/// An `external` job waits for pings per slot: it needs slots, and its grace (not `timeout`)
+/// says how long a slot waits.
+fn external_rules(c: &mut Checker<'_>, raw: &RawJob, trigger: Option<&Trigger>) {
+    if let Some(t) = &raw.timeout {
+        let d = c.error(
+            t,
+            "timeout",
+            "`timeout` does not apply to an `external` job: it runs elsewhere",
+        );
+        d.expected = Some(
+            "`run: { external: { grace: 30m } }` says how long a slot waits for its ping".into(),
+        );
+    }
+    if let Some(r) = &raw.retry {
+        let d = c.error(
+            r,
+            "retry",
+            "`retry` does not apply to an `external` job: it runs elsewhere",
+        );
+        d.expected = Some(
+            "a failed slot is told through `notify`; the job's next ping starts afresh".into(),
+        );
+    }
+    if matches!(trigger, Some(Trigger::AtStart))
+        && let Some(run) = &raw.run
+    {
+        let d = c.error(
+            run,
+            "run.external",
+            "an `external` job needs a `schedule` or `every`: its pings are expected per slot",
+        );
+        d.expected = Some("e.g. `schedule: \"0 2 * * *\"`".into());
+    }
 }
 
 pub(super) fn trigger(c: &mut Checker<'_>, raw: &RawJob, tz: chrono_tz::Tz) -> Option<Trigger> {
