@@ -200,6 +200,15 @@ fn a_silence_stops_repeats_and_its_end_tells_what_still_fires_once() {
     assert_eq!(events(&log).len(), before, "no repeat while silenced");
     let listed = cli_value(p, &["silences", "--json"]);
     assert_eq!(listed["silences"][0]["reason"], "known load", "{listed}");
+    // The silence shows where the alert does.
+    let alerts = cli(p, &["alerts"]);
+    let alerts = String::from_utf8_lossy(&alerts.stdout);
+    assert!(
+        alerts.lines().any(|l| l.starts_with("hot ")
+            && l.contains("(silenced until ")
+            && l.ends_with(": known load)")),
+        "{alerts}"
+    );
     wait_for("the silence's end", Duration::from_secs(15), || {
         events(&log).iter().any(|e| {
             e["alert"]["detail"]

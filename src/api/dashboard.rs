@@ -125,12 +125,18 @@ pub async fn page(State(api): State<Arc<Api>>, headers: axum::http::HeaderMap) -
             .map(|r| r.metric.clone())
             .unwrap_or_default()
     };
+    let silences = api.store.active_silences(now).unwrap_or_default();
     let alerts: Vec<serde_json::Value> = alerts
         .iter()
         .map(|a| {
+            // The silence that covers it shows with it.
+            let silenced = silences
+                .iter()
+                .find(|s| s.job == a.job && s.rule.as_ref().is_none_or(|r| *r == a.rule));
             serde_json::json!({
                 "job": a.job, "rule": a.rule, "phase": a.phase.as_str(), "since": a.since,
                 "peak": a.peak.map(|p| crate::i18n::figure(&metric_of(&a.job, &a.rule), p, lang)),
+                "silenced": silenced,
             })
         })
         .collect();
@@ -144,7 +150,7 @@ pub async fn page(State(api): State<Arc<Api>>, headers: axum::http::HeaderMap) -
     let ctx = serde_json::json!({
         "jobs": jobs, "runs": runs, "alerts": alerts, "reports": reports, "sparklines": sparks,
         "now_ms": now, "boot_id": api.boot_id, "lang": lang.code(), "csrf": csrf,
-        "silences": api.store.active_silences(now).unwrap_or_default(),
+        "silences": silences,
         "health": { "errors": errors, "ledger": fault.map(|f| serde_json::json!({
             "since_ms": f.since_ms, "error": f.error, "failures": f.failures })) },
     });

@@ -238,11 +238,21 @@ pub(super) fn alerts(
     let fig = |job: &str, rule: &str, v: f64| {
         crate::i18n::figure(&metric_of(job, rule), v, crate::i18n::Lang::En)
     };
+    let silences = match existing_store(state_dir)? {
+        Some(store) => store.active_silences(chrono::Utc::now().timestamp_millis())?,
+        None => Vec::new(),
+    };
     for a in &states {
         let since = a.since.map(when).unwrap_or_default();
         let peak = a.peak.map(|p| fig(&a.job, &a.rule, p)).unwrap_or_default();
+        // The silence that covers it shows with it.
+        let silenced = silences
+            .iter()
+            .find(|s| s.job == a.job && s.rule.as_ref().is_none_or(|r| *r == a.rule))
+            .map(|s| format!("  (silenced until {}: {})", when(s.ends_at_ms), s.reason))
+            .unwrap_or_default();
         out!(
-            "{:<22} {:<28} {:<8} {since:<25} {peak}",
+            "{:<22} {:<28} {:<8} {since:<25} {peak}{silenced}",
             a.job,
             a.rule,
             a.phase
