@@ -77,6 +77,7 @@ fn job(id: &str, trigger: Trigger, script: &Arc<Script>) -> JobBuilder {
         alerts: Vec::new(),
         notify: Default::default(),
         regression: None,
+        after: None,
     })
 }
 

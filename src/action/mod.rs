@@ -123,6 +123,9 @@ pub struct AttemptCtx<'a> {
     /// At most this many bytes of the run's output go to the daemon log (the ledger keeps the
     /// tail whatever the size).
     pub log_limit: u64,
+    /// The run's slot, Unix seconds: the instant it stands for (a backfilled run's is in the
+    /// past; a report's period is counted from it). `None`: now.
+    pub slot: Option<i64>,
 }
 
 /// Where a watched run's output lines go as they come.
@@ -148,7 +151,13 @@ impl<'a> AttemptCtx<'a> {
             notices: Default::default(),
             notes: Default::default(),
             log_limit: u64::MAX,
+            slot: None,
         }
+    }
+
+    pub fn slot(mut self, slot: i64) -> Self {
+        self.slot = Some(slot);
+        self
     }
 
     /// Adds a line to the run's reason.
@@ -230,6 +239,7 @@ impl<'a> AttemptCtx<'a> {
             notices: self.notices.clone(),
             notes: self.notes.clone(),
             log_limit: self.log_limit,
+            slot: self.slot,
         }
     }
 }

@@ -530,7 +530,7 @@ pub(crate) fn job_infos(api: &Api, views: &[JobView]) -> Vec<JobInfo> {
                 description: v.spec.description.clone(),
                 kind: v.spec.action.kind(),
                 summary: v.spec.action.summary(),
-                schedule: v.spec.trigger.describe(),
+                schedule: v.spec.describe_trigger(),
                 enabled: v.spec.enabled,
                 next: v.next.map(|s| rfc3339_s(s, api.timezone)),
                 running: v.running,

@@ -126,6 +126,7 @@ async fn through_daemon(
     let mut request = serde_json::to_string(&Request {
         trigger: id.to_string(),
         force,
+        backfill: None,
     })
     .unwrap_or_default();
     request.push('\n');
@@ -157,6 +158,11 @@ async fn through_daemon(
             }
             Ok(Answer::Outcome(e)) => return Ok(e),
             Ok(Answer::Error(e)) => return Err(Error::Usage(e)),
+            Ok(Answer::Backfilled(_)) => {
+                return Err(Error::Usage(
+                    "the daemon answered a backfill to a trigger".into(),
+                ));
+            }
             Err(e) => {
                 return Err(Error::Usage(format!(
                     "the daemon answered something this clawcron does not read ({e}): {line}"
@@ -174,20 +180,7 @@ async fn in_process(
     force: bool,
     state_dir: &std::path::Path,
 ) -> Result<Ended, Error> {
-    let store = Store::open(state_dir)?;
-    let g = &loaded.global;
-    let clock: std::sync::Arc<dyn crate::clock::Clock> =
-        std::sync::Arc::new(crate::clock::SystemClock::default());
-    let runner = crate::runner::Runner::with_env(
-        store.clone(),
-        clock,
-        g.max_concurrent_runs,
-        g.kill_grace,
-        g.retention.clone(),
-        crate::daemon::job_env(state_dir),
-    );
-    runner.set_log_limit(g.log.output_per_run);
-    crate::action::procs::become_subreaper();
+    let (store, runner) = local_runner(loaded, state_dir)?;
     let manual = crate::runner::Manual {
         force,
         ..Default::default()
@@ -204,7 +197,42 @@ async fn in_process(
         }
     };
     let (run_id, outcome) = result?;
-    // The outcome and its notices are in the ledger before they are sent.
+    finish_local(loaded, store, &runner).await;
+    Ok(Ended::of(run_id, &outcome))
+}
+
+/// A runner in this process, as the daemon's would be (no daemon runs: the caller holds the
+/// state directory's lock), with the jobs that run after others.
+pub(super) fn local_runner(
+    loaded: &Loaded,
+    state_dir: &std::path::Path,
+) -> Result<(Store, crate::runner::Runner), Error> {
+    let store = Store::open(state_dir)?;
+    let g = &loaded.global;
+    let clock: std::sync::Arc<dyn crate::clock::Clock> =
+        std::sync::Arc::new(crate::clock::SystemClock::default());
+    let runner = crate::runner::Runner::with_env(
+        store.clone(),
+        clock,
+        g.max_concurrent_runs,
+        g.kill_grace,
+        g.retention.clone(),
+        crate::daemon::job_env(state_dir),
+    );
+    runner.set_log_limit(g.log.output_per_run);
+    let jobs: Vec<std::sync::Arc<JobSpec>> = loaded
+        .jobs
+        .iter()
+        .map(|j| std::sync::Arc::new(j.clone()))
+        .collect();
+    runner.set_chained(&jobs);
+    crate::action::procs::become_subreaper();
+    Ok((store, runner))
+}
+
+/// Once a local run has ended: the outcome and its notices are in the ledger, then sent.
+pub(super) async fn finish_local(loaded: &Loaded, store: Store, runner: &crate::runner::Runner) {
+    let g = &loaded.global;
     runner.shutdown(std::time::Duration::ZERO).await;
     crate::notify::deliver_due(
         store,
@@ -214,5 +242,4 @@ async fn in_process(
         g.notify_retry,
     )
     .await;
-    Ok(Ended::of(run_id, &outcome))
 }

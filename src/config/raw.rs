@@ -156,6 +156,16 @@ pub struct RawJob {
     pub regression: Option<S<RawRegression>>,
     /// This job's notices' language, over the channel's and the global one.
     pub language: Option<S<String>>,
+    /// Run after another job's run ends: `{ job: gateway-restart, on: [success] }`.
+    pub after: Option<S<RawAfter>>,
+}
+
+/// `after: { job: gateway-restart, on: [success] }` (`on` defaults to `[success]`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAfter {
+    pub job: S<String>,
+    pub on: Option<S<Vec<S<String>>>>,
 }
 
 /// `regression: { metrics: { ollama.tokens_per_s: higher }, runs: 7, threshold: 80%, against: recent }`.
@@ -243,4 +253,5 @@ pub const JOB_KEYS: &[&str] = &[
     "notify",
     "regression",
     "language",
+    "after",
 ];
