@@ -101,6 +101,7 @@ pub(crate) fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
         error: r.get(11)?,
         output_tail: r.get(12)?,
         boot_id: r.get(13)?,
+        cause: r.get(14)?,
     })
 }
 
@@ -121,6 +122,8 @@ pub struct RunRow {
     pub error: Option<String>,
     pub output_tail: Option<String>,
     pub boot_id: Option<String>,
+    /// What caused the run (a remediation's alert, a chained run's upstream run).
+    pub cause: Option<String>,
 }
 
 /// A run a previous daemon left `running` (it crashed or was killed).
@@ -981,7 +984,7 @@ impl Store {
         let conn = self.conn();
         let mut stmt = conn.prepare(
             "SELECT id, job, trigger, slot, status, reason, started_at, finished_at, attempts, exit_code,
-                    duration_ms, error, output_tail, boot_id
+                    duration_ms, error, output_tail, boot_id, cause
              FROM runs WHERE (?1 IS NULL OR job = ?1) ORDER BY slot DESC, id DESC LIMIT ?2",
         )?;
         let rows = stmt
