@@ -100,7 +100,10 @@ fn backfill_runs_only_the_failed_slots_once_with_their_own_slot() {
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     assert!(stderr.contains("backfill: `bench` in the daemon"), "{stderr}");
     assert_eq!(
-        stdout.lines().filter(|l| l.contains("succeeded")).count(),
+        stdout
+            .lines()
+            .filter(|l| l.contains("(failed): run ") && l.ends_with(" succeeded"))
+            .count(),
         failed.len(),
         "{stdout}"
     );
@@ -199,6 +202,8 @@ fn backfill_over_the_api_needs_the_token() {
     let env = Env::new();
     let p = env.dir.path();
     let flag = p.join("flag");
+    // Any free port: another daemon may have the default one.
+    std::fs::write(p.join("clawcron.yaml"), "api: { listen: \"127.0.0.1:0\" }\n").unwrap();
     env.write_job("bench", &failing_job(&flag, "overlap: allow\n"));
     let (d, first, last) = seed(p, "bench", &flag, 2);
     let (d2, addr) = {

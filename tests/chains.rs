@@ -43,6 +43,8 @@ fn a_chained_job_runs_once_per_upstream_run_and_not_again_after_a_restart() {
     let line = list.lines().find(|l| l.starts_with("on-failure ")).unwrap();
     assert!(line.contains("after gateway-restart (failure)"), "{list}");
 
+    // Any free port: another daemon may have the default one.
+    std::fs::write(p.join("clawcron.yaml"), "api: { listen: \"127.0.0.1:0\" }\n").unwrap();
     let (d, addr) = spawn_daemon(p, &[], Stdio::null());
     for _ in 0..2 {
         let out = env.clawcron(&["trigger", "gateway-restart"], &[]);
