@@ -367,22 +367,21 @@ impl Runner {
                 return Ok(Some((run_id, inner.not_run(RunStatus::Skipped, reason))));
             }
         };
-        let run_id = match inner.store.start_backfill(
-            &job.id,
-            slot,
-            &inner.boot_id,
-            now.timestamp_millis(),
-        ) {
-            Ok(Some(id)) => id,
-            Ok(None) => {
-                state.withdraw(admission);
-                return Ok(None);
-            }
-            Err(e) => {
-                state.withdraw(admission);
-                return Err(e);
-            }
-        };
+        let run_id =
+            match inner
+                .store
+                .start_backfill(&job.id, slot, &inner.boot_id, now.timestamp_millis())
+            {
+                Ok(Some(id)) => id,
+                Ok(None) => {
+                    state.withdraw(admission);
+                    return Ok(None);
+                }
+                Err(e) => {
+                    state.withdraw(admission);
+                    return Err(e);
+                }
+            };
         let ticket = Ticket::new(run_id, slot, RunTrigger::Backfill, admission);
         let inner = self.inner.clone();
         let job = Arc::new(job.clone());
@@ -612,7 +611,10 @@ impl Inner {
                         Some(&cause),
                     );
                     if let Err(e) = r {
-                        warn!(job = &*job.id, "cannot record the chained run ({cause}): {e}");
+                        warn!(
+                            job = &*job.id,
+                            "cannot record the chained run ({cause}): {e}"
+                        );
                     }
                     continue;
                 }
@@ -634,7 +636,10 @@ impl Inner {
                 }
                 Err(e) => {
                     state.withdraw(admission);
-                    warn!(job = &*job.id, "cannot record the chained run ({cause}): {e}");
+                    warn!(
+                        job = &*job.id,
+                        "cannot record the chained run ({cause}): {e}"
+                    );
                     continue;
                 }
             };

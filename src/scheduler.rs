@@ -258,12 +258,8 @@ impl Scheduler {
             }
         }
         self.disabled = disabled.into_iter().map(Arc::new).collect();
-        self.runner.set_chained(
-            self.entries
-                .iter()
-                .filter(|e| !e.removed)
-                .map(|e| &e.spec),
-        );
+        self.runner
+            .set_chained(self.entries.iter().filter(|e| !e.removed).map(|e| &e.spec));
         let mut reset: Vec<(&str, i64, String)> = fresh_cursors
             .iter()
             .map(|(id, t)| (id.as_str(), now_s, t.clone()))

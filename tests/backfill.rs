@@ -21,7 +21,10 @@ fn rows(dir: &Path, job: &str) -> Vec<serde_json::Value> {
         .clone()
 }
 
-fn slots_where(rows: &[serde_json::Value], f: impl Fn(&serde_json::Value) -> bool) -> BTreeSet<i64> {
+fn slots_where(
+    rows: &[serde_json::Value],
+    f: impl Fn(&serde_json::Value) -> bool,
+) -> BTreeSet<i64> {
     rows.iter()
         .filter(|r| f(r))
         .map(|r| r["slot"].as_i64().unwrap())
@@ -29,7 +32,9 @@ fn slots_where(rows: &[serde_json::Value], f: impl Fn(&serde_json::Value) -> boo
 }
 
 fn rfc3339(slot: i64) -> String {
-    chrono::DateTime::from_timestamp(slot, 0).unwrap().to_rfc3339()
+    chrono::DateTime::from_timestamp(slot, 0)
+        .unwrap()
+        .to_rfc3339()
 }
 
 /// A job every second that fails until `flag` exists, printing its slot.
@@ -56,7 +61,11 @@ fn seed(dir: &Path, job: &str, flag: &Path, failures: usize) -> (std::process::C
         rows(dir, job).iter().any(|r| r["status"] == "succeeded")
     });
     let all = rows(dir, job);
-    let first = all.iter().map(|r| r["slot"].as_i64().unwrap()).min().unwrap();
+    let first = all
+        .iter()
+        .map(|r| r["slot"].as_i64().unwrap())
+        .min()
+        .unwrap();
     let last = all
         .iter()
         .filter(|r| r["status"] == "succeeded")
@@ -82,10 +91,29 @@ fn backfill_runs_only_the_failed_slots_once_with_their_own_slot() {
 
     // Dry run, with 10 seconds before the job's first row: those are not judged.
     let early = rfc3339(first - 10);
-    let out = env.clawcron(&["backfill", "bench", "--from", &early, "--to", &to, "--dry-run"], &[]);
+    let out = env.clawcron(
+        &[
+            "backfill",
+            "bench",
+            "--from",
+            &early,
+            "--to",
+            &to,
+            "--dry-run",
+        ],
+        &[],
+    );
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    let would: Vec<&str> = stdout.lines().filter(|l| l.contains("would run (failed)")).collect();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let would: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("would run (failed)"))
+        .collect();
     assert_eq!(would.len(), failed.len(), "{stdout}");
     assert!(stdout.contains("10 not judged (no row"), "{stdout}");
     assert!(
@@ -98,7 +126,10 @@ fn backfill_runs_only_the_failed_slots_once_with_their_own_slot() {
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
-    assert!(stderr.contains("backfill: `bench` in the daemon"), "{stderr}");
+    assert!(
+        stderr.contains("backfill: `bench` in the daemon"),
+        "{stderr}"
+    );
     assert_eq!(
         stdout
             .lines()
@@ -110,10 +141,15 @@ fn backfill_runs_only_the_failed_slots_once_with_their_own_slot() {
     stop_daemon(d);
 
     let after = rows(p, "bench");
-    let backfilled: Vec<&serde_json::Value> =
-        after.iter().filter(|r| r["trigger"] == "backfill").collect();
+    let backfilled: Vec<&serde_json::Value> = after
+        .iter()
+        .filter(|r| r["trigger"] == "backfill")
+        .collect();
     assert_eq!(
-        backfilled.iter().map(|r| r["slot"].as_i64().unwrap()).collect::<BTreeSet<_>>(),
+        backfilled
+            .iter()
+            .map(|r| r["slot"].as_i64().unwrap())
+            .collect::<BTreeSet<_>>(),
         failed,
         "only the failed slots were backfilled"
     );
@@ -122,7 +158,10 @@ fn backfill_runs_only_the_failed_slots_once_with_their_own_slot() {
         assert_eq!(r["status"], "succeeded", "{r}");
         let slot = r["slot"].as_i64().unwrap();
         assert!(
-            r["output_tail"].as_str().unwrap().contains(&format!("slot={}", rfc3339(slot))),
+            r["output_tail"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("slot={}", rfc3339(slot))),
             "CLAWCRON_SLOT is the original slot: {r}"
         );
     }
@@ -132,7 +171,10 @@ fn backfill_runs_only_the_failed_slots_once_with_their_own_slot() {
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
-    assert!(stderr.contains("running `bench` in this process"), "{stderr}");
+    assert!(
+        stderr.contains("running `bench` in this process"),
+        "{stderr}"
+    );
     assert!(stdout.contains(": 0 backfilled,"), "{stdout}");
     assert_eq!(rows(p, "bench").len(), after.len(), "no new row");
 }
@@ -144,7 +186,10 @@ fn backfilled_runs_wait_for_a_named_lock_held_by_another_job() {
     let flag = p.join("flag");
     // `overlap: allow`: a run whose lock is held waits for it (with `skip` it would be refused
     // and recorded as skipped, "lock busy").
-    env.write_job("gpubench", &failing_job(&flag, "overlap: allow\nlocks: [gpu]\n"));
+    env.write_job(
+        "gpubench",
+        &failing_job(&flag, "overlap: allow\nlocks: [gpu]\n"),
+    );
     env.write_job(
         "holder",
         "schedule: \"0 0 1 1 *\"\nlocks: [gpu]\nrun: { shell: \"sleep 3\" }\n",
@@ -166,11 +211,23 @@ fn backfilled_runs_wait_for_a_named_lock_held_by_another_job() {
         rows(p, "holder").iter().any(|r| r["status"] == "running")
     });
     let out = env.clawcron(
-        &["backfill", "gpubench", "--from", &rfc3339(first), "--to", &rfc3339(last)],
+        &[
+            "backfill",
+            "gpubench",
+            "--from",
+            &rfc3339(first),
+            "--to",
+            &rfc3339(last),
+        ],
         &[],
     );
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(holder.join().unwrap().status.success());
     stop_daemon(d);
 
@@ -184,7 +241,10 @@ fn backfilled_runs_wait_for_a_named_lock_held_by_another_job() {
     // The first backfilled run waited for the holder's lock, and started once it was free.
     let first_run = backfilled.iter().min_by_key(|r| r["id"].as_i64()).unwrap();
     assert!(
-        first_run["reason"].as_str().unwrap_or("").contains("for lock gpu"),
+        first_run["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("for lock gpu"),
         "{first_run}"
     );
     for r in &backfilled {
@@ -203,7 +263,11 @@ fn backfill_over_the_api_needs_the_token() {
     let p = env.dir.path();
     let flag = p.join("flag");
     // Any free port: another daemon may have the default one.
-    std::fs::write(p.join("clawcron.yaml"), "api: { listen: \"127.0.0.1:0\" }\n").unwrap();
+    std::fs::write(
+        p.join("clawcron.yaml"),
+        "api: { listen: \"127.0.0.1:0\" }\n",
+    )
+    .unwrap();
     env.write_job("bench", &failing_job(&flag, "overlap: allow\n"));
     let (d, first, last) = seed(p, "bench", &flag, 2);
     let (d2, addr) = {
@@ -224,7 +288,13 @@ fn backfill_over_the_api_needs_the_token() {
     let report: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(report["dry_run"], true);
     assert!(report["runs"].as_array().unwrap().len() >= 2, "{report}");
-    assert!(report["runs"].as_array().unwrap().iter().all(|r| r["why"] == "failed" && r["run_id"].is_null()));
+    assert!(
+        report["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["why"] == "failed" && r["run_id"].is_null())
+    );
     stop_daemon(d2);
     assert!(rows(p, "bench").iter().all(|r| r["trigger"] != "backfill"));
 }

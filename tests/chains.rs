@@ -36,7 +36,12 @@ fn a_chained_job_runs_once_per_upstream_run_and_not_again_after_a_restart() {
         "after: { job: gateway-restart, on: [failure] }\nrun: { shell: \"echo told\" }\n",
     );
     let out = env.clawcron(&["check"], &[]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let list = String::from_utf8_lossy(&env.clawcron(&["list"], &[]).stdout).to_string();
     let line = list.lines().find(|l| l.starts_with("bench ")).unwrap();
     assert!(line.contains("after gateway-restart (success)"), "{list}");
@@ -44,11 +49,20 @@ fn a_chained_job_runs_once_per_upstream_run_and_not_again_after_a_restart() {
     assert!(line.contains("after gateway-restart (failure)"), "{list}");
 
     // Any free port: another daemon may have the default one.
-    std::fs::write(p.join("clawcron.yaml"), "api: { listen: \"127.0.0.1:0\" }\n").unwrap();
+    std::fs::write(
+        p.join("clawcron.yaml"),
+        "api: { listen: \"127.0.0.1:0\" }\n",
+    )
+    .unwrap();
     let (d, addr) = spawn_daemon(p, &[], Stdio::null());
     for _ in 0..2 {
         let out = env.clawcron(&["trigger", "gateway-restart"], &[]);
-        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     wait_for("two chained runs", Duration::from_secs(10), || {
         rows(p, "bench")
@@ -61,7 +75,11 @@ fn a_chained_job_runs_once_per_upstream_run_and_not_again_after_a_restart() {
     let jobs = http_json(
         &addr.expect("the API's address"),
         "/api/jobs",
-        Some(std::fs::read_to_string(p.join("state/api-token")).unwrap().trim()),
+        Some(
+            std::fs::read_to_string(p.join("state/api-token"))
+                .unwrap()
+                .trim(),
+        ),
     );
     let bench = jobs
         .as_array()
@@ -71,7 +89,10 @@ fn a_chained_job_runs_once_per_upstream_run_and_not_again_after_a_restart() {
         .find(|j| j["id"] == "bench")
         .unwrap()
         .clone();
-    assert_eq!(bench["schedule"], "after gateway-restart (success)", "{bench}");
+    assert_eq!(
+        bench["schedule"], "after gateway-restart (success)",
+        "{bench}"
+    );
     stop_daemon(d);
 
     let upstream: Vec<i64> = rows(p, "gateway-restart")
@@ -110,12 +131,18 @@ fn a_chained_job_runs_once_per_upstream_run_and_not_again_after_a_restart() {
 fn a_failure_runs_the_jobs_chained_on_failure() {
     let env = Env::new();
     let p = env.dir.path();
-    env.write_job("up", "schedule: \"0 0 1 1 *\"\nrun: { shell: \"exit 3\" }\n");
+    env.write_job(
+        "up",
+        "schedule: \"0 0 1 1 *\"\nrun: { shell: \"exit 3\" }\n",
+    );
     env.write_job(
         "told",
         "after: { job: up, on: [failure] }\nrun: { shell: \"echo told\" }\n",
     );
-    env.write_job("measured", "after: { job: up }\nrun: { shell: \"echo m\" }\n");
+    env.write_job(
+        "measured",
+        "after: { job: up }\nrun: { shell: \"echo m\" }\n",
+    );
     // Without a daemon: the chain runs in this process too.
     let out = env.clawcron(&["trigger", "up"], &[]);
     assert_eq!(out.status.code(), Some(1));

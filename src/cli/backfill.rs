@@ -26,10 +26,7 @@ pub(super) fn backfill(
     let socket = crate::control::socket_path(state_dir);
     let report = match rt.block_on(tokio::net::UnixStream::connect(&socket)) {
         Ok(stream) => {
-            eprintln!(
-                "backfill: `{id}` in the daemon on {}",
-                state_dir.display()
-            );
+            eprintln!("backfill: `{id}` in the daemon on {}", state_dir.display());
             rt.block_on(through_daemon(stream, id, window))?
         }
         Err(connect) => {

@@ -198,7 +198,12 @@ pub(crate) fn chains(jobs: &mut Vec<JobSpec>, errors: &mut Vec<Diagnostic>) {
     let mut known: Vec<&str> = jobs.iter().map(|j| &*j.id).collect();
     let broken: Vec<String> = errors
         .iter()
-        .filter_map(|d| d.path.file_stem().and_then(|s| s.to_str()).map(String::from))
+        .filter_map(|d| {
+            d.path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .map(String::from)
+        })
         .collect();
     known.extend(broken.iter().map(String::as_str));
     let mut refused = Vec::new();
@@ -230,7 +235,10 @@ pub(crate) fn chains(jobs: &mut Vec<JobSpec>, errors: &mut Vec<Diagnostic>) {
             }
             (
                 format!("`after` makes a cycle: {}", path.join(" → ")),
-                Some("a job cannot run after itself, directly or through others: remove one `after`".into()),
+                Some(
+                    "a job cannot run after itself, directly or through others: remove one `after`"
+                        .into(),
+                ),
             )
         };
         let text = std::fs::read_to_string(&job.path).unwrap_or_default();
