@@ -121,23 +121,45 @@ fn backfill_runs_only_the_failed_slots_once_with_their_own_slot() {
         "a dry run runs nothing"
     );
 
-    // Through the running daemon.
-    let out = env.clawcron(&["backfill", "bench", "--from", &from, "--to", &to], &[]);
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
-    assert!(
-        stderr.contains("backfill: `bench` in the daemon"),
-        "{stderr}"
-    );
-    assert_eq!(
-        stdout
+    // Through the running daemon, twice at once: each slot still runs once (the claim and
+    // the "not already succeeded or running" check are one statement).
+    let backfill = || {
+        let dir = p.to_path_buf();
+        let (from, to) = (from.clone(), to.clone());
+        std::thread::spawn(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_clawcron"))
+                .current_dir(&dir)
+                .args([
+                    "--state-dir",
+                    "state",
+                    "backfill",
+                    "bench",
+                    "--from",
+                    &from,
+                    "--to",
+                    &to,
+                ])
+                .env_remove("CLAWCRON_STATE_DIR")
+                .output()
+                .unwrap()
+        })
+    };
+    let (one, two) = (backfill(), backfill());
+    let mut ran = 0;
+    for out in [one.join().unwrap(), two.join().unwrap()] {
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+        assert!(
+            stderr.contains("backfill: `bench` in the daemon"),
+            "{stderr}"
+        );
+        ran += stdout
             .lines()
             .filter(|l| l.contains("(failed): run ") && l.ends_with(" succeeded"))
-            .count(),
-        failed.len(),
-        "{stdout}"
-    );
+            .count();
+    }
+    assert_eq!(ran, failed.len());
     stop_daemon(d);
 
     let after = rows(p, "bench");
@@ -258,7 +280,7 @@ fn backfilled_runs_wait_for_a_named_lock_held_by_another_job() {
 }
 
 #[test]
-fn backfill_over_the_api_needs_the_token() {
+fn backfill_over_the_api_needs_the_token_and_pruned_slots_are_not_judged() {
     let env = Env::new();
     let p = env.dir.path();
     let flag = p.join("flag");
@@ -296,5 +318,46 @@ fn backfill_over_the_api_needs_the_token() {
             .all(|r| r["why"] == "failed" && r["run_id"].is_null())
     );
     stop_daemon(d2);
+    assert!(rows(p, "bench").iter().all(|r| r["trigger"] != "backfill"));
+
+    // Retention prunes the window's rows (one row kept per job, at the daemon's start): those
+    // slots are not judged, and nothing runs.
+    std::fs::write(
+        p.join("clawcron.yaml"),
+        "api: { enabled: false }\nretention: { max_runs_per_job: 1 }\n",
+    )
+    .unwrap();
+    let (d3, _) = spawn_daemon(p, &[], Stdio::null());
+    stop_daemon(d3);
+    let window = (last - first + 1) as usize;
+    let kept = slots_where(&rows(p, "bench"), |r| {
+        (first..=last).contains(&r["slot"].as_i64().unwrap())
+    });
+    // The newest row is kept: at most the window's succeeded last slot.
+    assert!(
+        kept.len() <= 1 && kept.iter().all(|s| *s == last),
+        "{kept:?}"
+    );
+    let out = env.clawcron(
+        &[
+            "backfill",
+            "bench",
+            "--from",
+            &rfc3339(first),
+            "--to",
+            &rfc3339(last),
+        ],
+        &[],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "bench: {window} slots in the window: 0 backfilled, {} already succeeded, 0 left as they are, {} not judged (no row: pruned, or before the job)",
+            kept.len(),
+            window - kept.len()
+        )),
+        "{stdout}"
+    );
     assert!(rows(p, "bench").iter().all(|r| r["trigger"] != "backfill"));
 }

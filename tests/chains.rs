@@ -169,7 +169,14 @@ fn a_cycle_is_a_located_error_that_shows_the_cycle() {
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("jobs/a.yaml:3:8: `after.job`: `after` makes a cycle: a → b → a"),
+        stderr.contains(
+            "error: jobs/a.yaml:3:8: `after.job`: `after` makes a cycle: a → b → a
+  |
+3 |   job: b
+  |        ^
+  = help: a job cannot run after itself, directly or through others: remove one `after`
+"
+        ),
         "{stderr}"
     );
     assert!(
