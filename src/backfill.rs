@@ -65,6 +65,8 @@ impl Report {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackfillError {
+    #[error("job `{0}` is disabled (enabled: false): enable it to backfill it")]
+    Disabled(String),
     #[error("job `{0}` has no clock slots ({1}): there is nothing to backfill")]
     NoSlots(String, String),
     #[error("the window ends before it starts")]
@@ -97,6 +99,9 @@ fn judge(rows: &[(i64, String, Option<String>)]) -> Result<Option<String>, ()> {
 
 /// Judges each slot of `window` from its rows.
 pub fn plan(store: &Store, job: &JobSpec, window: Window) -> Result<Report, BackfillError> {
+    if !job.enabled {
+        return Err(BackfillError::Disabled(job.id.to_string()));
+    }
     if matches!(job.trigger, Trigger::AtStart | Trigger::Chained) {
         return Err(BackfillError::NoSlots(
             job.id.to_string(),

@@ -153,13 +153,6 @@ async fn answer(
         Ok(s) => s,
         Err(e) => return send(&mut write, &Answer::Error(e)).await,
     };
-    if !spec.enabled && !request.force {
-        let e = format!(
-            "job `{}` is disabled (enabled: false); `clawcron trigger --force` runs it anyway",
-            spec.id
-        );
-        return send(&mut write, &Answer::Error(e)).await;
-    }
     if let Some(window) = request.backfill {
         info!(job = &*spec.id, "backfill asked over the control socket");
         let a = match crate::backfill::run(&runner, runner.store(), &spec, window).await {
@@ -167,6 +160,13 @@ async fn answer(
             Err(e) => Answer::Error(e.to_string()),
         };
         return send(&mut write, &a).await;
+    }
+    if !spec.enabled && !request.force {
+        let e = format!(
+            "job `{}` is disabled (enabled: false); `clawcron trigger --force` runs it anyway",
+            spec.id
+        );
+        return send(&mut write, &Answer::Error(e)).await;
     }
     info!(
         job = &*spec.id,
