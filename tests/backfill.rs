@@ -361,3 +361,61 @@ fn backfill_over_the_api_needs_the_token_and_pruned_slots_are_not_judged() {
     );
     assert!(rows(p, "bench").iter().all(|r| r["trigger"] != "backfill"));
 }
+
+#[test]
+fn a_backfilled_report_covers_the_week_of_its_slot_not_this_week() {
+    use chrono::Datelike;
+    let env = Env::new();
+    let p = env.dir.path();
+    std::fs::write(p.join("clawcron.yaml"), "timezone: UTC\n").unwrap();
+    env.write_job(
+        "weekly",
+        "schedule: \"0 8 * * 1\"\nrun: { report: { period: this-week, evidence: { ollama_url: \"http://127.0.0.1:9\" } } }\n",
+    );
+    // A slot three weeks ago, missed while the daemon was down (as the scheduler records it).
+    let now = chrono::Utc::now();
+    let monday =
+        now.date_naive().week(chrono::Weekday::Mon).first_day() - chrono::Duration::weeks(3);
+    let slot = monday.and_hms_opt(8, 0, 0).unwrap().and_utc().timestamp();
+    // The ledger, migrated, with that slot's row.
+    std::fs::create_dir_all(p.join("state")).unwrap();
+    clawcron::store::Store::open(&p.join("state")).unwrap();
+    rusqlite::Connection::open(p.join("state/clawcron.db"))
+        .unwrap()
+        .execute(
+            "INSERT INTO runs (job, trigger, slot, status, reason) VALUES ('weekly', 'schedule', ?1, 'skipped', 'missed: daemon not running')",
+            [slot],
+        )
+        .unwrap();
+    let day = monday.format("%Y-%m-%d").to_string();
+    let out = env.clawcron(&["backfill", "weekly", "--from", &day, "--to", &day], &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("(missed: daemon not running): run "),
+        "{stdout}"
+    );
+    let week = monday.iso_week();
+    let label = format!("{}-W{:02}", week.year(), week.week());
+    assert!(
+        p.join(format!("reports/weekly-{label}.md")).exists(),
+        "the report of {label}: {:?}",
+        std::fs::read_dir(p.join("reports"))
+            .map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>())
+    );
+    let this = now.iso_week();
+    assert!(
+        !p.join(format!(
+            "reports/weekly-{}-W{:02}.md",
+            this.year(),
+            this.week()
+        ))
+        .exists(),
+        "not this week's"
+    );
+}
