@@ -6,6 +6,10 @@
 //! false}`; the daemon answers `{"started": <run id>}`, then `{"line": "..."}` for each output
 //! line as it comes, then `{"outcome": {...}}`, or `{"error": "..."}` at any point. A client
 //! that shuts its sending half (Ctrl-C) cancels the run; the outcome still follows.
+//!
+//! A backfill (`clawcron backfill`) adds `"backfill": {"from": .., "to": .., "dry_run": ..}`
+//! (Unix seconds) to the request; the daemon runs the window's slots one after another and
+//! answers `{"backfilled": {...}}` (see `backfill::Report`) when the last has ended.
 
 use crate::model::{JobSpec, RunOutcome};
 use crate::runner::{Manual, Runner};
@@ -37,6 +41,9 @@ pub struct Request {
     pub trigger: String,
     #[serde(default)]
     pub force: bool,
+    /// Backfill this window of the job instead of running it once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backfill: Option<crate::backfill::Window>,
 }
 
 /// How a run ended, as the socket reports it.
@@ -70,6 +77,7 @@ pub enum Answer {
     Started(i64),
     Line(String),
     Outcome(Ended),
+    Backfilled(crate::backfill::Report),
     Error(String),
 }
 
@@ -145,6 +153,14 @@ async fn answer(
         Ok(s) => s,
         Err(e) => return send(&mut write, &Answer::Error(e)).await,
     };
+    if let Some(window) = request.backfill {
+        info!(job = &*spec.id, "backfill asked over the control socket");
+        let a = match crate::backfill::run(&runner, runner.store(), &spec, window).await {
+            Ok(report) => Answer::Backfilled(report),
+            Err(e) => Answer::Error(e.to_string()),
+        };
+        return send(&mut write, &a).await;
+    }
     if !spec.enabled && !request.force {
         let e = format!(
             "job `{}` is disabled (enabled: false); `clawcron trigger --force` runs it anyway",

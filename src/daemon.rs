@@ -677,7 +677,7 @@ fn print_table(scheduler: &Scheduler, tz: chrono_tz::Tz, api: Option<std::net::S
             out,
             "{:<24} {:<36} {next}",
             spec.id,
-            spec.trigger.describe()
+            spec.describe_trigger()
         );
     }
     if let Some(addr) = api {

@@ -50,16 +50,20 @@
 //!   `telemetry`, `util`.
 //! - [`scheduler`]: is it due: the timer loop, missed-slot policies, slot claims.
 //!   Uses: `clock`, `model`, `notify`, `runner`, `schedule`, `store`, `util`.
+//! - [`backfill`]: which past slots of a window failed, were missed or paused (judged from
+//!   their rows), run again with their original slot through the runner.
+//!   Uses: `model`, `runner`, `schedule`, `store`.
 //!
 //! The edges of the process:
 //! - [`reload`]: file events and SIGHUP to a new set of jobs. Uses: `config`, `scheduler`.
 //! - [`control`]: the daemon's control socket (0600, in the state directory), through which
-//!   `clawcron trigger` runs a job in the running daemon.
-//!   Uses: `config`, `model`, `runner`, `scheduler`.
+//!   `clawcron trigger` and `clawcron backfill` run a job in the running daemon.
+//!   Uses: `backfill`, `config`, `model`, `runner`, `scheduler`.
 //! - [`api`]: the status API, `/metrics` and the dashboard on 127.0.0.1; `external` jobs'
 //!   pings (`/ping`, also on a listener of their own, `ping_listen`).
-//!   Uses: `action` (the pings' registry, `action::external`), `i18n`, `model`, `redact`,
-//!   `reload`, `report`, `runner`, `scheduler`, `store`, `telemetry`, `template`, `util`.
+//!   Uses: `action` (the pings' registry, `action::external`), `backfill`, `i18n`, `model`,
+//!   `redact`, `reload`, `report`, `runner`, `scheduler`, `store`, `telemetry`, `template`,
+//!   `util`.
 //! - [`logging`]: tracing set-up, with every line scrubbed. Uses: `model`, `redact`.
 //! - [`error`]: the top-level error, its exit codes, and the one place it is printed.
 //!   Uses: `config`, `store`.
@@ -75,6 +79,7 @@
 
 pub mod action;
 pub mod api;
+pub mod backfill;
 pub mod cli;
 pub mod clock;
 pub mod config;

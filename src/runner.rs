@@ -6,7 +6,13 @@
 //! 2. **attempts**: each with a timeout, retried with exponential backoff and jitter;
 //! 3. **the after-run stage**, in this order: record (counters, log) → regressions → alerts →
 //!    notices, all written with the outcome in one ledger transaction (the dispatcher is woken
-//!    when it commits) → remediation of the rules that fired, each a run of its own.
+//!    when it commits) → remediation of the rules that fired, each a run of its own → the jobs
+//!    chained after this one (`after:`), each a run of its own (trigger `after`, once per
+//!    cause), through this same pipeline.
+//!
+//! Which runs cause chained runs: every run of the job's own action (schedule, `at_start`,
+//! manual, backfill, and a chained run itself); not a remediation, whose action is the fix, not
+//! the job. A backfill (`Runner::backfill`) is a past slot run again with its original slot.
 //!
 //! A failed run is data (an outcome), never an error that stops the daemon.
 
@@ -181,6 +187,8 @@ struct Inner {
     finished: AtomicU64,
     /// Named locks, made on first use.
     locks: Mutex<HashMap<String, Arc<NamedLock>>>,
+    /// The jobs to run after each job's runs (`after:`), by upstream job id.
+    chained: Mutex<HashMap<Arc<str>, Vec<Arc<JobSpec>>>>,
     /// Each job's overlap bookkeeping, shared by all its triggers (schedule, manual, ...).
     states: Mutex<HashMap<Arc<str>, Arc<JobState>>>,
     /// Alert states by (job, rule): read from the ledger on first use, then kept here so that
@@ -298,6 +306,7 @@ impl Runner {
                 log_limit: AtomicU64::new(u64::MAX),
                 finished: AtomicU64::new(0),
                 locks: Mutex::new(HashMap::new()),
+                chained: Mutex::new(HashMap::new()),
                 states: Mutex::new(HashMap::new()),
                 alerts: Mutex::new(HashMap::new()),
                 base_env,
@@ -328,6 +337,11 @@ impl Runner {
         self.inner.pings.clone()
     }
 
+    /// The ledger the runner writes.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
     /// The run counters and histograms (for `/metrics`).
     pub fn stats(&self) -> Arc<crate::telemetry::RunStats> {
         self.inner.stats.clone()
@@ -335,13 +349,71 @@ impl Runner {
 
     /// The overlap bookkeeping of job `id`, the same for every trigger of it.
     pub fn state_of(&self, id: &Arc<str>) -> Arc<JobState> {
-        self.inner
-            .states
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(id.clone())
-            .or_default()
-            .clone()
+        self.inner.state_of(id)
+    }
+
+    /// The jobs that run after others (`after:`): the enabled ones the scheduler has, given
+    /// again at each reload. Jobs without `after` are ignored.
+    pub fn set_chained<'a>(&self, jobs: impl IntoIterator<Item = &'a Arc<JobSpec>>) {
+        let mut map: HashMap<Arc<str>, Vec<Arc<JobSpec>>> = HashMap::new();
+        for job in jobs {
+            if let Some(after) = job.after.as_ref().filter(|_| job.enabled) {
+                map.entry(after.job.clone()).or_default().push(job.clone());
+            }
+        }
+        *self.inner.chained.lock().unwrap_or_else(|p| p.into_inner()) = map;
+    }
+
+    /// Runs a past slot of `job` again (trigger `backfill`, its original slot), through the
+    /// same admission and after-run stage as every run; returns when it has ended. `None`: the
+    /// slot already succeeded or is running (the claim and that check are one statement). A
+    /// run that admission refuses is a skipped row, returned as such.
+    pub async fn backfill(
+        &self,
+        job: &JobSpec,
+        slot: i64,
+    ) -> Result<Option<(i64, RunOutcome)>, StoreError> {
+        let inner = &self.inner;
+        let state = self.state_of(&job.id);
+        let now = inner.clock.now();
+        let admission = match state.admit(job.overlap) {
+            Ok(a) => a,
+            Err(reason) => {
+                let run_id = inner.store.record_skipped_run(
+                    &job.id,
+                    RunTrigger::Backfill.as_str(),
+                    slot,
+                    &inner.boot_id,
+                    &reason,
+                )?;
+                info!(job = &*job.id, run_id, "backfill run skipped: {reason}");
+                return Ok(Some((run_id, inner.not_run(RunStatus::Skipped, reason))));
+            }
+        };
+        let run_id =
+            match inner
+                .store
+                .start_backfill(&job.id, slot, &inner.boot_id, now.timestamp_millis())
+            {
+                Ok(Some(id)) => id,
+                Ok(None) => {
+                    state.withdraw(admission);
+                    return Ok(None);
+                }
+                Err(e) => {
+                    state.withdraw(admission);
+                    return Err(e);
+                }
+            };
+        let ticket = Ticket::new(run_id, slot, RunTrigger::Backfill, admission);
+        let inner = self.inner.clone();
+        let job = Arc::new(job.clone());
+        let outcome = self
+            .inner
+            .tracker
+            .track_future(async move { inner.run(&job, &state, ticket).await })
+            .await;
+        Ok(Some((run_id, outcome)))
     }
 
     /// Starts a run whose row the caller inserted (a slot, `at_start`), in a tracked task.
@@ -475,6 +547,15 @@ impl Inner {
         self.quiet.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    fn state_of(&self, id: &Arc<str>) -> Arc<JobState> {
+        self.states
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(id.clone())
+            .or_default()
+            .clone()
+    }
+
     fn not_run(&self, status: RunStatus, reason: String) -> RunOutcome {
         let now = self.clock.now().timestamp_millis();
         RunOutcome {
@@ -547,6 +628,9 @@ impl Inner {
         for (rule, value) in fixes {
             Box::pin(self.remediate(job, rule, value, ticket.run_id)).await;
         }
+        if ticket.trigger != RunTrigger::Remediation {
+            Box::pin(self.chain(job, ticket.run_id, outcome.status)).await;
+        }
         outcome
     }
 
@@ -570,6 +654,80 @@ impl Inner {
             duration::format(grace)
         );
         Some((id, grace))
+    }
+
+    /// Runs the jobs chained after `upstream` whose `on` matches how its run `run_id` ended,
+    /// one after another, each once per cause (a second claim of a cause inserts nothing).
+    async fn chain(&self, upstream: &JobSpec, run_id: i64, status: RunStatus) {
+        let downstream: Vec<Arc<JobSpec>> = self
+            .chained
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&upstream.id)
+            .map(|jobs| {
+                jobs.iter()
+                    .filter(|d| d.after.as_ref().is_some_and(|a| a.fires_on(status)))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        for job in downstream {
+            if self.stop.is_cancelled() {
+                return;
+            }
+            let cause = format!("after {} run {run_id}", upstream.id);
+            let state = self.state_of(&job.id);
+            let now = self.clock.now();
+            let trigger = RunTrigger::After.as_str();
+            let admission = match state.admit(job.overlap) {
+                Ok(a) => a,
+                Err(reason) => {
+                    info!(job = &*job.id, "chained run skipped ({cause}): {reason}");
+                    let r = self.store.record_skipped_once(
+                        &job.id,
+                        trigger,
+                        now.timestamp(),
+                        &self.boot_id,
+                        &reason,
+                        Some(&cause),
+                    );
+                    if let Err(e) = r {
+                        warn!(
+                            job = &*job.id,
+                            "cannot record the chained run ({cause}): {e}"
+                        );
+                    }
+                    continue;
+                }
+            };
+            let started = self.store.start_run_once(
+                &job.id,
+                trigger,
+                now.timestamp(),
+                &self.boot_id,
+                now.timestamp_millis(),
+                &cause,
+            );
+            let run_id = match started {
+                Ok(Some(id)) => id,
+                Ok(None) => {
+                    state.withdraw(admission);
+                    info!(job = &*job.id, "{cause}: already run");
+                    continue;
+                }
+                Err(e) => {
+                    state.withdraw(admission);
+                    warn!(
+                        job = &*job.id,
+                        "cannot record the chained run ({cause}): {e}"
+                    );
+                    continue;
+                }
+            };
+            info!(job = &*job.id, run_id, "chained: {cause}");
+            let ticket = Ticket::new(run_id, now.timestamp(), RunTrigger::After, admission);
+            Box::pin(self.run(&job, &state, ticket)).await;
+        }
     }
 
     /// Record → regressions → alerts → notices, written with the outcome in one transaction.
@@ -1180,12 +1338,12 @@ impl Inner {
             let ctx = AttemptCtx::new(&job.id, run_id, cancel.clone(), self.kill_grace)
                 .attempt(attempt)
                 .deadline(deadline)
-                .slot((ticket.trigger == RunTrigger::Schedule).then_some(ticket.slot))
                 .pings(Some(self.pings.clone()))
                 .env(env.clone())
                 .on_spawn(&on_spawn)
                 .store(Some(self.store.clone()))
                 .output(ticket.watch.clone())
+                .slot(Some(ticket.slot))
                 .log_limit(self.log_limit.load(Ordering::Relaxed));
             let span = tracing::info_span!("run", job = &*job.id, run_id, attempt);
             last = job.action.run(&ctx).instrument(span).await;

@@ -319,7 +319,7 @@ impl Trigger {
                 let p = i64::try_from(*period).ok().filter(|p| *p > 0)?;
                 Some((t.div_euclid(p) + 1) * p)
             }
-            Trigger::AtStart => None,
+            Trigger::AtStart | Trigger::Chained => None,
         }
     }
 
@@ -396,7 +396,7 @@ impl Trigger {
                     }
                 }
             }
-            Trigger::AtStart => {}
+            Trigger::AtStart | Trigger::Chained => {}
         }
         out.reverse();
         out
@@ -417,6 +417,19 @@ impl Trigger {
                 crate::util::duration::format(Duration::from_secs(*s))
             ),
             Trigger::AtStart => "at start".into(),
+            Trigger::Chained => "only when chained".into(),
+        }
+    }
+}
+
+impl crate::model::JobSpec {
+    /// What makes the job run, as `list` and the dashboard show it: its schedule, its chain, or
+    /// both (`every 1h; after gateway-restart (success)`).
+    pub fn describe_trigger(&self) -> String {
+        match (&self.trigger, &self.after) {
+            (_, None) => self.trigger.describe(),
+            (Trigger::Chained, Some(a)) => a.describe(),
+            (t, Some(a)) => format!("{}; {}", t.describe(), a.describe()),
         }
     }
 }

@@ -132,7 +132,7 @@ impl Scheduler {
         let (enabled, disabled): (Vec<JobSpec>, Vec<JobSpec>) =
             jobs.into_iter().partition(|j| j.enabled);
         let disabled = disabled.into_iter().map(Arc::new).collect();
-        let entries = enabled
+        let entries: Vec<Entry> = enabled
             .into_iter()
             .map(|spec| Entry {
                 state: runner.state_of(&spec.id),
@@ -141,6 +141,7 @@ impl Scheduler {
                 removed: false,
             })
             .collect();
+        runner.set_chained(entries.iter().map(|e| &e.spec));
         Scheduler {
             disabled,
             clock,
@@ -257,6 +258,8 @@ impl Scheduler {
             }
         }
         self.disabled = disabled.into_iter().map(Arc::new).collect();
+        self.runner
+            .set_chained(self.entries.iter().filter(|e| !e.removed).map(|e| &e.spec));
         let mut reset: Vec<(&str, i64, String)> = fresh_cursors
             .iter()
             .map(|(id, t)| (id.as_str(), now_s, t.clone()))

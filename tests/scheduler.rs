@@ -78,6 +78,7 @@ fn job(id: &str, trigger: Trigger, script: &Arc<Script>) -> JobBuilder {
         notify: Default::default(),
         regression: None,
         maintenance: None,
+        after: None,
     })
 }
 

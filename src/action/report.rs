@@ -16,7 +16,10 @@ pub async fn run(spec: &ReportSpec, ctx: &AttemptCtx<'_>) -> AttemptResult {
         return AttemptResult::failed("a report needs the ledger");
     };
     let now = chrono::Utc::now().timestamp_millis();
-    let period = spec.period.resolve(now, spec.timezone);
+    // The period of the run's slot, not of now: a backfilled report covers its own week.
+    let period = spec
+        .period
+        .resolve(ctx.slot.map_or(now, |s| s * 1000), spec.timezone);
     let observed = tokio::select! {
         o = observe(spec, crate::util::boot_id(), EVIDENCE_TIMEOUT, ctx) => o,
         () = ctx.cancel.cancelled() => return AttemptResult {

@@ -3,6 +3,8 @@
 //!   ledger can be written (503 with `ledger_fault` while it cannot, e.g. a full disk);
 //! - `GET /api/jobs`, `GET /api/runs?job=&limit=`, `GET /api/alerts`, `GET /api/status`;
 //! - `POST /api/jobs/{id}/trigger` (needs the token: `Authorization: Bearer <token>`);
+//! - `POST /api/jobs/{id}/backfill?from=..&to=..&dry_run=true` (needs the token): the report
+//!   of `clawcron backfill`, once the window's runs have ended;
 //! - `GET /metrics`: Prometheus text format;
 //! - `GET /`: the dashboard, server-rendered, refreshing itself;
 //! - `POST /ping/{job}/{key}[/start|/fail|/{code}]`: an `external` job's pings (`ping`), which
@@ -465,6 +467,7 @@ pub async fn serve(
         .route("/api/jobs/{id}/resume", post(quiet::resume))
         .route("/api/silences", get(quiet::list).post(quiet::silence))
         .route("/api/silences/{sid}/end", post(quiet::unsilence))
+        .route("/api/jobs/{id}/backfill", post(backfill))
         .route("/api/session/once", post(session_once))
         .route("/login", get(login))
         .route("/metrics", get(metrics))
@@ -559,7 +562,7 @@ pub(crate) fn job_infos(api: &Api, views: &[JobView]) -> Vec<JobInfo> {
                 description: v.spec.description.clone(),
                 kind: v.spec.action.kind(),
                 summary: v.spec.action.summary(),
-                schedule: v.spec.trigger.describe(),
+                schedule: v.spec.describe_trigger(),
                 enabled: v.spec.enabled,
                 next: v.next.map(|s| rfc3339_s(s, api.timezone)),
                 running: v.running,
@@ -694,6 +697,54 @@ async fn trigger(
             Json(serde_json::json!({ "job": id, "accepted": true, "run_id": run_id })),
         )
             .into_response(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct BackfillQuery {
+    from: String,
+    to: String,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// Backfills a window of a job's past slots (see `backfill`), as `clawcron backfill` does;
+/// answers with the report once the last slot's run has ended (at once for a dry run).
+async fn backfill(
+    State(api): State<Arc<Api>>,
+    Path(id): Path<String>,
+    Query(q): Query<BackfillQuery>,
+) -> Response {
+    let Some(views) = jobs_of(&api).await else {
+        return no_answer();
+    };
+    let Some(v) = views.into_iter().find(|v| v.id == id) else {
+        return (StatusCode::NOT_FOUND, format!("no job `{id}`\n")).into_response();
+    };
+    let tz = v.spec.trigger.tz().unwrap_or(api.timezone);
+    let window = match (
+        crate::backfill::parse_instant(&q.from, tz, false),
+        crate::backfill::parse_instant(&q.to, tz, true),
+    ) {
+        (Ok(from), Ok(to)) => crate::backfill::Window {
+            from,
+            to,
+            dry_run: q.dry_run,
+        },
+        (Err(e), _) => return (StatusCode::BAD_REQUEST, format!("from: {e}\n")).into_response(),
+        (_, Err(e)) => return (StatusCode::BAD_REQUEST, format!("to: {e}\n")).into_response(),
+    };
+    let (done_tx, done_rx) = oneshot::channel();
+    let runner = api.runner.clone();
+    let store = api.store.clone();
+    api.runner.track(async move {
+        let r = crate::backfill::run(&runner, &store, &v.spec, window).await;
+        let _ = done_tx.send(r);
+    });
+    match done_rx.await {
+        Ok(Ok(report)) => Json(report).into_response(),
+        Ok(Err(e)) => (StatusCode::CONFLICT, format!("{e}\n")).into_response(),
+        Err(_) => no_answer(),
     }
 }
 

@@ -47,6 +47,7 @@ pub(super) fn list(loaded: &Loaded, state_dir: &std::path::Path) -> Result<(), E
                     .with_timezone(&tz)
                     .format("%Y-%m-%d %H:%M:%S %Z")
                     .to_string(),
+                None if matches!(job.trigger, Trigger::Chained) => "when chained".into(),
                 None => "at daemon start".into(),
             }
         };
@@ -54,7 +55,7 @@ pub(super) fn list(loaded: &Loaded, state_dir: &std::path::Path) -> Result<(), E
             "{:<24} {:<8} {:<36} {:<26} {}",
             job.id,
             job.action.kind(),
-            job.trigger.describe(),
+            job.describe_trigger(),
             next,
             job.description
         );
@@ -137,6 +138,13 @@ pub(super) fn next(
             })
             .collect();
         out!("{}", serde_json::Value::Array(items));
+        return Ok(());
+    }
+    if let (Trigger::Chained, Some(after)) = (&job.trigger, &job.after) {
+        out!(
+            "{id}: runs only when chained ({}); no clock slots",
+            after.describe()
+        );
         return Ok(());
     }
     if matches!(job.trigger, Trigger::AtStart) {

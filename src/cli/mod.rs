@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod backfill;
 mod jobs;
 mod ledger;
 mod ping;
@@ -101,6 +102,20 @@ pub enum Command {
         /// Run past admission (overlap, locks, the concurrency limit) and a disabled job
         #[arg(long)]
         force: bool,
+    },
+    /// Run again the slots of a past window that failed, were missed or were paused (each with
+    /// its original slot, once): through the running daemon if there is one, else here
+    Backfill {
+        job: String,
+        /// The window's start (RFC 3339, or `YYYY-MM-DD[THH:MM]` in the job's time zone)
+        #[arg(long)]
+        from: String,
+        /// The window's end, included (a bare date: to the end of that day)
+        #[arg(long)]
+        to: String,
+        /// List what would run (slot, why) and run nothing
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Show a job's recorded figures (latency, tokens/s, memory...) and a summary of each
     Metrics {
@@ -327,6 +342,12 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             json,
         } => jobs::next(&loaded, &job, usize::from(count), from.as_deref(), json),
         Command::Trigger { job, force } => trigger::trigger(&loaded, &job, force, &state_dir),
+        Command::Backfill {
+            job,
+            from,
+            to,
+            dry_run,
+        } => backfill::backfill(&loaded, &job, &from, &to, dry_run, &state_dir),
         Command::NotifyTest { channel } => service::notify_test(&loaded, &channel),
         Command::Status { json } => ledger::status(json, &state_dir),
         Command::Open { print } => ledger::open(print, &state_dir),

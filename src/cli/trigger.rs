@@ -126,6 +126,7 @@ async fn through_daemon(
     let mut request = serde_json::to_string(&Request {
         trigger: id.to_string(),
         force,
+        backfill: None,
     })
     .unwrap_or_default();
     request.push('\n');
@@ -157,6 +158,11 @@ async fn through_daemon(
             }
             Ok(Answer::Outcome(e)) => return Ok(e),
             Ok(Answer::Error(e)) => return Err(Error::Usage(e)),
+            Ok(Answer::Backfilled(_)) => {
+                return Err(Error::Usage(
+                    "the daemon answered a backfill to a trigger".into(),
+                ));
+            }
             Err(e) => {
                 return Err(Error::Usage(format!(
                     "the daemon answered something this clawcron does not read ({e}): {line}"
@@ -174,6 +180,33 @@ async fn in_process(
     force: bool,
     state_dir: &std::path::Path,
 ) -> Result<Ended, Error> {
+    let (store, runner) = local_runner(loaded, state_dir)?;
+    let manual = crate::runner::Manual {
+        force,
+        ..Default::default()
+    };
+    let run = runner.run_now(job, manual);
+    tokio::pin!(run);
+    // Ctrl-C while the run goes: stop it as the daemon would, and record it.
+    let result = tokio::select! {
+        r = &mut run => r,
+        _ = tokio::signal::ctrl_c() => {
+            let shutdown = runner.shutdown(std::time::Duration::ZERO);
+            let (r, ()) = tokio::join!(run, shutdown);
+            r
+        }
+    };
+    let (run_id, outcome) = result?;
+    finish_local(loaded, store, &runner).await;
+    Ok(Ended::of(run_id, &outcome))
+}
+
+/// A runner in this process, as the daemon's would be (no daemon runs: the caller holds the
+/// state directory's lock), with the jobs that run after others.
+pub(super) fn local_runner(
+    loaded: &Loaded,
+    state_dir: &std::path::Path,
+) -> Result<(Store, crate::runner::Runner), Error> {
     let store = Store::open(state_dir)?;
     let g = &loaded.global;
     let clock: std::sync::Arc<dyn crate::clock::Clock> =
@@ -193,24 +226,19 @@ async fn in_process(
         g.timezone,
         chrono::Utc::now().timestamp_millis(),
     )));
+    let jobs: Vec<std::sync::Arc<JobSpec>> = loaded
+        .jobs
+        .iter()
+        .map(|j| std::sync::Arc::new(j.clone()))
+        .collect();
+    runner.set_chained(&jobs);
     crate::action::procs::become_subreaper();
-    let manual = crate::runner::Manual {
-        force,
-        ..Default::default()
-    };
-    let run = runner.run_now(job, manual);
-    tokio::pin!(run);
-    // Ctrl-C while the run goes: stop it as the daemon would, and record it.
-    let result = tokio::select! {
-        r = &mut run => r,
-        _ = tokio::signal::ctrl_c() => {
-            let shutdown = runner.shutdown(std::time::Duration::ZERO);
-            let (r, ()) = tokio::join!(run, shutdown);
-            r
-        }
-    };
-    let (run_id, outcome) = result?;
-    // The outcome and its notices are in the ledger before they are sent.
+    Ok((store, runner))
+}
+
+/// Once a local run has ended: the outcome and its notices are in the ledger, then sent.
+pub(super) async fn finish_local(loaded: &Loaded, store: Store, runner: &crate::runner::Runner) {
+    let g = &loaded.global;
     runner.shutdown(std::time::Duration::ZERO).await;
     crate::notify::deliver_due(
         store,
@@ -220,5 +248,4 @@ async fn in_process(
         g.notify_retry,
     )
     .await;
-    Ok(Ended::of(run_id, &outcome))
 }

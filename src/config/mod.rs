@@ -234,6 +234,7 @@ pub fn load_jobs(dir: &Path, global: &GlobalConfig) -> (Vec<JobSpec>, Vec<Diagno
             Err(mut errs) => errors.append(&mut errs),
         }
     }
+    validate::job::chains(&mut jobs, &mut errors);
     (jobs, errors)
 }
 

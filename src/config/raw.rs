@@ -163,6 +163,8 @@ pub struct RawJob {
     pub language: Option<S<String>>,
     /// The jobs its runs disturb: `{ quiets: [gateway-health], grace: 2m }`.
     pub maintenance: Option<S<RawMaintenance>>,
+    /// Run after another job's run ends: `{ job: gateway-restart, on: [success] }`.
+    pub after: Option<S<RawAfter>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -189,6 +191,14 @@ pub struct RawWhen {
     pub days: Option<S<Vec<S<String>>>>,
     /// `"22:00-07:00"` (may cross midnight).
     pub times: Option<S<Vec<S<String>>>>,
+}
+
+/// `after: { job: gateway-restart, on: [success] }` (`on` defaults to `[success]`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAfter {
+    pub job: S<String>,
+    pub on: Option<S<Vec<S<String>>>>,
 }
 
 /// `regression: { metrics: { ollama.tokens_per_s: higher }, runs: 7, threshold: 80%, against: recent }`.
@@ -277,4 +287,5 @@ pub const JOB_KEYS: &[&str] = &[
     "regression",
     "language",
     "maintenance",
+    "after",
 ];

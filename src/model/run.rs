@@ -90,6 +90,11 @@ pub enum RunTrigger {
     Manual,
     /// An alert rule's remediation.
     Remediation,
+    /// `clawcron backfill`: a past slot that failed, was missed or was paused, run again with
+    /// its original slot.
+    Backfill,
+    /// A chain (`after:`): the end of another job's run caused it (its `cause` says which).
+    After,
 }
 
 impl RunTrigger {
@@ -99,6 +104,8 @@ impl RunTrigger {
             RunTrigger::AtStart => "at_start",
             RunTrigger::Manual => "manual",
             RunTrigger::Remediation => "remediation",
+            RunTrigger::Backfill => "backfill",
+            RunTrigger::After => "after",
         }
     }
 }

@@ -33,4 +33,6 @@ pub enum Trigger {
     Every(u64),
     /// Once when the daemon starts, at most once per boot.
     AtStart,
+    /// No schedule of its own: the job runs only when chained (`after:`), or by hand.
+    Chained,
 }

@@ -1,6 +1,7 @@
 //! The validated configuration: what the daemon, scheduler and runner act on.
 
 use crate::model::ActionSpec;
+use crate::model::RunStatus;
 use crate::model::Trigger;
 use chrono_tz::Tz;
 use std::path::PathBuf;
@@ -167,6 +168,62 @@ pub struct JobSpec {
     pub regression: Option<crate::model::RegressionSpec>,
     /// The jobs its runs disturb, quieted meanwhile (`maintenance:`).
     pub maintenance: Option<crate::model::MaintenanceSpec>,
+    /// Runs after another job's run ends (`after: { job: gateway-restart, on: [success] }`).
+    pub after: Option<AfterSpec>,
+}
+
+/// `after: { job, on }`: run when a run of `job` ends with one of `on`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AfterSpec {
+    pub job: Arc<str>,
+    /// Sorted, without duplicates; never empty (default `[success]`).
+    pub on: Vec<AfterOn>,
+    /// Where `after.job` is written (line, column, length), so that a check that needs every
+    /// job (an unknown job, a cycle) can point at it after the files are validated one by one.
+    pub at: (u64, u64, u64),
+}
+
+impl AfterSpec {
+    /// Whether an upstream run that ended with `status` causes a run (a skipped or
+    /// interrupted run never does: it did not end by itself).
+    pub fn fires_on(&self, status: RunStatus) -> bool {
+        self.on.iter().any(|on| match on {
+            AfterOn::Success => status == RunStatus::Succeeded,
+            AfterOn::Failure => status.is_failure(),
+            AfterOn::Any => status == RunStatus::Succeeded || status.is_failure(),
+        })
+    }
+
+    /// "after gateway-restart (success)".
+    pub fn describe(&self) -> String {
+        let on: Vec<&str> = self.on.iter().map(|o| o.as_str()).collect();
+        format!("after {} ({})", self.job, on.join(", "))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AfterOn {
+    Success,
+    Failure,
+    Any,
+}
+
+impl AfterOn {
+    pub const NAMES: &[&str] = &["success", "failure", "any"];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            AfterOn::Success => "success",
+            AfterOn::Failure => "failure",
+            AfterOn::Any => "any",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AfterOn> {
+        [AfterOn::Success, AfterOn::Failure, AfterOn::Any]
+            .into_iter()
+            .find(|o| o.as_str() == s)
+    }
 }
 
 /// What to do with slots that passed while the daemon was down, the machine asleep, or the

@@ -155,4 +155,13 @@ pub const MIGRATIONS: &[&str] = &[
         created_at  INTEGER NOT NULL    -- Unix ms
     ) WITHOUT ROWID;
     "#,
+    // 11: backfill and chains: one row per (job, slot) backfilled, one per (job, cause) chained.
+    // A backfill row counts while it runs or once it succeeded, so that a slot is never run
+    // twice at once nor again after it succeeded; a failed or refused backfill leaves the slot
+    // open to the next backfill. A chained run is one row per cause, whatever its outcome.
+    r#"
+    CREATE UNIQUE INDEX runs_one_backfill_per_slot ON runs(job, slot)
+        WHERE trigger = 'backfill' AND status IN ('running', 'succeeded');
+    CREATE UNIQUE INDEX runs_one_after_per_cause ON runs(job, cause) WHERE trigger = 'after';
+    "#,
 ];

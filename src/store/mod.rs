@@ -104,6 +104,7 @@ pub(crate) fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
         error: r.get(11)?,
         output_tail: r.get(12)?,
         boot_id: r.get(13)?,
+        cause: r.get(14)?,
     })
 }
 
@@ -124,6 +125,8 @@ pub struct RunRow {
     pub error: Option<String>,
     pub output_tail: Option<String>,
     pub boot_id: Option<String>,
+    /// What caused the run (a remediation's alert, a chained run's upstream run).
+    pub cause: Option<String>,
 }
 
 /// A run a previous daemon left `running` (it crashed or was killed).
@@ -497,6 +500,98 @@ impl Store {
             params![job, trigger, slot, reason, boot_id],
         )?;
         Ok(conn.last_insert_rowid())
+    }
+
+    /// Starts a chained run (`after`), once per cause: `None` if this cause already has its run
+    /// (the unique index on (job, cause) for `after` rows holds it, across restarts).
+    pub fn start_run_once(
+        &self,
+        job: &str,
+        trigger: &str,
+        slot: i64,
+        boot_id: &str,
+        now_ms: i64,
+        cause: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        let conn = self.conn();
+        let n = conn.execute(
+            "INSERT INTO runs (job, trigger, slot, status, boot_id, daemon_pid, started_at, cause)
+             VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+            params![
+                job,
+                trigger,
+                slot,
+                boot_id,
+                i64::from(std::process::id()),
+                now_ms,
+                cause
+            ],
+        )?;
+        Ok((n == 1).then(|| conn.last_insert_rowid()))
+    }
+
+    /// Records a caused run that admission refused (a chained run's busy lock), once per cause
+    /// like `start_run_once`; `None` if this cause already has its row.
+    pub fn record_skipped_once(
+        &self,
+        job: &str,
+        trigger: &str,
+        slot: i64,
+        boot_id: &str,
+        reason: &str,
+        cause: Option<&str>,
+    ) -> Result<Option<i64>, StoreError> {
+        let conn = self.conn();
+        let n = conn.execute(
+            "INSERT INTO runs (job, trigger, slot, status, reason, boot_id, cause)
+             VALUES (?1, ?2, ?3, 'skipped', ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+            params![job, trigger, slot, reason, boot_id, cause],
+        )?;
+        Ok((n == 1).then(|| conn.last_insert_rowid()))
+    }
+
+    /// Claims a past slot for a backfill run, in one statement: only if no row of the slot
+    /// (scheduled or backfilled) succeeded or is running. `None`: the slot is done or taken.
+    pub fn start_backfill(
+        &self,
+        job: &str,
+        slot: i64,
+        boot_id: &str,
+        now_ms: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let conn = self.conn();
+        let n = conn.execute(
+            "INSERT INTO runs (job, trigger, slot, status, boot_id, daemon_pid, started_at)
+             SELECT ?1, 'backfill', ?2, 'running', ?3, ?4, ?5
+             WHERE NOT EXISTS (
+                 SELECT 1 FROM runs WHERE job = ?1 AND slot = ?2
+                     AND trigger IN ('schedule', 'backfill') AND status IN ('running', 'succeeded'))
+             ON CONFLICT DO NOTHING",
+            params![job, slot, boot_id, i64::from(std::process::id()), now_ms],
+        )?;
+        Ok((n == 1).then(|| conn.last_insert_rowid()))
+    }
+
+    /// The rows of `job`'s slots in `[from, to]` (scheduled and backfilled, not manual runs),
+    /// oldest slot first: (slot, status, reason).
+    pub fn slot_rows(
+        &self,
+        job: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, String, Option<String>)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT slot, status, reason FROM runs
+             WHERE job = ?1 AND slot BETWEEN ?2 AND ?3 AND trigger IN ('schedule', 'backfill')
+             ORDER BY slot, id",
+        )?;
+        let rows = stmt
+            .query_map(params![job, from, to], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
     }
 
     /// Whether `job` already has an `at_start` run (other than skipped) in this boot.
@@ -892,7 +987,7 @@ impl Store {
         let conn = self.conn();
         let mut stmt = conn.prepare(
             "SELECT id, job, trigger, slot, status, reason, started_at, finished_at, attempts, exit_code,
-                    duration_ms, error, output_tail, boot_id
+                    duration_ms, error, output_tail, boot_id, cause
              FROM runs WHERE (?1 IS NULL OR job = ?1) ORDER BY slot DESC, id DESC LIMIT ?2",
         )?;
         let rows = stmt

@@ -160,7 +160,7 @@ impl Store {
         let c = self.conn();
         let mut stmt = c.prepare(&format!(
             "SELECT id, job, trigger, slot, status, reason, started_at, finished_at, attempts, exit_code,
-                    duration_ms, error, NULL, boot_id
+                    duration_ms, error, NULL, boot_id, cause
              FROM runs WHERE slot >= ?1 AND slot < ?2 AND {OWN_RUN} ORDER BY slot, id"
         ))?;
         let rows = stmt

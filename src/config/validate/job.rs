@@ -33,6 +33,7 @@ pub fn job(
     c.tz = tz;
     c.lang = language(&mut c, &raw.language, "language");
     let trigger = trigger(&mut c, &raw, tz);
+    let after = after(&mut c, &raw);
 
     let (missed, overlap, timeout, retry) = policies(&mut c, &raw);
     let action = match &raw.run {
@@ -91,6 +92,7 @@ pub fn job(
             notify,
             regression,
             maintenance,
+            after,
         }),
         _ => None,
     };
@@ -134,9 +136,14 @@ fn external_rules(c: &mut Checker<'_>, raw: &RawJob, trigger: Option<&Trigger>) 
 
 pub(super) fn trigger(c: &mut Checker<'_>, raw: &RawJob, tz: chrono_tz::Tz) -> Option<Trigger> {
     let at_start = raw.at_start.as_ref().filter(|a| a.value);
+    // `after` may come with a schedule or instead of one.
     let given = usize::from(raw.schedule.is_some())
         + usize::from(raw.every.is_some())
         + usize::from(at_start.is_some());
+    if given == 0 && raw.after.is_some() {
+        // It runs only when chained.
+        return Some(Trigger::Chained);
+    }
     if given == 0 {
         let d = c.error_top("the job has no schedule");
         d.expected =
@@ -197,6 +204,108 @@ pub(super) fn trigger(c: &mut Checker<'_>, raw: &RawJob, tz: chrono_tz::Tz) -> O
         return Some(Trigger::Every(d.as_secs()));
     }
     Some(Trigger::AtStart)
+}
+
+/// `after: { job, on }`. Whether `job` names a job, and whether chains make a cycle, need every
+/// job: `chains` checks that once all files are validated.
+fn after(c: &mut Checker<'_>, raw: &RawJob) -> Option<AfterSpec> {
+    let a = raw.after.as_ref()?;
+    let mut on = Vec::new();
+    for o in a.value.on.iter().flat_map(|o| o.value.iter()) {
+        match AfterOn::parse(&o.value) {
+            Some(v) => on.push(v),
+            None => {
+                let help = did_you_mean(&o.value, AfterOn::NAMES.iter().copied());
+                let d = c.error(o, "after.on", format!("`{}` is not a valid value", o.value));
+                d.expected = Some(format!("a list of: {}", AfterOn::NAMES.join(", ")));
+                d.help = help;
+            }
+        }
+    }
+    if let Some(list) = &a.value.on
+        && list.value.is_empty()
+    {
+        let d = c.error(list, "after.on", "an empty list never runs the job");
+        d.expected = Some(format!("a list of: {}", AfterOn::NAMES.join(", ")));
+    }
+    if a.value.on.is_none() {
+        on.push(AfterOn::Success);
+    }
+    on.sort();
+    on.dedup();
+    let pos = Checker::pos(&a.value.job);
+    Some(AfterSpec {
+        job: Arc::from(a.value.job.value.as_str()),
+        on,
+        at: (pos.line, pos.col, pos.len),
+    })
+}
+
+/// The checks of `after:` that need every job: it names a job (a valid one, or a file with
+/// errors of its own), and chains make no cycle (`a → b → a`, or a job after itself). A job
+/// that fails either is refused, with the error at its `after.job`.
+pub(crate) fn chains(jobs: &mut Vec<JobSpec>, errors: &mut Vec<Diagnostic>) {
+    let upstream: std::collections::HashMap<&str, &str> = jobs
+        .iter()
+        .filter_map(|j| j.after.as_ref().map(|a| (&*j.id, &*a.job)))
+        .collect();
+    let mut known: Vec<&str> = jobs.iter().map(|j| &*j.id).collect();
+    let broken: Vec<String> = errors
+        .iter()
+        .filter_map(|d| {
+            d.path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .map(String::from)
+        })
+        .collect();
+    known.extend(broken.iter().map(String::as_str));
+    let mut refused = Vec::new();
+    for job in jobs.iter() {
+        let Some(after) = &job.after else { continue };
+        let (message, help) = if !known.contains(&&*after.job) {
+            (
+                format!("no job `{}` to run after", after.job),
+                did_you_mean(&after.job, jobs.iter().map(|j| &*j.id)),
+            )
+        } else {
+            // Each job has at most one upstream: follow it until it ends or comes back.
+            let mut path = vec![&*job.id];
+            let mut at = &*after.job;
+            let mut cycle = false;
+            while path.len() <= upstream.len() + 1 {
+                path.push(at);
+                if at == &*job.id {
+                    cycle = true;
+                    break;
+                }
+                match upstream.get(at) {
+                    Some(next) => at = next,
+                    None => break,
+                }
+            }
+            if !cycle {
+                continue;
+            }
+            (
+                format!("`after` makes a cycle: {}", path.join(" → ")),
+                Some(
+                    "a job cannot run after itself, directly or through others: remove one `after`"
+                        .into(),
+                ),
+            )
+        };
+        let text = std::fs::read_to_string(&job.path).unwrap_or_default();
+        let (line, col, len) = after.at;
+        refused.push(job.id.clone());
+        errors.push(
+            Diagnostic::new(&job.path, message)
+                .at(&text, Pos { line, col, len })
+                .key("after.job")
+                .help(help),
+        );
+    }
+    jobs.retain(|j| !refused.contains(&j.id));
 }
 
 /// What to do with missed slots, overlapping runs, a run that takes too long, a failed attempt.

@@ -4,7 +4,7 @@
 pub(crate) mod action;
 mod channels;
 mod global;
-mod job;
+pub(crate) mod job;
 mod report;
 
 use action::action;
