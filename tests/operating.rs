@@ -469,6 +469,19 @@ fn dashboard_actions_need_the_token_or_the_cookie_and_its_csrf_token() {
     let listed = http_json(&addr, "/api/silences", Some(&token));
     assert_eq!(listed["silences"][0]["rule"], "cpu-high", "{listed}");
     assert_eq!(listed["pauses"][0]["job"], "tick", "{listed}");
+    // The paused slots, from the dashboard's backfill form, as a dry run: listed, not run.
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let (code, _, body) = raw(
+        &addr,
+        "POST",
+        &format!("/api/jobs/tick/backfill?csrf={csrf}"),
+        &[format!("Cookie: {cookie}")],
+        &format!("csrf={csrf}&from={today}&to={today}&dry_run=1"),
+    );
+    assert_eq!(code, 200, "{body}");
+    let report: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(report["dry_run"], true, "{report}");
+    assert!(report["slots"].as_u64().unwrap() > 0, "{report}");
     let (code, body) = http(&addr, "POST", "/api/jobs/tick/resume", Some(&token));
     assert_eq!(code, 200, "{body}");
     let (code, body) = http(&addr, "POST", "/api/silences/1/end", Some(&token));

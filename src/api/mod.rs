@@ -702,8 +702,8 @@ async fn trigger(
 
 #[derive(serde::Deserialize)]
 struct BackfillQuery {
-    from: String,
-    to: String,
+    from: Option<String>,
+    to: Option<String>,
     #[serde(default)]
     dry_run: bool,
 }
@@ -714,6 +714,7 @@ async fn backfill(
     State(api): State<Arc<Api>>,
     Path(id): Path<String>,
     Query(q): Query<BackfillQuery>,
+    body: String,
 ) -> Response {
     let Some(views) = jobs_of(&api).await else {
         return no_answer();
@@ -722,15 +723,19 @@ async fn backfill(
         return (StatusCode::NOT_FOUND, format!("no job `{id}`\n")).into_response();
     };
     let tz = v.spec.trigger.tz().unwrap_or(api.timezone);
+    // From the query, or from the dashboard's form.
+    let field = |given: Option<String>, name: &str| {
+        given
+            .or_else(|| quiet::form_value(&body, name))
+            .unwrap_or_default()
+    };
+    let (from, to) = (field(q.from, "from"), field(q.to, "to"));
+    let dry_run = q.dry_run || quiet::form_value(&body, "dry_run").is_some();
     let window = match (
-        crate::backfill::parse_instant(&q.from, tz, false),
-        crate::backfill::parse_instant(&q.to, tz, true),
+        crate::backfill::parse_instant(&from, tz, false),
+        crate::backfill::parse_instant(&to, tz, true),
     ) {
-        (Ok(from), Ok(to)) => crate::backfill::Window {
-            from,
-            to,
-            dry_run: q.dry_run,
-        },
+        (Ok(from), Ok(to)) => crate::backfill::Window { from, to, dry_run },
         (Err(e), _) => return (StatusCode::BAD_REQUEST, format!("from: {e}\n")).into_response(),
         (_, Err(e)) => return (StatusCode::BAD_REQUEST, format!("to: {e}\n")).into_response(),
     };

@@ -57,7 +57,7 @@ fn store_error(e: crate::store::StoreError) -> Response {
 }
 
 /// `name`'s value in a form body (`application/x-www-form-urlencoded`), decoded.
-fn form_value(body: &str, name: &str) -> Option<String> {
+pub(super) fn form_value(body: &str, name: &str) -> Option<String> {
     body.split('&').find_map(|kv| {
         let (k, v) = kv.split_once('=')?;
         (k == name).then(|| {
