@@ -30,6 +30,16 @@ fn cli(dir: &Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// A scratch folder with a webhook receiver `hook` and `extra` settings: (folder, the
+/// receiver's log, the receiver).
+fn scene(extra: &str) -> (tempfile::TempDir, std::path::PathBuf, Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("hook.jsonl");
+    let hook = standin("webhook", &["--log", log.to_str().unwrap()]);
+    config(dir.path(), hook.port, extra);
+    (dir, log, hook)
+}
+
 fn events(log: &Path) -> Vec<serde_json::Value> {
     received(log)
         .iter()
@@ -63,11 +73,8 @@ fn restart(dir: &Path, leave: &str) {
 
 #[test]
 fn a_restart_during_which_the_health_check_fails_notifies_nothing() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, log, _hook) = scene("");
     let p = dir.path();
-    let log = p.join("hook.jsonl");
-    let hook = standin("webhook", &["--log", log.to_str().unwrap()]);
-    config(p, hook.port, "");
     health(p);
     restart(p, "");
     let (d, _) = spawn_daemon(p, &[], std::process::Stdio::null());
@@ -120,11 +127,8 @@ fn a_restart_during_which_the_health_check_fails_notifies_nothing() {
 
 #[test]
 fn a_rule_still_firing_after_the_grace_notifies_once() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, log, _hook) = scene("");
     let p = dir.path();
-    let log = p.join("hook.jsonl");
-    let hook = standin("webhook", &["--log", log.to_str().unwrap()]);
-    config(p, hook.port, "");
     health(p);
     // The restart leaves the gateway down (STILL): after the grace, it is told.
     restart(p, &format!("{}/STILL", p.display()));
@@ -162,11 +166,8 @@ fn a_rule_still_firing_after_the_grace_notifies_once() {
 
 #[test]
 fn a_silence_stops_repeats_and_its_end_tells_what_still_fires_once() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, log, _hook) = scene("");
     let p = dir.path();
-    let log = p.join("hook.jsonl");
-    let hook = standin("webhook", &["--log", log.to_str().unwrap()]);
-    config(p, hook.port, "");
     std::fs::write(
         p.join("jobs/hot.yaml"),
         "schedule: \"* * * * * *\"\nrun: { shell: \"echo cpu_percent=97\" }\nmetrics: [ { regex: 'cpu_percent=(?P<cpu_percent>[0-9]+)' } ]\nalerts: [ { name: cpu-high, when: \"cpu_percent > 90\", repeat: 2s } ]\nnotify: { on: [alert], to: [hook] }\n",
@@ -247,10 +248,6 @@ fn a_silence_stops_repeats_and_its_end_tells_what_still_fires_once() {
 
 #[test]
 fn quiet_hours_from_the_config_hold() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path();
-    let log = p.join("hook.jsonl");
-    let hook = standin("webhook", &["--log", log.to_str().unwrap()]);
     // Today (UTC) and tomorrow: the notices of `nightly` are recorded, not sent, whatever the
     // hour the test runs at (the weekday logic itself is unit-tested on a weekend).
     use chrono::Datelike;
@@ -258,15 +255,12 @@ fn quiet_hours_from_the_config_hold() {
         ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][d.num_days_from_monday() as usize]
     };
     let today = chrono::Utc::now().weekday();
-    config(
-        p,
-        hook.port,
-        &format!(
-            "silences: [ {{ jobs: [nightly], when: {{ days: [{}, {}] }}, reason: \"weekend\" }} ]\n",
-            day(today),
-            day(today.succ())
-        ),
-    );
+    let (dir, log, _hook) = scene(&format!(
+        "silences: [ {{ jobs: [nightly], when: {{ days: [{}, {}] }}, reason: \"weekend\" }} ]\n",
+        day(today),
+        day(today.succ())
+    ));
+    let p = dir.path();
     std::fs::write(
         p.join("jobs/nightly.yaml"),
         "at_start: true\nrun: { shell: \"exit 2\" }\nnotify: { on: [failure], to: [hook] }\n",
@@ -298,11 +292,8 @@ fn quiet_hours_from_the_config_hold() {
 
 #[test]
 fn pause_and_resume_survive_a_restart_and_paused_slots_are_skipped() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, _log, _hook) = scene("");
     let p = dir.path();
-    let log = p.join("hook.jsonl");
-    let hook = standin("webhook", &["--log", log.to_str().unwrap()]);
-    config(p, hook.port, "");
     std::fs::write(
         p.join("jobs/tick.yaml"),
         "schedule: \"* * * * * *\"\nrun: { shell: \"true\" }\n",
@@ -394,11 +385,8 @@ fn raw(
 /// session cookie with its CSRF token; the page shows who paused a job, when and why.
 #[test]
 fn dashboard_actions_need_the_token_or_the_cookie_and_its_csrf_token() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, _log, _hook) = scene("api: { listen: \"127.0.0.1:0\" }\n");
     let p = dir.path();
-    let log = p.join("hook.jsonl");
-    let hook = standin("webhook", &["--log", log.to_str().unwrap()]);
-    config(p, hook.port, "api: { listen: \"127.0.0.1:0\" }\n");
     std::fs::write(
         p.join("jobs/tick.yaml"),
         "schedule: \"* * * * * *\"\nrun: { shell: \"echo cpu_percent=97\" }\nmetrics: [ { regex: 'cpu_percent=(?P<cpu_percent>[0-9]+)' } ]\nalerts: [ { name: cpu-high, when: \"cpu_percent > 90\" } ]\n",
