@@ -5,7 +5,6 @@
 use super::*;
 use crate::backfill::{Report, Window};
 use crate::control::{Answer, Request};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 pub(super) fn backfill(
     loaded: &Loaded,
@@ -107,30 +106,20 @@ async fn through_daemon(
     id: &str,
     window: Window,
 ) -> Result<Report, Error> {
-    let io = |context: &'static str| {
-        move |source| Error::Io {
-            context: context.into(),
-            source,
-        }
-    };
-    let (read, mut write) = stream.into_split();
-    let mut request = serde_json::to_string(&Request {
-        trigger: id.to_string(),
-        force: false,
-        backfill: Some(window),
-    })
-    .unwrap_or_default();
-    request.push('\n');
-    write
-        .write_all(request.as_bytes())
-        .await
-        .map_err(io("cannot write to the daemon's control socket"))?;
-    let mut lines = BufReader::new(read).lines();
+    let (mut lines, _write) = super::trigger::send(
+        stream,
+        &Request {
+            trigger: id.to_string(),
+            force: false,
+            backfill: Some(window),
+        },
+    )
+    .await?;
     loop {
         let Some(line) = lines
             .next_line()
             .await
-            .map_err(io("cannot read the daemon's answer"))?
+            .map_err(super::trigger::socket_io("cannot read the daemon's answer"))?
         else {
             return Err(Error::Usage(
                 "the daemon closed the control socket before the backfill ended".into(),

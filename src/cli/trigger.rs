@@ -109,6 +109,35 @@ fn print_outcome(id: &str, e: &Ended) -> Result<(), Error> {
     Ok(())
 }
 
+/// An I/O error of the control socket, saying what was being done.
+pub(super) fn socket_io(context: &'static str) -> impl Fn(std::io::Error) -> Error {
+    move |source| Error::Io {
+        context: context.into(),
+        source,
+    }
+}
+
+/// The daemon's answer lines, and the sending half (shut to cancel).
+pub(super) type Channel = (
+    tokio::io::Lines<BufReader<tokio::net::unix::OwnedReadHalf>>,
+    tokio::net::unix::OwnedWriteHalf,
+);
+
+/// Sends `request` to the daemon's control socket, one JSON line.
+pub(super) async fn send(
+    stream: tokio::net::UnixStream,
+    request: &Request,
+) -> Result<Channel, Error> {
+    let (read, mut write) = stream.into_split();
+    let mut line = serde_json::to_string(request).unwrap_or_default();
+    line.push('\n');
+    write
+        .write_all(line.as_bytes())
+        .await
+        .map_err(socket_io("cannot write to the daemon's control socket"))?;
+    Ok((BufReader::new(read).lines(), write))
+}
+
 /// Asks the daemon to run `id`, shows its output lines as they come, and returns how it ended.
 /// Ctrl-C shuts the sending half: the daemon cancels the run and still sends the outcome.
 async fn through_daemon(
@@ -116,30 +145,20 @@ async fn through_daemon(
     id: &str,
     force: bool,
 ) -> Result<Ended, Error> {
-    let io = |context: &'static str| {
-        move |source| Error::Io {
-            context: context.into(),
-            source,
-        }
-    };
-    let (read, mut write) = stream.into_split();
-    let mut request = serde_json::to_string(&Request {
-        trigger: id.to_string(),
-        force,
-        backfill: None,
-    })
-    .unwrap_or_default();
-    request.push('\n');
-    write
-        .write_all(request.as_bytes())
-        .await
-        .map_err(io("cannot write to the daemon's control socket"))?;
-    let mut lines = BufReader::new(read).lines();
+    let (mut lines, mut write) = send(
+        stream,
+        &Request {
+            trigger: id.to_string(),
+            force,
+            backfill: None,
+        },
+    )
+    .await?;
     let mut run_id = 0;
     let mut interrupted = false;
     loop {
         let line = tokio::select! {
-            l = lines.next_line() => l.map_err(io("cannot read the daemon's answer"))?,
+            l = lines.next_line() => l.map_err(socket_io("cannot read the daemon's answer"))?,
             _ = tokio::signal::ctrl_c(), if !interrupted => {
                 interrupted = true;
                 let _ = write.shutdown().await;

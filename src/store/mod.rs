@@ -468,10 +468,30 @@ impl Store {
         now_ms: i64,
         cause: Option<&str>,
     ) -> Result<i64, StoreError> {
+        self.insert_running(job, trigger, slot, boot_id, now_ms, cause, false)
+            .map(|id| id.unwrap_or_default())
+    }
+
+    /// Inserts a `running` row; with `once`, nothing when a unique index already holds one
+    /// (`None`).
+    #[allow(clippy::too_many_arguments)]
+    fn insert_running(
+        &self,
+        job: &str,
+        trigger: &str,
+        slot: i64,
+        boot_id: &str,
+        now_ms: i64,
+        cause: Option<&str>,
+        once: bool,
+    ) -> Result<Option<i64>, StoreError> {
         let conn = self.conn();
-        conn.execute(
-            "INSERT INTO runs (job, trigger, slot, status, boot_id, daemon_pid, started_at, cause)
-             VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7)",
+        let n = conn.execute(
+            &format!(
+                "INSERT INTO runs (job, trigger, slot, status, boot_id, daemon_pid, started_at, cause)
+                 VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7){}",
+                if once { " ON CONFLICT DO NOTHING" } else { "" }
+            ),
             params![
                 job,
                 trigger,
@@ -482,7 +502,7 @@ impl Store {
                 cause
             ],
         )?;
-        Ok(conn.last_insert_rowid())
+        Ok((n == 1).then(|| conn.last_insert_rowid()))
     }
 
     /// Records a non-slot run that was skipped (e.g. `at_start` already done this boot).
@@ -513,21 +533,7 @@ impl Store {
         now_ms: i64,
         cause: &str,
     ) -> Result<Option<i64>, StoreError> {
-        let conn = self.conn();
-        let n = conn.execute(
-            "INSERT INTO runs (job, trigger, slot, status, boot_id, daemon_pid, started_at, cause)
-             VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
-            params![
-                job,
-                trigger,
-                slot,
-                boot_id,
-                i64::from(std::process::id()),
-                now_ms,
-                cause
-            ],
-        )?;
-        Ok((n == 1).then(|| conn.last_insert_rowid()))
+        self.insert_running(job, trigger, slot, boot_id, now_ms, Some(cause), true)
     }
 
     /// Records a caused run that admission refused (a chained run's busy lock), once per cause
