@@ -209,11 +209,9 @@ pub async fn run(
         stop.clone(),
     ));
     // Notices link to the dashboard where it really listens (a port 0 in the file is chosen now).
-    templates.dashboard = api.as_ref().map(|(addr, _)| {
-        let mut g = g.clone();
-        g.api_listen = Some(*addr);
-        g.dashboard_url().unwrap_or_default()
-    });
+    templates.dashboard = api
+        .as_ref()
+        .map(|(addr, _)| crate::model::dashboard_url_at(*addr));
     let notices = tokio::spawn(crate::notify::dispatch(
         store_for_notices,
         Arc::new(g.notifiers.clone()),
@@ -514,6 +512,8 @@ fn tell_still_firing(
     now: i64,
 ) {
     let mut notices = Vec::new();
+    let quiet = runner.quiet();
+    let judge = quiet.at(now);
     for rule in job
         .alerts
         .iter()
@@ -541,9 +541,7 @@ fn tell_still_firing(
             ..Default::default()
         };
         for mut n in crate::notify::for_alert(job, rule, &facts) {
-            n.quiet = runner
-                .quiet()
-                .notice(&job.id, Some(&rule.name), "alert.repeat", now);
+            n.quiet = judge.why(&job.id, Some(&rule.name), "alert.repeat");
             notices.push(n);
         }
     }

@@ -121,32 +121,51 @@ impl Quiet {
             .map(|x| format!("quiet: maintenance by {} run {}", x.by_job, x.run_id))
     }
 
-    /// Why a notice of `job` (for `rule`, if an alert's) at `at_ms` is recorded and not sent:
-    /// a silence, quiet hours, or (except a resolution) a maintenance window.
-    pub fn notice(&self, job: &str, rule: Option<&str>, event: &str, at_ms: i64) -> Option<String> {
-        match self.store.active_silences(at_ms) {
-            Ok(list) => {
-                if let Some(s) = list
-                    .iter()
-                    .find(|s| s.job == job && s.rule.as_deref().is_none_or(|r| Some(r) == rule))
-                {
-                    return Some(format!(
-                        "silenced: {} (silence {}, by {})",
-                        s.reason, s.id, s.by
-                    ));
-                }
-            }
-            Err(e) => tracing::warn!("cannot read the silences: {e}"),
+    /// What covers notices queued at `at_ms`: the active silences are read once for them all.
+    pub fn at(&self, at_ms: i64) -> Judge<'_> {
+        let silences = self.store.active_silences(at_ms).unwrap_or_else(|e| {
+            tracing::warn!("cannot read the silences: {e}");
+            Vec::new()
+        });
+        Judge {
+            quiet: self,
+            silences,
+            at_ms,
         }
-        if let Some(h) = self
+    }
+}
+
+/// The silences, quiet hours and windows at one instant, for the notices queued then.
+pub struct Judge<'q> {
+    quiet: &'q Quiet,
+    silences: Vec<crate::model::Silence>,
+    at_ms: i64,
+}
+
+impl Judge<'_> {
+    /// Why a notice of `job` (for `rule`, if an alert's) is recorded and not sent: a silence,
+    /// quiet hours, or (except a resolution) a maintenance window.
+    pub fn why(&self, job: &str, rule: Option<&str>, event: &str) -> Option<String> {
+        if let Some(s) = self
+            .silences
+            .iter()
+            .find(|s| s.job == job && s.rule.as_deref().is_none_or(|r| Some(r) == rule))
+        {
+            return Some(format!(
+                "silenced: {} (silence {}, by {})",
+                s.reason, s.id, s.by
+            ));
+        }
+        let q = self.quiet;
+        if let Some(h) = q
             .hours
             .iter()
-            .find(|h| in_hours(h, job, rule, at_ms, self.tz))
+            .find(|h| in_hours(h, job, rule, self.at_ms, q.tz))
         {
             return Some(format!("silenced: {}", h.reason));
         }
         if event != "alert.resolved" {
-            return self.maintenance(job, at_ms);
+            return q.maintenance(job, self.at_ms);
         }
         None
     }

@@ -816,6 +816,7 @@ impl Inner {
         if notices.is_empty() {
             return;
         }
+        let judge = quiet.at(at);
         let mut quieted_failure = false;
         for n in notices.iter_mut().filter(|n| n.quiet.is_none()) {
             let event = n
@@ -833,7 +834,7 @@ impl Inner {
                 .get("job")
                 .and_then(|j| j.as_str())
                 .unwrap_or(&job.id);
-            n.quiet = quiet.notice(of, rule, event, at);
+            n.quiet = judge.why(of, rule, event);
             if let Some(why) = &n.quiet {
                 quieted_failure |= event.starts_with("failure");
                 for e in events.iter_mut().filter(|e| Some(e.rule.as_str()) == rule) {

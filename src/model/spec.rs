@@ -49,17 +49,20 @@ pub struct GlobalConfig {
     pub channel_langs: std::collections::HashMap<String, crate::model::Lang>,
 }
 
+/// The dashboard's address for an API bound at `a` (an unspecified address is this machine's).
+pub fn dashboard_url_at(a: std::net::SocketAddr) -> String {
+    let host = if a.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        a.ip().to_string()
+    };
+    format!("http://{host}:{}/", a.port())
+}
+
 impl GlobalConfig {
     /// The dashboard's address as a browser on this machine opens it, when the API is on.
     pub fn dashboard_url(&self) -> Option<String> {
-        self.api_listen.map(|a| {
-            let host = if a.ip().is_unspecified() {
-                "127.0.0.1".to_string()
-            } else {
-                a.ip().to_string()
-            };
-            format!("http://{host}:{}/", a.port())
-        })
+        self.api_listen.map(dashboard_url_at)
     }
 }
 

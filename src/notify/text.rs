@@ -222,15 +222,12 @@ fn alert(p: &Value, r: Reader<'_>, facts: &mut Facts) -> String {
     let peak = f(&a, "peak").map(fig).unwrap_or_default();
     let since = i(&a, "since_ms");
     let lasted = i(&a, "lasted_ms").map(|ms| i18n::duration_ms(ms as f64, lang));
-    let per = i(&a, "per_ms")
-        .map(|ms| i18n::duration_ms(ms as f64, lang))
-        .unwrap_or_default();
     let fix = a.get("remediation").cloned().unwrap_or_default();
     let action = s(&fix, "action").unwrap_or("").to_string();
     let max = i(&fix, "max").unwrap_or(0).to_string();
     let per = i(&fix, "per_ms")
         .map(|ms| i18n::duration_ms(ms as f64, lang))
-        .unwrap_or(per);
+        .unwrap_or_default();
     let samples = || {
         a.get("samples")
             .and_then(Value::as_array)
