@@ -575,11 +575,14 @@ impl Inner {
     async fn run(&self, job: &JobSpec, state: &JobState, ticket: Ticket) -> RunOutcome {
         // Notices the action asked for (a report's delivery), written with the outcome.
         let mut notices = Vec::new();
-        // A paused job's automatic slots are recorded, not run (manual runs and backfills are
-        // asked for on purpose).
-        let paused = matches!(ticket.trigger, RunTrigger::Schedule | RunTrigger::AtStart)
-            .then(|| self.quiet().paused(&job.id))
-            .flatten();
+        // A paused job's automatic runs (its slots, at_start, a chain) are recorded, not run;
+        // manual runs and backfills are asked for on purpose.
+        let paused = matches!(
+            ticket.trigger,
+            RunTrigger::Schedule | RunTrigger::AtStart | RunTrigger::After
+        )
+        .then(|| self.quiet().paused(&job.id))
+        .flatten();
         let turn = match paused {
             Some(p) => Turn::Paused(format!("paused ({})", p.reason)),
             None => self.wait_turn(job, state, &ticket).await,

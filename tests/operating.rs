@@ -479,3 +479,39 @@ fn dashboard_actions_need_the_token_or_the_cookie_and_its_csrf_token() {
     assert_eq!(listed["pauses"], serde_json::json!([]), "{listed}");
     assert_eq!(listed["silences"], serde_json::json!([]), "{listed}");
 }
+
+/// A paused job does not run when chained either: its `after` row is a skipped row.
+#[test]
+fn a_paused_job_is_not_run_by_its_chain() {
+    let (dir, _log, _hook) = scene("");
+    let p = dir.path();
+    std::fs::write(
+        p.join("jobs/up.yaml"),
+        "at_start: true\nrun: { shell: \"true\" }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("jobs/down.yaml"),
+        "after: { job: up }\nrun: { shell: \"true\" }\n",
+    )
+    .unwrap();
+    let out = cli(p, &["pause", "down", "--reason", "not tonight"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (d, _) = spawn_daemon(p, &[], std::process::Stdio::null());
+    wait_for("the chained row", Duration::from_secs(10), || {
+        cli_value(p, &["history", "down", "--json"])
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+    });
+    stop_daemon(d);
+    let rows = cli_value(p, &["history", "down", "--json"]);
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!(rows[0]["trigger"], "after");
+    assert_eq!(rows[0]["status"], "skipped");
+    assert_eq!(rows[0]["reason"], "paused (not tonight)");
+}
