@@ -11,14 +11,16 @@ mod report;
 pub use outbox::{Item as OutboxItem, NOTICE_TTL_MS};
 pub use pings::LateRow;
 pub use report::{Baseline, Gap, HEARTBEAT_MS, NoticeRow};
+pub mod db;
 pub mod health;
 mod writer;
 
 use crate::model::{Notice, RunOutcome, RunRecord, RunStatus, State};
-use rusqlite::{Connection, OptionalExtension, params};
+use db::{Backend, Conn, DbError, Row, args};
+use rusqlite::{Connection, params};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -32,8 +34,8 @@ pub enum StoreError {
         path: PathBuf,
         source: rusqlite::Error,
     },
-    #[error("state database: {0}")]
-    Sql(#[from] rusqlite::Error),
+    #[error("ledger: {0}")]
+    Sql(#[from] DbError),
     #[error(
         "the ledger {path} was migrated by a newer clawcron (schema version {found}; this binary knows up to {known}): run that newer version, or restore a backup made before its migration (clawcron.db.backup-v*)"
     )]
@@ -70,25 +72,25 @@ pub enum SlotDecision {
 /// job's figures (recovery, baselines, last success, the report's counts).
 pub(crate) const OWN_RUN: &str = "trigger != 'remediation'";
 
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Sql(DbError::Sqlite(e))
+    }
+}
+
 /// A text column stored from an enum's `as_str`, read back as the enum.
-pub(crate) fn status_at<T>(
-    r: &rusqlite::Row<'_>,
-    i: usize,
-    parse: fn(&str) -> Option<T>,
-) -> rusqlite::Result<T> {
+pub(crate) fn status_at<T>(r: &Row, i: usize, parse: fn(&str) -> Option<T>) -> Result<T, DbError> {
     let s: String = r.get(i)?;
-    parse(&s).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            i,
-            rusqlite::types::Type::Text,
-            format!("unknown status `{s}`").into(),
-        )
+    parse(&s).ok_or(DbError::Column {
+        index: i,
+        want: "a known status",
+        found: s,
     })
 }
 
 /// A `RunRow` from the columns `id, job, trigger, slot, status, reason, started_at, finished_at,
 /// attempts, exit_code, duration_ms, error, output_tail, boot_id`, in that order.
-pub(crate) fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
+pub(crate) fn run_row(r: &Row) -> Result<RunRow, DbError> {
     Ok(RunRow {
         id: r.get(0)?,
         job: r.get(1)?,
@@ -138,10 +140,10 @@ pub struct Interrupted {
     pub pid: Option<i64>,
 }
 
-/// The ledger. Cheap to clone; calls are short and serialized on one connection.
+/// The ledger. Cheap to clone; calls are short (one transaction each).
 #[derive(Clone)]
 pub struct Store {
-    conn: Arc<Mutex<Connection>>,
+    db: Backend,
     writer: Arc<writer::Writer>,
     health: Arc<health::WriteHealth>,
     /// The open daemon session (id, when its `alive_at` was last written), if any.
@@ -155,7 +157,23 @@ pub struct DaemonLock {
     _file: std::fs::File,
 }
 
+/// Which ledger to open: SQLite in the state directory (the default), or PostgreSQL.
+#[derive(Debug, Clone, Default)]
+pub enum LedgerTarget {
+    #[default]
+    Sqlite,
+    Postgres(db::PgTarget),
+}
+
 impl Store {
+    /// Opens the ledger `target` names: SQLite in `dir`, or a PostgreSQL ledger.
+    pub fn open_target(dir: &Path, target: &LedgerTarget) -> Result<Store, StoreError> {
+        match target {
+            LedgerTarget::Sqlite => Self::open(dir),
+            LedgerTarget::Postgres(t) => Self::open_postgres(t),
+        }
+    }
+
     /// Opens (creating) `dir/clawcron.db`: directory 0700, database 0600, WAL.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         create_private_dir(dir)?;
@@ -174,7 +192,7 @@ impl Store {
             source,
         })?;
         Self::migrate(&conn, Some(&path))?;
-        Ok(Self::init(conn))
+        Ok(Self::init(Backend::Sqlite(Arc::new(Mutex::new(conn)))))
     }
 
     /// A private in-memory ledger, for tests.
@@ -182,7 +200,46 @@ impl Store {
         let conn = Connection::open_in_memory()?;
         Self::prepare(&conn)?;
         Self::migrate(&conn, None)?;
-        Ok(Self::init(conn))
+        Ok(Self::init(Backend::Sqlite(Arc::new(Mutex::new(conn)))))
+    }
+
+    /// Opens a PostgreSQL ledger, bringing its schema up to this binary's version (one node
+    /// at a time: the migration holds a transaction-scoped advisory lock).
+    pub fn open_postgres(target: &db::PgTarget) -> Result<Store, StoreError> {
+        let pool = db::PgPool::connect(target)?;
+        let display = pool.display.clone();
+        let db = Backend::Postgres(Arc::new(pool));
+        db.tx(|c| {
+            c.execute("SELECT pg_advisory_xact_lock(72622026)", args![])?;
+            c.batch(
+                "CREATE TABLE IF NOT EXISTS clawcron_schema (version BIGINT NOT NULL);
+                 INSERT INTO clawcron_schema (version)
+                     SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM clawcron_schema);",
+            )?;
+            let version: i64 = c.value("SELECT version FROM clawcron_schema", args![])?;
+            let known = migrations::MIGRATIONS.len();
+            if version > known as i64 {
+                return Err(StoreError::TooNew {
+                    path: PathBuf::from(&display),
+                    found: version,
+                    known,
+                });
+            }
+            for sql in migrations::MIGRATIONS.iter().skip(version as usize) {
+                c.batch(&db::pg_schema(sql))?;
+            }
+            c.execute(
+                "UPDATE clawcron_schema SET version = ?1",
+                args![known as i64],
+            )?;
+            Ok(())
+        })?;
+        Ok(Self::init(db))
+    }
+
+    /// Which SQL the ledger speaks.
+    pub fn dialect(&self) -> db::Dialect {
+        self.db.dialect()
     }
 
     fn prepare(conn: &Connection) -> Result<(), rusqlite::Error> {
@@ -239,17 +296,16 @@ impl Store {
         Ok(())
     }
 
-    fn init(conn: Connection) -> Store {
-        let conn = Arc::new(Mutex::new(conn));
+    fn init(db: Backend) -> Store {
         let health = Arc::new(health::WriteHealth::default());
         let outbox_wake = Arc::new(tokio::sync::Notify::new());
         Store {
             writer: Arc::new(writer::Writer::new(
-                conn.clone(),
+                db.clone(),
                 health.clone(),
                 outbox_wake.clone(),
             )),
-            conn,
+            db,
             health,
             session: Arc::new(Mutex::new(None)),
             outbox_wake,
@@ -261,18 +317,20 @@ impl Store {
         &self.health
     }
 
-    /// Runs `f` on the connection (for the other modules' tables, e.g. the outbox).
+    /// Runs `f` on a connection, each statement committed on its own.
     pub(crate) fn with_conn<T>(
         &self,
-        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+        f: impl FnOnce(&mut dyn Conn) -> Result<T, DbError>,
     ) -> Result<T, StoreError> {
-        Ok(f(&self.conn())?)
+        Ok(self.db.run(f)?)
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock cannot leave a transaction half-applied in SQLite
-        // (it rolls back on drop), so a poisoned lock is still safe to use.
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    /// Runs `f` in one transaction.
+    pub(crate) fn in_tx<T>(
+        &self,
+        f: impl FnOnce(&mut dyn Conn) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.db.tx(f)
     }
 
     /// Takes the daemon lock on `dir` (one daemon per state directory).
@@ -309,60 +367,54 @@ impl Store {
 
     /// Marks runs left `running` by a dead daemon as `interrupted` and returns them.
     pub fn recover_interrupted(&self, now_ms: i64) -> Result<Vec<Interrupted>, StoreError> {
-        let conn = self.conn();
-        let mut stmt =
-            conn.prepare("SELECT id, job, slot, pid FROM runs WHERE status = 'running'")?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(Interrupted {
-                    id: r.get(0)?,
-                    job: r.get(1)?,
-                    slot: r.get(2)?,
-                    pid: r.get(3)?,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        drop(stmt);
-        conn.execute(
-            "UPDATE runs SET status = 'interrupted', finished_at = ?1,
-                 reason = 'the daemon stopped while it ran (crash or kill)'
-             WHERE status = 'running'",
-            [now_ms],
-        )?;
-        Ok(rows)
+        self.in_tx(|c| {
+            let rows = c.query_map(
+                "SELECT id, job, slot, pid FROM runs WHERE status = 'running'",
+                args![],
+                |r| {
+                    Ok(Interrupted {
+                        id: r.get(0)?,
+                        job: r.get(1)?,
+                        slot: r.get(2)?,
+                        pid: r.get(3)?,
+                    })
+                },
+            )?;
+            c.execute(
+                "UPDATE runs SET status = 'interrupted', finished_at = ?1,
+                     reason = 'the daemon stopped while it ran (crash or kill)'
+                 WHERE status = 'running'",
+                args![now_ms],
+            )?;
+            Ok(rows)
+        })
     }
 
     /// Every job's cursor (all its slots up to this instant have a row) and the schedule it
     /// was counted under.
     pub fn cursors(&self) -> Result<HashMap<String, (i64, Option<String>)>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT job, accounted_until, schedule FROM cursors")?;
-        let map = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    (r.get::<_, i64>(1)?, r.get::<_, Option<String>>(2)?),
-                ))
-            })?
-            .collect::<Result<HashMap<_, _>, _>>()?;
-        Ok(map)
+        self.with_conn(|c| {
+            c.query_map(
+                "SELECT job, accounted_until, schedule FROM cursors",
+                args![],
+                |r| Ok((r.get::<String>(0)?, (r.get::<i64>(1)?, r.get(2)?))),
+            )
+            .map(|v| v.into_iter().collect())
+        })
     }
 
     /// Sets cursors outright (new jobs, changed schedules, disabled jobs): `(job, instant, schedule)`.
     pub fn reset_cursors(&self, rows: &[(&str, i64, String)]) -> Result<(), StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO cursors (job, accounted_until, schedule) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (job) DO UPDATE SET accounted_until = excluded.accounted_until, schedule = excluded.schedule",
-            )?;
+        self.in_tx(|c| {
             for (job, at, schedule) in rows {
-                stmt.execute(params![job, at, schedule])?;
+                c.execute(
+                    "INSERT INTO cursors (job, accounted_until, schedule) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (job) DO UPDATE SET accounted_until = excluded.accounted_until, schedule = excluded.schedule",
+                    args![job, at, schedule],
+                )?;
             }
-        }
-        tx.commit()?;
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Records a batch of slot decisions and moves cursors, in one transaction. Returns, for
@@ -386,48 +438,45 @@ impl Store {
         boot_id: &str,
         now_ms: i64,
     ) -> Result<Vec<Option<i64>>, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let mut out = Vec::with_capacity(decisions.len());
-        {
-            let mut claim = tx.prepare_cached(
-                "INSERT INTO runs (job, trigger, slot, status, reason, boot_id, daemon_pid, started_at)
-                 VALUES (?1, 'schedule', ?2, ?3, ?4, ?5, ?6, ?7)
-                 ON CONFLICT DO NOTHING",
-            )?;
-            let pid = i64::from(std::process::id());
+        // The session's heartbeat rides along (see `report::HEARTBEAT_MS`).
+        let beat = *self.session.lock().unwrap_or_else(|p| p.into_inner());
+        let beat = match beat {
+            Some((id, at)) if now_ms - at >= report::BEAT_MIN_MS => Some(id),
+            _ => None,
+        };
+        let pid = i64::from(std::process::id());
+        let out = self.in_tx(|c| {
+            let mut out = Vec::with_capacity(decisions.len());
             for (job, slot, decision) in decisions {
                 let (status, reason, started) = match decision {
                     SlotDecision::Run { reason } => ("running", reason.as_deref(), Some(now_ms)),
                     SlotDecision::Skip { reason } => ("skipped", Some(reason.as_str()), None),
                 };
-                let inserted =
-                    claim.execute(params![job, slot, status, reason, boot_id, pid, started])?;
+                let id: Option<i64> = c.value_opt(
+                    "INSERT INTO runs (job, trigger, slot, status, reason, boot_id, daemon_pid, started_at)
+                     VALUES (?1, 'schedule', ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT DO NOTHING RETURNING id",
+                    args![job, slot, status, reason, boot_id, pid, started],
+                )?;
                 out.push(match decision {
-                    SlotDecision::Run { .. } if inserted == 1 => Some(tx.last_insert_rowid()),
-                    _ => None,
+                    SlotDecision::Run { .. } => id,
+                    SlotDecision::Skip { .. } => None,
                 });
             }
-            let mut cur = tx.prepare_cached(
-                "INSERT INTO cursors (job, accounted_until, schedule) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (job) DO UPDATE SET accounted_until = max(accounted_until, excluded.accounted_until),
-                     schedule = excluded.schedule",
-            )?;
             for (job, until, schedule) in cursors {
-                cur.execute(params![job, until, schedule])?;
+                c.execute(
+                    "INSERT INTO cursors (job, accounted_until, schedule) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (job) DO UPDATE SET accounted_until = GREATEST(cursors.accounted_until, excluded.accounted_until),
+                         schedule = excluded.schedule",
+                    args![job, until, schedule],
+                )?;
             }
-        }
-        // The session's heartbeat rides along (see `report::HEARTBEAT_MS`).
-        let beat = *self.session.lock().unwrap_or_else(|p| p.into_inner());
-        let beat = match beat {
-            Some((id, at)) if now_ms - at >= report::BEAT_MIN_MS => {
-                report::beat_on(&tx, id, now_ms)?;
-                true
+            if let Some(id) = beat {
+                report::beat_on(c, id, now_ms)?;
             }
-            _ => false,
-        };
-        tx.commit()?;
-        if beat {
+            Ok(out)
+        })?;
+        if beat.is_some() {
             self.beat_recorded(now_ms);
         }
         Ok(out)
@@ -485,24 +534,15 @@ impl Store {
         cause: Option<&str>,
         once: bool,
     ) -> Result<Option<i64>, StoreError> {
-        let conn = self.conn();
-        let n = conn.execute(
-            &format!(
-                "INSERT INTO runs (job, trigger, slot, status, boot_id, daemon_pid, started_at, cause)
-                 VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7){}",
-                if once { " ON CONFLICT DO NOTHING" } else { "" }
-            ),
-            params![
-                job,
-                trigger,
-                slot,
-                boot_id,
-                i64::from(std::process::id()),
-                now_ms,
-                cause
-            ],
-        )?;
-        Ok((n == 1).then(|| conn.last_insert_rowid()))
+        let sql = if once {
+            "INSERT INTO runs (job, trigger, slot, status, boot_id, daemon_pid, started_at, cause)
+             VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING RETURNING id"
+        } else {
+            "INSERT INTO runs (job, trigger, slot, status, boot_id, daemon_pid, started_at, cause)
+             VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7) RETURNING id"
+        };
+        let pid = i64::from(std::process::id());
+        self.with_conn(|c| c.value_opt(sql, args![job, trigger, slot, boot_id, pid, now_ms, cause]))
     }
 
     /// Records a non-slot run that was skipped (e.g. `at_start` already done this boot).
@@ -514,12 +554,12 @@ impl Store {
         boot_id: &str,
         reason: &str,
     ) -> Result<i64, StoreError> {
-        let conn = self.conn();
-        conn.execute(
-            "INSERT INTO runs (job, trigger, slot, status, reason, boot_id) VALUES (?1, ?2, ?3, 'skipped', ?4, ?5)",
-            params![job, trigger, slot, reason, boot_id],
-        )?;
-        Ok(conn.last_insert_rowid())
+        self.with_conn(|c| {
+            c.value(
+                "INSERT INTO runs (job, trigger, slot, status, reason, boot_id) VALUES (?1, ?2, ?3, 'skipped', ?4, ?5) RETURNING id",
+                args![job, trigger, slot, reason, boot_id],
+            )
+        })
     }
 
     /// Starts a chained run (`after`), once per cause: `None` if this cause already has its run
@@ -547,13 +587,13 @@ impl Store {
         reason: &str,
         cause: Option<&str>,
     ) -> Result<Option<i64>, StoreError> {
-        let conn = self.conn();
-        let n = conn.execute(
-            "INSERT INTO runs (job, trigger, slot, status, reason, boot_id, cause)
-             VALUES (?1, ?2, ?3, 'skipped', ?4, ?5, ?6) ON CONFLICT DO NOTHING",
-            params![job, trigger, slot, reason, boot_id, cause],
-        )?;
-        Ok((n == 1).then(|| conn.last_insert_rowid()))
+        self.with_conn(|c| {
+            c.value_opt(
+                "INSERT INTO runs (job, trigger, slot, status, reason, boot_id, cause)
+                 VALUES (?1, ?2, ?3, 'skipped', ?4, ?5, ?6) ON CONFLICT DO NOTHING RETURNING id",
+                args![job, trigger, slot, reason, boot_id, cause],
+            )
+        })
     }
 
     /// Claims a past slot for a backfill run, in one statement: only if no row of the slot
@@ -565,17 +605,19 @@ impl Store {
         boot_id: &str,
         now_ms: i64,
     ) -> Result<Option<i64>, StoreError> {
-        let conn = self.conn();
-        let n = conn.execute(
-            "INSERT INTO runs (job, trigger, slot, status, boot_id, daemon_pid, started_at)
-             SELECT ?1, 'backfill', ?2, 'running', ?3, ?4, ?5
-             WHERE NOT EXISTS (
-                 SELECT 1 FROM runs WHERE job = ?1 AND slot = ?2
-                     AND trigger IN ('schedule', 'backfill') AND status IN ('running', 'succeeded'))
-             ON CONFLICT DO NOTHING",
-            params![job, slot, boot_id, i64::from(std::process::id()), now_ms],
-        )?;
-        Ok((n == 1).then(|| conn.last_insert_rowid()))
+        let pid = i64::from(std::process::id());
+        self.with_conn(|c| {
+            c.value_opt(
+                "INSERT INTO runs (job, trigger, slot, status, boot_id, daemon_pid, started_at)
+                 SELECT CAST(?1 AS TEXT), 'backfill', CAST(?2 AS BIGINT), 'running', CAST(?3 AS TEXT),
+                        CAST(?4 AS BIGINT), CAST(?5 AS BIGINT)
+                 WHERE NOT EXISTS (
+                     SELECT 1 FROM runs WHERE job = ?1 AND slot = ?2
+                         AND trigger IN ('schedule', 'backfill') AND status IN ('running', 'succeeded'))
+                 ON CONFLICT DO NOTHING RETURNING id",
+                args![job, slot, boot_id, pid, now_ms],
+            )
+        })
     }
 
     /// The rows of `job`'s slots in `[from, to]` (scheduled and backfilled, not manual runs),
@@ -586,30 +628,25 @@ impl Store {
         from: i64,
         to: i64,
     ) -> Result<Vec<(i64, String, Option<String>)>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT slot, status, reason FROM runs
-             WHERE job = ?1 AND slot BETWEEN ?2 AND ?3 AND trigger IN ('schedule', 'backfill')
-             ORDER BY slot, id",
-        )?;
-        let rows = stmt
-            .query_map(params![job, from, to], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        self.with_conn(|c| {
+            c.query_map(
+                "SELECT slot, status, reason FROM runs
+                 WHERE job = ?1 AND slot BETWEEN ?2 AND ?3 AND trigger IN ('schedule', 'backfill')
+                 ORDER BY slot, id",
+                args![job, from, to],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+        })
     }
 
     /// Whether `job` already has an `at_start` run (other than skipped) in this boot.
     pub fn at_start_done(&self, job: &str, boot_id: &str) -> Result<bool, StoreError> {
-        let conn = self.conn();
-        let found: Option<i64> = conn
-            .query_row(
+        let found: Option<i64> = self.with_conn(|c| {
+            c.value_opt(
                 "SELECT id FROM runs WHERE job = ?1 AND trigger = 'at_start' AND boot_id = ?2 AND status != 'skipped' LIMIT 1",
-                params![job, boot_id],
-                |r| r.get(0),
+                args![job, boot_id],
             )
-            .optional()?;
+        })?;
         Ok(found.is_some())
     }
 
@@ -640,14 +677,7 @@ impl Store {
         if record.alert_states.is_empty() && record.events.is_empty() && record.notices.is_empty() {
             return self.record_later(run_id, record);
         }
-        let r = {
-            let mut conn = self.conn();
-            conn.transaction().map_err(StoreError::from).and_then(|tx| {
-                record_on(&tx, run_id, &record)?;
-                tx.commit()?;
-                Ok(())
-            })
-        };
+        let r = self.in_tx(|c| record_on(c, run_id, &record));
         self.health.observe("a run's outcome", &r);
         match r {
             Ok(()) if !record.notices.is_empty() => self.outbox_wake.notify_one(),
@@ -663,78 +693,84 @@ impl Store {
     }
 }
 
-fn finish_on(conn: &Connection, run_id: i64, outcome: &RunOutcome) -> Result<(), StoreError> {
-    conn.prepare_cached(
+fn finish_on(c: &mut dyn Conn, run_id: i64, outcome: &RunOutcome) -> Result<(), StoreError> {
+    c.execute(
         "UPDATE runs SET status = ?2,
-             reason = CASE WHEN ?3 IS NULL THEN reason WHEN reason IS NULL THEN ?3
+             reason = CASE WHEN CAST(?3 AS TEXT) IS NULL THEN reason WHEN reason IS NULL THEN ?3
                            ELSE reason || '; ' || ?3 END,
              started_at = ?4, finished_at = ?5,
              attempts = ?6, exit_code = ?7, duration_ms = ?8, error = ?9, output_tail = ?10
          WHERE id = ?1",
-    )?
-    .execute(params![
-        run_id,
-        outcome.status.as_str(),
-        outcome.reason,
-        outcome.started_at_ms,
-        outcome.finished_at_ms,
-        outcome.attempts,
-        outcome.exit_code,
-        outcome.finished_at_ms - outcome.started_at_ms,
-        outcome.error,
-        outcome.output_tail,
-    ])?;
-    if !outcome.metrics.is_empty() {
-        let mut insert = conn.prepare_cached(
+        args![
+            run_id,
+            outcome.status.as_str(),
+            outcome.reason,
+            outcome.started_at_ms,
+            outcome.finished_at_ms,
+            outcome.attempts,
+            outcome.exit_code,
+            outcome.finished_at_ms - outcome.started_at_ms,
+            outcome.error,
+            outcome.output_tail,
+        ],
+    )?;
+    metrics_on(c, run_id, &outcome.metrics, outcome.finished_at_ms)
+}
+
+/// Records a run's figures (the finite ones) at `at_ms`, under the run's job.
+fn metrics_on(
+    c: &mut dyn Conn,
+    run_id: i64,
+    metrics: &[crate::model::Metric],
+    at_ms: i64,
+) -> Result<(), StoreError> {
+    for m in metrics.iter().filter(|m| m.value.is_finite()) {
+        c.execute(
             "INSERT INTO metrics (run_id, job, name, value, at) SELECT ?1, job, ?2, ?3, ?4 FROM runs WHERE id = ?1",
+            args![run_id, m.name, m.value, at_ms],
         )?;
-        for m in &outcome.metrics {
-            if m.value.is_finite() {
-                insert.execute(params![run_id, m.name, m.value, outcome.finished_at_ms])?;
-            }
-        }
     }
     Ok(())
 }
 
-/// Writes a run's whole record on `conn` (inside the caller's transaction).
-fn record_on(conn: &Connection, run_id: i64, r: &RunRecord) -> Result<(), StoreError> {
-    finish_on(conn, run_id, &r.outcome)?;
-    if !r.alert_states.is_empty() {
-        let mut put = conn.prepare_cached(
+/// Writes a run's whole record on `c` (inside the caller's transaction).
+fn record_on(c: &mut dyn Conn, run_id: i64, r: &RunRecord) -> Result<(), StoreError> {
+    finish_on(c, run_id, &r.outcome)?;
+    for (job, rule, state, at) in &r.alert_states {
+        let json = serde_json::to_string(state).unwrap_or_default();
+        c.execute(
             "INSERT INTO alert_state (job, rule, state, updated) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (job, rule) DO UPDATE SET state = excluded.state, updated = excluded.updated",
+            args![job, rule, json, at],
         )?;
-        for (job, rule, state, at) in &r.alert_states {
-            let json = serde_json::to_string(state).unwrap_or_default();
-            put.execute(params![job, rule, json, at])?;
-        }
     }
-    events_on(conn, &r.events)?;
-    outbox::enqueue_on(conn, &r.notices)?;
+    events_on(c, &r.events)?;
+    outbox::enqueue_on(c, &r.notices)?;
     Ok(())
 }
 
-fn events_on(conn: &Connection, events: &[AlertEvent]) -> Result<(), StoreError> {
-    let mut insert = conn.prepare_cached(
-        "INSERT INTO alert_events (job, rule, kind, value, detail, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?;
+fn events_on(c: &mut dyn Conn, events: &[AlertEvent]) -> Result<(), StoreError> {
     for e in events {
-        insert.execute(params![
-            e.job,
-            e.rule,
-            e.kind,
-            e.value,
-            crate::redact::scrub(&e.detail),
-            e.at
-        ])?;
+        c.execute(
+            "INSERT INTO alert_events (job, rule, kind, value, detail, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            args![
+                e.job,
+                e.rule,
+                e.kind,
+                e.value,
+                crate::redact::scrub(&e.detail).as_ref(),
+                e.at
+            ],
+        )?;
     }
     Ok(())
 }
 
-fn set_pid_on(conn: &Connection, run_id: i64, pid: u32) -> Result<(), StoreError> {
-    conn.prepare_cached("UPDATE runs SET pid = ?2 WHERE id = ?1")?
-        .execute(params![run_id, i64::from(pid)])?;
+fn set_pid_on(c: &mut dyn Conn, run_id: i64, pid: u32) -> Result<(), StoreError> {
+    c.execute(
+        "UPDATE runs SET pid = ?2 WHERE id = ?1",
+        args![run_id, i64::from(pid)],
+    )?;
     Ok(())
 }
 
@@ -775,14 +811,12 @@ pub struct MetricSince {
 impl Store {
     /// A rule's saved state (the default, ok, if it has none).
     pub fn alert_state(&self, job: &str, rule: &str) -> Result<State, StoreError> {
-        let saved: Option<String> = self
-            .conn()
-            .query_row(
+        let saved: Option<String> = self.with_conn(|c| {
+            c.value_opt(
                 "SELECT state FROM alert_state WHERE job = ?1 AND rule = ?2",
-                params![job, rule],
-                |r| r.get(0),
+                args![job, rule],
             )
-            .optional()?;
+        })?;
         Ok(saved
             .and_then(|s| serde_json::from_str(&s).ok())
             .unwrap_or_default())
@@ -795,12 +829,10 @@ impl Store {
         events: &[AlertEvent],
         notices: &[Notice],
     ) -> Result<(), StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        events_on(&tx, events)?;
-        let new = outbox::enqueue_on(&tx, notices)?;
-        tx.commit()?;
-        drop(conn);
+        let new = self.in_tx(|c| {
+            events_on(c, events)?;
+            outbox::enqueue_on(c, notices)
+        })?;
         if new > 0 {
             self.outbox_wake.notify_one();
         }
@@ -814,23 +846,21 @@ impl Store {
         job: &str,
         run_id: i64,
     ) -> Result<Option<(RunStatus, i64)>, StoreError> {
-        let conn = self.conn();
-        let last: Option<RunStatus> = conn
-            .query_row(
+        self.with_conn(|c| {
+            let last = c.query_opt(
                 &format!("SELECT status FROM runs WHERE job = ?1 AND id < ?2 AND status IN ('succeeded', 'failed', 'timed_out')
                    AND {OWN_RUN} ORDER BY id DESC LIMIT 1"),
-                params![job, run_id],
-                |r| status_at(r, 0, RunStatus::parse),
-            )
-            .optional()?;
-        let Some(status) = last else { return Ok(None) };
-        let since: Option<i64> = conn.query_row(
-            &format!("SELECT min(coalesce(started_at, slot * 1000)) FROM runs WHERE job = ?1 AND id < ?2 AND status IN ('failed', 'timed_out')
-               AND {OWN_RUN} AND id > coalesce((SELECT max(id) FROM runs WHERE job = ?1 AND id < ?2 AND status = 'succeeded' AND {OWN_RUN}), 0)"),
-            params![job, run_id],
-            |r| r.get(0),
-        )?;
-        Ok(Some((status, since.unwrap_or(0))))
+                args![job, run_id],
+            )?;
+            let Some(last) = last else { return Ok(None) };
+            let status = status_at(&last, 0, RunStatus::parse)?;
+            let since: Option<i64> = c.value(
+                &format!("SELECT min(coalesce(started_at, slot * 1000)) FROM runs WHERE job = ?1 AND id < ?2 AND status IN ('failed', 'timed_out')
+                   AND {OWN_RUN} AND id > coalesce((SELECT max(id) FROM runs WHERE job = ?1 AND id < ?2 AND status = 'succeeded' AND {OWN_RUN}), 0)"),
+                args![job, run_id],
+            )?;
+            Ok(Some((status, since.unwrap_or(0))))
+        })
     }
 
     /// A job's failure streak since `since_ms`: when it was last told (a `failing` or
@@ -840,39 +870,39 @@ impl Store {
         job: &str,
         since_ms: i64,
     ) -> Result<(Option<i64>, i64), StoreError> {
-        let conn = self.conn();
-        let told: Option<i64> = conn.query_row(
-            "SELECT max(at) FROM alert_events WHERE job = ?1 AND rule = 'failures'
-               AND kind IN ('failing', 'failing-repeat') AND at >= ?2",
-            params![job, since_ms],
-            |r| r.get(0),
-        )?;
-        let failed: i64 = conn.query_row(
-            &format!(
-                "SELECT count(*) FROM runs WHERE job = ?1 AND status IN ('failed', 'timed_out')
-               AND coalesce(started_at, slot * 1000) >= ?2 AND {OWN_RUN}"
-            ),
-            params![job, since_ms],
-            |r| r.get(0),
-        )?;
-        Ok((told, failed))
+        self.with_conn(|c| {
+            let told: Option<i64> = c.value(
+                "SELECT max(at) FROM alert_events WHERE job = ?1 AND rule = 'failures'
+                   AND kind IN ('failing', 'failing-repeat') AND at >= ?2",
+                args![job, since_ms],
+            )?;
+            let failed: i64 = c.value(
+                &format!(
+                    "SELECT count(*) FROM runs WHERE job = ?1 AND status IN ('failed', 'timed_out')
+                   AND coalesce(started_at, slot * 1000) >= ?2 AND {OWN_RUN}"
+                ),
+                args![job, since_ms],
+            )?;
+            Ok((told, failed))
+        })
     }
 
     /// Every rule's current phase.
     pub fn alerts(&self) -> Result<Vec<AlertRow>, StoreError> {
-        let conn = self.conn();
-        let mut stmt =
-            conn.prepare("SELECT job, rule, state, updated FROM alert_state ORDER BY job, rule")?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, i64>(3)?,
-                ))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
+        let rows = self.with_conn(|c| {
+            c.query_map(
+                "SELECT job, rule, state, updated FROM alert_state ORDER BY job, rule",
+                args![],
+                |r| {
+                    Ok((
+                        r.get::<String>(0)?,
+                        r.get::<String>(1)?,
+                        r.get::<String>(2)?,
+                        r.get::<i64>(3)?,
+                    ))
+                },
+            )
+        })?;
         Ok(rows
             .into_iter()
             .map(|(job, rule, state, updated)| {
@@ -889,7 +919,6 @@ impl Store {
             .collect())
     }
 
-    /// Transitions since `since_ms`, newest first.
     /// Records an alert event that is not a state transition (a remediation, an escalation).
     pub fn record_alert_event(
         &self,
@@ -900,10 +929,12 @@ impl Store {
         detail: &str,
         at: i64,
     ) -> Result<(), StoreError> {
-        self.conn().execute(
-            "INSERT INTO alert_events (job, rule, kind, value, detail, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![job, rule, kind, value, crate::redact::scrub(detail), at],
-        )?;
+        self.with_conn(|c| {
+            c.execute(
+                "INSERT INTO alert_events (job, rule, kind, value, detail, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                args![job, rule, kind, value, crate::redact::scrub(detail).as_ref(), at],
+            )
+        })?;
         Ok(())
     }
 
@@ -915,108 +946,108 @@ impl Store {
         kinds: &[&str],
         since_ms: i64,
     ) -> Result<u32, StoreError> {
-        let mut n = 0;
-        for kind in kinds {
-            n += self.conn().query_row(
-                "SELECT count(*) FROM alert_events WHERE job = ?1 AND rule = ?2 AND kind = ?3 AND at >= ?4",
-                params![job, rule, kind, since_ms],
-                |r| r.get::<_, u32>(0),
-            )?;
-        }
-        Ok(n)
+        self.with_conn(|c| {
+            let mut n = 0;
+            for kind in kinds {
+                n += c.value::<u32>(
+                    "SELECT count(*) FROM alert_events WHERE job = ?1 AND rule = ?2 AND kind = ?3 AND at >= ?4",
+                    args![job, rule, kind, since_ms],
+                )?;
+            }
+            Ok(n)
+        })
     }
 
+    /// Transitions since `since_ms`, newest first.
     pub fn alert_events(&self, since_ms: i64) -> Result<Vec<AlertEvent>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT job, rule, kind, value, detail, at FROM alert_events WHERE at >= ?1 ORDER BY at DESC, id DESC")?;
-        let rows = stmt
-            .query_map([since_ms], |r| {
-                Ok(AlertEvent {
-                    job: r.get(0)?,
-                    rule: r.get(1)?,
-                    kind: r.get(2)?,
-                    value: r.get(3)?,
-                    detail: r.get(4)?,
-                    at: r.get(5)?,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        self.with_conn(|c| {
+            c.query_map(
+                "SELECT job, rule, kind, value, detail, at FROM alert_events WHERE at >= ?1 ORDER BY at DESC, id DESC",
+                args![since_ms],
+                |r| {
+                    Ok(AlertEvent {
+                        job: r.get(0)?,
+                        rule: r.get(1)?,
+                        kind: r.get(2)?,
+                        value: r.get(3)?,
+                        detail: r.get(4)?,
+                        at: r.get(5)?,
+                    })
+                },
+            )
+        })
     }
 
     /// The figures recorded after row `after` (0: all), oldest first, as (row, job, name,
     /// value, at); and the highest row there is (for `/metrics`, which keeps the latest figure
     /// per job and name and reads only what is new at each scrape).
     pub fn metrics_after(&self, after: i64) -> Result<(Vec<MetricSince>, i64), StoreError> {
-        let conn = self.conn();
-        let top: i64 = conn.query_row("SELECT coalesce(max(rowid), 0) FROM metrics", [], |r| {
-            r.get(0)
-        })?;
-        let mut stmt = conn.prepare(
-            "SELECT rowid, job, name, value, at FROM metrics WHERE rowid > ?1 ORDER BY rowid",
-        )?;
-        let rows = stmt
-            .query_map(params![after], |r| {
-                Ok(MetricSince {
-                    row: r.get(0)?,
-                    job: r.get(1)?,
-                    name: r.get(2)?,
-                    value: r.get(3)?,
-                    at: r.get(4)?,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok((rows, top))
+        self.with_conn(|c| {
+            let top: i64 = c.value("SELECT coalesce(max(rowid), 0) FROM metrics", args![])?;
+            let rows = c.query_map(
+                "SELECT rowid, job, name, value, at FROM metrics WHERE rowid > ?1 ORDER BY rowid",
+                args![after],
+                |r| {
+                    Ok(MetricSince {
+                        row: r.get(0)?,
+                        job: r.get(1)?,
+                        name: r.get(2)?,
+                        value: r.get(3)?,
+                        at: r.get(4)?,
+                    })
+                },
+            )?;
+            Ok((rows, top))
+        })
     }
 
     /// A job's figures since `since_ms`, oldest first.
     pub fn metrics(&self, job: &str, since_ms: i64) -> Result<Vec<MetricRow>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT run_id, name, value, at FROM metrics WHERE job = ?1 AND at >= ?2 ORDER BY at, run_id, name",
-        )?;
-        let rows = stmt
-            .query_map(params![job, since_ms], |r| {
-                Ok(MetricRow {
-                    run_id: r.get(0)?,
-                    name: r.get(1)?,
-                    value: r.get(2)?,
-                    at: r.get(3)?,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        self.with_conn(|c| {
+            c.query_map(
+                "SELECT run_id, name, value, at FROM metrics WHERE job = ?1 AND at >= ?2 ORDER BY at, run_id, name",
+                args![job, since_ms],
+                |r| {
+                    Ok(MetricRow {
+                        run_id: r.get(0)?,
+                        name: r.get(1)?,
+                        value: r.get(2)?,
+                        at: r.get(3)?,
+                    })
+                },
+            )
+        })
     }
 
     /// The newest runs, newest first, of one job or all.
     pub fn history(&self, job: Option<&str>, limit: usize) -> Result<Vec<RunRow>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT id, job, trigger, slot, status, reason, started_at, finished_at, attempts, exit_code,
-                    duration_ms, error, output_tail, boot_id, cause
-             FROM runs WHERE (?1 IS NULL OR job = ?1) ORDER BY slot DESC, id DESC LIMIT ?2",
-        )?;
-        let rows = stmt
-            .query_map(params![job, limit as i64], run_row)?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        self.with_conn(|c| {
+            c.query_map(
+                "SELECT id, job, trigger, slot, status, reason, started_at, finished_at, attempts, exit_code,
+                        duration_ms, error, output_tail, boot_id, cause
+                 FROM runs WHERE (CAST(?1 AS TEXT) IS NULL OR job = ?1) ORDER BY slot DESC, id DESC LIMIT ?2",
+                args![job, limit as i64],
+                run_row,
+            )
+        })
     }
 
     /// Deletes finished rows beyond `max_runs` per job or older than `max_age_ms`.
     pub fn apply_retention(&self, max_runs: u32, older_than_ms: i64) -> Result<usize, StoreError> {
-        let conn = self.conn();
-        let by_age = conn.execute(
-            "DELETE FROM runs WHERE status != 'running' AND coalesce(finished_at, slot * 1000) < ?1",
-            [older_than_ms],
-        )?;
-        let by_count = conn.execute(
-            "DELETE FROM runs WHERE id IN (
-                 SELECT id FROM (
-                     SELECT id, status, row_number() OVER (PARTITION BY job ORDER BY slot DESC, id DESC) AS n FROM runs
-                 ) WHERE n > ?1 AND status != 'running')",
-            [i64::from(max_runs)],
-        )?;
-        Ok(by_age + by_count)
+        self.with_conn(|c| {
+            let by_age = c.execute(
+                "DELETE FROM runs WHERE status != 'running' AND coalesce(finished_at, slot * 1000) < ?1",
+                args![older_than_ms],
+            )?;
+            let by_count = c.execute(
+                "DELETE FROM runs WHERE id IN (
+                     SELECT id FROM (
+                         SELECT id, status, row_number() OVER (PARTITION BY job ORDER BY slot DESC, id DESC) AS n FROM runs
+                     ) AS ranked WHERE n > ?1 AND status != 'running')",
+                args![i64::from(max_runs)],
+            )?;
+            Ok(by_age + by_count)
+        })
     }
 }
 

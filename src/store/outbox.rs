@@ -3,9 +3,9 @@
 //! processes on one ledger (a daemon and a `clawcron trigger` run without one) never send the
 //! same notice twice.
 
-use super::{Connection, Store, StoreError};
+use super::db::{Conn, DbError, Row, args};
+use super::{Store, StoreError};
 use crate::model::{Delivery, Notice, NoticeStatus};
-use rusqlite::params;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Item {
@@ -23,7 +23,7 @@ pub struct Item {
     pub answer: Option<String>,
 }
 
-fn item(r: &rusqlite::Row<'_>) -> rusqlite::Result<Item> {
+fn item(r: &Row) -> Result<Item, DbError> {
     Ok(Item {
         id: r.get(0)?,
         key: r.get(1)?,
@@ -49,11 +49,7 @@ impl Store {
         if notices.is_empty() {
             return Ok(0);
         }
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let n = enqueue_on(&tx, notices)?;
-        tx.commit()?;
-        drop(conn);
+        let n = self.in_tx(|c| enqueue_on(c, notices))?;
         if n > 0 {
             self.outbox_wake.notify_one();
         }
@@ -74,9 +70,9 @@ impl Store {
             c.execute(
                 "UPDATE outbox SET status = 'expired', last_error = coalesce(last_error, 'not delivered') || ' (expired)'
                  WHERE status = 'pending' AND expires_at <= ?1",
-                [now_ms],
+                args![now_ms],
             )?;
-            let mut stmt = c.prepare(&format!(
+            let mut rows = c.query_map(&format!(
                 "UPDATE outbox SET claimed_until = ?3, claimed_by = ?4
                  WHERE id IN (SELECT id FROM outbox o WHERE status = 'pending' AND next_at <= ?1
                               AND coalesce(claimed_until, 0) <= ?1
@@ -86,13 +82,10 @@ impl Store {
                                    AND e.lane = o.lane AND e.id < o.id))
                               ORDER BY next_at, id LIMIT ?2)
                  RETURNING {COLUMNS}"
-            ))?;
-            let mut rows = stmt
-                .query_map(
-                    params![now_ms, limit as i64, now_ms + lease_ms, std::process::id()],
-                    item,
-                )?
-                .collect::<Result<Vec<_>, _>>()?;
+                ),
+                args![now_ms, limit as i64, now_ms + lease_ms, std::process::id()],
+                item,
+            )?;
             rows.sort_by_key(|r| (r.next_at, r.id));
             Ok(rows)
         })
@@ -103,11 +96,12 @@ impl Store {
     /// now rather than when the lease ends. Returns how many were released.
     pub fn release_dead_claims(&self, alive: impl Fn(i64) -> bool) -> Result<usize, StoreError> {
         let holders: Vec<i64> = self.with_conn(|c| {
-            let mut stmt = c.prepare(
+            c.query_map(
                 "SELECT DISTINCT claimed_by FROM outbox WHERE status = 'pending'
                  AND claimed_until IS NOT NULL AND claimed_by IS NOT NULL",
-            )?;
-            stmt.query_map([], |r| r.get(0))?.collect()
+                args![],
+                |r| r.get(0),
+            )
         })?;
         let mut n = 0;
         for pid in holders.into_iter().filter(|p| !alive(*p)) {
@@ -115,7 +109,7 @@ impl Store {
                 c.execute(
                     "UPDATE outbox SET claimed_until = NULL, claimed_by = NULL
                      WHERE status = 'pending' AND claimed_by = ?1",
-                    [pid],
+                    args![pid],
                 )
             })?;
         }
@@ -130,13 +124,12 @@ impl Store {
     /// When the next pending notice is due, if any.
     pub fn next_notice_at(&self) -> Result<Option<i64>, StoreError> {
         self.with_conn(|c| {
-            c.query_row(
-                "SELECT min(max(next_at, coalesce(claimed_until, 0))) FROM outbox o WHERE status = 'pending'
+            c.value(
+                "SELECT min(GREATEST(next_at, coalesce(claimed_until, 0))) FROM outbox o WHERE status = 'pending'
                    AND (lane IS NULL OR NOT EXISTS (SELECT 1 FROM outbox e
                         WHERE e.status = 'pending' AND e.channel = o.channel
                         AND e.lane = o.lane AND e.id < o.id))",
-                [],
-                |r| r.get(0),
+                args![],
             )
         })
     }
@@ -152,15 +145,15 @@ impl Store {
         self.with_conn(|c| match outcome {
             Delivery::Sent { answer } => c.execute(
                 "UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?2, answer = ?3, claimed_until = NULL WHERE id = ?1",
-                params![id, now_ms, scrub(answer)],
+                args![id, now_ms, scrub(answer)],
             ),
             Delivery::Retry { error, at } => c.execute(
                 "UPDATE outbox SET attempts = attempts + 1, next_at = ?2, last_error = ?3, claimed_until = NULL WHERE id = ?1",
-                params![id, at, scrub(error)],
+                args![id, at, scrub(error)],
             ),
             Delivery::Failed { error } => c.execute(
                 "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2, claimed_until = NULL WHERE id = ?1",
-                params![id, scrub(error)],
+                args![id, scrub(error)],
             ),
         })?;
         Ok(())
@@ -169,13 +162,11 @@ impl Store {
     /// The newest notices, for `clawcron notifications`.
     pub fn notices(&self, limit: usize) -> Result<Vec<Item>, StoreError> {
         self.with_conn(|c| {
-            let mut stmt = c.prepare(&format!(
-                "SELECT {COLUMNS} FROM outbox ORDER BY id DESC LIMIT ?1"
-            ))?;
-            let rows = stmt
-                .query_map([limit as i64], item)?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(rows)
+            c.query_map(
+                &format!("SELECT {COLUMNS} FROM outbox ORDER BY id DESC LIMIT ?1"),
+                args![limit as i64],
+                item,
+            )
         })
     }
 }
@@ -184,23 +175,23 @@ impl Store {
 pub const NOTICE_TTL_MS: i64 = 24 * 3600 * 1000;
 
 /// Inserts notices on `conn` (inside the caller's transaction); returns how many were new.
-pub(super) fn enqueue_on(conn: &Connection, notices: &[Notice]) -> Result<usize, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO outbox (key, channel, payload, status, next_at, expires_at, created_at, lane, last_error)
-         VALUES (?1, ?2, ?3, CASE WHEN ?7 IS NULL THEN 'pending' ELSE 'silenced' END, ?4, ?5, ?4, ?6, ?7)
-         ON CONFLICT (key) DO NOTHING",
-    )?;
+pub(super) fn enqueue_on(c: &mut dyn Conn, notices: &[Notice]) -> Result<usize, StoreError> {
     let mut new = 0;
     for n in notices {
-        new += stmt.execute(params![
-            n.key,
-            n.channel,
-            crate::redact::scrub(&n.payload.to_string()),
-            n.at_ms,
-            n.at_ms + NOTICE_TTL_MS,
-            n.payload.get("job").and_then(|j| j.as_str()),
-            n.quiet,
-        ])?;
+        new += c.execute(
+            "INSERT INTO outbox (key, channel, payload, status, next_at, expires_at, created_at, lane, last_error)
+             VALUES (?1, ?2, ?3, CASE WHEN CAST(?7 AS TEXT) IS NULL THEN 'pending' ELSE 'silenced' END, ?4, ?5, ?4, ?6, ?7)
+             ON CONFLICT (key) DO NOTHING",
+            args![
+                n.key,
+                n.channel,
+                crate::redact::scrub(&n.payload.to_string()).as_ref(),
+                n.at_ms,
+                n.at_ms + NOTICE_TTL_MS,
+                n.payload.get("job").and_then(|j| j.as_str()),
+                n.quiet,
+            ],
+        )?;
     }
     Ok(new)
 }

@@ -1,11 +1,11 @@
 //! Paused jobs, silences and maintenance windows, kept in the ledger so that they survive
 //! restarts (and hold for every process on one ledger).
 
+use super::db::{DbError, Row, args};
 use super::{Store, StoreError};
 use crate::model::{Pause, Silence, Window};
-use rusqlite::{OptionalExtension, params};
 
-fn silence(r: &rusqlite::Row<'_>) -> rusqlite::Result<Silence> {
+fn silence(r: &Row) -> Result<Silence, DbError> {
     Ok(Silence {
         id: r.get(0)?,
         job: r.get(1)?,
@@ -19,7 +19,7 @@ fn silence(r: &rusqlite::Row<'_>) -> rusqlite::Result<Silence> {
 
 const SILENCE: &str = "id, job, rule, reason, by, created_at, ends_at";
 
-fn window(r: &rusqlite::Row<'_>) -> rusqlite::Result<Window> {
+fn window(r: &Row) -> Result<Window, DbError> {
     let quiets: String = r.get(3)?;
     Ok(Window {
         id: r.get(0)?,
@@ -31,14 +31,23 @@ fn window(r: &rusqlite::Row<'_>) -> rusqlite::Result<Window> {
     })
 }
 
+fn pause(r: &Row) -> Result<Pause, DbError> {
+    Ok(Pause {
+        job: r.get(0)?,
+        reason: r.get(1)?,
+        by: r.get(2)?,
+        at_ms: r.get(3)?,
+    })
+}
+
 impl Store {
     /// Pauses `job` (again: the new reason replaces the old).
     pub fn pause(&self, job: &str, reason: &str, by: &str, at_ms: i64) -> Result<(), StoreError> {
         self.with_conn(|c| {
             c.execute(
                 "INSERT INTO pauses (job, reason, by, at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (job) DO UPDATE SET reason = ?2, by = ?3, at = ?4",
-                params![job, reason, by, at_ms],
+                 ON CONFLICT (job) DO UPDATE SET reason = excluded.reason, by = excluded.by, at = excluded.at",
+                args![job, reason, by, at_ms],
             )
         })?;
         Ok(())
@@ -47,45 +56,33 @@ impl Store {
     /// Resumes `job`; returns the pause it ended, if it was paused.
     pub fn resume(&self, job: &str) -> Result<Option<Pause>, StoreError> {
         self.with_conn(|c| {
-            c.query_row(
+            c.query_opt(
                 "DELETE FROM pauses WHERE job = ?1 RETURNING job, reason, by, at",
-                [job],
-                |r| {
-                    Ok(Pause {
-                        job: r.get(0)?,
-                        reason: r.get(1)?,
-                        by: r.get(2)?,
-                        at_ms: r.get(3)?,
-                    })
-                },
-            )
-            .optional()
+                args![job],
+            )?
+            .as_ref()
+            .map(pause)
+            .transpose()
         })
     }
 
     pub fn pauses(&self) -> Result<Vec<Pause>, StoreError> {
         self.with_conn(|c| {
-            let mut stmt = c.prepare("SELECT job, reason, by, at FROM pauses ORDER BY job")?;
-            stmt.query_map([], |r| {
-                Ok(Pause {
-                    job: r.get(0)?,
-                    reason: r.get(1)?,
-                    by: r.get(2)?,
-                    at_ms: r.get(3)?,
-                })
-            })?
-            .collect()
+            c.query_map(
+                "SELECT job, reason, by, at FROM pauses ORDER BY job",
+                args![],
+                pause,
+            )
         })
     }
 
     /// Adds a silence; returns its id.
     pub fn add_silence(&self, s: &Silence) -> Result<i64, StoreError> {
         self.with_conn(|c| {
-            c.query_row(
+            c.value(
                 "INSERT INTO silences (job, rule, reason, by, created_at, ends_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
-                params![s.job, s.rule, s.reason, s.by, s.created_at_ms, s.ends_at_ms],
-                |r| r.get(0),
+                args![s.job, s.rule, s.reason, s.by, s.created_at_ms, s.ends_at_ms],
             )
         })
     }
@@ -93,50 +90,54 @@ impl Store {
     /// Ends silence `id` now (its end is told as any silence's). Returns it, if it was active.
     pub fn end_silence(&self, id: i64, now_ms: i64) -> Result<Option<Silence>, StoreError> {
         self.with_conn(|c| {
-            c.query_row(
+            c.query_opt(
                 &format!(
                     "UPDATE silences SET ends_at = ?2 WHERE id = ?1 AND ends_at > ?2 RETURNING {SILENCE}"
                 ),
-                params![id, now_ms],
-                silence,
-            )
-            .optional()
+                args![id, now_ms],
+            )?
+            .as_ref()
+            .map(silence)
+            .transpose()
         })
     }
 
     /// Silences still active at `now_ms`.
     pub fn active_silences(&self, now_ms: i64) -> Result<Vec<Silence>, StoreError> {
         self.with_conn(|c| {
-            let mut stmt = c.prepare(&format!(
-                "SELECT {SILENCE} FROM silences WHERE ends_at > ?1 ORDER BY ends_at, id"
-            ))?;
-            stmt.query_map([now_ms], silence)?.collect()
+            c.query_map(
+                &format!("SELECT {SILENCE} FROM silences WHERE ends_at > ?1 ORDER BY ends_at, id"),
+                args![now_ms],
+                silence,
+            )
         })
     }
 
     /// Silences that ended by `now_ms` and whose end was not told yet.
     pub fn silences_to_tell(&self, now_ms: i64) -> Result<Vec<Silence>, StoreError> {
         self.with_conn(|c| {
-            let mut stmt = c.prepare(&format!(
-                "SELECT {SILENCE} FROM silences WHERE ends_at <= ?1 AND told = 0 ORDER BY ends_at, id"
-            ))?;
-            stmt.query_map([now_ms], silence)?.collect()
+            c.query_map(
+                &format!(
+                    "SELECT {SILENCE} FROM silences WHERE ends_at <= ?1 AND told = 0 ORDER BY ends_at, id"
+                ),
+                args![now_ms],
+                silence,
+            )
         })
     }
 
     /// The end of silence `id` was told.
     pub fn silence_told(&self, id: i64) -> Result<(), StoreError> {
-        self.with_conn(|c| c.execute("UPDATE silences SET told = 1 WHERE id = ?1", [id]))?;
+        self.with_conn(|c| c.execute("UPDATE silences SET told = 1 WHERE id = ?1", args![id]))?;
         Ok(())
     }
 
     /// When the next active silence ends, if any.
     pub fn next_silence_end(&self, now_ms: i64) -> Result<Option<i64>, StoreError> {
         self.with_conn(|c| {
-            c.query_row(
+            c.value(
                 "SELECT min(ends_at) FROM silences WHERE told = 0 AND ends_at > ?1",
-                [now_ms],
-                |r| r.get(0),
+                args![now_ms],
             )
         })
     }
@@ -151,11 +152,10 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let quiets = serde_json::to_string(quiets).unwrap_or_else(|_| "[]".into());
         self.with_conn(|c| {
-            c.query_row(
+            c.value(
                 "INSERT INTO maintenance (by_job, run_id, quiets, started_at) VALUES (?1, ?2, ?3, ?4)
                  RETURNING id",
-                params![by_job, run_id, quiets, started_ms],
-                |r| r.get(0),
+                args![by_job, run_id, quiets, started_ms],
             )
         })
     }
@@ -165,7 +165,7 @@ impl Store {
         self.with_conn(|c| {
             c.execute(
                 "UPDATE maintenance SET ends_at = ?2 WHERE id = ?1",
-                params![id, ends_ms],
+                args![id, ends_ms],
             )
         })?;
         Ok(())
@@ -182,14 +182,15 @@ impl Store {
             if let Some(g) = stale_grace_ms {
                 c.execute(
                     "UPDATE maintenance SET ends_at = ?1 WHERE ends_at IS NULL",
-                    [now_ms + g],
+                    args![now_ms + g],
                 )?;
             }
-            let mut stmt = c.prepare(
+            c.query_map(
                 "SELECT id, by_job, run_id, quiets, started_at, ends_at FROM maintenance
                  WHERE ends_at IS NULL OR ends_at > ?1 ORDER BY id",
-            )?;
-            stmt.query_map([now_ms], window)?.collect()
+                args![now_ms],
+                window,
+            )
         })
     }
 }

@@ -1,8 +1,8 @@
 //! What reports and baselines read from the ledger: runs, figures, alert events and notices of a
 //! period; the daemon's own sessions (for its downtime); pinned baselines.
 
+use super::db::{Conn, DbError, args};
 use super::{OWN_RUN, RunRow, Store, StoreError};
-use rusqlite::{OptionalExtension, params};
 
 /// One pinned "before" figure.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -47,12 +47,12 @@ impl Store {
     /// Records the start of a daemon session; returns its id. This store then refreshes the
     /// session's `alive_at` (see `HEARTBEAT_MS`).
     pub fn start_session(&self, boot_id: &str, now_ms: i64) -> Result<i64, StoreError> {
-        let c = self.conn();
-        c.execute(
-            "INSERT INTO daemon_sessions (boot_id, pid, started_at, alive_at) VALUES (?1, ?2, ?3, ?3)",
-            params![boot_id, std::process::id(), now_ms],
-        )?;
-        let id = c.last_insert_rowid();
+        let id: i64 = self.with_conn(|c| {
+            c.value(
+                "INSERT INTO daemon_sessions (boot_id, pid, started_at, alive_at) VALUES (?1, ?2, ?3, ?3) RETURNING id",
+                args![boot_id, std::process::id(), now_ms],
+            )
+        })?;
         *self.session.lock().unwrap_or_else(|p| p.into_inner()) = Some((id, now_ms));
         Ok(id)
     }
@@ -62,7 +62,7 @@ impl Store {
         let Some((id, _)) = *self.session.lock().unwrap_or_else(|p| p.into_inner()) else {
             return Ok(());
         };
-        beat_on(&self.conn(), id, now_ms)?;
+        self.with_conn(|c| beat_on(c, id, now_ms))?;
         self.beat_recorded(now_ms);
         Ok(())
     }
@@ -87,30 +87,26 @@ impl Store {
     }
 
     pub fn end_session(&self, id: i64, now_ms: i64) -> Result<(), StoreError> {
-        self.conn().execute(
-            "UPDATE daemon_sessions SET alive_at = ?2, stopped_at = ?2 WHERE id = ?1",
-            params![id, now_ms],
-        )?;
+        self.with_conn(|c| {
+            c.execute(
+                "UPDATE daemon_sessions SET alive_at = ?2, stopped_at = ?2 WHERE id = ?1",
+                args![id, now_ms],
+            )
+        })?;
         *self.session.lock().unwrap_or_else(|p| p.into_inner()) = None;
         Ok(())
     }
 
     /// The gaps between daemon sessions that overlap `[from, to)`, clipped to it.
     pub fn downtime(&self, from: i64, to: i64) -> Result<Vec<Gap>, StoreError> {
-        let c = self.conn();
-        let mut stmt = c.prepare(
-            "SELECT started_at, coalesce(stopped_at, alive_at), stopped_at IS NOT NULL
-             FROM daemon_sessions ORDER BY started_at, id",
-        )?;
-        let sessions = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, bool>(2)?,
-                ))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
+        let sessions = self.with_conn(|c| {
+            c.query_map(
+                "SELECT started_at, coalesce(stopped_at, alive_at), stopped_at IS NOT NULL
+                 FROM daemon_sessions ORDER BY started_at, id",
+                args![],
+                |r| Ok((r.get::<i64>(0)?, r.get::<i64>(1)?, r.get::<bool>(2)?)),
+            )
+        })?;
         let mut gaps = Vec::new();
         // After the last session, if it ended (stopped, or its beats stopped long ago): down
         // until `to`.
@@ -148,56 +144,42 @@ impl Store {
 
     /// When the daemon first started on this ledger (Unix ms), if it ever did.
     pub fn first_start_ms(&self) -> Result<Option<i64>, StoreError> {
-        Ok(self
-            .conn()
-            .query_row("SELECT min(started_at) FROM daemon_sessions", [], |r| {
-                r.get(0)
-            })?)
+        self.with_conn(|c| c.value("SELECT min(started_at) FROM daemon_sessions", args![]))
     }
 
     /// Ledger rows whose slot is in `[from_ms, to_ms)`, oldest first.
     pub fn runs_between(&self, from_ms: i64, to_ms: i64) -> Result<Vec<RunRow>, StoreError> {
-        let c = self.conn();
-        let mut stmt = c.prepare(&format!(
-            "SELECT id, job, trigger, slot, status, reason, started_at, finished_at, attempts, exit_code,
-                    duration_ms, error, NULL, boot_id, cause
-             FROM runs WHERE slot >= ?1 AND slot < ?2 AND {OWN_RUN} ORDER BY slot, id"
-        ))?;
-        let rows = stmt
-            .query_map(
-                params![from_ms.div_euclid(1000), to_ms.div_euclid(1000)],
+        self.with_conn(|c| {
+            c.query_map(
+                &format!(
+                    "SELECT id, job, trigger, slot, status, reason, started_at, finished_at, attempts, exit_code,
+                            duration_ms, error, NULL, boot_id, cause
+                     FROM runs WHERE slot >= ?1 AND slot < ?2 AND {OWN_RUN} ORDER BY slot, id"
+                ),
+                args![from_ms.div_euclid(1000), to_ms.div_euclid(1000)],
                 super::run_row,
-            )?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+            )
+        })
     }
 
     /// Every (job, metric) the ledger holds, by index seeks (a few per pair, never a scan).
     pub fn metric_keys(&self) -> Result<Vec<(String, String)>, StoreError> {
-        let c = self.conn();
-        let mut keys = Vec::new();
-        let mut next_name = c.prepare_cached(
-            "SELECT name FROM metrics WHERE job = ?1 AND name > ?2 ORDER BY name LIMIT 1",
-        )?;
-        let mut next_job =
-            c.prepare_cached("SELECT job FROM metrics WHERE job > ?1 ORDER BY job LIMIT 1")?;
-        let mut job: Option<String> = next_job
-            .query_row([""], |r| r.get::<_, String>(0))
-            .optional()?;
-        while let Some(j) = job {
-            let mut last = String::new();
-            while let Some(n) = next_name
-                .query_row(params![j, last], |r| r.get::<_, String>(0))
-                .optional()?
-            {
-                keys.push((j.clone(), n.clone()));
-                last = n;
+        const NEXT_NAME: &str =
+            "SELECT name FROM metrics WHERE job = ?1 AND name > ?2 ORDER BY name LIMIT 1";
+        const NEXT_JOB: &str = "SELECT job FROM metrics WHERE job > ?1 ORDER BY job LIMIT 1";
+        self.with_conn(|c| {
+            let mut keys = Vec::new();
+            let mut job: Option<String> = c.value_opt(NEXT_JOB, args![""])?;
+            while let Some(j) = job {
+                let mut last = String::new();
+                while let Some(n) = c.value_opt::<String>(NEXT_NAME, args![j, last])? {
+                    keys.push((j.clone(), n.clone()));
+                    last = n;
+                }
+                job = c.value_opt(NEXT_JOB, args![j])?;
             }
-            job = next_job
-                .query_row([&j], |r| r.get::<_, String>(0))
-                .optional()?;
-        }
-        Ok(keys)
+            Ok(keys)
+        })
     }
 
     /// A metric's samples in `[from, to)`, oldest first: (Unix ms, value).
@@ -208,14 +190,13 @@ impl Store {
         from: i64,
         to: i64,
     ) -> Result<Vec<(i64, f64)>, StoreError> {
-        let c = self.conn();
-        let mut stmt = c.prepare_cached(
-            "SELECT at, value FROM metrics WHERE job = ?1 AND name = ?2 AND at >= ?3 AND at < ?4 ORDER BY at",
-        )?;
-        let rows = stmt
-            .query_map(params![job, name, from, to], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        self.with_conn(|c| {
+            c.query_map(
+                "SELECT at, value FROM metrics WHERE job = ?1 AND name = ?2 AND at >= ?3 AND at < ?4 ORDER BY at",
+                args![job, name, from, to],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+        })
     }
 
     /// The figures of a job's last `n` successful runs: per metric, newest first.
@@ -225,19 +206,16 @@ impl Store {
         before_run: i64,
         n: usize,
     ) -> Result<Vec<(String, f64)>, StoreError> {
-        let c = self.conn();
-        let mut stmt = c.prepare(
-            &format!("SELECT m.name, m.value FROM metrics m
-             WHERE m.run_id IN (SELECT id FROM runs WHERE job = ?1 AND status = 'succeeded' AND id < ?2
-                                AND {OWN_RUN} ORDER BY id DESC LIMIT ?3)
-             ORDER BY m.run_id DESC"),
-        )?;
-        let rows = stmt
-            .query_map(params![job, before_run, n as i64], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        self.with_conn(|c| {
+            c.query_map(
+                &format!("SELECT m.name, m.value FROM metrics m
+                 WHERE m.run_id IN (SELECT id FROM runs WHERE job = ?1 AND status = 'succeeded' AND id < ?2
+                                    AND {OWN_RUN} ORDER BY id DESC LIMIT ?3)
+                 ORDER BY m.run_id DESC"),
+                args![job, before_run, n as i64],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+        })
     }
 
     /// The figures of a job's latest successful run.
@@ -253,89 +231,86 @@ impl Store {
         label: Option<&str>,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        let mut c = self.conn();
-        let tx = c.transaction()?;
-        for (metric, value) in values {
-            tx.execute(
-                "INSERT INTO baselines (job, metric, value, pinned_at, label) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (job, metric) DO UPDATE SET value = excluded.value,
-                    pinned_at = excluded.pinned_at, label = excluded.label",
-                params![job, metric, value, now_ms, label],
-            )?;
-        }
-        tx.commit()?;
-        Ok(())
+        self.in_tx(|c| {
+            for (metric, value) in values {
+                c.execute(
+                    "INSERT INTO baselines (job, metric, value, pinned_at, label) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (job, metric) DO UPDATE SET value = excluded.value,
+                        pinned_at = excluded.pinned_at, label = excluded.label",
+                    args![job, metric, value, now_ms, label],
+                )?;
+            }
+            Ok(())
+        })
     }
 
     pub fn baselines(&self) -> Result<Vec<Baseline>, StoreError> {
-        let c = self.conn();
-        let mut stmt = c.prepare(
-            "SELECT job, metric, value, pinned_at, label FROM baselines ORDER BY job, metric",
-        )?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(Baseline {
-                    job: r.get(0)?,
-                    metric: r.get(1)?,
-                    value: r.get(2)?,
-                    pinned_at: r.get(3)?,
-                    label: r.get(4)?,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        self.with_conn(|c| {
+            c.query_map(
+                "SELECT job, metric, value, pinned_at, label FROM baselines ORDER BY job, metric",
+                args![],
+                |r| {
+                    Ok(Baseline {
+                        job: r.get(0)?,
+                        metric: r.get(1)?,
+                        value: r.get(2)?,
+                        pinned_at: r.get(3)?,
+                        label: r.get(4)?,
+                    })
+                },
+            )
+        })
     }
 
     /// Notices created in `[from, to)`.
     pub fn notices_between(&self, from: i64, to: i64) -> Result<Vec<NoticeRow>, StoreError> {
-        let c = self.conn();
-        let mut stmt = c.prepare(
-            "SELECT channel, key, status, created_at, last_error FROM outbox
-             WHERE created_at >= ?1 AND created_at < ?2 ORDER BY created_at, id",
-        )?;
-        let rows = stmt
-            .query_map(params![from, to], |r| {
-                Ok(NoticeRow {
-                    channel: r.get(0)?,
-                    key: r.get(1)?,
-                    status: super::status_at(r, 2, crate::model::NoticeStatus::parse)?,
-                    created_at: r.get(3)?,
-                    last_error: r.get(4)?,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        self.with_conn(|c| {
+            c.query_map(
+                "SELECT channel, key, status, created_at, last_error FROM outbox
+                 WHERE created_at >= ?1 AND created_at < ?2 ORDER BY created_at, id",
+                args![from, to],
+                |r| {
+                    Ok(NoticeRow {
+                        channel: r.get(0)?,
+                        key: r.get(1)?,
+                        status: super::status_at(r, 2, crate::model::NoticeStatus::parse)?,
+                        created_at: r.get(3)?,
+                        last_error: r.get(4)?,
+                    })
+                },
+            )
+        })
     }
 }
 
 impl Store {
     /// How many notices wait to be delivered.
     pub fn pending_notices(&self) -> Result<i64, StoreError> {
-        Ok(self.conn().query_row(
-            "SELECT count(*) FROM outbox WHERE status = 'pending'",
-            [],
-            |r| r.get(0),
-        )?)
+        self.with_conn(|c| {
+            c.value(
+                "SELECT count(*) FROM outbox WHERE status = 'pending'",
+                args![],
+            )
+        })
     }
 
     /// Each job's last success (Unix ms), from the runs retention keeps.
     pub fn last_success_by_job(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let c = self.conn();
-        let mut stmt = c.prepare(
-            &format!("SELECT job, max(finished_at) FROM runs WHERE status = 'succeeded' AND finished_at IS NOT NULL AND {OWN_RUN} GROUP BY job ORDER BY job"),
-        )?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        self.with_conn(|c| {
+            c.query_map(
+                &format!("SELECT job, max(finished_at) FROM runs WHERE status = 'succeeded' AND finished_at IS NOT NULL AND {OWN_RUN} GROUP BY job ORDER BY job"),
+                args![],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+        })
     }
 }
 
 /// Writes a session's `alive_at`.
-pub(super) fn beat_on(c: &rusqlite::Connection, id: i64, now_ms: i64) -> rusqlite::Result<usize> {
+pub(super) fn beat_on(c: &mut dyn Conn, id: i64, now_ms: i64) -> Result<usize, DbError> {
     c.execute(
         "UPDATE daemon_sessions SET alive_at = ?2 WHERE id = ?1",
-        params![id, now_ms],
+        args![id, now_ms],
     )
 }
 

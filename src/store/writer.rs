@@ -6,8 +6,9 @@
 //! turns into `interrupted`. A write that fails (a full disk) is kept and tried again every
 //! second until it is written, so an outcome is recorded once space returns.
 
+use super::db::{Backend, Conn};
 use super::health::WriteHealth;
-use super::{Connection, StoreError, record_on, set_pid_on};
+use super::{StoreError, record_on, set_pid_on};
 use crate::model::RunRecord;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Condvar, Mutex};
@@ -28,7 +29,7 @@ struct Counts {
 type Shared = Arc<(Mutex<Counts>, Condvar)>;
 
 pub struct Writer {
-    conn: Arc<Mutex<Connection>>,
+    db: Backend,
     health: Arc<WriteHealth>,
     /// Notified after a commit that queued notices.
     wake: Arc<tokio::sync::Notify>,
@@ -46,13 +47,9 @@ const BATCH_WINDOW: Duration = Duration::from_millis(5);
 const RETRY_EVERY: Duration = Duration::from_secs(1);
 
 impl Writer {
-    pub fn new(
-        conn: Arc<Mutex<Connection>>,
-        health: Arc<WriteHealth>,
-        wake: Arc<tokio::sync::Notify>,
-    ) -> Self {
+    pub fn new(db: Backend, health: Arc<WriteHealth>, wake: Arc<tokio::sync::Notify>) -> Self {
         Writer {
-            conn,
+            db,
             health,
             wake,
             tx: Mutex::new(None),
@@ -70,13 +67,13 @@ impl Writer {
         let tx = guard.get_or_insert_with(|| {
             // Started on first use; it ends when the Store (and with it the sender) is dropped.
             let (tx, rx) = channel();
-            let conn = self.conn.clone();
+            let db = self.db.clone();
             let counts = self.counts.clone();
             let health = self.health.clone();
             let wake = self.wake.clone();
             std::thread::Builder::new()
                 .name("clawcron-ledger".into())
-                .spawn(move || run(conn, rx, counts, health, wake))
+                .spawn(move || run(db, rx, counts, health, wake))
                 .map(|_| tx)
                 .unwrap_or_else(|e| {
                     tracing::error!("cannot start the ledger writer thread: {e}");
@@ -85,8 +82,7 @@ impl Writer {
         });
         if let Err(std::sync::mpsc::SendError(w)) = tx.send(write) {
             // The thread is gone (it could not start): write here instead, once.
-            let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-            let r = apply(&conn, &w);
+            let r = self.db.tx(|c| apply(c, &w));
             self.health.observe("a run's outcome", &r);
             match r {
                 Ok(()) if has_notices(&w) => self.wake.notify_one(),
@@ -136,10 +132,10 @@ fn lost(w: &Write, e: &StoreError) {
     );
 }
 
-fn apply(conn: &Connection, w: &Write) -> Result<(), StoreError> {
+fn apply(c: &mut dyn Conn, w: &Write) -> Result<(), StoreError> {
     match w {
-        Write::Pid(id, pid) => set_pid_on(conn, *id, *pid),
-        Write::Finish(id, record) => record_on(conn, *id, record),
+        Write::Pid(id, pid) => set_pid_on(c, *id, *pid),
+        Write::Finish(id, record) => record_on(c, *id, record),
     }
 }
 
@@ -149,22 +145,16 @@ fn has_notices(w: &Write) -> bool {
 
 /// Commits `batch` in one transaction; if that fails, each write on its own. Returns the writes
 /// that could not be written, in order.
-fn commit(conn: &Connection, batch: Vec<Write>, health: &WriteHealth) -> Vec<Write> {
-    let in_tx = conn.execute_batch("BEGIN").is_ok();
-    let committed = in_tx
-        && batch.iter().all(|w| apply(conn, w).is_ok())
-        && conn.execute_batch("COMMIT").is_ok();
-    if committed {
+fn commit(db: &Backend, batch: Vec<Write>, health: &WriteHealth) -> Vec<Write> {
+    let whole = db.tx(|c| batch.iter().try_for_each(|w| apply(c, w)));
+    if whole.is_ok() {
         health.succeeded();
         return Vec::new();
-    }
-    if in_tx {
-        let _ = conn.execute_batch("ROLLBACK");
     }
     // One by one, so that one bad write cannot hold back the batch's other outcomes.
     let mut failed = Vec::new();
     for w in batch {
-        let r = apply(conn, &w);
+        let r = db.tx(|c| apply(c, &w));
         health.observe("a run's outcome", &r);
         if r.is_err() {
             failed.push(w);
@@ -174,7 +164,7 @@ fn commit(conn: &Connection, batch: Vec<Write>, health: &WriteHealth) -> Vec<Wri
 }
 
 fn run(
-    conn: Arc<Mutex<Connection>>,
+    db: Backend,
     rx: Receiver<Write>,
     counts: Shared,
     health: Arc<WriteHealth>,
@@ -209,10 +199,7 @@ fn run(
         }
         let n = batch.len();
         let notices = batch.iter().filter(|w| has_notices(w)).count();
-        stuck = {
-            let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
-            commit(&conn, batch, &health)
-        };
+        stuck = commit(&db, batch, &health);
         if notices > stuck.iter().filter(|w| has_notices(w)).count() {
             wake.notify_one();
         }
@@ -221,8 +208,7 @@ fn run(
     // The Store is gone: what still cannot be written is lost here and shows as `interrupted`
     // at the next start.
     for w in &stuck {
-        let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
-        if let Err(e) = apply(&conn, w) {
+        if let Err(e) = db.tx(|c| apply(c, w)) {
             lost(w, &e);
         }
     }
