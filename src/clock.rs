@@ -180,6 +180,65 @@ impl Clock for SystemClock {
     }
 }
 
+/// Another clock moved by an offset: a cluster node's clock set to the ledger's (the offset
+/// is measured at each heartbeat), or, in tests, a machine whose clock runs ahead.
+pub struct OffsetClock {
+    inner: Arc<dyn Clock>,
+    offset_ms: AtomicI64,
+}
+
+impl OffsetClock {
+    pub fn new(inner: Arc<dyn Clock>, offset_ms: i64) -> Self {
+        OffsetClock {
+            inner,
+            offset_ms: AtomicI64::new(offset_ms),
+        }
+    }
+
+    pub fn set_offset_ms(&self, ms: i64) {
+        self.offset_ms.store(ms, Ordering::SeqCst);
+    }
+
+    pub fn offset_ms(&self) -> i64 {
+        self.offset_ms.load(Ordering::SeqCst)
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.inner.now() + chrono::Duration::milliseconds(self.offset_ms())
+    }
+
+    fn mono(&self) -> Duration {
+        self.inner.mono()
+    }
+
+    fn boot(&self) -> Option<Duration> {
+        self.inner.boot()
+    }
+
+    fn wake_slack(&self) -> Duration {
+        self.inner.wake_slack()
+    }
+
+    fn sleep_until(&self, deadline: Option<i64>) -> SleepFuture<'_> {
+        Box::pin(async move {
+            let Some(d) = deadline else {
+                return self.inner.sleep_until(None).await;
+            };
+            // The instant on the inner clock, to the millisecond: the inner clock sleeps to the
+            // whole second before it, then the rest is slept here (only when it is short: an
+            // early return of the inner sleep, a cap or a clock change, is the caller's to see).
+            let at_ms = d.saturating_mul(1000) - self.offset_ms();
+            self.inner.sleep_until(Some(at_ms.div_euclid(1000))).await;
+            let left = at_ms - self.inner.now().timestamp_millis();
+            if (1..=1000).contains(&left) {
+                tokio::time::sleep(Duration::from_millis(left as u64)).await;
+            }
+        })
+    }
+}
+
 async fn capped_sleep(now: DateTime<Utc>, deadline: Option<i64>) {
     let wait = match deadline {
         Some(d) => {

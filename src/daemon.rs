@@ -8,7 +8,7 @@ use crate::config::{self, Loaded};
 use crate::error::Error;
 use crate::runner::Runner;
 use crate::scheduler::Scheduler;
-use crate::store::Store;
+use crate::store::{LedgerTarget, Store};
 use crate::util::boot_id;
 use std::io::Write;
 use std::path::Path;
@@ -34,10 +34,40 @@ pub async fn run(
             valid: loaded.jobs.len(),
         });
     }
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock::default());
-    let now = clock.now();
-    let (_lock, store) = open_ledger(state_dir, now.timestamp_millis())?;
+    let local = local_clock();
+    let now = local.now();
     let g = &loaded.global;
+    let target = ledger_target(g)?;
+    let cluster = matches!(target, LedgerTarget::Postgres(_));
+    let (_lock, store) = open_ledger(
+        state_dir,
+        &target,
+        cluster.then_some(&g.node),
+        now.timestamp_millis(),
+    )?;
+    // In a cluster, the node joins before it looks at any slot: its clock follows the
+    // ledger's, and its roster says which jobs it may claim.
+    let node = if cluster {
+        let jobs: Vec<Arc<crate::model::JobSpec>> = loaded
+            .jobs
+            .iter()
+            .filter(|j| j.enabled)
+            .cloned()
+            .map(Arc::new)
+            .collect();
+        Some(crate::cluster::Node::join(
+            &store,
+            g.node.clone(),
+            local.clone(),
+            &jobs,
+        )?)
+    } else {
+        None
+    };
+    let clock: Arc<dyn Clock> = match &node {
+        Some(n) => n.clock.clone(),
+        None => local,
+    };
     if let Some(w) = crate::util::time::tz_env_problem() {
         warn!("{w}");
     }
@@ -58,6 +88,7 @@ pub async fn run(
         job_env(state_dir),
     );
     runner.set_log_limit(g.log.output_per_run);
+    runner.set_leased(cluster);
     runner.set_quiet(Arc::new(crate::quiet::Quiet::new(
         store.clone(),
         g.quiet_hours.clone(),
@@ -91,6 +122,9 @@ pub async fn run(
         boot.clone(),
     )
     .with_control(control_rx);
+    if let Some(n) = &node {
+        scheduler = scheduler.with_roster(n.roster.clone());
+    }
     scheduler.start()?;
     if let Some(gap) = downtime {
         report_downtime(&store, g, &gap, scheduler.last_catch_up());
@@ -196,6 +230,7 @@ pub async fn run(
     print_table(&scheduler, g.timezone, api.as_ref().map(|a| a.0));
 
     let loop_task = tokio::spawn(scheduler.run(stop.clone()));
+    let node_task = node.map(|n| tokio::spawn(n.run(runner.clone(), stop.clone())));
     let heartbeat = session.map(|_| tokio::spawn(heartbeat(store.clone(), stop.clone())));
     let ledger_watch = tokio::spawn(watch_ledger(
         store.clone(),
@@ -226,6 +261,7 @@ pub async fn run(
         scheduler: loop_task,
         notices,
         heartbeat,
+        node: node_task,
         reloader,
         ledger_watch,
         silences,
@@ -251,6 +287,8 @@ struct Services {
     scheduler: tokio::task::JoinHandle<()>,
     notices: tokio::task::JoinHandle<()>,
     heartbeat: Option<tokio::task::JoinHandle<()>>,
+    /// In a cluster: the node's heartbeat (it records the node's stop when it ends).
+    node: Option<tokio::task::JoinHandle<()>>,
     reloader: tokio::task::JoinHandle<()>,
     ledger_watch: tokio::task::JoinHandle<()>,
     silences: tokio::task::JoinHandle<()>,
@@ -279,6 +317,7 @@ impl Services {
         }
         for task in [
             self.heartbeat,
+            self.node,
             Some(self.reloader),
             Some(self.ledger_watch),
             Some(self.silences),
@@ -305,11 +344,57 @@ impl Services {
     }
 }
 
+/// The system clock; in tests, `CLAWCRON_TEST_CLOCK_OFFSET_MS` moves it (a machine whose clock
+/// runs ahead or behind), to show that a cluster node schedules on the ledger's clock.
+fn local_clock() -> Arc<dyn Clock> {
+    let system: Arc<dyn Clock> = Arc::new(SystemClock::default());
+    match std::env::var("CLAWCRON_TEST_CLOCK_OFFSET_MS")
+        .ok()
+        .and_then(|v| v.parse::<i64>().ok())
+    {
+        Some(ms) if ms != 0 => {
+            warn!("test clock offset: this daemon's clock runs {ms} ms off the system's");
+            Arc::new(crate::clock::OffsetClock::new(system, ms))
+        }
+        _ => system,
+    }
+}
+
+/// The ledger `global` names: PostgreSQL (`ledger:`, its password read now), else SQLite.
+pub fn ledger_target(global: &crate::model::GlobalConfig) -> Result<LedgerTarget, Error> {
+    let Some(spec) = &global.ledger else {
+        return Ok(LedgerTarget::Sqlite);
+    };
+    let password = spec
+        .password
+        .as_ref()
+        .map(|p| crate::config::secrets::read(p, "the ledger's password"))
+        .transpose()
+        .map_err(Error::Usage)?;
+    Ok(LedgerTarget::Postgres(crate::store::db::PgTarget {
+        url: spec.url.clone(),
+        password,
+        pool_size: spec.pool,
+    }))
+}
+
 /// Takes the state directory's lock, opens the ledger, and turns the runs a crashed daemon left
 /// `running` into `interrupted` (saying whether their process group still lives).
-fn open_ledger(state_dir: &Path, now_ms: i64) -> Result<(crate::store::DaemonLock, Store), Error> {
+fn open_ledger(
+    state_dir: &Path,
+    target: &LedgerTarget,
+    node: Option<&crate::model::NodeSpec>,
+    now_ms: i64,
+) -> Result<(crate::store::DaemonLock, Store), Error> {
     let lock = Store::lock_daemon(state_dir)?;
-    let store = Store::open(state_dir)?;
+    let store = Store::open_target(state_dir, target)?;
+    // In a cluster only this node's runs are this node's to recover.
+    if let Some(n) = node {
+        store.join_cluster(crate::store::cluster::NodeId {
+            name: n.name.clone(),
+            lease_ms: n.lease.as_millis() as i64,
+        });
+    }
     for r in store.recover_interrupted(now_ms)? {
         let alive = r.pid.is_some_and(|pid| {
             // SAFETY: signal 0 only probes whether the process group exists.

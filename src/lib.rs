@@ -27,8 +27,10 @@
 //! - [`config`]: reads `clawcron.yaml` and `jobs/*.yaml`, raw YAML types, validation into the
 //!   model, diagnostics with `file:line:col`, and the secrets each load registers.
 //!   Uses: `model`, `util`, `redact`, `schedule`, `template`.
-//! - [`store`]: the ledger (SQLite, behind one writer thread): runs, cursors, alert state,
-//!   the outbox, metrics. Nothing else names rusqlite. Uses: `model`, `util`, `redact`.
+//! - [`store`]: the ledger, SQLite (one machine) or PostgreSQL (several nodes), every statement
+//!   written once (`store::db`): runs, cursors, alert state, the outbox, metrics, nodes and
+//!   leases (`store::cluster`). Nothing else names rusqlite or tokio-postgres.
+//!   Uses: `model`, `util`, `redact`.
 //!
 //! Judging and telling:
 //! - [`quiet`]: what is not to be run or told now: paused jobs, silences and quiet hours,
@@ -48,8 +50,12 @@
 //! - [`runner`]: one run pipeline for every trigger: admission, attempts, the after-run stage.
 //!   Uses: `action`, `clock`, `model`, `monitor`, `notify`, `quiet`, `redact`, `store`,
 //!   `telemetry`, `util`.
+//! - [`cluster`]: a node of several on one PostgreSQL ledger: which jobs it may claim (tags,
+//!   the newest job text), its heartbeat (leases renewed, its clock set to the ledger's, runs
+//!   of lost nodes taken over). Uses: `clock`, `model`, `runner`, `store`.
 //! - [`scheduler`]: is it due: the timer loop, missed-slot policies, slot claims.
-//!   Uses: `clock`, `model`, `notify`, `runner`, `schedule`, `store`, `util`.
+//!   Uses: `clock`, `cluster` (the roster), `model`, `notify`, `runner`, `schedule`, `store`,
+//!   `util`.
 //! - [`backfill`]: which past slots of a window failed, were missed or paused (judged from
 //!   their rows), run again with their original slot through the runner.
 //!   Uses: `model`, `runner`, `schedule`, `store`.
@@ -73,8 +79,9 @@
 //!   the Mac's sleep schedule and its privacy-protected folders (`doctor::mac`, pure parsers).
 //!   Uses: `action`, `config`, `install`, `model`, `notify`, `schedule`, `util`.
 //! - [`daemon`]: wires it all; `daemon::run(.., shutdown)` takes its shutdown as a parameter.
-//!   Uses: `action` (the subreaper of runs' orphans), `api`, `clock`, `config`, `control`,
-//!   `error`, `model`, `notify`, `quiet`, `redact`, `reload`, `runner`, `scheduler`, `store`, `util`.
+//!   Uses: `action` (the subreaper of runs' orphans), `api`, `clock`, `cluster`, `config`,
+//!   `control`, `error`, `model`, `notify`, `quiet`, `redact`, `reload`, `runner`, `scheduler`,
+//!   `store`, `util`.
 //! - [`cli`]: the commands, one file per group. Uses: every module above.
 
 pub mod action;
@@ -82,6 +89,7 @@ pub mod api;
 pub mod backfill;
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod control;
 pub mod daemon;

@@ -133,10 +133,18 @@ struct NamedLock {
 struct HeldLock {
     lock: Arc<NamedLock>,
     _permit: OwnedSemaphorePermit,
+    /// In a cluster: the lock's ledger row, held under this fence, released with it.
+    ledger: Option<(Store, String, i64)>,
 }
 
 impl Drop for HeldLock {
     fn drop(&mut self) {
+        if let Some((store, name, fence)) = self.ledger.take()
+            && let Err(e) = store.release_lock(&name, fence)
+        {
+            // Its lease ends it anyway (the heartbeat stops renewing it with the run).
+            warn!("cannot release lock {name} in the ledger: {e}");
+        }
         *self.lock.holder.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 }
@@ -154,6 +162,7 @@ impl NamedLock {
         HeldLock {
             lock: self.clone(),
             _permit: permit,
+            ledger: None,
         }
     }
 
@@ -203,10 +212,16 @@ struct Inner {
     quiet: std::sync::RwLock<Arc<crate::quiet::Quiet>>,
     /// The `external` attempts waiting for their pings (fed by the `/ping` handlers).
     pings: crate::action::external::Pings,
+    /// In a cluster (see `set_leased`): each going run's token, by run id.
+    leased_on: AtomicBool,
+    leased: Mutex<HashMap<i64, CancellationToken>>,
 }
 
 /// A rule's new state for the ledger: (job, rule, state, when).
 type AlertStateRow = (String, String, State, i64);
+
+/// How often a run waiting for a lock another node holds asks the ledger again.
+const LEDGER_LOCK_POLL: Duration = Duration::from_millis(200);
 
 /// Run retention after this many finished runs (and at start).
 const RETENTION_EVERY: u64 = 64;
@@ -314,6 +329,8 @@ impl Runner {
                 stats: Arc::default(),
                 quiet: std::sync::RwLock::new(Arc::new(crate::quiet::Quiet::none(store_q))),
                 pings: Default::default(),
+                leased_on: AtomicBool::new(false),
+                leased: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -373,6 +390,36 @@ impl Runner {
         job: &JobSpec,
         slot: i64,
     ) -> Result<Option<(i64, RunOutcome)>, StoreError> {
+        let (store, boot) = (&self.inner.store, &self.inner.boot_id);
+        self.rerun(job, slot, RunTrigger::Backfill, |now_ms| {
+            store.start_backfill(&job.id, slot, boot, now_ms)
+        })
+        .await
+    }
+
+    /// Runs again, on this node, a run lost with its node (trigger `retry`, the lost run's
+    /// slot), once per lost run: `None` if another node claimed the retry.
+    pub async fn retry_lost(
+        &self,
+        job: &JobSpec,
+        slot: i64,
+        cause: &str,
+    ) -> Result<Option<(i64, RunOutcome)>, StoreError> {
+        let (store, boot) = (&self.inner.store, &self.inner.boot_id);
+        self.rerun(job, slot, RunTrigger::Retry, |now_ms| {
+            store.start_retry(&job.id, slot, cause, boot, now_ms)
+        })
+        .await
+    }
+
+    /// A run of a past slot whose row `claim` inserts (or refuses: `None`).
+    async fn rerun(
+        &self,
+        job: &JobSpec,
+        slot: i64,
+        trigger: RunTrigger,
+        claim: impl FnOnce(i64) -> Result<Option<i64>, StoreError>,
+    ) -> Result<Option<(i64, RunOutcome)>, StoreError> {
         let inner = &self.inner;
         let state = self.state_of(&job.id);
         let now = inner.clock.now();
@@ -381,31 +428,32 @@ impl Runner {
             Err(reason) => {
                 let run_id = inner.store.record_skipped_run(
                     &job.id,
-                    RunTrigger::Backfill.as_str(),
+                    trigger.as_str(),
                     slot,
                     &inner.boot_id,
                     &reason,
                 )?;
-                info!(job = &*job.id, run_id, "backfill run skipped: {reason}");
+                info!(
+                    job = &*job.id,
+                    run_id,
+                    "{} run skipped: {reason}",
+                    trigger.as_str()
+                );
                 return Ok(Some((run_id, inner.not_run(RunStatus::Skipped, reason))));
             }
         };
-        let run_id =
-            match inner
-                .store
-                .start_backfill(&job.id, slot, &inner.boot_id, now.timestamp_millis())
-            {
-                Ok(Some(id)) => id,
-                Ok(None) => {
-                    state.withdraw(admission);
-                    return Ok(None);
-                }
-                Err(e) => {
-                    state.withdraw(admission);
-                    return Err(e);
-                }
-            };
-        let ticket = Ticket::new(run_id, slot, RunTrigger::Backfill, admission);
+        let run_id = match claim(now.timestamp_millis()) {
+            Ok(Some(id)) => id,
+            Ok(None) => {
+                state.withdraw(admission);
+                return Ok(None);
+            }
+            Err(e) => {
+                state.withdraw(admission);
+                return Err(e);
+            }
+        };
+        let ticket = Ticket::new(run_id, slot, trigger, admission);
         let inner = self.inner.clone();
         let job = Arc::new(job.clone());
         let outcome = self
@@ -414,6 +462,46 @@ impl Runner {
             .track_future(async move { inner.run(&job, &state, ticket).await })
             .await;
         Ok(Some((run_id, outcome)))
+    }
+
+    /// In a cluster: every run gets a token of its own, so that one whose lease was lost
+    /// (taken over by another node, or the ledger unreachable past its lease) can be stopped.
+    pub fn set_leased(&self, on: bool) {
+        self.inner.leased_on.store(on, Ordering::SeqCst);
+    }
+
+    /// The runs going on this node (in a cluster).
+    pub fn leased_runs(&self) -> Vec<i64> {
+        let mut ids: Vec<i64> = self
+            .inner
+            .leased
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .copied()
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Stops run `run_id` (its process group), whose lease this node lost; returns whether
+    /// it was going here.
+    pub fn stop_leased(&self, run_id: i64, why: &str) -> bool {
+        let token = self
+            .inner
+            .leased
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&run_id)
+            .cloned();
+        match token {
+            Some(t) => {
+                warn!(run_id, "stopping the run: {why}");
+                t.cancel();
+                true
+            }
+            None => false,
+        }
     }
 
     /// Starts a run whose row the caller inserted (a slot, `at_start`), in a tracked task.
@@ -572,7 +660,27 @@ impl Inner {
     }
 
     /// The pipeline of one admitted run: its turn, its attempts, its after-run stage.
-    async fn run(&self, job: &JobSpec, state: &JobState, ticket: Ticket) -> RunOutcome {
+    async fn run(&self, job: &JobSpec, state: &JobState, mut ticket: Ticket) -> RunOutcome {
+        let run_id = ticket.run_id;
+        if self.leased_on.load(Ordering::SeqCst) {
+            let token = ticket
+                .cancel
+                .get_or_insert_with(CancellationToken::new)
+                .clone();
+            self.leased
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(run_id, token);
+        }
+        let outcome = self.run_leased(job, state, ticket).await;
+        self.leased
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&run_id);
+        outcome
+    }
+
+    async fn run_leased(&self, job: &JobSpec, state: &JobState, ticket: Ticket) -> RunOutcome {
         // Notices the action asked for (a report's delivery), written with the outcome.
         let mut notices = Vec::new();
         // A paused job's automatic runs (its slots, at_start, a chain) are recorded, not run;
@@ -1255,6 +1363,39 @@ impl Inner {
                 "waited {} for lock {name}",
                 duration::format(Duration::from_millis(start.elapsed().as_millis() as u64))
             ));
+        }
+        // In a cluster a lock is also a ledger row (with a lease and a fence), so that two
+        // nodes never hold it at once.
+        if self.leased_on.load(Ordering::SeqCst) {
+            // `locks` holds one lock per name of `job.locks`, in that order.
+            for (held, name) in locks.iter_mut().zip(&job.locks) {
+                let start = tokio::time::Instant::now();
+                loop {
+                    match self.store.acquire_lock(name, ticket.run_id) {
+                        Ok(Some(fence)) => {
+                            held.ledger = Some((self.store.clone(), name.clone(), fence));
+                            break;
+                        }
+                        Ok(None) if job.overlap == Overlap::Skip => {
+                            return Turn::LockBusy(format!(
+                                "lock busy: {name} (held on another node)"
+                            ));
+                        }
+                        Ok(None) => {}
+                        Err(e) => warn!(job = &*job.id, "cannot take lock {name} in the ledger: {e}"),
+                    }
+                    if job.timeout.is_some_and(|t| start.elapsed() >= t) {
+                        return Turn::LockBusy(format!(
+                            "lock busy: {name} (held on another node; waited {}, the job's timeout)",
+                            duration::format(start.elapsed())
+                        ));
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(LEDGER_LOCK_POLL) => {}
+                        () = self.stop.cancelled() => return Turn::Shutdown,
+                    }
+                }
+            }
         }
         // An `external` job only waits for pings: it takes no permit from the jobs that work.
         let permit = if matches!(job.action, ActionSpec::External(_)) {

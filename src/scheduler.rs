@@ -81,6 +81,16 @@ pub struct ReloadSummary {
     pub unchanged: usize,
 }
 
+/// Whether a batch of due slots was recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Recorded {
+    Yes,
+    /// The ledger could not be written: tried again in a second.
+    LedgerFailed,
+    /// In a cluster: the ledger's clock is this many ms short of the batch's last slot.
+    TooEarly(i64),
+}
+
 /// Why a batch of slots is being looked at.
 #[derive(Debug, Clone, Copy)]
 enum Context {
@@ -112,6 +122,8 @@ pub struct Scheduler {
     /// Clock readings taken at `start`, so that a jump between `start` and the loop's first
     /// turn is seen as one.
     watch: Option<ClockWatch>,
+    /// In a cluster: which jobs this node may claim (see `cluster`).
+    roster: Option<Arc<crate::cluster::Roster>>,
 }
 
 struct Pending {
@@ -153,7 +165,22 @@ impl Scheduler {
             control: None,
             last_catch_up: None,
             watch: None,
+            roster: None,
         }
+    }
+
+    /// In a cluster: claims only the jobs `roster` allows, and tells it the jobs after each
+    /// reload.
+    pub fn with_roster(mut self, roster: Arc<crate::cluster::Roster>) -> Self {
+        roster.set_jobs(self.entries.iter().map(|e| &e.spec));
+        self.roster = Some(roster);
+        self
+    }
+
+    fn may_claim(&self, idx: usize) -> bool {
+        self.roster
+            .as_ref()
+            .is_none_or(|r| r.may_claim(&self.entries[idx].spec.id))
     }
 
     /// The last catch-up (after `start`: the slots missed while the daemon was down).
@@ -260,6 +287,9 @@ impl Scheduler {
         self.disabled = disabled.into_iter().map(Arc::new).collect();
         self.runner
             .set_chained(self.entries.iter().filter(|e| !e.removed).map(|e| &e.spec));
+        if let Some(r) = &self.roster {
+            r.set_jobs(self.entries.iter().filter(|e| !e.removed).map(|e| &e.spec));
+        }
         let mut reset: Vec<(&str, i64, String)> = fresh_cursors
             .iter()
             .map(|(id, t)| (id.as_str(), now_s, t.clone()))
@@ -333,7 +363,7 @@ impl Scheduler {
             let next = self.entries[idx].spec.trigger.next_after(now_s);
             self.heap_push(idx, next);
         }
-        if !self.handle_due(due, Context::Startup { start: now_s }, now_s) {
+        if self.handle_due(due, Context::Startup { start: now_s }, now_s) != Recorded::Yes {
             warn!("the start-up catch-up could not be recorded; it is retried in the loop");
         }
         Ok(())
@@ -469,6 +499,7 @@ impl Scheduler {
             // jobs start at once, and the runtime reaps finished children (closing their pipes
             // and pidfds) between chunks, so each new child inherits a small descriptor table.
             let mut recorded = true;
+            let mut early: Option<i64> = None;
             for chunk in due.chunks(DISPATCH_CHUNK) {
                 let windows = chunk
                     .iter()
@@ -486,13 +517,23 @@ impl Scheduler {
                     None if after_fault => Context::LedgerRetry,
                     jump => Context::Wake { jump, stalled },
                 };
-                recorded &= self.handle_due(windows, ctx, now_s);
+                match self.handle_due(windows, ctx, now_s) {
+                    Recorded::Yes => {}
+                    Recorded::LedgerFailed => recorded = false,
+                    Recorded::TooEarly(ms) => early = Some(early.unwrap_or(ms).max(ms)),
+                }
                 tokio::task::yield_now().await;
             }
             if !recorded {
                 // The ledger failed (disk full?): try again in a second rather than spin; the
                 // loop still answers pings and reloads meanwhile.
                 retry_at = Some(tokio::time::Instant::now() + LEDGER_RETRY);
+            } else if let Some(ms) = early {
+                // The ledger's clock has not reached these slots: this node's runs ahead of it
+                // (the heartbeat narrows the gap). They are claimed when it has.
+                retry_at = Some(
+                    tokio::time::Instant::now() + Duration::from_millis(ms.clamp(1, 60_000) as u64),
+                );
             }
             if !due.is_empty() {
                 after_fault = !recorded;
@@ -504,7 +545,7 @@ impl Scheduler {
     /// `now_s` is the instant the batch was collected at (not re-read per chunk, so that a long
     /// burst does not make its own later chunks look late). Returns false if the ledger could not
     /// record the batch; its jobs are then put back to be tried again.
-    fn handle_due(&mut self, due: Vec<(usize, Window)>, ctx: Context, now_s: i64) -> bool {
+    fn handle_due(&mut self, due: Vec<(usize, Window)>, ctx: Context, now_s: i64) -> Recorded {
         let now = self.clock.now();
         let mut restore: Vec<(usize, i64)> = Vec::with_capacity(due.len());
         let mut missed_notices: Vec<(usize, &'static str, i64, i64, usize, usize)> = Vec::new();
@@ -521,6 +562,12 @@ impl Scheduler {
         ) in due
         {
             let Some(&last) = slots.last() else { continue };
+            if !self.may_claim(idx) {
+                // Another node claims this job (its tags, or a newer text of its file): no row,
+                // and the cursor stays, for the node that claims it.
+                self.heap_push(idx, next);
+                continue;
+            }
             let mut after = last;
             let mut next = next;
             if truncated {
@@ -607,8 +654,9 @@ impl Scheduler {
         ) {
             Ok(c) => c,
             Err(e) => {
-                // The ledger could not record the slots, so they cannot be claimed: running them
-                // would risk running a slot twice after a restart.
+                // The ledger could not record the slots (or, in a cluster, its clock has not
+                // reached them yet), so they cannot be claimed: running them would risk running
+                // a slot twice after a restart.
                 // Logged by the ledger's health (once at the start of the fault, then each minute).
                 tracing::debug!(
                     "cannot record {} due slot(s) in the ledger, none started; retrying: {e}",
@@ -624,7 +672,10 @@ impl Scheduler {
                     self.heap.retain(|Reverse((_, i))| *i != idx);
                     self.heap_push(idx, Some(first));
                 }
-                return false;
+                return match e {
+                    StoreError::TooEarly { wait_ms } => Recorded::TooEarly(wait_ms),
+                    _ => Recorded::LedgerFailed,
+                };
             }
         };
         // Only once recorded: a batch that failed is tried again and logged then.
@@ -666,7 +717,7 @@ impl Scheduler {
                 now.timestamp_millis(),
             );
         }
-        true
+        Recorded::Yes
     }
 
     /// `newer_due`: a slot of the job that is not missed is due too (it runs, so `latest` runs

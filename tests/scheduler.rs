@@ -79,6 +79,7 @@ fn job(id: &str, trigger: Trigger, script: &Arc<Script>) -> JobBuilder {
         regression: None,
         maintenance: None,
         after: None,
+        placement: Default::default(),
     })
 }
 

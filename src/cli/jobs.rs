@@ -18,7 +18,7 @@ pub(super) fn check(loaded: &Loaded) -> Result<(), Error> {
 pub(super) fn list(loaded: &Loaded, state_dir: &std::path::Path) -> Result<(), Error> {
     let now = Utc::now().timestamp();
     // Paused jobs say so, with who, when and why (the ledger is read only if it exists).
-    let pauses = match existing_store(state_dir) {
+    let pauses = match existing_store(loaded, state_dir) {
         Ok(Some(s)) => s.pauses().unwrap_or_default(),
         _ => Vec::new(),
     };

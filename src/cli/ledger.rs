@@ -165,7 +165,7 @@ pub(super) fn notifications(
     json: bool,
     state_dir: &std::path::Path,
 ) -> Result<(), Error> {
-    let items = match existing_store(state_dir)? {
+    let items = match existing_store(loaded, state_dir)? {
         Some(store) => store.notices(limit)?,
         None => Vec::new(),
     };
@@ -200,6 +200,55 @@ pub(super) fn notifications(
     Ok(())
 }
 
+/// `clawcron nodes`: every node that beat into the ledger, live or not, with its tags, last
+/// beat, clock offset, the runs it has going and the jobs whose file differs from the newest.
+pub(super) fn nodes(loaded: &Loaded, json: bool, state_dir: &std::path::Path) -> Result<(), Error> {
+    if loaded.global.ledger.is_none() {
+        return Err(Error::Usage(
+            "no cluster: `ledger:` in clawcron.yaml names no PostgreSQL ledger (one machine keeps its ledger in SQLite)".into(),
+        ));
+    }
+    let store = open_store(loaded, state_dir)?;
+    let nodes = store.nodes(crate::cluster::live_ms(&loaded.global.node))?;
+    if json {
+        out!("{}", serde_json::json!({ "nodes": nodes }));
+        return Ok(());
+    }
+    let tz = loaded.global.timezone;
+    out!(
+        "{:<16} {:<5} {:<20} {:<25} {:>9} {:<12} DIVERGED",
+        "NODE",
+        "LIVE",
+        "TAGS",
+        "LAST BEAT",
+        "OFFSET",
+        "RUNNING"
+    );
+    for n in &nodes {
+        let running = n
+            .running
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        out!(
+            "{:<16} {:<5} {:<20} {:<25} {:>7}ms {:<12} {}",
+            n.name,
+            if n.live { "yes" } else { "no" },
+            n.tags.join(","),
+            local_ms(n.beat_at, tz),
+            n.offset_ms,
+            if running.is_empty() { "-".into() } else { running },
+            if n.diverged.is_empty() {
+                "-".into()
+            } else {
+                n.diverged.join(",")
+            }
+        );
+    }
+    Ok(())
+}
+
 pub(super) fn alerts(
     loaded: &Loaded,
     since: &str,
@@ -207,7 +256,7 @@ pub(super) fn alerts(
     state_dir: &std::path::Path,
 ) -> Result<(), Error> {
     let cutoff = since_ms(since)?;
-    let (states, events) = match existing_store(state_dir)? {
+    let (states, events) = match existing_store(loaded, state_dir)? {
         Some(store) => (store.alerts()?, store.alert_events(cutoff)?),
         None => (Vec::new(), Vec::new()),
     };
@@ -238,7 +287,7 @@ pub(super) fn alerts(
     let fig = |job: &str, rule: &str, v: f64| {
         crate::i18n::figure(&metric_of(job, rule), v, crate::i18n::Lang::En)
     };
-    let silences = match existing_store(state_dir)? {
+    let silences = match existing_store(loaded, state_dir)? {
         Some(store) => store.active_silences(chrono::Utc::now().timestamp_millis())?,
         None => Vec::new(),
     };
@@ -293,7 +342,7 @@ pub(super) fn metrics(
     json: bool,
     state_dir: &std::path::Path,
 ) -> Result<(), Error> {
-    let rows = match existing_store(state_dir)? {
+    let rows = match existing_store(loaded, state_dir)? {
         Some(store) => store.metrics(id, since_ms(since)?)?,
         None => Vec::new(),
     };
@@ -361,7 +410,7 @@ pub(super) fn history(
         Some(id) if rows.is_empty() && loaded.job(id).is_none() => find_job(loaded, id).map(|_| ()),
         _ => Ok(()),
     };
-    let Some(store) = existing_store(state_dir)? else {
+    let Some(store) = existing_store(loaded, state_dir)? else {
         unknown(&[])?;
         if json {
             out!("[]");

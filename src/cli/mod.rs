@@ -126,6 +126,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show the nodes sharing this ledger (PostgreSQL): tags, last beat, runs, diverged jobs
+    Nodes {
+        #[arg(long)]
+        json: bool,
+    },
     /// Show every alert rule's state and the recent firing/resolved events
     Alerts {
         /// How far back to list events
@@ -404,6 +409,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             ledger::notifications(&loaded, limit, json, &state_dir)
         }
         Command::Alerts { since, json } => ledger::alerts(&loaded, &since, json, &state_dir),
+        Command::Nodes { json } => ledger::nodes(&loaded, json, &state_dir),
         Command::Metrics { job, since, json } => {
             ledger::metrics(&loaded, &job, &since, json, &state_dir)
         }
@@ -458,10 +464,20 @@ fn job_tz(loaded: &Loaded, job: &JobSpec) -> Tz {
     job.trigger.tz().unwrap_or(loaded.global.timezone)
 }
 
+/// The ledger the loaded configuration names: its PostgreSQL ledger (`ledger:`), else SQLite in
+/// `state_dir` (created if need be).
+fn open_store(loaded: &Loaded, state_dir: &std::path::Path) -> Result<Store, Error> {
+    let target = crate::daemon::ledger_target(&loaded.global)?;
+    Ok(Store::open_target(state_dir, &target)?)
+}
+
 /// The ledger, if the state directory has one (commands that only read do not create it). A
 /// directory or ledger that cannot be read, or a ledger that cannot be opened, is an error that
 /// names it and says why; a missing one is `None`.
-fn existing_store(state_dir: &std::path::Path) -> Result<Option<Store>, Error> {
+fn existing_store(loaded: &Loaded, state_dir: &std::path::Path) -> Result<Option<Store>, Error> {
+    if loaded.global.ledger.is_some() {
+        return open_store(loaded, state_dir).map(Some);
+    }
     let dir = state_dir.display();
     match std::fs::metadata(state_dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

@@ -4,7 +4,7 @@
 use super::{Error, Loaded, find_job, out};
 use crate::action::external;
 use crate::model::ActionSpec;
-use crate::store::Store;
+use super::open_store;
 use std::net::SocketAddr;
 use std::path::Path;
 
@@ -16,7 +16,7 @@ pub fn ping_url(loaded: &Loaded, id: &str, rotate: bool, state_dir: &Path) -> Re
             job.action.kind()
         )));
     }
-    let store = Store::open(state_dir)?;
+    let store = open_store(loaded, state_dir)?;
     if let Some(made) = store.ping_key_made(id)?
         && !rotate
     {

@@ -17,7 +17,7 @@ pub(super) fn pause(
     state_dir: &std::path::Path,
 ) -> Result<(), Error> {
     find_job(loaded, id)?;
-    let store = Store::open(state_dir)?;
+    let store = open_store(loaded, state_dir)?;
     store.pause(id, reason, &who(), Utc::now().timestamp_millis())?;
     out!("{id}: paused ({reason}); its slots are recorded as skipped until `clawcron resume {id}`");
     Ok(())
@@ -25,7 +25,7 @@ pub(super) fn pause(
 
 pub(super) fn resume(loaded: &Loaded, id: &str, state_dir: &std::path::Path) -> Result<(), Error> {
     find_job(loaded, id)?;
-    let store = Store::open(state_dir)?;
+    let store = open_store(loaded, state_dir)?;
     match store.resume(id)? {
         Some(p) => {
             out!(
@@ -60,7 +60,7 @@ pub(super) fn silence(
     }
     let d = crate::util::duration::parse(lasts).map_err(|e| Error::Usage(format!("--for: {e}")))?;
     let now = Utc::now().timestamp_millis();
-    let store = Store::open(state_dir)?;
+    let store = open_store(loaded, state_dir)?;
     let s = crate::model::Silence {
         id: 0,
         job: id.to_string(),
@@ -85,7 +85,7 @@ pub(super) fn silences(
     state_dir: &std::path::Path,
 ) -> Result<(), Error> {
     let now = Utc::now().timestamp_millis();
-    let (list, pauses) = match existing_store(state_dir)? {
+    let (list, pauses) = match existing_store(loaded, state_dir)? {
         Some(s) => (s.active_silences(now)?, s.pauses()?),
         None => (Vec::new(), Vec::new()),
     };
@@ -152,7 +152,7 @@ pub(super) fn unsilence(
     id: i64,
     state_dir: &std::path::Path,
 ) -> Result<(), Error> {
-    let store = Store::open(state_dir)?;
+    let store = open_store(loaded, state_dir)?;
     match store.end_silence(id, Utc::now().timestamp_millis())? {
         Some(s) => {
             out!(

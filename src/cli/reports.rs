@@ -24,7 +24,7 @@ pub(super) fn report(
     if let Some(l) = lang {
         spec.set_lang(l);
     }
-    let store = Store::open(state_dir)?;
+    let store = open_store(loaded, state_dir)?;
     let now = Utc::now().timestamp_millis();
     let period = spec.period.resolve(now, spec.timezone);
     let ctx = crate::action::AttemptCtx::new(
@@ -76,7 +76,7 @@ pub(super) fn baseline(
     label: Option<&str>,
     state_dir: &std::path::Path,
 ) -> Result<(), Error> {
-    let store = Store::open(state_dir)?;
+    let store = open_store(loaded, state_dir)?;
     let tz = loaded
         .job(id)
         .map_or(loaded.global.timezone, |j| job_tz(loaded, j));

@@ -226,7 +226,7 @@ pub(super) fn local_runner(
     loaded: &Loaded,
     state_dir: &std::path::Path,
 ) -> Result<(Store, crate::runner::Runner), Error> {
-    let store = Store::open(state_dir)?;
+    let store = open_store(loaded, state_dir)?;
     let g = &loaded.global;
     let clock: std::sync::Arc<dyn crate::clock::Clock> =
         std::sync::Arc::new(crate::clock::SystemClock::default());

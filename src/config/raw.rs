@@ -44,6 +44,32 @@ pub struct RawGlobal {
     pub language: Option<S<String>>,
     /// Recurring quiet hours: `[{jobs: [nightly-benchmark], when: {days: [sat, sun]}}]`.
     pub silences: Option<S<Vec<S<RawQuietHours>>>>,
+    /// Where the ledger lives: SQLite in the state directory (the default) or PostgreSQL.
+    pub ledger: Option<S<RawLedger>>,
+    /// This machine as a node of a cluster (a PostgreSQL ledger shared by several nodes).
+    pub node: Option<S<RawNode>>,
+}
+
+/// `ledger: { url: postgres://clawcron@db:5432/clawcron, password_env: PGPASSWORD }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLedger {
+    pub url: S<String>,
+    pub password_env: Option<S<String>>,
+    pub password_file: Option<S<String>>,
+    /// Refused with a clear error: a password never goes in the YAML.
+    pub password: Option<S<String>>,
+    pub pool: Option<S<u32>>,
+}
+
+/// `node: { name: studio, tags: [gpu, docker], heartbeat: 5s, lease: 30s }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNode {
+    pub name: Option<S<String>>,
+    pub tags: Option<S<Vec<S<String>>>>,
+    pub heartbeat: Option<S<String>>,
+    pub lease: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -165,6 +191,10 @@ pub struct RawJob {
     pub maintenance: Option<S<RawMaintenance>>,
     /// Run after another job's run ends: `{ job: gateway-restart, on: [success] }`.
     pub after: Option<S<RawAfter>>,
+    /// In a cluster: the node tags (or node name) a node needs to run this job.
+    pub runs_on: Option<S<Vec<S<String>>>>,
+    /// In a cluster: a run whose node was lost is run again on another node.
+    pub retry_on_node_loss: Option<S<bool>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -288,4 +318,6 @@ pub const JOB_KEYS: &[&str] = &[
     "language",
     "maintenance",
     "after",
+    "runs_on",
+    "retry_on_node_loss",
 ];

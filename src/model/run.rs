@@ -95,6 +95,8 @@ pub enum RunTrigger {
     Backfill,
     /// A chain (`after:`): the end of another job's run caused it (its `cause` says which).
     After,
+    /// In a cluster: a run lost with its node, run again on another (`retry_on_node_loss`).
+    Retry,
 }
 
 impl RunTrigger {
@@ -106,6 +108,7 @@ impl RunTrigger {
             RunTrigger::Remediation => "remediation",
             RunTrigger::Backfill => "backfill",
             RunTrigger::After => "after",
+            RunTrigger::Retry => "retry",
         }
     }
 }

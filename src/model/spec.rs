@@ -47,6 +47,10 @@ pub struct GlobalConfig {
     pub lang: crate::model::Lang,
     /// A channel's own `language:`, over the global one.
     pub channel_langs: std::collections::HashMap<String, crate::model::Lang>,
+    /// `ledger:`: a PostgreSQL ledger shared by several nodes (`None`: SQLite).
+    pub ledger: Option<LedgerSpec>,
+    /// `node:`: this machine's name and tags in a cluster.
+    pub node: NodeSpec,
 }
 
 /// The dashboard's address for an API bound at `a` (an unspecified address is this machine's).
@@ -84,6 +88,8 @@ impl Default for GlobalConfig {
             quiet_hours: Vec::new(),
             lang: crate::model::Lang::En,
             channel_langs: std::collections::HashMap::new(),
+            ledger: None,
+            node: NodeSpec::default(),
             notify_retry: Duration::from_secs(10),
             notify_timeout: Duration::from_secs(15),
             api_listen: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 8787))),
@@ -173,6 +179,64 @@ pub struct JobSpec {
     pub maintenance: Option<crate::model::MaintenanceSpec>,
     /// Runs after another job's run ends (`after: { job: gateway-restart, on: [success] }`).
     pub after: Option<AfterSpec>,
+    /// Which nodes of a cluster may run it.
+    pub placement: Placement,
+}
+
+/// Where a job may run when several nodes share one ledger (PostgreSQL).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Placement {
+    /// `runs_on:`: a node runs the job only if it has every one of these tags (a node's name
+    /// counts as one of its tags). Empty: any node.
+    pub runs_on: Vec<String>,
+    /// `retry_on_node_loss:`: a run whose node was lost (its lease expired) runs again, once,
+    /// on another node. Off by default: the lost node's processes may still be running.
+    pub retry_on_node_loss: bool,
+    /// SHA-256 (hex) of the job file's text before `${VAR}` expansion: nodes whose text for
+    /// the job differs from the newest do not claim its slots.
+    pub text_hash: String,
+}
+
+impl Placement {
+    /// Whether a node named `name` with `tags` may run the job.
+    pub fn allows(&self, name: &str, tags: &[String]) -> bool {
+        self.runs_on
+            .iter()
+            .all(|t| t == name || tags.iter().any(|have| have == t))
+    }
+}
+
+/// `ledger:` in clawcron.yaml: a PostgreSQL ledger (none: SQLite in the state directory).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerSpec {
+    /// `postgres://user@host:port/db` (no password in it).
+    pub url: String,
+    pub password: Option<crate::model::Password>,
+    /// Connections per node.
+    pub pool: usize,
+}
+
+/// `node:` in clawcron.yaml: this machine as a node of a cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeSpec {
+    /// Default: the host name.
+    pub name: String,
+    pub tags: Vec<String>,
+    /// How often the node beats into the ledger (and renews its runs' leases).
+    pub heartbeat: Duration,
+    /// How long a run's lease lasts without renewal before another node may take it over.
+    pub lease: Duration,
+}
+
+impl Default for NodeSpec {
+    fn default() -> Self {
+        NodeSpec {
+            name: crate::util::host_name(),
+            tags: Vec::new(),
+            heartbeat: Duration::from_secs(5),
+            lease: Duration::from_secs(30),
+        }
+    }
 }
 
 /// `after: { job, on }`: run when a run of `job` ends with one of `on`.

@@ -164,4 +164,48 @@ pub const MIGRATIONS: &[&str] = &[
         WHERE trigger = 'backfill' AND status IN ('running', 'succeeded');
     CREATE UNIQUE INDEX runs_one_after_per_cause ON runs(job, cause) WHERE trigger = 'after';
     "#,
+    // 12: several nodes on one ledger (PostgreSQL). A run's row says which node runs it and
+    // until when its lease holds (Unix ms on the ledger's clock, renewed by the node's
+    // heartbeat); another node marks a run whose lease ended `interrupted`. Nodes beat into
+    // `nodes`; each node's text of each job file is in `job_texts`, and when any node first
+    // saw a text in `job_hashes` (the newest text is the one seen first most recently). Named
+    // locks are rows with a lease and a fence. A run retried after its node was lost is one
+    // row per cause.
+    r#"
+    ALTER TABLE runs ADD COLUMN node TEXT;
+    ALTER TABLE runs ADD COLUMN lease_until INTEGER;
+    ALTER TABLE runs ADD COLUMN claimed_at INTEGER;     -- the ledger's clock when claimed
+    CREATE INDEX runs_leased ON runs(lease_until) WHERE status = 'running';
+    CREATE UNIQUE INDEX runs_one_retry_per_cause ON runs(job, cause) WHERE trigger = 'retry';
+    CREATE TABLE nodes (
+        name        TEXT PRIMARY KEY,
+        tags        TEXT    NOT NULL,   -- JSON list
+        pid         INTEGER NOT NULL,
+        started_at  INTEGER NOT NULL,   -- Unix ms, the ledger's clock
+        beat_at     INTEGER NOT NULL,   -- Unix ms, the ledger's clock
+        stopped_at  INTEGER,            -- set by a clean shutdown
+        offset_ms   INTEGER NOT NULL DEFAULT 0,   -- the ledger's clock minus the node's
+        running     TEXT    NOT NULL DEFAULT '[]',-- JSON list of run ids
+        diverged    TEXT    NOT NULL DEFAULT '[]' -- JSON list of jobs whose text is not the newest
+    );
+    CREATE TABLE job_texts (
+        node  TEXT NOT NULL,
+        job   TEXT NOT NULL,
+        hash  TEXT NOT NULL,
+        PRIMARY KEY (node, job)
+    );
+    CREATE TABLE job_hashes (
+        job         TEXT NOT NULL,
+        hash        TEXT NOT NULL,
+        first_seen  INTEGER NOT NULL,   -- Unix ms, the ledger's clock
+        PRIMARY KEY (job, hash)
+    );
+    CREATE TABLE locks (
+        name         TEXT PRIMARY KEY,
+        node         TEXT    NOT NULL,
+        run_id       INTEGER NOT NULL,
+        fence        INTEGER NOT NULL,
+        lease_until  INTEGER NOT NULL
+    );
+    "#,
 ];

@@ -11,6 +11,7 @@ mod report;
 pub use outbox::{Item as OutboxItem, NOTICE_TTL_MS};
 pub use pings::LateRow;
 pub use report::{Baseline, Gap, HEARTBEAT_MS, NoticeRow};
+pub mod cluster;
 pub mod db;
 pub mod health;
 mod writer;
@@ -49,6 +50,10 @@ pub enum StoreError {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    #[error(
+        "the ledger's clock has not reached the due slots yet ({wait_ms} ms to go): this node's clock runs ahead"
+    )]
+    TooEarly { wait_ms: i64 },
     #[error("another clawcron daemon (pid {pid}) is running on the state directory {dir}")]
     Locked { dir: PathBuf, pid: String },
     #[error("state directory lock {path}: {source}")]
@@ -150,6 +155,8 @@ pub struct Store {
     session: Arc<Mutex<Option<(i64, i64)>>>,
     /// Notified whenever a notice is queued, so that the dispatcher sends it at once.
     outbox_wake: Arc<tokio::sync::Notify>,
+    /// This process as a node of a cluster (its rows carry its name and a lease).
+    node: Arc<std::sync::RwLock<Option<cluster::NodeId>>>,
 }
 
 /// Holds the state directory's daemon lock for as long as it lives.
@@ -309,6 +316,7 @@ impl Store {
             health,
             session: Arc::new(Mutex::new(None)),
             outbox_wake,
+            node: Arc::default(),
         }
     }
 
@@ -365,12 +373,15 @@ impl Store {
         Ok(DaemonLock { _file: file })
     }
 
-    /// Marks runs left `running` by a dead daemon as `interrupted` and returns them.
+    /// Marks runs left `running` by a dead daemon as `interrupted` and returns them. In a
+    /// cluster, only this node's runs: the others' are theirs (or their leases' to end).
     pub fn recover_interrupted(&self, now_ms: i64) -> Result<Vec<Interrupted>, StoreError> {
+        let (node, _) = self.node_lease();
         self.in_tx(|c| {
             let rows = c.query_map(
-                "SELECT id, job, slot, pid FROM runs WHERE status = 'running'",
-                args![],
+                "SELECT id, job, slot, pid FROM runs WHERE status = 'running'
+                   AND (CAST(?1 AS TEXT) IS NULL OR node = ?1)",
+                args![node],
                 |r| {
                     Ok(Interrupted {
                         id: r.get(0)?,
@@ -381,10 +392,10 @@ impl Store {
                 },
             )?;
             c.execute(
-                "UPDATE runs SET status = 'interrupted', finished_at = ?1,
+                "UPDATE runs SET status = 'interrupted', finished_at = ?1, lease_until = NULL,
                      reason = 'the daemon stopped while it ran (crash or kill)'
-                 WHERE status = 'running'",
-                args![now_ms],
+                 WHERE status = 'running' AND (CAST(?2 AS TEXT) IS NULL OR node = ?2)",
+                args![now_ms, node],
             )?;
             Ok(rows)
         })
@@ -427,7 +438,10 @@ impl Store {
         now_ms: i64,
     ) -> Result<Vec<Option<i64>>, StoreError> {
         let r = self.record_slots_once(decisions, cursors, boot_id, now_ms);
-        self.health.observe("due slots", &r);
+        // Not yet due on the ledger's clock is no fault of the ledger.
+        if !matches!(r, Err(StoreError::TooEarly { .. })) {
+            self.health.observe("due slots", &r);
+        }
         r
     }
 
@@ -445,18 +459,53 @@ impl Store {
             _ => None,
         };
         let pid = i64::from(std::process::id());
+        let (node, lease) = self.node_lease();
+        let now = cluster::now_sql(self.dialect());
+        // In a cluster a slot is claimed only once the ledger's clock has reached it, so that
+        // a node whose clock runs ahead cannot claim early; the whole batch waits if one slot
+        // is not due yet (its cursor must not move past an unclaimed slot).
+        let gate = node.is_some();
+        let claim = format!(
+            "INSERT INTO runs (job, trigger, slot, status, reason, boot_id, daemon_pid, started_at,
+                               node, lease_until, claimed_at)
+             SELECT CAST(?1 AS TEXT), 'schedule', CAST(?2 AS BIGINT), CAST(?3 AS TEXT), CAST(?4 AS TEXT),
+                    CAST(?5 AS TEXT), CAST(?6 AS BIGINT), CAST(?7 AS BIGINT), CAST(?8 AS TEXT),
+                    CASE WHEN CAST(?9 AS TEXT) = 'running' THEN {now} + CAST(?10 AS BIGINT) END,
+                    CASE WHEN CAST(?8 AS TEXT) IS NOT NULL THEN {now} END
+             WHERE CAST(?11 AS BIGINT) = 0 OR CAST(?2 AS BIGINT) * 1000 <= {now}
+             ON CONFLICT DO NOTHING RETURNING id"
+        );
         let out = self.in_tx(|c| {
+            if gate && let Some(latest) = decisions.iter().map(|d| d.1).max() {
+                let ledger_ms: i64 = c.value(&format!("SELECT {now}"), args![])?;
+                if latest * 1000 > ledger_ms {
+                    return Err(StoreError::TooEarly {
+                        wait_ms: latest * 1000 - ledger_ms,
+                    });
+                }
+            }
             let mut out = Vec::with_capacity(decisions.len());
             for (job, slot, decision) in decisions {
                 let (status, reason, started) = match decision {
                     SlotDecision::Run { reason } => ("running", reason.as_deref(), Some(now_ms)),
                     SlotDecision::Skip { reason } => ("skipped", Some(reason.as_str()), None),
                 };
+                let leased = if lease.is_some() { status } else { "" };
                 let id: Option<i64> = c.value_opt(
-                    "INSERT INTO runs (job, trigger, slot, status, reason, boot_id, daemon_pid, started_at)
-                     VALUES (?1, 'schedule', ?2, ?3, ?4, ?5, ?6, ?7)
-                     ON CONFLICT DO NOTHING RETURNING id",
-                    args![job, slot, status, reason, boot_id, pid, started],
+                    &claim,
+                    args![
+                        job,
+                        slot,
+                        status,
+                        reason,
+                        boot_id,
+                        pid,
+                        started,
+                        node,
+                        leased,
+                        lease,
+                        i64::from(gate)
+                    ],
                 )?;
                 out.push(match decision {
                     SlotDecision::Run { .. } => id,
@@ -606,16 +655,19 @@ impl Store {
         now_ms: i64,
     ) -> Result<Option<i64>, StoreError> {
         let pid = i64::from(std::process::id());
+        let (node, lease) = self.node_lease();
+        let now = cluster::now_sql(self.dialect());
         self.with_conn(|c| {
             c.value_opt(
-                "INSERT INTO runs (job, trigger, slot, status, boot_id, daemon_pid, started_at)
+                &format!("INSERT INTO runs (job, trigger, slot, status, boot_id, daemon_pid, started_at, node, lease_until)
                  SELECT CAST(?1 AS TEXT), 'backfill', CAST(?2 AS BIGINT), 'running', CAST(?3 AS TEXT),
-                        CAST(?4 AS BIGINT), CAST(?5 AS BIGINT)
+                        CAST(?4 AS BIGINT), CAST(?5 AS BIGINT), CAST(?6 AS TEXT),
+                        CASE WHEN CAST(?7 AS BIGINT) IS NULL THEN NULL ELSE {now} + CAST(?7 AS BIGINT) END
                  WHERE NOT EXISTS (
                      SELECT 1 FROM runs WHERE job = ?1 AND slot = ?2
                          AND trigger IN ('schedule', 'backfill') AND status IN ('running', 'succeeded'))
-                 ON CONFLICT DO NOTHING RETURNING id",
-                args![job, slot, boot_id, pid, now_ms],
+                 ON CONFLICT DO NOTHING RETURNING id"),
+                args![job, slot, boot_id, pid, now_ms, node, lease],
             )
         })
     }
@@ -693,14 +745,18 @@ impl Store {
     }
 }
 
-fn finish_on(c: &mut dyn Conn, run_id: i64, outcome: &RunOutcome) -> Result<(), StoreError> {
-    c.execute(
+/// Writes a run's outcome, only while its row is still `running`: a row another node took
+/// over (its lease ended) is `interrupted`, and this late write is refused (the fence). Returns
+/// whether it was written.
+fn finish_on(c: &mut dyn Conn, run_id: i64, outcome: &RunOutcome) -> Result<bool, StoreError> {
+    let n = c.execute(
         "UPDATE runs SET status = ?2,
              reason = CASE WHEN CAST(?3 AS TEXT) IS NULL THEN reason WHEN reason IS NULL THEN ?3
                            ELSE reason || '; ' || ?3 END,
              started_at = ?4, finished_at = ?5,
-             attempts = ?6, exit_code = ?7, duration_ms = ?8, error = ?9, output_tail = ?10
-         WHERE id = ?1",
+             attempts = ?6, exit_code = ?7, duration_ms = ?8, error = ?9, output_tail = ?10,
+             lease_until = NULL
+         WHERE id = ?1 AND status = 'running'",
         args![
             run_id,
             outcome.status.as_str(),
@@ -714,7 +770,11 @@ fn finish_on(c: &mut dyn Conn, run_id: i64, outcome: &RunOutcome) -> Result<(), 
             outcome.output_tail,
         ],
     )?;
-    metrics_on(c, run_id, &outcome.metrics, outcome.finished_at_ms)
+    if n == 0 {
+        return Ok(false);
+    }
+    metrics_on(c, run_id, &outcome.metrics, outcome.finished_at_ms)?;
+    Ok(true)
 }
 
 /// Records a run's figures (the finite ones) at `at_ms`, under the run's job.
@@ -735,7 +795,15 @@ fn metrics_on(
 
 /// Writes a run's whole record on `c` (inside the caller's transaction).
 fn record_on(c: &mut dyn Conn, run_id: i64, r: &RunRecord) -> Result<(), StoreError> {
-    finish_on(c, run_id, &r.outcome)?;
+    if !finish_on(c, run_id, &r.outcome)? {
+        // Not ours any more (taken over after its lease ended, or already ended): its alert
+        // states, events and notices are void with it.
+        tracing::warn!(
+            run_id,
+            "the run's outcome was refused: its row is no longer running here (taken over after its lease ended?)"
+        );
+        return Ok(());
+    }
     for (job, rule, state, at) in &r.alert_states {
         let json = serde_json::to_string(state).unwrap_or_default();
         c.execute(

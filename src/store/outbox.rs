@@ -66,7 +66,21 @@ impl Store {
         limit: usize,
         lease_ms: i64,
     ) -> Result<Vec<Item>, StoreError> {
+        // In a cluster, leases are judged on the ledger's clock (a node whose clock runs ahead
+        // must not see another node's claim as ended), and two nodes claiming at once each
+        // skip the rows the other has locked: one node per notice.
+        let cluster = self.node().is_some();
+        let skip_locked = match self.dialect() {
+            super::db::Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
+            super::db::Dialect::Sqlite => "",
+        };
+        let clock = super::cluster::now_sql(self.dialect());
         self.with_conn(|c| {
+            let now_ms: i64 = if cluster {
+                c.value(&format!("SELECT {clock}"), args![])?
+            } else {
+                now_ms
+            };
             c.execute(
                 "UPDATE outbox SET status = 'expired', last_error = coalesce(last_error, 'not delivered') || ' (expired)'
                  WHERE status = 'pending' AND expires_at <= ?1",
@@ -80,7 +94,8 @@ impl Store {
                               AND (lane IS NULL OR NOT EXISTS (SELECT 1 FROM outbox e
                                    WHERE e.status = 'pending' AND e.channel = o.channel
                                    AND e.lane = o.lane AND e.id < o.id))
-                              ORDER BY next_at, id LIMIT ?2)
+                              ORDER BY next_at, id LIMIT ?2 {skip_locked})
+                   AND status = 'pending' AND coalesce(claimed_until, 0) <= ?1
                  RETURNING {COLUMNS}"
                 ),
                 args![now_ms, limit as i64, now_ms + lease_ms, std::process::id()],
@@ -95,6 +110,10 @@ impl Store {
     /// that a notice a killed process had claimed (and the notices of its lane behind it) go
     /// now rather than when the lease ends. Returns how many were released.
     pub fn release_dead_claims(&self, alive: impl Fn(i64) -> bool) -> Result<usize, StoreError> {
+        // A pid names a process on one machine only: in a cluster a claim ends with its lease.
+        if self.node().is_some() {
+            return Ok(0);
+        }
         let holders: Vec<i64> = self.with_conn(|c| {
             c.query_map(
                 "SELECT DISTINCT claimed_by FROM outbox WHERE status = 'pending'

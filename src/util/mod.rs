@@ -9,5 +9,5 @@ pub mod stats;
 pub mod time;
 
 pub use errors::chain;
-pub use host::boot_id;
+pub use host::{boot_id, host_name};
 pub use time::{system_timezone, to_utc};

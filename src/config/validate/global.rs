@@ -1,6 +1,7 @@
 //! The global file: `clawcron.yaml`.
 
 use super::*;
+use crate::config::raw::{RawLedger, RawNode};
 
 pub fn global(path: &Path, text: &str, raw: RawGlobal) -> Result<GlobalConfig, Vec<Diagnostic>> {
     let mut c = Checker {
@@ -165,7 +166,124 @@ pub fn global(path: &Path, text: &str, raw: RawGlobal) -> Result<GlobalConfig, V
         }
     }
     notifiers(&mut c, &raw, &mut g);
+    if let Some(l) = &raw.ledger {
+        g.ledger = ledger(&mut c, l);
+    }
+    if let Some(n) = &raw.node {
+        node(&mut c, &n.value, &mut g.node);
+    }
     c.finish(Some(g))
+}
+
+/// `ledger:`: a PostgreSQL URL without a password, the password from a variable or a file.
+fn ledger(c: &mut Checker<'_>, l: &S<RawLedger>) -> Option<crate::model::LedgerSpec> {
+    use crate::model::Password;
+    let raw = &l.value;
+    if let Some(p) = &raw.password {
+        let d = c.error(p, "ledger.password", "a password never goes in the YAML");
+        d.expected = Some("`password_env: VAR` or `password_file: PATH`".into());
+        return None;
+    }
+    let url = c.interp(&raw.url, "ledger.url")?;
+    let parsed = url.parse::<tokio_postgres::Config>();
+    let expected = "`postgres://USER@HOST:PORT/DATABASE` (the password from `password_env` or `password_file`)";
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) || parsed.is_err() {
+        let d = c.error(
+            &raw.url,
+            "ledger.url",
+            format!("`{url}` is not a PostgreSQL URL"),
+        );
+        d.expected = Some(expected.into());
+        return None;
+    }
+    if parsed.is_ok_and(|p| p.get_password().is_some()) {
+        let d = c.error(
+            &raw.url,
+            "ledger.url",
+            "the URL holds a password; a password never goes in the YAML",
+        );
+        d.expected = Some(expected.into());
+        return None;
+    }
+    let password = match (&raw.password_env, &raw.password_file) {
+        (Some(v), None) => Some(Password::Env(v.value.clone())),
+        (None, Some(f)) => c
+            .interp(f, "ledger.password_file")
+            .map(|f| Password::File(expand_home(&f))),
+        (None, None) => None,
+        (Some(v), Some(_)) => {
+            c.error(
+                v,
+                "ledger.password_env",
+                "give `password_env` or `password_file`, not both",
+            );
+            return None;
+        }
+    };
+    let pool = match &raw.pool {
+        Some(p) if p.value == 0 || p.value > 64 => {
+            c.error(p, "ledger.pool", "must be from 1 to 64 connections");
+            return None;
+        }
+        Some(p) => p.value as usize,
+        None => 8,
+    };
+    Some(crate::model::LedgerSpec {
+        url,
+        password,
+        pool,
+    })
+}
+
+/// `node:`: this machine's name, tags, heartbeat and run lease in a cluster.
+fn node(c: &mut Checker<'_>, n: &RawNode, out: &mut crate::model::NodeSpec) {
+    let word = |s: &str| {
+        !s.is_empty()
+            && s
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch))
+    };
+    if let Some(name) = &n.name {
+        match c.interp(name, "node.name") {
+            Some(v) if word(&v) => out.name = v,
+            Some(v) => {
+                let d = c.error(name, "node.name", format!("`{v}` is not a node name"));
+                d.expected = Some("letters, digits, `-`, `_` and `.`".into());
+            }
+            None => {}
+        }
+    }
+    for t in n.tags.iter().flat_map(|t| t.value.iter()) {
+        if word(&t.value) {
+            out.tags.push(t.value.clone());
+        } else {
+            let d = c.error(t, "node.tags", format!("`{}` is not a tag", t.value));
+            d.expected = Some("letters, digits, `-`, `_` and `.`".into());
+        }
+    }
+    out.tags.sort();
+    out.tags.dedup();
+    if let Some(d) = c.duration(&n.heartbeat, "node.heartbeat") {
+        out.heartbeat = d.max(Duration::from_millis(500));
+    }
+    if let Some(d) = c.duration(&n.lease, "node.lease") {
+        out.lease = d;
+    }
+    if out.lease < out.heartbeat * 3 {
+        let at = n.lease.as_ref().or(n.heartbeat.as_ref());
+        if let Some(at) = at {
+            let d = c.error(
+                at,
+                "node.lease",
+                format!(
+                    "the lease ({}) must last at least three heartbeats ({} each), so that one late beat does not lose a run",
+                    duration::format(out.lease),
+                    duration::format(out.heartbeat)
+                ),
+            );
+            d.expected = Some("e.g. `heartbeat: 5s` and `lease: 30s`".into());
+        }
+    }
 }
 
 /// One `silences:` entry: recurring quiet hours.

@@ -70,6 +70,7 @@ pub fn job(
                 .duration(&m.value.grace, "maintenance.grace")
                 .unwrap_or(Duration::from_secs(120)),
         });
+    let placement = placement(&mut c, &raw, text);
     check_figures(&mut c, action.as_ref(), &extract, &whens);
     if let Some(ActionSpec::External(_)) = &action {
         external_rules(&mut c, &raw, trigger.as_ref());
@@ -93,10 +94,37 @@ pub fn job(
             regression,
             maintenance,
             after,
+            placement,
         }),
         _ => None,
     };
     c.finish(spec)
+}
+
+/// `runs_on` and `retry_on_node_loss`, and the hash of the file's text as written.
+fn placement(c: &mut Checker<'_>, raw: &RawJob, text: &str) -> crate::model::Placement {
+    use sha2::Digest;
+    let mut runs_on = Vec::new();
+    for t in raw.runs_on.iter().flat_map(|r| r.value.iter()) {
+        if !t.value.is_empty()
+            && t
+                .value
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch))
+        {
+            runs_on.push(t.value.clone());
+        } else {
+            let d = c.error(t, "runs_on", format!("`{}` is not a node tag or name", t.value));
+            d.expected = Some("letters, digits, `-`, `_` and `.`, e.g. `runs_on: [gpu]`".into());
+        }
+    }
+    runs_on.sort();
+    runs_on.dedup();
+    crate::model::Placement {
+        runs_on,
+        retry_on_node_loss: raw.retry_on_node_loss.as_ref().is_some_and(|r| r.value),
+        text_hash: hex::encode(sha2::Sha256::digest(text.as_bytes())),
+    }
 }
 
 /// An `external` job waits for pings per slot: it needs slots, and its grace (not `timeout`)

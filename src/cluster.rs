@@ -1,0 +1,364 @@
+//! Several nodes on one ledger (PostgreSQL). Each node computes the same slots from the same
+//! jobs; the ledger decides which node runs a slot (the first insert of its row wins, on the
+//! ledger's clock). This module is a node's side of it:
+//!
+//! - the **roster**: which jobs this node may claim. A job whose `runs_on` tags this node
+//!   lacks is not claimed here; nor is a job whose file text here is not the newest among the
+//!   live nodes (the text seen first most recently by any of them), so that two versions of a
+//!   job never both claim its slots. The scheduler asks the roster before each claim.
+//! - the **heartbeat** (`node.heartbeat`, 5 s by default): one ledger transaction that records
+//!   the node, renews the leases of its runs and locks, and reads each job's newest text; it
+//!   also measures the node's clock against the ledger's, and the scheduler's clock follows the
+//!   ledger's. A run of this node whose lease was not renewed (another node took it over) is
+//!   stopped; if the ledger cannot be reached for longer than a lease, every run is stopped,
+//!   since another node may take them over. Runs whose lease ended (their node was lost) are
+//!   marked `interrupted`, and retried here once if their job says `retry_on_node_loss`.
+
+use crate::clock::{Clock, OffsetClock};
+use crate::model::{JobSpec, NodeSpec, Placement};
+use crate::runner::Runner;
+use crate::store::Store;
+use crate::store::cluster::{Beat, BeatAnswer, NodeId};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+/// Why this node does not claim a job's slots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// `runs_on` names tags this node does not have.
+    NotTagged(Vec<String>),
+    /// This node's text of the job file is not the newest among live nodes.
+    Diverged { here: String, newest: String },
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::NotTagged(t) => write!(f, "runs_on [{}] does not match this node", t.join(", ")),
+            Refusal::Diverged { here, newest } => write!(
+                f,
+                "this node's job file (sha256 {}) differs from the newest one on a live node ({}): update it here; its slots are claimed by the nodes that have the newest",
+                short(here),
+                short(newest)
+            ),
+        }
+    }
+}
+
+fn short(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
+}
+
+#[derive(Default)]
+struct Inner {
+    /// The jobs this node has, with their placement (tags, text hash).
+    jobs: BTreeMap<String, (Placement, Arc<JobSpec>)>,
+    /// Bumped when `jobs` changes: the next beat sends the texts.
+    version: u64,
+    /// Jobs not claimed here, with why.
+    refused: HashMap<String, Refusal>,
+}
+
+/// Which jobs this node may claim; shared by the scheduler (which asks) and the heartbeat
+/// (which decides).
+pub struct Roster {
+    node: NodeSpec,
+    inner: RwLock<Inner>,
+}
+
+impl Roster {
+    pub fn new(node: NodeSpec) -> Arc<Roster> {
+        Arc::new(Roster {
+            node,
+            inner: RwLock::default(),
+        })
+    }
+
+    pub fn node(&self) -> &NodeSpec {
+        &self.node
+    }
+
+    /// The jobs this node has now (at start and after each reload).
+    pub fn set_jobs<'a>(&self, jobs: impl IntoIterator<Item = &'a Arc<JobSpec>>) {
+        let mut inner = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        let new: BTreeMap<String, (Placement, Arc<JobSpec>)> = jobs
+            .into_iter()
+            .map(|j| (j.id.to_string(), (j.placement.clone(), j.clone())))
+            .collect();
+        let changed = new.len() != inner.jobs.len()
+            || new
+                .iter()
+                .zip(inner.jobs.iter())
+                .any(|((a, (pa, _)), (b, (pb, _)))| a != b || pa != pb);
+        if changed {
+            inner.version += 1;
+        }
+        // A job's tags are judged at once; its text at the next beat.
+        for (id, (p, _)) in &new {
+            if !p.allows(&self.node.name, &self.node.tags) {
+                inner
+                    .refused
+                    .insert(id.clone(), Refusal::NotTagged(p.runs_on.clone()));
+            } else if matches!(inner.refused.get(id), Some(Refusal::NotTagged(_))) {
+                inner.refused.remove(id);
+            }
+        }
+        inner.jobs = new;
+    }
+
+    /// Whether this node may claim `job`'s slots now.
+    pub fn may_claim(&self, job: &str) -> bool {
+        !self
+            .inner
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .refused
+            .contains_key(job)
+    }
+
+    /// The jobs not claimed here, with why (for `clawcron nodes`, the dashboard and the log).
+    pub fn refused(&self) -> BTreeMap<String, Refusal> {
+        self.inner
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .refused
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    fn texts(&self) -> (u64, Vec<(String, String)>) {
+        let inner = self.inner.read().unwrap_or_else(|p| p.into_inner());
+        let texts = inner
+            .jobs
+            .iter()
+            .map(|(id, (p, _))| (id.clone(), p.text_hash.clone()))
+            .collect();
+        (inner.version, texts)
+    }
+
+    fn spec(&self, job: &str) -> Option<Arc<JobSpec>> {
+        let inner = self.inner.read().unwrap_or_else(|p| p.into_inner());
+        inner.jobs.get(job).map(|(_, s)| s.clone())
+    }
+
+    /// Judges every job against the newest texts the ledger answered; logs what changed.
+    fn judge(&self, newest: &HashMap<String, String>) {
+        let mut inner = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        let mut refused = HashMap::new();
+        for (id, (p, _)) in &inner.jobs {
+            let verdict = if !p.allows(&self.node.name, &self.node.tags) {
+                Some(Refusal::NotTagged(p.runs_on.clone()))
+            } else {
+                match newest.get(id) {
+                    Some(n) if *n != p.text_hash => Some(Refusal::Diverged {
+                        here: p.text_hash.clone(),
+                        newest: n.clone(),
+                    }),
+                    _ => None,
+                }
+            };
+            if let Some(v) = verdict {
+                refused.insert(id.clone(), v);
+            }
+        }
+        for (id, why) in &refused {
+            if inner.refused.get(id) != Some(why) {
+                warn!(job = id, "not claiming this job's slots on this node: {why}");
+            }
+        }
+        for id in inner.refused.keys() {
+            if !refused.contains_key(id) && inner.jobs.contains_key(id) {
+                info!(job = id, "this node claims the job's slots again");
+            }
+        }
+        inner.refused = refused;
+    }
+}
+
+/// A node of the cluster: its roster, its clock (set to the ledger's), its heartbeat.
+pub struct Node {
+    pub roster: Arc<Roster>,
+    pub clock: Arc<OffsetClock>,
+    /// The node's own clock (the base of `clock`).
+    local: Arc<dyn Clock>,
+    store: Store,
+    sent_version: Option<u64>,
+    /// When a beat last succeeded (the node's own clock, Unix ms).
+    last_ok_ms: i64,
+}
+
+impl Node {
+    /// Joins the cluster: this store's claims become this node's, and a first beat records
+    /// the node, sets its clock to the ledger's and judges its jobs, before any slot is looked at.
+    pub fn join(
+        store: &Store,
+        spec: NodeSpec,
+        local: Arc<dyn Clock>,
+        jobs: &[Arc<JobSpec>],
+    ) -> Result<Node, crate::store::StoreError> {
+        store.join_cluster(NodeId {
+            name: spec.name.clone(),
+            lease_ms: spec.lease.as_millis() as i64,
+        });
+        let roster = Roster::new(spec);
+        roster.set_jobs(jobs);
+        let mut node = Node {
+            roster,
+            clock: Arc::new(OffsetClock::new(local.clone(), 0)),
+            local,
+            store: store.clone(),
+            sent_version: None,
+            last_ok_ms: 0,
+        };
+        node.beat(&[])?;
+        info!(
+            node = node.roster.node.name,
+            tags = ?node.roster.node.tags,
+            offset_ms = node.clock.offset_ms(),
+            "joined the cluster on the shared ledger"
+        );
+        Ok(node)
+    }
+
+    fn beat(&mut self, running: &[i64]) -> Result<BeatAnswer, crate::store::StoreError> {
+        let spec = &self.roster.node;
+        let (version, texts) = self.roster.texts();
+        let send = self.sent_version != Some(version);
+        let diverged: Vec<String> = self
+            .roster
+            .refused()
+            .into_iter()
+            .filter(|(_, r)| matches!(r, Refusal::Diverged { .. }))
+            .map(|(j, _)| j)
+            .collect();
+        let before = self.local.now().timestamp_millis();
+        let answer = self.store.beat(&Beat {
+            name: &spec.name,
+            tags: &spec.tags,
+            pid: std::process::id(),
+            texts: send.then_some(texts.as_slice()),
+            running,
+            diverged: &diverged,
+            offset_ms: self.clock.offset_ms(),
+            lease_ms: spec.lease.as_millis() as i64,
+            live_ms: live_ms(spec),
+        })?;
+        let after = self.local.now().timestamp_millis();
+        self.clock
+            .set_offset_ms(answer.now_ms - (before + after) / 2);
+        self.sent_version = Some(version);
+        self.last_ok_ms = after;
+        self.roster.judge(&answer.newest);
+        Ok(answer)
+    }
+
+    /// The heartbeat loop, until `stop`.
+    pub async fn run(mut self, runner: Runner, stop: CancellationToken) {
+        let every = self.roster.node.heartbeat;
+        let lease_ms = self.roster.node.lease.as_millis() as i64;
+        let me = self.roster.node.name.clone();
+        let ledger = self.store.clone();
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => break,
+                () = tokio::time::sleep(every) => {}
+            }
+            let running = runner.leased_runs();
+            let store = self.store.clone();
+            // The ledger's calls block: off the runtime's thread, so that a slow or
+            // unreachable ledger never holds up the scheduler's timers.
+            let (node, beat) = match tokio::task::spawn_blocking(move || {
+                let r = self.beat(&running);
+                (self, r.map(|a| (a, running)))
+            })
+            .await
+            {
+                Ok(v) => v,
+                Err(e) => {
+                    warn!("the heartbeat task failed: {e}");
+                    break;
+                }
+            };
+            self = node;
+            match beat {
+                Ok((answer, running)) => {
+                    for id in running.iter().filter(|id| !answer.renewed.contains(id)) {
+                        runner.stop_leased(
+                            *id,
+                            "its lease was not renewed: another node took it over",
+                        );
+                    }
+                }
+                Err(e) => {
+                    let since = self.local.now().timestamp_millis() - self.last_ok_ms;
+                    warn!("cannot beat into the ledger for {} ms: {e}", since);
+                    if since > lease_ms {
+                        for id in runner.leased_runs() {
+                            runner.stop_leased(
+                                id,
+                                "the ledger has been unreachable for longer than the run's lease",
+                            );
+                        }
+                    }
+                    continue;
+                }
+            }
+            let taken = {
+                let me = me.clone();
+                tokio::task::spawn_blocking(move || store.take_over_expired(&me)).await
+            };
+            match taken {
+                Ok(Ok(lost)) => {
+                    for l in lost {
+                        warn!(
+                            job = l.job,
+                            run_id = l.id,
+                            node = l.node.as_deref().unwrap_or("?"),
+                            "run interrupted: its node was lost (its lease ended)"
+                        );
+                        self.retry(&runner, &l);
+                    }
+                }
+                Ok(Err(e)) => warn!("cannot take over the runs of lost nodes: {e}"),
+                Err(e) => warn!("cannot take over the runs of lost nodes: {e}"),
+            }
+        }
+        let _ = tokio::task::spawn_blocking(move || ledger.leave_cluster(&me)).await;
+    }
+
+    /// Retries, here, a scheduled run lost with its node, if its job says so and may run here.
+    fn retry(&self, runner: &Runner, lost: &crate::store::cluster::LostRun) {
+        if lost.trigger != crate::model::RunTrigger::Schedule.as_str() {
+            return;
+        }
+        let Some(spec) = self.roster.spec(&lost.job) else {
+            return;
+        };
+        if !spec.placement.retry_on_node_loss || !self.roster.may_claim(&lost.job) {
+            return;
+        }
+        let cause = format!(
+            "run {} lost with node {}",
+            lost.id,
+            lost.node.as_deref().unwrap_or("?")
+        );
+        let (runner2, slot) = (runner.clone(), lost.slot);
+        runner.track(async move {
+            match runner2.retry_lost(&spec, slot, &cause).await {
+                Ok(Some((id, o))) => {
+                    info!(job = &*spec.id, run_id = id, status = ?o.status, "retried after node loss ({cause})")
+                }
+                Ok(None) => {}
+                Err(e) => warn!(job = &*spec.id, "cannot retry after node loss: {e}"),
+            }
+        });
+    }
+}
+
+/// A node whose last beat is older than this is not live: two leases.
+pub fn live_ms(spec: &NodeSpec) -> i64 {
+    2 * spec.lease.as_millis() as i64
+}
