@@ -68,6 +68,8 @@ pub async fn run(
         Some(n) => n.clock.clone(),
         None => local,
     };
+    // From here on, time is the ledger's in a cluster.
+    let now = clock.now();
     if let Some(w) = crate::util::time::tz_env_problem() {
         warn!("{w}");
     }
@@ -85,7 +87,13 @@ pub async fn run(
         g.max_concurrent_runs,
         g.kill_grace,
         g.retention.clone(),
-        job_env(state_dir),
+        {
+            let mut env = job_env(state_dir);
+            if cluster {
+                env.push(("CLAWCRON_NODE".to_string(), g.node.name.clone()));
+            }
+            env
+        },
     );
     runner.set_log_limit(g.log.output_per_run);
     runner.set_leased(cluster);

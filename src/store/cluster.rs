@@ -131,13 +131,13 @@ impl Store {
                 }
             }
             let renewed = c.query_map(
-                "UPDATE runs SET lease_until = ?2 + ?3
+                "UPDATE runs SET lease_until = CAST(?2 AS BIGINT) + CAST(?3 AS BIGINT)
                  WHERE node = ?1 AND status = 'running' RETURNING id",
                 args![b.name, now_ms, b.lease_ms],
                 |r| r.get(0),
             )?;
             c.execute(
-                "UPDATE locks SET lease_until = ?2 + ?3 WHERE node = ?1",
+                "UPDATE locks SET lease_until = CAST(?2 AS BIGINT) + CAST(?3 AS BIGINT) WHERE node = ?1",
                 args![b.name, now_ms, b.lease_ms],
             )?;
             let mut newest = HashMap::new();

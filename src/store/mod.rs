@@ -94,7 +94,7 @@ pub(crate) fn status_at<T>(r: &Row, i: usize, parse: fn(&str) -> Option<T>) -> R
 }
 
 /// A `RunRow` from the columns `id, job, trigger, slot, status, reason, started_at, finished_at,
-/// attempts, exit_code, duration_ms, error, output_tail, boot_id`, in that order.
+/// attempts, exit_code, duration_ms, error, output_tail, boot_id, cause, node`, in that order.
 pub(crate) fn run_row(r: &Row) -> Result<RunRow, DbError> {
     Ok(RunRow {
         id: r.get(0)?,
@@ -112,6 +112,7 @@ pub(crate) fn run_row(r: &Row) -> Result<RunRow, DbError> {
         output_tail: r.get(12)?,
         boot_id: r.get(13)?,
         cause: r.get(14)?,
+        node: r.get(15)?,
     })
 }
 
@@ -134,6 +135,8 @@ pub struct RunRow {
     pub boot_id: Option<String>,
     /// What caused the run (a remediation's alert, a chained run's upstream run).
     pub cause: Option<String>,
+    /// In a cluster: the node that ran it.
+    pub node: Option<String>,
 }
 
 /// A run a previous daemon left `running` (it crashed or was killed).
@@ -1092,7 +1095,7 @@ impl Store {
         self.with_conn(|c| {
             c.query_map(
                 "SELECT id, job, trigger, slot, status, reason, started_at, finished_at, attempts, exit_code,
-                        duration_ms, error, output_tail, boot_id, cause
+                        duration_ms, error, output_tail, boot_id, cause, node
                  FROM runs WHERE (CAST(?1 AS TEXT) IS NULL OR job = ?1) ORDER BY slot DESC, id DESC LIMIT ?2",
                 args![job, limit as i64],
                 run_row,

@@ -153,7 +153,7 @@ impl Store {
             c.query_map(
                 &format!(
                     "SELECT id, job, trigger, slot, status, reason, started_at, finished_at, attempts, exit_code,
-                            duration_ms, error, NULL, boot_id, cause
+                            duration_ms, error, NULL, boot_id, cause, node
                      FROM runs WHERE slot >= ?1 AND slot < ?2 AND {OWN_RUN} ORDER BY slot, id"
                 ),
                 args![from_ms.div_euclid(1000), to_ms.div_euclid(1000)],
