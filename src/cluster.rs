@@ -36,7 +36,9 @@ pub enum Refusal {
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Refusal::NotTagged(t) => write!(f, "runs_on [{}] does not match this node", t.join(", ")),
+            Refusal::NotTagged(t) => {
+                write!(f, "runs_on [{}] does not match this node", t.join(", "))
+            }
             Refusal::Diverged { here, newest } => write!(
                 f,
                 "this node's job file (sha256 {}) differs from the newest one on a live node ({}): update it here; its slots are claimed by the nodes that have the newest",
@@ -166,7 +168,10 @@ impl Roster {
         }
         for (id, why) in &refused {
             if inner.refused.get(id) != Some(why) {
-                warn!(job = id, "not claiming this job's slots on this node: {why}");
+                warn!(
+                    job = id,
+                    "not claiming this job's slots on this node: {why}"
+                );
             }
         }
         for id in inner.refused.keys() {

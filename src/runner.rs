@@ -1382,7 +1382,9 @@ impl Inner {
                             ));
                         }
                         Ok(None) => {}
-                        Err(e) => warn!(job = &*job.id, "cannot take lock {name} in the ledger: {e}"),
+                        Err(e) => {
+                            warn!(job = &*job.id, "cannot take lock {name} in the ledger: {e}")
+                        }
                     }
                     if job.timeout.is_some_and(|t| start.elapsed() >= t) {
                         return Turn::LockBusy(format!(

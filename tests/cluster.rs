@@ -144,7 +144,12 @@ fn three_nodes_run_each_slot_once_through_kills_stops_a_database_restart_and_a_s
     let hook_log = tempfile::NamedTempFile::new().unwrap();
     let hook = standin(
         "webhook",
-        &["--log", hook_log.path().to_str().unwrap(), "--statuses", "200"],
+        &[
+            "--log",
+            hook_log.path().to_str().unwrap(),
+            "--statuses",
+            "200",
+        ],
     );
     let Some(c) = Cluster::new(&format!(
         "notify_retry: 300ms\nnotifiers:\n  hook: {{ webhook: {{ url: \"http://127.0.0.1:{}/hook\" }} }}\n",
@@ -246,7 +251,11 @@ fn three_nodes_run_each_slot_once_through_kills_stops_a_database_restart_and_a_s
     for r in &rows {
         let slot: i64 = r[0].parse().unwrap();
         match r[1].as_str() {
-            "succeeded" => assert_eq!(done.get(&slot), Some(&1), "slot {slot} succeeded without its effect"),
+            "succeeded" => assert_eq!(
+                done.get(&slot),
+                Some(&1),
+                "slot {slot} succeeded without its effect"
+            ),
             "interrupted" => interrupted += 1,
             "skipped" | "failed" => assert!(!done.contains_key(&slot) || r[1] == "failed"),
             other => panic!("slot {slot} left {other}"),
@@ -254,11 +263,20 @@ fn three_nodes_run_each_slot_once_through_kills_stops_a_database_restart_and_a_s
         // Claimed on the ledger's clock, never before the slot, by any node (n3's clock runs
         // 30 s ahead of the others').
         let claimed: i64 = r[3].parse().unwrap();
-        assert!(claimed >= slot * 1000, "slot {slot} claimed at {claimed} ms, early");
+        assert!(
+            claimed >= slot * 1000,
+            "slot {slot} claimed at {claimed} ms, early"
+        );
     }
-    eprintln!("tick: {} slots, runs per node {by_node:?}, {interrupted} interrupted", slots.len());
+    eprintln!(
+        "tick: {} slots, runs per node {by_node:?}, {interrupted} interrupted",
+        slots.len()
+    );
     for n in ["n1", "n2", "n3"] {
-        assert!(by_node.get(n).is_some_and(|c| *c > 0), "{n} ran nothing: {by_node:?}");
+        assert!(
+            by_node.get(n).is_some_and(|c| *c > 0),
+            "{n} ran nothing: {by_node:?}"
+        );
     }
 
     // A lock is never held on two nodes at once: the runs' own intervals never overlap.
@@ -299,7 +317,12 @@ fn three_nodes_run_each_slot_once_through_kills_stops_a_database_restart_and_a_s
     let mut keys: HashMap<String, usize> = HashMap::new();
     for r in &got {
         *keys
-            .entry(r["headers"]["x-clawcron-delivery"].as_str().unwrap().to_string())
+            .entry(
+                r["headers"]["x-clawcron-delivery"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
             .or_default() += 1;
     }
     let twice: Vec<_> = keys.iter().filter(|(_, n)| **n > 1).collect();
@@ -311,7 +334,10 @@ fn three_nodes_run_each_slot_once_through_kills_stops_a_database_restart_and_a_s
         .collect();
     assert!(sent.len() > 5, "{} notices sent", sent.len());
     for k in &sent {
-        assert!(keys.contains_key(k), "notice {k} marked sent but never received");
+        assert!(
+            keys.contains_key(k),
+            "notice {k} marked sent but never received"
+        );
     }
 }
 
@@ -354,7 +380,10 @@ fn a_run_lost_with_its_node_dies_with_it_is_interrupted_by_another_and_retried_o
                 .map(|r| r[1].parse::<i32>().unwrap())
                 .collect::<Vec<_>>();
         }
-        assert!(Instant::now() < deadline, "the runs did not start: {rows:?}");
+        assert!(
+            Instant::now() < deadline,
+            "the runs did not start: {rows:?}"
+        );
         sleep_s(0.2);
     };
     let b = c.start(&n2, 0);
@@ -374,11 +403,18 @@ fn a_run_lost_with_its_node_dies_with_it_is_interrupted_by_another_and_retried_o
         ));
         if rows.iter().all(|r| r[1] == "interrupted") {
             assert_eq!(rows.len(), 2);
-            assert!(rows.iter().all(|r| r[2].contains("node n1 lost") && r[2].contains("n2")), "{rows:?}");
+            assert!(
+                rows.iter()
+                    .all(|r| r[2].contains("node n1 lost") && r[2].contains("n2")),
+                "{rows:?}"
+            );
             eprintln!("interrupted {:?} after the kill", killed.elapsed());
             break;
         }
-        assert!(killed.elapsed() < within, "not interrupted within {within:?}: {rows:?}");
+        assert!(
+            killed.elapsed() < within,
+            "not interrupted within {within:?}: {rows:?}"
+        );
         sleep_s(0.2);
     }
     // `retry_on_node_loss: true`: retried once, on the surviving node; without it, not.
@@ -404,7 +440,10 @@ fn a_run_lost_with_its_node_dies_with_it_is_interrupted_by_another_and_retried_o
         1,
         "{log:?}"
     );
-    assert!(!log.iter().any(|l| l == "end"), "a run outlived its node: {log:?}");
+    assert!(
+        !log.iter().any(|l| l == "end"),
+        "a run outlived its node: {log:?}"
+    );
 }
 
 #[test]
@@ -429,7 +468,10 @@ fn a_job_whose_file_differs_on_one_node_runs_only_with_the_newest_text_and_the_d
     stop(a);
     stop(b);
     let log = lines(&f);
-    assert!(log.iter().any(|l| l.starts_with("v1 n1")), "v1 ran before: {log:?}");
+    assert!(
+        log.iter().any(|l| l.starts_with("v1 n1")),
+        "v1 ran before: {log:?}"
+    );
     let after: Vec<_> = log
         .iter()
         .filter(|l| l.rsplit(' ').next().unwrap().parse::<i64>().unwrap() > joined + 2)
@@ -445,7 +487,11 @@ fn a_job_whose_file_differs_on_one_node_runs_only_with_the_newest_text_and_the_d
         .iter()
         .find(|n| n["name"] == "n1")
         .unwrap_or_else(|| panic!("{nodes}"));
-    assert_eq!(n1_row["diverged"], serde_json::json!(["versioned"]), "{nodes}");
+    assert_eq!(
+        n1_row["diverged"],
+        serde_json::json!(["versioned"]),
+        "{nodes}"
+    );
     let n1_log = std::fs::read_to_string(n1.join("daemon.log")).unwrap();
     assert!(
         n1_log.contains("not claiming this job's slots on this node"),

@@ -474,3 +474,145 @@ fn a_wrong_password_is_a_clear_error() {
     let msg = err.to_string();
     assert!(msg.contains("password authentication failed"), "{msg}");
 }
+
+#[test]
+fn ledger_migrate_copies_a_ledger_of_100k_runs_into_an_empty_postgresql_and_refuses_a_full_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let runs = 100_000i64;
+    {
+        let s = Store::open(&state).unwrap();
+        // One scripted session of every kind (figures, alerts, notices, baselines, pauses...),
+        // then slots by the thousand.
+        session(&s);
+        for chunk in 0..(runs / 1000) {
+            let decisions: Vec<(&str, i64, SlotDecision)> = (0..1000)
+                .map(|i| {
+                    let slot = 10_000_000 + chunk * 1000 + i;
+                    let d = if i % 10 == 0 {
+                        SlotDecision::Skip {
+                            reason: "missed: daemon not running".into(),
+                        }
+                    } else {
+                        SlotDecision::Run { reason: None }
+                    };
+                    ("bulk", slot, d)
+                })
+                .collect();
+            let ids = s.record_slots(&decisions, &[], "b", 1_000).unwrap();
+            for id in ids.into_iter().flatten().step_by(7) {
+                s.finish_later(id, outcome(RunStatus::Succeeded, 2_000, &[("x", 1.5)]));
+            }
+        }
+        assert_eq!(s.flush(), 0);
+    }
+    let Some(pg) = Postgres::start() else { return };
+    let url = pg.database("moved");
+    let pw = dir.path().join("pw");
+    std::fs::write(&pw, PASSWORD).unwrap();
+    let migrate = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_clawcron"))
+            .current_dir(dir.path())
+            .args(["--state-dir", "state", "ledger", "migrate", "--to", &url])
+            .arg("--password-file")
+            .arg(&pw)
+            .output()
+            .unwrap()
+    };
+    let started = std::time::Instant::now();
+    let out = migrate();
+    let took = started.elapsed();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!(
+        "ledger migrate: {} in {took:?}",
+        String::from_utf8_lossy(&out.stdout).trim()
+    );
+    // Every row of every table is there, with the same ids.
+    let lite = rusqlite_counts(&state.join("clawcron.db"));
+    for (table, n) in &lite {
+        let got = pg.psql("moved", &format!("SELECT count(*) FROM {table}"));
+        assert_eq!(&got, n, "{table}");
+    }
+    assert!(
+        lite.iter()
+            .any(|(t, n)| t == "runs" && n.parse::<i64>().unwrap() > runs)
+    );
+    let same = |sql: &str| {
+        let a = pg.psql("moved", sql);
+        let b = sqlite_value(&state.join("clawcron.db"), sql);
+        assert_eq!(a, b, "{sql}");
+    };
+    same("SELECT sum(id) FROM runs");
+    same("SELECT max(id) FROM outbox");
+    same("SELECT count(*) FROM runs WHERE status = 'succeeded'");
+    same("SELECT count(*) FROM metrics WHERE name = 'x'");
+    // The PostgreSQL ledger goes on after the copied rows.
+    let target = PgTarget {
+        url: url.clone(),
+        password: Some(PASSWORD.into()),
+        pool_size: 1,
+    };
+    let store = Store::open_postgres(&target).unwrap();
+    let next = store.start_run("bulk", "manual", 1, "b", 1).unwrap();
+    let top: i64 = pg
+        .psql(
+            "moved",
+            "SELECT max(id) FROM runs WHERE id <> (SELECT max(id) FROM runs)",
+        )
+        .parse()
+        .unwrap();
+    assert!(
+        next > top,
+        "a new run after the copied ones: {next} > {top}"
+    );
+    // A ledger that is not empty is refused, and left as it was.
+    let again = migrate();
+    assert!(!again.status.success());
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(err.contains("not empty"), "{err}");
+}
+
+fn rusqlite_counts(db: &std::path::Path) -> Vec<(String, String)> {
+    [
+        "runs",
+        "cursors",
+        "metrics",
+        "alert_state",
+        "alert_events",
+        "outbox",
+        "daemon_sessions",
+        "baselines",
+        "pauses",
+        "silences",
+        "maintenance",
+        "ping_keys",
+    ]
+    .iter()
+    .map(|t| {
+        (
+            t.to_string(),
+            sqlite_value(db, &format!("SELECT count(*) FROM {t}")),
+        )
+    })
+    .collect()
+}
+
+fn sqlite_value(db: &std::path::Path, sql: &str) -> String {
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg("import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])")
+        .arg(db)
+        .arg(sql)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}

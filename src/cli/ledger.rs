@@ -238,7 +238,11 @@ pub(super) fn nodes(loaded: &Loaded, json: bool, state_dir: &std::path::Path) ->
             n.tags.join(","),
             local_ms(n.beat_at, tz),
             n.offset_ms,
-            if running.is_empty() { "-".into() } else { running },
+            if running.is_empty() {
+                "-".into()
+            } else {
+                running
+            },
             if n.diverged.is_empty() {
                 "-".into()
             } else {
@@ -473,5 +477,62 @@ pub(super) fn history(
             detail
         );
     }
+    Ok(())
+}
+
+/// `clawcron ledger migrate --to postgres://...`: this state directory's SQLite ledger copied
+/// whole into an empty PostgreSQL ledger (no daemon may run on it meanwhile).
+pub(super) fn migrate(
+    to: &str,
+    password_env: Option<String>,
+    password_file: Option<std::path::PathBuf>,
+    state_dir: &std::path::Path,
+) -> Result<(), Error> {
+    use crate::model::Password;
+    if !(to.starts_with("postgres://") || to.starts_with("postgresql://")) {
+        return Err(Error::Usage(format!(
+            "`{to}` is not a PostgreSQL URL: give `--to postgres://USER@HOST:PORT/DATABASE`"
+        )));
+    }
+    let password = match (password_env, password_file) {
+        (Some(_), Some(_)) => {
+            return Err(Error::Usage(
+                "give `--password-env` or `--password-file`, not both".into(),
+            ));
+        }
+        (Some(v), None) => Some(Password::Env(v)),
+        (None, Some(f)) => Some(Password::File(f)),
+        (None, None) => std::env::var("PGPASSWORD")
+            .is_ok()
+            .then(|| Password::Env("PGPASSWORD".into())),
+    };
+    let password = password
+        .map(|p| crate::config::secrets::read(&p, "the ledger's password"))
+        .transpose()
+        .map_err(Error::Usage)?;
+    if !state_dir.join("clawcron.db").exists() {
+        return Err(Error::Usage(no_ledger(state_dir)));
+    }
+    // No daemon writes to the source while it is copied.
+    let _lock = Store::lock_daemon(state_dir)?;
+    let source = Store::open(state_dir)?;
+    let dest = Store::open_postgres(&crate::store::db::PgTarget {
+        url: to.to_string(),
+        password,
+        pool_size: 2,
+    })?;
+    let started = std::time::Instant::now();
+    let copied = source
+        .copy_into(&dest, |table, n| {
+            if n > 0 {
+                eprintln!("copied {n} row(s) of {table}");
+            }
+        })
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    out!(
+        "copied {} row(s) into the PostgreSQL ledger in {:.1} s; set `ledger: {{ url: \"{to}\", password_env: ... }}` in clawcron.yaml on each node",
+        copied.total(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }

@@ -228,6 +228,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The ledger itself: `clawcron ledger migrate --to postgres://USER@HOST:PORT/DB`
+    Ledger {
+        #[command(subcommand)]
+        what: LedgerWhat,
+    },
     /// Move in from elsewhere: `clawcron import crontab [FILE|-]`
     Import {
         #[command(subcommand)]
@@ -262,6 +267,23 @@ pub enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum LedgerWhat {
+    /// Copy this machine's SQLite ledger (history, alerts, baselines, notices) into an empty
+    /// PostgreSQL ledger, for several nodes to share; refuses a ledger that is not empty
+    Migrate {
+        /// The PostgreSQL ledger: postgres://USER@HOST:PORT/DATABASE (no password in it)
+        #[arg(long)]
+        to: String,
+        /// The variable that holds its password [default: PGPASSWORD, if set]
+        #[arg(long)]
+        password_env: Option<String>,
+        /// A file that holds its password
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum ImportWhat {
     /// One job file per crontab line (default: the output of `crontab -l`), never overwriting
     Crontab {
@@ -359,6 +381,14 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Doctor { json } => {
             service::doctor(&loaded, &sources.config_path(), json, &state_dir)
         }
+        Command::Ledger {
+            what:
+                LedgerWhat::Migrate {
+                    to,
+                    password_env,
+                    password_file,
+                },
+        } => ledger::migrate(&to, password_env, password_file, &state_dir),
         Command::Import {
             what:
                 ImportWhat::Crontab {

@@ -1,10 +1,10 @@
 //! `clawcron ping-url JOB [--rotate]`: an `external` job's ping URL and a curl line, with its
 //! key made (or remade) and stored hashed in the ledger.
 
+use super::open_store;
 use super::{Error, Loaded, find_job, out};
 use crate::action::external;
 use crate::model::ActionSpec;
-use super::open_store;
 use std::net::SocketAddr;
 use std::path::Path;
 

@@ -138,6 +138,12 @@ impl FromValue for String {
         }
     }
 }
+impl FromValue for Value {
+    const WANT: &'static str = "any value";
+    fn from_value(v: &Value) -> Option<Self> {
+        Some(v.clone())
+    }
+}
 impl<T: FromValue> FromValue for Option<T> {
     const WANT: &'static str = T::WANT;
     fn from_value(v: &Value) -> Option<Self> {

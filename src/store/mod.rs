@@ -12,6 +12,7 @@ pub use outbox::{Item as OutboxItem, NOTICE_TTL_MS};
 pub use pings::LateRow;
 pub use report::{Baseline, Gap, HEARTBEAT_MS, NoticeRow};
 pub mod cluster;
+pub mod copy;
 pub mod db;
 pub mod health;
 mod writer;

@@ -31,7 +31,11 @@ pub fn host_name() -> String {
         String::new()
     };
     let short = name.split('.').next().unwrap_or("").trim().to_string();
-    if short.is_empty() { "node".into() } else { short }
+    if short.is_empty() {
+        "node".into()
+    } else {
+        short
+    }
 }
 
 /// Whether `host` is this machine (where `tls: none` is allowed).

@@ -239,8 +239,7 @@ fn ledger(c: &mut Checker<'_>, l: &S<RawLedger>) -> Option<crate::model::LedgerS
 fn node(c: &mut Checker<'_>, n: &RawNode, out: &mut crate::model::NodeSpec) {
     let word = |s: &str| {
         !s.is_empty()
-            && s
-                .chars()
+            && s.chars()
                 .all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch))
     };
     if let Some(name) = &n.name {

@@ -107,14 +107,17 @@ fn placement(c: &mut Checker<'_>, raw: &RawJob, text: &str) -> crate::model::Pla
     let mut runs_on = Vec::new();
     for t in raw.runs_on.iter().flat_map(|r| r.value.iter()) {
         if !t.value.is_empty()
-            && t
-                .value
+            && t.value
                 .chars()
                 .all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch))
         {
             runs_on.push(t.value.clone());
         } else {
-            let d = c.error(t, "runs_on", format!("`{}` is not a node tag or name", t.value));
+            let d = c.error(
+                t,
+                "runs_on",
+                format!("`{}` is not a node tag or name", t.value),
+            );
             d.expected = Some("letters, digits, `-`, `_` and `.`, e.g. `runs_on: [gpu]`".into());
         }
     }
