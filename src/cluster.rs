@@ -260,46 +260,40 @@ impl Node {
         Ok(answer)
     }
 
-    /// The heartbeat loop, until `stop`.
+    /// The heartbeat loop, until `stop`. A beat is one statement, made from the runtime's
+    /// thread (each of the ledger's round trips is bounded, see `store::db`): an idle node
+    /// wakes once per heartbeat.
     pub async fn run(mut self, runner: Runner, stop: CancellationToken) {
         let every = self.roster.node.heartbeat;
         let lease_ms = self.roster.node.lease.as_millis() as i64;
         let me = self.roster.node.name.clone();
-        let ledger = self.store.clone();
         loop {
             tokio::select! {
                 () = stop.cancelled() => break,
                 () = tokio::time::sleep(every) => {}
             }
             let running = runner.leased_runs();
-            let store = self.store.clone();
-            // The ledger's calls block: off the runtime's thread, so that a slow or
-            // unreachable ledger never holds up the scheduler's timers.
-            let (node, beat) = match tokio::task::spawn_blocking(move || {
-                let r = self.beat(&running);
-                (self, r.map(|a| (a, running)))
-            })
-            .await
-            {
-                Ok(v) => v,
-                Err(e) => {
-                    warn!("the heartbeat task failed: {e}");
-                    break;
-                }
-            };
-            self = node;
-            match beat {
-                Ok((answer, running)) => {
+            match self.beat(&running) {
+                Ok(answer) => {
                     for id in running.iter().filter(|id| !answer.renewed.contains(id)) {
                         runner.stop_leased(
                             *id,
                             "its lease was not renewed: another node took it over",
                         );
                     }
+                    for l in &answer.lost {
+                        warn!(
+                            job = l.job,
+                            run_id = l.id,
+                            node = l.node.as_deref().unwrap_or("?"),
+                            "run interrupted: its node was lost (its lease ended)"
+                        );
+                        self.retry(&runner, l);
+                    }
                 }
                 Err(e) => {
                     let since = self.local.now().timestamp_millis() - self.last_ok_ms;
-                    warn!("cannot beat into the ledger for {} ms: {e}", since);
+                    warn!("cannot beat into the ledger for {since} ms: {e}");
                     if since > lease_ms {
                         for id in runner.leased_runs() {
                             runner.stop_leased(
@@ -308,30 +302,12 @@ impl Node {
                             );
                         }
                     }
-                    continue;
                 }
-            }
-            let taken = {
-                let me = me.clone();
-                tokio::task::spawn_blocking(move || store.take_over_expired(&me)).await
-            };
-            match taken {
-                Ok(Ok(lost)) => {
-                    for l in lost {
-                        warn!(
-                            job = l.job,
-                            run_id = l.id,
-                            node = l.node.as_deref().unwrap_or("?"),
-                            "run interrupted: its node was lost (its lease ended)"
-                        );
-                        self.retry(&runner, &l);
-                    }
-                }
-                Ok(Err(e)) => warn!("cannot take over the runs of lost nodes: {e}"),
-                Err(e) => warn!("cannot take over the runs of lost nodes: {e}"),
             }
         }
-        let _ = tokio::task::spawn_blocking(move || ledger.leave_cluster(&me)).await;
+        if let Err(e) = self.store.leave_cluster(&me) {
+            warn!("cannot record this node's stop in the ledger: {e}");
+        }
     }
 
     /// Retries, here, a scheduled run lost with its node, if its job says so and may run here.
@@ -366,4 +342,59 @@ impl Node {
 /// A node whose last beat is older than this is not live: two leases.
 pub fn live_ms(spec: &NodeSpec) -> i64 {
     2 * spec.lease.as_millis() as i64
+}
+
+/// Why `action` can only mean this machine (a command run here, the local Docker engine, a
+/// loopback URL such as the local Ollama's), if it does: in a cluster such a job must say where
+/// it runs (`runs_on`), or any node would run it against its own machine.
+pub fn local_target(action: &crate::model::ActionSpec) -> Option<String> {
+    use crate::model::ActionSpec as A;
+    let url_local = |url: &str| {
+        let host = url
+            .split("://")
+            .nth(1)
+            .unwrap_or(url)
+            .split(['/', '?'])
+            .next()
+            .unwrap_or("");
+        let host = match host.rsplit_once(':') {
+            Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+            _ => host,
+        };
+        let host = host.rsplit('@').next().unwrap_or(host);
+        crate::util::host::is_loopback(host).then(|| format!("a URL of this machine ({url})"))
+    };
+    let docker = |host: &Option<String>| match host {
+        Some(h) if h.starts_with("tcp://") && url_local(h).is_none() => None,
+        _ => Some("this machine's Docker engine".to_string()),
+    };
+    match action {
+        A::Command(_) => Some("a command run on this machine".into()),
+        A::HostStats(_) => Some("this machine's own figures".into()),
+        A::Http(h) => url_local(&h.url),
+        A::DockerRestart(s) => docker(&s.host),
+        A::DockerExec(s) => docker(&s.host),
+        A::DockerStats(s) => docker(&s.host),
+        A::OllamaPreload(s) => url_local(&s.url),
+        A::OllamaUnload(s) => url_local(&s.url),
+        A::OllamaBench(s) => url_local(&s.url),
+        A::OllamaStatus(s) => url_local(&s.url),
+        A::Monitor(m) => m.probes.iter().find_map(|p| local_target(&p.action)),
+        A::Report(_) | A::External(_) | A::Scripted(_) => None,
+    }
+}
+
+/// The warnings `check` gives in a cluster: jobs with a local target and no `runs_on`.
+pub fn placement_warnings(jobs: &[crate::model::JobSpec]) -> Vec<String> {
+    jobs.iter()
+        .filter(|j| j.placement.runs_on.is_empty())
+        .filter_map(|j| {
+            local_target(&j.action).map(|why| {
+                format!(
+                    "{}: its target is {why}, but it has no `runs_on`: in a cluster any node may claim it and run it against its own machine; add `runs_on: [<this machine's node name or tag>]`",
+                    j.path.display()
+                )
+            })
+        })
+        .collect()
 }

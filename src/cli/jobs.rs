@@ -6,6 +6,11 @@ pub(super) fn check(loaded: &Loaded) -> Result<(), Error> {
     if !loaded.errors.is_empty() {
         return Err(invalid(loaded, loaded.errors.clone()));
     }
+    if loaded.global.ledger.is_some() {
+        for w in crate::cluster::placement_warnings(&loaded.jobs) {
+            eprintln!("warning: {w}");
+        }
+    }
     out!(
         "ok: {} job{} valid in {}",
         loaded.jobs.len(),

@@ -52,6 +52,8 @@ pub struct BeatAnswer {
     pub renewed: Vec<i64>,
     /// Each job's newest text (its hash) among the live nodes.
     pub newest: HashMap<String, String>,
+    /// The runs of other nodes whose lease had ended, now `interrupted` by this beat.
+    pub lost: Vec<LostRun>,
 }
 
 /// A run whose node was lost (its lease ended), now marked `interrupted`.
@@ -97,26 +99,23 @@ impl Store {
         self.with_conn(|c| c.value(&format!("SELECT {}", now_sql(d)), args![]))
     }
 
-    /// One heartbeat, in one transaction: the node's row, its job texts (when given), its runs'
-    /// leases and its locks' renewed; each job's newest text among live nodes read back.
+    /// One heartbeat, in one statement (one round trip, atomic): the node's row upserted, the
+    /// leases of its runs and locks renewed, the runs of other nodes whose lease ended marked
+    /// `interrupted` (returned as `lost`), each job's newest text among live nodes read. The
+    /// node's job texts are written before it, only when they changed. PostgreSQL only: a
+    /// cluster's ledger is PostgreSQL.
     pub fn beat(&self, b: &Beat<'_>) -> Result<BeatAnswer, StoreError> {
-        let now = now_sql(self.dialect());
+        if self.dialect() != Dialect::Postgres {
+            return Err(StoreError::Sql(DbError::Pool(
+                "a cluster needs a PostgreSQL ledger (`ledger:` in clawcron.yaml)".into(),
+            )));
+        }
+        let now = now_sql(Dialect::Postgres);
         let tags = serde_json::to_string(b.tags).unwrap_or_else(|_| "[]".into());
         let running = serde_json::to_string(b.running).unwrap_or_else(|_| "[]".into());
         let diverged = serde_json::to_string(b.diverged).unwrap_or_else(|_| "[]".into());
-        self.in_tx(|c| {
-            let now_ms: i64 = c.value(&format!("SELECT {now}"), args![])?;
-            c.execute(
-                "INSERT INTO nodes (name, tags, pid, started_at, beat_at, offset_ms, running, diverged)
-                 VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7)
-                 ON CONFLICT (name) DO UPDATE SET tags = excluded.tags, pid = excluded.pid,
-                     started_at = CASE WHEN nodes.pid = excluded.pid AND nodes.stopped_at IS NULL
-                                       THEN nodes.started_at ELSE excluded.started_at END,
-                     beat_at = excluded.beat_at, stopped_at = NULL, offset_ms = excluded.offset_ms,
-                     running = excluded.running, diverged = excluded.diverged",
-                args![b.name, tags, b.pid, now_ms, b.offset_ms, running, diverged],
-            )?;
-            if let Some(texts) = b.texts {
+        if let Some(texts) = b.texts {
+            self.in_tx(|c| {
                 c.execute("DELETE FROM job_texts WHERE node = ?1", args![b.name])?;
                 for (job, hash) in texts {
                     c.execute(
@@ -124,67 +123,86 @@ impl Store {
                         args![b.name, job, hash],
                     )?;
                     c.execute(
-                        "INSERT INTO job_hashes (job, hash, first_seen) VALUES (?1, ?2, ?3)
-                         ON CONFLICT (job, hash) DO NOTHING",
-                        args![job, hash, now_ms],
+                        &format!(
+                            "INSERT INTO job_hashes (job, hash, first_seen) VALUES (?1, ?2, {now})
+                             ON CONFLICT (job, hash) DO NOTHING"
+                        ),
+                        args![job, hash],
                     )?;
                 }
-            }
-            let renewed = c.query_map(
-                "UPDATE runs SET lease_until = CAST(?2 AS BIGINT) + CAST(?3 AS BIGINT)
-                 WHERE node = ?1 AND status = 'running' RETURNING id",
-                args![b.name, now_ms, b.lease_ms],
-                |r| r.get(0),
-            )?;
-            c.execute(
-                "UPDATE locks SET lease_until = CAST(?2 AS BIGINT) + CAST(?3 AS BIGINT) WHERE node = ?1",
-                args![b.name, now_ms, b.lease_ms],
-            )?;
-            let mut newest = HashMap::new();
-            for row in c.query(
-                "SELECT t.job, t.hash FROM job_texts t
-                   JOIN nodes n ON n.name = t.node
-                   JOIN job_hashes h ON h.job = t.job AND h.hash = t.hash
-                 WHERE n.stopped_at IS NULL AND n.beat_at >= ?1
-                 ORDER BY t.job, h.first_seen DESC, t.hash",
-                args![now_ms - b.live_ms],
-            )? {
-                let job: String = row.get(0)?;
-                let hash: String = row.get(1)?;
-                newest.entry(job).or_insert(hash);
-            }
-            Ok(BeatAnswer {
-                now_ms,
-                renewed,
-                newest,
-            })
-        })
-    }
-
-    /// Marks the runs whose lease ended (their node was lost, stopped or cut off)
-    /// `interrupted`, in one statement, saying which node and who took them over.
-    pub fn take_over_expired(&self, me: &str) -> Result<Vec<LostRun>, StoreError> {
-        let now = now_sql(self.dialect());
-        self.with_conn(|c| {
-            c.query_map(
+                Ok(())
+            })?;
+        }
+        let rows = self.with_conn(|c| {
+            c.query(
                 &format!(
-                    "UPDATE runs SET status = 'interrupted', finished_at = {now}, lease_until = NULL,
-                         reason = 'node ' || coalesce(node, '?') || ' lost: its lease ended without renewal (taken over by ' || ?1 || ')'
-                     WHERE status = 'running' AND lease_until IS NOT NULL AND lease_until < {now}
-                     RETURNING id, job, slot, node, trigger"
+                    "WITH clock AS (SELECT {now} AS now),
+                     node AS (
+                         INSERT INTO nodes (name, tags, pid, started_at, beat_at, offset_ms, running, diverged)
+                         SELECT CAST(?1 AS TEXT), CAST(?2 AS TEXT), CAST(?3 AS BIGINT), now, now,
+                                CAST(?4 AS BIGINT), CAST(?5 AS TEXT), CAST(?6 AS TEXT) FROM clock
+                         ON CONFLICT (name) DO UPDATE SET tags = excluded.tags, pid = excluded.pid,
+                             started_at = CASE WHEN nodes.pid = excluded.pid AND nodes.stopped_at IS NULL
+                                               THEN nodes.started_at ELSE excluded.started_at END,
+                             beat_at = excluded.beat_at, stopped_at = NULL, offset_ms = excluded.offset_ms,
+                             running = excluded.running, diverged = excluded.diverged
+                         RETURNING 1),
+                     renewed AS (
+                         UPDATE runs SET lease_until = (SELECT now FROM clock) + CAST(?7 AS BIGINT)
+                         WHERE node = ?1 AND status = 'running' RETURNING id),
+                     held AS (
+                         UPDATE locks SET lease_until = (SELECT now FROM clock) + CAST(?7 AS BIGINT)
+                         WHERE node = ?1 RETURNING 1),
+                     lost AS (
+                         UPDATE runs SET status = 'interrupted', finished_at = (SELECT now FROM clock),
+                             lease_until = NULL,
+                             reason = 'node ' || coalesce(node, '?') || ' lost: its lease ended without renewal (taken over by ' || ?1 || ')'
+                         WHERE status = 'running' AND lease_until IS NOT NULL
+                           AND lease_until < (SELECT now FROM clock) AND node <> ?1
+                         RETURNING id, job, slot, node, trigger),
+                     newest AS (
+                         SELECT DISTINCT ON (t.job) t.job, t.hash FROM job_texts t
+                           JOIN nodes n ON n.name = t.node
+                           JOIN job_hashes h ON h.job = t.job AND h.hash = t.hash
+                         WHERE n.stopped_at IS NULL AND n.beat_at >= (SELECT now FROM clock) - CAST(?8 AS BIGINT)
+                         ORDER BY t.job, h.first_seen DESC, t.hash)
+                     SELECT 'now', CAST(NULL AS TEXT), now, CAST(NULL AS BIGINT), CAST(NULL AS TEXT), CAST(NULL AS TEXT)
+                       FROM clock WHERE (SELECT count(*) FROM node) + (SELECT count(*) FROM held) >= 0
+                     UNION ALL SELECT 'renewed', NULL, id, NULL, NULL, NULL FROM renewed
+                     UNION ALL SELECT 'lost', job, id, slot, node, trigger FROM lost
+                     UNION ALL SELECT 'newest', job, NULL, NULL, hash, NULL FROM newest"
                 ),
-                args![me],
-                |r| {
-                    Ok(LostRun {
-                        id: r.get(0)?,
-                        job: r.get(1)?,
-                        slot: r.get(2)?,
-                        node: r.get(3)?,
-                        trigger: r.get(4)?,
-                    })
-                },
+                args![
+                    b.name,
+                    tags,
+                    b.pid,
+                    b.offset_ms,
+                    running,
+                    diverged,
+                    b.lease_ms,
+                    b.live_ms
+                ],
             )
-        })
+        })?;
+        let mut answer = BeatAnswer::default();
+        for r in rows {
+            let kind: String = r.get(0)?;
+            match kind.as_str() {
+                "now" => answer.now_ms = r.get(2)?,
+                "renewed" => answer.renewed.push(r.get(2)?),
+                "lost" => answer.lost.push(LostRun {
+                    id: r.get(2)?,
+                    job: r.get(1)?,
+                    slot: r.get(3)?,
+                    node: r.get(4)?,
+                    trigger: r.get(5)?,
+                }),
+                _ => {
+                    answer.newest.insert(r.get(1)?, r.get(4)?);
+                }
+            }
+        }
+        Ok(answer)
     }
 
     /// Records that node `name` stopped cleanly.

@@ -431,11 +431,31 @@ impl<C: deadpool_postgres::GenericClient> Pg<'_, C> {
             .iter()
             .map(|v| v as &(dyn tokio_postgres::types::ToSql + Sync))
             .collect();
-        Ok(futures_executor::block_on(async {
+        bounded(async {
             let stmt = self.0.prepare_cached(&sql).await?;
             self.0.query(&stmt, &refs).await
-        })?)
+        })
     }
+}
+
+/// How long one round trip to PostgreSQL may take before it is an error: a cut-off server
+/// (a partition, a dead host) must not hold up the caller until TCP gives up.
+pub const PG_ROUND_TRIP: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Waits for `fut` (a statement on a pooled connection), at most `PG_ROUND_TRIP`. Called with
+/// the pool's runtime entered (its timer bounds the wait).
+fn bounded<T>(
+    fut: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+) -> Result<T, DbError> {
+    futures_executor::block_on(async {
+        match tokio::time::timeout(PG_ROUND_TRIP, fut).await {
+            Ok(r) => r.map_err(DbError::from),
+            Err(_) => Err(DbError::Pool(format!(
+                "the server did not answer within {} s",
+                PG_ROUND_TRIP.as_secs()
+            ))),
+        }
+    })
 }
 
 impl<C: deadpool_postgres::GenericClient> Conn for Pg<'_, C> {
@@ -450,7 +470,7 @@ impl<C: deadpool_postgres::GenericClient> Conn for Pg<'_, C> {
             .iter()
             .map(|v| v as &(dyn tokio_postgres::types::ToSql + Sync))
             .collect();
-        let n = futures_executor::block_on(async {
+        let n = bounded(async {
             let stmt = self.0.prepare_cached(&sql_pg).await?;
             self.0.execute(&stmt, &refs).await
         })?;
@@ -462,7 +482,7 @@ impl<C: deadpool_postgres::GenericClient> Conn for Pg<'_, C> {
     }
 
     fn batch(&mut self, sql: &str) -> Result<(), DbError> {
-        Ok(futures_executor::block_on(self.0.batch_execute(sql))?)
+        bounded(self.0.batch_execute(sql))
     }
 }
 
@@ -611,9 +631,9 @@ impl Backend {
             Backend::Postgres(pool) => {
                 let mut obj = pool.object()?;
                 let _g = pool.rt.enter();
-                let tx = futures_executor::block_on(obj.transaction()).map_err(DbError::from)?;
+                let tx = bounded(obj.transaction())?;
                 let v = f(&mut Pg(&tx))?;
-                futures_executor::block_on(tx.commit()).map_err(DbError::from)?;
+                bounded(tx.commit())?;
                 Ok(v)
             }
         }
