@@ -29,6 +29,9 @@ pub struct Quiet {
     tz: chrono_tz::Tz,
     pauses: Mutex<(Option<Instant>, HashMap<String, Pause>)>,
     windows: Mutex<Vec<Window>>,
+    /// In a cluster: when the windows were last read from the ledger (another node's
+    /// maintenance run opens windows too).
+    windows_read: Mutex<Option<Instant>>,
 }
 
 impl Quiet {
@@ -45,6 +48,7 @@ impl Quiet {
             tz,
             pauses: Mutex::new((None, HashMap::new())),
             windows: Mutex::new(windows),
+            windows_read: Mutex::new(Some(Instant::now())),
         }
     }
 
@@ -109,6 +113,16 @@ impl Quiet {
     /// The maintenance window `job` is in at `at_ms`, as a reason: `quiet: maintenance by
     /// gateway-restart run 17`.
     pub fn maintenance(&self, job: &str, at_ms: i64) -> Option<String> {
+        if self.store.node().is_some() {
+            let mut read = self.windows_read.lock().unwrap_or_else(|e| e.into_inner());
+            if read.is_none_or(|at| at.elapsed() >= PAUSES_FRESH) {
+                match self.store.open_windows(at_ms, None) {
+                    Ok(list) => *self.windows.lock().unwrap_or_else(|e| e.into_inner()) = list,
+                    Err(e) => tracing::warn!("cannot read the maintenance windows: {e}"),
+                }
+                *read = Some(Instant::now());
+            }
+        }
         let mut w = self.windows.lock().unwrap_or_else(|e| e.into_inner());
         // Windows over long ago are forgotten.
         w.retain(|x| x.ends_at_ms.is_none_or(|e| e + 3_600_000 > at_ms));

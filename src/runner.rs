@@ -1081,6 +1081,12 @@ impl Inner {
             }
             let mut cache = self.alerts.lock().unwrap_or_else(|p| p.into_inner());
             let key = (job.id.clone(), rule.name.clone());
+            // In a cluster another node steps the same rule (it runs the job's other slots):
+            // the state is read from the ledger each time (a changed state is committed at
+            // once, see `Store::record`).
+            if self.leased_on.load(Ordering::SeqCst) {
+                cache.remove(&key);
+            }
             let state = match cache.entry(key) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(e) => {

@@ -125,7 +125,7 @@ fn check_reports_every_bad_file_and_exits_1() {
   |
 2 | ovrlap: skip
   | ^^^^^^
-  = expected one of: description, enabled, schedule, every, at_start, timezone, missed, overlap, timeout, retry, run, metrics, locks, alerts, notify, regression, language, maintenance, after
+  = expected one of: description, enabled, schedule, every, at_start, timezone, missed, overlap, timeout, retry, run, metrics, locks, alerts, notify, regression, language, maintenance, after, runs_on, retry_on_node_loss
   = help: did you mean `overlap`?
 
 error: jobs/bad-tz.yaml:2:11: `timezone`: unknown time zone `Mars/Olympus`

@@ -456,11 +456,19 @@ fn a_job_whose_file_differs_on_one_node_runs_only_with_the_newest_text_and_the_d
             f.display()
         )
     };
-    let n1 = c.node("n1", &[], &[("versioned", job("v1"))]);
+    let weekly = format!(
+        "schedule: \"0 8 * * 1\"\nrun: {{ report: {{ template: weekly-report, period: this-week, out_dir: {} }} }}\n",
+        c.path("reports").display()
+    );
+    let n1 = c.node(
+        "n1",
+        &[],
+        &[("versioned", job("v1")), ("weekly", weekly.clone())],
+    );
     let a = c.start(&n1, 0);
     sleep_s(4.0);
     // A newer text arrives on n2 (a deploy that reached one machine first).
-    let n2 = c.node("n2", &[], &[("versioned", job("v2"))]);
+    let n2 = c.node("n2", &[], &[("versioned", job("v2")), ("weekly", weekly)]);
     let b = c.start(&n2, 0);
     let joined = chrono::Utc::now().timestamp();
     sleep_s(8.0);
@@ -497,4 +505,18 @@ fn a_job_whose_file_differs_on_one_node_runs_only_with_the_newest_text_and_the_d
         n1_log.contains("not claiming this job's slots on this node"),
         "{n1_log}"
     );
+    // The report reads every node's runs from the shared ledger and says which node ran them.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_clawcron"))
+        .current_dir(&n2)
+        .args(["--state-dir", "state", "report", "weekly", "--period", "this-week", "--out", "-"])
+        .output()
+        .unwrap();
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let line = md
+        .lines()
+        .find(|l| l.starts_with("- versioned: "))
+        .unwrap_or_else(|| panic!("no runs per node in the report:\n{md}"));
+    assert!(line.contains("n1 ") && line.contains("n2 "), "{line}");
+    assert!(md.contains("Runs per node"), "{md}");
 }

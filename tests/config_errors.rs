@@ -66,7 +66,7 @@ fn unknown_key_suggests_the_nearest() {
   |
 2 | retri: { attempts: 3 }
   | ^^^^^
-  = expected one of: description, enabled, schedule, every, at_start, timezone, missed, overlap, timeout, retry, run, metrics, locks, alerts, notify, regression, language, maintenance, after
+  = expected one of: description, enabled, schedule, every, at_start, timezone, missed, overlap, timeout, retry, run, metrics, locks, alerts, notify, regression, language, maintenance, after, runs_on, retry_on_node_loss
   = help: did you mean `retry`?",
     );
     check(

@@ -67,6 +67,14 @@ pub struct JobStats {
     pub skip_reasons: Vec<ReasonCount>,
     pub last_status: Option<String>,
     pub previous: Counts,
+    /// In a cluster: how many of its runs each node ran (empty on one machine).
+    pub nodes: Vec<NodeCount>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeCount {
+    pub node: String,
+    pub runs: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -298,6 +306,17 @@ pub fn build(
                 .find(|r| r.status != RunStatus::Skipped)
                 .map(|r| r.status.as_str().to_string()),
             previous: counts(&before),
+            nodes: {
+                let mut by: BTreeMap<String, usize> = BTreeMap::new();
+                for r in mine.iter().filter(|r| r.status.ran()) {
+                    if let Some(n) = &r.node {
+                        *by.entry(n.clone()).or_default() += 1;
+                    }
+                }
+                by.into_iter()
+                    .map(|(node, runs)| NodeCount { node, runs })
+                    .collect()
+            },
         });
     }
 
