@@ -48,14 +48,24 @@ impl Cluster {
 
     /// A node's folder: its clawcron.yaml (the shared ledger, its name and tags), its jobs.
     fn node(&self, name: &str, tags: &[&str], jobs: &[(&str, String)]) -> PathBuf {
+        self.node_api(name, tags, jobs, false)
+    }
+
+    /// As `node`, with its status API and dashboard on a free port of 127.0.0.1 if `api`.
+    fn node_api(&self, name: &str, tags: &[&str], jobs: &[(&str, String)], api: bool) -> PathBuf {
         let dir = self.path(name);
         std::fs::create_dir_all(dir.join("jobs")).unwrap();
         std::fs::write(
             dir.join("clawcron.yaml"),
             format!(
-                "timezone: UTC\nshutdown_grace: 2s\napi: {{ enabled: false }}\n{}\
+                "timezone: UTC\nshutdown_grace: 2s\napi: {}\n{}\
                  ledger: {{ url: \"{}\", password_file: {}, pool: 4 }}\n\
                  node: {{ name: {name}, tags: [{}], heartbeat: 1s, lease: 4s }}\n",
+                if api {
+                    "{ listen: \"127.0.0.1:0\" }"
+                } else {
+                    "{ enabled: false }"
+                },
                 self.extra,
                 self.url,
                 self.path("pgpass").display(),
@@ -70,21 +80,25 @@ impl Cluster {
     }
 
     fn start(&self, dir: &Path, offset_ms: i64) -> Child {
+        self.start_api(dir, offset_ms).0
+    }
+
+    /// Starts the node; returns it and its API's address, if it has one.
+    fn start_api(&self, dir: &Path, offset_ms: i64) -> (Child, Option<String>) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(dir.join("daemon.log"))
             .unwrap();
         let offset = offset_ms.to_string();
-        let (child, _) = spawn_daemon(
+        spawn_daemon(
             dir,
             &[
                 ("CLAWCRON_TEST_CLOCK_OFFSET_MS", &offset),
                 ("RUST_LOG", "info"),
             ],
             Stdio::from(log),
-        );
-        child
+        )
     }
 
     fn sql(&self, query: &str) -> Vec<Vec<String>> {
@@ -460,12 +474,14 @@ fn a_job_whose_file_differs_on_one_node_runs_only_with_the_newest_text_and_the_d
         "schedule: \"0 8 * * 1\"\nrun: {{ report: {{ template: weekly-report, period: this-week, out_dir: {} }} }}\n",
         c.path("reports").display()
     );
-    let n1 = c.node(
+    let n1 = c.node_api(
         "n1",
         &[],
         &[("versioned", job("v1")), ("weekly", weekly.clone())],
+        true,
     );
-    let a = c.start(&n1, 0);
+    let (a, api) = c.start_api(&n1, 0);
+    let api = api.expect("n1's API address");
     sleep_s(4.0);
     // A newer text arrives on n2 (a deploy that reached one machine first).
     let n2 = c.node("n2", &[], &[("versioned", job("v2")), ("weekly", weekly)]);
@@ -473,6 +489,19 @@ fn a_job_whose_file_differs_on_one_node_runs_only_with_the_newest_text_and_the_d
     let joined = chrono::Utc::now().timestamp();
     sleep_s(8.0);
     let nodes = common::cli_value(&n1, &["nodes", "--json"]);
+    // The dashboard shows the nodes, and which one has a job file that is not the newest.
+    let token = std::fs::read_to_string(n1.join("state/api-token")).unwrap();
+    let (status, page) = common::http(&api, "GET", "/", Some(token.trim()));
+    assert_eq!(status, 200, "{page}");
+    let table = &page[page
+        .find("<table id=\"nodes\">")
+        .unwrap_or_else(|| panic!("{page}"))..];
+    let table = &table[..table.find("</table>").unwrap()];
+    assert!(
+        table.contains("<td>n1</td>") && table.contains("<td>n2</td>"),
+        "{table}"
+    );
+    assert!(table.contains("class=\"bad\">versioned</td>"), "{table}");
     stop(a);
     stop(b);
     let log = lines(&f);
@@ -508,15 +537,102 @@ fn a_job_whose_file_differs_on_one_node_runs_only_with_the_newest_text_and_the_d
     // The report reads every node's runs from the shared ledger and says which node ran them.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_clawcron"))
         .current_dir(&n2)
-        .args(["--state-dir", "state", "report", "weekly", "--period", "this-week", "--out", "-"])
+        .args([
+            "--state-dir",
+            "state",
+            "report",
+            "weekly",
+            "--period",
+            "this-week",
+            "--out",
+            "-",
+        ])
         .output()
         .unwrap();
     let md = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let line = md
         .lines()
         .find(|l| l.starts_with("- versioned: "))
         .unwrap_or_else(|| panic!("no runs per node in the report:\n{md}"));
     assert!(line.contains("n1 ") && line.contains("n2 "), "{line}");
     assert!(md.contains("Runs per node"), "{md}");
+}
+
+#[test]
+fn check_warns_about_a_local_job_without_runs_on_and_a_password_never_goes_in_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("jobs")).unwrap();
+    let yaml = |ledger: &str| {
+        std::fs::write(
+            dir.path().join("clawcron.yaml"),
+            format!("timezone: UTC\nledger: {ledger}\nnode: {{ name: studio, tags: [gpu] }}\n"),
+        )
+        .unwrap();
+    };
+    let jobs = [
+        ("local", "every: 1m\nrun: { shell: \"true\" }\n"),
+        (
+            "ollama",
+            "every: 1m\nrun: { http: { url: \"http://127.0.0.1:11434/api/tags\" } }\n",
+        ),
+        (
+            "remote",
+            "every: 1m\nrun: { http: { url: \"https://status.example.org/health\" } }\n",
+        ),
+        (
+            "pinned",
+            "every: 1m\nruns_on: [studio]\nrun: { shell: \"true\" }\n",
+        ),
+    ];
+    for (name, text) in jobs {
+        std::fs::write(dir.path().join(format!("jobs/{name}.yaml")), text).unwrap();
+    }
+    let check = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_clawcron"))
+            .current_dir(dir.path())
+            .arg("check")
+            .output()
+            .unwrap()
+    };
+    yaml("{ url: \"postgres://clawcron@db.lan:5432/clawcron\", password_env: PGPW }");
+    let out = check();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    let warned: Vec<&str> = err.lines().filter(|l| l.starts_with("warning: ")).collect();
+    assert_eq!(warned.len(), 2, "{err}");
+    assert!(
+        warned[0].contains(
+            "jobs/local.yaml: its target is a command run on this machine, but it has no `runs_on`"
+        ),
+        "{err}"
+    );
+    assert!(warned[1].contains("jobs/ollama.yaml: its target is a URL of this machine (http://127.0.0.1:11434/api/tags)"), "{err}");
+    // On one machine (no `ledger:`), nothing to say.
+    yaml("null");
+    let err = String::from_utf8_lossy(&check().stderr).to_string();
+    assert!(!err.contains("warning"), "{err}");
+    // A password in the URL, or in the file, is refused with where it is.
+    yaml("{ url: \"postgres://clawcron:hunter22@db.lan/clawcron\" }");
+    let out = check();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("clawcron.yaml:2:16: `ledger.url`: the URL holds a password; a password never goes in the YAML"),
+        "{err}"
+    );
+    yaml("{ url: \"postgres://clawcron@db.lan/clawcron\", password: hunter22 }");
+    let err = String::from_utf8_lossy(&check().stderr).to_string();
+    assert!(
+        err.contains("`ledger.password`: a password never goes in the YAML"),
+        "{err}"
+    );
 }

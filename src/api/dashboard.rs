@@ -147,7 +147,13 @@ pub async fn page(State(api): State<Arc<Api>>, headers: axum::http::HeaderMap) -
         .map(|r| r.errors.clone())
         .unwrap_or_default();
     let fault = api.store.health().fault();
+    // In a cluster: the nodes on the shared ledger, and what each has going or disagrees on.
+    let nodes = match api.store.node() {
+        Some(me) => api.store.nodes(2 * me.lease_ms).unwrap_or_default(),
+        None => Vec::new(),
+    };
     let ctx = serde_json::json!({
+        "nodes": nodes,
         "jobs": jobs, "runs": runs, "alerts": alerts, "reports": reports, "sparklines": sparks,
         "now_ms": now, "boot_id": api.boot_id, "lang": lang.code(), "csrf": csrf,
         "silences": silences,
