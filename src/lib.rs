@@ -52,7 +52,8 @@
 //!   `telemetry`, `util`.
 //! - [`cluster`]: a node of several on one PostgreSQL ledger: which jobs it may claim (tags,
 //!   the newest job text), its heartbeat (leases renewed, its clock set to the ledger's, runs
-//!   of lost nodes taken over). Uses: `clock`, `model`, `runner`, `store`.
+//!   of lost nodes taken over); which jobs have a local target. Uses: `clock`, `model`,
+//!   `runner`, `store`, `util`.
 //! - [`scheduler`]: is it due: the timer loop, missed-slot policies, slot claims.
 //!   Uses: `clock`, `cluster` (the roster), `model`, `notify`, `runner`, `schedule`, `store`,
 //!   `util`.

@@ -424,7 +424,14 @@ fn pg_row(r: &tokio_postgres::Row) -> Result<Row, DbError> {
 pub struct Pg<'a, C>(pub &'a C);
 
 impl<C: deadpool_postgres::GenericClient> Pg<'_, C> {
-    fn run(&self, sql: &str, params: &[&dyn ToValue]) -> Result<Vec<tokio_postgres::Row>, DbError> {
+    /// Runs `sql` (prepared once per connection) with `params`: its rows if `rows`, else how
+    /// many rows it changed.
+    fn call(
+        &self,
+        sql: &str,
+        params: &[&dyn ToValue],
+        rows: bool,
+    ) -> Result<(Vec<tokio_postgres::Row>, u64), DbError> {
         let sql = for_postgres(sql);
         let vals = values(params);
         let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vals
@@ -433,7 +440,11 @@ impl<C: deadpool_postgres::GenericClient> Pg<'_, C> {
             .collect();
         bounded(async {
             let stmt = self.0.prepare_cached(&sql).await?;
-            self.0.query(&stmt, &refs).await
+            if rows {
+                Ok((self.0.query(&stmt, &refs).await?, 0))
+            } else {
+                Ok((Vec::new(), self.0.execute(&stmt, &refs).await?))
+            }
         })
     }
 }
@@ -464,21 +475,12 @@ impl<C: deadpool_postgres::GenericClient> Conn for Pg<'_, C> {
     }
 
     fn execute(&mut self, sql: &str, params: &[&dyn ToValue]) -> Result<usize, DbError> {
-        let sql_pg = for_postgres(sql);
-        let vals = values(params);
-        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vals
-            .iter()
-            .map(|v| v as &(dyn tokio_postgres::types::ToSql + Sync))
-            .collect();
-        let n = bounded(async {
-            let stmt = self.0.prepare_cached(&sql_pg).await?;
-            self.0.execute(&stmt, &refs).await
-        })?;
+        let (_, n) = self.call(sql, params, false)?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
     fn query(&mut self, sql: &str, params: &[&dyn ToValue]) -> Result<Vec<Row>, DbError> {
-        self.run(sql, params)?.iter().map(pg_row).collect()
+        self.call(sql, params, true)?.0.iter().map(pg_row).collect()
     }
 
     fn batch(&mut self, sql: &str) -> Result<(), DbError> {

@@ -19,17 +19,21 @@ pub fn boot_id() -> String {
     "unknown-boot".into()
 }
 
-/// This machine's host name (a cluster node's default name): `gethostname`, without a domain.
-pub fn host_name() -> String {
+/// This machine's name as `gethostname` gives it (empty if it cannot).
+pub fn full_host_name() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: gethostname writes at most `buf.len()` bytes into a buffer we own.
     let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    let name = if rc == 0 {
-        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-        String::from_utf8_lossy(&buf[..end]).into_owned()
-    } else {
-        String::new()
-    };
+    if rc != 0 {
+        return String::new();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// This machine's host name without its domain (a cluster node's default name).
+pub fn host_name() -> String {
+    let name = full_host_name();
     let short = name.split('.').next().unwrap_or("").trim().to_string();
     if short.is_empty() {
         "node".into()

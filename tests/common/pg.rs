@@ -104,16 +104,8 @@ impl Postgres {
 
     fn run(&self, tool: &str, args: &[&str]) {
         let exe = self.bin.join(tool);
-        let out = if is_root() {
-            Command::new("runuser")
-                .args(["-u", "postgres", "--"])
-                .arg(&exe)
-                .args(args)
-                .output()
-        } else {
-            Command::new(&exe).args(args).output()
-        }
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()));
+        let out =
+            as_postgres(&exe, args).unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()));
         assert!(
             out.status.success(),
             "{tool} {args:?} failed:\n{}\n{}",
@@ -211,15 +203,19 @@ impl Drop for Postgres {
     fn drop(&mut self) {
         let exe = self.bin.join("pg_ctl");
         let data = self.data();
-        let args = ["-D", data.as_str(), "-m", "immediate", "-w", "stop"];
-        let _ = if is_root() {
-            Command::new("runuser")
-                .args(["-u", "postgres", "--"])
-                .arg(&exe)
-                .args(args)
-                .output()
-        } else {
-            Command::new(&exe).args(args).output()
-        };
+        let _ = as_postgres(&exe, &["-D", &data, "-m", "immediate", "-w", "stop"]);
+    }
+}
+
+/// Runs `exe` with `args`, as `postgres` when this is root (initdb and pg_ctl refuse root).
+fn as_postgres(exe: &Path, args: &[&str]) -> std::io::Result<std::process::Output> {
+    if is_root() {
+        Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(exe)
+            .args(args)
+            .output()
+    } else {
+        Command::new(exe).args(args).output()
     }
 }
