@@ -5,6 +5,8 @@
 # `postgresql`: initdb and pg_ctl, as `postgres` when run as root) on a free port of 127.0.0.1,
 # and gives each run a new database. Prints the harness's table; raw JSON in $BENCH_OUT/results.
 #   benches/ledger-compare.sh [N]
+# CLAWCRON_BASE_BIN=/path/to/an/older/clawcron adds that build on SQLite to each round (the
+# "before" of a change, e.g. a release build of the commit before it in a git worktree).
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 bench=${BENCH_DIR:-$here/benches/harness}
@@ -33,14 +35,16 @@ before=$(ls "$results" | wc -l)
 adapter=$here/benches/harness-adapter
 measure() { # LEDGER MEASURE [ARGS]
   local ledger=$1; shift
-  if [ "$ledger" = postgresql ]; then
+  if [ "$ledger" = sqlite-before ]; then
+    CLAWCRON_BIN=$CLAWCRON_BASE_BIN python3 "$bench/bench.py" "$@" --env CLAWCRON_BENCH_LEDGER=$ledger >/dev/null
+  elif [ "$ledger" = postgresql ]; then
     CLAWCRON_BENCH_PG=$pg python3 "$bench/bench.py" "$@" --env CLAWCRON_BENCH_LEDGER=$ledger >/dev/null
   else
     python3 "$bench/bench.py" "$@" --env CLAWCRON_BENCH_LEDGER=$ledger >/dev/null
   fi
 }
 for i in $(seq "$n"); do
-  for ledger in sqlite postgresql; do
+  for ledger in ${CLAWCRON_BASE_BIN:+sqlite-before} sqlite postgresql; do
     measure $ledger precision "$adapter"
     measure $ledger idle "$adapter"
     measure $ledger throughput "$adapter"

@@ -30,6 +30,21 @@ pub trait Clock: Send + Sync + 'static {
     /// Returns once the wall clock reaches `deadline` (whole seconds since the epoch), or earlier
     /// (capped sleep, clock change); `None` sleeps until something changes. Callers re-check.
     fn sleep_until(&self, deadline: Option<i64>) -> SleepFuture<'_>;
+    /// As `sleep_until`, to the millisecond (a cluster node's slot moved by its offset to the
+    /// ledger's clock). By default: to the whole second before it, then the rest (when short)
+    /// on tokio's timer.
+    fn sleep_until_ms(&self, deadline_ms: Option<i64>) -> SleepFuture<'_> {
+        Box::pin(async move {
+            let Some(at_ms) = deadline_ms else {
+                return self.sleep_until(None).await;
+            };
+            self.sleep_until(Some(at_ms.div_euclid(1000))).await;
+            let left = at_ms - self.now().timestamp_millis();
+            if (1..=1000).contains(&left) {
+                tokio::time::sleep(Duration::from_millis(left as u64)).await;
+            }
+        })
+    }
     /// How late after a wake-up (from a machine sleep or clock change) a due slot may be noticed.
     /// Slots within this of "now" were not necessarily missed: a timerfd fires at once on wake
     /// (1 s), a capped sleep only when its cap runs out (`MAX_SLEEP`).
@@ -164,18 +179,22 @@ impl Clock for SystemClock {
     }
 
     fn sleep_until(&self, deadline: Option<i64>) -> SleepFuture<'_> {
+        self.sleep_until_ms(deadline.map(|d| d.saturating_mul(1000)))
+    }
+
+    fn sleep_until_ms(&self, deadline_ms: Option<i64>) -> SleepFuture<'_> {
         Box::pin(async move {
             #[cfg(target_os = "linux")]
             {
                 // Created on first use, inside the runtime (it registers with the reactor).
                 if let Some(timer) = self.timer.get_or_init(|| timerfd::WallTimer::new().ok())
-                    && timer.sleep_until(deadline).await.is_ok()
+                    && timer.sleep_until_ms(deadline_ms).await.is_ok()
                 {
                     return;
                 }
             }
             let _ = &self.origin;
-            capped_sleep(Utc::now(), deadline).await;
+            capped_sleep(Utc::now(), deadline_ms).await;
         })
     }
 }
@@ -222,27 +241,21 @@ impl Clock for OffsetClock {
     }
 
     fn sleep_until(&self, deadline: Option<i64>) -> SleepFuture<'_> {
-        Box::pin(async move {
-            let Some(d) = deadline else {
-                return self.inner.sleep_until(None).await;
-            };
-            // The instant on the inner clock, to the millisecond: the inner clock sleeps to the
-            // whole second before it, then the rest is slept here (only when it is short: an
-            // early return of the inner sleep, a cap or a clock change, is the caller's to see).
-            let at_ms = d.saturating_mul(1000) - self.offset_ms();
-            self.inner.sleep_until(Some(at_ms.div_euclid(1000))).await;
-            let left = at_ms - self.inner.now().timestamp_millis();
-            if (1..=1000).contains(&left) {
-                tokio::time::sleep(Duration::from_millis(left as u64)).await;
-            }
-        })
+        self.sleep_until_ms(deadline.map(|d| d.saturating_mul(1000)))
+    }
+
+    /// The same instant on the inner clock, to the millisecond.
+    fn sleep_until_ms(&self, deadline_ms: Option<i64>) -> SleepFuture<'_> {
+        let offset = self.offset_ms();
+        self.inner
+            .sleep_until_ms(deadline_ms.map(|ms| ms.saturating_sub(offset)))
     }
 }
 
-async fn capped_sleep(now: DateTime<Utc>, deadline: Option<i64>) {
-    let wait = match deadline {
+async fn capped_sleep(now: DateTime<Utc>, deadline_ms: Option<i64>) {
+    let wait = match deadline_ms {
         Some(d) => {
-            let ms = d.saturating_mul(1000) - now.timestamp_millis();
+            let ms = d - now.timestamp_millis();
             if ms <= 0 {
                 return;
             }
@@ -294,15 +307,17 @@ mod timerfd {
             Ok(WallTimer { fd })
         }
 
-        pub async fn sleep_until(&self, deadline: Option<i64>) -> io::Result<()> {
+        /// Until the wall clock reaches `deadline_ms` (Unix ms), or it is set.
+        pub async fn sleep_until_ms(&self, deadline_ms: Option<i64>) -> io::Result<()> {
+            let ms = deadline_ms.unwrap_or(FAR_FUTURE * 1000).max(1000);
             let spec = libc::itimerspec {
                 it_interval: libc::timespec {
                     tv_sec: 0,
                     tv_nsec: 0,
                 },
                 it_value: libc::timespec {
-                    tv_sec: deadline.unwrap_or(FAR_FUTURE).max(1) as libc::time_t,
-                    tv_nsec: 0,
+                    tv_sec: ms.div_euclid(1000) as libc::time_t,
+                    tv_nsec: (ms.rem_euclid(1000) * 1_000_000) as libc::c_long,
                 },
             };
             let flags = libc::TFD_TIMER_ABSTIME | libc::TFD_TIMER_CANCEL_ON_SET;
@@ -396,7 +411,7 @@ impl Clock for TestClock {
         Box::pin(async move {
             let changed = self.changed.notified();
             tokio::select! {
-                () = capped_sleep(self.now(), deadline) => {}
+                () = capped_sleep(self.now(), deadline.map(|d| d.saturating_mul(1000))) => {}
                 () = changed => {}
             }
         })

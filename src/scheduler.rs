@@ -379,6 +379,15 @@ impl Scheduler {
     fn start_at_start(&self, idx: usize) -> Result<(), StoreError> {
         let e = &self.entries[idx];
         let now = self.clock.now();
+        // In a cluster, an `at_start` job runs on the nodes it may run on (its `runs_on`), once
+        // per boot of each: it is about the machine that starts (a model preload at login).
+        if !self.may_claim(idx) {
+            info!(
+                job = &*e.spec.id,
+                "at_start job not run on this node (its runs_on, or a newer text of its file elsewhere)"
+            );
+            return Ok(());
+        }
         if self.store.at_start_done(&e.spec.id, &self.boot_id)? {
             self.store.record_skipped_run(
                 &e.spec.id,

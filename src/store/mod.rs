@@ -462,6 +462,13 @@ impl Store {
             Some((id, at)) if now_ms - at >= report::BEAT_MIN_MS => Some(id),
             _ => None,
         };
+        if self.dialect() == db::Dialect::Postgres {
+            let out = self.record_slots_pg(decisions, cursors, boot_id, now_ms, beat)?;
+            if beat.is_some() {
+                self.beat_recorded(now_ms);
+            }
+            return Ok(out);
+        }
         let pid = i64::from(std::process::id());
         let (node, lease) = self.node_lease();
         let now = cluster::now_sql(self.dialect());
@@ -533,6 +540,116 @@ impl Store {
             self.beat_recorded(now_ms);
         }
         Ok(out)
+    }
+
+    /// `record_slots` on PostgreSQL: the whole batch in one statement, one round trip. Each
+    /// slot's row is inserted with `ON CONFLICT DO NOTHING RETURNING id` (the first node's
+    /// insert wins), gated on the database's clock, and the cursors move in the same statement,
+    /// so a batch is claimed whole or not at all.
+    fn record_slots_pg(
+        &self,
+        decisions: &[(&str, i64, SlotDecision)],
+        cursors: &[(&str, i64, String)],
+        boot_id: &str,
+        now_ms: i64,
+        beat: Option<i64>,
+    ) -> Result<Vec<Option<i64>>, StoreError> {
+        let (node, lease) = self.node_lease();
+        let gate = node.is_some();
+        let latest = decisions
+            .iter()
+            .map(|d| d.1)
+            .max()
+            .unwrap_or(i64::MIN / 1000);
+        let rows: Vec<serde_json::Value> = decisions
+            .iter()
+            .map(|(job, slot, d)| match d {
+                SlotDecision::Run { reason } => serde_json::json!({
+                    "job": job, "slot": slot, "status": "running", "reason": reason, "started": now_ms,
+                }),
+                SlotDecision::Skip { reason } => serde_json::json!({
+                    "job": job, "slot": slot, "status": "skipped", "reason": reason, "started": null,
+                }),
+            })
+            .collect();
+        let curs: Vec<serde_json::Value> = cursors
+            .iter()
+            .map(|(job, until, schedule)| {
+                serde_json::json!({ "job": job, "until": until, "schedule": schedule })
+            })
+            .collect();
+        let now = cluster::now_sql(db::Dialect::Postgres);
+        let pid = i64::from(std::process::id());
+        let answer = self.with_conn(|c| {
+            if let Some(id) = beat {
+                report::beat_on(c, id, now_ms)?;
+            }
+            c.query(
+                &format!(
+                    "WITH gate AS (
+                         SELECT now, CAST(?1 AS BIGINT) = 0 OR CAST(?2 AS BIGINT) * 1000 <= now AS ok
+                         FROM (SELECT {now} AS now) AS clock),
+                     ins AS (
+                         INSERT INTO runs (job, trigger, slot, status, reason, boot_id, daemon_pid,
+                                           started_at, node, lease_until, claimed_at)
+                         SELECT d.job, 'schedule', d.slot, d.status, d.reason, CAST(?4 AS TEXT),
+                                CAST(?5 AS BIGINT), d.started, CAST(?6 AS TEXT),
+                                CASE WHEN d.status = 'running' AND CAST(?7 AS BIGINT) IS NOT NULL
+                                     THEN gate.now + CAST(?7 AS BIGINT) END,
+                                CASE WHEN CAST(?6 AS TEXT) IS NOT NULL THEN gate.now END
+                         FROM json_to_recordset(CAST(?3 AS json))
+                                  AS d(job text, slot bigint, status text, reason text, started bigint),
+                              gate
+                         WHERE gate.ok
+                         ON CONFLICT DO NOTHING RETURNING id, job, slot),
+                     cur AS (
+                         INSERT INTO cursors (job, accounted_until, schedule)
+                         SELECT c.job, c.until, c.schedule
+                         FROM json_to_recordset(CAST(?8 AS json)) AS c(job text, until bigint, schedule text),
+                              gate
+                         WHERE gate.ok
+                         ON CONFLICT (job) DO UPDATE SET
+                             accounted_until = GREATEST(cursors.accounted_until, excluded.accounted_until),
+                             schedule = excluded.schedule
+                         RETURNING 1)
+                     SELECT 'gate', CAST(NULL AS TEXT), CAST(NULL AS BIGINT), now, CAST(ok AS INT)
+                       FROM gate WHERE (SELECT count(*) FROM cur) >= 0
+                     UNION ALL SELECT 'claim', job, slot, id, NULL FROM ins"
+                ),
+                args![
+                    i64::from(gate),
+                    latest,
+                    serde_json::Value::Array(rows).to_string(),
+                    boot_id,
+                    pid,
+                    node,
+                    lease,
+                    serde_json::Value::Array(curs).to_string()
+                ],
+            )
+        })?;
+        let mut claimed: HashMap<(String, i64), i64> = HashMap::new();
+        for r in &answer {
+            let kind: String = r.get(0)?;
+            if kind == "gate" {
+                let ok: bool = r.get(4)?;
+                let ledger_ms: i64 = r.get(3)?;
+                if !ok {
+                    return Err(StoreError::TooEarly {
+                        wait_ms: latest * 1000 - ledger_ms,
+                    });
+                }
+            } else {
+                claimed.insert((r.get(1)?, r.get(2)?), r.get(3)?);
+            }
+        }
+        Ok(decisions
+            .iter()
+            .map(|(job, slot, d)| match d {
+                SlotDecision::Run { .. } => claimed.get(&(job.to_string(), *slot)).copied(),
+                SlotDecision::Skip { .. } => None,
+            })
+            .collect())
     }
 
     /// Starts a run that is not a schedule slot (`manual`, `at_start`); returns its id.

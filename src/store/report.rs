@@ -108,9 +108,33 @@ impl Store {
             )
         })?;
         let mut gaps = Vec::new();
+        // Sessions of several nodes on one ledger overlap: the daemon was down only where none
+        // ran. `covered`: the furthest end so far, and whether that session stopped cleanly.
+        let mut covered: Option<(i64, bool)> = None;
+        for &(start, end, clean) in &sessions {
+            // A gap shorter than a heartbeat is not downtime (a crash's last beat may be up to
+            // `HEARTBEAT_MS` old), except after a clean stop.
+            if let Some((upto, was_clean)) = covered
+                && start > upto
+                && (was_clean || start - upto > HEARTBEAT_MS)
+            {
+                let (a, b) = (upto.max(from), start.min(to));
+                if a < b {
+                    gaps.push(Gap {
+                        from_ms: a,
+                        to_ms: b,
+                        clean: was_clean,
+                    });
+                }
+            }
+            covered = match covered {
+                Some((upto, c)) if upto >= end => Some((upto, c)),
+                _ => Some((end, clean)),
+            };
+        }
         // After the last session, if it ended (stopped, or its beats stopped long ago): down
         // until `to`.
-        if let Some(&(_, end, clean)) = sessions.last()
+        if let Some((end, clean)) = covered
             && (clean || to - end > 2 * HEARTBEAT_MS)
             && end < to
         {
@@ -121,21 +145,6 @@ impl Store {
                     to_ms: to,
                     clean,
                 });
-            }
-        }
-        for w in sessions.windows(2) {
-            let ((_, end, clean), (next_start, _, _)) = (w[0], w[1]);
-            // A gap shorter than a heartbeat is not downtime (a crash's last beat may be up to
-            // `HEARTBEAT_MS` old), except after a clean stop.
-            if next_start > end && (clean || next_start - end > HEARTBEAT_MS) {
-                let (a, b) = (end.max(from), next_start.min(to));
-                if a < b {
-                    gaps.push(Gap {
-                        from_ms: a,
-                        to_ms: b,
-                        clean,
-                    });
-                }
             }
         }
         gaps.sort_by_key(|g| g.from_ms);
@@ -338,6 +347,25 @@ mod tests {
             },
         );
         store.flush();
+    }
+
+    #[test]
+    fn downtime_is_when_no_node_ran_not_the_gap_after_one_nodes_session() {
+        let store = Store::open_in_memory().unwrap();
+        // Two nodes on one ledger: a long session and a short one inside it.
+        let long = store.start_session("node-a", 0).unwrap();
+        let short = store.start_session("node-b", 10_000).unwrap();
+        store.end_session(short, 50_000).unwrap();
+        store.end_session(long, 1_000_000).unwrap();
+        store.start_session("node-a", 2_000_000).unwrap();
+        assert_eq!(
+            store.downtime(0, 2_100_000).unwrap(),
+            vec![Gap {
+                from_ms: 1_000_000,
+                to_ms: 2_000_000,
+                clean: true
+            }]
+        );
     }
 
     #[test]
