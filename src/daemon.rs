@@ -97,6 +97,7 @@ pub async fn run(
     );
     runner.set_log_limit(g.log.output_per_run);
     runner.set_leased(cluster);
+    crate::action::procs::set_die_with_daemon(cluster);
     runner.set_quiet(Arc::new(crate::quiet::Quiet::new(
         store.clone(),
         g.quiet_hours.clone(),

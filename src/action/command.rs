@@ -18,12 +18,16 @@ const READER_LINGER: Duration = Duration::from_secs(2);
 
 const RECORD_PID_AFTER: Duration = Duration::from_secs(1);
 
-/// On Linux the run's process is killed when the daemon dies (a SIGKILL, a lost cluster node):
+/// In a cluster (see `procs::set_die_with_daemon`), on Linux, the run's process is killed when
+/// the daemon dies (a SIGKILL, a lost node):
 /// a parent-death signal, which the kernel sends when the *thread* that forked the child ends.
 /// Runs are spawned from the runtime's own thread (the daemon's main thread, which lives as
 /// long as the daemon), never from a blocking-pool thread that could end under a running job.
 /// If the daemon died between the fork and the `prctl`, the child ends itself at once.
 fn die_with_daemon(cmd: &mut Command) {
+    if !super::procs::die_with_daemon() {
+        return;
+    }
     #[cfg(target_os = "linux")]
     {
         let parent = std::process::id() as libc::pid_t;

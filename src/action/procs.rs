@@ -22,6 +22,20 @@ static OURS: Mutex<Option<HashSet<u32>>> = Mutex::new(None);
 /// Adopted orphans seen and not yet reaped.
 static ADOPTED: Mutex<Option<HashSet<u32>>> = Mutex::new(None);
 static SUBREAPER: AtomicBool = AtomicBool::new(false);
+/// Runs get a parent-death signal (a cluster node: see `command::die_with_daemon`).
+static DIE_WITH_DAEMON: AtomicBool = AtomicBool::new(false);
+
+/// In a cluster, every run's process is to die with the daemon (a lost node must leave no job
+/// running). Off on one machine: the signal needs a `pre_exec` hook, which makes the standard
+/// library fork instead of `posix_spawn`, and that costs a burst of a thousand runs a third of
+/// its speed; there, a crashed daemon's runs are found at the next start instead.
+pub fn set_die_with_daemon(on: bool) {
+    DIE_WITH_DAEMON.store(on, Ordering::SeqCst);
+}
+
+pub fn die_with_daemon() -> bool {
+    DIE_WITH_DAEMON.load(Ordering::SeqCst)
+}
 
 /// Makes this process a child subreaper (Linux); returns whether it is one.
 pub fn become_subreaper() -> bool {
