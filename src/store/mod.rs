@@ -469,54 +469,21 @@ impl Store {
             }
             return Ok(out);
         }
+        // SQLite: one machine (a cluster's ledger is PostgreSQL, see `record_slots_pg`), so a
+        // claim needs no node, lease or clock gate.
         let pid = i64::from(std::process::id());
-        let (node, lease) = self.node_lease();
-        let now = cluster::now_sql(self.dialect());
-        // In a cluster a slot is claimed only once the ledger's clock has reached it, so that
-        // a node whose clock runs ahead cannot claim early; the whole batch waits if one slot
-        // is not due yet (its cursor must not move past an unclaimed slot).
-        let gate = node.is_some();
-        let claim = format!(
-            "INSERT INTO runs (job, trigger, slot, status, reason, boot_id, daemon_pid, started_at,
-                               node, lease_until, claimed_at)
-             SELECT CAST(?1 AS TEXT), 'schedule', CAST(?2 AS BIGINT), CAST(?3 AS TEXT), CAST(?4 AS TEXT),
-                    CAST(?5 AS TEXT), CAST(?6 AS BIGINT), CAST(?7 AS BIGINT), CAST(?8 AS TEXT),
-                    CASE WHEN CAST(?9 AS TEXT) = 'running' THEN {now} + CAST(?10 AS BIGINT) END,
-                    CASE WHEN CAST(?8 AS TEXT) IS NOT NULL THEN {now} END
-             WHERE CAST(?11 AS BIGINT) = 0 OR CAST(?2 AS BIGINT) * 1000 <= {now}
-             ON CONFLICT DO NOTHING RETURNING id"
-        );
         let out = self.in_tx(|c| {
-            if gate && let Some(latest) = decisions.iter().map(|d| d.1).max() {
-                let ledger_ms: i64 = c.value(&format!("SELECT {now}"), args![])?;
-                if latest * 1000 > ledger_ms {
-                    return Err(StoreError::TooEarly {
-                        wait_ms: latest * 1000 - ledger_ms,
-                    });
-                }
-            }
             let mut out = Vec::with_capacity(decisions.len());
             for (job, slot, decision) in decisions {
                 let (status, reason, started) = match decision {
                     SlotDecision::Run { reason } => ("running", reason.as_deref(), Some(now_ms)),
                     SlotDecision::Skip { reason } => ("skipped", Some(reason.as_str()), None),
                 };
-                let leased = if lease.is_some() { status } else { "" };
                 let id: Option<i64> = c.value_opt(
-                    &claim,
-                    args![
-                        job,
-                        slot,
-                        status,
-                        reason,
-                        boot_id,
-                        pid,
-                        started,
-                        node,
-                        leased,
-                        lease,
-                        i64::from(gate)
-                    ],
+                    "INSERT INTO runs (job, trigger, slot, status, reason, boot_id, daemon_pid, started_at)
+                     VALUES (?1, 'schedule', ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT DO NOTHING RETURNING id",
+                    args![job, slot, status, reason, boot_id, pid, started],
                 )?;
                 out.push(match decision {
                     SlotDecision::Run { .. } => id,

@@ -153,25 +153,7 @@ impl Postgres {
 
     /// Makes a new empty database and returns its URL (without the password).
     pub fn database(&self, name: &str) -> String {
-        let out = Command::new(self.bin.join("psql"))
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "clawcron",
-            ])
-            .args(["-d", "postgres", "-v", "ON_ERROR_STOP=1", "-c"])
-            .arg(format!("CREATE DATABASE {name}"))
-            .env("PGPASSWORD", PASSWORD)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "CREATE DATABASE {name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        self.psql("postgres", &format!("CREATE DATABASE {name}"));
         format!("postgres://clawcron@127.0.0.1:{}/{name}", self.port)
     }
 
