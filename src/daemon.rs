@@ -97,7 +97,14 @@ pub async fn run(
     );
     runner.set_log_limit(g.log.output_per_run);
     runner.set_leased(cluster);
-    crate::action::procs::set_die_with_daemon(cluster);
+    // A node's runs die with it (a lost node's slots go to other nodes: see `action::warden`).
+    // On one machine a crashed daemon's runs are found at its next start instead.
+    if cluster {
+        match crate::action::warden::start() {
+            Ok(pid) => info!(pid, "warden started: this node's runs die with it"),
+            Err(e) => warn!("cannot start the warden ({e}): if this node dies, its runs go on"),
+        }
+    }
     runner.set_quiet(Arc::new(crate::quiet::Quiet::new(
         store.clone(),
         g.quiet_hours.clone(),

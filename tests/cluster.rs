@@ -370,11 +370,27 @@ fn cron_in(secs: i64) -> (i64, String) {
 fn a_run_lost_with_its_node_dies_with_it_is_interrupted_by_another_and_retried_only_if_asked() {
     let Some(c) = Cluster::new("") else { return };
     let f = c.path("long.log");
+    // The run's process starts a child of its own (same process group): both die with the node.
+    let script = c.path("long.py");
+    std::fs::write(
+        &script,
+        format!(
+            "import os, subprocess, time\n\
+             log = {0:?}\n\
+             child = subprocess.Popen(['sleep', '60'])\n\
+             open(log, 'a').write('start %s %s\\n' % (os.environ['CLAWCRON_JOB'], os.environ['CLAWCRON_NODE']))\n\
+             open(log, 'a').write('child %s %d\\n' % (os.environ['CLAWCRON_JOB'], child.pid))\n\
+             time.sleep(60)\n\
+             open(log, 'a').write('end\\n')\n",
+            f.display().to_string()
+        ),
+    )
+    .unwrap();
     let (slot, cron) = cron_in(6);
     let job = |retry: bool| {
         format!(
-            "schedule: \"{cron}\"\nretry_on_node_loss: {retry}\nrun: {{ command: [python3, -c, \"import os, sys, time; open('{0}', 'a').write('start %s %s\\\\n' % (os.environ['CLAWCRON_JOB'], os.environ['CLAWCRON_NODE'])); time.sleep(60); open('{0}', 'a').write('end\\\\n')\"] }}\n",
-            f.display()
+            "schedule: \"{cron}\"\nretry_on_node_loss: {retry}\nrun: {{ command: [python3, {}] }}\n",
+            script.display()
         )
     };
     let jobs = vec![("retried", job(true)), ("plain", job(false))];
@@ -406,7 +422,12 @@ fn a_run_lost_with_its_node_dies_with_it_is_interrupted_by_another_and_retried_o
     kill(a);
     // The runs' processes die with their node.
     sleep_s(0.5);
-    for pid in &pids {
+    let children: Vec<i32> = lines(&f)
+        .iter()
+        .filter_map(|l| l.strip_prefix("child ")?.split(' ').nth(1)?.parse().ok())
+        .collect();
+    assert_eq!(children.len(), 2, "{:?}", lines(&f));
+    for pid in pids.iter().chain(&children) {
         assert!(!alive(*pid), "run process {pid} outlived its node");
     }
     // Another node marks them interrupted within the lease (4 s) plus 5 s.

@@ -18,37 +18,6 @@ const READER_LINGER: Duration = Duration::from_secs(2);
 
 const RECORD_PID_AFTER: Duration = Duration::from_secs(1);
 
-/// In a cluster (see `procs::set_die_with_daemon`), on Linux, the run's process is killed when
-/// the daemon dies (a SIGKILL, a lost node):
-/// a parent-death signal, which the kernel sends when the *thread* that forked the child ends.
-/// Runs are spawned from the runtime's own thread (the daemon's main thread, which lives as
-/// long as the daemon), never from a blocking-pool thread that could end under a running job.
-/// If the daemon died between the fork and the `prctl`, the child ends itself at once.
-fn die_with_daemon(cmd: &mut Command) {
-    if !super::procs::die_with_daemon() {
-        return;
-    }
-    #[cfg(target_os = "linux")]
-    {
-        let parent = std::process::id() as libc::pid_t;
-        // SAFETY: the closure runs in the forked child before exec and calls only
-        // async-signal-safe functions (prctl, getppid, kill on itself).
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                if libc::getppid() != parent {
-                    libc::kill(libc::getpid(), libc::SIGKILL);
-                }
-                Ok(())
-            });
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = cmd;
-}
-
 pub async fn run(spec: &CommandSpec, ctx: &AttemptCtx<'_>) -> AttemptResult {
     let (mut cmd, name) = match &spec.program {
         Program::Argv(argv) => {
@@ -69,7 +38,6 @@ pub async fn run(spec: &CommandSpec, ctx: &AttemptCtx<'_>) -> AttemptResult {
     if let Some(dir) = &spec.workdir {
         cmd.current_dir(dir);
     }
-    die_with_daemon(&mut cmd);
     // stdout and stderr share one pipe: their lines stay in the order they were written, and a
     // burst of runs holds one descriptor per child instead of two.
     let output = match OutputPipe::new() {

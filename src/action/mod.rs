@@ -13,6 +13,7 @@ mod output;
 pub mod procs;
 pub mod report;
 mod scripted;
+pub mod warden;
 
 pub use output::OutputTail;
 

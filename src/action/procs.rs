@@ -22,19 +22,21 @@ static OURS: Mutex<Option<HashSet<u32>>> = Mutex::new(None);
 /// Adopted orphans seen and not yet reaped.
 static ADOPTED: Mutex<Option<HashSet<u32>>> = Mutex::new(None);
 static SUBREAPER: AtomicBool = AtomicBool::new(false);
-/// Runs get a parent-death signal (a cluster node: see `command::die_with_daemon`).
-static DIE_WITH_DAEMON: AtomicBool = AtomicBool::new(false);
-
-/// In a cluster, every run's process is to die with the daemon (a lost node must leave no job
-/// running). Off on one machine: the signal needs a `pre_exec` hook, which makes the standard
-/// library fork instead of `posix_spawn`, and that costs a burst of a thousand runs a third of
-/// its speed; there, a crashed daemon's runs are found at the next start instead.
-pub fn set_die_with_daemon(on: bool) {
-    DIE_WITH_DAEMON.store(on, Ordering::SeqCst);
+/// Counts `pid` (a child this module did not spawn: the warden) as tokio's own, so it is never
+/// taken for an adopted orphan.
+pub fn own(pid: u32) {
+    if let Ok(mut g) = OURS.lock() {
+        g.get_or_insert_with(HashSet::new).insert(pid);
+    }
 }
 
-pub fn die_with_daemon() -> bool {
-    DIE_WITH_DAEMON.load(Ordering::SeqCst)
+/// Undoes `own`.
+pub fn disown(pid: u32) {
+    if let Ok(mut g) = OURS.lock()
+        && let Some(set) = g.as_mut()
+    {
+        set.remove(&pid);
+    }
 }
 
 /// Makes this process a child subreaper (Linux); returns whether it is one.
@@ -52,30 +54,36 @@ pub fn become_subreaper() -> bool {
     }
 }
 
-/// A registered main process: unregistered when dropped (after tokio reaped it).
-pub struct Registered(u32);
+/// A registered main process: unregistered when dropped (after tokio reaped it and its group
+/// was swept), and forgotten by the warden if one watches the runs.
+pub struct Registered {
+    pid: u32,
+    warded: bool,
+}
 
 impl Drop for Registered {
     fn drop(&mut self) {
-        if let Ok(mut g) = OURS.lock()
-            && let Some(set) = g.as_mut()
-        {
-            set.remove(&self.0);
+        disown(self.pid);
+        if self.warded {
+            super::warden::unward(self.pid as i32);
         }
     }
 }
 
-/// Spawns `cmd` and registers its pid as tokio's.
+/// Spawns `cmd` (the leader of its own process group) and registers its pid as tokio's, and
+/// its group with the warden if one runs (a cluster node: see `warden`).
 pub fn spawn(
     cmd: &mut tokio::process::Command,
 ) -> std::io::Result<(tokio::process::Child, Option<Registered>)> {
     let _guard = SPAWNING.read().unwrap_or_else(|p| p.into_inner());
     let child = cmd.spawn()?;
     let reg = child.id().map(|pid| {
-        if let Ok(mut g) = OURS.lock() {
-            g.get_or_insert_with(HashSet::new).insert(pid);
+        own(pid);
+        let warded = super::warden::active();
+        if warded {
+            super::warden::ward(pid as i32);
         }
-        Registered(pid)
+        Registered { pid, warded }
     });
     Ok((child, reg))
 }

@@ -301,6 +301,13 @@ pub enum ImportWhat {
 
 /// Parses the arguments, runs the command and returns the process's exit code.
 pub fn main() -> ExitCode {
+    // The warden (a cluster node's runs die with it) reads no config and no arguments.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == crate::action::warden::ARG)
+    {
+        return crate::action::warden::serve();
+    }
     // A panic's message goes through the same redaction as every log line.
     std::panic::set_hook(Box::new(|info| {
         eprintln!(
