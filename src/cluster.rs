@@ -193,6 +193,8 @@ pub struct Node {
     sent_version: Option<u64>,
     /// When a beat last succeeded (the node's own clock, Unix ms).
     last_ok_ms: i64,
+    /// When the next untold silence ends, as the last beat read it.
+    silences: tokio::sync::watch::Sender<Option<i64>>,
 }
 
 impl Node {
@@ -217,8 +219,10 @@ impl Node {
             store: store.clone(),
             sent_version: None,
             last_ok_ms: 0,
+            silences: tokio::sync::watch::Sender::new(None),
         };
-        node.beat(&[])?;
+        let pool = store.pg_pool()?;
+        pool.wait(node.beat(&[]))?;
         info!(
             node = node.roster.node.name,
             tags = ?node.roster.node.tags,
@@ -228,7 +232,7 @@ impl Node {
         Ok(node)
     }
 
-    fn beat(&mut self, running: &[i64]) -> Result<BeatAnswer, crate::store::StoreError> {
+    async fn beat(&mut self, running: &[i64]) -> Result<BeatAnswer, crate::store::StoreError> {
         let spec = &self.roster.node;
         let (version, texts) = self.roster.texts();
         let send = self.sent_version != Some(version);
@@ -240,46 +244,108 @@ impl Node {
             .map(|(j, _)| j)
             .collect();
         let before = self.local.now().timestamp_millis();
-        let answer = self.store.beat(&Beat {
-            name: &spec.name,
-            tags: &spec.tags,
-            pid: std::process::id(),
-            texts: send.then_some(texts.as_slice()),
-            running,
-            diverged: &diverged,
-            offset_ms: self.clock.offset_ms(),
-            lease_ms: spec.lease.as_millis() as i64,
-            live_ms: live_ms(spec),
-        })?;
+        let answer = self
+            .store
+            .beat(&Beat {
+                name: &spec.name,
+                tags: &spec.tags,
+                pid: std::process::id(),
+                texts: send.then_some(texts.as_slice()),
+                running,
+                diverged: &diverged,
+                offset_ms: self.clock.offset_ms(),
+                lease_ms: spec.lease.as_millis() as i64,
+                live_ms: live_ms(spec),
+            })
+            .await?;
         let after = self.local.now().timestamp_millis();
         self.clock
             .set_offset_ms(answer.now_ms - (before + after) / 2);
         self.sent_version = Some(version);
         self.last_ok_ms = after;
         self.roster.judge(&answer.newest);
+        self.silences.send_if_modified(|t| {
+            let changed = *t != answer.silence_end;
+            *t = answer.silence_end;
+            changed
+        });
         Ok(answer)
     }
 
-    /// The heartbeat loop, until `stop`. A beat is one statement, made from the runtime's
-    /// thread (each of the ledger's round trips is bounded, see `store::db`): an idle node
-    /// wakes once per heartbeat.
-    pub async fn run(mut self, runner: Runner, stop: CancellationToken) {
-        let every = self.roster.node.heartbeat;
-        let lease_ms = self.roster.node.lease.as_millis() as i64;
+    /// Changes when a beat finds that the next silence to end is another (one was added, ended
+    /// or told, on any node).
+    pub fn silence_hint(&self) -> tokio::sync::watch::Receiver<Option<i64>> {
+        self.silences.subscribe()
+    }
+
+    /// The heartbeat, until `stop`. The beats are made by a task on the ledger's own thread
+    /// (see `store::db::PgPool::batch`): an idle node wakes once per heartbeat, on that thread
+    /// alone, and its beat is one statement (one round trip). What a beat finds to do (a run
+    /// to stop, a lost run to retry: rare) comes back to this task, on the daemon's runtime.
+    pub async fn run(self, runner: Runner, stop: CancellationToken) {
         let me = self.roster.node.name.clone();
+        let store = self.store.clone();
+        let pool = match store.pg_pool() {
+            Ok(p) => p,
+            Err(e) => {
+                warn!("no heartbeat: {e}");
+                return;
+            }
+        };
+        let (tell, mut todo) = tokio::sync::mpsc::unbounded_channel();
+        let beats = pool.spawn(self.beats(runner.clone(), stop, tell));
+        while let Some(t) = todo.recv().await {
+            match t {
+                Todo::Stop(id, why) => {
+                    runner.stop_leased(id, why);
+                }
+                Todo::Retry(spec, slot, cause) => {
+                    let runner2 = runner.clone();
+                    runner.track(async move {
+                        match runner2.retry_lost(&spec, slot, &cause).await {
+                            Ok(Some((id, o))) => {
+                                info!(job = &*spec.id, run_id = id, status = ?o.status, "retried after node loss ({cause})")
+                            }
+                            Ok(None) => {}
+                            Err(e) => warn!(job = &*spec.id, "cannot retry after node loss: {e}"),
+                        }
+                    });
+                }
+            }
+        }
+        let _ = beats.await;
+        if let Err(e) = store.leave_cluster(&me) {
+            warn!("cannot record this node's stop in the ledger: {e}");
+        }
+    }
+
+    /// The beats themselves (a task on the ledger's thread).
+    async fn beats(
+        mut self,
+        runner: Runner,
+        stop: CancellationToken,
+        tell: tokio::sync::mpsc::UnboundedSender<Todo>,
+    ) {
+        let every_ms = self.roster.node.heartbeat.as_millis() as i64;
+        let lease_ms = self.roster.node.lease.as_millis() as i64;
+        // A timer of its own (on Linux a timerfd, registered on this thread): one wake-up per
+        // beat, where the runtime's timer wheel would also wake to move a 5 s sleep down its
+        // levels.
+        let timer = crate::clock::SystemClock::default();
         loop {
+            let next = chrono::Utc::now().timestamp_millis() + every_ms;
             tokio::select! {
                 () = stop.cancelled() => break,
-                () = tokio::time::sleep(every) => {}
+                () = timer.sleep_until_ms(Some(next)) => {}
             }
             let running = runner.leased_runs();
-            match self.beat(&running) {
+            match self.beat(&running).await {
                 Ok(answer) => {
                     for id in running.iter().filter(|id| !answer.renewed.contains(id)) {
-                        runner.stop_leased(
+                        let _ = tell.send(Todo::Stop(
                             *id,
                             "its lease was not renewed: another node took it over",
-                        );
+                        ));
                     }
                     for l in &answer.lost {
                         warn!(
@@ -288,7 +354,9 @@ impl Node {
                             node = l.node.as_deref().unwrap_or("?"),
                             "run interrupted: its node was lost (its lease ended)"
                         );
-                        self.retry(&runner, l);
+                        if let Some(t) = self.retry(l) {
+                            let _ = tell.send(t);
+                        }
                     }
                 }
                 Err(e) => {
@@ -296,47 +364,41 @@ impl Node {
                     warn!("cannot beat into the ledger for {since} ms: {e}");
                     if since > lease_ms {
                         for id in runner.leased_runs() {
-                            runner.stop_leased(
+                            let _ = tell.send(Todo::Stop(
                                 id,
                                 "the ledger has been unreachable for longer than the run's lease",
-                            );
+                            ));
                         }
                     }
                 }
             }
         }
-        if let Err(e) = self.store.leave_cluster(&me) {
-            warn!("cannot record this node's stop in the ledger: {e}");
-        }
     }
 
-    /// Retries, here, a scheduled run lost with its node, if its job says so and may run here.
-    fn retry(&self, runner: &Runner, lost: &crate::store::cluster::LostRun) {
+    /// A scheduled run lost with its node, to retry here if its job says so and may run here.
+    fn retry(&self, lost: &crate::store::cluster::LostRun) -> Option<Todo> {
         if lost.trigger != crate::model::RunTrigger::Schedule.as_str() {
-            return;
+            return None;
         }
-        let Some(spec) = self.roster.spec(&lost.job) else {
-            return;
-        };
+        let spec = self.roster.spec(&lost.job)?;
         if !spec.placement.retry_on_node_loss || !self.roster.may_claim(&lost.job) {
-            return;
+            return None;
         }
         let cause = format!(
             "run {} lost with node {}",
             lost.id,
             lost.node.as_deref().unwrap_or("?")
         );
-        let (runner2, slot) = (runner.clone(), lost.slot);
-        runner.track(async move {
-            match runner2.retry_lost(&spec, slot, &cause).await {
-                Ok(Some((id, o))) => {
-                    info!(job = &*spec.id, run_id = id, status = ?o.status, "retried after node loss ({cause})")
-                }
-                Ok(None) => {}
-                Err(e) => warn!(job = &*spec.id, "cannot retry after node loss: {e}"),
-            }
-        });
+        Some(Todo::Retry(spec, lost.slot, cause))
     }
+}
+
+/// What a beat found for the daemon's runtime to do.
+enum Todo {
+    /// Stop this node's run (its lease is lost).
+    Stop(i64, &'static str),
+    /// Retry a run lost with its node, for this slot, with this cause.
+    Retry(Arc<JobSpec>, i64, String),
 }
 
 /// A node whose last beat is older than this is not live: two leases.

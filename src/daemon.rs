@@ -246,6 +246,7 @@ pub async fn run(
     print_table(&scheduler, g.timezone, api.as_ref().map(|a| a.0));
 
     let loop_task = tokio::spawn(scheduler.run(stop.clone()));
+    let silence_hint = node.as_ref().map(|n| n.silence_hint());
     let node_task = node.map(|n| tokio::spawn(n.run(runner.clone(), stop.clone())));
     let heartbeat = session.map(|_| tokio::spawn(heartbeat(store.clone(), stop.clone())));
     let ledger_watch = tokio::spawn(watch_ledger(
@@ -258,6 +259,7 @@ pub async fn run(
         runner.clone(),
         control_tx.clone(),
         stop.clone(),
+        silence_hint,
     ));
     // Notices link to the dashboard where it really listens (a port 0 in the file is chosen now).
     templates.dashboard = api
@@ -568,7 +570,9 @@ async fn watch_silences(
     runner: Runner,
     control: tokio::sync::mpsc::Sender<crate::scheduler::Control>,
     stop: CancellationToken,
+    mut hint: Option<tokio::sync::watch::Receiver<Option<i64>>>,
 ) {
+    let mut hint_gone = false;
     loop {
         let now = chrono::Utc::now().timestamp_millis();
         let ended = store.silences_to_tell(now).unwrap_or_else(|e| {
@@ -586,20 +590,47 @@ async fn watch_silences(
             }
             let views = rx.await.unwrap_or_default();
             for s in &ended {
+                // Claimed first: of a cluster's nodes, one tells it.
+                match store.silence_told(s.id) {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(e) => {
+                        warn!("cannot record a silence's end: {e}");
+                        continue;
+                    }
+                }
                 if let Some(v) = views.iter().find(|v| v.id == s.job) {
                     tell_still_firing(&store, &runner, &v.spec, s, now);
                 }
-                if let Err(e) = store.silence_told(s.id) {
-                    warn!("cannot record a silence's end: {e}");
+            }
+        }
+        let next = store.next_silence_end(now).ok().flatten();
+        match hint.as_mut() {
+            // One machine: ten seconds at most, so a silence added or ended by another process
+            // (the command line) is seen soon.
+            None => {
+                let wait = next.map_or(10_000, |t| (t - now).clamp(0, 10_000));
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = tokio::time::sleep(std::time::Duration::from_millis(wait as u64 + 5)) => {}
+                }
+            }
+            // A cluster node: every beat reads when the next silence ends, so a silence added
+            // or ended anywhere wakes this at the next beat, and nothing polls the ledger.
+            Some(hint) => {
+                let wait = next.map_or(std::time::Duration::MAX, |t| {
+                    std::time::Duration::from_millis((t - now).max(0) as u64 + 5)
+                });
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = tokio::time::sleep(wait.min(std::time::Duration::from_secs(86_400))) => {}
+                    changed = hint.changed() => if changed.is_err() { hint_gone = true },
                 }
             }
         }
-        // Ten seconds at most: a silence added or ended by another process is seen soon.
-        let next = store.next_silence_end(now).ok().flatten();
-        let wait = next.map_or(10_000, |t| (t - now).clamp(0, 10_000));
-        tokio::select! {
-            () = stop.cancelled() => return,
-            () = tokio::time::sleep(std::time::Duration::from_millis(wait as u64 + 5)) => {}
+        if hint_gone {
+            hint = None;
+            hint_gone = false;
         }
     }
 }

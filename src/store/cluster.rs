@@ -3,7 +3,7 @@
 //! from a lost node, and named locks as rows with a lease and a fence. Every decision is one
 //! statement on the ledger's clock (`clock_timestamp()`), never a node's.
 
-use super::db::{DbError, Dialect, args};
+use super::db::{DbError, Dialect, Stmt, args};
 use super::{Store, StoreError};
 use std::collections::HashMap;
 
@@ -54,6 +54,9 @@ pub struct BeatAnswer {
     pub newest: HashMap<String, String>,
     /// The runs of other nodes whose lease had ended, now `interrupted` by this beat.
     pub lost: Vec<LostRun>,
+    /// When the first silence whose end is not yet told ends (it may have ended already): a
+    /// silence added or ended anywhere in the cluster is seen at the next beat.
+    pub silence_end: Option<i64>,
 }
 
 /// A run whose node was lost (its lease ended), now marked `interrupted`.
@@ -102,94 +105,94 @@ impl Store {
     /// One heartbeat, in one statement (one round trip, atomic): the node's row upserted, the
     /// leases of its runs and locks renewed, the runs of other nodes whose lease ended marked
     /// `interrupted` (returned as `lost`), each job's newest text among live nodes read. The
-    /// node's job texts are written before it, only when they changed. PostgreSQL only: a
-    /// cluster's ledger is PostgreSQL.
-    pub fn beat(&self, b: &Beat<'_>) -> Result<BeatAnswer, StoreError> {
-        if self.dialect() != Dialect::Postgres {
-            return Err(StoreError::Sql(DbError::Pool(
-                "a cluster needs a PostgreSQL ledger (`ledger:` in clawcron.yaml)".into(),
-            )));
-        }
+    /// node's job texts are written before it in the same transaction, only when they changed.
+    /// PostgreSQL only (a cluster's ledger is); awaited on the ledger's thread (see
+    /// `db::PgPool::batch`), or through `PgPool::wait`.
+    pub async fn beat(&self, b: &Beat<'_>) -> Result<BeatAnswer, StoreError> {
+        let pool = self.pg_pool()?;
         let now = now_sql(Dialect::Postgres);
         let tags = serde_json::to_string(b.tags).unwrap_or_else(|_| "[]".into());
         let running = serde_json::to_string(b.running).unwrap_or_else(|_| "[]".into());
         let diverged = serde_json::to_string(b.diverged).unwrap_or_else(|_| "[]".into());
+        let mut stmts = Vec::new();
         if let Some(texts) = b.texts {
-            self.in_tx(|c| {
-                c.execute("DELETE FROM job_texts WHERE node = ?1", args![b.name])?;
-                for (job, hash) in texts {
-                    c.execute(
-                        "INSERT INTO job_texts (node, job, hash) VALUES (?1, ?2, ?3)",
-                        args![b.name, job, hash],
-                    )?;
-                    c.execute(
-                        &format!(
-                            "INSERT INTO job_hashes (job, hash, first_seen) VALUES (?1, ?2, {now})
-                             ON CONFLICT (job, hash) DO NOTHING"
-                        ),
-                        args![job, hash],
-                    )?;
-                }
-                Ok(())
-            })?;
+            stmts.push(Stmt::new(
+                "DELETE FROM job_texts WHERE node = ?1",
+                args![b.name],
+            ));
+            for (job, hash) in texts {
+                stmts.push(Stmt::new(
+                    "INSERT INTO job_texts (node, job, hash) VALUES (?1, ?2, ?3)",
+                    args![b.name, job, hash],
+                ));
+                stmts.push(Stmt::new(
+                    format!(
+                        "INSERT INTO job_hashes (job, hash, first_seen) VALUES (?1, ?2, {now})
+                         ON CONFLICT (job, hash) DO NOTHING"
+                    ),
+                    args![job, hash],
+                ));
+            }
         }
-        let rows = self.with_conn(|c| {
-            c.query(
-                &format!(
-                    "WITH clock AS (SELECT {now} AS now),
-                     node AS (
-                         INSERT INTO nodes (name, tags, pid, started_at, beat_at, offset_ms, running, diverged)
-                         SELECT CAST(?1 AS TEXT), CAST(?2 AS TEXT), CAST(?3 AS BIGINT), now, now,
-                                CAST(?4 AS BIGINT), CAST(?5 AS TEXT), CAST(?6 AS TEXT) FROM clock
-                         ON CONFLICT (name) DO UPDATE SET tags = excluded.tags, pid = excluded.pid,
-                             started_at = CASE WHEN nodes.pid = excluded.pid AND nodes.stopped_at IS NULL
-                                               THEN nodes.started_at ELSE excluded.started_at END,
-                             beat_at = excluded.beat_at, stopped_at = NULL, offset_ms = excluded.offset_ms,
-                             running = excluded.running, diverged = excluded.diverged
-                         RETURNING 1),
-                     renewed AS (
-                         UPDATE runs SET lease_until = (SELECT now FROM clock) + CAST(?7 AS BIGINT)
-                         WHERE node = ?1 AND status = 'running' RETURNING id),
-                     held AS (
-                         UPDATE locks SET lease_until = (SELECT now FROM clock) + CAST(?7 AS BIGINT)
-                         WHERE node = ?1 RETURNING 1),
-                     lost AS (
-                         UPDATE runs SET status = 'interrupted', finished_at = (SELECT now FROM clock),
-                             lease_until = NULL,
-                             reason = 'node ' || coalesce(node, '?') || ' lost: its lease ended without renewal (taken over by ' || ?1 || ')'
-                         WHERE status = 'running' AND lease_until IS NOT NULL
-                           AND lease_until < (SELECT now FROM clock) AND node <> ?1
-                         RETURNING id, job, slot, node, trigger),
-                     newest AS (
-                         SELECT DISTINCT ON (t.job) t.job, t.hash FROM job_texts t
-                           JOIN nodes n ON n.name = t.node
-                           JOIN job_hashes h ON h.job = t.job AND h.hash = t.hash
-                         WHERE n.stopped_at IS NULL AND n.beat_at >= (SELECT now FROM clock) - CAST(?8 AS BIGINT)
-                         ORDER BY t.job, h.first_seen DESC, t.hash)
-                     SELECT 'now', CAST(NULL AS TEXT), now, CAST(NULL AS BIGINT), CAST(NULL AS TEXT), CAST(NULL AS TEXT)
-                       FROM clock WHERE (SELECT count(*) FROM node) + (SELECT count(*) FROM held) >= 0
-                     UNION ALL SELECT 'renewed', NULL, id, NULL, NULL, NULL FROM renewed
-                     UNION ALL SELECT 'lost', job, id, slot, node, trigger FROM lost
-                     UNION ALL SELECT 'newest', job, NULL, NULL, hash, NULL FROM newest"
-                ),
-                args![
-                    b.name,
-                    tags,
-                    b.pid,
-                    b.offset_ms,
-                    running,
-                    diverged,
-                    b.lease_ms,
-                    b.live_ms
-                ],
-            )
-        })?;
+        stmts.push(Stmt::new(
+        format!(
+                "WITH clock AS (SELECT {now} AS now),
+                 node AS (
+                     INSERT INTO nodes (name, tags, pid, started_at, beat_at, offset_ms, running, diverged)
+                     SELECT CAST(?1 AS TEXT), CAST(?2 AS TEXT), CAST(?3 AS BIGINT), now, now,
+                            CAST(?4 AS BIGINT), CAST(?5 AS TEXT), CAST(?6 AS TEXT) FROM clock
+                     ON CONFLICT (name) DO UPDATE SET tags = excluded.tags, pid = excluded.pid,
+                         started_at = CASE WHEN nodes.pid = excluded.pid AND nodes.stopped_at IS NULL
+                                           THEN nodes.started_at ELSE excluded.started_at END,
+                         beat_at = excluded.beat_at, stopped_at = NULL, offset_ms = excluded.offset_ms,
+                         running = excluded.running, diverged = excluded.diverged
+                     RETURNING 1),
+                 renewed AS (
+                     UPDATE runs SET lease_until = (SELECT now FROM clock) + CAST(?7 AS BIGINT)
+                     WHERE node = ?1 AND status = 'running' RETURNING id),
+                 held AS (
+                     UPDATE locks SET lease_until = (SELECT now FROM clock) + CAST(?7 AS BIGINT)
+                     WHERE node = ?1 RETURNING 1),
+                 lost AS (
+                     UPDATE runs SET status = 'interrupted', finished_at = (SELECT now FROM clock),
+                         lease_until = NULL,
+                         reason = 'node ' || coalesce(node, '?') || ' lost: its lease ended without renewal (taken over by ' || ?1 || ')'
+                     WHERE status = 'running' AND lease_until IS NOT NULL
+                       AND lease_until < (SELECT now FROM clock) AND node <> ?1
+                     RETURNING id, job, slot, node, trigger),
+                 newest AS (
+                     SELECT DISTINCT ON (t.job) t.job, t.hash FROM job_texts t
+                       JOIN nodes n ON n.name = t.node
+                       JOIN job_hashes h ON h.job = t.job AND h.hash = t.hash
+                     WHERE n.stopped_at IS NULL AND n.beat_at >= (SELECT now FROM clock) - CAST(?8 AS BIGINT)
+                     ORDER BY t.job, h.first_seen DESC, t.hash),
+                 silence AS (SELECT min(ends_at) AS t FROM silences WHERE told = 0)
+                 SELECT 'now', CAST(NULL AS TEXT), now, CAST(NULL AS BIGINT), CAST(NULL AS TEXT), CAST(NULL AS TEXT)
+                   FROM clock WHERE (SELECT count(*) FROM node) + (SELECT count(*) FROM held) >= 0
+                 UNION ALL SELECT 'renewed', NULL, id, NULL, NULL, NULL FROM renewed
+                 UNION ALL SELECT 'lost', job, id, slot, node, trigger FROM lost
+                 UNION ALL SELECT 'newest', job, NULL, NULL, hash, NULL FROM newest
+                 UNION ALL SELECT 'silence', NULL, t, NULL, NULL, NULL FROM silence"
+            ),
+            args![
+                b.name,
+                tags,
+                b.pid,
+                b.offset_ms,
+                running,
+                diverged,
+                b.lease_ms,
+                b.live_ms
+            ],
+        ));
+        let mut rows = pool.batch(&stmts).await.map_err(StoreError::Sql)?;
         let mut answer = BeatAnswer::default();
-        for r in rows {
+        for r in rows.pop().unwrap_or_default() {
             let kind: String = r.get(0)?;
             match kind.as_str() {
                 "now" => answer.now_ms = r.get(2)?,
                 "renewed" => answer.renewed.push(r.get(2)?),
+                "silence" => answer.silence_end = r.get(2)?,
                 "lost" => answer.lost.push(LostRun {
                     id: r.get(2)?,
                     job: r.get(1)?,

@@ -432,20 +432,43 @@ impl<C: deadpool_postgres::GenericClient> Pg<'_, C> {
         params: &[&dyn ToValue],
         rows: bool,
     ) -> Result<(Vec<tokio_postgres::Row>, u64), DbError> {
-        let sql = for_postgres(sql);
-        let vals = values(params);
-        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vals
-            .iter()
-            .map(|v| v as &(dyn tokio_postgres::types::ToSql + Sync))
-            .collect();
-        bounded(async {
-            let stmt = self.0.prepare_cached(&sql).await?;
-            if rows {
-                Ok((self.0.query(&stmt, &refs).await?, 0))
-            } else {
-                Ok((Vec::new(), self.0.execute(&stmt, &refs).await?))
-            }
-        })
+        bounded(pg_call(self.0, sql, &values(params), rows))
+    }
+}
+
+/// Runs `sql` (prepared once per connection) with `vals` on `client`: its rows if `rows`, else
+/// how many rows it changed.
+async fn pg_call<C: deadpool_postgres::GenericClient>(
+    client: &C,
+    sql: &str,
+    vals: &[Value],
+    rows: bool,
+) -> Result<(Vec<tokio_postgres::Row>, u64), tokio_postgres::Error> {
+    let sql = for_postgres(sql);
+    let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vals
+        .iter()
+        .map(|v| v as &(dyn tokio_postgres::types::ToSql + Sync))
+        .collect();
+    let stmt = client.prepare_cached(&sql).await?;
+    if rows {
+        Ok((client.query(&stmt, &refs).await?, 0))
+    } else {
+        Ok((Vec::new(), client.execute(&stmt, &refs).await?))
+    }
+}
+
+/// A statement and its arguments, owned: one of a batch (`PgPool::batch`).
+pub struct Stmt {
+    pub sql: String,
+    pub args: Vec<Value>,
+}
+
+impl Stmt {
+    pub fn new(sql: impl Into<String>, args: &[&dyn ToValue]) -> Stmt {
+        Stmt {
+            sql: sql.into(),
+            args: values(args),
+        }
     }
 }
 
@@ -563,11 +586,59 @@ impl PgPool {
     }
 
     fn object(&self) -> Result<deadpool_postgres::Object, DbError> {
-        let _g = self.rt.enter();
-        futures_executor::block_on(self.pool.get()).map_err(|e| match e {
+        self.wait(self.get())
+    }
+
+    async fn get(&self) -> Result<deadpool_postgres::Object, DbError> {
+        self.pool.get().await.map_err(|e| match e {
             deadpool_postgres::PoolError::Backend(e) => DbError::Pg(e),
             e => DbError::Pool(format!("{} ({})", e, self.display)),
         })
+    }
+
+    /// Runs `fut` (a task of the ledger's: see `batch`) on the pool's own thread.
+    pub fn spawn<F>(&self, fut: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.rt.spawn(fut)
+    }
+
+    /// Waits for `fut` (e.g. a `batch`) from a thread other than the pool's.
+    pub fn wait<T>(&self, fut: impl std::future::Future<Output = T>) -> T {
+        let _g = self.rt.enter();
+        futures_executor::block_on(fut)
+    }
+
+    /// Runs `stmts` in one transaction (a single one alone: one round trip) and returns each
+    /// one's rows, within `PG_ROUND_TRIP`. Awaited by a task on the pool's own thread (see
+    /// `spawn`), a statement wakes no other thread: an idle node's heartbeat costs its wake-up
+    /// and the answer's. From elsewhere, through `wait`.
+    pub async fn batch(&self, stmts: &[Stmt]) -> Result<Vec<Vec<Row>>, DbError> {
+        let work = async {
+            let mut obj = self.get().await?;
+            let mut out = Vec::with_capacity(stmts.len());
+            if let [one] = stmts {
+                let (rows, _) = pg_call(&obj, &one.sql, &one.args, true).await?;
+                out.push(rows.iter().map(pg_row).collect::<Result<_, _>>()?);
+            } else {
+                let tx = obj.transaction().await?;
+                for st in stmts {
+                    let (rows, _) = pg_call(&tx, &st.sql, &st.args, true).await?;
+                    out.push(rows.iter().map(pg_row).collect::<Result<_, _>>()?);
+                }
+                tx.commit().await?;
+            }
+            Ok(out)
+        };
+        match tokio::time::timeout(PG_ROUND_TRIP, work).await {
+            Ok(r) => r,
+            Err(_) => Err(DbError::Pool(format!(
+                "the server did not answer within {} s",
+                PG_ROUND_TRIP.as_secs()
+            ))),
+        }
     }
 }
 

@@ -330,6 +330,16 @@ impl Store {
     }
 
     /// Runs `f` on a connection, each statement committed on its own.
+    /// The PostgreSQL ledger's pool: a cluster's ledger.
+    pub fn pg_pool(&self) -> Result<Arc<db::PgPool>, StoreError> {
+        match &self.db {
+            db::Backend::Postgres(p) => Ok(p.clone()),
+            db::Backend::Sqlite(_) => Err(StoreError::Sql(db::DbError::Pool(
+                "a cluster needs a PostgreSQL ledger (`ledger:` in clawcron.yaml)".into(),
+            ))),
+        }
+    }
+
     pub(crate) fn with_conn<T>(
         &self,
         f: impl FnOnce(&mut dyn Conn) -> Result<T, DbError>,

@@ -126,10 +126,16 @@ impl Store {
         })
     }
 
-    /// The end of silence `id` was told.
-    pub fn silence_told(&self, id: i64) -> Result<(), StoreError> {
-        self.with_conn(|c| c.execute("UPDATE silences SET told = 1 WHERE id = ?1", args![id]))?;
-        Ok(())
+    /// Claims the telling of silence `id`'s end: true for the one process (of all the nodes
+    /// of a cluster) that is to tell it.
+    pub fn silence_told(&self, id: i64) -> Result<bool, StoreError> {
+        let n = self.with_conn(|c| {
+            c.execute(
+                "UPDATE silences SET told = 1 WHERE id = ?1 AND told = 0",
+                args![id],
+            )
+        })?;
+        Ok(n == 1)
     }
 
     /// When the next active silence ends, if any.
