@@ -30,18 +30,18 @@ pub trait Clock: Send + Sync + 'static {
     /// Returns once the wall clock reaches `deadline` (whole seconds since the epoch), or earlier
     /// (capped sleep, clock change); `None` sleeps until something changes. Callers re-check.
     fn sleep_until(&self, deadline: Option<i64>) -> SleepFuture<'_>;
-    /// As `sleep_until`, to the millisecond (a cluster node's slot moved by its offset to the
-    /// ledger's clock). By default: to the whole second before it, then the rest (when short)
-    /// on tokio's timer.
-    fn sleep_until_ms(&self, deadline_ms: Option<i64>) -> SleepFuture<'_> {
+    /// As `sleep_until`, to the microsecond (a cluster node's slot moved by its offset to the
+    /// ledger's clock, its heartbeat). By default: to the whole second before it, then the rest
+    /// (when short) on tokio's timer, rounded up to its millisecond.
+    fn sleep_until_us(&self, deadline_us: Option<i64>) -> SleepFuture<'_> {
         Box::pin(async move {
-            let Some(at_ms) = deadline_ms else {
+            let Some(at_us) = deadline_us else {
                 return self.sleep_until(None).await;
             };
-            self.sleep_until(Some(at_ms.div_euclid(1000))).await;
-            let left = at_ms - self.now().timestamp_millis();
-            if (1..=1000).contains(&left) {
-                tokio::time::sleep(Duration::from_millis(left as u64)).await;
+            self.sleep_until(Some(at_us.div_euclid(1_000_000))).await;
+            let left = at_us - self.now().timestamp_micros();
+            if (1..=1_000_000).contains(&left) {
+                tokio::time::sleep(Duration::from_micros(left as u64)).await;
             }
         })
     }
@@ -179,53 +179,63 @@ impl Clock for SystemClock {
     }
 
     fn sleep_until(&self, deadline: Option<i64>) -> SleepFuture<'_> {
-        self.sleep_until_ms(deadline.map(|d| d.saturating_mul(1000)))
+        self.sleep_until_us(deadline.map(|d| d.saturating_mul(1_000_000)))
     }
 
-    fn sleep_until_ms(&self, deadline_ms: Option<i64>) -> SleepFuture<'_> {
+    fn sleep_until_us(&self, deadline_us: Option<i64>) -> SleepFuture<'_> {
         Box::pin(async move {
             #[cfg(target_os = "linux")]
             {
                 // Created on first use, inside the runtime (it registers with the reactor).
                 if let Some(timer) = self.timer.get_or_init(|| timerfd::WallTimer::new().ok())
-                    && timer.sleep_until_ms(deadline_ms).await.is_ok()
+                    && timer.sleep_until_us(deadline_us).await.is_ok()
                 {
                     return;
                 }
             }
             let _ = &self.origin;
-            capped_sleep(Utc::now(), deadline_ms).await;
+            capped_sleep(
+                Utc::now(),
+                deadline_us.map(|us| (us + 999).div_euclid(1000)),
+            )
+            .await;
         })
     }
 }
 
 /// Another clock moved by an offset: a cluster node's clock set to the ledger's (the offset
-/// is measured at each heartbeat), or, in tests, a machine whose clock runs ahead.
+/// is measured at each heartbeat, to the microsecond), or, in tests, a machine whose clock runs
+/// ahead.
 pub struct OffsetClock {
     inner: Arc<dyn Clock>,
-    offset_ms: AtomicI64,
+    offset_us: AtomicI64,
 }
 
 impl OffsetClock {
     pub fn new(inner: Arc<dyn Clock>, offset_ms: i64) -> Self {
         OffsetClock {
             inner,
-            offset_ms: AtomicI64::new(offset_ms),
+            offset_us: AtomicI64::new(offset_ms.saturating_mul(1000)),
         }
     }
 
-    pub fn set_offset_ms(&self, ms: i64) {
-        self.offset_ms.store(ms, Ordering::SeqCst);
+    pub fn set_offset_us(&self, us: i64) {
+        self.offset_us.store(us, Ordering::SeqCst);
     }
 
+    pub fn offset_us(&self) -> i64 {
+        self.offset_us.load(Ordering::SeqCst)
+    }
+
+    /// The offset, rounded to the millisecond (for people).
     pub fn offset_ms(&self) -> i64 {
-        self.offset_ms.load(Ordering::SeqCst)
+        (self.offset_us() as f64 / 1000.0).round() as i64
     }
 }
 
 impl Clock for OffsetClock {
     fn now(&self) -> DateTime<Utc> {
-        self.inner.now() + chrono::Duration::milliseconds(self.offset_ms())
+        self.inner.now() + chrono::Duration::microseconds(self.offset_us())
     }
 
     fn mono(&self) -> Duration {
@@ -241,14 +251,14 @@ impl Clock for OffsetClock {
     }
 
     fn sleep_until(&self, deadline: Option<i64>) -> SleepFuture<'_> {
-        self.sleep_until_ms(deadline.map(|d| d.saturating_mul(1000)))
+        self.sleep_until_us(deadline.map(|d| d.saturating_mul(1_000_000)))
     }
 
-    /// The same instant on the inner clock, to the millisecond.
-    fn sleep_until_ms(&self, deadline_ms: Option<i64>) -> SleepFuture<'_> {
-        let offset = self.offset_ms();
+    /// The same instant on the inner clock, to the microsecond.
+    fn sleep_until_us(&self, deadline_us: Option<i64>) -> SleepFuture<'_> {
+        let offset = self.offset_us();
         self.inner
-            .sleep_until_ms(deadline_ms.map(|ms| ms.saturating_sub(offset)))
+            .sleep_until_us(deadline_us.map(|us| us.saturating_sub(offset)))
     }
 }
 
@@ -307,17 +317,17 @@ mod timerfd {
             Ok(WallTimer { fd })
         }
 
-        /// Until the wall clock reaches `deadline_ms` (Unix ms), or it is set.
-        pub async fn sleep_until_ms(&self, deadline_ms: Option<i64>) -> io::Result<()> {
-            let ms = deadline_ms.unwrap_or(FAR_FUTURE * 1000).max(1000);
+        /// Until the wall clock reaches `deadline_us` (Unix µs), or it is set.
+        pub async fn sleep_until_us(&self, deadline_us: Option<i64>) -> io::Result<()> {
+            let us = deadline_us.unwrap_or(FAR_FUTURE * 1_000_000).max(1_000_000);
             let spec = libc::itimerspec {
                 it_interval: libc::timespec {
                     tv_sec: 0,
                     tv_nsec: 0,
                 },
                 it_value: libc::timespec {
-                    tv_sec: ms.div_euclid(1000) as libc::time_t,
-                    tv_nsec: (ms.rem_euclid(1000) * 1_000_000) as libc::c_long,
+                    tv_sec: us.div_euclid(1_000_000) as libc::time_t,
+                    tv_nsec: (us.rem_euclid(1_000_000) * 1000) as libc::c_long,
                 },
             };
             let flags = libc::TFD_TIMER_ABSTIME | libc::TFD_TIMER_CANCEL_ON_SET;

@@ -195,6 +195,39 @@ pub struct Node {
     last_ok_ms: i64,
     /// When the next untold silence ends, as the last beat read it.
     silences: tokio::sync::watch::Sender<Option<i64>>,
+    /// What the last beats say of this node's offset to the ledger's clock.
+    bounds: OffsetBounds,
+}
+
+/// A node's offset to the ledger's clock, never too large. The ledger read its clock between
+/// the beat's sending and its answer, so `ledger's clock - this node's clock when the answer
+/// came` is at most the true offset (by the answer's way back), never more: a node on that
+/// offset reaches a slot when the ledger already has, and its claim is not refused as early.
+/// The tightest of the last beats' bounds is kept (a slow answer does not make the next slots
+/// late); a bound far below them means this machine's clock was set, and starts afresh.
+#[derive(Default)]
+struct OffsetBounds {
+    last: std::collections::VecDeque<i64>,
+}
+
+impl OffsetBounds {
+    /// Bounds kept: half a minute of 5 s beats.
+    const KEEP: usize = 6;
+    /// A bound this far (µs) below the others: the clock was set.
+    const RESET_US: i64 = 50_000;
+
+    /// Adds a beat's bound (µs); returns the offset to use.
+    fn push(&mut self, bound: i64) -> i64 {
+        let best = self.last.iter().copied().max();
+        if best.is_some_and(|b| b - bound > Self::RESET_US) {
+            self.last.clear();
+        }
+        if self.last.len() == Self::KEEP {
+            self.last.pop_front();
+        }
+        self.last.push_back(bound);
+        self.last.iter().copied().max().unwrap_or(bound)
+    }
 }
 
 impl Node {
@@ -220,6 +253,7 @@ impl Node {
             sent_version: None,
             last_ok_ms: 0,
             silences: tokio::sync::watch::Sender::new(None),
+            bounds: OffsetBounds::default(),
         };
         let pool = store.pg_pool()?;
         pool.wait(node.beat(&[]))?;
@@ -243,7 +277,6 @@ impl Node {
             .filter(|(_, r)| matches!(r, Refusal::Diverged { .. }))
             .map(|(j, _)| j)
             .collect();
-        let before = self.local.now().timestamp_millis();
         let answer = self
             .store
             .beat(&Beat {
@@ -258,11 +291,11 @@ impl Node {
                 live_ms: live_ms(spec),
             })
             .await?;
-        let after = self.local.now().timestamp_millis();
+        let after = self.local.now().timestamp_micros();
         self.clock
-            .set_offset_ms(answer.now_ms - (before + after) / 2);
+            .set_offset_us(self.bounds.push(answer.now_us - after));
         self.sent_version = Some(version);
-        self.last_ok_ms = after;
+        self.last_ok_ms = after.div_euclid(1000);
         self.roster.judge(&answer.newest);
         self.silences.send_if_modified(|t| {
             let changed = *t != answer.silence_end;
@@ -333,10 +366,10 @@ impl Node {
         // levels.
         let timer = crate::clock::SystemClock::default();
         loop {
-            let next = chrono::Utc::now().timestamp_millis() + every_ms;
+            let next = chrono::Utc::now().timestamp_micros() + every_ms * 1000;
             tokio::select! {
                 () = stop.cancelled() => break,
-                () = timer.sleep_until_ms(Some(next)) => {}
+                () = timer.sleep_until_us(Some(next)) => {}
             }
             let running = runner.leased_runs();
             match self.beat(&running).await {
@@ -459,4 +492,27 @@ pub fn placement_warnings(jobs: &[crate::model::JobSpec]) -> Vec<String> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OffsetBounds;
+
+    #[test]
+    fn the_offset_is_the_tightest_recent_bound_and_a_clock_set_starts_afresh() {
+        let mut b = OffsetBounds::default();
+        assert_eq!(b.push(-300), -300);
+        // A slow answer gives a looser (lower) bound: the tighter one stays.
+        assert_eq!(b.push(-2_500), -300);
+        assert_eq!(b.push(-120), -120);
+        // Six beats later the old tight bound is gone.
+        for _ in 0..5 {
+            b.push(-400);
+        }
+        assert_eq!(b.push(-400), -400);
+        // The machine's clock was set 2 s forward: the offset follows at once.
+        assert_eq!(b.push(-2_000_400), -2_000_400);
+        // ... and 2 s back.
+        assert_eq!(b.push(-350), -350);
+    }
 }

@@ -115,6 +115,11 @@ impl Quiet {
     pub fn maintenance(&self, job: &str, at_ms: i64) -> Option<String> {
         if self.store.node().is_some() {
             let mut read = self.windows_read.lock().unwrap_or_else(|e| e.into_inner());
+            // The claim of the slot being started read them: no other round trip.
+            if let Some((at, list)) = self.store.claimed_windows() {
+                *self.windows.lock().unwrap_or_else(|e| e.into_inner()) = list;
+                *read = Some(at);
+            }
             if read.is_none_or(|at| at.elapsed() >= PAUSES_FRESH) {
                 match self.store.open_windows(at_ms, None) {
                     Ok(list) => *self.windows.lock().unwrap_or_else(|e| e.into_inner()) = list,

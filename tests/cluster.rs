@@ -3,7 +3,8 @@
 //! the runs leave, through a node's SIGKILL, a SIGSTOP past its lease, a restart of PostgreSQL
 //! and a node whose clock runs 30 s ahead; notices go once, a lock is never held on two nodes
 //! at once, `runs_on` is kept; a run lost with its node is interrupted by another and retried
-//! only when its job says so; a job whose file differs on one node runs with the newest text.
+//! only when its job says so; a job whose file differs on one node runs with the newest text;
+//! a silence that ends is told once, by one node.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -656,4 +657,87 @@ fn check_warns_about_a_local_job_without_runs_on_and_a_password_never_goes_in_th
         err.contains("`ledger.password`: a password never goes in the YAML"),
         "{err}"
     );
+}
+
+#[test]
+fn a_silence_that_ends_is_told_once_in_the_cluster_at_the_next_beat() {
+    let hook_log = tempfile::NamedTempFile::new().unwrap();
+    let hook = standin(
+        "webhook",
+        &[
+            "--log",
+            hook_log.path().to_str().unwrap(),
+            "--statuses",
+            "200",
+        ],
+    );
+    let Some(c) = Cluster::new(&format!(
+        "notify_retry: 300ms\nnotifiers:\n  hook: {{ webhook: {{ url: \"http://127.0.0.1:{}/hook\" }} }}\n",
+        hook.port
+    )) else {
+        return;
+    };
+    // Both nodes run the job (its slots go to either) and both watch the silence.
+    let job = "every: 1s\nrun: { shell: \"echo cpu_percent=97\" }\nmetrics: [ { regex: 'cpu_percent=(?P<cpu_percent>[0-9]+)' } ]\nalerts: [ { name: cpu-high, when: \"cpu_percent > 90\", repeat: 1h } ]\nnotify: { on: [alert], to: [hook] }\n".to_string();
+    let jobs = vec![("hot", job)];
+    let n1 = c.node("n1", &[], &jobs);
+    let n2 = c.node("n2", &[], &jobs);
+    let a = c.start(&n1, 0);
+    let b = c.start(&n2, 0);
+    let events = || -> Vec<serde_json::Value> {
+        received(hook_log.path())
+            .iter()
+            .map(|r| serde_json::from_str(r["body"].as_str().unwrap()).unwrap())
+            .collect()
+    };
+    let told = |evs: &[serde_json::Value]| {
+        evs.iter()
+            .filter(|e| {
+                e["alert"]["detail"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("when silence 1 ended"))
+            })
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !events().iter().any(|e| e["event"] == "alert.fired") {
+        assert!(Instant::now() < deadline, "no alert fired: {:?}", events());
+        sleep_s(0.2);
+    }
+    // Silenced through one node's command line, into the shared ledger.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_clawcron"))
+        .current_dir(&n1)
+        .args([
+            "--state-dir",
+            "state",
+            "silence",
+            "hot",
+            "--rule",
+            "cpu-high",
+        ])
+        .args(["--for", "4s", "--reason", "known load"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let silenced = Instant::now();
+    // Its end is seen by a beat (1 s) and told by one node, once.
+    let deadline = silenced + Duration::from_secs(4 + 1 + 3);
+    while told(&events()) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the silence's end was not told: {:?}",
+            events()
+        );
+        sleep_s(0.1);
+    }
+    eprintln!("told {:?} after the silence began", silenced.elapsed());
+    sleep_s(3.0);
+    stop(a);
+    stop(b);
+    assert_eq!(told(&events()), 1, "{:?}", events());
+    assert_eq!(c.sql("SELECT told FROM silences")[0][0], "1");
 }

@@ -161,6 +161,10 @@ pub struct Store {
     outbox_wake: Arc<tokio::sync::Notify>,
     /// This process as a node of a cluster (its rows carry its name and a lease).
     node: Arc<std::sync::RwLock<Option<cluster::NodeId>>>,
+    /// In a cluster: the maintenance windows open when slots were last claimed (the claim's
+    /// statement reads them too, so that the runs it starts are judged on them without another
+    /// round trip), and when.
+    claimed_windows: Arc<Mutex<Option<(std::time::Instant, Vec<crate::model::Window>)>>>,
 }
 
 /// Holds the state directory's daemon lock for as long as it lives.
@@ -321,7 +325,16 @@ impl Store {
             session: Arc::new(Mutex::new(None)),
             outbox_wake,
             node: Arc::default(),
+            claimed_windows: Arc::default(),
         }
+    }
+
+    /// The maintenance windows read by the last claim of slots (a cluster's), and when.
+    pub fn claimed_windows(&self) -> Option<(std::time::Instant, Vec<crate::model::Window>)> {
+        self.claimed_windows
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 
     /// Whether the ledger can be written (see `health`).
@@ -591,7 +604,12 @@ impl Store {
                          RETURNING 1)
                      SELECT 'gate', CAST(NULL AS TEXT), CAST(NULL AS BIGINT), now, CAST(ok AS INT)
                        FROM gate WHERE (SELECT count(*) FROM cur) >= 0
-                     UNION ALL SELECT 'claim', job, slot, id, NULL FROM ins"
+                     UNION ALL SELECT 'claim', job, slot, id, NULL FROM ins
+                     UNION ALL SELECT 'windows', CAST(coalesce(json_agg(json_build_array(
+                                  m.id, m.by_job, m.run_id, m.quiets, m.started_at, m.ends_at) ORDER BY m.id)
+                                      FILTER (WHERE m.id IS NOT NULL),
+                                  '[]') AS TEXT), NULL, NULL, NULL
+                       FROM gate LEFT JOIN maintenance m ON m.ends_at IS NULL OR m.ends_at > gate.now"
                 ),
                 args![
                     i64::from(gate),
@@ -608,7 +626,15 @@ impl Store {
         let mut claimed: HashMap<(String, i64), i64> = HashMap::new();
         for r in &answer {
             let kind: String = r.get(0)?;
-            if kind == "gate" {
+            if kind == "windows" {
+                let text: String = r.get(1)?;
+                // Unreadable (never expected): the windows are read again when needed.
+                *self
+                    .claimed_windows
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) =
+                    quiet::windows_from_json(&text).map(|w| (std::time::Instant::now(), w));
+            } else if kind == "gate" {
                 let ok: bool = r.get(4)?;
                 let ledger_ms: i64 = r.get(3)?;
                 if !ok {

@@ -31,6 +31,27 @@ fn window(r: &Row) -> Result<Window, DbError> {
     })
 }
 
+/// The windows a claim's statement read, as PostgreSQL's `json_agg` of
+/// `[id, by_job, run_id, quiets, started_at, ends_at]` arrays.
+pub(super) fn windows_from_json(text: &str) -> Option<Vec<Window>> {
+    type Tuple = (i64, String, i64, String, i64, Option<i64>);
+    let list = serde_json::from_str::<Vec<Tuple>>(text).ok()?;
+    let windows = list
+        .into_iter()
+        .map(
+            |(id, by_job, run_id, quiets, started_at_ms, ends_at_ms)| Window {
+                id,
+                by_job,
+                run_id,
+                quiets: serde_json::from_str(&quiets).unwrap_or_default(),
+                started_at_ms,
+                ends_at_ms,
+            },
+        )
+        .collect();
+    Some(windows)
+}
+
 fn pause(r: &Row) -> Result<Pause, DbError> {
     Ok(Pause {
         job: r.get(0)?,
