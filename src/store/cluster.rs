@@ -138,7 +138,6 @@ impl Store {
             }
         }
         stmts.push(Stmt::new(
-        format!(
                 "WITH clock AS (SELECT CAST(floor(EXTRACT(EPOCH FROM t) * 1000) AS BIGINT) AS now,
                                        CAST(floor(EXTRACT(EPOCH FROM t) * 1000000) AS BIGINT) AS us
                                 FROM (SELECT clock_timestamp() AS t) c),
@@ -177,8 +176,7 @@ impl Store {
                  UNION ALL SELECT 'renewed', NULL, id, NULL, NULL, NULL FROM renewed
                  UNION ALL SELECT 'lost', job, id, slot, node, trigger FROM lost
                  UNION ALL SELECT 'newest', job, NULL, NULL, hash, NULL FROM newest
-                 UNION ALL SELECT 'silence', NULL, t, NULL, NULL, NULL FROM silence"
-            ),
+                 UNION ALL SELECT 'silence', NULL, t, NULL, NULL, NULL FROM silence",
             args![
                 b.name,
                 tags,

@@ -164,8 +164,11 @@ pub struct Store {
     /// In a cluster: the maintenance windows open when slots were last claimed (the claim's
     /// statement reads them too, so that the runs it starts are judged on them without another
     /// round trip), and when.
-    claimed_windows: Arc<Mutex<Option<(std::time::Instant, Vec<crate::model::Window>)>>>,
+    claimed_windows: Arc<Mutex<Option<SeenWindows>>>,
 }
+
+/// Maintenance windows read from the ledger, and when.
+pub type SeenWindows = (std::time::Instant, Vec<crate::model::Window>);
 
 /// Holds the state directory's daemon lock for as long as it lives.
 pub struct DaemonLock {
@@ -330,7 +333,7 @@ impl Store {
     }
 
     /// The maintenance windows read by the last claim of slots (a cluster's), and when.
-    pub fn claimed_windows(&self) -> Option<(std::time::Instant, Vec<crate::model::Window>)> {
+    pub fn claimed_windows(&self) -> Option<SeenWindows> {
         self.claimed_windows
             .lock()
             .unwrap_or_else(|p| p.into_inner())
