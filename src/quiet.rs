@@ -60,6 +60,17 @@ impl Quiet {
     /// The job's pause, if it is paused.
     pub fn paused(&self, job: &str) -> Option<Pause> {
         let mut p = self.pauses.lock().unwrap_or_else(|e| e.into_inner());
+        // In a cluster, the claim of the slot being started read them: no other round trip.
+        if let Some(seen) = self.store.claimed_quiet()
+            && p.0.is_none_or(|at| seen.at > at)
+        {
+            p.1 = seen
+                .pauses
+                .into_iter()
+                .map(|x| (x.job.clone(), x))
+                .collect();
+            p.0 = Some(seen.at);
+        }
         if p.0.is_none_or(|at| at.elapsed() >= PAUSES_FRESH) {
             match self.store.pauses() {
                 Ok(list) => p.1 = list.into_iter().map(|x| (x.job.clone(), x)).collect(),
@@ -72,6 +83,7 @@ impl Quiet {
 
     /// The pauses changed (through this process): read them again at the next question.
     pub fn pauses_changed(&self) {
+        self.store.forget_claimed_quiet();
         self.pauses.lock().unwrap_or_else(|e| e.into_inner()).0 = None;
     }
 
@@ -116,9 +128,11 @@ impl Quiet {
         if self.store.node().is_some() {
             let mut read = self.windows_read.lock().unwrap_or_else(|e| e.into_inner());
             // The claim of the slot being started read them: no other round trip.
-            if let Some((at, list)) = self.store.claimed_windows() {
-                *self.windows.lock().unwrap_or_else(|e| e.into_inner()) = list;
-                *read = Some(at);
+            if let Some(seen) = self.store.claimed_quiet()
+                && read.is_none_or(|at| seen.at > at)
+            {
+                *self.windows.lock().unwrap_or_else(|e| e.into_inner()) = seen.windows;
+                *read = Some(seen.at);
             }
             if read.is_none_or(|at| at.elapsed() >= PAUSES_FRESH) {
                 match self.store.open_windows(at_ms, None) {

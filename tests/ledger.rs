@@ -383,11 +383,22 @@ fn session(s: &Store) -> Vec<String> {
         )
         .unwrap()[0]
         .unwrap();
-    // On PostgreSQL (a cluster's ledger) the claim reads the open maintenance windows in the
-    // same statement, so the run it starts is judged on them without another round trip.
-    let seen = s.claimed_windows().map(|(_, w)| w);
+    // On PostgreSQL (a cluster's ledger) the claim reads the open maintenance windows and the
+    // pauses in the same statement, so the run it starts is admitted on them without another
+    // round trip.
+    let seen = s.claimed_quiet();
     if s.pg_pool().is_ok() {
-        let seen = seen.expect("the claim read the windows");
+        let seen = seen.expect("the claim read the windows and pauses");
+        let paused: Vec<String> = s.pauses().unwrap().into_iter().map(|p| p.job).collect();
+        assert_eq!(paused, vec!["bench".to_string()]);
+        assert_eq!(
+            seen.pauses
+                .iter()
+                .map(|p| p.job.clone())
+                .collect::<Vec<_>>(),
+            paused
+        );
+        let seen = seen.windows;
         assert_eq!(seen.len(), 1, "{seen:?}");
         assert_eq!(
             (seen[0].id, seen[0].run_id, seen[0].ends_at_ms),

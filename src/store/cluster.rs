@@ -48,7 +48,8 @@ pub struct Beat<'a> {
 pub struct BeatAnswer {
     /// The ledger's clock at the beat (Unix ms).
     pub now_ms: i64,
-    /// The same, to the microsecond.
+    /// The ledger's clock (Unix µs) as the statement ends, its last row made (only its commit
+    /// and the answer's way back follow: the tightest bound of a node's offset).
     pub now_us: i64,
     /// The runs of this node whose lease was renewed (a run going here that is not among them
     /// was taken over: it is to be stopped).
@@ -138,9 +139,7 @@ impl Store {
             }
         }
         stmts.push(Stmt::new(
-                "WITH clock AS (SELECT CAST(floor(EXTRACT(EPOCH FROM t) * 1000) AS BIGINT) AS now,
-                                       CAST(floor(EXTRACT(EPOCH FROM t) * 1000000) AS BIGINT) AS us
-                                FROM (SELECT clock_timestamp() AS t) c),
+                "WITH clock AS (SELECT CAST(floor(EXTRACT(EPOCH FROM clock_timestamp()) * 1000) AS BIGINT) AS now),
                  node AS (
                      INSERT INTO nodes (name, tags, pid, started_at, beat_at, offset_ms, running, diverged)
                      SELECT CAST(?1 AS TEXT), CAST(?2 AS TEXT), CAST(?3 AS BIGINT), now, now,
@@ -171,12 +170,14 @@ impl Store {
                      WHERE n.stopped_at IS NULL AND n.beat_at >= (SELECT now FROM clock) - CAST(?8 AS BIGINT)
                      ORDER BY t.job, h.first_seen DESC, t.hash),
                  silence AS (SELECT min(ends_at) AS t FROM silences WHERE told = 0)
-                 SELECT 'now', CAST(NULL AS TEXT), now, us, CAST(NULL AS TEXT), CAST(NULL AS TEXT)
+                 SELECT 'now', CAST(NULL AS TEXT), now, CAST(NULL AS BIGINT), CAST(NULL AS TEXT), CAST(NULL AS TEXT)
                    FROM clock WHERE (SELECT count(*) FROM node) + (SELECT count(*) FROM held) >= 0
                  UNION ALL SELECT 'renewed', NULL, id, NULL, NULL, NULL FROM renewed
                  UNION ALL SELECT 'lost', job, id, slot, node, trigger FROM lost
                  UNION ALL SELECT 'newest', job, NULL, NULL, hash, NULL FROM newest
-                 UNION ALL SELECT 'silence', NULL, t, NULL, NULL, NULL FROM silence",
+                 UNION ALL SELECT 'silence', NULL, t, NULL, NULL, NULL FROM silence
+                 UNION ALL SELECT 'end', NULL, NULL,
+                     CAST(floor(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000) AS BIGINT), NULL, NULL",
             args![
                 b.name,
                 tags,
@@ -193,10 +194,8 @@ impl Store {
         for r in rows.pop().unwrap_or_default() {
             let kind: String = r.get(0)?;
             match kind.as_str() {
-                "now" => {
-                    answer.now_ms = r.get(2)?;
-                    answer.now_us = r.get(3)?;
-                }
+                "now" => answer.now_ms = r.get(2)?,
+                "end" => answer.now_us = r.get(3)?,
                 "renewed" => answer.renewed.push(r.get(2)?),
                 "silence" => answer.silence_end = r.get(2)?,
                 "lost" => answer.lost.push(LostRun {

@@ -161,14 +161,19 @@ pub struct Store {
     outbox_wake: Arc<tokio::sync::Notify>,
     /// This process as a node of a cluster (its rows carry its name and a lease).
     node: Arc<std::sync::RwLock<Option<cluster::NodeId>>>,
-    /// In a cluster: the maintenance windows open when slots were last claimed (the claim's
-    /// statement reads them too, so that the runs it starts are judged on them without another
-    /// round trip), and when.
-    claimed_windows: Arc<Mutex<Option<SeenWindows>>>,
+    /// In a cluster: the maintenance windows and pauses when slots were last claimed (the
+    /// claim's statement reads them too, so that the runs it starts are admitted on them
+    /// without another round trip).
+    claimed_quiet: Arc<Mutex<Option<SeenQuiet>>>,
 }
 
-/// Maintenance windows read from the ledger, and when.
-pub type SeenWindows = (std::time::Instant, Vec<crate::model::Window>);
+/// What a claim of slots read of the ledger's pauses and open maintenance windows, and when.
+#[derive(Debug, Clone)]
+pub struct SeenQuiet {
+    pub at: std::time::Instant,
+    pub windows: Vec<crate::model::Window>,
+    pub pauses: Vec<crate::model::Pause>,
+}
 
 /// Holds the state directory's daemon lock for as long as it lives.
 pub struct DaemonLock {
@@ -328,16 +333,21 @@ impl Store {
             session: Arc::new(Mutex::new(None)),
             outbox_wake,
             node: Arc::default(),
-            claimed_windows: Arc::default(),
+            claimed_quiet: Arc::default(),
         }
     }
 
-    /// The maintenance windows read by the last claim of slots (a cluster's), and when.
-    pub fn claimed_windows(&self) -> Option<SeenWindows> {
-        self.claimed_windows
+    /// The pauses and windows read by the last claim of slots (a cluster's), and when.
+    pub fn claimed_quiet(&self) -> Option<SeenQuiet> {
+        self.claimed_quiet
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .take()
+            .clone()
+    }
+
+    /// This process changed the pauses: what the last claim read of them is stale.
+    pub fn forget_claimed_quiet(&self) {
+        *self.claimed_quiet.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     /// Whether the ledger can be written (see `health`).
@@ -608,11 +618,14 @@ impl Store {
                      SELECT 'gate', CAST(NULL AS TEXT), CAST(NULL AS BIGINT), now, CAST(ok AS INT)
                        FROM gate WHERE (SELECT count(*) FROM cur) >= 0
                      UNION ALL SELECT 'claim', job, slot, id, NULL FROM ins
-                     UNION ALL SELECT 'windows', CAST(coalesce(json_agg(json_build_array(
-                                  m.id, m.by_job, m.run_id, m.quiets, m.started_at, m.ends_at) ORDER BY m.id)
-                                      FILTER (WHERE m.id IS NOT NULL),
-                                  '[]') AS TEXT), NULL, NULL, NULL
-                       FROM gate LEFT JOIN maintenance m ON m.ends_at IS NULL OR m.ends_at > gate.now"
+                     UNION ALL SELECT 'windows', CAST(coalesce((
+                         SELECT json_agg(json_build_array(m.id, m.by_job, m.run_id, m.quiets,
+                                                          m.started_at, m.ends_at) ORDER BY m.id)
+                         FROM maintenance m, gate
+                         WHERE m.ends_at IS NULL OR m.ends_at > gate.now), '[]') AS TEXT), NULL, NULL, NULL
+                     UNION ALL SELECT 'pauses', CAST(coalesce((
+                         SELECT json_agg(json_build_array(p.job, p.reason, p.by, p.at) ORDER BY p.job)
+                         FROM pauses p), '[]') AS TEXT), NULL, NULL, NULL"
                 ),
                 args![
                     i64::from(gate),
@@ -627,16 +640,13 @@ impl Store {
             )
         })?;
         let mut claimed: HashMap<(String, i64), i64> = HashMap::new();
+        let (mut windows, mut pauses) = (None, None);
         for r in &answer {
             let kind: String = r.get(0)?;
             if kind == "windows" {
-                let text: String = r.get(1)?;
-                // Unreadable (never expected): the windows are read again when needed.
-                *self
-                    .claimed_windows
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner()) =
-                    quiet::windows_from_json(&text).map(|w| (std::time::Instant::now(), w));
+                windows = quiet::windows_from_json(&r.get::<String>(1)?);
+            } else if kind == "pauses" {
+                pauses = quiet::pauses_from_json(&r.get::<String>(1)?);
             } else if kind == "gate" {
                 let ok: bool = r.get(4)?;
                 let ledger_ms: i64 = r.get(3)?;
@@ -648,6 +658,14 @@ impl Store {
             } else {
                 claimed.insert((r.get(1)?, r.get(2)?), r.get(3)?);
             }
+        }
+        // Unreadable (never expected): they are read again when needed.
+        if let (Some(windows), Some(pauses)) = (windows, pauses) {
+            *self.claimed_quiet.lock().unwrap_or_else(|p| p.into_inner()) = Some(SeenQuiet {
+                at: std::time::Instant::now(),
+                windows,
+                pauses,
+            });
         }
         Ok(decisions
             .iter()

@@ -52,6 +52,21 @@ pub(super) fn windows_from_json(text: &str) -> Option<Vec<Window>> {
     Some(windows)
 }
 
+/// The pauses a claim's statement read, as `json_agg` of `[job, reason, by, at]` arrays.
+pub(super) fn pauses_from_json(text: &str) -> Option<Vec<Pause>> {
+    let list = serde_json::from_str::<Vec<(String, String, String, i64)>>(text).ok()?;
+    Some(
+        list.into_iter()
+            .map(|(job, reason, by, at_ms)| Pause {
+                job,
+                reason,
+                by,
+                at_ms,
+            })
+            .collect(),
+    )
+}
+
 fn pause(r: &Row) -> Result<Pause, DbError> {
     Ok(Pause {
         job: r.get(0)?,
