@@ -374,6 +374,7 @@ fn session(s: &Store) -> Vec<String> {
     let open = s
         .open_window("restart", 11, &["backup".into()], 590_000)
         .unwrap();
+    s.pause("gpu-bench", "tuning", "me", 590_000).unwrap();
     let slot = s
         .record_slots(
             &[("backup", 600, SlotDecision::Run { reason: None })],
@@ -390,7 +391,7 @@ fn session(s: &Store) -> Vec<String> {
     if s.pg_pool().is_ok() {
         let seen = seen.expect("the claim read the windows and pauses");
         let paused: Vec<String> = s.pauses().unwrap().into_iter().map(|p| p.job).collect();
-        assert_eq!(paused, vec!["bench".to_string()]);
+        assert_eq!(paused, vec!["gpu-bench".to_string()]);
         assert_eq!(
             seen.pauses
                 .iter()
@@ -409,6 +410,7 @@ fn session(s: &Store) -> Vec<String> {
         assert!(seen.is_none());
     }
     s.close_window(open, 600_500).unwrap();
+    s.resume("gpu-bench").unwrap();
     s.finish_later(slot, outcome(RunStatus::Failed, 600_000, &[]));
     s.flush();
     let (id, at, status) = s.latest_slot_run("backup", 700).unwrap().unwrap();
