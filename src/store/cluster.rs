@@ -189,10 +189,7 @@ impl Store {
                 b.live_ms
             ],
         ));
-        // Committed lazily: a beat a crash of the database loses is as if it had not been
-        // made, and the answer comes without the commit's wait for the disk (so the node's
-        // offset bound below is the tighter).
-        let mut rows = pool.batch_lazy(&stmts).await.map_err(StoreError::Sql)?;
+        let mut rows = pool.batch(&stmts).await.map_err(StoreError::Sql)?;
         let mut answer = BeatAnswer::default();
         for r in rows.pop().unwrap_or_default() {
             let kind: String = r.get(0)?;

@@ -616,50 +616,10 @@ impl PgPool {
     /// `spawn`), a statement wakes no other thread: an idle node's heartbeat costs its wake-up
     /// and the answer's. From elsewhere, through `wait`.
     pub async fn batch(&self, stmts: &[Stmt]) -> Result<Vec<Vec<Row>>, DbError> {
-        self.batch_with(stmts, true).await
-    }
-
-    /// As `batch`, committed without waiting for the commit to reach the disk (PostgreSQL's
-    /// `synchronous_commit = off`, for this transaction only): for writes that a crash of the
-    /// database may lose without harm, as if they had not been made (a heartbeat). Any later
-    /// durable commit makes them durable too. The single statement's transaction is sent in one
-    /// go (begin, statement, commit pipelined): still one round trip.
-    pub async fn batch_lazy(&self, stmts: &[Stmt]) -> Result<Vec<Vec<Row>>, DbError> {
-        self.batch_with(stmts, false).await
-    }
-
-    async fn batch_with(&self, stmts: &[Stmt], durable: bool) -> Result<Vec<Vec<Row>>, DbError> {
-        const BEGIN_LAZY: &str = "BEGIN; SET LOCAL synchronous_commit TO off";
         let work = async {
             let mut obj = self.get().await?;
             let mut out = Vec::with_capacity(stmts.len());
-            if let ([one], false) = (stmts, durable) {
-                let client = &obj;
-                let (begun, rows, committed) = tokio::join!(
-                    client.batch_execute(BEGIN_LAZY),
-                    pg_call(client, &one.sql, &one.args, true),
-                    client.batch_execute("COMMIT"),
-                );
-                begun?;
-                let (rows, _) = rows?;
-                committed?;
-                out.push(rows.iter().map(pg_row).collect::<Result<_, _>>()?);
-            } else if !durable {
-                let client = &obj;
-                client.batch_execute(BEGIN_LAZY).await?;
-                for st in stmts {
-                    match pg_call(client, &st.sql, &st.args, true).await {
-                        Ok((rows, _)) => {
-                            out.push(rows.iter().map(pg_row).collect::<Result<_, _>>()?)
-                        }
-                        Err(e) => {
-                            let _ = client.batch_execute("ROLLBACK").await;
-                            return Err(e.into());
-                        }
-                    }
-                }
-                client.batch_execute("COMMIT").await?;
-            } else if let [one] = stmts {
+            if let [one] = stmts {
                 let (rows, _) = pg_call(&obj, &one.sql, &one.args, true).await?;
                 out.push(rows.iter().map(pg_row).collect::<Result<_, _>>()?);
             } else {
