@@ -53,3 +53,18 @@ for i in $(seq "$n"); do
 done
 new=$(ls -t "$results"/*.json | head -n $(( $(ls "$results" | wc -l) - before )))
 python3 "$bench/bench.py" table $new
+# Fire lateness pooled over every fire of the sitting, per ledger (a run of 60 fires has a noisy
+# p99: its 60th value).
+python3 - $new <<'PY'
+import json, math, re, sys
+fires = {}
+for f in sys.argv[1:]:
+    if "/precision-" in f:
+        r = json.load(open(f))
+        m = re.search(r"CLAWCRON_BENCH_LEDGER=([a-z-]+)", r["adapter"])
+        fires.setdefault(m.group(1) if m else r["adapter"], []).extend(r["raw_ms"])
+pct = lambda xs, p: xs[min(len(xs) - 1, math.ceil(p * len(xs)) - 1)]
+for name, xs in sorted(fires.items()):
+    xs.sort()
+    print(f"| precision, pooled | {name} | fires {len(xs)} | p50 {pct(xs, .5):.1f} ms | p99 {pct(xs, .99):.1f} ms | max {xs[-1]:.1f} ms |")
+PY

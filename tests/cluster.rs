@@ -25,6 +25,22 @@ struct Cluster {
     url: String,
     root: tempfile::TempDir,
     extra: String,
+    /// Every node started: killed when the test ends, even by a failed assertion.
+    started: std::sync::Mutex<Vec<u32>>,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for pid in self.started.lock().unwrap().iter() {
+            // Still one of ours (a pid can be reused): a process working in this cluster's folder.
+            let ours = std::fs::read_link(format!("/proc/{pid}/cwd"))
+                .is_ok_and(|d| d.starts_with(self.root.path()));
+            if ours {
+                // SAFETY: kill(2) of a node this test started and that still runs.
+                unsafe { libc::kill(*pid as i32, libc::SIGKILL) };
+            }
+        }
+    }
 }
 
 impl Cluster {
@@ -40,6 +56,7 @@ impl Cluster {
             url,
             root,
             extra: extra_global.to_string(),
+            started: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -92,14 +109,16 @@ impl Cluster {
             .open(dir.join("daemon.log"))
             .unwrap();
         let offset = offset_ms.to_string();
-        spawn_daemon(
+        let (child, api) = spawn_daemon(
             dir,
             &[
                 ("CLAWCRON_TEST_CLOCK_OFFSET_MS", &offset),
                 ("RUST_LOG", "info"),
             ],
             Stdio::from(log),
-        )
+        );
+        self.started.lock().unwrap().push(child.id());
+        (child, api)
     }
 
     fn sql(&self, query: &str) -> Vec<Vec<String>> {
