@@ -11,7 +11,7 @@
 mod common;
 
 use common::pg::{PASSWORD, Postgres};
-use common::{received, spawn_daemon, standin};
+use common::{cli_value, received, spawn_daemon, standin};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
@@ -173,8 +173,8 @@ fn alive(pid: i32) -> bool {
     }
 }
 
-#[test]
-fn three_nodes_run_each_slot_once_through_kills_stops_a_database_restart_and_a_skewed_clock() {
+/// A cluster whose nodes have one notifier, `hook`: a webhook receiver that logs what it gets.
+fn hooked_cluster() -> Option<(Cluster, tempfile::NamedTempFile, common::Server)> {
     let hook_log = tempfile::NamedTempFile::new().unwrap();
     let hook = standin(
         "webhook",
@@ -185,10 +185,16 @@ fn three_nodes_run_each_slot_once_through_kills_stops_a_database_restart_and_a_s
             "200",
         ],
     );
-    let Some(c) = Cluster::new(&format!(
+    let c = Cluster::new(&format!(
         "notify_retry: 300ms\nnotifiers:\n  hook: {{ webhook: {{ url: \"http://127.0.0.1:{}/hook\" }} }}\n",
         hook.port
-    )) else {
+    ))?;
+    Some((c, hook_log, hook))
+}
+
+#[test]
+fn three_nodes_run_each_slot_once_through_kills_stops_a_database_restart_and_a_skewed_clock() {
+    let Some((c, hook_log, _hook)) = hooked_cluster() else {
         return;
     };
     let effects = c.path("effects.log");
@@ -680,20 +686,7 @@ fn check_warns_about_a_local_job_without_runs_on_and_a_password_never_goes_in_th
 
 #[test]
 fn a_silence_that_ends_is_told_once_in_the_cluster_at_the_next_beat() {
-    let hook_log = tempfile::NamedTempFile::new().unwrap();
-    let hook = standin(
-        "webhook",
-        &[
-            "--log",
-            hook_log.path().to_str().unwrap(),
-            "--statuses",
-            "200",
-        ],
-    );
-    let Some(c) = Cluster::new(&format!(
-        "notify_retry: 300ms\nnotifiers:\n  hook: {{ webhook: {{ url: \"http://127.0.0.1:{}/hook\" }} }}\n",
-        hook.port
-    )) else {
+    let Some((c, hook_log, _hook)) = hooked_cluster() else {
         return;
     };
     // Both nodes run the job (its slots go to either) and both watch the silence.
@@ -724,24 +717,20 @@ fn a_silence_that_ends_is_told_once_in_the_cluster_at_the_next_beat() {
         sleep_s(0.2);
     }
     // Silenced through one node's command line, into the shared ledger.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_clawcron"))
-        .current_dir(&n1)
-        .args([
-            "--state-dir",
-            "state",
+    cli_value(
+        &n1,
+        &[
             "silence",
             "hot",
             "--rule",
             "cpu-high",
-        ])
-        .args(["--for", "4s", "--reason", "known load"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+            "--for",
+            "4s",
+            "--reason",
+            "known load",
+        ],
     );
+    assert_eq!(c.sql("SELECT count(*) FROM silences")[0][0], "1");
     let silenced = Instant::now();
     // Its end is seen by a beat (1 s) and told by one node, once.
     let deadline = silenced + Duration::from_secs(4 + 1 + 3);
