@@ -572,7 +572,6 @@ async fn watch_silences(
     stop: CancellationToken,
     mut hint: Option<tokio::sync::watch::Receiver<Option<i64>>>,
 ) {
-    let mut hint_gone = false;
     loop {
         let now = chrono::Utc::now().timestamp_millis();
         let ended = store.silences_to_tell(now).unwrap_or_else(|e| {
@@ -605,32 +604,26 @@ async fn watch_silences(
             }
         }
         let next = store.next_silence_end(now).ok().flatten();
-        match hint.as_mut() {
+        let wait = match (&hint, next) {
             // One machine: ten seconds at most, so a silence added or ended by another process
             // (the command line) is seen soon.
-            None => {
-                let wait = next.map_or(10_000, |t| (t - now).clamp(0, 10_000));
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    () = tokio::time::sleep(std::time::Duration::from_millis(wait as u64 + 5)) => {}
-                }
+            (None, next) => next.map_or(10_000, |t| (t - now).clamp(0, 10_000)),
+            // A cluster node: every beat reads when the next silence ends, so a silence added or
+            // ended anywhere wakes this at the next beat, and nothing polls the ledger.
+            (Some(_), Some(t)) => (t - now).clamp(0, 86_400_000),
+            (Some(_), None) => 86_400_000,
+        };
+        let hinted = async {
+            match hint.as_mut() {
+                Some(h) => h.changed().await.is_ok(),
+                None => std::future::pending().await,
             }
-            // A cluster node: every beat reads when the next silence ends, so a silence added
-            // or ended anywhere wakes this at the next beat, and nothing polls the ledger.
-            Some(hint) => {
-                let wait = next.map_or(std::time::Duration::MAX, |t| {
-                    std::time::Duration::from_millis((t - now).max(0) as u64 + 5)
-                });
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    () = tokio::time::sleep(wait.min(std::time::Duration::from_secs(86_400))) => {}
-                    changed = hint.changed() => if changed.is_err() { hint_gone = true },
-                }
-            }
-        }
-        if hint_gone {
-            hint = None;
-            hint_gone = false;
+        };
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(std::time::Duration::from_millis(wait as u64 + 5)) => {}
+            // The node's heartbeat is gone (its task ended): back to looking every 10 s.
+            alive = hinted => if !alive { hint = None },
         }
     }
 }

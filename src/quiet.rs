@@ -64,16 +64,12 @@ impl Quiet {
         if let Some(seen) = self.store.claimed_quiet()
             && p.0.is_none_or(|at| seen.at > at)
         {
-            p.1 = seen
-                .pauses
-                .into_iter()
-                .map(|x| (x.job.clone(), x))
-                .collect();
+            p.1 = by_job(seen.pauses);
             p.0 = Some(seen.at);
         }
         if p.0.is_none_or(|at| at.elapsed() >= PAUSES_FRESH) {
             match self.store.pauses() {
-                Ok(list) => p.1 = list.into_iter().map(|x| (x.job.clone(), x)).collect(),
+                Ok(list) => p.1 = by_job(list),
                 Err(e) => tracing::warn!("cannot read the paused jobs: {e}"),
             }
             p.0 = Some(Instant::now());
@@ -234,6 +230,11 @@ pub fn in_hours(
                 || (minute < b && (h.days.is_empty() || h.days.contains(&yesterday)))
         }
     })
+}
+
+/// Pauses by job.
+fn by_job(pauses: Vec<Pause>) -> HashMap<String, Pause> {
+    pauses.into_iter().map(|x| (x.job.clone(), x)).collect()
 }
 
 #[cfg(test)]

@@ -79,10 +79,7 @@ pub fn spawn(
     let child = cmd.spawn()?;
     let reg = child.id().map(|pid| {
         own(pid);
-        let warded = super::warden::active();
-        if warded {
-            super::warden::ward(pid as i32);
-        }
+        let warded = super::warden::ward(pid as i32);
         Registered { pid, warded }
     });
     Ok((child, reg))

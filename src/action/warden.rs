@@ -55,11 +55,6 @@ pub fn start() -> std::io::Result<u32> {
     Ok(pid)
 }
 
-/// Whether a warden was started (runs are registered with it).
-pub fn active() -> bool {
-    WARDEN.lock().is_ok_and(|g| g.is_some())
-}
-
 fn spawn() -> std::io::Result<Link> {
     use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe()?;
@@ -79,8 +74,9 @@ fn spawn() -> std::io::Result<Link> {
 }
 
 /// Registers process group `pgid` (a run's): it is killed if the daemon dies before `unward`.
-pub fn ward(pgid: i32) {
-    tell(pgid, true);
+/// Returns false when no warden was started (one machine).
+pub fn ward(pgid: i32) -> bool {
+    tell(pgid, true)
 }
 
 /// The run of group `pgid` is over: the warden forgets it.
@@ -88,10 +84,11 @@ pub fn unward(pgid: i32) {
     tell(pgid, false);
 }
 
-fn tell(pgid: i32, add: bool) {
+/// Tells the warden; false if there is none.
+fn tell(pgid: i32, add: bool) -> bool {
     let mut g = WARDEN.lock().unwrap_or_else(|p| p.into_inner());
     let Some(w) = g.as_mut() else {
-        return;
+        return false;
     };
     if add {
         w.groups.insert(pgid);
@@ -102,7 +99,7 @@ fn tell(pgid: i32, add: bool) {
     if let Some(link) = w.link.as_mut()
         && link.tell.write_all(line.as_bytes()).is_ok()
     {
-        return;
+        return true;
     }
     // The warden is gone (killed by hand?): a new one learns every live group.
     if let Some(mut old) = w.link.take() {
@@ -124,6 +121,7 @@ fn tell(pgid: i32, add: bool) {
             "the warden is gone and cannot be restarted ({e}): if this daemon dies now, its runs go on"
         ),
     }
+    true
 }
 
 /// The warden's life: reads `+PGID`/`-PGID` lines until end-of-file (the daemon is gone), then

@@ -139,7 +139,8 @@ impl Store {
             }
         }
         stmts.push(Stmt::new(
-                "WITH clock AS (SELECT CAST(floor(EXTRACT(EPOCH FROM clock_timestamp()) * 1000) AS BIGINT) AS now),
+            format!(
+                "WITH clock AS (SELECT {now} AS now),
                  node AS (
                      INSERT INTO nodes (name, tags, pid, started_at, beat_at, offset_ms, running, diverged)
                      SELECT CAST(?1 AS TEXT), CAST(?2 AS TEXT), CAST(?3 AS BIGINT), now, now,
@@ -177,7 +178,8 @@ impl Store {
                  UNION ALL SELECT 'newest', job, NULL, NULL, hash, NULL FROM newest
                  UNION ALL SELECT 'silence', NULL, t, NULL, NULL, NULL FROM silence
                  UNION ALL SELECT 'end', NULL, NULL,
-                     CAST(floor(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000) AS BIGINT), NULL, NULL",
+                     CAST(floor(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000) AS BIGINT), NULL, NULL"
+            ),
             args![
                 b.name,
                 tags,

@@ -481,15 +481,20 @@ pub const PG_ROUND_TRIP: std::time::Duration = std::time::Duration::from_secs(10
 fn bounded<T>(
     fut: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
 ) -> Result<T, DbError> {
-    futures_executor::block_on(async {
-        match tokio::time::timeout(PG_ROUND_TRIP, fut).await {
-            Ok(r) => r.map_err(DbError::from),
-            Err(_) => Err(DbError::Pool(format!(
-                "the server did not answer within {} s",
-                PG_ROUND_TRIP.as_secs()
-            ))),
-        }
-    })
+    futures_executor::block_on(within_round_trip(fut))
+}
+
+/// `fut` (work on the server), or an error once it has taken longer than `PG_ROUND_TRIP`.
+async fn within_round_trip<T, E: Into<DbError>>(
+    fut: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, DbError> {
+    match tokio::time::timeout(PG_ROUND_TRIP, fut).await {
+        Ok(r) => r.map_err(Into::into),
+        Err(_) => Err(DbError::Pool(format!(
+            "the server did not answer within {} s",
+            PG_ROUND_TRIP.as_secs()
+        ))),
+    }
 }
 
 impl<C: deadpool_postgres::GenericClient> Conn for Pg<'_, C> {
@@ -630,15 +635,9 @@ impl PgPool {
                 }
                 tx.commit().await?;
             }
-            Ok(out)
+            Ok::<_, DbError>(out)
         };
-        match tokio::time::timeout(PG_ROUND_TRIP, work).await {
-            Ok(r) => r,
-            Err(_) => Err(DbError::Pool(format!(
-                "the server did not answer within {} s",
-                PG_ROUND_TRIP.as_secs()
-            ))),
-        }
+        within_round_trip(work).await
     }
 }
 

@@ -355,7 +355,6 @@ impl Store {
         &self.health
     }
 
-    /// Runs `f` on a connection, each statement committed on its own.
     /// The PostgreSQL ledger's pool: a cluster's ledger.
     pub fn pg_pool(&self) -> Result<Arc<db::PgPool>, StoreError> {
         match &self.db {
@@ -366,6 +365,7 @@ impl Store {
         }
     }
 
+    /// Runs `f` on a connection, each statement committed on its own.
     pub(crate) fn with_conn<T>(
         &self,
         f: impl FnOnce(&mut dyn Conn) -> Result<T, DbError>,
