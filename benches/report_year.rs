@@ -143,11 +143,12 @@ fn render(dir: &Path) {
         &period,
         END + 3_600_000,
         &Observed::nothing("bench"),
+        &clawcron::template::Bounds::report(),
     )
     .unwrap_or_else(|e| panic!("{e}"));
     let elapsed = started.elapsed();
-    let (md, html) =
-        clawcron::report::write(&spec, "weekly-report", &r).unwrap_or_else(|e| panic!("{e}"));
+    let (md, html) = clawcron::report::write(&spec, "weekly-report", &r, &|| true)
+        .unwrap_or_else(|e| panic!("{e}"));
     let rss = peak_rss_mb();
     println!("{}", r.summary);
     println!(

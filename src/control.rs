@@ -7,6 +7,11 @@
 //! line as it comes, then `{"outcome": {...}}`, or `{"error": "..."}` at any point. A client
 //! that shuts its sending half (Ctrl-C) cancels the run; the outcome still follows.
 //!
+//! Output goes to a slow client through a bounded queue (`Live`): at most 1,000 lines or 1 MiB.
+//! Past that, lines are dropped and counted, and `{"dropped": n}` goes before the next line
+//! sent. The run, and its record, never wait for a client: the stored output tail is the
+//! runner's, whatever the client reads.
+//!
 //! A backfill (`clawcron backfill`) adds `"backfill": {"from": .., "to": .., "dry_run": ..}`
 //! (Unix seconds) to the request; the daemon runs the window's slots one after another and
 //! answers `{"backfilled": {...}}` (see `backfill::Report`) when the last has ended.
@@ -31,6 +36,15 @@ const MAX_REQUEST: u64 = 64 * 1024;
 
 /// How long a client may take to send its request.
 const REQUEST_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A client's queue of output lines, at most this many...
+const QUEUE_LINES: usize = 1000;
+/// ...and at most this many bytes.
+const QUEUE_BYTES: usize = 1 << 20;
+/// A line longer than this is cut (a job that prints no newline).
+const LINE_BYTES: usize = 64 * 1024;
+/// After the run ended, how long a client that does not read is waited for.
+const FLUSH_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub fn socket_path(state_dir: &Path) -> PathBuf {
     state_dir.join(SOCKET)
@@ -79,6 +93,95 @@ pub enum Answer {
     Outcome(Ended),
     Backfilled(crate::backfill::Report),
     Error(String),
+    /// This many output lines were dropped because the client read too slowly.
+    Dropped(u64),
+}
+
+/// What is waiting to go to one client: answers that are never dropped, and output lines that
+/// are, past `QUEUE_LINES` or `QUEUE_BYTES`.
+#[derive(Default)]
+struct Queue {
+    items: std::collections::VecDeque<Answer>,
+    line_bytes: usize,
+    lines: usize,
+    dropped: u64,
+    closed: bool,
+}
+
+/// The bounded queue between a run and its client (see the module's docs).
+#[derive(Default)]
+struct Live {
+    queue: std::sync::Mutex<Queue>,
+    ready: tokio::sync::Notify,
+}
+
+impl Live {
+    fn with<R>(&self, f: impl FnOnce(&mut Queue) -> R) -> R {
+        // A poisoned lock only means a panic elsewhere while pushing: the queue is still whole.
+        let mut q = self
+            .queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut q)
+    }
+
+    fn line(&self, mut text: String) {
+        if text.len() > LINE_BYTES {
+            let mut cut = LINE_BYTES;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+            text.push_str(" [cut]");
+        }
+        self.with(|q| {
+            if q.lines >= QUEUE_LINES || q.line_bytes + text.len() > QUEUE_BYTES {
+                q.dropped += 1;
+            } else {
+                q.lines += 1;
+                q.line_bytes += text.len();
+                q.items.push_back(Answer::Line(text));
+            }
+        });
+        self.ready.notify_one();
+    }
+
+    fn answer(&self, a: Answer) {
+        self.with(|q| q.items.push_back(a));
+        self.ready.notify_one();
+    }
+
+    fn close(&self) {
+        self.with(|q| q.closed = true);
+        self.ready.notify_one();
+    }
+
+    /// The next answer to send (`{"dropped": n}` first when lines were dropped); `None` once
+    /// closed and empty.
+    async fn next(&self) -> Option<Answer> {
+        loop {
+            let next = self.with(|q| {
+                if q.dropped > 0 && !q.items.is_empty() {
+                    return Some(Some(Answer::Dropped(std::mem::take(&mut q.dropped))));
+                }
+                match q.items.pop_front() {
+                    Some(a) => {
+                        if let Answer::Line(t) = &a {
+                            q.lines -= 1;
+                            q.line_bytes -= t.len();
+                        }
+                        Some(Some(a))
+                    }
+                    None if q.closed => Some(None),
+                    None => None,
+                }
+            });
+            match next {
+                Some(a) => return a,
+                None => self.ready.notified().await,
+            }
+        }
+    }
 }
 
 /// Binds the socket (0600), replacing a stale one: the caller holds the state directory's lock,
@@ -173,7 +276,7 @@ async fn answer(
         force = request.force,
         "manual run asked over the control socket"
     );
-    let (lines_tx, mut lines_rx) = mpsc::unbounded_channel();
+    let (lines_tx, lines_rx) = mpsc::unbounded_channel();
     let (started_tx, started_rx) = tokio::sync::oneshot::channel();
     let cancel = CancellationToken::new();
     let manual = Manual {
@@ -183,11 +286,60 @@ async fn answer(
         started: Some(started_tx),
     };
     let run = runner.run_now(&spec, manual);
+    let live = Live::default();
+    let reader = lines.into_inner();
+    let driver = drive(run, started_rx, lines_rx, reader, &live, &cancel, &spec.id);
+    // The writer alone waits for the client; the driver (and so the run) never does.
+    let writer = async {
+        while let Some(a) = live.next().await {
+            if send(&mut write, &a).await.is_err() {
+                cancel.cancel();
+                return;
+            }
+        }
+    };
+    tokio::pin!(driver, writer);
+    let mut flush_by = None;
+    loop {
+        let flush_deadline = async {
+            match flush_by {
+                Some(t) => tokio::time::sleep_until(t).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = &mut driver, if flush_by.is_none() => {
+                flush_by = Some(tokio::time::Instant::now() + FLUSH_WITHIN);
+            }
+            () = &mut writer => {
+                if flush_by.is_none() {
+                    // The client is gone: the run is cancelled; its end is still recorded.
+                    driver.await;
+                }
+                return Ok(());
+            }
+            () = flush_deadline => {
+                warn!(job = &*spec.id, "the trigger's client did not read its answer within {}s: closed", FLUSH_WITHIN.as_secs());
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Polls the run to its end, queueing its answers and output for the client without ever
+/// waiting for it; cancels the run when the client stops (Ctrl-C shuts its sending half).
+async fn drive(
+    run: impl std::future::Future<Output = Result<(i64, RunOutcome), crate::store::StoreError>>,
+    started_rx: tokio::sync::oneshot::Receiver<i64>,
+    mut lines_rx: mpsc::UnboundedReceiver<String>,
+    mut reader: impl tokio::io::AsyncRead + Unpin,
+    live: &Live,
+    cancel: &CancellationToken,
+    job: &str,
+) {
     tokio::pin!(run);
     let mut started_rx = Some(started_rx);
-    let mut client_gone = false;
     let mut reading = true;
-    let mut reader = lines.into_inner();
     let mut sink = [0u8; 64];
     loop {
         tokio::select! {
@@ -195,18 +347,14 @@ async fn answer(
             r = &mut run => {
                 // Output sent before the end goes first.
                 while let Ok(line) = lines_rx.try_recv() {
-                    if !client_gone {
-                        let _ = send(&mut write, &Answer::Line(line)).await;
-                    }
+                    live.line(line);
                 }
-                let a = match r {
+                live.answer(match r {
                     Ok((run_id, outcome)) => Answer::Outcome(Ended::of(run_id, &outcome)),
                     Err(e) => Answer::Error(format!("the run could not be recorded: {e}")),
-                };
-                if !client_gone {
-                    send(&mut write, &a).await?;
-                }
-                return Ok(());
+                });
+                live.close();
+                return;
             }
             Some(id) = async {
                 match started_rx.as_mut() {
@@ -215,25 +363,16 @@ async fn answer(
                 }
             }, if started_rx.is_some() => {
                 started_rx = None;
-                if !client_gone && send(&mut write, &Answer::Started(id)).await.is_err() {
-                    client_gone = true;
-                    cancel.cancel();
-                }
+                live.answer(Answer::Started(id));
             }
-            Some(line) = lines_rx.recv() => {
-                if !client_gone && send(&mut write, &Answer::Line(line)).await.is_err() {
-                    client_gone = true;
-                    cancel.cancel();
-                }
-            }
+            Some(line) = lines_rx.recv() => live.line(line),
             n = tokio::io::AsyncReadExt::read(&mut reader, &mut sink), if reading => {
                 // The client shut its sending half (Ctrl-C) or went away: cancel the run. Its
                 // receiving half may still be open for the outcome.
                 if matches!(n, Ok(0) | Err(_)) {
-                    info!(job = &*spec.id, "the trigger's client stopped: cancelling the run");
+                    info!(job, "the trigger's client stopped: cancelling the run");
                     cancel.cancel();
                     reading = false;
-                    client_gone = n.is_err();
                 }
             }
         }

@@ -742,3 +742,29 @@ fn one_secret_through_every_path_appears_in_no_output() {
         }
     }
 }
+
+/// A `setsid` grandchild that ignores SIGTERM is killed when the grace ends, with the default
+/// `kill_grace` (5 s): the sweep's rounds are bounded by time, so SIGKILL always comes.
+#[test]
+fn a_setsid_grandchild_that_ignores_sigterm_is_killed_after_the_default_grace() {
+    let env = common::Env::new();
+    let mark = token();
+    let (_, row, _) = env.trigger_with(
+        "stubborn",
+        &format!(
+            "schedule: \"0 3 * * *\"\ntimeout: 1s\nrun:\n  shell: \"setsid sh -c 'trap \\\"\\\" TERM; sleep 60' & sleep 60\"\n  env: {{ MARK: \"{mark}\" }}\n"
+        ),
+        &[],
+    );
+    let left = marked(&mark);
+    kill_marked(&mark);
+    assert_eq!(row["status"], "timed_out", "{row}");
+    assert!(left.is_empty(), "survived the sweep: {left:?}");
+    assert!(
+        row["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("left 1 process behind; stopped"),
+        "{row}"
+    );
+}

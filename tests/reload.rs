@@ -151,3 +151,41 @@ fn edits_under_a_running_daemon_apply_without_a_restart() {
         "{logs}"
     );
 }
+
+/// `clawcron.yaml` replaced by a FIFO is a located error, not a hang: the reloader goes on
+/// (a later edit and a new job file are applied) and SIGTERM ends the daemon promptly.
+#[test]
+fn a_fifo_in_place_of_the_config_is_an_error_and_the_reloader_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::create_dir(p.join("jobs")).unwrap();
+    std::fs::write(p.join("clawcron.yaml"), "shutdown_grace: 2s\n").unwrap();
+    let (mut d, stderr) = start(p);
+    let config = p.join("clawcron.yaml");
+    std::fs::remove_file(&config).unwrap();
+    let c = std::ffi::CString::new(config.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    unsafe { libc::kill(d.id() as i32, libc::SIGHUP) };
+    std::thread::sleep(Duration::from_millis(1500));
+    // A regular file again, and a new job: both are applied by the next reload.
+    std::fs::remove_file(&config).unwrap();
+    std::fs::write(&config, "shutdown_grace: 2s\n").unwrap();
+    let marker = p.join("late.out");
+    write(p, "late", &every_second(&marker, "late"));
+    wait_for("the job added after the FIFO to run", || {
+        !history(p, "late").is_empty()
+    });
+    let asked = std::time::Instant::now();
+    unsafe { libc::kill(d.id() as i32, libc::SIGTERM) };
+    d.wait().unwrap();
+    assert!(
+        asked.elapsed() < Duration::from_secs(8),
+        "SIGTERM took {:?}",
+        asked.elapsed()
+    );
+    let logs = stderr.recv().unwrap();
+    assert!(
+        logs.contains("clawcron.yaml: is a named pipe (FIFO), not a regular file: not read"),
+        "{logs}"
+    );
+}

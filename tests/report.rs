@@ -288,7 +288,15 @@ fn observed() -> Observed {
 
 fn render(store: &Store, spec: &ReportSpec) -> clawcron::report::Rendered {
     let period = spec.period.resolve(week47() + 10 * DAY, TZ);
-    clawcron::report::render(spec, store, &period, week47() + 8 * DAY, &observed()).unwrap()
+    clawcron::report::render(
+        spec,
+        store,
+        &period,
+        week47() + 8 * DAY,
+        &observed(),
+        &clawcron::template::Bounds::report(),
+    )
+    .unwrap()
 }
 
 fn section<'a>(md: &'a str, title: &str) -> &'a str {
@@ -430,7 +438,7 @@ fn the_html_report_renders_in_headless_chromium_with_its_charts() {
     for lang in [Lang::En, Lang::Fr] {
         let spec = spec(dir.path(), lang);
         let r = render(&store, &spec);
-        let (md, html) = clawcron::report::write(&spec, "weekly-report", &r).unwrap();
+        let (md, html) = clawcron::report::write(&spec, "weekly-report", &r, &|| true).unwrap();
         let suffix = if lang == Lang::Fr { ".fr" } else { "" };
         assert!(
             md.ends_with(format!("weekly-report-2026-W47{suffix}.md")),
@@ -542,7 +550,15 @@ fn a_small_container_limit_is_judged_as_the_cause() {
         oom_killed: Some(false),
         container_error: None,
     });
-    let r = clawcron::report::render(&spec, &store, &period, week47() + 8 * DAY, &seen).unwrap();
+    let r = clawcron::report::render(
+        &spec,
+        &store,
+        &period,
+        week47() + 8 * DAY,
+        &seen,
+        &clawcron::template::Bounds::report(),
+    )
+    .unwrap();
     let md = &r.markdown;
     assert!(
         md.contains("- [ ] Mémoire Docker augmentée : le moteur a 16 Gio (au moins 8 Gio voulus) ; limite du conteneur 64 Mio ; cette limite a déclenché memory-high 1 fois cette semaine"),
@@ -638,7 +654,15 @@ fn a_broken_template_names_its_file_and_line() {
     s.template = "mine".into();
     s.templates_dir = templates.clone();
     let period = s.period.resolve(week47(), TZ);
-    let err = clawcron::report::render(&s, &store, &period, week47(), &observed()).unwrap_err();
+    let err = clawcron::report::render(
+        &s,
+        &store,
+        &period,
+        week47(),
+        &observed(),
+        &clawcron::template::Bounds::report(),
+    )
+    .unwrap_err();
     let text = err.to_string();
     assert!(
         text.starts_with(&format!(
@@ -653,6 +677,14 @@ fn a_broken_template_names_its_file_and_line() {
         "ok\n{{ chart(\"a/b\", dayz=3) }}\n",
     )
     .unwrap();
-    let err = clawcron::report::render(&s, &store, &period, week47(), &observed()).unwrap_err();
+    let err = clawcron::report::render(
+        &s,
+        &store,
+        &period,
+        week47(),
+        &observed(),
+        &clawcron::template::Bounds::report(),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("mine.md.j2:2:"), "{err}");
 }

@@ -129,22 +129,29 @@ pub async fn sweep(pgid: i32, run_id: i64, keep: bool, grace: Duration) -> Lefto
             remaining: 0,
         };
     }
-    // Rounds: killing a member can orphan a process it started in its own session.
+    // Rounds: killing a member can orphan a process it started in its own session. SIGTERM
+    // every 200 ms until the grace ends, then SIGKILL until none is left or 5 s more passed:
+    // the rounds are bounded by time, never by a count, so SIGKILL comes whatever the grace.
     let deadline = tokio::time::Instant::now() + grace;
+    let give_up = deadline + Duration::from_secs(5);
     let mut left = first;
-    let mut killed = false;
-    for _ in 0..20 {
-        if left.is_empty() {
+    while !left.is_empty() {
+        let now = tokio::time::Instant::now();
+        if now >= give_up {
             break;
         }
-        let sig = if tokio::time::Instant::now() >= deadline {
-            killed = true;
-            libc::SIGKILL
-        } else {
-            libc::SIGTERM
-        };
-        signal(pgid, &left, sig);
-        let until = (tokio::time::Instant::now() + Duration::from_millis(200)).min(deadline);
+        let killing = now >= deadline;
+        signal(
+            pgid,
+            &left,
+            if killing {
+                libc::SIGKILL
+            } else {
+                libc::SIGTERM
+            },
+        );
+        let round = now + Duration::from_millis(if killing { 50 } else { 200 });
+        let until = if killing { round } else { round.min(deadline) };
         while tokio::time::Instant::now() < until {
             tokio::time::sleep(Duration::from_millis(10)).await;
             reap_adopted();
@@ -153,14 +160,6 @@ pub async fn sweep(pgid: i32, run_id: i64, keep: bool, grace: Duration) -> Lefto
             }
         }
         left = members(pgid, run_id);
-        if killed && !left.is_empty() {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            reap_adopted();
-            left = members(pgid, run_id);
-            if !left.is_empty() && tokio::time::Instant::now() > deadline + Duration::from_secs(5) {
-                break;
-            }
-        }
     }
     reap_adopted();
     Leftovers {

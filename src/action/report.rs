@@ -27,16 +27,20 @@ pub async fn run(spec: &ReportSpec, ctx: &AttemptCtx<'_>) -> AttemptResult {
             ..AttemptResult::failed("interrupted")
         },
     };
-    // Rendering reads SQLite and formats text: off the runtime's threads.
+    // Rendering reads SQLite and formats text: off the runtime's threads, bounded (fuel and
+    // output size), and told to stop when the attempt's time is up (a blocking task cannot be
+    // cancelled from outside, so it checks the flag; its files are renamed only while live).
     let spec2 = spec.clone();
     let job = ctx.job.to_string();
-    let rendered = tokio::task::spawn_blocking(move || {
-        let mut r = crate::report::render(&spec2, &store, &period, now, &observed)
+    let bounds = crate::template::Bounds::report();
+    let flag = bounds.clone();
+    let task = tokio::task::spawn_blocking(move || {
+        let mut r = crate::report::render(&spec2, &store, &period, now, &observed, &bounds)
             .map_err(|e| e.to_string())?;
         // A report leaves the process as files and notices: scrubbed as the log is.
         let scrub = |t: &str| crate::redact::scrub(t).into_owned();
         (r.markdown, r.html, r.summary) = (scrub(&r.markdown), scrub(&r.html), scrub(&r.summary));
-        let paths = crate::report::write(&spec2, &job, &r).map_err(|e| {
+        let paths = crate::report::write(&spec2, &job, &r, &|| !bounds.stopped()).map_err(|e| {
             format!(
                 "cannot write the report into {}: {e}",
                 spec2.out_dir.display()
@@ -44,8 +48,32 @@ pub async fn run(spec: &ReportSpec, ctx: &AttemptCtx<'_>) -> AttemptResult {
         })?;
         let notices = notices(&spec2, &job, &r, &paths, now);
         Ok::<_, String>((r, paths, notices))
-    })
-    .await;
+    });
+    let deadline = async {
+        match ctx.deadline {
+            Some(d) => tokio::time::sleep_until(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    let rendered = tokio::select! {
+        r = task => r,
+        () = deadline => {
+            flag.stop();
+            return AttemptResult {
+                status: AttemptStatus::TimedOut,
+                ..AttemptResult::failed(
+                    "timed out while rendering the report: the render was stopped and no report was written",
+                )
+            };
+        }
+        () = ctx.cancel.cancelled() => {
+            flag.stop();
+            return AttemptResult {
+                status: AttemptStatus::Interrupted,
+                ..AttemptResult::failed("interrupted")
+            };
+        }
+    };
     match rendered {
         Ok(Ok((r, (md, html), notices))) => {
             let mut out = format!(

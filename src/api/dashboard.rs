@@ -164,10 +164,33 @@ pub async fn page(State(api): State<Arc<Api>>, headers: axum::http::HeaderMap) -
         crate::i18n::Lang::En => SHIPPED,
         crate::i18n::Lang::Fr => SHIPPED_FR,
     };
-    match api
-        .templates
-        .render_localized("dashboard.html.j2", Some(shipped), &ctx)
-    {
+    // A user's template: rendered off the runtime's thread, bounded, stopped when its time is up.
+    let templates = api.templates.with_bounds(crate::template::Bounds::page());
+    let flag = templates.bounds.clone();
+    let task = tokio::task::spawn_blocking(move || {
+        templates.render_localized("dashboard.html.j2", Some(shipped), &ctx)
+    });
+    let rendered = match tokio::time::timeout(PAGE_WITHIN, task).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => Err(crate::template::TemplateError {
+            file: "dashboard.html.j2".into(),
+            line: 0,
+            what: format!("the render failed: {e}"),
+            exceeded: None,
+        }),
+        Err(_) => {
+            flag.stop();
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "dashboard template: not rendered within {}: stopped\n",
+                    crate::util::duration::format(PAGE_WITHIN)
+                ),
+            )
+                .into_response();
+        }
+    };
+    match rendered {
         Ok(html) => Html(html).into_response(),
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -176,6 +199,9 @@ pub async fn page(State(api): State<Arc<Api>>, headers: axum::http::HeaderMap) -
             .into_response(),
     }
 }
+
+/// How long the dashboard page may take to render.
+const PAGE_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A report folder's rendered files, newest first: (modified, Unix ms; file name).
 fn report_files(dir: &std::path::Path) -> Vec<(i64, String)> {

@@ -40,8 +40,15 @@ pub(super) fn report(
         std::time::Duration::from_secs(20),
         &ctx,
     ));
-    let r = crate::report::render(&spec, &store, &period, now, &observed)
-        .map_err(|e| Error::Usage(e.to_string()))?;
+    let r = crate::report::render(
+        &spec,
+        &store,
+        &period,
+        now,
+        &observed,
+        &crate::template::Bounds::report(),
+    )
+    .map_err(|e| Error::Usage(e.to_string()))?;
     let io = |context: String| move |source| Error::Io { context, source };
     match out {
         Some("-") => print!("{}", r.markdown),
@@ -55,7 +62,7 @@ pub(super) fn report(
             eprintln!("{}\nwrote {file}", r.summary);
         }
         None => {
-            let (md, html) = crate::report::write(&spec, id, &r)
+            let (md, html) = crate::report::write(&spec, id, &r, &|| true)
                 .map_err(io(format!("cannot write into {}", spec.out_dir.display())))?;
             out!(
                 "{}\nwrote {}\nwrote {}",

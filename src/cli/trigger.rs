@@ -175,6 +175,11 @@ async fn through_daemon(
             Ok(Answer::Line(text)) => {
                 tracing::info!(target: "clawcron::output", job = id, run_id, stream = "output", "{text}")
             }
+            Ok(Answer::Dropped(n)) => tracing::warn!(
+                job = id,
+                run_id,
+                "{n} output line(s) not shown: this terminal read them too slowly (`clawcron history` keeps the output's tail)"
+            ),
             Ok(Answer::Outcome(e)) => return Ok(e),
             Ok(Answer::Error(e)) => return Err(Error::Usage(e)),
             Ok(Answer::Backfilled(_)) => {

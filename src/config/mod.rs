@@ -357,19 +357,19 @@ pub fn load_job_text(
 
 /// Reads a file as UTF-8 text, refusing large files before reading them whole.
 fn read_text(path: &Path) -> Result<String, Vec<Diagnostic>> {
-    let meta = std::fs::metadata(path)
-        .map_err(|e| vec![Diagnostic::new(path, format!("cannot read the file: {e}"))])?;
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(vec![Diagnostic::new(
-            path,
-            format!(
-                "the file is {} bytes, more than the {MAX_FILE_BYTES}-byte limit for a config file",
-                meta.len()
+    use crate::util::files::ReadError;
+    // Opened without blocking and only if regular: a FIFO put in place of `clawcron.yaml`
+    // would otherwise hang the reloader for good.
+    let bytes = crate::util::files::read_regular(path, MAX_FILE_BYTES).map_err(|e| {
+        let what = match e {
+            ReadError::TooLarge { size, .. } => format!(
+                "the file is {size} bytes, more than the {MAX_FILE_BYTES}-byte limit for a config file"
             ),
-        )]);
-    }
-    let bytes = std::fs::read(path)
-        .map_err(|e| vec![Diagnostic::new(path, format!("cannot read the file: {e}"))])?;
+            ReadError::NotRegular(kind) => format!("is {kind}, not a regular file: not read"),
+            ReadError::Io(e) => format!("cannot read the file: {e}"),
+        };
+        vec![Diagnostic::new(path, what)]
+    })?;
     String::from_utf8(bytes).map_err(|e| {
         let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = good.iter().filter(|b| **b == b'\n').count() as u64 + 1;

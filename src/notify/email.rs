@@ -38,17 +38,19 @@ fn shipped(suffix: &str, lang: crate::i18n::Lang) -> &'static str {
     }
 }
 
-/// The rendered message parts: (subject, text, html).
+/// The rendered message parts: (subject, text, html). A user's template with an error gives
+/// way to the shipped one (logged); one that passed a bound (fuel, size, time) fails the send:
+/// it is the template that needs mending, and the failure is recorded with the notice.
 pub fn render(
     spec: &EmailSpec,
     templates: &Templates,
     payload: &serde_json::Value,
-) -> (String, String, String) {
+) -> Result<(String, String, String), String> {
     let p = &spec.templates;
     let lang = templates.lang;
     // The user's template for the language, else the shipped one for the language; a custom
     // prefix without a file for the language uses its own file.
-    let part = |suffix: &str| {
+    let part = |suffix: &str| -> Result<String, String> {
         let base = format!("{p}.{suffix}");
         let name = crate::template::Templates::localized_name(&base, lang);
         let shipped = (p == "email").then(|| shipped(suffix, lang));
@@ -57,24 +59,30 @@ pub fn render(
         } else {
             name
         };
-        templates.render(&name, shipped, payload).or_else(|e| {
-            tracing::warn!("email template: {e}; using the shipped template");
-            templates.render_str(
-                &format!("{name} (shipped)"),
-                &name,
-                shipped.unwrap_or(""),
-                payload,
-            )
-        })
+        match templates.render(&name, shipped, payload) {
+            Ok(t) => Ok(t),
+            Err(e) if e.exceeded.is_some() => Err(format!("email template {e}")),
+            Err(e) => {
+                tracing::warn!("email template: {e}; using the shipped template");
+                Ok(templates
+                    .render_str(
+                        &format!("{name} (shipped)"),
+                        &name,
+                        shipped.unwrap_or(""),
+                        payload,
+                    )
+                    .unwrap_or_default())
+            }
+        }
     };
-    let subject = part("subject.j2").unwrap_or_default();
+    let subject = part("subject.j2")?;
     let subject = subject
         .lines()
         .find(|l| !l.trim().is_empty())
         .unwrap_or("clawcron");
-    let text = part("txt.j2").unwrap_or_default();
-    let html = part("html.j2").unwrap_or_default();
-    (subject.trim().to_string(), text, html)
+    let text = part("txt.j2")?;
+    let html = part("html.j2")?;
+    Ok((subject.trim().to_string(), text, html))
 }
 
 /// `X-Clawcron-Delivery: <idempotency key>`.
@@ -111,7 +119,7 @@ fn build(
     templates: &Templates,
     payload: &serde_json::Value,
 ) -> Result<Message, String> {
-    let (subject, text, html) = render(spec, templates, payload);
+    let (subject, text, html) = render(spec, templates, payload)?;
     let mut b = Message::builder()
         .from(mailbox(&spec.from, "from")?)
         .subject(subject)
@@ -255,9 +263,30 @@ pub async fn send(
         error,
         at: retry_at,
     };
-    let message = match build(spec, key, templates, payload) {
-        Ok(m) => m,
-        Err(e) => return Delivery::Failed { error: e },
+    // The templates are the user's: rendered off the runtime's thread, bounded, and stopped
+    // when the channel's timeout passes.
+    let bounds = crate::template::Bounds::notice();
+    let flag = bounds.clone();
+    let (spec2, key2, payload2) = (spec.clone(), key.to_string(), payload.clone());
+    let templates2 = templates.with_bounds(bounds);
+    let task = tokio::task::spawn_blocking(move || build(&spec2, &key2, &templates2, &payload2));
+    let message = match tokio::time::timeout(timeout, task).await {
+        Ok(Ok(Ok(m))) => m,
+        Ok(Ok(Err(e))) => return Delivery::Failed { error: e },
+        Ok(Err(e)) => {
+            return Delivery::Failed {
+                error: format!("the email could not be rendered: {e}"),
+            };
+        }
+        Err(_) => {
+            flag.stop();
+            return Delivery::Failed {
+                error: format!(
+                    "the email's templates were not rendered within {} (notify_timeout): stopped",
+                    crate::util::duration::format(timeout)
+                ),
+            };
+        }
     };
     let transport = match transport(spec, timeout) {
         Ok(t) => t,
@@ -322,9 +351,9 @@ mod tests {
         let payload = serde_json::json!({ "v": 2, "event": "success", "job": "j", "run_id": 1 });
         let t = Templates::new(dir.path(), chrono_tz::UTC);
         let (fr, tfr) = crate::notify::localized("c", &payload, &t.in_lang(crate::i18n::Lang::Fr));
-        assert_eq!(render(&spec, &tfr, &fr).0, "MIENNE j a réussi");
+        assert_eq!(render(&spec, &tfr, &fr).unwrap().0, "MIENNE j a réussi");
         let (en, ten) = crate::notify::localized("c", &payload, &t);
-        assert_eq!(render(&spec, &ten, &en).0, "[clawcron] j ran fine");
+        assert_eq!(render(&spec, &ten, &en).unwrap().0, "[clawcron] j ran fine");
     }
 
     #[test]
@@ -339,7 +368,7 @@ mod tests {
         let mut templates = Templates::new("/nonexistent", chrono_tz::UTC);
         templates.dashboard = Some("http://127.0.0.1:8787/".into());
         let (en, t) = crate::notify::localized("ops", &payload, &templates);
-        let (subject, text, html) = render(&spec, &t, &en);
+        let (subject, text, html) = render(&spec, &t, &en).unwrap();
         assert_eq!(subject, "[clawcron] backup is failing");
         assert!(text.contains("backup failed: exit 3 <stderr>"), "{text}");
         assert!(
@@ -359,7 +388,7 @@ mod tests {
             .channel_langs
             .insert("ops".into(), crate::i18n::Lang::Fr);
         let (fr, t) = crate::notify::localized("ops", &payload, &templates);
-        let (subject, text, _) = render(&spec, &t, &fr);
+        let (subject, text, _) = render(&spec, &t, &fr).unwrap();
         assert_eq!(subject, "[clawcron] backup est en échec");
         assert!(text.contains("backup a échoué : exit 3 <stderr>"), "{text}");
         assert!(

@@ -58,17 +58,19 @@ pub enum ReportError {
     Store(#[from] crate::store::StoreError),
 }
 
-/// Builds the context of `period` and renders both formats.
+/// Builds the context of `period` and renders both formats, each within `bounds` (see
+/// `template::Bounds`: fuel, output size, and the stop flag of the run's timeout).
 pub fn render(
     spec: &ReportSpec,
     store: &Store,
     period: &Period,
     now_ms: i64,
     evidence: &advice::Observed,
+    bounds: &crate::template::Bounds,
 ) -> Result<Rendered, ReportError> {
     let ctx = context::build(spec, store, period, now_ms, evidence)?;
     let value = serde_json::to_value(&ctx).unwrap_or_default();
-    let templates = spec.templates();
+    let templates = spec.templates().with_bounds(bounds.clone());
     let env_setup = context::functions(spec, store, period);
     let render = |ext: &str| -> Result<String, TemplateError> {
         let name = spec.template_name(ext);
@@ -84,8 +86,14 @@ pub fn render(
 }
 
 /// Writes `<out_dir>/<job>-<period>.md` and `.html` (each through a temporary file and a
-/// rename, so a reader never sees half a report); returns their paths.
-pub fn write(spec: &ReportSpec, job: &str, r: &Rendered) -> std::io::Result<(PathBuf, PathBuf)> {
+/// rename, so a reader never sees half a report); returns their paths. `live` is asked before
+/// each rename: a run whose time is up leaves no report (its temporary file is removed).
+pub fn write(
+    spec: &ReportSpec,
+    job: &str,
+    r: &Rendered,
+    live: &dyn Fn() -> bool,
+) -> std::io::Result<(PathBuf, PathBuf)> {
     std::fs::create_dir_all(&spec.out_dir)?;
     let suffix = match spec.lang {
         Lang::En => String::new(),
@@ -96,6 +104,12 @@ pub fn write(spec: &ReportSpec, job: &str, r: &Rendered) -> std::io::Result<(Pat
         let path = spec.out_dir.join(format!("{base}.{ext}"));
         let tmp = spec.out_dir.join(format!(".{base}.{ext}.tmp"));
         std::fs::write(&tmp, text)?;
+        if !live() {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(std::io::Error::other(
+                "the run's time was up before the report was in place: not written",
+            ));
+        }
         std::fs::rename(&tmp, &path)?;
         Ok(path)
     };

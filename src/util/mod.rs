@@ -3,6 +3,7 @@
 
 pub mod duration;
 pub mod errors;
+pub mod files;
 pub mod host;
 pub mod size;
 pub mod stats;
