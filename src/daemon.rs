@@ -146,6 +146,7 @@ pub async fn run(
         report_downtime(&store, g, &gap, scheduler.last_catch_up());
     }
     let stop = CancellationToken::new();
+    let budget = descriptor_budget(g);
     let reaper = tokio::spawn(crate::action::procs::reaper(stop.clone()));
     let heartbeat_ping = g
         .heartbeat
@@ -178,6 +179,7 @@ pub async fn run(
                     started_ms: now.timestamp_millis(),
                     job_metrics: Default::default(),
                 },
+                crate::api::edge::Limits::with_conns(budget.per_listener),
                 stop.clone(),
             )
             .await
@@ -194,6 +196,7 @@ pub async fn run(
                     pings: runner.pings(),
                     control: control_tx.clone(),
                 },
+                crate::api::edge::Limits::with_conns(budget.per_listener),
                 stop.clone(),
             )
             .await
@@ -725,11 +728,38 @@ async fn ping(url: String, every: std::time::Duration, stop: CancellationToken) 
     }
 }
 
+/// Raises the open-files limit as far as allowed and shares it out (see `api::edge::Budget`):
+/// what runs and the daemon keep, and what each network listener may hold.
+fn descriptor_budget(g: &crate::model::GlobalConfig) -> crate::api::edge::Budget {
+    let open_files = crate::api::edge::raise_open_files().unwrap_or_else(|e| {
+        warn!("cannot read the open-files limit ({e}): assuming 256");
+        256
+    });
+    let listeners = usize::from(g.api_listen.is_some()) + usize::from(g.ping_listen.is_some());
+    let b = crate::api::edge::Budget::from_limit(open_files, g.max_concurrent_runs, listeners);
+    let runs_need = b.reserved;
+    if open_files < runs_need + 16 {
+        warn!(
+            "only {open_files} open files allowed (ulimit -n; launchd's default is 256): {runs_need} are kept for {} runs at once and the daemon, which leaves each network listener {} connection(s); raise the limit (launchd: SoftResourceLimits NumberOfFiles) or lower max_concurrent_runs",
+            g.max_concurrent_runs, b.per_listener
+        );
+    } else {
+        info!(
+            open_files,
+            reserved = b.reserved,
+            per_listener = b.per_listener,
+            "open files shared out: kept for runs and the daemon, the rest for network connections"
+        );
+    }
+    b
+}
+
 /// Binds the status API; logs why not if it cannot (the daemon runs without it).
 async fn start_api(
     listen: std::net::SocketAddr,
     state_dir: &Path,
     mut api: crate::api::Api,
+    limits: crate::api::edge::Limits,
     stop: CancellationToken,
 ) -> Option<(std::net::SocketAddr, tokio::task::JoinHandle<()>)> {
     api.token = match crate::api::token(state_dir) {
@@ -744,7 +774,7 @@ async fn start_api(
             "api.public_reads: reads need no token; anything that reaches this machine's loopback (a container through host.docker.internal, an agent) can read the dashboard and /api"
         );
     }
-    match crate::api::serve(Arc::new(api), listen, stop).await {
+    match crate::api::serve(Arc::new(api), listen, limits, stop).await {
         Ok((addr, task)) => {
             let _ = std::fs::write(state_dir.join("api.addr"), addr.to_string());
             if !addr.ip().is_loopback() {
@@ -767,9 +797,10 @@ async fn start_pings(
     listen: std::net::SocketAddr,
     state_dir: &Path,
     desk: crate::api::PingDesk,
+    limits: crate::api::edge::Limits,
     stop: CancellationToken,
 ) -> Option<tokio::task::JoinHandle<()>> {
-    match crate::api::serve_pings(Arc::new(desk), listen, stop).await {
+    match crate::api::serve_pings(Arc::new(desk), listen, limits, stop).await {
         Ok((addr, task)) => {
             let _ = std::fs::write(state_dir.join("ping.addr"), addr.to_string());
             info!("external jobs' pings are taken on {addr} (/ping only)");

@@ -20,6 +20,7 @@
 //! and the dashboard runs no script (CSP). Bound beyond loopback, every endpoint needs the token.
 
 mod dashboard;
+pub mod edge;
 mod ping;
 mod quiet;
 
@@ -439,10 +440,11 @@ async fn jobs_of(api: &Api) -> Option<Vec<JobView>> {
         .ok()
 }
 
-/// Binds and serves until `stop`; returns the bound address.
+/// Binds and serves until `stop`, each connection within `limits`; returns the bound address.
 pub async fn serve(
     api: Arc<Api>,
     listen: SocketAddr,
+    limits: edge::Limits,
     stop: tokio_util::sync::CancellationToken,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
@@ -479,11 +481,7 @@ pub async fn serve(
         ))
         .layer(axum::middleware::map_response(secure_headers))
         .with_state(api);
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await;
-    });
+    let task = tokio::spawn(edge::serve(listener, app, limits, "status API", stop));
     Ok((addr, task))
 }
 

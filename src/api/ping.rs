@@ -37,6 +37,7 @@ pub(super) fn routes<S: Clone + Send + Sync + 'static>(desk: Arc<PingDesk>) -> R
 pub async fn serve_pings(
     desk: Arc<PingDesk>,
     listen: SocketAddr,
+    limits: super::edge::Limits,
     stop: tokio_util::sync::CancellationToken,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
@@ -50,11 +51,13 @@ pub async fn serve_pings(
         })
         .layer(axum::middleware::map_response(super::scrub_body))
         .layer(axum::middleware::map_response(super::secure_headers));
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await;
-    });
+    let task = tokio::spawn(super::edge::serve(
+        listener,
+        app,
+        limits,
+        "ping listener",
+        stop,
+    ));
     Ok((addr, task))
 }
 

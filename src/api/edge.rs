@@ -1,0 +1,300 @@
+//! The accept loop both listeners share (the status API and `ping_listen`), on hyper itself:
+//! `axum::serve` sets no timer, so a header-read timeout never fires there, and it takes every
+//! connection it is offered. Here each connection is bounded:
+//! - its request head must arrive within `header_read` (an idle keep-alive connection too);
+//! - each request, body and handler, must be answered within `request`;
+//! - a connection lives at most `lifetime`, then is closed gracefully;
+//! - at most `max_conns` connections at once, and `max_per_peer` from one address: past
+//!   either, a new connection is closed at once, before it costs more than its accept.
+//!
+//! The caps come from the process's open-file limit (`Budget::from_limit`): descriptors are
+//! kept in reserve for runs (their pipes) and the daemon's own files, so no network peer can
+//! starve them.
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+/// What one listener lets a connection take.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub header_read: Duration,
+    pub request: Duration,
+    pub lifetime: Duration,
+    pub max_conns: usize,
+    pub max_per_peer: usize,
+}
+
+impl Limits {
+    /// The defaults for a listener allowed `max_conns` connections.
+    pub fn with_conns(max_conns: usize) -> Self {
+        let max_conns = max_conns.max(2);
+        Limits {
+            header_read: Duration::from_secs(10),
+            request: Duration::from_secs(30),
+            lifetime: Duration::from_secs(120),
+            max_conns,
+            max_per_peer: (max_conns / 4).clamp(2, 32),
+        }
+    }
+}
+
+/// How the process's descriptors are shared out: what the network may hold, the rest kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// The soft limit of open files the daemon runs with.
+    pub open_files: u64,
+    /// Kept for runs and the daemon's own files (ledger, log, watcher, sockets).
+    pub reserved: u64,
+    /// Connections each network listener may hold at once.
+    pub per_listener: usize,
+}
+
+impl Budget {
+    /// Descriptors for the daemon's own files, whatever it runs.
+    const BASE: u64 = 64;
+    /// Descriptors for one run: its output pipes, spawn-time copies, a child's pidfd, an
+    /// HTTP or Docker connection.
+    const PER_RUN: u64 = 8;
+    /// No listener holds more than this, however high the limit.
+    const MAX_PER_LISTENER: usize = 1024;
+
+    /// `open_files` shared between `listeners` network listeners, with room kept for
+    /// `max_runs` runs at once.
+    pub fn from_limit(open_files: u64, max_runs: usize, listeners: usize) -> Budget {
+        let reserved = Self::BASE + Self::PER_RUN * max_runs as u64;
+        let spare = open_files.saturating_sub(reserved) as usize;
+        Budget {
+            open_files,
+            reserved,
+            per_listener: (spare / listeners.max(1)).clamp(2, Self::MAX_PER_LISTENER),
+        }
+    }
+}
+
+/// The connections a listener holds now, by peer address.
+#[derive(Debug, Default)]
+struct Held {
+    total: usize,
+    by_peer: HashMap<IpAddr, usize>,
+    refused: u64,
+}
+
+/// One admitted connection; its place is given back when it is dropped.
+struct Place {
+    held: Arc<Mutex<Held>>,
+    peer: IpAddr,
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        let mut h = lock(&self.held);
+        h.total = h.total.saturating_sub(1);
+        if let Some(n) = h.by_peer.get_mut(&self.peer) {
+            *n -= 1;
+            if *n == 0 {
+                h.by_peer.remove(&self.peer);
+            }
+        }
+    }
+}
+
+fn lock(held: &Mutex<Held>) -> std::sync::MutexGuard<'_, Held> {
+    // Counters only: a panic elsewhere leaves them usable.
+    held.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A place for a connection from `peer`, if the caps allow one; `Err(n)`: refused, the n-th.
+fn admit(held: &Arc<Mutex<Held>>, limits: &Limits, peer: IpAddr) -> Result<Place, u64> {
+    let mut h = lock(held);
+    let from_peer = h.by_peer.get(&peer).copied().unwrap_or(0);
+    if h.total >= limits.max_conns || from_peer >= limits.max_per_peer {
+        h.refused += 1;
+        return Err(h.refused);
+    }
+    h.total += 1;
+    *h.by_peer.entry(peer).or_default() += 1;
+    Ok(Place {
+        held: held.clone(),
+        peer,
+    })
+}
+
+/// Serves `app` on `listener` until `stop`, each connection within `limits` (see the module).
+/// `what` names the listener in the log.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: Limits,
+    what: &'static str,
+    stop: CancellationToken,
+) {
+    let held = Arc::new(Mutex::new(Held::default()));
+    let conns = tokio_util::task::TaskTracker::new();
+    let mut accept_failed = false;
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = stop.cancelled() => break,
+            r = listener.accept() => match r {
+                Ok(s) => s,
+                Err(e) => {
+                    // Out of descriptors (EMFILE) most likely: wait, and say so once.
+                    if !accept_failed {
+                        warn!("{what}: cannot accept a connection ({e}); trying again every 100 ms");
+                    }
+                    accept_failed = true;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        accept_failed = false;
+        let place = match admit(&held, &limits, peer.ip()) {
+            Ok(p) => p,
+            Err(n) => {
+                // Closed at once. Logged at the first and then every 1000th.
+                if n == 1 || n % 1000 == 0 {
+                    warn!(
+                        "{what}: connection from {peer} refused: {} at once at most, {} from one address ({n} refused so far)",
+                        limits.max_conns, limits.max_per_peer
+                    );
+                }
+                drop(stream);
+                continue;
+            }
+        };
+        conns.spawn(connection(
+            stream,
+            peer,
+            app.clone(),
+            limits,
+            place,
+            stop.clone(),
+        ));
+    }
+    conns.close();
+    // Connections were told to finish (graceful): those that do not within 2 s are dropped.
+    let _ = tokio::time::timeout(Duration::from_secs(2), conns.wait()).await;
+}
+
+/// One connection, within its limits; `place` is held until it ends.
+async fn connection(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    app: Router,
+    limits: Limits,
+    place: Place,
+    stop: CancellationToken,
+) {
+    let _place = place;
+    let _ = stream.set_nodelay(true);
+    let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        let mut app = app.clone();
+        async move {
+            let req = req.map(axum::body::Body::new);
+            let answer = tower_service::Service::call(&mut app, req);
+            Ok::<_, std::convert::Infallible>(
+                match tokio::time::timeout(limits.request, answer).await {
+                    Ok(Ok(res)) => res,
+                    Ok(Err(never)) => match never {},
+                    Err(_) => (
+                        StatusCode::REQUEST_TIMEOUT,
+                        "the request was not answered in time\n",
+                    )
+                        .into_response(),
+                },
+            )
+        }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_read)
+        .max_buf_size(64 * 1024)
+        .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    let ended = tokio::select! {
+        r = conn.as_mut() => Some(r),
+        () = stop.cancelled() => None,
+        () = tokio::time::sleep(limits.lifetime) => None,
+    };
+    if ended.is_none() {
+        conn.as_mut().graceful_shutdown();
+        let _ = tokio::time::timeout(Duration::from_secs(1), conn.as_mut()).await;
+    }
+    if let Some(Err(e)) = ended {
+        debug!("connection from {peer}: {e}");
+    }
+}
+
+/// Raises the soft limit of open files to the hard limit (on macOS, to `OPEN_MAX`, which the
+/// kernel enforces below an unlimited hard limit); returns the soft limit now in force.
+pub fn raise_open_files() -> std::io::Result<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit fills the struct we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // macOS refuses a soft limit above OPEN_MAX (10240) even when the hard limit is unlimited.
+    let ceiling = if cfg!(target_os = "macos") {
+        lim.rlim_max.min(10240)
+    } else {
+        lim.rlim_max
+    };
+    if lim.rlim_cur < ceiling {
+        let raised = libc::rlimit {
+            rlim_cur: ceiling,
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: setrlimit reads the struct we own; raising the soft limit up to the hard
+        // limit needs no privilege.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            return Ok(ceiling as u64);
+        }
+    }
+    Ok(lim.rlim_cur as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_network_gets_what_runs_and_the_daemon_leave() {
+        // launchd's default of 256 with 16 runs: 192 kept, 32 a listener.
+        let b = Budget::from_limit(256, 16, 2);
+        assert_eq!((b.reserved, b.per_listener), (192, 32));
+        assert_eq!(Limits::with_conns(b.per_listener).max_per_peer, 8);
+        // A roomy limit is still capped.
+        assert_eq!(Budget::from_limit(1 << 20, 16, 2).per_listener, 1024);
+        // A tiny one keeps the listeners alive, barely.
+        assert_eq!(Budget::from_limit(100, 16, 2).per_listener, 2);
+    }
+
+    #[test]
+    fn a_peer_gets_its_share_and_the_listener_its_cap() {
+        let held = Arc::new(Mutex::new(Held::default()));
+        let limits = Limits {
+            max_conns: 3,
+            max_per_peer: 2,
+            ..Limits::with_conns(3)
+        };
+        let a: IpAddr = "127.0.0.2".parse().unwrap();
+        let b: IpAddr = "127.0.0.1".parse().unwrap();
+        let p1 = admit(&held, &limits, a).unwrap();
+        let _p2 = admit(&held, &limits, a).unwrap();
+        assert_eq!(admit(&held, &limits, a).err(), Some(1), "a third from one peer");
+        let _p3 = admit(&held, &limits, b).unwrap();
+        assert_eq!(admit(&held, &limits, b).err(), Some(2), "the listener is full");
+        drop(p1);
+        assert!(admit(&held, &limits, b).is_ok(), "a place given back is taken again");
+    }
+}
