@@ -14,8 +14,9 @@
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -78,28 +79,41 @@ impl Budget {
     }
 }
 
-/// The connections a listener holds now, by peer address.
+/// One connection held: whose, whether a request of it is being answered, and how to end it.
+#[derive(Debug)]
+struct Entry {
+    peer: IpAddr,
+    busy: Arc<AtomicBool>,
+    evict: CancellationToken,
+}
+
+/// The connections a listener holds now, oldest first, and how many each peer address holds.
 #[derive(Debug, Default)]
 struct Held {
-    total: usize,
+    conns: BTreeMap<u64, Entry>,
     by_peer: HashMap<IpAddr, usize>,
+    next: u64,
     refused: u64,
+    evicted: u64,
 }
 
 /// One admitted connection; its place is given back when it is dropped.
 struct Place {
     held: Arc<Mutex<Held>>,
-    peer: IpAddr,
+    id: u64,
+    busy: Arc<AtomicBool>,
+    evict: CancellationToken,
 }
 
 impl Drop for Place {
     fn drop(&mut self) {
         let mut h = lock(&self.held);
-        h.total = h.total.saturating_sub(1);
-        if let Some(n) = h.by_peer.get_mut(&self.peer) {
+        if let Some(e) = h.conns.remove(&self.id)
+            && let Some(n) = h.by_peer.get_mut(&e.peer)
+        {
             *n -= 1;
             if *n == 0 {
-                h.by_peer.remove(&self.peer);
+                h.by_peer.remove(&e.peer);
             }
         }
     }
@@ -107,23 +121,68 @@ impl Drop for Place {
 
 fn lock(held: &Mutex<Held>) -> std::sync::MutexGuard<'_, Held> {
     // Counters only: a panic elsewhere leaves them usable.
-    held.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    held.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// A place for a connection from `peer`, if the caps allow one; `Err(n)`: refused, the n-th.
-fn admit(held: &Arc<Mutex<Held>>, limits: &Limits, peer: IpAddr) -> Result<Place, u64> {
+/// Why a connection was not taken as it came.
+#[derive(Debug, PartialEq, Eq)]
+enum Turned {
+    /// Its address holds its share already: the n-th refusal.
+    Refused(u64),
+}
+
+/// A place for a connection from `peer`. A peer at its share is refused. A full listener makes
+/// room by ending its oldest connection that is not being answered (a client still sending
+/// its request head, or idle between requests): slow clients from many addresses cannot keep
+/// a quick one out. Refused only when every connection is being answered.
+fn admit(held: &Arc<Mutex<Held>>, limits: &Limits, peer: IpAddr) -> Result<(Place, bool), Turned> {
     let mut h = lock(held);
     let from_peer = h.by_peer.get(&peer).copied().unwrap_or(0);
-    if h.total >= limits.max_conns || from_peer >= limits.max_per_peer {
+    let live = h.conns.values().filter(|e| !e.evict.is_cancelled()).count();
+    let mut evicted = false;
+    if from_peer >= limits.max_per_peer {
         h.refused += 1;
-        return Err(h.refused);
+        return Err(Turned::Refused(h.refused));
     }
-    h.total += 1;
+    if live >= limits.max_conns {
+        let victim = h
+            .conns
+            .values()
+            .find(|e| !e.busy.load(Ordering::SeqCst) && !e.evict.is_cancelled());
+        match victim {
+            Some(e) => {
+                e.evict.cancel();
+                h.evicted += 1;
+                evicted = true;
+            }
+            None => {
+                h.refused += 1;
+                return Err(Turned::Refused(h.refused));
+            }
+        }
+    }
+    let id = h.next;
+    h.next += 1;
+    let (busy, evict) = (Arc::new(AtomicBool::new(false)), CancellationToken::new());
+    h.conns.insert(
+        id,
+        Entry {
+            peer,
+            busy: busy.clone(),
+            evict: evict.clone(),
+        },
+    );
     *h.by_peer.entry(peer).or_default() += 1;
-    Ok(Place {
-        held: held.clone(),
-        peer,
-    })
+    Ok((
+        Place {
+            held: held.clone(),
+            id,
+            busy,
+            evict,
+        },
+        evicted,
+    ))
 }
 
 /// Serves `app` on `listener` until `stop`, each connection within `limits` (see the module).
@@ -156,13 +215,25 @@ pub async fn serve(
         };
         accept_failed = false;
         let place = match admit(&held, &limits, peer.ip()) {
-            Ok(p) => p,
-            Err(n) => {
+            Ok((p, evicted)) => {
+                if evicted {
+                    let n = lock(&held).evicted;
+                    // Logged at the first and then every 1000th.
+                    if n == 1 || n % 1000 == 0 {
+                        warn!(
+                            "{what}: {} connections at most: the oldest one not being answered was closed to take one from {peer} ({n} closed so far)",
+                            limits.max_conns
+                        );
+                    }
+                }
+                p
+            }
+            Err(Turned::Refused(n)) => {
                 // Closed at once. Logged at the first and then every 1000th.
                 if n == 1 || n % 1000 == 0 {
                     warn!(
-                        "{what}: connection from {peer} refused: {} at once at most, {} from one address ({n} refused so far)",
-                        limits.max_conns, limits.max_per_peer
+                        "{what}: connection from {peer} refused: {} from one address at most, or all {} being answered ({n} refused so far)",
+                        limits.max_per_peer, limits.max_conns
                     );
                 }
                 drop(stream);
@@ -192,24 +263,28 @@ async fn connection(
     place: Place,
     stop: CancellationToken,
 ) {
-    let _place = place;
     let _ = stream.set_nodelay(true);
+    let (busy, evict) = (place.busy.clone(), place.evict.clone());
+    // Held until the connection ends, however it ends.
+    let _place = place;
     let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
         let mut app = app.clone();
+        let busy = busy.clone();
         async move {
+            busy.store(true, Ordering::SeqCst);
             let req = req.map(axum::body::Body::new);
             let answer = tower_service::Service::call(&mut app, req);
-            Ok::<_, std::convert::Infallible>(
-                match tokio::time::timeout(limits.request, answer).await {
-                    Ok(Ok(res)) => res,
-                    Ok(Err(never)) => match never {},
-                    Err(_) => (
-                        StatusCode::REQUEST_TIMEOUT,
-                        "the request was not answered in time\n",
-                    )
-                        .into_response(),
-                },
-            )
+            let res = match tokio::time::timeout(limits.request, answer).await {
+                Ok(Ok(res)) => res,
+                Ok(Err(never)) => match never {},
+                Err(_) => (
+                    StatusCode::REQUEST_TIMEOUT,
+                    "the request was not answered in time\n",
+                )
+                    .into_response(),
+            };
+            busy.store(false, Ordering::SeqCst);
+            Ok::<_, std::convert::Infallible>(res)
         }
     });
     let conn = hyper::server::conn::http1::Builder::new()
@@ -220,6 +295,8 @@ async fn connection(
     tokio::pin!(conn);
     let ended = tokio::select! {
         r = conn.as_mut() => Some(r),
+        // Closed to make room (see `admit`): nothing of it is being answered.
+        () = evict.cancelled() => return,
         () = stop.cancelled() => None,
         () = tokio::time::sleep(limits.lifetime) => None,
     };
@@ -280,7 +357,7 @@ mod tests {
     }
 
     #[test]
-    fn a_peer_gets_its_share_and_the_listener_its_cap() {
+    fn a_peer_gets_its_share_and_a_full_listener_closes_its_oldest_idle_connection() {
         let held = Arc::new(Mutex::new(Held::default()));
         let limits = Limits {
             max_conns: 3,
@@ -289,12 +366,31 @@ mod tests {
         };
         let a: IpAddr = "127.0.0.2".parse().unwrap();
         let b: IpAddr = "127.0.0.1".parse().unwrap();
-        let p1 = admit(&held, &limits, a).unwrap();
-        let _p2 = admit(&held, &limits, a).unwrap();
-        assert_eq!(admit(&held, &limits, a).err(), Some(1), "a third from one peer");
-        let _p3 = admit(&held, &limits, b).unwrap();
-        assert_eq!(admit(&held, &limits, b).err(), Some(2), "the listener is full");
+        let (p1, _) = admit(&held, &limits, a).unwrap();
+        let (p2, _) = admit(&held, &limits, a).unwrap();
+        assert_eq!(
+            admit(&held, &limits, a).err(),
+            Some(Turned::Refused(1)),
+            "a third from one peer"
+        );
+        let (p3, _) = admit(&held, &limits, b).unwrap();
+        // Full: the oldest connection not being answered makes room.
+        p1.busy.store(true, Ordering::SeqCst);
+        let c: IpAddr = "127.0.0.3".parse().unwrap();
+        let (p4, evicted) = admit(&held, &limits, c).unwrap();
+        assert!(evicted && !p1.evict.is_cancelled() && p2.evict.is_cancelled());
+        drop(p2);
+        // Every connection being answered: refused.
+        p3.busy.store(true, Ordering::SeqCst);
+        p4.busy.store(true, Ordering::SeqCst);
+        assert_eq!(
+            admit(&held, &limits, "127.0.0.4".parse().unwrap()).err(),
+            Some(Turned::Refused(2))
+        );
         drop(p1);
-        assert!(admit(&held, &limits, b).is_ok(), "a place given back is taken again");
+        assert!(
+            admit(&held, &limits, b).is_ok(),
+            "a place given back is taken again"
+        );
     }
 }

@@ -1,0 +1,194 @@
+//! Nothing at the edges holds up the scheduler: a heavy email template, a stuck report and
+//! hundreds of slow clients on both network listeners at once, under launchd's open-files limit
+//! (256, soft and hard), while a one-second job runs. Real binary, real sockets, real files.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A template that would run for hours unbounded: 10^10 empty loop steps.
+const HEAVY: &str =
+    "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}\n";
+
+/// Starts `clawcron run` in `dir` with RLIMIT_NOFILE lowered to `files`, soft and hard (so
+/// raising the soft limit cannot hide a starvation); returns it with its API address, its ping
+/// listener's address, and its log (read on a thread).
+fn daemon_limited(
+    dir: &Path,
+    files: u64,
+) -> (Child, String, String, std::sync::mpsc::Receiver<String>) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clawcron"));
+    cmd.current_dir(dir)
+        .args(["--state-dir", "state", "run"])
+        .env_remove("CLAWCRON_STATE_DIR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: setrlimit is async-signal-safe; it runs in the child before exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            let lim = libc::rlimit {
+                rlim_cur: files,
+                rlim_max: files,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut d = cmd.spawn().unwrap();
+    let mut api = None;
+    for l in BufReader::new(d.stdout.take().unwrap()).lines() {
+        let l = l.unwrap();
+        if let Some(a) = l.strip_prefix("API http://") {
+            api = Some(a.trim_end_matches('/').to_string());
+        }
+        if l.starts_with("READY ") {
+            break;
+        }
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut err = d.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        let _ = tx.send(s);
+    });
+    let ping = std::fs::read_to_string(dir.join("state/ping.addr")).unwrap();
+    (d, api.expect("the API's address"), ping, rx)
+}
+
+/// `GET /healthz` from 127.0.0.1 with a 1 s bound on the whole exchange: (status, took).
+fn healthz(api: &str) -> (Option<u16>, Duration) {
+    let started = Instant::now();
+    let answer = (|| -> std::io::Result<u16> {
+        let mut s =
+            std::net::TcpStream::connect_timeout(&api.parse().unwrap(), Duration::from_secs(1))?;
+        s.set_read_timeout(Some(Duration::from_secs(1)))?;
+        write!(
+            s,
+            "GET /healthz HTTP/1.1\r\nHost: {api}\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut raw = String::new();
+        s.read_to_string(&mut raw)?;
+        raw.split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(|| std::io::Error::other(format!("no status line: {raw:?}")))
+    })();
+    (answer.ok(), started.elapsed())
+}
+
+#[test]
+fn a_heavy_template_a_stuck_report_and_slow_clients_hold_up_no_slot() {
+    let env = common::Env::new();
+    let p = env.dir.path();
+    std::fs::write(
+        p.join("clawcron.yaml"),
+        "api: { listen: \"127.0.0.1:0\", public_reads: true }\nping_listen: \"127.0.0.1:0\"\nshutdown_grace: 2s\nnotify_timeout: 2s\nnotify_retry: 1h\nnotifiers:\n  mail:\n    email:\n      smtp: { host: 127.0.0.1, port: 9, tls: none }\n      from: a@example.org\n      to: [b@example.org]\n",
+    )
+    .unwrap();
+    std::fs::create_dir(p.join("templates")).unwrap();
+    for f in ["email.txt.j2", "stuck.md.j2", "stuck.html.j2"] {
+        std::fs::write(p.join("templates").join(f), HEAVY).unwrap();
+    }
+    env.write_job(
+        "tick",
+        "schedule: \"* * * * * *\"\nrun: { shell: \"true\" }\n",
+    );
+    env.write_job(
+        "failing",
+        "schedule: \"*/2 * * * * *\"\noverlap: skip\nrun: { shell: \"exit 1\" }\nnotify: { on: [failure], to: [mail] }\n",
+    );
+    env.write_job(
+        "stuck",
+        "schedule: \"*/5 * * * * *\"\noverlap: skip\ntimeout: 2s\nrun:\n  report:\n    template: stuck\n    period: last-week\n    out_dir: reports\n",
+    );
+    let (d, api, ping, log) = daemon_limited(p, 256);
+    let mut attack = Command::new("python3")
+        .arg(format!(
+            "{}/tests/standins/slowclients.py",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .args([
+            "--target", &api, "--target", &ping, "--count", "300", "--every", "2", "--for", "40",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 runs the slow clients");
+    let mut attack_out = BufReader::new(attack.stdout.take().unwrap()).lines();
+    let opened = attack_out.next().unwrap().unwrap();
+    assert!(opened.starts_with("OPENED "), "{opened}");
+    // Under attack for 15 s: /healthz from 127.0.0.1 answers within its 1 s bound each time.
+    let until = Instant::now() + Duration::from_secs(15);
+    let mut probes = Vec::new();
+    while Instant::now() < until {
+        probes.push(healthz(&api));
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let mut open = String::new();
+    for l in attack_out.by_ref().take(3) {
+        open = l.unwrap();
+    }
+    drop(attack.stdin.take());
+    let _ = attack.kill();
+    let _ = attack.wait();
+    common::stop_daemon(d);
+    let logs = log.recv().unwrap();
+    let late: Vec<_> = probes.iter().filter(|(s, _)| *s != Some(200)).collect();
+    assert!(
+        late.is_empty(),
+        "/healthz missed its bound: {late:?} of {} probes\n{logs}",
+        probes.len()
+    );
+    // The 1 s job: every slot once, each a success (none failed for want of a descriptor).
+    let rows: Vec<serde_json::Value> = env
+        .history()
+        .into_iter()
+        .filter(|r| r["job"] == "tick")
+        .collect();
+    let (first, last) = common::assert_each_slot_once(&rows);
+    assert!(
+        last - first >= 14,
+        "{} slots from {first} to {last}",
+        rows.len()
+    );
+    let bad: Vec<_> = rows.iter().filter(|r| r["status"] != "succeeded").collect();
+    assert!(bad.is_empty(), "{bad:?}");
+    assert!(!logs.contains("Too many open files"), "{logs}");
+    // The network peers were capped: most of the 300 were refused at once.
+    let held: usize = open
+        .trim_start_matches("OPEN ")
+        .parse()
+        .unwrap_or(usize::MAX);
+    assert!(held <= 64, "the listeners held {held} slow connections");
+    // The stuck report timed out, stopped, and wrote nothing.
+    let stuck: Vec<serde_json::Value> = env
+        .history()
+        .into_iter()
+        .filter(|r| r["job"] == "stuck" && r["status"] != "running")
+        .collect();
+    assert!(!stuck.is_empty());
+    assert!(
+        stuck.iter().all(|r| r["status"] == "timed_out"),
+        "{stuck:?}"
+    );
+    assert!(
+        std::fs::read_dir(p.join("reports")).map_or(0, |d| d.count()) == 0,
+        "a report was written past its timeout"
+    );
+    // The heavy email template: a recorded, clear failure, not the shipped template's mail.
+    let outbox = common::cli_value(p, &["notifications", "--json"]);
+    let text = outbox.to_string();
+    assert!(
+        text.contains("ran out of fuel") || text.contains("were not rendered within 2s"),
+        "{outbox}"
+    );
+}
