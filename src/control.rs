@@ -43,6 +43,9 @@ const QUEUE_LINES: usize = 1000;
 const QUEUE_BYTES: usize = 1 << 20;
 /// A line longer than this is cut (a job that prints no newline).
 const LINE_BYTES: usize = 64 * 1024;
+/// Clients answered at once; past that a client is told the daemon is busy (each holds a
+/// descriptor, which runs need too).
+const MAX_CLIENTS: usize = 64;
 /// After the run ended, how long a client that does not read is waited for.
 const FLUSH_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -202,6 +205,7 @@ pub async fn serve(
     runner: Runner,
     stop: CancellationToken,
 ) {
+    let clients = Arc::new(tokio::sync::Semaphore::new(MAX_CLIENTS));
     loop {
         let stream = tokio::select! {
             () = stop.cancelled() => return,
@@ -214,8 +218,21 @@ pub async fn serve(
                 }
             },
         };
+        let Ok(permit) = clients.clone().try_acquire_owned() else {
+            let busy = format!(
+                "{}\n",
+                serde_json::to_string(&Answer::Error(format!(
+                    "the daemon is answering {MAX_CLIENTS} clients already: try again"
+                )))
+                .unwrap_or_default()
+            );
+            // Best effort, never waited for: the socket's buffer takes one short line.
+            let _ = stream.try_write(busy.as_bytes());
+            continue;
+        };
         let (control, runner2) = (control.clone(), runner.clone());
         runner.track(async move {
+            let _permit = permit;
             if let Err(e) = answer(stream, control, runner2).await {
                 warn!("control socket: {e}");
             }
@@ -365,7 +382,14 @@ async fn drive(
                 started_rx = None;
                 live.answer(Answer::Started(id));
             }
-            Some(line) = lines_rx.recv() => live.line(line),
+            Some(line) = lines_rx.recv() => {
+                // The run is polled in this same task and may have sent many lines since:
+                // all of them go to the bounded queue now, so the channel never grows.
+                live.line(line);
+                while let Ok(line) = lines_rx.try_recv() {
+                    live.line(line);
+                }
+            }
             n = tokio::io::AsyncReadExt::read(&mut reader, &mut sink), if reading => {
                 // The client shut its sending half (Ctrl-C) or went away: cancel the run. Its
                 // receiving half may still be open for the outcome.

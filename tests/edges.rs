@@ -192,3 +192,64 @@ fn a_heavy_template_a_stuck_report_and_slow_clients_hold_up_no_slot() {
         "{outbox}"
     );
 }
+
+/// Peak resident memory of process `pid`, in bytes.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
+        .unwrap()
+        * 1024
+}
+
+/// A `trigger` client that does not read: the run ends and is recorded on time, the daemon
+/// keeps at most its bounded queue for the client, and the client is told what was dropped.
+#[test]
+fn a_trigger_client_that_does_not_read_holds_up_nothing() {
+    let env = common::Env::new();
+    let p = env.dir.path();
+    std::fs::write(p.join("clawcron.yaml"), "shutdown_grace: 2s\n").unwrap();
+    // 100 MB of output, 2.4 million lines.
+    env.write_job(
+        "loud",
+        "schedule: \"0 3 1 1 *\"\nrun: { shell: \"yes 0123456789012345678901234567890123456789 | head -c 100000000\" }\n",
+    );
+    let (d, _) = common::spawn_daemon(p, &[], Stdio::null());
+    let before = peak_rss(d.id());
+    let mut client = std::os::unix::net::UnixStream::connect(p.join("state/clawcron.sock")).unwrap();
+    client.write_all(b"{\"trigger\": \"loud\"}\n").unwrap();
+    let asked = Instant::now();
+    // The client reads nothing while the run goes on; the run's end is recorded meanwhile.
+    common::wait_for("the run to be recorded", Duration::from_secs(60), || {
+        env.history()
+            .iter()
+            .any(|r| r["job"] == "loud" && r["status"] == "succeeded")
+    });
+    let took = asked.elapsed();
+    let peak = peak_rss(d.id());
+    // Now the client reads: what was dropped is said, and the outcome comes last.
+    client.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut answers = Vec::new();
+    for line in BufReader::new(&client).lines() {
+        let v: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        let end = v.get("outcome").is_some();
+        answers.push(v);
+        if end {
+            break;
+        }
+    }
+    common::stop_daemon(d);
+    let dropped: u64 = answers.iter().filter_map(|a| a["dropped"].as_u64()).sum();
+    let lines = answers.iter().filter(|a| a.get("line").is_some()).count();
+    assert!(dropped > 1_000_000, "dropped {dropped}, sent {lines} lines");
+    assert!(lines <= 1000 + 200_000, "{lines} lines sent");
+    let last = answers.last().unwrap();
+    assert_eq!(last["outcome"]["status"], "succeeded", "{last}");
+    assert!(
+        peak < before + 64 * 1024 * 1024,
+        "the daemon grew from {before} to {peak} bytes while its client did not read"
+    );
+    eprintln!("recorded after {took:?}; peak {peak} bytes (from {before}); {dropped} lines dropped");
+}
