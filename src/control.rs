@@ -345,8 +345,8 @@ async fn answer(
 
 /// Polls the run to its end, queueing its answers and output for the client without ever
 /// waiting for it; cancels the run when the client stops (Ctrl-C shuts its sending half).
-async fn drive(
-    run: impl std::future::Future<Output = Result<(i64, RunOutcome), crate::store::StoreError>>,
+async fn drive<E: std::fmt::Display>(
+    run: impl std::future::Future<Output = Result<(i64, RunOutcome), E>>,
     started_rx: tokio::sync::oneshot::Receiver<i64>,
     mut lines_rx: mpsc::UnboundedReceiver<String>,
     mut reader: impl tokio::io::AsyncRead + Unpin,

@@ -81,40 +81,14 @@ pub async fn run(
     if let Err(e) = store.apply_retention(g.retention.max_runs_per_job, cutoff) {
         warn!("ledger retention failed: {e}");
     }
-    let runner = Runner::with_env(
-        store.clone(),
+    let runner = build_runner(
+        &store,
         clock.clone(),
-        g.max_concurrent_runs,
-        g.kill_grace,
-        g.retention.clone(),
-        {
-            let mut env = job_env(state_dir);
-            if cluster {
-                env.push(("CLAWCRON_NODE".to_string(), g.node.name.clone()));
-            }
-            env
-        },
+        g,
+        state_dir,
+        cluster.then_some(g.node.name.as_str()),
     );
-    runner.set_log_limit(g.log.output_per_run);
     runner.set_leased(cluster);
-    // A node's runs die with it (a lost node's slots go to other nodes: see `action::warden`).
-    // On one machine a crashed daemon's runs are found at its next start instead.
-    if cluster {
-        match crate::action::warden::start() {
-            Ok(pid) => info!(pid, "warden started: this node's runs die with it"),
-            Err(e) => warn!("cannot start the warden ({e}): if this node dies, its runs go on"),
-        }
-    }
-    runner.set_quiet(Arc::new(crate::quiet::Quiet::new(
-        store.clone(),
-        g.quiet_hours.clone(),
-        g.timezone,
-        now.timestamp_millis(),
-    )));
-    // Orphans of runs come to the daemon, not to init, so that none outlives its run.
-    if !crate::action::procs::become_subreaper() && cfg!(target_os = "linux") {
-        warn!("cannot become a child subreaper: a run's `setsid` descendants may outlive it");
-    }
     let store_for_notices = store.clone();
     // Notices claimed by a process that died (a killed daemon) go now, not when their lease ends.
     match store.release_dead_claims(|pid| {
@@ -129,6 +103,8 @@ pub async fn run(
     let boot = boot_id();
     let (session, downtime) = open_session(&store, &boot, now.timestamp_millis());
     let jobs_dir = loaded.jobs_dir.clone();
+    // The parts whose loops say when they are at work: `/healthz` names one stuck.
+    let parts = crate::pulse::Parts::default();
     let (control_tx, control_rx) = tokio::sync::mpsc::channel(16);
     let mut scheduler = Scheduler::new(
         loaded.jobs,
@@ -137,7 +113,8 @@ pub async fn run(
         runner.clone(),
         boot.clone(),
     )
-    .with_control(control_rx);
+    .with_control(control_rx)
+    .with_beat(parts.part("scheduler"));
     if let Some(n) = &node {
         scheduler = scheduler.with_roster(n.roster.clone());
     }
@@ -178,6 +155,7 @@ pub async fn run(
                     templates: templates.clone(),
                     started_ms: now.timestamp_millis(),
                     job_metrics: Default::default(),
+                    parts: parts.clone(),
                 },
                 crate::api::edge::Limits::with_conns(budget.per_listener),
                 stop.clone(),
@@ -245,17 +223,25 @@ pub async fn run(
         reload_status.clone(),
         on_kept,
         stop.clone(),
+        parts.part("reloader"),
     ));
     print_table(&scheduler, g.timezone, api.as_ref().map(|a| a.0));
 
     let loop_task = tokio::spawn(scheduler.run(stop.clone()));
     let silence_hint = node.as_ref().map(|n| n.silence_hint());
     let node_task = node.map(|n| tokio::spawn(n.run(runner.clone(), stop.clone())));
-    let heartbeat = session.map(|_| tokio::spawn(heartbeat(store.clone(), stop.clone())));
+    let heartbeat = session.map(|_| {
+        tokio::spawn(heartbeat(
+            store.clone(),
+            stop.clone(),
+            parts.part("session heartbeat"),
+        ))
+    });
     let ledger_watch = tokio::spawn(watch_ledger(
         store.clone(),
         g.daemon_notify.clone(),
         stop.clone(),
+        parts.part("ledger watch"),
     ));
     let silences = tokio::spawn(watch_silences(
         store.clone(),
@@ -263,6 +249,7 @@ pub async fn run(
         control_tx.clone(),
         stop.clone(),
         silence_hint,
+        parts.part("silences"),
     ));
     // Notices link to the dashboard where it really listens (a port 0 in the file is chosen now).
     templates.dashboard = api
@@ -275,6 +262,7 @@ pub async fn run(
         stop.clone(),
         g.notify_timeout,
         g.notify_retry,
+        parts.part("notices"),
     ));
     shutdown.await;
     stop.cancel();
@@ -416,20 +404,52 @@ fn open_ledger(
             lease_ms: n.lease.as_millis() as i64,
         });
     }
+    let boot = boot_id();
     for r in store.recover_interrupted(now_ms)? {
-        let alive = r.pid.is_some_and(|pid| {
-            // SAFETY: signal 0 only probes whether the process group exists.
-            unsafe { libc::kill(-(pid as i32), 0) == 0 }
-        });
+        // A process group id is this boot's only: after a reboot it may name anything.
+        let group = r
+            .pid
+            .filter(|_| boot != "unknown-boot" && r.boot_id.as_deref() == Some(boot.as_str()))
+            .and_then(|pid| i32::try_from(pid).ok())
+            .filter(|&pid| pid > 1);
+        let stopped = group.filter(|&pgid| stop_leftover_group(pgid));
         warn!(
             job = r.job,
             run_id = r.id,
             slot = %crate::util::to_utc(r.slot).to_rfc3339(),
             "run interrupted by a previous daemon's crash{}",
-            if alive { format!("; its process group {} is still alive", r.pid.unwrap_or_default()) } else { String::new() }
+            match stopped {
+                Some(g) => format!("; its process group {g} was still alive: stopped"),
+                None => String::new(),
+            }
         );
+        if let Some(g) = stopped
+            && let Err(e) = store.note_interrupted(
+                r.id,
+                &format!("its process group {g} was still alive at the next start: stopped"),
+            )
+        {
+            warn!(
+                run_id = r.id,
+                "cannot record the stop of its leftovers: {e}"
+            );
+        }
     }
     Ok((lock, store))
+}
+
+/// Stops what is left of a crashed daemon's run in process group `pgid` (SIGKILL to the
+/// group); true if the group was alive.
+fn stop_leftover_group(pgid: i32) -> bool {
+    // SAFETY: signal 0 only probes whether the group exists; SIGKILL ends the group of a run
+    // the ledger says this boot's previous daemon started and never saw end.
+    unsafe {
+        if libc::kill(-pgid, 0) != 0 {
+            return false;
+        }
+        libc::kill(-pgid, libc::SIGKILL);
+    }
+    true
 }
 
 /// Records this daemon's session; returns its id and the downtime that ended with it, if any.
@@ -450,7 +470,7 @@ fn open_session(
 }
 
 /// Refreshes the session's `alive_at`, only when nothing else did for `HEARTBEAT_MS` (see there).
-async fn heartbeat(store: Store, stop: CancellationToken) {
+async fn heartbeat(store: Store, stop: CancellationToken, beat: crate::pulse::Beat) {
     let every = crate::store::HEARTBEAT_MS;
     loop {
         let now = chrono::Utc::now().timestamp_millis();
@@ -460,12 +480,55 @@ async fn heartbeat(store: Store, stop: CancellationToken) {
             () = stop.cancelled() => return,
             () = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {}
         }
+        let _working = beat.working();
         let now = chrono::Utc::now().timestamp_millis();
         if now - store.last_beat_ms().unwrap_or(now) >= every - 1000 {
             let r = store.session_alive(now);
             store.health().observe("the daemon's heartbeat", &r);
         }
     }
+}
+
+/// The runner as every process that runs jobs has it, the daemon and a `trigger` or `backfill`
+/// run in its own process alike: the jobs' environment (`node` in a cluster), the output limit,
+/// the quiet judge, the subreaper of runs' orphans, and the warden (runs die with the process
+/// that started them, however it dies: see `action::warden`).
+pub fn build_runner(
+    store: &Store,
+    clock: Arc<dyn Clock>,
+    g: &crate::model::GlobalConfig,
+    state_dir: &Path,
+    node: Option<&str>,
+) -> Runner {
+    let now = clock.now();
+    let mut env = job_env(state_dir);
+    if let Some(name) = node {
+        env.push(("CLAWCRON_NODE".to_string(), name.to_string()));
+    }
+    let runner = Runner::with_env(
+        store.clone(),
+        clock,
+        g.max_concurrent_runs,
+        g.kill_grace,
+        g.retention.clone(),
+        env,
+    );
+    runner.set_log_limit(g.log.output_per_run);
+    match crate::action::warden::start() {
+        Ok(pid) => info!(pid, "warden started: runs die with this process"),
+        Err(e) => warn!("cannot start the warden ({e}): if this process dies, its runs go on"),
+    }
+    runner.set_quiet(Arc::new(crate::quiet::Quiet::new(
+        store.clone(),
+        g.quiet_hours.clone(),
+        g.timezone,
+        now.timestamp_millis(),
+    )));
+    // Orphans of runs come to this process, not to init, so that none outlives its run.
+    if !crate::action::procs::become_subreaper() && cfg!(target_os = "linux") {
+        warn!("cannot become a child subreaper: a run's `setsid` descendants may outlive it");
+    }
+    runner
 }
 
 /// What every job is told about the daemon that runs it.
@@ -540,12 +603,18 @@ fn notify_daemon(
 
 /// Reports the end of each stretch during which the ledger could not be written (a full disk):
 /// one log line and one notice to `daemon_notify`, queued in the outbox now that it can be.
-async fn watch_ledger(store: Store, channels: Vec<String>, stop: CancellationToken) {
+async fn watch_ledger(
+    store: Store,
+    channels: Vec<String>,
+    stop: CancellationToken,
+    beat: crate::pulse::Beat,
+) {
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
             () = store.health().changed.notified() => {}
         }
+        let _working = beat.working();
         for f in store.health().take_ended() {
             let until = f.until_ms.unwrap_or(f.since_ms);
             let (lasted, since) = stretch(f.since_ms, until);
@@ -574,8 +643,10 @@ async fn watch_silences(
     control: tokio::sync::mpsc::Sender<crate::scheduler::Control>,
     stop: CancellationToken,
     mut hint: Option<tokio::sync::watch::Receiver<Option<i64>>>,
+    beat: crate::pulse::Beat,
 ) {
     loop {
+        let working = beat.working();
         let now = chrono::Utc::now().timestamp_millis();
         let ended = store.silences_to_tell(now).unwrap_or_else(|e| {
             warn!("cannot read the silences: {e}");
@@ -616,6 +687,7 @@ async fn watch_silences(
             (Some(_), Some(t)) => (t - now).clamp(0, 86_400_000),
             (Some(_), None) => 86_400_000,
         };
+        drop(working);
         let hinted = async {
             match hint.as_mut() {
                 Some(h) => h.changed().await.is_ok(),

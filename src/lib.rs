@@ -16,6 +16,8 @@
 //! - [`clock`]: what time it is, and sleeping until a wall-clock instant (injectable).
 //!   Uses: nothing.
 //! - [`telemetry`]: run counters and histograms for `/metrics`. Uses: nothing.
+//! - [`pulse`]: which of the daemon's parts is stuck (at work past a bound); waiting is never
+//!   stuck. Uses: nothing.
 //! - [`i18n`]: what the user reads, in their language: the catalogue of words and sentences,
 //!   and numbers, durations, dates and figures with their units. Uses: `util`.
 //! - [`template`]: the minijinja renderer shared by notices, reports and the dashboard, with the
@@ -38,7 +40,7 @@
 //! - [`monitor`]: alert rules as state (N of M, repeat, resolve) and regressions against a
 //!   baseline. Uses: `model`, `store`, `util`.
 //! - [`notify`]: notices queued in the outbox and delivered by email and webhook.
-//!   Uses: `i18n`, `model`, `config`, `store`, `template`, `redact`, `util`.
+//!   Uses: `i18n`, `model`, `config`, `pulse`, `store`, `template`, `redact`, `util`.
 //! - [`report`]: the weekly report rendered from the ledger (context, charts, advice).
 //!   Uses: `i18n`, `model`, `store`, `template`, `util`.
 //!
@@ -46,7 +48,7 @@
 //! - [`action`]: what a job does, one file per job kind; one attempt, one result; the
 //!   processes a run leaves behind (`action::procs`); the pings an `external` job's slots wait
 //!   for (`action::external`).
-//!   Uses: `model`, `store`, `report`, `redact`, `util`.
+//!   Uses: `model`, `store`, `report`, `redact`, `template` (a report's render bounds), `util`.
 //! - [`runner`]: one run pipeline for every trigger: admission, attempts, the after-run stage.
 //!   Uses: `action`, `clock`, `model`, `monitor`, `notify`, `quiet`, `redact`, `store`,
 //!   `telemetry`, `util`.
@@ -55,21 +57,22 @@
 //!   of lost nodes taken over); which jobs have a local target. Uses: `clock`, `model`,
 //!   `runner`, `store`, `util`.
 //! - [`scheduler`]: is it due: the timer loop, missed-slot policies, slot claims.
-//!   Uses: `clock`, `cluster` (the roster), `model`, `notify`, `runner`, `schedule`, `store`,
+//!   Uses: `clock`, `cluster` (the roster), `model`, `notify`, `pulse`, `runner`, `schedule`, `store`,
 //!   `util`.
 //! - [`backfill`]: which past slots of a window failed, were missed or paused (judged from
 //!   their rows), run again with their original slot through the runner.
 //!   Uses: `model`, `runner`, `schedule`, `store`.
 //!
 //! The edges of the process:
-//! - [`reload`]: file events and SIGHUP to a new set of jobs. Uses: `config`, `scheduler`.
+//! - [`reload`]: file events and SIGHUP to a new set of jobs. Uses: `config`, `pulse`,
+//!   `scheduler`.
 //! - [`control`]: the daemon's control socket (0600, in the state directory), through which
 //!   `clawcron trigger` and `clawcron backfill` run a job in the running daemon.
 //!   Uses: `backfill`, `config`, `model`, `runner`, `scheduler`.
 //! - [`api`]: the status API, `/metrics` and the dashboard on 127.0.0.1; `external` jobs'
 //!   pings (`/ping`, also on a listener of their own, `ping_listen`).
 //!   Uses: `action` (the pings' registry, `action::external`), `backfill`, `i18n`, `model`,
-//!   `redact`, `reload`, `report`, `runner`, `scheduler`, `store`, `telemetry`, `template`,
+//!   `pulse`, `redact`, `reload`, `report`, `runner`, `scheduler`, `store`, `telemetry`, `template`,
 //!   `util`.
 //! - [`logging`]: tracing set-up, with every line scrubbed. Uses: `model`, `redact`.
 //! - [`error`]: the top-level error, its exit codes, and the one place it is printed.
@@ -80,7 +83,7 @@
 //!   the Mac's sleep schedule and its privacy-protected folders (`doctor::mac`, pure parsers).
 //!   Uses: `action`, `config`, `install`, `model`, `notify`, `schedule`, `util`.
 //! - [`daemon`]: wires it all; `daemon::run(.., shutdown)` takes its shutdown as a parameter.
-//!   Uses: `action` (the subreaper of runs' orphans), `api`, `clock`, `cluster`, `config`,
+//!   Uses: `action` (the subreaper of runs' orphans), `api`, `clock`, `cluster`, `config`, `pulse`,
 //!   `control`, `error`, `model`, `notify`, `quiet`, `redact`, `reload`, `runner`, `scheduler`,
 //!   `store`, `util`.
 //! - [`cli`]: the commands, one file per group. Uses: every module above.
@@ -103,6 +106,7 @@ pub mod logging;
 pub mod model;
 pub mod monitor;
 pub mod notify;
+pub mod pulse;
 pub mod quiet;
 pub mod redact;
 pub mod reload;

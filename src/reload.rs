@@ -105,6 +105,7 @@ pub async fn run(
     status: Arc<Mutex<ReloadStatus>>,
     on_kept: OnKept,
     stop: CancellationToken,
+    beat: crate::pulse::Beat,
 ) {
     let wake = watching.wake.clone();
     let mut watching = watching;
@@ -131,6 +132,7 @@ pub async fn run(
                 info!("files changed: reloading the configuration");
             }
         }
+        let _working = beat.working();
         let sources = sources.clone();
         let loaded = match tokio::task::spawn_blocking(move || config::load(&sources)).await {
             Ok(l) => l,

@@ -124,6 +124,8 @@ pub struct Scheduler {
     watch: Option<ClockWatch>,
     /// In a cluster: which jobs this node may claim (see `cluster`).
     roster: Option<Arc<crate::cluster::Roster>>,
+    /// Says when the loop is at work (see `pulse`).
+    beat: crate::pulse::Beat,
 }
 
 struct Pending {
@@ -166,7 +168,14 @@ impl Scheduler {
             last_catch_up: None,
             watch: None,
             roster: None,
+            beat: crate::pulse::Beat::default(),
         }
+    }
+
+    /// Tells `beat` when the loop is at work, so a stuck loop can be named (see `pulse`).
+    pub fn with_beat(mut self, beat: crate::pulse::Beat) -> Self {
+        self.beat = beat;
+        self
     }
 
     /// In a cluster: claims only the jobs `roster` allows, and tells it the jobs after each
@@ -438,6 +447,7 @@ impl Scheduler {
         // Set while the ledger cannot be written: when to try the due slots again.
         let mut retry_at: Option<tokio::time::Instant> = None;
         let mut after_fault = false;
+        let beat = self.beat.clone();
         loop {
             let deadline = self.heap.peek().map(|Reverse((t, _))| *t);
             let retrying = retry_at.is_some();
@@ -457,6 +467,7 @@ impl Scheduler {
                     }
                 } => { retry_at = None; }
                 r = request => {
+                    let _working = beat.working();
                     match r {
                         Some(Control::Ping(reply)) => { let _ = reply.send(()); }
                         Some(Control::Jobs(reply)) => { let _ = reply.send(self.views()); }
@@ -474,6 +485,7 @@ impl Scheduler {
                     continue;
                 }
             }
+            let _working = beat.working();
             let jump = watch.check(&*self.clock);
             if let Some(j) = jump {
                 info!("wall clock discontinuity: {j:?}; re-checking every job's slots");

@@ -218,7 +218,8 @@ fn a_trigger_client_that_does_not_read_holds_up_nothing() {
     );
     let (d, _) = common::spawn_daemon(p, &[], Stdio::null());
     let before = peak_rss(d.id());
-    let mut client = std::os::unix::net::UnixStream::connect(p.join("state/clawcron.sock")).unwrap();
+    let mut client =
+        std::os::unix::net::UnixStream::connect(p.join("state/clawcron.sock")).unwrap();
     client.write_all(b"{\"trigger\": \"loud\"}\n").unwrap();
     let asked = Instant::now();
     // The client reads nothing while the run goes on; the run's end is recorded meanwhile.
@@ -230,7 +231,9 @@ fn a_trigger_client_that_does_not_read_holds_up_nothing() {
     let took = asked.elapsed();
     let peak = peak_rss(d.id());
     // Now the client reads: what was dropped is said, and the outcome comes last.
-    client.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let mut answers = Vec::new();
     for line in BufReader::new(&client).lines() {
         let v: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
@@ -251,5 +254,7 @@ fn a_trigger_client_that_does_not_read_holds_up_nothing() {
         peak < before + 64 * 1024 * 1024,
         "the daemon grew from {before} to {peak} bytes while its client did not read"
     );
-    eprintln!("recorded after {took:?}; peak {peak} bytes (from {before}); {dropped} lines dropped");
+    eprintln!(
+        "recorded after {took:?}; peak {peak} bytes (from {before}); {dropped} lines dropped"
+    );
 }

@@ -768,3 +768,102 @@ fn a_setsid_grandchild_that_ignores_sigterm_is_killed_after_the_default_grace() 
         "{row}"
     );
 }
+
+/// The children of process `pid` (from /proc).
+fn children_of(pid: u32) -> Vec<(u32, String)> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|p| {
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+            let ppid: u32 = stat
+                .rsplit(") ")
+                .next()?
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            let cmd = std::fs::read(format!("/proc/{p}/cmdline")).ok()?;
+            (ppid == pid).then(|| (p, String::from_utf8_lossy(&cmd).replace('\0', " ")))
+        })
+        .collect()
+}
+
+/// Starts the daemon with job `name`, which runs at start (once per boot and job) and leaves a
+/// shell and two `sleep`s going; returns once they run.
+fn start_with_long_run(dir: &std::path::Path, name: &str, mark: &str) -> std::process::Child {
+    std::fs::write(
+        dir.join(format!("jobs/{name}.yaml")),
+        format!(
+            "at_start: true\nrun:\n  shell: \"sleep 60 & sleep 60\"\n  env: {{ MARK: \"{mark}\" }}\n"
+        ),
+    )
+    .unwrap();
+    let (d, _) = common::spawn_daemon(dir, &[], std::process::Stdio::null());
+    common::wait_for(
+        "the run's processes",
+        std::time::Duration::from_secs(10),
+        || marked(mark).len() >= 2,
+    );
+    d
+}
+
+/// On one machine too, a run's processes die with their daemon (kill -9): the warden stops
+/// their group. Were the warden killed as well, the next start stops the group the ledger
+/// names (this boot's only) and says so in the run's row.
+#[test]
+fn a_runs_processes_die_with_a_killed_daemon_or_at_the_next_start() {
+    let env = common::Env::new();
+    let p = env.dir.path();
+    std::fs::write(p.join("clawcron.yaml"), "shutdown_grace: 1s\n").unwrap();
+    let mark = token();
+    let mut d = start_with_long_run(p, "long", &mark);
+    unsafe { libc::kill(d.id() as i32, libc::SIGKILL) };
+    d.wait().unwrap();
+    let gone = std::time::Instant::now();
+    while !marked(&mark).is_empty() && gone.elapsed() < std::time::Duration::from_secs(3) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let left = marked(&mark);
+    kill_marked(&mark);
+    assert!(left.is_empty(), "outlived the daemon: {left:?}");
+
+    // The warden killed too: the restarted daemon stops the leftovers.
+    let mark = token();
+    std::fs::remove_file(p.join("jobs/long.yaml")).unwrap();
+    let mut d = start_with_long_run(p, "left", &mark);
+    let warden: Vec<u32> = children_of(d.id())
+        .into_iter()
+        .filter(|(_, cmd)| cmd.contains("__warden"))
+        .map(|(p, _)| p)
+        .collect();
+    assert_eq!(warden.len(), 1, "{:?}", children_of(d.id()));
+    // A run's process group is recorded once it has run for a second.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    unsafe { libc::kill(warden[0] as i32, libc::SIGKILL) };
+    unsafe { libc::kill(d.id() as i32, libc::SIGKILL) };
+    d.wait().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(!marked(&mark).is_empty(), "the leftovers outlived both");
+    std::fs::remove_file(p.join("jobs/left.yaml")).unwrap();
+    let (d, _) = common::spawn_daemon(p, &[], std::process::Stdio::null());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let left = marked(&mark);
+    kill_marked(&mark);
+    common::stop_daemon(d);
+    assert!(left.is_empty(), "outlived the restart: {left:?}");
+    let rows: Vec<serde_json::Value> = env
+        .history()
+        .into_iter()
+        .filter(|r| r["job"] == "left")
+        .collect();
+    let last = rows.iter().max_by_key(|r| r["id"].as_i64()).unwrap();
+    assert_eq!(last["status"], "interrupted", "{last}");
+    assert!(
+        last["reason"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("was still alive at the next start: stopped"),
+        "{last}"
+    );
+}

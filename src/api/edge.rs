@@ -219,7 +219,7 @@ pub async fn serve(
                 if evicted {
                     let n = lock(&held).evicted;
                     // Logged at the first and then every 1000th.
-                    if n == 1 || n % 1000 == 0 {
+                    if n == 1 || n.is_multiple_of(1000) {
                         warn!(
                             "{what}: {} connections at most: the oldest one not being answered was closed to take one from {peer} ({n} closed so far)",
                             limits.max_conns
@@ -230,7 +230,7 @@ pub async fn serve(
             }
             Err(Turned::Refused(n)) => {
                 // Closed at once. Logged at the first and then every 1000th.
-                if n == 1 || n % 1000 == 0 {
+                if n == 1 || n.is_multiple_of(1000) {
                     warn!(
                         "{what}: connection from {peer} refused: {} from one address at most, or all {} being answered ({n} refused so far)",
                         limits.max_per_peer, limits.max_conns
@@ -334,10 +334,10 @@ pub fn raise_open_files() -> std::io::Result<u64> {
         // SAFETY: setrlimit reads the struct we own; raising the soft limit up to the hard
         // limit needs no privilege.
         if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
-            return Ok(ceiling as u64);
+            return Ok(ceiling);
         }
     }
-    Ok(lim.rlim_cur as u64)
+    Ok(lim.rlim_cur)
 }
 
 #[cfg(test)]

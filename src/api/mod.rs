@@ -61,6 +61,8 @@ pub struct Api {
     /// The latest figure per job and metric, for `/metrics` (read from the ledger, so runs of
     /// every trigger count, a `clawcron trigger` run in its own process included).
     pub job_metrics: Mutex<JobMetrics>,
+    /// The daemon's parts, for `/healthz` to name one that is stuck.
+    pub parts: crate::pulse::Parts,
 }
 
 /// The latest value of each (job, metric) recorded in the ledger, brought up to date at each
@@ -493,13 +495,28 @@ async fn healthz(State(api): State<Arc<Api>>) -> Response {
             tokio::time::timeout(Duration::from_secs(1), rx).await,
             Ok(Ok(()))
         );
-    // A loop that answers is not enough: a ledger that cannot be written means no slot starts.
+    // A loop that answers is not enough: a ledger that cannot be written means no slot starts,
+    // and a part at work for more than a second (a reload that hangs, say) is stuck.
     let ledger = api.store.health().fault();
-    let ok = ok && ledger.is_none();
+    let now = chrono::Utc::now().timestamp_millis();
+    let stuck: Vec<String> = api
+        .parts
+        .stuck(now, 1000)
+        .into_iter()
+        .map(|s| {
+            format!(
+                "stuck: {} since {}",
+                s.part,
+                crate::util::to_utc(s.since_ms / 1000).to_rfc3339()
+            )
+        })
+        .collect();
+    let ok = ok && ledger.is_none() && stuck.is_empty();
     let body = serde_json::json!({
         "ok": ok,
         "scheduler_answer_ms": started.elapsed().as_secs_f64() * 1000.0,
         "ledger_fault": ledger,
+        "stuck": stuck,
     });
     let code = if ok {
         StatusCode::OK

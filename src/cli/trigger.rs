@@ -232,31 +232,16 @@ pub(super) fn local_runner(
     state_dir: &std::path::Path,
 ) -> Result<(Store, crate::runner::Runner), Error> {
     let store = open_store(loaded, state_dir)?;
-    let g = &loaded.global;
     let clock: std::sync::Arc<dyn crate::clock::Clock> =
         std::sync::Arc::new(crate::clock::SystemClock::default());
-    let runner = crate::runner::Runner::with_env(
-        store.clone(),
-        clock,
-        g.max_concurrent_runs,
-        g.kill_grace,
-        g.retention.clone(),
-        crate::daemon::job_env(state_dir),
-    );
-    runner.set_log_limit(g.log.output_per_run);
-    runner.set_quiet(std::sync::Arc::new(crate::quiet::Quiet::new(
-        store.clone(),
-        g.quiet_hours.clone(),
-        g.timezone,
-        chrono::Utc::now().timestamp_millis(),
-    )));
+    // Wired as the daemon's runner is (one builder): warden, subreaper, quiet, environment.
+    let runner = crate::daemon::build_runner(&store, clock, &loaded.global, state_dir, None);
     let jobs: Vec<std::sync::Arc<JobSpec>> = loaded
         .jobs
         .iter()
         .map(|j| std::sync::Arc::new(j.clone()))
         .collect();
     runner.set_chained(&jobs);
-    crate::action::procs::become_subreaper();
     Ok((store, runner))
 }
 

@@ -128,8 +128,10 @@ pub fn read(p: &Password, what: &str) -> Result<String, String> {
             .filter(|v| !v.is_empty())
             .ok_or_else(|| format!("environment variable `{var}` ({what}) is not set"))?,
         Password::File(path) => {
-            let v = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read {what} from {}: {e}", path.display()))?
+            // Opened without blocking, and only a regular file: a FIFO would hang the read.
+            let bytes = crate::util::files::read_regular(path, 64 * 1024)
+                .map_err(|e| format!("cannot read {what} from {}: {e}", path.display()))?;
+            let v = String::from_utf8_lossy(&bytes)
                 .trim_end_matches(['\r', '\n'])
                 .to_string();
             if v.is_empty() {

@@ -449,6 +449,7 @@ pub async fn dispatch(
     stop: CancellationToken,
     send_timeout: Duration,
     retry_base: Duration,
+    beat: crate::pulse::Beat,
 ) {
     let wake = store.outbox_wake();
     let lease_ms = lease_ms(send_timeout);
@@ -456,6 +457,7 @@ pub async fn dispatch(
     // Notices being sent: not picked again until their send is over.
     let mut inflight: std::collections::HashSet<i64> = std::collections::HashSet::new();
     loop {
+        let working = beat.working();
         let now = chrono::Utc::now().timestamp_millis();
         let due = store.claim_notices(now, 64, lease_ms).unwrap_or_else(|e| {
             tracing::warn!("cannot read the outbox: {e}");
@@ -498,6 +500,7 @@ pub async fn dispatch(
                 None => std::future::pending().await,
             }
         };
+        drop(working);
         tokio::select! {
             () = stop.cancelled() => {
                 // Sends under way may finish (each is bounded by its timeout): one cut short

@@ -147,6 +147,8 @@ pub struct Interrupted {
     pub job: String,
     pub slot: i64,
     pub pid: Option<i64>,
+    /// The boot the run was started in: its process group id means nothing after a reboot.
+    pub boot_id: Option<String>,
 }
 
 /// The ledger. Cheap to clone; calls are short (one transaction each).
@@ -419,7 +421,7 @@ impl Store {
         let (node, _) = self.node_lease();
         self.in_tx(|c| {
             let rows = c.query_map(
-                "SELECT id, job, slot, pid FROM runs WHERE status = 'running'
+                "SELECT id, job, slot, pid, boot_id FROM runs WHERE status = 'running'
                    AND (CAST(?1 AS TEXT) IS NULL OR node = ?1)",
                 args![node],
                 |r| {
@@ -428,6 +430,7 @@ impl Store {
                         job: r.get(1)?,
                         slot: r.get(2)?,
                         pid: r.get(3)?,
+                        boot_id: r.get(4)?,
                     })
                 },
             )?;
@@ -438,6 +441,17 @@ impl Store {
                 args![now_ms, node],
             )?;
             Ok(rows)
+        })
+    }
+
+    /// Adds `note` to the reason of interrupted run `id` (what was found of it at start).
+    pub fn note_interrupted(&self, id: i64, note: &str) -> Result<(), StoreError> {
+        self.with_conn(|c| {
+            c.execute(
+                "UPDATE runs SET reason = reason || '; ' || ?2 WHERE id = ?1 AND status = 'interrupted'",
+                args![id, note],
+            )
+            .map(|_| ())
         })
     }
 
