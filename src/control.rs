@@ -61,7 +61,14 @@ pub struct Request {
     /// Backfill this window of the job instead of running it once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backfill: Option<crate::backfill::Window>,
+    /// Unix ms after which the request is not to be started: its client has stopped waiting
+    /// (a daemon that was stopped, SIGSTOP, and resumed later does not run a stale request).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_ms: Option<i64>,
 }
+
+/// How long a client waits for the daemon to take its request (its deadline).
+pub const TAKE_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// How a run ended, as the socket reports it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -273,6 +280,19 @@ async fn answer(
         Ok(s) => s,
         Err(e) => return send(&mut write, &Answer::Error(e)).await,
     };
+    let now = chrono::Utc::now().timestamp_millis();
+    if let Some(deadline) = request.deadline_ms.filter(|&d| now > d) {
+        warn!(
+            job = &*spec.id,
+            "a request taken {} ms past its deadline (the daemon was stopped or busy): not run",
+            now - deadline
+        );
+        let e = format!(
+            "the request reached the daemon {} ms past its deadline: not run",
+            now - deadline
+        );
+        return send(&mut write, &Answer::Error(e)).await;
+    }
     if let Some(window) = request.backfill {
         info!(job = &*spec.id, "backfill asked over the control socket");
         let a = match crate::backfill::run(&runner, runner.store(), &spec, window).await {

@@ -1550,6 +1550,22 @@ impl Inner {
                 }
             }
         }
+        // Stopped by its client (Ctrl-C on `trigger`, or the client went away) while the daemon
+        // runs on: say so, not "daemon shutdown".
+        let by_client = ticket
+            .cancel
+            .as_ref()
+            .is_some_and(CancellationToken::is_cancelled)
+            && !self.stop.is_cancelled();
+        if by_client && last.status == AttemptStatus::Interrupted {
+            last.error = Some(match last.error.take() {
+                Some(e) if e.starts_with(SHUTDOWN_WORDS) => {
+                    format!("{CLIENT_WORDS}{}", &e[SHUTDOWN_WORDS.len()..])
+                }
+                Some(e) => format!("{CLIENT_WORDS}: {e}"),
+                None => CLIENT_WORDS.to_string(),
+            });
+        }
         if ticket.cancel.is_some() {
             // Ends the watcher task above.
             kill.cancel();
@@ -1591,6 +1607,12 @@ impl Inner {
         }
     }
 }
+
+/// How an action says it was stopped (each kind says it the same way).
+const SHUTDOWN_WORDS: &str = "interrupted by daemon shutdown";
+/// What the ledger says instead when the run's own client stopped it.
+const CLIENT_WORDS: &str =
+    "cancelled by its client (Ctrl-C on `clawcron trigger`, or the client went away)";
 
 /// A remediation as a job of its own: the fix's action, its timeout, one attempt, the job's
 /// locks; no alerts, regressions or notices of its own (its alert event says how it went).

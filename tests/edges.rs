@@ -258,3 +258,97 @@ fn a_trigger_client_that_does_not_read_holds_up_nothing() {
         "recorded after {took:?}; peak {peak} bytes (from {before}); {dropped} lines dropped"
     );
 }
+
+/// Ctrl-C on `trigger` cancels the run in the daemon, which runs on: the row says its client
+/// cancelled it, not that the daemon shut down.
+#[test]
+fn ctrl_c_on_trigger_is_recorded_as_the_clients_cancel() {
+    let env = common::Env::new();
+    let p = env.dir.path();
+    std::fs::write(
+        p.join("clawcron.yaml"),
+        "shutdown_grace: 2s\napi: { enabled: false }\n",
+    )
+    .unwrap();
+    env.write_job(
+        "long",
+        "schedule: \"0 3 1 1 *\"\nrun: { shell: \"sleep 30\" }\n",
+    );
+    let (d, _) = common::spawn_daemon(p, &[], Stdio::null());
+    let mut trigger = Command::new(env!("CARGO_BIN_EXE_clawcron"))
+        .current_dir(p)
+        .args(["--state-dir", "state", "trigger", "long"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    common::wait_for("the run to start", Duration::from_secs(10), || {
+        env.history()
+            .iter()
+            .any(|r| r["job"] == "long" && r["status"] == "running")
+    });
+    unsafe { libc::kill(trigger.id() as i32, libc::SIGINT) };
+    trigger.wait().unwrap();
+    common::wait_for("the run to end", Duration::from_secs(10), || {
+        env.history()
+            .iter()
+            .any(|r| r["job"] == "long" && r["status"] != "running")
+    });
+    let row = env
+        .history()
+        .into_iter()
+        .find(|r| r["job"] == "long")
+        .unwrap();
+    common::stop_daemon(d);
+    assert_eq!(row["status"], "interrupted", "{row}");
+    let error = row["error"].as_str().unwrap_or("");
+    assert!(
+        error.starts_with("cancelled by its client (Ctrl-C on `clawcron trigger`"),
+        "{row}"
+    );
+    assert!(!error.contains("daemon shutdown"), "{row}");
+}
+
+/// `trigger` against a stopped daemon (SIGSTOP) gives up within its bound and says so; the
+/// request carried a deadline, so the resumed daemon does not run it.
+#[test]
+fn trigger_against_a_stopped_daemon_gives_up_and_the_request_is_not_run_later() {
+    let env = common::Env::new();
+    let p = env.dir.path();
+    std::fs::write(
+        p.join("clawcron.yaml"),
+        "shutdown_grace: 2s\napi: { enabled: false }\n",
+    )
+    .unwrap();
+    env.write_job(
+        "once",
+        "schedule: \"0 3 1 1 *\"\nrun: { shell: \"echo ran\" }\n",
+    );
+    let (d, _) = common::spawn_daemon(p, &[], Stdio::null());
+    unsafe { libc::kill(d.id() as i32, libc::SIGSTOP) };
+    let asked = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_clawcron"))
+        .current_dir(p)
+        .args(["--state-dir", "state", "trigger", "once"])
+        .output()
+        .unwrap();
+    let took = asked.elapsed();
+    unsafe { libc::kill(d.id() as i32, libc::SIGCONT) };
+    std::thread::sleep(Duration::from_secs(2));
+    let rows: Vec<serde_json::Value> = env
+        .history()
+        .into_iter()
+        .filter(|r| r["job"] == "once")
+        .collect();
+    common::stop_daemon(d);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(took < Duration::from_secs(15), "{took:?}");
+    assert!(
+        stderr.contains(
+            "the daemon did not take the request within 10s (stopped, or stuck?): not run"
+        ),
+        "{stderr}"
+    );
+    assert!(rows.is_empty(), "the stale request ran: {rows:?}");
+}

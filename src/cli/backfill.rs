@@ -112,6 +112,11 @@ async fn through_daemon(
             trigger: id.to_string(),
             force: false,
             backfill: Some(window),
+            // Not started by a daemon that takes it later than this (stopped meanwhile).
+            deadline_ms: Some(
+                chrono::Utc::now().timestamp_millis()
+                    + crate::control::TAKE_WITHIN.as_millis() as i64,
+            ),
         },
     )
     .await?;

@@ -151,14 +151,34 @@ async fn through_daemon(
             trigger: id.to_string(),
             force,
             backfill: None,
+            deadline_ms: Some(
+                chrono::Utc::now().timestamp_millis()
+                    + crate::control::TAKE_WITHIN.as_millis() as i64,
+            ),
         },
     )
     .await?;
     let mut run_id = 0;
     let mut interrupted = false;
+    // Until the daemon says the run started, the wait is bounded (a stopped daemon takes
+    // nothing; the request's deadline keeps it from running when the daemon resumes).
+    let taken_by = tokio::time::Instant::now() + crate::control::TAKE_WITHIN;
     loop {
+        let not_taken = async {
+            if run_id == 0 {
+                tokio::time::sleep_until(taken_by).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
         let line = tokio::select! {
             l = lines.next_line() => l.map_err(socket_io("cannot read the daemon's answer"))?,
+            () = not_taken => {
+                return Err(Error::Usage(format!(
+                    "the daemon did not take the request within {}s (stopped, or stuck?): not run, and it will not run later (the request carried that deadline)",
+                    crate::control::TAKE_WITHIN.as_secs()
+                )));
+            }
             _ = tokio::signal::ctrl_c(), if !interrupted => {
                 interrupted = true;
                 let _ = write.shutdown().await;
@@ -205,19 +225,20 @@ async fn in_process(
     state_dir: &std::path::Path,
 ) -> Result<Ended, Error> {
     let (store, runner) = local_runner(loaded, state_dir)?;
+    let cancel = tokio_util::sync::CancellationToken::new();
     let manual = crate::runner::Manual {
         force,
+        cancel: Some(cancel.clone()),
         ..Default::default()
     };
     let run = runner.run_now(job, manual);
     tokio::pin!(run);
-    // Ctrl-C while the run goes: stop it as the daemon would, and record it.
+    // Ctrl-C while the run goes: stop it (recorded as cancelled by its client) and record it.
     let result = tokio::select! {
         r = &mut run => r,
         _ = tokio::signal::ctrl_c() => {
-            let shutdown = runner.shutdown(std::time::Duration::ZERO);
-            let (r, ()) = tokio::join!(run, shutdown);
-            r
+            cancel.cancel();
+            run.await
         }
     };
     let (run_id, outcome) = result?;
