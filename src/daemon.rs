@@ -91,9 +91,12 @@ pub async fn run(
     runner.set_leased(cluster);
     let store_for_notices = store.clone();
     // Notices claimed by a process that died (a killed daemon) go now, not when their lease ends.
+    // This runs before the dispatcher starts, so no claim is this process's yet: one with our
+    // own pid is a predecessor's (a container's daemon gets the same pid at each start), and a
+    // zombie (killed, not yet waited for by its parent) holds nothing.
+    let me = i64::from(std::process::id());
     match store.release_dead_claims(|pid| {
-        pid == i64::from(std::process::id())
-            || u32::try_from(pid).is_ok_and(crate::action::procs::alive)
+        pid != me && u32::try_from(pid).is_ok_and(crate::action::procs::running)
     }) {
         Ok(0) => {}
         Ok(n) => info!("released {n} notice claim(s) of a process that is gone"),

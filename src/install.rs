@@ -79,6 +79,8 @@ pub struct Setup {
     pub env: Vec<(String, String)>,
     /// The daemon's own log file (`--log-file`), rotated by clawcron (launchd's default).
     pub log_file: Option<PathBuf>,
+    /// `--log-format` as `install` was given it (`human` or `json`), kept for the service.
+    pub log_format: Option<&'static str>,
 }
 
 /// Where the service runs clawcron from, and what to copy there: a binary in a cargo build
@@ -108,6 +110,7 @@ pub fn installed_bin(target: Target, text: &str) -> Option<PathBuf> {
                     .replace("&lt;", "<")
                     .replace("&gt;", ">")
                     .replace("&quot;", "\"")
+                    .replace("&apos;", "'")
                     .replace("&amp;", "&"),
             ))
         }
@@ -131,7 +134,7 @@ pub fn installed_bin(target: Target, text: &str) -> Option<PathBuf> {
                 }
                 None => line.split_whitespace().next()?.to_string(),
             };
-            Some(PathBuf::from(bin))
+            Some(PathBuf::from(bin.replace("%%", "%").replace("$$", "$")))
         }
     }
 }
@@ -236,22 +239,35 @@ fn env_file_value(v: &str) -> String {
     out
 }
 
+/// Text for a plist's `<string>` or `<key>`: the five XML entities escaped, and the control
+/// characters XML 1.0 cannot hold at all dropped (a tab and a newline are kept).
 fn xml(s: &str) -> String {
-    s.replace('&', "&amp;")
+    s.chars()
+        .filter(|c| !c.is_control() || matches!(c, '\t' | '\n'))
+        .collect::<String>()
+        .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+        .replace('\'', "&apos;")
 }
 
-/// A value for a systemd unit line, quoted when it has spaces.
+/// A value for a systemd unit line, quoted when it has spaces; `%` doubled, since systemd
+/// expands specifiers (`%h`) in these settings.
 fn unit_arg(s: &str) -> String {
+    let s = s.replace('%', "%%");
     if s.chars()
         .any(|c| c.is_whitespace() || c == '"' || c == '\\')
     {
         format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
     } else {
-        s.to_string()
+        s
     }
+}
+
+/// An `ExecStart=` word: as `unit_arg`, with `$` doubled too (systemd expands `$VAR` there).
+fn exec_arg(s: &str) -> String {
+    unit_arg(s).replace('$', "$$")
 }
 
 pub fn unit_path(target: Target, home_dir: &Path) -> PathBuf {
@@ -282,6 +298,9 @@ fn args(s: &Setup) -> Vec<String> {
     }
     if let Some(file) = &s.log_file {
         args.extend(["--log-file".to_string(), file.display().to_string()]);
+    }
+    if let Some(format) = s.log_format {
+        args.extend(["--log-format".to_string(), format.to_string()]);
     }
     args
 }
@@ -320,12 +339,12 @@ pub fn render(target: Target, s: &Setup) -> String {
             )
             .replace("@EXIT_TIMEOUT@", &exit_timeout),
         Target::Systemd => UNIT
-            .replace("@CLAWCRON_BIN@", &unit_arg(&s.bin.display().to_string()))
+            .replace("@CLAWCRON_BIN@", &exec_arg(&s.bin.display().to_string()))
             .replace(
                 "@CLAWCRON_ARGS@",
                 &args(s)
                     .iter()
-                    .map(|a| unit_arg(a))
+                    .map(|a| exec_arg(a))
                     .collect::<Vec<_>>()
                     .join(" "),
             )
@@ -620,6 +639,7 @@ mod tests {
             path_env: "/usr/bin:/bin".into(),
             env: vec![],
             log_file: None,
+            log_format: None,
         };
         for target in [Target::Launchd, Target::Systemd] {
             assert_eq!(
@@ -632,6 +652,53 @@ mod tests {
             Some(PathBuf::from("/opt/clawcron"))
         );
         assert_eq!(installed_bin(Target::Launchd, "<plist/>"), None);
+    }
+
+    #[test]
+    fn specifiers_dollars_and_xml_are_escaped_and_log_flags_kept_for_both_targets() {
+        let s = Setup {
+            bin: PathBuf::from("/Users/me/100% $HOME/it's<1>/clawcron"),
+            copy_from: None,
+            home: PathBuf::from("/Users/me/claw %h"),
+            config: PathBuf::from("/Users/me/claw/clawcron.yaml"),
+            jobs: None,
+            state_dir: None,
+            home_dir: PathBuf::from("/Users/me"),
+            uid: 501,
+            stop_within: std::time::Duration::from_secs(35),
+            path_env: "/usr/bin:/bin".into(),
+            env: vec![],
+            log_file: Some(PathBuf::from("/var/log/claw\u{1}cron.log")),
+            log_format: Some("json"),
+        };
+        let unit = render(Target::Systemd, &s);
+        let exec = unit.lines().find(|l| l.starts_with("ExecStart=")).unwrap();
+        assert!(
+            exec.starts_with("ExecStart=\"/Users/me/100%% $$HOME/it's<1>/clawcron\" --config"),
+            "{exec}"
+        );
+        assert!(exec.ends_with("--log-format json run"), "{exec}");
+        assert!(exec.contains("--log-file"), "{exec}");
+        assert!(
+            unit.contains("WorkingDirectory=\"/Users/me/claw %%h\""),
+            "{unit}"
+        );
+        let plist = render(Target::Launchd, &s);
+        assert!(
+            plist.contains("<string>/Users/me/100% $HOME/it&apos;s&lt;1&gt;/clawcron</string>"),
+            "{plist}"
+        );
+        assert!(plist.contains("<string>--log-format</string>\n    <string>json</string>"));
+        assert!(
+            plist.contains("<string>/var/log/clawcron.log</string>"),
+            "{plist}"
+        );
+        for target in [Target::Launchd, Target::Systemd] {
+            assert_eq!(
+                installed_bin(target, &render(target, &s)),
+                Some(s.bin.clone())
+            );
+        }
     }
 
     #[test]

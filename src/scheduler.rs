@@ -717,11 +717,20 @@ impl Scheduler {
                 ),
                 None => {
                     e.state.withdraw(admission);
-                    warn!(
-                        job = &*e.spec.id,
-                        slot = p.slot,
-                        "slot already has a ledger row (another daemon on this state directory?); not run"
-                    );
+                    // In a cluster another node won the slot: normal, and said at debug only.
+                    if self.roster.is_some() {
+                        tracing::debug!(
+                            job = &*e.spec.id,
+                            slot = p.slot,
+                            "slot claimed by another node"
+                        );
+                    } else {
+                        warn!(
+                            job = &*e.spec.id,
+                            slot = p.slot,
+                            "slot already has a ledger row (another daemon on this state directory?); not run"
+                        );
+                    }
                 }
             }
         }

@@ -392,3 +392,48 @@ fn doctor_checks_smtp_login_webhook_ollama_models_and_says_the_fix() {
     );
     assert!(!text.contains("wrong-password-456"), "{text}");
 }
+
+/// A daemon killed (kill -9) while an SMTP send hangs, and not yet waited for by its parent (a
+/// zombie): the restarted daemon releases the dead claim at once and the notice is sent, not
+/// 35 s later when its lease ends.
+#[test]
+fn a_notice_claimed_by_a_killed_daemon_is_sent_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    // An SMTP server that takes the connection and never says a word.
+    let hang = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    write_config(
+        p,
+        &format!(
+            "{{ host: 127.0.0.1, port: {}, tls: none }}",
+            hang.local_addr().unwrap().port()
+        ),
+    );
+    std::fs::write(
+        p.join("jobs/backup.yaml"),
+        "at_start: true\nrun: { shell: \"exit 3\" }\nnotify: { on: [failure], to: [mail] }\n",
+    )
+    .unwrap();
+    let (mut d, _) = common::spawn_daemon(p, &[], std::process::Stdio::null());
+    let (_conn, _) = hang.accept().unwrap();
+    unsafe { libc::kill(d.id() as i32, libc::SIGKILL) };
+    // Not waited for yet: the killed daemon is a zombie while the next one starts.
+    let maildir = p.join("maildir");
+    let server = standin("smtp", &["--maildir", maildir.to_str().unwrap()]);
+    write_config(
+        p,
+        &format!("{{ host: 127.0.0.1, port: {}, tls: none }}", server.port),
+    );
+    let restarted = std::time::Instant::now();
+    let (d2, _) = common::spawn_daemon(p, &[], std::process::Stdio::null());
+    common::wait_for("the mail", std::time::Duration::from_secs(20), || {
+        !common::mails(&maildir).is_empty()
+    });
+    let took = restarted.elapsed();
+    common::stop_daemon(d2);
+    d.wait().unwrap();
+    assert!(
+        took < std::time::Duration::from_secs(10),
+        "the mail came {took:?} after the restart"
+    );
+}

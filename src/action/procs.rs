@@ -196,6 +196,12 @@ pub fn alive(pid: u32) -> bool {
     found || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
+/// Whether process `pid` exists and is not a zombie (a killed process its parent has not
+/// waited for yet holds nothing: not a claim, not a lock).
+pub fn running(pid: u32) -> bool {
+    alive(pid) && !is_zombie(pid)
+}
+
 pub fn group_alive(pgid: i32) -> bool {
     // Any run id: only the group matters here.
     !members(pgid, -1).is_empty()

@@ -385,15 +385,38 @@ async fn login(State(api): State<Arc<Api>>, Query(q): Query<Once>) -> Response {
         .into_response()
 }
 
-/// `next` if it is a path on this server (not `//host` nor a URL), else `/`.
+/// `next` if it is a path on this server (not `//host` nor a URL), else `/`. A backslash or
+/// any control character refuses it: browsers drop a tab or a newline, so `/\t/evil.com`
+/// would be read as `//evil.com`.
 fn local_path(next: Option<&str>) -> String {
     match next {
         Some(p)
-            if p.starts_with('/') && !p.starts_with("//") && !p.contains(['\\', '\r', '\n']) =>
+            if p.starts_with('/')
+                && !p.starts_with("//")
+                && !p.chars().any(|c| c == '\\' || c.is_control()) =>
         {
             p.to_string()
         }
         _ => "/".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn next_is_a_local_path_without_control_characters_or_backslashes() {
+        use super::local_path;
+        assert_eq!(local_path(Some("/reports/x")), "/reports/x");
+        for bad in [
+            "/\t/evil.com",
+            "//evil.com",
+            "/\\evil.com",
+            "/\u{7f}/x",
+            "/\r\n/x",
+            "https://evil.com",
+        ] {
+            assert_eq!(local_path(Some(bad)), "/", "{bad:?}");
+        }
     }
 }
 

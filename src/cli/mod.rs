@@ -353,6 +353,8 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         config: cli.config.clone(),
         jobs: cli.jobs.clone(),
         state_dir: cli.state_dir.clone(),
+        log_file: cli.log_file.clone(),
+        log_format: cli.log_format,
     };
     match cli.command {
         Command::Run => runtime()?.block_on(async {

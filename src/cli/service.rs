@@ -183,6 +183,9 @@ pub(super) struct Paths {
     pub config: Option<PathBuf>,
     pub jobs: Option<PathBuf>,
     pub state_dir: Option<PathBuf>,
+    /// `--log-file` and `--log-format`: kept for the service, whichever the target.
+    pub log_file: Option<PathBuf>,
+    pub log_format: Option<crate::model::LogFormat>,
 }
 
 /// Every variable the configuration reads from the environment: `${VAR}` in clawcron.yaml and
@@ -339,17 +342,27 @@ pub(super) fn install(
             );
         }
         let g = &loaded.global;
-        let log_file = g
-            .log
-            .file
-            .clone()
-            .or_else(|| crate::install::default_log_file(target, &home_dir))
-            .filter(|_| target == Target::Launchd);
+        // A `--log-file` given to `install` is kept for either target; else launchd gets the
+        // config's file or the default one, and systemd its journal.
+        let log_file = match paths.log_file.as_deref() {
+            Some(f) => Some(absolute(f)),
+            None => g
+                .log
+                .file
+                .clone()
+                .or_else(|| crate::install::default_log_file(target, &home_dir))
+                .filter(|_| target == Target::Launchd),
+        };
+        let log_format = paths.log_format.map(|f| match f {
+            crate::model::LogFormat::Human => "human",
+            crate::model::LogFormat::Json => "json",
+        });
         let setup = Setup {
             bin,
             copy_from,
             env,
             log_file,
+            log_format,
             home,
             config,
             jobs: paths.jobs.as_deref().map(absolute),

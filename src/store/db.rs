@@ -548,6 +548,13 @@ impl PgPool {
         }
         config.keepalives_idle(std::time::Duration::from_secs(30));
         config.application_name("clawcron");
+        // The server's NOTICE lines (an `IF NOT EXISTS` that found the table) are not the
+        // user's business: only warnings and errors come back.
+        let options = match config.get_options() {
+            Some(o) => format!("{o} -c client_min_messages=warning"),
+            None => "-c client_min_messages=warning".to_string(),
+        };
+        config.options(&options);
         let display = display_url(&config);
         let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config()?);
         let manager = deadpool_postgres::Manager::from_config(
