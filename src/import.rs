@@ -30,6 +30,33 @@ pub struct Import {
     pub notes: Vec<String>,
 }
 
+/// `bytes` as text, line by line: a line that is not UTF-8 is left empty in the text (so line
+/// numbers hold) and named in the second list, with the offending byte and its column.
+pub fn utf8_lines(bytes: &[u8]) -> (String, Vec<(usize, String)>) {
+    let mut text = String::with_capacity(bytes.len());
+    let mut bad = Vec::new();
+    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        if i > 0 {
+            text.push('\n');
+        }
+        match std::str::from_utf8(line) {
+            Ok(l) => text.push_str(l),
+            Err(e) => {
+                let at = e.valid_up_to();
+                bad.push((
+                    i + 1,
+                    format!(
+                        "not UTF-8 text (byte 0x{:02x} at column {}): fix the line and import again",
+                        line[at],
+                        String::from_utf8_lossy(&line[..at]).chars().count() + 1
+                    ),
+                ));
+            }
+        }
+    }
+    (text, bad)
+}
+
 fn quote(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
 }
@@ -377,5 +404,31 @@ mod tests {
             Some("/opt/check.sh")
         );
         assert_eq!(strip_log_redirect("echo hi > /dev/null"), None);
+    }
+
+    #[test]
+    fn a_line_that_is_not_utf8_is_named_and_the_rest_is_imported() {
+        let bytes = b"0 3 * * * /usr/local/bin/backup.sh\n# caf\xe9\n*/5 * * * * /bin/ch\xffeck\n0 4 * * * /usr/bin/true\n";
+        let (text, bad) = utf8_lines(bytes);
+        assert_eq!(
+            bad,
+            vec![
+                (
+                    2,
+                    "not UTF-8 text (byte 0xe9 at column 6): fix the line and import again"
+                        .to_string()
+                ),
+                (
+                    3,
+                    "not UTF-8 text (byte 0xff at column 20): fix the line and import again"
+                        .to_string()
+                ),
+            ]
+        );
+        let found = crontab(&text, chrono_tz::UTC, &|_| false, Format::User);
+        assert_eq!(
+            found.jobs.iter().map(|j| j.line).collect::<Vec<_>>(),
+            vec![1, 4]
+        );
     }
 }

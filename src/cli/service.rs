@@ -91,14 +91,14 @@ pub(super) fn import_crontab(
     system: bool,
 ) -> Result<(), Error> {
     let io = |context: String| move |source| Error::Io { context, source };
-    let text = match file {
+    let bytes = match file {
         Some("-") => {
-            let mut s = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+            let mut s = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut s)
                 .map_err(io("cannot read standard input".into()))?;
             s
         }
-        Some(f) => std::fs::read_to_string(f).map_err(io(format!("cannot read {f}")))?,
+        Some(f) => std::fs::read(f).map_err(io(format!("cannot read {f}")))?,
         None => {
             let out = std::process::Command::new("crontab")
                 .arg("-l")
@@ -110,9 +110,11 @@ pub(super) fn import_crontab(
                     String::from_utf8_lossy(&out.stderr).trim()
                 )));
             }
-            String::from_utf8_lossy(&out.stdout).into_owned()
+            out.stdout
         }
     };
+    // A line that is not UTF-8 is named and skipped; the others are imported.
+    let (text, not_text) = crate::import::utf8_lines(&bytes);
     let dir = &loaded.jobs_dir;
     let exists = |id: &str| {
         dir.join(format!("{id}.yaml")).exists() || dir.join(format!("{id}.yml")).exists()
@@ -124,7 +126,9 @@ pub(super) fn import_crontab(
         }
         _ => crate::import::Format::Detect,
     };
-    let found = crate::import::crontab(&text, loaded.global.timezone, &exists, format);
+    let mut found = crate::import::crontab(&text, loaded.global.timezone, &exists, format);
+    found.errors.extend(not_text);
+    found.errors.sort_by_key(|(line, _)| *line);
     // A line whose job is already there, word for word, is not imported twice.
     let existing: std::collections::HashMap<String, PathBuf> = std::fs::read_dir(dir)
         .into_iter()
