@@ -143,3 +143,51 @@ fn bearer_token_from_the_environment() {
         "environment variable `GATEWAY_TOKEN` (the bearer token) is not set"
     );
 }
+
+/// A 307 to another origin: an `http` job follows it without its custom headers and bearer
+/// token and sends no `Referer`; a webhook does not follow it at all, and says why.
+#[test]
+fn a_redirect_to_another_origin_carries_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let (far_log, near_log) = (dir.path().join("far.log"), dir.path().join("near.log"));
+    let far = common::standin("webhook", &["--log", far_log.to_str().unwrap()]);
+    let to = format!("http://localhost:{}/landing?from=redirect", far.port);
+    let near = common::standin(
+        "webhook",
+        &["--log", near_log.to_str().unwrap(), "--redirect", &to],
+    );
+    let env = Env::new();
+    let job = format!(
+        "every: 5m\nrun:\n  http:\n    url: http://127.0.0.1:{}/secret/path?token=abc\n    bearer_env: GATEWAY_TOKEN\n    headers: {{ X-Api-Token: t0ps3cret, Private-Token: p4ss }}\n",
+        near.port
+    );
+    let (_, row, _) = env.trigger_with("probe", &job, &[("GATEWAY_TOKEN", "s3cret")]);
+    assert_eq!(row["status"], "succeeded", "{row}");
+    let near_seen = common::received(&near_log);
+    assert_eq!(near_seen[0]["headers"]["x-api-token"], "t0ps3cret", "the first origin has them");
+    let far_seen = common::received(&far_log);
+    assert_eq!(far_seen.len(), 1, "{far_seen:?}");
+    let h = far_seen[0]["headers"].as_object().unwrap();
+    for secret in ["x-api-token", "private-token", "authorization", "referer"] {
+        assert!(!h.contains_key(secret), "{secret} went to the other origin: {h:?}");
+    }
+
+    // The webhook: not followed.
+    std::fs::write(
+        env.dir.path().join("clawcron.yaml"),
+        format!(
+            "notifiers:\n  hook: {{ webhook: {{ url: \"http://127.0.0.1:{}/hook/s3cretpath\", headers: {{ X-Api-Token: t0ps3cret }} }} }}\n",
+            near.port
+        ),
+    )
+    .unwrap();
+    let out = env.clawcron(&["notify-test", "hook"], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_ne!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        format!("{stdout}{stderr}").contains("a redirect to another origin is not followed"),
+        "{stdout}{stderr}"
+    );
+    assert_eq!(common::received(&far_log).len(), 1, "the webhook reached the other origin");
+}

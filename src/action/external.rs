@@ -102,8 +102,15 @@ impl Pings {
     /// Registers the attempt of `job`'s `slot` (run `run_id`) as the one its pings go to.
     fn wait(&self, job: &str, slot: i64, run_id: i64) -> Waiting {
         let (tx, rx) = mpsc::unbounded_channel();
-        self.lock()
-            .insert(job.to_string(), Waiter { slot, run_id, tx });
+        let mut map = self.lock();
+        // Only the same or a newer slot takes over. An older one (a catch-up, a backfill, a
+        // lost run retried) must not drop the newer slot's waiter: that slot would end
+        // "missed" at once and its on-time ping be called late. The older one keeps no
+        // sender: it sees the end of its channel and ends missed, as it should.
+        if map.get(job).is_none_or(|w| w.slot <= slot) {
+            map.insert(job.to_string(), Waiter { slot, run_id, tx });
+        }
+        drop(map);
         Waiting {
             pings: self.clone(),
             job: job.to_string(),
@@ -379,5 +386,23 @@ mod tests {
         );
         assert_ne!(new_key(), new_key());
         assert_eq!(new_key().len(), 64);
+    }
+
+    #[test]
+    fn an_older_slot_that_starts_waiting_does_not_take_a_newer_slots_pings() {
+        let pings = Pings::default();
+        let newer = pings.wait("j", 200, 2);
+        let mut older = pings.wait("j", 100, 1);
+        // The older one is told at once that nothing will come for it.
+        assert!(older.rx.try_recv().is_err() && older.rx.is_closed());
+        let ping = Ping {
+            kind: PingKind::Success,
+            body: String::new(),
+            at_ms: 204_000,
+        };
+        assert_eq!(pings.deliver("j", ping.clone()).ok(), Some((2, 200)));
+        drop(older);
+        assert_eq!(pings.deliver("j", ping).ok(), Some((2, 200)), "still the newer's");
+        drop(newer);
     }
 }

@@ -60,6 +60,64 @@ pub async fn run(spec: &HttpSpec, ctx: &AttemptCtx<'_>) -> AttemptResult {
     }
 }
 
+/// Sends the request and follows up to 5 redirects, each within what is left of `limit`. The
+/// custom headers and the bearer token go to the first origin only: once a redirect leaves it,
+/// they are dropped for good (reqwest drops only `Authorization` and cookies).
+async fn send_following(
+    client: &reqwest::Client,
+    spec: &HttpSpec,
+    mut method: reqwest::Method,
+    bearer: Option<&str>,
+    limit: Option<Duration>,
+) -> reqwest::Result<reqwest::Response> {
+    let until = limit.map(|t| Instant::now() + t);
+    let Ok(mut url) = reqwest::Url::parse(&spec.url) else {
+        // reqwest says what is wrong with the URL.
+        return client.request(method, spec.url.as_str()).send().await;
+    };
+    let first = url.origin();
+    let mut body = spec.body.clone();
+    let mut trusted = true;
+    let mut hops = 0;
+    loop {
+        let mut req = client.request(method.clone(), url.clone());
+        if trusted {
+            for (k, v) in &spec.headers {
+                req = req.header(k, v);
+            }
+            if let Some(token) = bearer {
+                req = req.bearer_auth(token);
+            }
+        }
+        if let Some(b) = &body {
+            req = req.body(b.clone());
+        }
+        if let Some(u) = until {
+            req = req.timeout(u.saturating_duration_since(Instant::now()));
+        }
+        let resp = req.send().await?;
+        let next = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .and_then(|l| resp.url().join(l).ok());
+        let (Some(next), true) = (next, resp.status().is_redirection() && hops < 5) else {
+            return Ok(resp);
+        };
+        hops += 1;
+        match resp.status().as_u16() {
+            307 | 308 => {}
+            _ if method == reqwest::Method::HEAD => {}
+            _ => {
+                method = reqwest::Method::GET;
+                body = None;
+            }
+        }
+        trusted &= next.origin() == first;
+        url = next;
+    }
+}
+
 /// Makes the request and judges the answer. Also used by `docker.restart`'s functional probe.
 pub async fn check(spec: &HttpSpec, deadline: Option<Instant>) -> Checked {
     let started = Instant::now();
@@ -75,7 +133,10 @@ pub async fn check(spec: &HttpSpec, deadline: Option<Instant>) -> Checked {
     let client = match reqwest::Client::builder()
         .connector_layer(timing.clone())
         .pool_max_idle_per_host(0)
-        .redirect(reqwest::redirect::Policy::limited(5))
+        // Redirects are followed here, by `send_following`: credentials and custom headers
+        // stay on the first origin, and no `Referer` is ever sent.
+        .redirect(reqwest::redirect::Policy::none())
+        .referer(false)
         .build()
     {
         Ok(c) => c,
@@ -89,13 +150,9 @@ pub async fn check(spec: &HttpSpec, deadline: Option<Instant>) -> Checked {
     };
     let method =
         reqwest::Method::from_bytes(spec.method.as_bytes()).unwrap_or(reqwest::Method::GET);
-    let mut req = client.request(method, &spec.url);
-    for (k, v) in &spec.headers {
-        req = req.header(k, v);
-    }
-    if let Some(var) = &spec.bearer_env {
-        match std::env::var(var) {
-            Ok(token) if !token.is_empty() => req = req.bearer_auth(token),
+    let bearer = match &spec.bearer_env {
+        Some(var) => match std::env::var(var) {
+            Ok(token) if !token.is_empty() => Some(token),
             _ => {
                 return fail(
                     format!("environment variable `{var}` (the bearer token) is not set"),
@@ -103,11 +160,9 @@ pub async fn check(spec: &HttpSpec, deadline: Option<Instant>) -> Checked {
                     None,
                 );
             }
-        }
-    }
-    if let Some(b) = &spec.body {
-        req = req.body(b.clone());
-    }
+        },
+        None => None,
+    };
     let mut limit = spec.timeout;
     let mut by_job = false;
     if let Some(d) = deadline {
@@ -115,10 +170,7 @@ pub async fn check(spec: &HttpSpec, deadline: Option<Instant>) -> Checked {
         by_job = limit.is_none_or(|t| left < t);
         limit = Some(limit.map_or(left, |t| t.min(left)));
     }
-    if let Some(t) = limit {
-        req = req.timeout(t);
-    }
-    let resp = match req.send().await {
+    let resp = match send_following(&client, spec, method, bearer.as_deref(), limit).await {
         Ok(r) => r,
         Err(e) => {
             let why = if e.is_timeout() && by_job {

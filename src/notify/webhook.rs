@@ -87,7 +87,23 @@ pub async fn send(
     retry_at: i64,
 ) -> Delivery {
     let (body, ctype, extra) = shape(spec, payload);
-    let client = match reqwest::Client::builder().timeout(timeout).build() {
+    // A redirect to another origin is not followed: the custom headers and the signature
+    // would go with it. No `Referer` either (the hook's path and query often are its token).
+    let client = match reqwest::Client::builder()
+        .timeout(timeout)
+        .referer(false)
+        .redirect(reqwest::redirect::Policy::custom(|attempt| {
+            let first = attempt.previous().first().map(reqwest::Url::origin);
+            if first.is_some_and(|o| o != attempt.url().origin()) {
+                attempt.stop()
+            } else if attempt.previous().len() > 5 {
+                attempt.error("more than 5 redirects")
+            } else {
+                attempt.follow()
+            }
+        }))
+        .build()
+    {
         Ok(c) => c,
         Err(e) => {
             return Delivery::Retry {
@@ -134,6 +150,13 @@ pub async fn send(
                 .take(300)
                 .collect();
             let answer = format!("{} {}", status.as_u16(), text.trim());
+            if status.is_redirection() {
+                return Delivery::Failed {
+                    error: format!(
+                        "{answer}: a redirect to another origin is not followed (its headers and signature would go with it); give the hook's final URL"
+                    ),
+                };
+            }
             if status.is_success() {
                 Delivery::Sent { answer }
             } else if status.is_server_error() || status.as_u16() == 429 {
