@@ -34,7 +34,8 @@ pub const SECRET_WORDS: &[&str] = &[
 
 /// ... or is one of these whole (short words that would match too much inside other names:
 /// the query parameters `key`, `sig` and `sas` of signed URLs, `auth`, `pass`).
-pub const SECRET_NAMES: &[&str] = &["KEY", "SIG", "SAS", "AUTH", "ACCESS_TOKEN", "PASS", "PWD"];
+/// (Not `PWD`: that is the shell's working directory, and `OLDPWD` its last one.)
+pub const SECRET_NAMES: &[&str] = &["KEY", "SIG", "SAS", "AUTH", "ACCESS_TOKEN", "PASS"];
 
 /// ... or ends with one of these (`SMTP_PASS`, `DB_PWD`, `OPENAI_KEY`).
 pub const SECRET_SUFFIXES: &[&str] = &["_PASS", "_PWD", "_KEY"];

@@ -867,3 +867,38 @@ fn a_runs_processes_die_with_a_killed_daemon_or_at_the_next_start() {
         "{last}"
     );
 }
+
+/// `install --dry-run --env SMTP_PASSWORD` shows the service file without the password's
+/// value; `--env` of a variable nothing names is a warning, not a refusal.
+#[test]
+fn install_dry_run_shows_no_carried_secret_and_an_unused_variable_is_a_warning() {
+    let env = common::Env::new();
+    let home = env.dir.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let out = env.clawcron(
+        &[
+            "install",
+            "--dry-run",
+            "--env",
+            "SMTP_PASSWORD",
+            "--env",
+            "NOBODY_READS",
+        ],
+        &[
+            ("HOME", home.to_str().unwrap()),
+            ("SMTP_PASSWORD", "hunter2-correct-horse"),
+            ("NOBODY_READS", "plain-value"),
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stdout.contains("hunter2-correct-horse"), "{stdout}");
+    assert!(stdout.contains("SMTP_PASSWORD=\"[redacted]\""), "{stdout}");
+    assert!(
+        stderr.contains(
+            "warning: `--env NOBODY_READS`: neither clawcron.yaml nor a job file names it"
+        ),
+        "{stderr}"
+    );
+}

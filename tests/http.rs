@@ -164,12 +164,18 @@ fn a_redirect_to_another_origin_carries_no_secret() {
     let (_, row, _) = env.trigger_with("probe", &job, &[("GATEWAY_TOKEN", "s3cret")]);
     assert_eq!(row["status"], "succeeded", "{row}");
     let near_seen = common::received(&near_log);
-    assert_eq!(near_seen[0]["headers"]["x-api-token"], "t0ps3cret", "the first origin has them");
+    assert_eq!(
+        near_seen[0]["headers"]["x-api-token"], "t0ps3cret",
+        "the first origin has them"
+    );
     let far_seen = common::received(&far_log);
     assert_eq!(far_seen.len(), 1, "{far_seen:?}");
     let h = far_seen[0]["headers"].as_object().unwrap();
     for secret in ["x-api-token", "private-token", "authorization", "referer"] {
-        assert!(!h.contains_key(secret), "{secret} went to the other origin: {h:?}");
+        assert!(
+            !h.contains_key(secret),
+            "{secret} went to the other origin: {h:?}"
+        );
     }
 
     // The webhook: not followed.
@@ -189,5 +195,9 @@ fn a_redirect_to_another_origin_carries_no_secret() {
         format!("{stdout}{stderr}").contains("a redirect to another origin is not followed"),
         "{stdout}{stderr}"
     );
-    assert_eq!(common::received(&far_log).len(), 1, "the webhook reached the other origin");
+    assert_eq!(
+        common::received(&far_log).len(),
+        1,
+        "the webhook reached the other origin"
+    );
 }

@@ -402,7 +402,11 @@ mod tests {
         };
         assert_eq!(pings.deliver("j", ping.clone()).ok(), Some((2, 200)));
         drop(older);
-        assert_eq!(pings.deliver("j", ping).ok(), Some((2, 200)), "still the newer's");
+        assert_eq!(
+            pings.deliver("j", ping).ok(),
+            Some((2, 200)),
+            "still the newer's"
+        );
         drop(newer);
     }
 }

@@ -331,10 +331,30 @@ pub(super) fn install(
             .iter()
             .position(|(k, _)| k == "PATH")
             .map(|i| env.remove(i).1);
-        for w in crate::install::env_warnings(&env_refs(loaded, &config), carry, |n| {
-            std::env::var(n).ok()
-        }) {
+        let refs = env_refs(loaded, &config);
+        for w in crate::install::env_warnings(&refs, carry, |n| std::env::var(n).ok()) {
             eprintln!("warning: {w}");
+        }
+        // A variable nothing reads is carried all the same, with a word (a job's script may
+        // read it: clawcron cannot see inside scripts).
+        for (name, _) in env
+            .iter()
+            .filter(|(k, _)| !refs.iter().any(|r| &r.name == k))
+        {
+            eprintln!(
+                "warning: `--env {name}`: neither clawcron.yaml nor a job file names it; the service gets it anyway (a job's script may read it)"
+            );
+        }
+        // What `--dry-run` prints holds no secret's value: the carried values named like
+        // secrets, or named by a `*_env` key, are shown as [redacted].
+        if dry_run {
+            for (name, value) in &env {
+                if crate::redact::secret_name(name)
+                    || refs.iter().any(|r| r.secret && &r.name == name)
+                {
+                    crate::redact::register(value);
+                }
+            }
         }
         if !env.is_empty() {
             eprintln!(
@@ -384,5 +404,11 @@ pub(super) fn install(
         };
         crate::install::install(target, &setup)
     };
+    let mut plan = plan;
+    if dry_run {
+        for w in &mut plan.write {
+            w.text = crate::redact::scrub(&w.text).into_owned();
+        }
+    }
     crate::install::apply(&plan, dry_run, start).map_err(Error::Usage)
 }

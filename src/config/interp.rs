@@ -2,7 +2,24 @@
 //! `${VAR:-default}` gives a default; `$${` is a literal `${`.
 
 /// Expands `${VAR}` references from `lookup`; the error names the variable that is not set.
+#[cfg(test)]
 pub fn expand(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, String> {
+    expand_spans(text, lookup).map(|(out, _)| out)
+}
+
+/// A variable's value placed in an expanded text: its name and where its value sits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placed {
+    pub name: String,
+    pub span: std::ops::Range<usize>,
+}
+
+/// As `expand`, also saying where each variable's value was placed (defaults are not listed).
+pub fn expand_spans(
+    text: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<(String, Vec<Placed>), String> {
+    let mut placed = Vec::new();
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(i) = rest.find('$') {
@@ -24,7 +41,13 @@ pub fn expand(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Str
                 return Err(format!("`${{{inner}}}` is not a variable name"));
             }
             match (lookup(name).filter(|v| !v.is_empty()), default) {
-                (Some(v), _) => out.push_str(&v),
+                (Some(v), _) => {
+                    placed.push(Placed {
+                        name: name.to_string(),
+                        span: out.len()..out.len() + v.len(),
+                    });
+                    out.push_str(&v);
+                }
                 (None, Some(d)) => out.push_str(d),
                 (None, None) => return Err(format!("environment variable `{name}` is not set")),
             }
@@ -35,7 +58,7 @@ pub fn expand(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Str
         }
     }
     out.push_str(rest);
-    Ok(out)
+    Ok((out, placed))
 }
 
 /// The `${VAR}` and `${VAR:-default}` references in `text` (`$${` skipped), in order; comment

@@ -122,8 +122,11 @@ impl<'a> Checker<'a> {
     }
 
     fn interp(&mut self, s: &S<String>, key: &str) -> Option<String> {
-        match interp::expand(&s.value, |name| std::env::var(name).ok()) {
-            Ok(v) => Some(v),
+        match interp::expand_spans(&s.value, |name| std::env::var(name).ok()) {
+            Ok((v, placed)) => {
+                register_placed(key, &v, &placed);
+                Some(v)
+            }
             Err(msg) => {
                 self.error(s, key, msg);
                 None
@@ -135,6 +138,28 @@ impl<'a> Checker<'a> {
         match value {
             Some(v) if self.errors.is_empty() => Ok(v),
             _ => Err(self.errors),
+        }
+    }
+}
+
+/// Registers for redaction the values of the variables `placed` in `value` (of `key`) that are
+/// secrets by where they sit: in a URL's path or query, in a header, or by their variable's
+/// name. Other values (a folder, a container's name) are not secrets and are left alone.
+fn register_placed(key: &str, value: &str, placed: &[interp::Placed]) {
+    let header = key.contains(".headers.");
+    // Where a URL's path starts, if `value` is one.
+    let path_from = key.ends_with("url").then(|| {
+        value.find("://").map(|i| {
+            let host = i + 3;
+            value[host..]
+                .find(['/', '?', '#'])
+                .map_or(value.len(), |j| host + j)
+        })
+    });
+    for p in placed {
+        let in_path = path_from.flatten().is_some_and(|from| p.span.end > from);
+        if header || in_path || crate::redact::secret_name(&p.name) {
+            crate::redact::register(&value[p.span.clone()]);
         }
     }
 }
@@ -222,4 +247,66 @@ pub(super) fn language(
 ) -> Option<crate::model::Lang> {
     c.choice(v, key, crate::model::Lang::NAMES)
         .map(|i| crate::model::Lang::ALL[i])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn placed(key: &str, text: &str, vars: &[(&str, &str)]) -> String {
+        let (v, p) = interp::expand_spans(text, |n| {
+            vars.iter()
+                .find(|(k, _)| *k == n)
+                .map(|(_, v)| v.to_string())
+        })
+        .unwrap();
+        register_placed(key, &v, &p);
+        crate::redact::scrub(&v).into_owned()
+    }
+
+    #[test]
+    fn a_value_is_a_secret_by_where_it_sits_or_by_its_name() {
+        // In a URL's path or query: registered, and so scrubbed wherever it shows alone.
+        placed(
+            "notifiers.hook.webhook.url",
+            "https://hooks.example.org/T0/${HOOK_PART}?k=${HOOK_Q}",
+            &[("HOOK_PART", "b4dc0ffeecafe"), ("HOOK_Q", "qq7731xyzzy")],
+        );
+        assert_eq!(
+            crate::redact::scrub("echo b4dc0ffeecafe qq7731xyzzy"),
+            "echo [redacted] [redacted]"
+        );
+        // In a header, and by a secret's name.
+        placed(
+            "run.http.headers.X-Trace",
+            "${TRACE_ID_HDR}",
+            &[("TRACE_ID_HDR", "hdr9918273645")],
+        );
+        placed(
+            "run.env.X",
+            "${GATEWAY_TOKEN}",
+            &[("GATEWAY_TOKEN", "tok5566778899")],
+        );
+        assert_eq!(
+            crate::redact::scrub("hdr9918273645 tok5566778899"),
+            "[redacted] [redacted]"
+        );
+        // A folder, a host and a container's name are not secrets.
+        placed(
+            "run.report.out_dir",
+            "${REPORTS_HOME}/reports",
+            &[("REPORTS_HOME", "/home/ops-team-folder")],
+        );
+        placed(
+            "run.http.url",
+            "http://${GW_HOST_NAME}:8080/health",
+            &[("GW_HOST_NAME", "gateway-box-17")],
+        );
+        assert_eq!(
+            crate::redact::scrub("/home/ops-team-folder gateway-box-17"),
+            "/home/ops-team-folder gateway-box-17"
+        );
+        assert!(!crate::redact::secret_name("PWD") && !crate::redact::secret_name("OLDPWD"));
+        assert!(crate::redact::secret_name("DB_PWD"));
+    }
 }
