@@ -438,6 +438,13 @@ fn the_french_dashboard_links_reports_over_http_and_shows_what_matters() {
         Some(&token),
     );
     assert_eq!(code, 404, "only the report's own files");
+    // A link in the report folder, named like a report, is not served (nor listed).
+    std::os::unix::fs::symlink("/etc/passwd", p.join("reports/leak.html")).unwrap();
+    let (code, body) = http(&addr, "GET", "/reports/weekly/leak.html", Some(&token));
+    assert_eq!(code, 404, "a link was served: {body}");
+    assert!(!body.contains("root:"), "{body}");
+    let (_, page) = http(&addr, "GET", "/", Some(&token));
+    assert!(!page.contains("leak.html"), "a link was listed");
     let (code, _) = http(&addr, "GET", &href, None);
     assert_eq!(
         code, 401,

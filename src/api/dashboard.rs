@@ -215,9 +215,12 @@ fn report_files(dir: &std::path::Path) -> Vec<(i64, String)> {
             if !(name.ends_with(".html") || name.ends_with(".md")) {
                 return None;
             }
-            let at = e
-                .metadata()
-                .ok()?
+            // `DirEntry::metadata` does not follow links: only regular files are listed.
+            let meta = e.metadata().ok()?;
+            if !meta.file_type().is_file() {
+                return None;
+            }
+            let at = meta
                 .modified()
                 .ok()?
                 .duration_since(std::time::UNIX_EPOCH)
@@ -256,8 +259,15 @@ pub async fn report_file(
     if !plain {
         return (StatusCode::NOT_FOUND, "no such report\n").into_response();
     }
-    match std::fs::read(dir.join(&file)) {
-        Ok(body) => {
+    // Opened without following a link (one made after the listing above included), only if
+    // regular, at most 64 MiB, off the runtime's thread.
+    let path = dir.join(&file);
+    let read = tokio::task::spawn_blocking(move || {
+        crate::util::files::read_regular_nofollow(&path, 64 << 20)
+    })
+    .await;
+    match read {
+        Ok(Ok(body)) => {
             let ctype = if file.ends_with(".html") {
                 "text/html; charset=utf-8"
             } else {
@@ -265,8 +275,13 @@ pub async fn report_file(
             };
             ([(axum::http::header::CONTENT_TYPE, ctype)], body).into_response()
         }
-        Err(e) => (
+        Ok(Err(e)) => (
             StatusCode::NOT_FOUND,
+            format!("cannot read the report: {e}\n"),
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
             format!("cannot read the report: {e}\n"),
         )
             .into_response(),

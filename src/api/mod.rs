@@ -140,8 +140,58 @@ fn random_hex() -> String {
         .collect()
 }
 
+/// A new token: 43 characters drawn from the 62 letters and digits (256 bits), so that it
+/// always passes `weakness` (a hex token has only 16 distinct characters to draw from).
+fn random_token() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut out = String::with_capacity(43);
+    while out.len() < 43 {
+        // 248 = 4 x 62: no bias from the modulo.
+        let b = rand::random::<u8>();
+        if b < 248 {
+            out.push(ALPHABET[usize::from(b % 62)] as char);
+        }
+    }
+    out
+}
+
+/// Why a token is too weak to guard the API, if it is: fewer than `MIN_TOKEN_LEN`
+/// characters, fewer than 16 distinct ones, or under 128 bits by a conservative estimate
+/// (its length times the bits of the character classes it uses).
+pub fn weakness(t: &str) -> Option<String> {
+    let len = t.chars().count();
+    let distinct = t.chars().collect::<std::collections::HashSet<_>>().len();
+    let has = |is: fn(&char) -> bool| t.chars().any(|c| is(&c));
+    let charset: u32 = [
+        (has(char::is_ascii_lowercase), 26),
+        (has(char::is_ascii_uppercase), 26),
+        (has(char::is_ascii_digit), 10),
+        (t.chars().any(|c| !c.is_ascii_alphanumeric()), 32),
+    ]
+    .iter()
+    .filter(|(present, _)| *present)
+    .map(|(_, n)| n)
+    .sum();
+    let bits = len as f64 * f64::from(charset.max(1)).log2();
+    if len < MIN_TOKEN_LEN {
+        Some(format!(
+            "it has {len} characters; at least {MIN_TOKEN_LEN} are needed"
+        ))
+    } else if distinct < 16 {
+        Some(format!(
+            "it has {distinct} distinct characters; at least 16 are needed"
+        ))
+    } else if bits < 128.0 {
+        Some(format!(
+            "it holds about {bits:.0} bits; at least 128 are needed"
+        ))
+    } else {
+        None
+    }
+}
+
 /// Reads the API token, making it (random, mode 0600) on first start. An existing file that
-/// others may read is tightened to 0600; a token shorter than `MIN_TOKEN_LEN` is an error.
+/// others may read is tightened to 0600; a weak token (see `weakness`) is an error.
 pub fn token(state_dir: &std::path::Path) -> Result<String, String> {
     use std::io::Write as _;
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -158,10 +208,9 @@ pub fn token(state_dir: &std::path::Path) -> Result<String, String> {
                 tracing::warn!("{shown} was readable by others (mode {mode:o}): now 0600");
             }
             let t = t.trim();
-            if t.chars().count() < MIN_TOKEN_LEN {
+            if let Some(why) = weakness(t) {
                 return Err(format!(
-                    "the token in {shown} has {} characters; at least {MIN_TOKEN_LEN} are needed (delete the file and a strong one is made at start)",
-                    t.chars().count()
+                    "the token in {shown} is too weak: {why} (delete the file and a strong one is made at start, or write one from `openssl rand -base64 32`)"
                 ));
             }
             return Ok(t.to_string());
@@ -171,13 +220,15 @@ pub fn token(state_dir: &std::path::Path) -> Result<String, String> {
         Err(e) => return Err(format!("cannot read {shown}: {e}")),
     }
     let make = || -> std::io::Result<String> {
-        let token = random_hex();
+        let token = random_token();
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(true)
             .mode(0o600)
             .open(&path)?;
+        // `mode` applies to a new file only: one that was there (empty) is made 0600 too.
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
         f.write_all(token.as_bytes())?;
         Ok(token)
     };
@@ -398,25 +449,6 @@ fn local_path(next: Option<&str>) -> String {
             p.to_string()
         }
         _ => "/".to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn next_is_a_local_path_without_control_characters_or_backslashes() {
-        use super::local_path;
-        assert_eq!(local_path(Some("/reports/x")), "/reports/x");
-        for bad in [
-            "/\t/evil.com",
-            "//evil.com",
-            "/\\evil.com",
-            "/\u{7f}/x",
-            "/\r\n/x",
-            "https://evil.com",
-        ] {
-            assert_eq!(local_path(Some(bad)), "/", "{bad:?}");
-        }
     }
 }
 
@@ -881,4 +913,49 @@ async fn metrics(State(api): State<Arc<Api>>) -> Response {
         out,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn next_is_a_local_path_without_control_characters_or_backslashes() {
+        use super::local_path;
+        assert_eq!(local_path(Some("/reports/x")), "/reports/x");
+        for bad in [
+            "/\t/evil.com",
+            "//evil.com",
+            "/\\evil.com",
+            "/\u{7f}/x",
+            "/\r\n/x",
+            "https://evil.com",
+        ] {
+            assert_eq!(local_path(Some(bad)), "/", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_weak_token_is_refused_and_a_made_one_is_strong_and_private() {
+        use super::{random_token, token, weakness};
+        assert!(weakness(&"a".repeat(40)).unwrap().contains("1 distinct"));
+        assert_eq!(weakness(&"0123456789abcdef".repeat(4)), None);
+        assert!(weakness("short").unwrap().contains("5 characters"));
+        for _ in 0..100 {
+            let t = random_token();
+            assert_eq!(weakness(&t), None, "{t}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("api-token");
+        std::fs::write(&file, "a".repeat(40)).unwrap();
+        assert!(token(dir.path()).unwrap_err().contains("too weak"));
+        // A whitespace-only file, 0644: a new token, and the file is 0600.
+        std::fs::write(&file, "  \n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let t = token(dir.path()).unwrap();
+        assert_eq!(weakness(&t), None);
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
 }

@@ -37,10 +37,21 @@ pub fn kind_of(t: std::fs::FileType) -> Option<&'static str> {
 
 /// Opens `path` (links followed) without blocking, and only if it is a regular file.
 pub fn open_regular(path: &Path) -> Result<std::fs::File, ReadError> {
+    open_with(path, 0)
+}
+
+fn open_with(path: &Path, flags: i32) -> Result<std::fs::File, ReadError> {
     let file = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)?;
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | flags)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            // O_NOFOLLOW on a link: ELOOP (Linux, macOS) or EMLINK (FreeBSD).
+            Some(libc::ELOOP | libc::EMLINK) if flags & libc::O_NOFOLLOW != 0 => {
+                ReadError::NotRegular("a symbolic link")
+            }
+            _ => ReadError::Io(e),
+        })?;
     let meta = file.metadata()?;
     if let Some(kind) = kind_of(meta.file_type()) {
         return Err(ReadError::NotRegular(kind));
@@ -51,7 +62,16 @@ pub fn open_regular(path: &Path) -> Result<std::fs::File, ReadError> {
 /// Reads a regular file whole, refusing one over `cap` bytes (checked before and while reading:
 /// a file that grows meanwhile is not read past the cap).
 pub fn read_regular(path: &Path, cap: u64) -> Result<Vec<u8>, ReadError> {
-    let file = open_regular(path)?;
+    read_opened(open_regular(path)?, cap)
+}
+
+/// As `read_regular`, refusing a symbolic link as the last part of `path` too (a file served
+/// to the network is only ever the file that is there).
+pub fn read_regular_nofollow(path: &Path, cap: u64) -> Result<Vec<u8>, ReadError> {
+    read_opened(open_with(path, libc::O_NOFOLLOW)?, cap)
+}
+
+fn read_opened(file: std::fs::File, cap: u64) -> Result<Vec<u8>, ReadError> {
     let size = file.metadata()?.len();
     if size > cap {
         return Err(ReadError::TooLarge { size, cap });
