@@ -263,7 +263,27 @@ pub fn crontab(
             out.errors.push((n, format!("`{s}`: {e}")));
             continue;
         }
-        let (cmd, stdin) = split_percent(command);
+        // Credentials in the command (`curl -u user:pw`, `https://user:pw@host`) become a
+        // variable the service is given (`install --env`), in the command and description.
+        let var = format!(
+            "{}_PASSWORD",
+            id_for(command)
+                .to_ascii_uppercase()
+                .replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+        );
+        let (command, hidden) = hide_credentials(command, &var);
+        let (line, _) = hide_credentials(line, &var);
+        if hidden {
+            out.notes.push(format!(
+                "line {n}: its password is not copied: set {var} where the daemon runs (`clawcron install --env {var}`)"
+            ));
+        }
+        for k in env.keys().filter(|k| crate::redact::secret_name(k)) {
+            out.notes.push(format!(
+                "line {n}: {k}'s value is not copied: set {k} where the daemon runs (`clawcron install --env {k}`)"
+            ));
+        }
+        let (cmd, stdin) = split_percent(&command);
         let mut yaml = String::new();
         let description = if comment.is_empty() {
             format!("imported from crontab line {n}: {}", line)
@@ -298,6 +318,33 @@ pub fn crontab(
         comment.clear();
     }
     out
+}
+
+/// `text` with the password of `-u user:pw`, `--user user:pw` and `scheme://user:pw@` replaced
+/// by `${var}`; and whether one was.
+fn hide_credentials(text: &str, var: &str) -> (String, bool) {
+    static PATTERNS: std::sync::OnceLock<Vec<regex::Regex>> = std::sync::OnceLock::new();
+    let patterns = PATTERNS.get_or_init(|| {
+        [
+            r#"((?:^|\s)(?:-u|--user)(?:\s+|=)['"]?[^\s:'"]+:)([^\s'"]+)"#,
+            r#"([a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@'"]+:)([^\s@/'"]+)(@)"#,
+        ]
+        .iter()
+        .filter_map(|p| regex::Regex::new(p).ok())
+        .collect()
+    });
+    let mut out = text.to_string();
+    let mut hidden = false;
+    for re in patterns {
+        let replaced = re
+            .replace_all(&out, |c: &regex::Captures<'_>| {
+                hidden = true;
+                format!("{}${{{var}}}{}", &c[1], c.get(3).map_or("", |m| m.as_str()))
+            })
+            .into_owned();
+        out = replaced;
+    }
+    (out, hidden)
 }
 
 /// A crontab line's schedule (an `@word` or five fields; `None` for `@reboot`) and its command,
@@ -379,7 +426,12 @@ fn run_yaml(
     if !env.is_empty() {
         run.push_str("  env:\n");
         for (k, v) in env {
-            run.push_str(&format!("    {k}: {}\n", quote(v)));
+            // A secret's value stays out of the job file: a reference the service fills in.
+            if crate::redact::secret_name(k) {
+                run.push_str(&format!("    {k}: \"${{{k}}}\"\n"));
+            } else {
+                run.push_str(&format!("    {k}: {}\n", quote(v)));
+            }
         }
     }
     (id_for(&cmd), run)
@@ -429,6 +481,37 @@ mod tests {
         assert_eq!(
             found.jobs.iter().map(|j| j.line).collect::<Vec<_>>(),
             vec![1, 4]
+        );
+    }
+
+    #[test]
+    fn passwords_become_variables_the_service_is_given() {
+        let text = "DB_PASSWORD=hunter22\nLANG=C\n0 3 * * * curl -fsS -u ops:s3cr3t https://x.example/backup\n0 4 * * * /usr/bin/fetch https://me:pw9@host.example/a\n";
+        let found = crontab(text, chrono_tz::UTC, &|_| false, Format::User);
+        let all: String = found.jobs.iter().map(|j| j.yaml.clone()).collect();
+        for secret in ["hunter22", "s3cr3t", "pw9"] {
+            assert!(!all.contains(secret), "{secret} copied: {all}");
+        }
+        assert!(
+            all.contains("-u ops:${CURL_PASSWORD} https://x.example/backup"),
+            "{all}"
+        );
+        assert!(
+            all.contains("https://me:${FETCH_PASSWORD}@host.example/a"),
+            "{all}"
+        );
+        assert!(all.contains("DB_PASSWORD: \"${DB_PASSWORD}\""), "{all}");
+        assert!(all.contains("LANG: \"C\""), "{all}");
+        let notes = found.notes.join("\n");
+        assert!(
+            notes.contains(
+                "set CURL_PASSWORD where the daemon runs (`clawcron install --env CURL_PASSWORD`)"
+            ),
+            "{notes}"
+        );
+        assert!(
+            notes.contains("DB_PASSWORD's value is not copied"),
+            "{notes}"
         );
     }
 }

@@ -77,7 +77,8 @@
 //! - [`logging`]: tracing set-up, with every line scrubbed. Uses: `model`, `redact`.
 //! - [`error`]: the top-level error, its exit codes, and the one place it is printed.
 //!   Uses: `config`, `store`.
-//! - [`import`]: crontab lines to job files. Uses: `config`, `model`, `schedule`.
+//! - [`import`]: crontab lines to job files. Uses: `config`, `model`, `redact` (which names
+//!   hold secrets), `schedule`.
 //! - [`install`]: the launchd agent and the systemd user unit. Uses: nothing.
 //! - [`doctor`]: checks of the machine and of each job's targets, secrets included; on macOS
 //!   the Mac's sleep schedule and its privacy-protected folders (`doctor::mac`, pure parsers).

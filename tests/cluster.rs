@@ -676,12 +676,17 @@ fn check_warns_about_a_local_job_without_runs_on_and_a_password_never_goes_in_th
         err.contains("clawcron.yaml:2:16: `ledger.url`: the URL holds a password; a password never goes in the YAML"),
         "{err}"
     );
+    assert!(
+        !err.contains("hunter22") && err.contains("clawcron:********@db.lan"),
+        "{err}"
+    );
     yaml("{ url: \"postgres://clawcron@db.lan/clawcron\", password: hunter22 }");
     let err = String::from_utf8_lossy(&check().stderr).to_string();
     assert!(
         err.contains("`ledger.password`: a password never goes in the YAML"),
         "{err}"
     );
+    assert!(!err.contains("hunter22"), "{err}");
 }
 
 #[test]

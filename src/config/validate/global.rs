@@ -182,6 +182,7 @@ fn ledger(c: &mut Checker<'_>, l: &S<RawLedger>) -> Option<crate::model::LedgerS
     if let Some(p) = &raw.password {
         let d = c.error(p, "ledger.password", "a password never goes in the YAML");
         d.expected = Some("`password_env: VAR` or `password_file: PATH`".into());
+        mask(d, &p.value);
         return None;
     }
     let url = c.interp(&raw.url, "ledger.url")?;
@@ -196,13 +197,17 @@ fn ledger(c: &mut Checker<'_>, l: &S<RawLedger>) -> Option<crate::model::LedgerS
         d.expected = Some(expected.into());
         return None;
     }
-    if parsed.is_ok_and(|p| p.get_password().is_some()) {
+    if let Some(password) = parsed
+        .ok()
+        .and_then(|p| p.get_password().map(<[u8]>::to_vec))
+    {
         let d = c.error(
             &raw.url,
             "ledger.url",
             "the URL holds a password; a password never goes in the YAML",
         );
         d.expected = Some(expected.into());
+        mask(d, &String::from_utf8_lossy(&password));
         return None;
     }
     let password = match (&raw.password_env, &raw.password_file) {
@@ -343,4 +348,16 @@ fn quiet_hours(
             .as_ref()
             .map_or_else(|| "quiet hours".to_string(), |r| r.value.clone()),
     })
+}
+
+/// The excerpt under an error shows its line: with `secret` in it starred out (as many stars
+/// as characters, so the caret still points right), and `secret` registered for redaction.
+fn mask(d: &mut crate::config::diag::Diagnostic, secret: &str) {
+    if secret.is_empty() {
+        return;
+    }
+    if let Some(line) = d.source_line.as_mut() {
+        *line = line.replace(secret, &"*".repeat(secret.chars().count()));
+    }
+    crate::redact::register(secret);
 }
