@@ -240,9 +240,17 @@ pub async fn run(
             parts.part("session heartbeat"),
         ))
     });
+    // The ledger's file is watched through the state directory's events: removed or replaced,
+    // it is found at once, even by an idle daemon (and at each write and `/healthz` anyway).
+    let _ledger_file_watch = watch_ledger_file(state_dir, &store);
     let ledger_watch = tokio::spawn(watch_ledger(
         store.clone(),
-        g.daemon_notify.clone(),
+        LedgerGoneTell {
+            channels: g.daemon_notify.clone(),
+            notifiers: g.notifiers.clone(),
+            templates: templates.clone(),
+            timeout: g.notify_timeout,
+        },
         stop.clone(),
         parts.part("ledger watch"),
     ));
@@ -608,14 +616,31 @@ fn notify_daemon(
 /// one log line and one notice to `daemon_notify`, queued in the outbox now that it can be.
 async fn watch_ledger(
     store: Store,
-    channels: Vec<String>,
+    tell: LedgerGoneTell,
     stop: CancellationToken,
     beat: crate::pulse::Beat,
 ) {
+    let channels = tell.channels.clone();
+    let file = store.file();
+    let mut told_gone = false;
     loop {
+        let gone = async {
+            match &file {
+                Some(f) if !told_gone => f.found_gone.notified().await,
+                _ => std::future::pending().await,
+            }
+        };
         tokio::select! {
             () = stop.cancelled() => return,
             () = store.health().changed.notified() => {}
+            () = gone => {
+                let _working = beat.working();
+                told_gone = true;
+                if let Some(why) = store.file_gone() {
+                    tell.now(&why).await;
+                }
+                continue;
+            }
         }
         let _working = beat.working();
         for f in store.health().take_ended() {
@@ -636,6 +661,69 @@ async fn watch_ledger(
             notify_daemon(&store, &channels, &key, &payload, until);
         }
     }
+}
+
+/// Whom to tell, and how, that the ledger's file is gone: sent directly, since the outbox
+/// lived in that file.
+struct LedgerGoneTell {
+    channels: Vec<String>,
+    notifiers: std::collections::HashMap<String, crate::model::Channel>,
+    templates: crate::template::Templates,
+    timeout: std::time::Duration,
+}
+
+impl LedgerGoneTell {
+    async fn now(&self, why: &str) {
+        let text = format!(
+            "{why}. The daemon runs no job until it is restarted: restore the file from a backup and restart it, or restart it to begin a new, empty ledger (the history is lost)."
+        );
+        error!("{text}");
+        let now = chrono::Utc::now().timestamp_millis();
+        let payload = serde_json::json!({
+            "v": 2, "event": "daemon.ledger_gone", "title": "clawcron: the ledger file is gone",
+            "text": text, "job": null, "at_ms": now,
+        });
+        for name in &self.channels {
+            let Some(channel) = self.notifiers.get(name) else {
+                continue;
+            };
+            let key = format!("ledger-gone:{now}:{name}");
+            let sent = channel
+                .send(name, &key, &payload, &self.templates, self.timeout, now)
+                .await;
+            info!(channel = name, "the ledger's loss told directly: {sent:?}");
+        }
+    }
+}
+
+/// Watches the state directory for the ledger's file being removed, renamed or replaced, and
+/// looks at it then (see `store::db::FileIdentity`); `None` if it cannot watch (the checks at
+/// each write and each `/healthz` remain).
+fn watch_ledger_file(state_dir: &Path, store: &Store) -> Option<notify::RecommendedWatcher> {
+    use notify::Watcher;
+    store.file()?;
+    let s = store.clone();
+    let mut w = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
+        let Ok(ev) = ev else { return };
+        let structural = matches!(
+            ev.kind,
+            notify::EventKind::Remove(_)
+                | notify::EventKind::Create(_)
+                | notify::EventKind::Modify(notify::event::ModifyKind::Name(_))
+        );
+        let ledger = ev.paths.iter().any(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("clawcron.db"))
+        });
+        if structural && ledger {
+            let _ = s.file_gone();
+        }
+    })
+    .ok()?;
+    w.watch(state_dir, notify::RecursiveMode::NonRecursive)
+        .ok()?;
+    Some(w)
 }
 
 /// When a silence ends (by itself or by `unsilence`), what it covered and still fires is told

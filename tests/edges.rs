@@ -352,3 +352,77 @@ fn trigger_against_a_stopped_daemon_gives_up_and_the_request_is_not_run_later() 
     );
     assert!(rows.is_empty(), "the stale request ran: {rows:?}");
 }
+
+/// The ledger deleted under a running daemon (`rm state/clawcron.db*`): found at once through
+/// the state directory's events, told directly to `daemon_notify` (the outbox was in that
+/// file), `/healthz` fails, and nothing more runs or is written.
+#[test]
+fn a_ledger_removed_under_the_daemon_is_noticed_told_and_nothing_more_runs() {
+    let env = common::Env::new();
+    let p = env.dir.path();
+    let hook_log = p.join("hook.log");
+    let hook = common::standin("webhook", &["--log", hook_log.to_str().unwrap()]);
+    std::fs::write(
+        p.join("clawcron.yaml"),
+        format!(
+            "api: {{ listen: \"127.0.0.1:0\", public_reads: true }}\nshutdown_grace: 2s\nnotifiers:\n  hook: {{ webhook: {{ url: \"http://127.0.0.1:{}/h\" }} }}\ndaemon_notify: [hook]\n",
+            hook.port
+        ),
+    )
+    .unwrap();
+    let marker = p.join("ran.txt");
+    env.write_job(
+        "tick",
+        &format!(
+            "schedule: \"* * * * * *\"\nrun: {{ shell: \"echo x >> {}\" }}\n",
+            marker.display()
+        ),
+    );
+    let (d, api) = common::spawn_daemon(p, &[], Stdio::null());
+    let api = api.unwrap();
+    common::wait_for("a run", Duration::from_secs(10), || {
+        std::fs::read_to_string(&marker).is_ok_and(|s| s.lines().count() >= 2)
+    });
+    for f in std::fs::read_dir(p.join("state")).unwrap() {
+        let f = f.unwrap().path();
+        if f.file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("clawcron.db")
+        {
+            std::fs::remove_file(f).unwrap();
+        }
+    }
+    common::wait_for("the notice", Duration::from_secs(10), || {
+        common::received(&hook_log).iter().any(|r| {
+            r["body"]
+                .as_str()
+                .unwrap_or("")
+                .contains("daemon.ledger_gone")
+        })
+    });
+    let runs_then = std::fs::read_to_string(&marker).unwrap().lines().count();
+    let (status, took) = healthz(&api);
+    std::thread::sleep(Duration::from_secs(3));
+    let runs_after = std::fs::read_to_string(&marker).unwrap().lines().count();
+    let (_, body) = common::http(&api, "GET", "/healthz", None);
+    common::stop_daemon(d);
+    assert_eq!(
+        status,
+        Some(503),
+        "healthz after the ledger went ({took:?}): {body}"
+    );
+    assert!(
+        body.contains("was removed under the running daemon"),
+        "{body}"
+    );
+    assert!(
+        runs_after <= runs_then + 1,
+        "{runs_then} runs, then {runs_after}"
+    );
+    assert!(
+        !p.join("state/clawcron.db").exists(),
+        "a new ledger was written"
+    );
+}

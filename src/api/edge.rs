@@ -125,6 +125,9 @@ fn lock(held: &Mutex<Held>) -> std::sync::MutexGuard<'_, Held> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// At most this many connections closed to make room may still hold their descriptor.
+const EVICTING: usize = 8;
+
 /// Why a connection was not taken as it came.
 #[derive(Debug, PartialEq, Eq)]
 enum Turned {
@@ -142,6 +145,12 @@ fn admit(held: &Arc<Mutex<Held>>, limits: &Limits, peer: IpAddr) -> Result<(Plac
     let live = h.conns.values().filter(|e| !e.evict.is_cancelled()).count();
     let mut evicted = false;
     if from_peer >= limits.max_per_peer {
+        h.refused += 1;
+        return Err(Turned::Refused(h.refused));
+    }
+    // Connections closed to make room hold their descriptor until their task runs: at most
+    // `EVICTING` of those at once, so a burst of connections cannot pile them up.
+    if live >= limits.max_conns && h.conns.len() >= limits.max_conns + EVICTING {
         h.refused += 1;
         return Err(Turned::Refused(h.refused));
     }
@@ -217,6 +226,8 @@ pub async fn serve(
         let place = match admit(&held, &limits, peer.ip()) {
             Ok((p, evicted)) => {
                 if evicted {
+                    // Let the closed connection's task run and give its descriptor back.
+                    tokio::task::yield_now().await;
                     let n = lock(&held).evicted;
                     // Logged at the first and then every 1000th.
                     if n == 1 || n.is_multiple_of(1000) {

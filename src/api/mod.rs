@@ -553,6 +553,8 @@ async fn healthz(State(api): State<Arc<Api>>) -> Response {
     // A loop that answers is not enough: a ledger that cannot be written means no slot starts,
     // and a part at work for more than a second (a reload that hangs, say) is stuck.
     let ledger = api.store.health().fault();
+    // Looked at on each call: a ledger file removed or replaced is a daemon that writes nothing.
+    let ledger_gone = api.store.file_gone();
     let now = chrono::Utc::now().timestamp_millis();
     let stuck: Vec<String> = api
         .parts
@@ -566,11 +568,12 @@ async fn healthz(State(api): State<Arc<Api>>) -> Response {
             )
         })
         .collect();
-    let ok = ok && ledger.is_none() && stuck.is_empty();
+    let ok = ok && ledger.is_none() && ledger_gone.is_none() && stuck.is_empty();
     let body = serde_json::json!({
         "ok": ok,
         "scheduler_answer_ms": started.elapsed().as_secs_f64() * 1000.0,
         "ledger_fault": ledger,
+        "ledger_gone": ledger_gone,
         "stuck": stuck,
     });
     let code = if ok {

@@ -129,8 +129,13 @@ pub fn read(p: &Password, what: &str) -> Result<String, String> {
             .ok_or_else(|| format!("environment variable `{var}` ({what}) is not set"))?,
         Password::File(path) => {
             // Opened without blocking, and only a regular file: a FIFO would hang the read.
-            let bytes = crate::util::files::read_regular(path, 64 * 1024)
-                .map_err(|e| format!("cannot read {what} from {}: {e}", path.display()))?;
+            let bytes = crate::util::files::read_regular(path, 64 * 1024).map_err(|e| {
+                let why = match e {
+                    crate::util::files::ReadError::Io(e) => e.to_string(),
+                    e => e.to_string(),
+                };
+                format!("cannot read {what} from {}: {why}", path.display())
+            })?;
             let v = String::from_utf8_lossy(&bytes)
                 .trim_end_matches(['\r', '\n'])
                 .to_string();

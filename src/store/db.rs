@@ -170,6 +170,64 @@ pub enum DbError {
     },
     #[error("the statement returned no row")]
     NoRow,
+    /// The ledger's file is not the one opened any more (see `FileIdentity`).
+    #[error("{0}")]
+    Gone(String),
+}
+
+/// The SQLite ledger's file as it was opened: its device and inode. Once the file at its path is
+/// another one or none (replaced, removed: `rm state/clawcron.db*`), no statement runs any more:
+/// what it wrote would go to a file nobody will read. Checked before each statement (a `stat`,
+/// a microsecond or two), never by a timer.
+pub struct FileIdentity {
+    path: std::path::PathBuf,
+    dev: u64,
+    ino: u64,
+    gone: Mutex<Option<String>>,
+    /// Woken once, when the file is first found gone.
+    pub found_gone: tokio::sync::Notify,
+}
+
+impl FileIdentity {
+    pub fn of(path: &std::path::Path) -> std::io::Result<FileIdentity> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path)?;
+        Ok(FileIdentity {
+            path: path.to_path_buf(),
+            dev: m.dev(),
+            ino: m.ino(),
+            gone: Mutex::new(None),
+            found_gone: tokio::sync::Notify::new(),
+        })
+    }
+
+    /// Why the file is gone, if it was found so (it stays gone).
+    pub fn gone(&self) -> Option<String> {
+        self.gone.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Looks at the file now: `Err` if it is another one or none.
+    pub fn check(&self) -> Result<(), DbError> {
+        use std::os::unix::fs::MetadataExt;
+        if let Some(why) = self.gone() {
+            return Err(DbError::Gone(why));
+        }
+        let shown = self.path.display();
+        let why = match std::fs::metadata(&self.path) {
+            Ok(m) if m.dev() == self.dev && m.ino() == self.ino => return Ok(()),
+            Ok(_) => format!(
+                "the ledger file {shown} was replaced by another file under the running daemon: nothing more is written to either"
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => format!(
+                "the ledger file {shown} was removed under the running daemon: nothing more is written (it would go to a file nobody reads)"
+            ),
+            // Cannot tell (a permission changed?): go on.
+            Err(_) => return Ok(()),
+        };
+        *self.gone.lock().unwrap_or_else(|p| p.into_inner()) = Some(why.clone());
+        self.found_gone.notify_one();
+        Err(DbError::Gone(why))
+    }
 }
 
 impl DbError {
@@ -680,14 +738,15 @@ fn tls_config() -> Result<rustls::ClientConfig, DbError> {
 /// Where the ledger lives.
 #[derive(Clone)]
 pub enum Backend {
-    Sqlite(Arc<Mutex<rusqlite::Connection>>),
+    /// The connection, and the file it was opened on (`None` in memory).
+    Sqlite(Arc<Mutex<rusqlite::Connection>>, Option<Arc<FileIdentity>>),
     Postgres(Arc<PgPool>),
 }
 
 impl Backend {
     pub fn dialect(&self) -> Dialect {
         match self {
-            Backend::Sqlite(_) => Dialect::Sqlite,
+            Backend::Sqlite(..) => Dialect::Sqlite,
             Backend::Postgres(_) => Dialect::Postgres,
         }
     }
@@ -698,7 +757,10 @@ impl Backend {
         f: impl FnOnce(&mut dyn Conn) -> Result<T, E>,
     ) -> Result<T, E> {
         match self {
-            Backend::Sqlite(conn) => {
+            Backend::Sqlite(conn, file) => {
+                if let Some(file) = file {
+                    file.check()?;
+                }
                 // A panic while holding the lock cannot leave a transaction half-applied in
                 // SQLite (it rolls back on drop), so a poisoned lock is still safe to use.
                 let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
@@ -724,7 +786,10 @@ impl Backend {
         f: impl FnOnce(&mut dyn Conn) -> Result<T, E>,
     ) -> Result<T, E> {
         match self {
-            Backend::Sqlite(conn) => {
+            Backend::Sqlite(conn, file) => {
+                if let Some(file) = file {
+                    file.check()?;
+                }
                 let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
                 f(&mut Lite(&conn))
             }

@@ -217,7 +217,11 @@ impl Store {
             source,
         })?;
         Self::migrate(&conn, Some(&path))?;
-        Ok(Self::init(Backend::Sqlite(Arc::new(Mutex::new(conn)))))
+        let file = db::FileIdentity::of(&path).ok().map(Arc::new);
+        Ok(Self::init(Backend::Sqlite(
+            Arc::new(Mutex::new(conn)),
+            file,
+        )))
     }
 
     /// A private in-memory ledger, for tests.
@@ -225,7 +229,10 @@ impl Store {
         let conn = Connection::open_in_memory()?;
         Self::prepare(&conn)?;
         Self::migrate(&conn, None)?;
-        Ok(Self::init(Backend::Sqlite(Arc::new(Mutex::new(conn)))))
+        Ok(Self::init(Backend::Sqlite(
+            Arc::new(Mutex::new(conn)),
+            None,
+        )))
     }
 
     /// Opens a PostgreSQL ledger, bringing its schema up to this binary's version (one node
@@ -361,10 +368,26 @@ impl Store {
     pub fn pg_pool(&self) -> Result<Arc<db::PgPool>, StoreError> {
         match &self.db {
             db::Backend::Postgres(p) => Ok(p.clone()),
-            db::Backend::Sqlite(_) => Err(StoreError::Sql(db::DbError::Pool(
+            db::Backend::Sqlite(..) => Err(StoreError::Sql(db::DbError::Pool(
                 "a cluster needs a PostgreSQL ledger (`ledger:` in clawcron.yaml)".into(),
             ))),
         }
+    }
+
+    /// The SQLite ledger's file as opened (see `db::FileIdentity`); `None` for PostgreSQL and
+    /// in memory.
+    pub fn file(&self) -> Option<Arc<db::FileIdentity>> {
+        match &self.db {
+            db::Backend::Sqlite(_, file) => file.clone(),
+            db::Backend::Postgres(_) => None,
+        }
+    }
+
+    /// Why the ledger's file is gone (replaced or removed), looked at now; `None` while it is
+    /// the file opened.
+    pub fn file_gone(&self) -> Option<String> {
+        let file = self.file()?;
+        file.check().err().map(|e| e.to_string())
     }
 
     /// Runs `f` on a connection, each statement committed on its own.
