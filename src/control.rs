@@ -55,6 +55,7 @@ pub fn socket_path(state_dir: &Path) -> PathBuf {
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Request {
+    #[serde(default)]
     pub trigger: String,
     #[serde(default)]
     pub force: bool,
@@ -65,6 +66,34 @@ pub struct Request {
     /// (a daemon that was stopped, SIGSTOP, and resumed later does not run a stale request).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline_ms: Option<i64>,
+    /// The command line changed the ledger's silences or pauses: read them again now (the
+    /// daemon polls nothing for them). Answered `"noted"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed: Option<Changed>,
+}
+
+/// What the command line changed in the ledger.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Changed {
+    Silences,
+    Pauses,
+}
+
+/// Tells a daemon running on `state_dir`, if one answers within a second, that the command line
+/// changed `what`; without a daemon there is nobody to tell.
+pub fn tell_changed(state_dir: &Path, what: Changed) {
+    use std::io::{BufRead, Write};
+    let Ok(mut s) = std::os::unix::net::UnixStream::connect(socket_path(state_dir)) else {
+        return;
+    };
+    let _ = s.set_write_timeout(Some(std::time::Duration::from_secs(1)));
+    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(1)));
+    let line = serde_json::json!({ "changed": what }).to_string();
+    if writeln!(s, "{line}").is_ok() {
+        let mut answer = String::new();
+        let _ = std::io::BufReader::new(&s).read_line(&mut answer);
+    }
 }
 
 /// How long a client waits for the daemon to take its request (its deadline).
@@ -105,6 +134,8 @@ pub enum Answer {
     Error(String),
     /// This many output lines were dropped because the client read too slowly.
     Dropped(u64),
+    /// A `changed` request was taken.
+    Noted,
 }
 
 /// What is waiting to go to one client: answers that are never dropped, and output lines that
@@ -276,6 +307,13 @@ async fn answer(
             return send(&mut write, &Answer::Error(format!("bad request: {e}"))).await;
         }
     };
+    if let Some(what) = request.changed {
+        match what {
+            Changed::Silences => runner.quiet().silences_changed(),
+            Changed::Pauses => runner.quiet().pauses_changed(),
+        }
+        return send(&mut write, &Answer::Noted).await;
+    }
     let spec = match find(&control, &request.trigger).await {
         Ok(s) => s,
         Err(e) => return send(&mut write, &Answer::Error(e)).await,

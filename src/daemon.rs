@@ -736,6 +736,7 @@ async fn watch_silences(
     mut hint: Option<tokio::sync::watch::Receiver<Option<i64>>>,
     beat: crate::pulse::Beat,
 ) {
+    let quiet = runner.quiet();
     loop {
         let working = beat.working();
         let now = chrono::Utc::now().timestamp_millis();
@@ -770,9 +771,10 @@ async fn watch_silences(
         }
         let next = store.next_silence_end(now).ok().flatten();
         let wait = match (&hint, next) {
-            // One machine: ten seconds at most, so a silence added or ended by another process
-            // (the command line) is seen soon.
-            (None, next) => next.map_or(10_000, |t| (t - now).clamp(0, 10_000)),
+            // One machine: until the next silence ends; a silence added or ended meanwhile
+            // (the API, or the command line through the control socket) wakes it sooner.
+            (None, Some(t)) => (t - now).clamp(0, 86_400_000),
+            (None, None) => 86_400_000,
             // A cluster node: every beat reads when the next silence ends, so a silence added or
             // ended anywhere wakes this at the next beat, and nothing polls the ledger.
             (Some(_), Some(t)) => (t - now).clamp(0, 86_400_000),
@@ -788,7 +790,8 @@ async fn watch_silences(
         tokio::select! {
             () = stop.cancelled() => return,
             () = tokio::time::sleep(std::time::Duration::from_millis(wait as u64 + 5)) => {}
-            // The node's heartbeat is gone (its task ended): back to looking every 10 s.
+            () = quiet.silences.notified() => {}
+            // The node's heartbeat is gone (its task ended): back to the control socket's word.
             alive = hinted => if !alive { hint = None },
         }
     }

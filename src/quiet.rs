@@ -32,6 +32,9 @@ pub struct Quiet {
     /// In a cluster: when the windows were last read from the ledger (another node's
     /// maintenance run opens windows too).
     windows_read: Mutex<Option<Instant>>,
+    /// Woken when silences change (the API in this process, or the command line through the
+    /// control socket): the daemon's silence watcher reads them then, and polls nothing.
+    pub silences: tokio::sync::Notify,
 }
 
 impl Quiet {
@@ -49,7 +52,13 @@ impl Quiet {
             pauses: Mutex::new((None, HashMap::new())),
             windows: Mutex::new(windows),
             windows_read: Mutex::new(Some(Instant::now())),
+            silences: tokio::sync::Notify::new(),
         }
+    }
+
+    /// Silences were added or ended: the watcher reads them again now.
+    pub fn silences_changed(&self) {
+        self.silences.notify_one();
     }
 
     /// Nothing quiet (tests, a CLI run without a daemon reads the ledger's pauses still).

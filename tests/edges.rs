@@ -426,3 +426,56 @@ fn a_ledger_removed_under_the_daemon_is_noticed_told_and_nothing_more_runs() {
         "a new ledger was written"
     );
 }
+
+/// Context switches of every thread of process `pid` so far (voluntary and not).
+fn switches(pid: u32) -> u64 {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("status")).ok())
+        .flat_map(|s| {
+            s.lines()
+                .filter(|l| l.contains("ctxt_switches:"))
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .collect::<Vec<_>>()
+        })
+        .sum()
+}
+
+/// An idle daemon (one job, due next year) wakes for nothing: no poll of the ledger, no timer
+/// but the next slot's. A silence added from the command line reaches it through the control
+/// socket instead.
+#[test]
+fn an_idle_daemon_wakes_for_nothing() {
+    let env = common::Env::new();
+    let p = env.dir.path();
+    std::fs::write(
+        p.join("clawcron.yaml"),
+        "api: { enabled: false }\nshutdown_grace: 1s\n",
+    )
+    .unwrap();
+    env.write_job(
+        "yearly",
+        "schedule: \"0 3 1 1 *\"\nrun: { shell: \"true\" }\n",
+    );
+    let (d, _) = common::spawn_daemon(p, &[], Stdio::null());
+    std::thread::sleep(Duration::from_secs(2));
+    let before = switches(d.id());
+    std::thread::sleep(Duration::from_secs(15));
+    let idle = switches(d.id()) - before;
+    // The command line's silence is told to the daemon (it wakes for that, and only that).
+    let out = env.clawcron(
+        &["silence", "yearly", "--for", "1h", "--reason", "test"],
+        &[],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    common::stop_daemon(d);
+    assert_eq!(
+        idle, 0,
+        "the idle daemon switched context {idle} times in 15 s"
+    );
+}

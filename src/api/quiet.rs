@@ -174,7 +174,9 @@ pub async fn silence(
         created_at_ms: at,
         ends_at_ms: at + lasts.as_millis() as i64,
     };
-    match api.store.add_silence(&s) {
+    let added = api.store.add_silence(&s);
+    api.runner.quiet().silences_changed();
+    match added {
         Ok(id) => answer(
             &headers,
             StatusCode::CREATED,
@@ -189,7 +191,9 @@ pub async fn unsilence(
     Path(sid): Path<i64>,
     headers: HeaderMap,
 ) -> Response {
-    match api.store.end_silence(sid, now()) {
+    let ended = api.store.end_silence(sid, now());
+    api.runner.quiet().silences_changed();
+    match ended {
         Ok(Some(s)) => answer(&headers, StatusCode::OK, serde_json::json!({ "ended": s })),
         Ok(None) => (StatusCode::NOT_FOUND, format!("no active silence {sid}\n")).into_response(),
         Err(e) => store_error(e),

@@ -117,6 +117,7 @@ async fn through_daemon(
                 chrono::Utc::now().timestamp_millis()
                     + crate::control::TAKE_WITHIN.as_millis() as i64,
             ),
+            changed: None,
         },
     )
     .await?;

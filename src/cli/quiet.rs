@@ -19,6 +19,7 @@ pub(super) fn pause(
     find_job(loaded, id)?;
     let store = open_store(loaded, state_dir)?;
     store.pause(id, reason, &who(), Utc::now().timestamp_millis())?;
+    crate::control::tell_changed(state_dir, crate::control::Changed::Pauses);
     out!("{id}: paused ({reason}); its slots are recorded as skipped until `clawcron resume {id}`");
     Ok(())
 }
@@ -28,6 +29,7 @@ pub(super) fn resume(loaded: &Loaded, id: &str, state_dir: &std::path::Path) -> 
     let store = open_store(loaded, state_dir)?;
     match store.resume(id)? {
         Some(p) => {
+            crate::control::tell_changed(state_dir, crate::control::Changed::Pauses);
             out!(
                 "{id}: resumed (paused by {} at {}: {}); the paused slots are not re-run (`clawcron backfill` can)",
                 p.by,
@@ -71,6 +73,7 @@ pub(super) fn silence(
         ends_at_ms: now + d.as_millis() as i64,
     };
     let n = store.add_silence(&s)?;
+    crate::control::tell_changed(state_dir, crate::control::Changed::Silences);
     out!(
         "silence {n}: {id}{} silenced until {} ({reason}); what still fires then is told once",
         rule.map(|r| format!(" {r}")).unwrap_or_default(),
@@ -155,6 +158,7 @@ pub(super) fn unsilence(
     let store = open_store(loaded, state_dir)?;
     match store.end_silence(id, Utc::now().timestamp_millis())? {
         Some(s) => {
+            crate::control::tell_changed(state_dir, crate::control::Changed::Silences);
             out!(
                 "silence {id} of {} ended; what still fires is told once (by the daemon)",
                 s.job

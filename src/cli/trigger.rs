@@ -155,6 +155,7 @@ async fn through_daemon(
                 chrono::Utc::now().timestamp_millis()
                     + crate::control::TAKE_WITHIN.as_millis() as i64,
             ),
+            changed: None,
         },
     )
     .await?;
@@ -202,7 +203,7 @@ async fn through_daemon(
             ),
             Ok(Answer::Outcome(e)) => return Ok(e),
             Ok(Answer::Error(e)) => return Err(Error::Usage(e)),
-            Ok(Answer::Backfilled(_)) => {
+            Ok(Answer::Backfilled(_) | Answer::Noted) => {
                 return Err(Error::Usage(
                     "the daemon answered a backfill to a trigger".into(),
                 ));
