@@ -27,7 +27,8 @@ slow = subprocess.Popen([sys.executable, os.path.join(here, "tests/standins/slow
 opened = slow.stdout.readline().strip()
 stop = []
 signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-times, failed = [], 0
+times, failed, failures = [], 0, []
+started = time.monotonic()
 host, port = api.rsplit(":", 1)
 while not stop:
     t0 = time.monotonic()
@@ -42,16 +43,20 @@ while not stop:
                     break
                 data += chunk
         ok = data.split(b" ", 2)[1:2] == [b"200"]
-    except OSError:
-        ok = False
+        why = "" if ok else repr(data[:80])
+    except OSError as e:
+        ok, why = False, repr(e)
     took = (time.monotonic() - t0) * 1000
     if ok and took <= 1000:
         times.append(took)
+    elif not os.path.exists(os.path.join(wd, "state", "api.addr")):
+        break  # the daemon is stopping (it removes api.addr): the end of the measure, not a miss
     else:
         failed += 1
+        failures.append({"at_s": round(t0 - started, 1), "took_ms": round(took, 1), "why": why})
     time.sleep(max(0, 0.5 - (time.monotonic() - t0)))
 slow.kill()
 times.sort()
 pick = lambda p: round(times[min(len(times) - 1, int(p * (len(times) - 1) + 0.5))], 2) if times else None
-print(json.dumps({"slow_clients": opened, "probes": len(times) + failed, "failed": failed,
+print(json.dumps({"slow_clients": opened, "probes": len(times) + failed, "failed": failed, "failures": failures,
                   "healthz_ms": {"p50": pick(.5), "p99": pick(.99), "max": pick(1.0)}}))

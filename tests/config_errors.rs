@@ -374,3 +374,51 @@ fn a_webhook_takes_secret_env_or_secret_file_not_both() {
         ))
     );
 }
+
+/// With one `${VAR}` of clawcron.yaml unset (in a notifier's URL), no command falls back to the
+/// defaults: `trigger` refuses, naming the file, the line and the variable (it runs nothing
+/// beside the daemon, in another ledger); `history` warns and reads the configured ledger; with
+/// the error in `state_dir` itself, `history` refuses too.
+#[test]
+fn a_config_with_errors_never_falls_back_to_the_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::create_dir(p.join("jobs")).unwrap();
+    std::fs::write(p.join("jobs/hello.yaml"), "schedule: \"0 3 * * *\"\nrun: { shell: \"echo hello\" }\n").unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_clawcron"))
+            .current_dir(p)
+            .args(args)
+            .env_remove("CLAWCRON_STATE_DIR")
+            .env_remove("HOOK_PATH_UNSET")
+            .output()
+            .unwrap()
+    };
+    // A good config first: one run in the configured ledger.
+    std::fs::write(p.join("clawcron.yaml"), "state_dir: mystate\n").unwrap();
+    assert_eq!(run(&["trigger", "hello"]).status.code(), Some(0));
+    std::fs::write(
+        p.join("clawcron.yaml"),
+        "state_dir: mystate\nnotifiers:\n  hook: { webhook: { url: \"https://hooks.example.org/${HOOK_PATH_UNSET}\" } }\n",
+    )
+    .unwrap();
+    let out = run(&["trigger", "hello"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("clawcron.yaml:3:"), "{err}");
+    assert!(err.contains("HOOK_PATH_UNSET"), "{err}");
+    assert!(!err.contains("running `hello` in this process"), "{err}");
+    let out = run(&["history", "--json"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("warning: clawcron.yaml has 1 error(s)"), "{err}");
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.len(), 1, "the configured ledger, with its one run: {rows:?}");
+    assert!(!p.join("state").exists() && !p.join(".local").exists());
+    // The error in state_dir itself: nothing to read.
+    std::fs::write(p.join("clawcron.yaml"), "state_dir: ${HOOK_PATH_UNSET}/s\n").unwrap();
+    let out = run(&["history"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("state_dir, jobs_dir or ledger is among them"), "{err}");
+}

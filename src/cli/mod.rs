@@ -325,6 +325,104 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// What a command does when `clawcron.yaml` has errors: it never goes on with the defaults in
+/// their place (another state directory, another ledger, no locks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OnConfigErrors {
+    /// It reports them (`check`, `doctor`).
+    Report,
+    /// It reads the ledger: on, with a warning, if `state_dir`, `jobs_dir` and `ledger` were
+    /// read; else refused.
+    Read,
+    /// It acts: refused, naming the file, the line and the key or variable.
+    Refuse,
+}
+
+impl Command {
+    fn on_config_errors(&self) -> OnConfigErrors {
+        match self {
+            Command::Check | Command::Doctor { .. } => OnConfigErrors::Report,
+            Command::History { .. }
+            | Command::Status { .. }
+            | Command::List
+            | Command::Next { .. }
+            | Command::Alerts { .. }
+            | Command::Notifications { .. }
+            | Command::Metrics { .. }
+            | Command::Silences { .. }
+            | Command::Nodes { .. } => OnConfigErrors::Read,
+            _ => OnConfigErrors::Refuse,
+        }
+    }
+}
+
+/// Applies the rule of `OnConfigErrors` when `clawcron.yaml` has errors.
+fn with_config_errors(
+    mut loaded: config::Loaded,
+    sources: &Sources,
+    command: &Command,
+) -> Result<config::Loaded, Error> {
+    if loaded.global_ok {
+        return Ok(loaded);
+    }
+    let path = sources.config_path();
+    let global_errors: Vec<config::Diagnostic> = loaded
+        .errors
+        .iter()
+        .filter(|d| d.path == path)
+        .cloned()
+        .collect();
+    let refuse = |diagnostics: Vec<config::Diagnostic>| Error::ConfigInvalid {
+        diagnostics,
+        valid: 0,
+    };
+    match command.on_config_errors() {
+        OnConfigErrors::Report => Ok(loaded),
+        OnConfigErrors::Refuse => {
+            eprintln!(
+                "{} has errors: this command does not run on defaults in their place (another state directory, ledger or jobs folder)",
+                path.display()
+            );
+            Err(refuse(global_errors))
+        }
+        OnConfigErrors::Read => match config::load_essentials(&path) {
+            Ok(essentials) => {
+                eprintln!(
+                    "warning: {} has {} error(s) (`clawcron check` lists them); its state_dir, jobs_dir and ledger were read, so this reads on",
+                    path.display(),
+                    global_errors.len()
+                );
+                let jobs_dir = sources
+                    .jobs_dir
+                    .clone()
+                    .or_else(|| {
+                        essentials
+                            .jobs_dir
+                            .as_ref()
+                            .map(|d| essentials.base_dir.join(d))
+                    })
+                    .unwrap_or_else(|| std::path::PathBuf::from("jobs"));
+                loaded.global.state_dir = essentials.state_dir;
+                loaded.global.ledger = essentials.ledger;
+                if jobs_dir != loaded.jobs_dir {
+                    let (jobs, _) = config::load_jobs(&jobs_dir, &loaded.global);
+                    loaded.jobs = jobs;
+                    loaded.jobs_dir = jobs_dir;
+                }
+                Ok(loaded)
+            }
+            Err(mut errors) => {
+                eprintln!(
+                    "{} has errors, and state_dir, jobs_dir or ledger is among them: this command does not read another ledger in its place",
+                    path.display()
+                );
+                errors.retain(|e| !global_errors.iter().any(|g| g.to_string() == e.to_string()));
+                Err(refuse(global_errors.into_iter().chain(errors).collect()))
+            }
+        },
+    }
+}
+
 pub fn run(cli: Cli) -> Result<(), Error> {
     let sources = Sources {
         config: cli.config.clone(),
@@ -343,6 +441,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         log.file = None;
     }
     let _guard = crate::logging::init(&log, file_only);
+    let loaded = with_config_errors(loaded, &sources, &cli.command)?;
     let state_dir = cli
         .state_dir
         .clone()

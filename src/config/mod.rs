@@ -186,6 +186,17 @@ pub fn load_global(path: Option<&Path>) -> (GlobalConfig, Vec<Diagnostic>, PathB
     }
 }
 
+/// `state_dir`, `jobs_dir` and `ledger` of `clawcron.yaml` read alone, as `load_global` reads
+/// them, for a read-only command when the file has errors
+/// elsewhere; `Err` when one of those three has an error itself (or the file cannot be parsed).
+pub fn load_essentials(path: &Path) -> Result<GlobalConfig, Vec<Diagnostic>> {
+    let text = read_text(path)?;
+    let raw: raw::RawEssentials = parse_yaml(path, &text, &[])?;
+    let mut g = validate::essentials(path, &text, raw)?;
+    g.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    Ok(g)
+}
+
 /// Every `*.yaml` / `*.yml` file in `dir`, sorted by name; the id of a job is its file stem.
 pub fn load_jobs(dir: &Path, global: &GlobalConfig) -> (Vec<JobSpec>, Vec<Diagnostic>) {
     let mut jobs = Vec::new();

@@ -11,6 +11,16 @@ pub type S<T> = Spanned<T>;
 // `run:` and each job kind's shape live beside their validation.
 pub use super::validate::action::RawRun;
 
+/// The keys of `clawcron.yaml` a command needs to find the ledger and the jobs, read alone (the
+/// others are skipped, whatever they hold): a read-only command goes on when only another key
+/// has an error.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawEssentials {
+    pub state_dir: Option<S<String>>,
+    pub jobs_dir: Option<S<String>>,
+    pub ledger: Option<S<RawLedger>>,
+}
+
 /// `clawcron.yaml`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

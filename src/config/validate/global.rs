@@ -17,16 +17,7 @@ pub fn global(path: &Path, text: &str, raw: RawGlobal) -> Result<GlobalConfig, V
     if let Some(tz) = c.timezone(&raw.timezone, "timezone") {
         g.timezone = tz;
     }
-    g.state_dir = raw
-        .state_dir
-        .as_ref()
-        .and_then(|s| c.interp(s, "state_dir"))
-        .map(|s| expand_home(&s));
-    g.jobs_dir = raw
-        .jobs_dir
-        .as_ref()
-        .and_then(|s| c.interp(s, "jobs_dir"))
-        .map(|s| expand_home(&s));
+    (g.state_dir, g.jobs_dir) = places(&mut c, &raw.state_dir, &raw.jobs_dir);
     g.templates_dir = raw
         .templates_dir
         .as_ref()
@@ -171,6 +162,43 @@ pub fn global(path: &Path, text: &str, raw: RawGlobal) -> Result<GlobalConfig, V
     }
     if let Some(n) = &raw.node {
         node(&mut c, &n.value, &mut g.node);
+    }
+    c.finish(Some(g))
+}
+
+/// `state_dir` and `jobs_dir`: `${VAR}` expanded, `~/` made the home folder.
+fn places(
+    c: &mut Checker<'_>,
+    state_dir: &Option<S<String>>,
+    jobs_dir: &Option<S<String>>,
+) -> (Option<PathBuf>, Option<PathBuf>) {
+    let mut place = |s: &Option<S<String>>, key: &str| {
+        s.as_ref()
+            .and_then(|s| c.interp(s, key))
+            .map(|s| expand_home(&s))
+    };
+    (place(state_dir, "state_dir"), place(jobs_dir, "jobs_dir"))
+}
+
+/// `state_dir`, `jobs_dir` and `ledger` alone (see `RawEssentials`), validated as `global` does.
+pub fn essentials(
+    path: &Path,
+    text: &str,
+    raw: crate::config::raw::RawEssentials,
+) -> Result<GlobalConfig, Vec<Diagnostic>> {
+    let mut c = Checker {
+        path,
+        text,
+        errors: Vec::new(),
+        run_key: "run".into(),
+        global: None,
+        tz: chrono_tz::UTC,
+        lang: None,
+    };
+    let mut g = GlobalConfig::default();
+    (g.state_dir, g.jobs_dir) = places(&mut c, &raw.state_dir, &raw.jobs_dir);
+    if let Some(l) = &raw.ledger {
+        g.ledger = ledger(&mut c, l);
     }
     c.finish(Some(g))
 }

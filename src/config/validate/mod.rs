@@ -9,7 +9,7 @@ mod report;
 
 use action::action;
 use channels::notifiers;
-pub use global::global;
+pub use global::{essentials, global};
 pub use job::job;
 use report::report;
 
