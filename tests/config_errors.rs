@@ -384,7 +384,11 @@ fn a_config_with_errors_never_falls_back_to_the_defaults() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
     std::fs::create_dir(p.join("jobs")).unwrap();
-    std::fs::write(p.join("jobs/hello.yaml"), "schedule: \"0 3 * * *\"\nrun: { shell: \"echo hello\" }\n").unwrap();
+    std::fs::write(
+        p.join("jobs/hello.yaml"),
+        "schedule: \"0 3 * * *\"\nrun: { shell: \"echo hello\" }\n",
+    )
+    .unwrap();
     let run = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_clawcron"))
             .current_dir(p)
@@ -411,14 +415,69 @@ fn a_config_with_errors_never_falls_back_to_the_defaults() {
     let out = run(&["history", "--json"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
-    assert!(err.contains("warning: clawcron.yaml has 1 error(s)"), "{err}");
+    assert!(
+        err.contains("warning: clawcron.yaml has 1 error(s)"),
+        "{err}"
+    );
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(rows.len(), 1, "the configured ledger, with its one run: {rows:?}");
+    assert_eq!(
+        rows.len(),
+        1,
+        "the configured ledger, with its one run: {rows:?}"
+    );
     assert!(!p.join("state").exists() && !p.join(".local").exists());
     // The error in state_dir itself: nothing to read.
     std::fs::write(p.join("clawcron.yaml"), "state_dir: ${HOOK_PATH_UNSET}/s\n").unwrap();
     let out = run(&["history"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("state_dir, jobs_dir or ledger is among them"), "{err}");
+    assert!(
+        err.contains("state_dir, jobs_dir or ledger is among them"),
+        "{err}"
+    );
+}
+
+/// `check` reports every error of clawcron.yaml, not only the first; a value of the wrong shape
+/// names its key and shows the right shape; one mistake gives one error (the jobs that name a
+/// channel declared beside the mistake are not judged against an empty list of channels).
+#[test]
+fn every_error_of_the_global_file_once_each_with_its_key_and_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::create_dir(p.join("jobs")).unwrap();
+    std::fs::write(
+        p.join("clawcron.yaml"),
+        "ledger: \"postgres://u@h/db\"\nnotifiers:\n  mail: { email: { smtp: { host: h }, from: a@b.c, to: [d@e.f] } }\ndaemon_notify: { to: [mail] }\nmax_concurrent_runs: -1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("jobs/a.yaml"),
+        "schedule: \"0 3 * * *\"\nrun: { shell: \"true\" }\nnotify: { on: [failure], to: [mail] }\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_clawcron"))
+        .current_dir(p)
+        .args(["check"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("error: clawcron.yaml:1:9: `ledger`: the wrong shape of value\n  |\n1 | ledger: \"postgres://u@h/db\"\n  |         ^\n  = expected a mapping (`key: value` pairs), such as `ledger: { url: \"postgres://clawcron@db.lan/clawcron\", password_env: PGPASSWORD }`"), "{err}");
+    assert!(
+        err.contains("error: clawcron.yaml:4:16: `daemon_notify`: the wrong shape of value"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "= expected a list (`[a, b]` or `- a` lines), such as `daemon_notify: [ops-email]`"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("error: clawcron.yaml:5:22: `max_concurrent_runs`: `-1` is not a whole number (0 or more)"), "{err}");
+    assert_eq!(
+        err.matches("error: ").count(),
+        3,
+        "one error per mistake: {err}"
+    );
+    assert!(!err.contains("no notifier"), "{err}");
 }

@@ -173,17 +173,60 @@ pub fn load_global(path: Option<&Path>) -> (GlobalConfig, Vec<Diagnostic>, PathB
         crate::redact::register_env();
         return (resolve(GlobalConfig::default()), Vec::new(), base);
     }
-    let result = read_text(&path).and_then(|text| {
-        let raw: raw::RawGlobal = parse_yaml(&path, &text, &[])?;
-        validate::global(&path, &text, raw)
-    });
+    let result = read_text(&path)
+        .map_err(|e| (None, e))
+        .and_then(|text| global_all(&path, &text));
     match result {
         Ok(global) => {
             secrets::register_global(&global);
             (resolve(global), Vec::new(), base)
         }
-        Err(errors) => (resolve(GlobalConfig::default()), errors, base),
+        // What the other keys say still decides how the job files are judged (their channels),
+        // but nothing runs on a global config with errors (see `Loaded::global_ok`).
+        Err((partial, errors)) => (resolve(partial.unwrap_or_default()), errors, base),
     }
+}
+
+/// Parses and validates `clawcron.yaml`, finding every error a parse stops at: the top-level
+/// key of each one is set aside (its lines blanked, so line numbers hold) and the rest parsed
+/// again. Returns the config, or its errors with what the rest of the file said.
+fn global_all(
+    path: &Path,
+    text: &str,
+) -> Result<GlobalConfig, (Option<GlobalConfig>, Vec<Diagnostic>)> {
+    let mut errors = Vec::new();
+    let mut rest = text.to_string();
+    for _ in 0..32 {
+        match parse_yaml::<raw::RawGlobal>(path, &rest, &[]) {
+            Ok(raw) => {
+                return match validate::global(path, text, raw) {
+                    Ok(g) if errors.is_empty() => Ok(g),
+                    Ok(g) => Err((Some(g), errors)),
+                    Err(more) => {
+                        errors.extend(more);
+                        Err((None, errors))
+                    }
+                };
+            }
+            Err(found) => {
+                let block = found
+                    .first()
+                    .and_then(|d| d.pos)
+                    .and_then(|p| top_level_block(&rest, p.line));
+                errors.extend(found);
+                let Some((from, to)) = block else {
+                    return Err((None, errors));
+                };
+                rest = rest
+                    .lines()
+                    .enumerate()
+                    .map(|(i, l)| if (from..to).contains(&i) { "" } else { l })
+                    .collect::<Vec<_>>()
+                    .join("\n");
+            }
+        }
+    }
+    Err((None, errors))
 }
 
 /// `state_dir`, `jobs_dir` and `ledger` of `clawcron.yaml` read alone, as `load_global` reads
@@ -527,14 +570,73 @@ fn yaml_diagnostic(
                 Some(i) => rendered[..i].to_string(),
                 None => rendered,
             };
-            let d = at(Diagnostic::new(path, message));
-            if top_keys.is_empty() {
-                d
+            // A value of the wrong shape: say which key, what shape, and show an example.
+            let shape = if message.starts_with("expected mapping") {
+                Some("a mapping (`key: value` pairs)")
+            } else if message.starts_with("expected sequence") {
+                Some("a list (`[a, b]` or `- a` lines)")
             } else {
-                d.key(key_here)
+                None
+            };
+            match shape {
+                Some(shape) if !key_here.is_empty() => {
+                    let d =
+                        at(Diagnostic::new(path, "the wrong shape of value")).key(key_here.clone());
+                    match shape_example(&key_here) {
+                        Some(example) => d.expected(format!("{shape}, such as {example}")),
+                        None => d.expected(shape),
+                    }
+                }
+                _ => {
+                    let d = at(Diagnostic::new(path, message));
+                    if top_keys.is_empty() && key_here.is_empty() {
+                        d
+                    } else {
+                        d.key(key_here)
+                    }
+                }
             }
         }
     }
+}
+
+/// An example of the right shape for a key of clawcron.yaml, for a wrong-shape error.
+fn shape_example(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "ledger" => {
+            "`ledger: { url: \"postgres://clawcron@db.lan/clawcron\", password_env: PGPASSWORD }`"
+        }
+        "node" => "`node: { name: studio, tags: [gpu] }`",
+        "notifiers" => {
+            "`notifiers: { ops-email: { email: { smtp: { host: smtp.example.org }, from: a@example.org, to: [b@example.org] } } }`"
+        }
+        "daemon_notify" => {
+            "`daemon_notify: [ops-email]` (the names of channels under `notifiers:`)"
+        }
+        "retention" => "`retention: { max_runs_per_job: 1000, max_age: 90d }`",
+        "log" => "`log: { format: human, level: info }`",
+        "api" => "`api: { listen: \"127.0.0.1:8787\" }`",
+        "heartbeat" => "`heartbeat: { url: \"https://hc-ping.com/UUID\", every: 5m }`",
+        "silences" => "`silences: [{ jobs: [nightly-benchmark], when: { days: [sat, sun] } }]`",
+        "docker" => "`docker: { host: \"unix:///var/run/docker.sock\" }`",
+        _ => return None,
+    })
+}
+
+/// The line range of the top-level key whose block holds line `line` (1-based): its own line
+/// and the indented or blank lines after it; `None` if the line is not in such a block.
+fn top_level_block(text: &str, line: u64) -> Option<(usize, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let at = (line as usize).checked_sub(1)?;
+    let is_top =
+        |l: &str| !l.is_empty() && !l.starts_with([' ', '\t', '#', '-']) && l.contains(':');
+    let start = (0..=at.min(lines.len().saturating_sub(1)))
+        .rev()
+        .find(|&i| is_top(lines[i]))?;
+    let end = (start + 1..lines.len())
+        .find(|&i| is_top(lines[i]))
+        .unwrap_or(lines.len());
+    Some((start, end))
 }
 
 /// The plain scalar that starts at `pos` (up to a space, comma, bracket or comment).
