@@ -183,7 +183,11 @@ pub fn load_global(path: Option<&Path>) -> (GlobalConfig, Vec<Diagnostic>, PathB
         }
         // What the other keys say still decides how the job files are judged (their channels),
         // but nothing runs on a global config with errors (see `Loaded::global_ok`).
-        Err((partial, errors)) => (resolve(partial.unwrap_or_default()), errors, base),
+        Err((partial, errors)) => (
+            resolve(partial.map(|g| *g).unwrap_or_default()),
+            errors,
+            base,
+        ),
     }
 }
 
@@ -201,7 +205,7 @@ fn global_all(
             Ok(raw) => {
                 return match validate::global(path, text, raw) {
                     Ok(g) if errors.is_empty() => Ok(g),
-                    Ok(g) => Err((Some(g), errors)),
+                    Ok(g) => Err((Some(Box::new(g)), errors)),
                     Err(more) => {
                         errors.extend(more);
                         Err((None, errors))
