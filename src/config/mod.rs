@@ -197,7 +197,7 @@ pub fn load_global(path: Option<&Path>) -> (GlobalConfig, Vec<Diagnostic>, PathB
 fn global_all(
     path: &Path,
     text: &str,
-) -> Result<GlobalConfig, (Option<GlobalConfig>, Vec<Diagnostic>)> {
+) -> Result<GlobalConfig, (Option<Box<GlobalConfig>>, Vec<Diagnostic>)> {
     let mut errors = Vec::new();
     let mut rest = text.to_string();
     for _ in 0..32 {
