@@ -401,7 +401,18 @@ fn the_token_file_is_private_and_strong() {
         std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
         0o600
     );
-    let strong = "k".repeat(40);
+    // 40 times the same letter is refused too (1 distinct character); a real token is taken.
+    std::fs::write(&file, "k".repeat(40)).unwrap();
+    let (d, addr) = common::spawn_daemon(p, &[], Stdio::from(std::fs::File::create(&log).unwrap()));
+    common::stop_daemon(d);
+    assert!(addr.is_none(), "a weak token serves no API");
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("it has 1 distinct characters; at least 16 are needed"),
+        "a weak token is refused with why"
+    );
+    let strong = "Kx7pQ2mZ9vR4tY8wB3nL6hJ1cF5gD0sAe";
     std::fs::write(&file, &strong).unwrap();
     let (d, addr) = common::spawn_daemon(p, &[], Stdio::from(std::fs::File::create(&log).unwrap()));
     let addr = addr.unwrap();
