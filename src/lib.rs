@@ -84,9 +84,9 @@
 //!   the Mac's sleep schedule and its privacy-protected folders (`doctor::mac`, pure parsers).
 //!   Uses: `action`, `config`, `install`, `model`, `notify`, `schedule`, `util`.
 //! - [`daemon`]: wires it all; `daemon::run(.., shutdown)` takes its shutdown as a parameter.
-//!   Uses: `action` (the subreaper of runs' orphans), `api`, `clock`, `cluster`, `config`, `pulse`,
-//!   `control`, `error`, `model`, `notify`, `quiet`, `redact`, `reload`, `runner`, `scheduler`,
-//!   `store`, `util`.
+//!   Uses: `action` (the subreaper of runs' orphans), `api`, `clock`, `cluster`, `config`,
+//!   `control`, `error`, `model`, `notify`, `pulse`, `quiet`, `redact`, `reload`, `runner`,
+//!   `scheduler`, `store`, `template` (the ledger's loss told directly), `util`.
 //! - [`cli`]: the commands, one file per group. Uses: every module above.
 
 pub mod action;
