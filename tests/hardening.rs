@@ -413,7 +413,7 @@ fn the_token_file_is_private_and_strong() {
         "a weak token is refused with why"
     );
     let strong = "Kx7pQ2mZ9vR4tY8wB3nL6hJ1cF5gD0sAe";
-    std::fs::write(&file, &strong).unwrap();
+    std::fs::write(&file, strong).unwrap();
     let (d, addr) = common::spawn_daemon(p, &[], Stdio::from(std::fs::File::create(&log).unwrap()));
     let addr = addr.unwrap();
     assert_eq!(
