@@ -327,11 +327,19 @@ fn trigger_against_a_stopped_daemon_gives_up_and_the_request_is_not_run_later() 
     let (d, _) = common::spawn_daemon(p, &[], Stdio::null());
     unsafe { libc::kill(d.id() as i32, libc::SIGSTOP) };
     let asked = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_clawcron"))
+    let mut trigger = Command::new(env!("CARGO_BIN_EXE_clawcron"))
         .current_dir(p)
         .args(["--state-dir", "state", "trigger", "once"])
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    // Bounded here too: a trigger that waits for ever must fail this test, not hang it.
+    while trigger.try_wait().unwrap().is_none() && asked.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = trigger.kill();
+    let out = trigger.wait_with_output().unwrap();
     let took = asked.elapsed();
     unsafe { libc::kill(d.id() as i32, libc::SIGCONT) };
     std::thread::sleep(Duration::from_secs(2));
