@@ -636,8 +636,8 @@ async fn watch_ledger(
             () = gone => {
                 let _working = beat.working();
                 told_gone = true;
-                if let Some(why) = store.file_gone() {
-                    tell.now(&why).await;
+                if let (Some(why), Some(f)) = (store.file_gone(), &file) {
+                    tell.now(&why, f).await;
                 }
                 continue;
             }
@@ -673,7 +673,7 @@ struct LedgerGoneTell {
 }
 
 impl LedgerGoneTell {
-    async fn now(&self, why: &str) {
+    async fn now(&self, why: &str, file: &crate::store::db::FileIdentity) {
         let text = format!(
             "{why}. The daemon runs no job until it is restarted: restore the file from a backup and restart it, or restart it to begin a new, empty ledger (the history is lost)."
         );
@@ -682,6 +682,8 @@ impl LedgerGoneTell {
         let payload = serde_json::json!({
             "v": 2, "event": "daemon.ledger_gone", "title": "clawcron: the ledger file is gone",
             "text": text, "job": null, "at_ms": now,
+            // Facts, not only text: each channel words it in its reader's language.
+            "ledger_gone": { "file": file.path().display().to_string(), "replaced": file.replaced() },
         });
         for name in &self.channels {
             let Some(channel) = self.notifiers.get(name) else {

@@ -292,6 +292,21 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "le registre peut de nouveau être écrit",
     ),
     (
+        "title.daemon.ledger_gone",
+        "the ledger file is gone",
+        "le fichier du registre a disparu",
+    ),
+    (
+        "s.ledger_gone.removed",
+        "The ledger file {file} was removed under the running daemon: it writes nothing more and runs no job until it is restarted. Restore the file from a backup and restart it, or restart it to begin a new, empty ledger (the history is lost).",
+        "Le fichier du registre {file} a été supprimé sous le démon en marche : il n'écrit plus rien et ne lance plus aucune tâche jusqu'à son redémarrage. Restaurez le fichier depuis une sauvegarde puis redémarrez-le, ou redémarrez-le pour commencer un registre neuf et vide (l'historique est perdu).",
+    ),
+    (
+        "s.ledger_gone.replaced",
+        "The ledger file {file} was replaced by another file under the running daemon: it writes nothing more and runs no job until it is restarted. Restart it to use the file now in place, or restore the one you want first.",
+        "Le fichier du registre {file} a été remplacé par un autre sous le démon en marche : il n'écrit plus rien et ne lance plus aucune tâche jusqu'à son redémarrage. Redémarrez-le pour utiliser le fichier en place, ou restaurez d'abord celui que vous voulez.",
+    ),
+    (
         "title.daemon.reload",
         "a job file has errors",
         "un fichier de tâche contient des erreurs",
@@ -642,6 +657,14 @@ pub fn cpu_percent(v: f64, lang: Lang) -> String {
 /// The errors runs report most, in French: (English start, French start). The rest of an
 /// error (a server's answer, a path) is kept as it came.
 const ERRORS_FR: &[(&str, &str)] = &[
+    (
+        "timed out while rendering the report: the render was stopped and no report was written",
+        "délai dépassé pendant le rendu du rapport : le rendu a été arrêté et aucun rapport n'a été écrit",
+    ),
+    (
+        "cancelled by its client (Ctrl-C on `clawcron trigger`, or the client went away)",
+        "annulée par son client (Ctrl-C sur `clawcron trigger`, ou le client est parti)",
+    ),
     ("exited with status ", "terminé avec le code "),
     ("killed by signal ", "tué par le signal "),
     (
@@ -689,6 +712,15 @@ const REASONS_FR: &[(&str, &str)] = &[
     ("; run ", " ; lancée avec "),
     (" s late", " s de retard"),
     ("held by ", "tenu par "),
+    (
+        "the daemon stopped while it ran (crash or kill)",
+        "le démon s'est arrêté pendant l'exécution (plantage ou kill)",
+    ),
+    ("; its process group ", " ; son groupe de processus "),
+    (
+        " was still alive at the next start: stopped",
+        " vivait encore au démarrage suivant : arrêté",
+    ),
     (" run ", " exécution "),
 ];
 

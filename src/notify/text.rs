@@ -160,6 +160,15 @@ fn write(p: &Value, r: Reader<'_>) -> (String, String, Facts) {
                 ],
             )
         }
+        "daemon.ledger_gone" => {
+            let d = p.get("ledger_gone").cloned().unwrap_or_default();
+            let key = if d.get("replaced").and_then(Value::as_bool).unwrap_or(false) {
+                "s.ledger_gone.replaced"
+            } else {
+                "s.ledger_gone.removed"
+            };
+            i18n::tf(lang, key, &[("file", s(&d, "file").unwrap_or(""))])
+        }
         "daemon.reload" => {
             let errors: Vec<&str> = p
                 .get("errors")
@@ -596,5 +605,41 @@ mod tests {
             "gateway-health : alerte mémoire élevée, très élevée, vraiment très élevée"
         );
         assert!(e.split(' ').all(|w| w.len() <= 75));
+    }
+
+    #[test]
+    fn the_ledgers_loss_is_told_in_the_readers_language() {
+        let p = json!({
+            "v": 2, "event": "daemon.ledger_gone", "title": "x", "text": "x", "job": null,
+            "at_ms": 0, "ledger_gone": { "file": "/s/clawcron.db", "replaced": false },
+        });
+        let fr = localize(
+            &p,
+            Reader {
+                lang: Lang::Fr,
+                tz: chrono_tz::UTC,
+                dashboard: None,
+            },
+        );
+        assert!(
+            fr["sentence"].as_str().unwrap().starts_with(
+                "Le fichier du registre /s/clawcron.db a été supprimé sous le démon en marche"
+            ),
+            "{fr}"
+        );
+        assert!(
+            fr["title"]
+                .as_str()
+                .unwrap()
+                .contains("le fichier du registre a disparu"),
+            "{fr}"
+        );
+        assert_eq!(
+            crate::i18n::error(
+                "cancelled by its client (Ctrl-C on `clawcron trigger`, or the client went away)",
+                Lang::Fr
+            ),
+            "annulée par son client (Ctrl-C sur `clawcron trigger`, ou le client est parti)"
+        );
     }
 }

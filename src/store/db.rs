@@ -184,6 +184,8 @@ pub struct FileIdentity {
     dev: u64,
     ino: u64,
     gone: Mutex<Option<String>>,
+    /// Found replaced by another file (else removed).
+    replaced: std::sync::atomic::AtomicBool,
     /// Woken once, when the file is first found gone.
     pub found_gone: tokio::sync::Notify,
 }
@@ -197,8 +199,19 @@ impl FileIdentity {
             dev: m.dev(),
             ino: m.ino(),
             gone: Mutex::new(None),
+            replaced: std::sync::atomic::AtomicBool::new(false),
             found_gone: tokio::sync::Notify::new(),
         })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// Whether the file was found replaced by another (else removed).
+    pub fn replaced(&self) -> bool {
+        self.replaced.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Why the file is gone, if it was found so (it stays gone).
@@ -215,9 +228,13 @@ impl FileIdentity {
         let shown = self.path.display();
         let why = match std::fs::metadata(&self.path) {
             Ok(m) if m.dev() == self.dev && m.ino() == self.ino => return Ok(()),
-            Ok(_) => format!(
-                "the ledger file {shown} was replaced by another file under the running daemon: nothing more is written to either"
-            ),
+            Ok(_) => {
+                self.replaced
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
+                format!(
+                    "the ledger file {shown} was replaced by another file under the running daemon: nothing more is written to either"
+                )
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => format!(
                 "the ledger file {shown} was removed under the running daemon: nothing more is written (it would go to a file nobody reads)"
             ),
