@@ -624,10 +624,10 @@ mod tests {
         );
     }
 
-    #[test]
-    fn reads_the_binary_an_installed_file_runs() {
-        let s = Setup {
-            bin: PathBuf::from("/Users/me/my bin/clawcron&co"),
+    /// A Mac user's setup running `bin`.
+    fn mac_setup(bin: &str) -> Setup {
+        Setup {
+            bin: PathBuf::from(bin),
             copy_from: None,
             home: PathBuf::from("/Users/me/claw"),
             config: PathBuf::from("/Users/me/claw/clawcron.yaml"),
@@ -640,7 +640,12 @@ mod tests {
             env: vec![],
             log_file: None,
             log_format: None,
-        };
+        }
+    }
+
+    #[test]
+    fn reads_the_binary_an_installed_file_runs() {
+        let s = mac_setup("/Users/me/my bin/clawcron&co");
         for target in [Target::Launchd, Target::Systemd] {
             assert_eq!(
                 installed_bin(target, &render(target, &s)),
@@ -657,19 +662,10 @@ mod tests {
     #[test]
     fn specifiers_dollars_and_xml_are_escaped_and_log_flags_kept_for_both_targets() {
         let s = Setup {
-            bin: PathBuf::from("/Users/me/100% $HOME/it's<1>/clawcron"),
-            copy_from: None,
             home: PathBuf::from("/Users/me/claw %h"),
-            config: PathBuf::from("/Users/me/claw/clawcron.yaml"),
-            jobs: None,
-            state_dir: None,
-            home_dir: PathBuf::from("/Users/me"),
-            uid: 501,
-            stop_within: std::time::Duration::from_secs(35),
-            path_env: "/usr/bin:/bin".into(),
-            env: vec![],
             log_file: Some(PathBuf::from("/var/log/claw\u{1}cron.log")),
             log_format: Some("json"),
+            ..mac_setup("/Users/me/100% $HOME/it's<1>/clawcron")
         };
         let unit = render(Target::Systemd, &s);
         let exec = unit.lines().find(|l| l.starts_with("ExecStart=")).unwrap();

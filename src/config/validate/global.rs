@@ -3,8 +3,9 @@
 use super::*;
 use crate::config::raw::{RawLedger, RawNode};
 
-pub fn global(path: &Path, text: &str, raw: RawGlobal) -> Result<GlobalConfig, Vec<Diagnostic>> {
-    let mut c = Checker {
+/// A checker for `clawcron.yaml` (no job around it).
+fn checker<'a>(path: &'a Path, text: &'a str) -> Checker<'a> {
+    Checker {
         path,
         text,
         errors: Vec::new(),
@@ -12,7 +13,11 @@ pub fn global(path: &Path, text: &str, raw: RawGlobal) -> Result<GlobalConfig, V
         global: None,
         tz: chrono_tz::UTC,
         lang: None,
-    };
+    }
+}
+
+pub fn global(path: &Path, text: &str, raw: RawGlobal) -> Result<GlobalConfig, Vec<Diagnostic>> {
+    let mut c = checker(path, text);
     let mut g = GlobalConfig::default();
     if let Some(tz) = c.timezone(&raw.timezone, "timezone") {
         g.timezone = tz;
@@ -186,15 +191,7 @@ pub fn essentials(
     text: &str,
     raw: crate::config::raw::RawEssentials,
 ) -> Result<GlobalConfig, Vec<Diagnostic>> {
-    let mut c = Checker {
-        path,
-        text,
-        errors: Vec::new(),
-        run_key: "run".into(),
-        global: None,
-        tz: chrono_tz::UTC,
-        lang: None,
-    };
+    let mut c = checker(path, text);
     let mut g = GlobalConfig::default();
     (g.state_dir, g.jobs_dir) = places(&mut c, &raw.state_dir, &raw.jobs_dir);
     if let Some(l) = &raw.ledger {
