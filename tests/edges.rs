@@ -259,22 +259,28 @@ fn a_trigger_client_that_does_not_read_holds_up_nothing() {
     );
 }
 
+/// A daemon (no API) whose one job `name`, due next year, runs `shell`.
+fn daemon_with(name: &str, shell: &str) -> (common::Env, Child) {
+    let env = common::Env::new();
+    std::fs::write(
+        env.dir.path().join("clawcron.yaml"),
+        "shutdown_grace: 1s\napi: { enabled: false }\n",
+    )
+    .unwrap();
+    env.write_job(
+        name,
+        &format!("schedule: \"0 3 1 1 *\"\nrun: {{ shell: \"{shell}\" }}\n"),
+    );
+    let (d, _) = common::spawn_daemon(env.dir.path(), &[], Stdio::null());
+    (env, d)
+}
+
 /// Ctrl-C on `trigger` cancels the run in the daemon, which runs on: the row says its client
 /// cancelled it, not that the daemon shut down.
 #[test]
 fn ctrl_c_on_trigger_is_recorded_as_the_clients_cancel() {
-    let env = common::Env::new();
+    let (env, d) = daemon_with("long", "sleep 30");
     let p = env.dir.path();
-    std::fs::write(
-        p.join("clawcron.yaml"),
-        "shutdown_grace: 2s\napi: { enabled: false }\n",
-    )
-    .unwrap();
-    env.write_job(
-        "long",
-        "schedule: \"0 3 1 1 *\"\nrun: { shell: \"sleep 30\" }\n",
-    );
-    let (d, _) = common::spawn_daemon(p, &[], Stdio::null());
     let mut trigger = Command::new(env!("CARGO_BIN_EXE_clawcron"))
         .current_dir(p)
         .args(["--state-dir", "state", "trigger", "long"])
@@ -313,18 +319,8 @@ fn ctrl_c_on_trigger_is_recorded_as_the_clients_cancel() {
 /// request carried a deadline, so the resumed daemon does not run it.
 #[test]
 fn trigger_against_a_stopped_daemon_gives_up_and_the_request_is_not_run_later() {
-    let env = common::Env::new();
+    let (env, d) = daemon_with("once", "echo ran");
     let p = env.dir.path();
-    std::fs::write(
-        p.join("clawcron.yaml"),
-        "shutdown_grace: 2s\napi: { enabled: false }\n",
-    )
-    .unwrap();
-    env.write_job(
-        "once",
-        "schedule: \"0 3 1 1 *\"\nrun: { shell: \"echo ran\" }\n",
-    );
-    let (d, _) = common::spawn_daemon(p, &[], Stdio::null());
     unsafe { libc::kill(d.id() as i32, libc::SIGSTOP) };
     let asked = Instant::now();
     let mut trigger = Command::new(env!("CARGO_BIN_EXE_clawcron"))
@@ -454,18 +450,7 @@ fn switches(pid: u32) -> u64 {
 /// socket instead.
 #[test]
 fn an_idle_daemon_wakes_for_nothing() {
-    let env = common::Env::new();
-    let p = env.dir.path();
-    std::fs::write(
-        p.join("clawcron.yaml"),
-        "api: { enabled: false }\nshutdown_grace: 1s\n",
-    )
-    .unwrap();
-    env.write_job(
-        "yearly",
-        "schedule: \"0 3 1 1 *\"\nrun: { shell: \"true\" }\n",
-    );
-    let (d, _) = common::spawn_daemon(p, &[], Stdio::null());
+    let (env, d) = daemon_with("yearly", "true");
     std::thread::sleep(Duration::from_secs(2));
     let before = switches(d.id());
     std::thread::sleep(Duration::from_secs(15));
