@@ -265,24 +265,7 @@ pub fn crontab(
         }
         // Credentials in the command (`curl -u user:pw`, `https://user:pw@host`) become a
         // variable the service is given (`install --env`), in the command and description.
-        let var = format!(
-            "{}_PASSWORD",
-            id_for(command)
-                .to_ascii_uppercase()
-                .replace(|c: char| !c.is_ascii_alphanumeric(), "_")
-        );
-        let (command, hidden) = hide_credentials(command, &var);
-        let (line, _) = hide_credentials(line, &var);
-        if hidden {
-            out.notes.push(format!(
-                "line {n}: its password is not copied: set {var} where the daemon runs (`clawcron install --env {var}`)"
-            ));
-        }
-        for k in env.keys().filter(|k| crate::redact::secret_name(k)) {
-            out.notes.push(format!(
-                "line {n}: {k}'s value is not copied: set {k} where the daemon runs (`clawcron install --env {k}`)"
-            ));
-        }
+        let (command, line) = without_secrets(command, line, n, &env, &mut out.notes);
         let (cmd, stdin) = split_percent(&command);
         let mut yaml = String::new();
         let description = if comment.is_empty() {
@@ -318,6 +301,36 @@ pub fn crontab(
         comment.clear();
     }
     out
+}
+
+/// The command and the line with their credentials replaced by a variable (see
+/// `hide_credentials`), and a note for each variable the service must be given.
+fn without_secrets(
+    command: &str,
+    line: &str,
+    n: usize,
+    env: &BTreeMap<String, String>,
+    notes: &mut Vec<String>,
+) -> (String, String) {
+    let var = format!(
+        "{}_PASSWORD",
+        id_for(command)
+            .to_ascii_uppercase()
+            .replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+    );
+    let (command, hidden) = hide_credentials(command, &var);
+    let (line, _) = hide_credentials(line, &var);
+    if hidden {
+        notes.push(format!(
+            "line {n}: its password is not copied: set {var} where the daemon runs (`clawcron install --env {var}`)"
+        ));
+    }
+    for k in env.keys().filter(|k| crate::redact::secret_name(k)) {
+        notes.push(format!(
+            "line {n}: {k}'s value is not copied: set {k} where the daemon runs (`clawcron install --env {k}`)"
+        ));
+    }
+    (command, line)
 }
 
 /// `text` with the password of `-u user:pw`, `--user user:pw` and `scheme://user:pw@` replaced

@@ -1558,13 +1558,7 @@ impl Inner {
             .is_some_and(CancellationToken::is_cancelled)
             && !self.stop.is_cancelled();
         if by_client && last.status == AttemptStatus::Interrupted {
-            last.error = Some(match last.error.take() {
-                Some(e) if e.starts_with(SHUTDOWN_WORDS) => {
-                    format!("{CLIENT_WORDS}{}", &e[SHUTDOWN_WORDS.len()..])
-                }
-                Some(e) => format!("{CLIENT_WORDS}: {e}"),
-                None => CLIENT_WORDS.to_string(),
-            });
+            last.error = Some(cancelled_by_client(last.error.take()));
         }
         if ticket.cancel.is_some() {
             // Ends the watcher task above.
@@ -1613,6 +1607,17 @@ const SHUTDOWN_WORDS: &str = "interrupted by daemon shutdown";
 /// What the ledger says instead when the run's own client stopped it.
 const CLIENT_WORDS: &str =
     "cancelled by its client (Ctrl-C on `clawcron trigger`, or the client went away)";
+
+/// An interrupted attempt's error, said as its client's cancel rather than a shutdown.
+fn cancelled_by_client(error: Option<String>) -> String {
+    match error {
+        Some(e) if e.starts_with(SHUTDOWN_WORDS) => {
+            format!("{CLIENT_WORDS}{}", &e[SHUTDOWN_WORDS.len()..])
+        }
+        Some(e) => format!("{CLIENT_WORDS}: {e}"),
+        None => CLIENT_WORDS.to_string(),
+    }
+}
 
 /// A remediation as a job of its own: the fix's action, its timeout, one attempt, the job's
 /// locks; no alerts, regressions or notices of its own (its alert event says how it went).

@@ -172,6 +172,20 @@ impl Scheduler {
         }
     }
 
+    /// A slot whose row another wrote: normal in a cluster (another node won it, said at
+    /// debug), a warning on one machine.
+    fn log_slot_taken(&self, job: &str, slot: i64) {
+        if self.roster.is_some() {
+            tracing::debug!(job, slot, "slot claimed by another node");
+        } else {
+            warn!(
+                job,
+                slot,
+                "slot already has a ledger row (another daemon on this state directory?); not run"
+            );
+        }
+    }
+
     /// Tells `beat` when the loop is at work, so a stuck loop can be named (see `pulse`).
     pub fn with_beat(mut self, beat: crate::pulse::Beat) -> Self {
         self.beat = beat;
@@ -717,20 +731,7 @@ impl Scheduler {
                 ),
                 None => {
                     e.state.withdraw(admission);
-                    // In a cluster another node won the slot: normal, and said at debug only.
-                    if self.roster.is_some() {
-                        tracing::debug!(
-                            job = &*e.spec.id,
-                            slot = p.slot,
-                            "slot claimed by another node"
-                        );
-                    } else {
-                        warn!(
-                            job = &*e.spec.id,
-                            slot = p.slot,
-                            "slot already has a ledger row (another daemon on this state directory?); not run"
-                        );
-                    }
+                    self.log_slot_taken(&e.spec.id, p.slot);
                 }
             }
         }

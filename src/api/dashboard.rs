@@ -164,8 +164,17 @@ pub async fn page(State(api): State<Arc<Api>>, headers: axum::http::HeaderMap) -
         crate::i18n::Lang::En => SHIPPED,
         crate::i18n::Lang::Fr => SHIPPED_FR,
     };
-    // A user's template: rendered off the runtime's thread, bounded, stopped when its time is up.
-    let templates = api.templates.with_bounds(crate::template::Bounds::page());
+    render_page(&api.templates, shipped, ctx).await
+}
+
+/// The dashboard from its (user's) template: rendered off the runtime's thread, bounded, and
+/// stopped when `PAGE_WITHIN` passes.
+async fn render_page(
+    templates: &crate::template::Templates,
+    shipped: &'static str,
+    ctx: serde_json::Value,
+) -> Response {
+    let templates = templates.with_bounds(crate::template::Bounds::page());
     let flag = templates.bounds.clone();
     let task = tokio::task::spawn_blocking(move || {
         templates.render_localized("dashboard.html.j2", Some(shipped), &ctx)
